@@ -1,0 +1,18 @@
+/*
+ * libconstra — payment operations on mobile-money rails (M-Pesa first).
+ *
+ * The umbrella header: include this one and get the whole public API.
+ * Each part also stands alone under constra/ and may be included by itself.
+ */
+#ifndef CONSTRA_H
+#define CONSTRA_H
+
+#include "constra/export.h"
+#include "constra/version.h"
+#include "constra/error.h"
+#include "constra/platform.h"
+#include "constra/money.h"
+#include "constra/id.h"
+#include "constra/handle.h"
+
+#endif /* CONSTRA_H */

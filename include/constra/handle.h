@@ -1,0 +1,95 @@
+/*
+ * libconstra — the handle: one `constra_t` per workspace the host talks
+ * to. It owns a copy of the platform vtable, the last error's detail and
+ * the id generator; later modules (engine, storage, rails) hang off it.
+ *
+ * Threads: a handle may be shared by threads; it locks through the
+ * platform mutex. The library starts no threads of its own.
+ */
+#ifndef CONSTRA_HANDLE_H
+#define CONSTRA_HANDLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "export.h"
+#include "platform.h"
+
+CONSTRA_BEGIN_DECLS
+
+/** Opaque handle. Created by constra_open(), freed by constra_close(). */
+typedef struct constra constra_t;
+
+/**
+ * Configuration of a handle. Initialise with CONSTRA_CONFIG_INIT or
+ * constra_config_init(); fields are appended over time, never reordered.
+ * Copied by constra_open(): the caller may free it (and the platform it
+ * points to) right after the call.
+ */
+typedef struct constra_config {
+    /** sizeof(constra_config) as the caller compiled it. */
+    size_t struct_size;
+    /** Platform vtable (copied); NULL for the POSIX defaults. */
+    const constra_platform *platform;
+    /* New fields are appended here. */
+} constra_config;
+
+#define CONSTRA_CONFIG_INIT { sizeof(constra_config), NULL }
+
+/**
+ * Run-time initialiser (for FFI languages): zero-fills `config`, sets its
+ * struct_size. Returns CONSTRA_OK, CONSTRA_E_INVALID_ARGUMENT (NULL) or
+ * CONSTRA_E_ABI (struct_size too small). Thread-safe.
+ */
+CONSTRA_API int constra_config_init(constra_config *config, size_t struct_size);
+
+/**
+ * Opens a handle. `config` may be NULL for all defaults.
+ *
+ * On success stores the new handle in *out (free it with constra_close())
+ * and returns CONSTRA_OK. On failure *out is set to NULL, `err` (may be
+ * NULL) gets the detail, and nothing is left allocated; the platform's
+ * `destroy` is NOT called on failure (the caller still owns user_data).
+ * Errors: CONSTRA_E_INVALID_ARGUMENT (out NULL, bad platform groups),
+ * CONSTRA_E_ABI (struct sizes), CONSTRA_E_NOMEM, CONSTRA_E_PLATFORM
+ * (mutex creation failed). Thread-safe.
+ */
+CONSTRA_API int constra_open(constra_t **out, const constra_config *config, constra_error *err);
+
+/**
+ * Closes a handle: frees everything it owns with the platform allocator,
+ * then calls the platform's `destroy` (once). NULL is a no-op. No other
+ * thread may be using the handle.
+ */
+CONSTRA_API void constra_close(constra_t *handle);
+
+/**
+ * Copies the detail of the last failed call on `handle` into `out`
+ * (which must be initialised: its struct_size says how much to copy).
+ * If the handle is shared by threads, the detail is that of whichever
+ * call on any thread failed last; the copy itself is never torn.
+ * Returns CONSTRA_OK, or CONSTRA_E_INVALID_ARGUMENT / CONSTRA_E_ABI for a
+ * bad `handle` or `out` (nothing written then).
+ */
+CONSTRA_API int constra_last_error(constra_t *handle, constra_error *out);
+
+/**
+ * Makes a new id `<prefix>_<26 chars>` (see id.h) from the handle's
+ * platform clock and random source. Ids from one handle are strictly
+ * increasing, even within a millisecond or if the clock steps back.
+ * `prefix`: 1 to CONSTRA_ID_PREFIX_MAX lower-case ASCII letters.
+ * `out` receives the id and its NUL; out_size >= CONSTRA_ID_SIZE always
+ * suffices. Errors (recorded in the handle): CONSTRA_E_INVALID_ARGUMENT
+ * (param "prefix" or "out"), CONSTRA_E_BUFFER_TOO_SMALL (out untouched),
+ * CONSTRA_E_PLATFORM (random source failed). Thread-safe.
+ */
+CONSTRA_API int constra_id_new(constra_t *handle, const char *prefix, char *out, size_t out_size);
+
+/** The handle's wall clock (platform wall_time_ms), for callers that must
+ *  agree with the library's idea of "now". 0 for a NULL handle. */
+CONSTRA_API int64_t constra_now_ms(constra_t *handle);
+
+CONSTRA_END_DECLS
+
+#endif /* CONSTRA_HANDLE_H */

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what building and testing libconstra needs on Debian 12, and
+# nothing that is already there. Safe to run again. Needs root (or sudo).
+set -euo pipefail
+
+packages=(
+  # toolchain
+  gcc g++ make meson ninja-build pkg-config binutils python3
+  # required libraries
+  libcjson-dev libmbedtls-dev
+  # optional libraries (feature options, `auto`)
+  libcurl4-openssl-dev libsqlite3-dev libpq-dev libmicrohttpd-dev libssl-dev
+  # tests: cmocka, and clang for the libFuzzer harnesses
+  libcmocka-dev clang
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+    echo "setup: need root to install: ${missing[*]}" >&2; exit 1
+  fi
+fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done"

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite: set up, then build and test twice, a normal build
+# and one under AddressSanitizer + UndefinedBehaviorSanitizer, then the
+# fuzz harnesses for a bounded time. Ends with the line
+# "N passed, N failed" and exits non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || exit 1
+
+status=0
+run_suite() { # build_dir [meson options...]
+  local dir=$1; shift
+  echo "=== build $dir $*"
+  if ! bash scripts/build.sh "$dir" "$@"; then
+    echo "build $dir failed"; status=1; return
+  fi
+  rm -f "$dir/meson-logs/testlog.json"
+  echo "=== test $dir"
+  meson test -C "$dir" --print-errorlogs --no-rebuild || status=1
+}
+
+run_suite build
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false
+
+if [ -x scripts/fuzz.sh ] || [ -f scripts/fuzz.sh ]; then
+  echo "=== fuzz"
+  bash scripts/fuzz.sh "${CONSTRA_FUZZ_SECONDS:-20}" > build/fuzz.log 2>&1 || status=1
+  tail -n 20 build/fuzz.log
+fi
+
+python3 scripts/test_totals.py build build-asan || status=1
+exit $status

@@ -1,0 +1,109 @@
+/*
+ * constra — the libconstra command line.
+ *
+ *   constra version       the library's version and build features
+ *   constra help [CMD]    what each command does
+ *
+ * Subcommands are added to the table below, one file each.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <constra.h>
+
+#include "cli.h"
+
+static int cmd_version(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+/* Subcommands implemented in their own files. */
+/* (declarations of cmd_<name> from other files go here) */
+
+const cli_command cli_commands[] = {
+    {"version", cmd_version, "[--json]", "print the library version and build features"},
+    {"help", cmd_help, "[COMMAND]", "show this help, or one command's"},
+    /* (entries for further subcommands go here) */
+    {NULL, NULL, NULL, NULL},
+};
+
+static const cli_command *find_command(const char *name)
+{
+    for (const cli_command *c = cli_commands; c->name; c++) {
+        if (strcmp(c->name, name) == 0) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+        } else {
+            return cli_usage_error("version", "unknown option '%s'", argv[i]);
+        }
+    }
+    /* Everything printed comes from the loaded library, not from this
+     * program's own headers: a CLI run against a newer libconstra.so
+     * reports the newer version. */
+    if (json) {
+        printf("{\"version\":\"%s\",\"version_number\":%d,\"features\":\"%s\"}\n",
+               constra_version(), constra_version_number(), constra_features());
+    } else {
+        const char *features = constra_features();
+        printf("libconstra %s\nfeatures: %s\n", constra_version(),
+               features[0] ? features : "(none)");
+    }
+    return CLI_EXIT_OK;
+}
+
+static void print_usage(FILE *out)
+{
+    fprintf(out, "usage: constra <command> [options]\n\ncommands:\n");
+    for (const cli_command *c = cli_commands; c->name; c++) {
+        fprintf(out, "  %-8s %-30s %s\n", c->name, c->usage, c->summary);
+    }
+    fprintf(out, "\n'constra help COMMAND' shows one command.\n");
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    if (argc > 2) {
+        return cli_usage_error("help", "takes at most one command name");
+    }
+    if (argc == 2) {
+        const cli_command *c = find_command(argv[1]);
+        if (c == NULL) {
+            return cli_usage_error("help", "unknown command '%s'", argv[1]);
+        }
+        printf("usage: constra %s %s\n\n%s\n", c->name, c->usage, c->summary);
+        return CLI_EXIT_OK;
+    }
+    print_usage(stdout);
+    return CLI_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+        return cmd_help(1, argv + 1);
+    }
+    if (strcmp(name, "--version") == 0) {
+        return cmd_version(1, argv + 1);
+    }
+    const cli_command *c = find_command(name);
+    if (c == NULL) {
+        fprintf(stderr, "constra: unknown command '%s'\n\n", name);
+        print_usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    return c->run(argc - 1, argv + 1);
+}
