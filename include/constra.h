@@ -14,5 +14,6 @@
 #include "constra/money.h"
 #include "constra/id.h"
 #include "constra/handle.h"
+#include "constra/storage.h"
 
 #endif /* CONSTRA_H */

@@ -1,0 +1,223 @@
+/*
+ * libconstra — the storage vtable (DESIGN.md section 7).
+ *
+ * The engine persists intents, their events and idempotency records
+ * through this table. Shipped implementations: memory (default, below),
+ * SQLite and PostgreSQL (later). A host may supply its own (flash on a
+ * terminal, its own database on a backend); tests/storage holds the
+ * conformance suite every implementation must pass.
+ *
+ * The contract every implementation keeps:
+ *   - commit() is atomic: the intent's new state, its events and the
+ *     idempotency record are all written, or none is. It is guarded by the
+ *     intent's version (compare-and-set): two writers can never both win.
+ *   - idempotency_reserve() is an atomic insert-if-absent.
+ *   - events are read back in commit order (by `sequence`), per intent and
+ *     globally.
+ *   - a failing call leaves the previous state intact.
+ *
+ * Data crosses the boundary as records of borrowed pointers: on writes the
+ * library owns them for the duration of the call (copy what you keep); on
+ * reads the storage passes each row to an `emit` callback, and the library
+ * copies what it needs before emit returns. Nothing is allocated on one
+ * side and freed on the other.
+ *
+ * Vtable rules as for constra_platform (platform.h): struct_size first,
+ * CONSTRA_STORAGE_INIT / constra_storage_init(), copied when registered,
+ * user_data first argument, destroy called exactly once.
+ *
+ * Threads: the engine may call any method from any thread that calls into
+ * it, concurrently; an implementation serialises internally as it needs.
+ * Methods must not call back into the engine.
+ *
+ * Status codes methods return: CONSTRA_OK; CONSTRA_E_NOT_FOUND;
+ * CONSTRA_E_CONFLICT (version mismatch, duplicate id, key taken);
+ * CONSTRA_E_NOMEM; CONSTRA_E_STORAGE for anything else (I/O, corruption).
+ * Any other value is treated as CONSTRA_E_STORAGE.
+ */
+#ifndef CONSTRA_STORAGE_H
+#define CONSTRA_STORAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "constra/error.h"
+#include "constra/export.h"
+#include "constra/platform.h"
+
+CONSTRA_BEGIN_DECLS
+
+/** Longest id, status, type or key a storage must be able to hold. */
+#define CONSTRA_STORAGE_KEY_MAX 255
+
+/** One payment intent as storage keeps it: the columns the engine
+ *  searches by, plus its JSON document (opaque to storage). */
+typedef struct constra_storage_intent {
+    size_t struct_size;
+    const char *id;                  /* "pi_..."; sorts by creation time */
+    const char *status;              /* "pending_user_action", ... */
+    const char *reference;           /* merchant reference, "" if none */
+    const char *checkout_request_id; /* provider's id, "" if none yet */
+    int64_t created_at_ms;
+    int64_t updated_at_ms;
+    int64_t version;                 /* 1 when inserted, +1 per commit */
+    const char *document;            /* UTF-8 JSON, not NUL-terminated */
+    size_t document_len;
+} constra_storage_intent;
+
+/** One event of an intent's timeline (or, with intent_id "", a callback
+ *  kept for reconciliation that matched no intent). */
+typedef struct constra_storage_event {
+    size_t struct_size;
+    const char *id;        /* "evt_..." */
+    const char *intent_id; /* "" for an unmatched callback */
+    const char *type;      /* "payment_intent.created", ... */
+    int64_t created_at_ms;
+    /* Commit order, assigned by the storage: strictly increasing across
+     * all events of one storage. Ignored on write. */
+    int64_t sequence;
+    const char *document;  /* UTF-8 JSON, not NUL-terminated */
+    size_t document_len;
+} constra_storage_event;
+
+/** States of an idempotency record. */
+typedef enum constra_idempotency_state {
+    CONSTRA_IDEMPOTENCY_IN_FLIGHT = 1, /* reserved, request running */
+    CONSTRA_IDEMPOTENCY_COMPLETED = 2  /* response stored for replay */
+} constra_idempotency_state;
+
+/** An idempotency record: the key, what request it was for, and (once
+ *  completed) the response to replay byte for byte. */
+typedef struct constra_storage_idempotency {
+    size_t struct_size;
+    const char *key;
+    const char *fingerprint;    /* hash of the canonical request */
+    int state;                  /* constra_idempotency_state */
+    int http_status;            /* COMPLETED: the stored response's status */
+    const char *response;       /* COMPLETED: the body, not NUL-terminated */
+    size_t response_len;
+    int64_t created_at_ms;
+    int64_t expires_at_ms;      /* record is dead (absent) from this time on */
+    int64_t lease_expires_at_ms; /* IN_FLIGHT: a crashed owner's reservation
+                                    may be taken over from this time on */
+} constra_storage_idempotency;
+
+/** One atomic write (see commit()). */
+typedef struct constra_storage_write {
+    size_t struct_size;
+    /* The intent's new state, or NULL to append events only. */
+    const constra_storage_intent *intent;
+    /* 0: insert (CONSTRA_E_CONFLICT if the id exists); otherwise the
+     * version the caller read: CONSTRA_E_CONFLICT unless it is current.
+     * intent->version must be expected_version + 1. */
+    int64_t expected_version;
+    const constra_storage_event *events;
+    size_t event_count;
+    /* Optional: complete this idempotency record (state COMPLETED) in the
+     * same transaction. CONSTRA_E_CONFLICT if the key is not reserved with
+     * this fingerprint. */
+    const constra_storage_idempotency *idempotency;
+} constra_storage_write;
+
+/** Filters for list_intents(). Empty strings and zeros mean "any". */
+typedef struct constra_storage_query {
+    size_t struct_size;
+    const char *status;
+    const char *reference;
+    int64_t created_from_ms;     /* inclusive; 0 = no lower bound */
+    int64_t created_to_ms;       /* exclusive; 0 = no upper bound */
+    const char *starting_after;  /* cursor: only ids strictly less than this */
+    size_t limit;                /* at most this many rows (>= 1) */
+} constra_storage_query;
+
+/* Row sinks for reads: return 0 to go on, non-zero to stop early (the
+ * read method then returns CONSTRA_OK). The row is valid only during the
+ * call. */
+typedef int (*constra_storage_intent_fn)(void *ctx, const constra_storage_intent *row);
+typedef int (*constra_storage_event_fn)(void *ctx, const constra_storage_event *row);
+typedef int (*constra_storage_idempotency_fn)(void *ctx, const constra_storage_idempotency *row);
+
+typedef struct constra_storage {
+    size_t struct_size;
+    void *user_data;
+
+    /** Atomically: insert or compare-and-set the intent, append the events
+     *  (assigning their sequence numbers), complete the idempotency record.
+     *  All or nothing. */
+    int (*commit)(void *user_data, const constra_storage_write *write);
+
+    /** Emits the intent with this id once, or returns CONSTRA_E_NOT_FOUND. */
+    int (*get_intent)(void *user_data, const char *id, constra_storage_intent_fn emit,
+                      void *ctx);
+
+    /** Emits the intent whose checkout_request_id is this one, or
+     *  CONSTRA_E_NOT_FOUND. */
+    int (*find_by_checkout)(void *user_data, const char *checkout_request_id,
+                            constra_storage_intent_fn emit, void *ctx);
+
+    /** Emits matching intents newest first (by id, descending: ids sort by
+     *  creation time), at most query->limit of them. */
+    int (*list_intents)(void *user_data, const constra_storage_query *query,
+                        constra_storage_intent_fn emit, void *ctx);
+
+    /** Emits events with sequence > after_sequence in commit order, at most
+     *  `limit`; only those of `intent_id` unless it is NULL (all events,
+     *  including unmatched callbacks when intent_id is ""). */
+    int (*list_events)(void *user_data, const char *intent_id, int64_t after_sequence,
+                       size_t limit, constra_storage_event_fn emit, void *ctx);
+
+    /** Atomic insert-if-absent of an IN_FLIGHT record. A record whose
+     *  expires_at_ms <= now_ms counts as absent, and so does an IN_FLIGHT
+     *  one whose lease_expires_at_ms <= now_ms (its owner died): both are
+     *  replaced. Returns CONSTRA_OK when reserved; otherwise emits the live
+     *  record and returns CONSTRA_E_CONFLICT. */
+    int (*idempotency_reserve)(void *user_data, const constra_storage_idempotency *record,
+                               int64_t now_ms, constra_storage_idempotency_fn emit, void *ctx);
+
+    /** Stores the response of a reserved key (state COMPLETED) when no
+     *  intent changes with it (e.g. a 4xx answer). CONSTRA_E_CONFLICT if
+     *  the key is not reserved IN_FLIGHT with this fingerprint. */
+    int (*idempotency_complete)(void *user_data, const constra_storage_idempotency *record);
+
+    /** Drops an IN_FLIGHT reservation (a 5xx, or a failure before commit)
+     *  so a retry runs afresh. Only if its fingerprint matches; a missing
+     *  key is not an error. */
+    int (*idempotency_release)(void *user_data, const char *key, const char *fingerprint);
+
+    /** Optional: deletes idempotency records expired at now_ms. */
+    int (*purge_expired)(void *user_data, int64_t now_ms);
+
+    /** Optional: called exactly once when the last user drops the copy. */
+    void (*destroy)(void *user_data);
+    /* New members are appended here. */
+} constra_storage;
+
+#define CONSTRA_STORAGE_INIT { sizeof(constra_storage), NULL, NULL, NULL, NULL, NULL, NULL, \
+    NULL, NULL, NULL, NULL, NULL }
+
+/** Run-time initialiser (FFI): zero-fills and sets struct_size. Returns
+ *  CONSTRA_OK, CONSTRA_E_INVALID_ARGUMENT (NULL) or CONSTRA_E_ABI. */
+CONSTRA_API int constra_storage_init(constra_storage *storage, size_t struct_size);
+
+/**
+ * Checks a storage vtable as constra_open() will: struct_size, and every
+ * required method (all but purge_expired and destroy) present. Returns
+ * CONSTRA_OK or the error, `err` naming the member. Thread-safe.
+ */
+CONSTRA_API int constra_storage_check(const constra_storage *storage, constra_error *err);
+
+/**
+ * Fills `out` with the in-memory storage: fast, thread-safe, gone when
+ * destroyed. `platform` (may be NULL: POSIX defaults; copied) supplies its
+ * allocator and mutex. On success the caller owns `out`: hand it to a
+ * config (which copies it and will call destroy) or call
+ * out->destroy(out->user_data) itself. `out` must be initialised
+ * (CONSTRA_STORAGE_INIT). Errors: CONSTRA_E_INVALID_ARGUMENT,
+ * CONSTRA_E_ABI, CONSTRA_E_NOMEM, CONSTRA_E_PLATFORM.
+ */
+CONSTRA_API int constra_storage_memory(constra_storage *out, const constra_platform *platform,
+                                       constra_error *err);
+
+CONSTRA_END_DECLS
+
+#endif /* CONSTRA_STORAGE_H */

@@ -1,0 +1,631 @@
+#define _POSIX_C_SOURCE 200809L /* pthread barriers */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conformance.h"
+
+static conformance_factory factory;
+static void *factory_arg;
+
+/* ---- fixtures ---------------------------------------------------------- */
+
+static int setup(void **state)
+{
+    constra_storage *s = calloc(1, sizeof(*s));
+    constra_storage init = CONSTRA_STORAGE_INIT;
+    *s = init;
+    if (factory(s, NULL, factory_arg) != CONSTRA_OK) {
+        free(s);
+        return -1;
+    }
+    assert_int_equal(constra_storage_check(s, NULL), CONSTRA_OK);
+    *state = s;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    constra_storage *s = *state;
+    if (s->destroy) {
+        s->destroy(s->user_data);
+    }
+    free(s);
+    return 0;
+}
+
+/* A copied-out intent row. */
+typedef struct intent_copy {
+    int count;
+    char id[64], status[64], reference[64], checkout[64];
+    int64_t created, updated, version;
+    char doc[512];
+    size_t doc_len;
+} intent_copy;
+
+static int copy_intent(void *ctx, const constra_storage_intent *r)
+{
+    intent_copy *c = ctx;
+    c->count++;
+    snprintf(c->id, sizeof(c->id), "%s", r->id);
+    snprintf(c->status, sizeof(c->status), "%s", r->status);
+    snprintf(c->reference, sizeof(c->reference), "%s", r->reference ? r->reference : "");
+    snprintf(c->checkout, sizeof(c->checkout), "%s",
+             r->checkout_request_id ? r->checkout_request_id : "");
+    c->created = r->created_at_ms;
+    c->updated = r->updated_at_ms;
+    c->version = r->version;
+    assert_true(r->document_len <= sizeof(c->doc));
+    memcpy(c->doc, r->document, r->document_len);
+    c->doc_len = r->document_len;
+    return 0;
+}
+
+typedef struct id_list {
+    int count;
+    char ids[64][64];
+    int64_t seqs[64];
+    int stop_after; /* 0 = never */
+} id_list;
+
+static int collect_intent(void *ctx, const constra_storage_intent *r)
+{
+    id_list *l = ctx;
+    assert_true(l->count < 64);
+    snprintf(l->ids[l->count++], 64, "%s", r->id);
+    return l->stop_after && l->count >= l->stop_after;
+}
+
+static int collect_event(void *ctx, const constra_storage_event *r)
+{
+    id_list *l = ctx;
+    assert_true(l->count < 64);
+    l->seqs[l->count] = r->sequence;
+    snprintf(l->ids[l->count++], 64, "%s", r->id);
+    return l->stop_after && l->count >= l->stop_after;
+}
+
+typedef struct idem_copy {
+    int count;
+    int state, http_status;
+    char fingerprint[80];
+    char response[256];
+    size_t response_len;
+} idem_copy;
+
+static int copy_idem(void *ctx, const constra_storage_idempotency *r)
+{
+    idem_copy *c = ctx;
+    c->count++;
+    c->state = r->state;
+    c->http_status = r->http_status;
+    snprintf(c->fingerprint, sizeof(c->fingerprint), "%s", r->fingerprint);
+    assert_true(r->response_len <= sizeof(c->response));
+    if (r->response_len) {
+        memcpy(c->response, r->response, r->response_len);
+    }
+    c->response_len = r->response_len;
+    return 0;
+}
+
+static constra_storage_intent intent_rec(const char *id, const char *status, int64_t version,
+                                         const char *doc)
+{
+    constra_storage_intent r = {sizeof(r), id, status, "", "", 1000, 1000 + version, version,
+                                doc, strlen(doc)};
+    return r;
+}
+
+static constra_storage_event event_rec(const char *id, const char *intent_id, const char *type)
+{
+    constra_storage_event e = {sizeof(e), id, intent_id, type, 1000, 0, "{}", 2};
+    return e;
+}
+
+static int write_intent(constra_storage *s, const constra_storage_intent *in, int64_t expected,
+                        const constra_storage_event *ev, size_t nev)
+{
+    constra_storage_write w = {sizeof(w), in, expected, ev, nev, NULL};
+    return s->commit(s->user_data, &w);
+}
+
+static intent_copy get(constra_storage *s, const char *id, int expect_rc)
+{
+    intent_copy c;
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(s->get_intent(s->user_data, id, copy_intent, &c), expect_rc);
+    assert_int_equal(c.count, expect_rc == CONSTRA_OK ? 1 : 0);
+    return c;
+}
+
+static id_list events_of(constra_storage *s, const char *intent_id)
+{
+    id_list l;
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(s->list_events(s->user_data, intent_id, 0, 64, collect_event, &l),
+                     CONSTRA_OK);
+    return l;
+}
+
+/* ---- intents ----------------------------------------------------------- */
+
+static void test_insert_and_get_roundtrip(void **state)
+{
+    constra_storage *s = *state;
+    static const char doc[] = "{\"a\":1,\"nul\":\"\0 inside\"}";
+    constra_storage_intent in = {sizeof(in), "pi_0001", "pending_user_action", "order_7429",
+                                 "ws_CO_1", 1111, 2222, 1, doc, sizeof(doc) - 1};
+    constra_storage_event ev = event_rec("evt_0001", "pi_0001", "payment_intent.created");
+    assert_int_equal(write_intent(s, &in, 0, &ev, 1), CONSTRA_OK);
+    intent_copy c = get(s, "pi_0001", CONSTRA_OK);
+    assert_string_equal(c.id, "pi_0001");
+    assert_string_equal(c.status, "pending_user_action");
+    assert_string_equal(c.reference, "order_7429");
+    assert_string_equal(c.checkout, "ws_CO_1");
+    assert_int_equal(c.created, 1111);
+    assert_int_equal(c.updated, 2222);
+    assert_int_equal(c.version, 1);
+    assert_int_equal(c.doc_len, sizeof(doc) - 1);
+    assert_memory_equal(c.doc, doc, sizeof(doc) - 1); /* byte for byte, NUL included */
+    get(s, "pi_missing", CONSTRA_E_NOT_FOUND);
+}
+
+static void test_duplicate_insert_conflicts(void **state)
+{
+    constra_storage *s = *state;
+    constra_storage_intent a = intent_rec("pi_1", "draft", 1, "{\"v\":\"first\"}");
+    assert_int_equal(write_intent(s, &a, 0, NULL, 0), CONSTRA_OK);
+    constra_storage_intent b = intent_rec("pi_1", "succeeded", 1, "{\"v\":\"second\"}");
+    constra_storage_event ev = event_rec("evt_x", "pi_1", "payment_intent.created");
+    assert_int_equal(write_intent(s, &b, 0, &ev, 1), CONSTRA_E_CONFLICT);
+    intent_copy c = get(s, "pi_1", CONSTRA_OK);
+    assert_string_equal(c.status, "draft");
+    assert_int_equal(events_of(s, "pi_1").count, 0); /* the event did not land either */
+}
+
+static void test_compare_and_set(void **state)
+{
+    constra_storage *s = *state;
+    constra_storage_intent v1 = intent_rec("pi_cas", "pending_user_action", 1, "{}");
+    assert_int_equal(write_intent(s, &v1, 0, NULL, 0), CONSTRA_OK);
+    constra_storage_intent v2 = intent_rec("pi_cas", "succeeded", 2, "{\"v\":2}");
+    constra_storage_event e2 = event_rec("evt_2", "pi_cas", "payment_intent.succeeded");
+    assert_int_equal(write_intent(s, &v2, 1, &e2, 1), CONSTRA_OK);
+    /* A second writer that also read version 1 loses, and changes nothing. */
+    constra_storage_intent stale = intent_rec("pi_cas", "failed", 2, "{\"v\":\"stale\"}");
+    constra_storage_event es = event_rec("evt_s", "pi_cas", "payment_intent.failed");
+    assert_int_equal(write_intent(s, &stale, 1, &es, 1), CONSTRA_E_CONFLICT);
+    intent_copy c = get(s, "pi_cas", CONSTRA_OK);
+    assert_string_equal(c.status, "succeeded");
+    assert_int_equal(c.version, 2);
+    id_list l = events_of(s, "pi_cas");
+    assert_int_equal(l.count, 1);
+    assert_string_equal(l.ids[0], "evt_2");
+    /* Updating what does not exist. */
+    constra_storage_intent ghost = intent_rec("pi_ghost", "failed", 2, "{}");
+    assert_int_equal(write_intent(s, &ghost, 1, NULL, 0), CONSTRA_E_NOT_FOUND);
+    /* version must be expected + 1. */
+    constra_storage_intent skip = intent_rec("pi_cas", "failed", 5, "{}");
+    assert_int_equal(write_intent(s, &skip, 2, NULL, 0), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(get(s, "pi_cas", CONSTRA_OK).version, 2);
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+static void test_event_order(void **state)
+{
+    constra_storage *s = *state;
+    char id[32], evid[32];
+    int64_t last_seq = 0;
+    for (int i = 0; i < 3; i++) {
+        snprintf(id, sizeof(id), "pi_%d", i);
+        constra_storage_intent in = intent_rec(id, "draft", 1, "{}");
+        snprintf(evid, sizeof(evid), "evt_%d_a", i);
+        constra_storage_event ev = event_rec(evid, id, "payment_intent.created");
+        assert_int_equal(write_intent(s, &in, 0, &ev, 1), CONSTRA_OK);
+    }
+    /* Two events in one commit for pi_1, interleaved with pi_0. */
+    constra_storage_intent in1 = intent_rec("pi_1", "pending_user_action", 2, "{}");
+    constra_storage_event two[2] = {event_rec("evt_1_b", "pi_1", "x.b"),
+                                    event_rec("evt_1_c", "pi_1", "x.c")};
+    assert_int_equal(write_intent(s, &in1, 1, two, 2), CONSTRA_OK);
+    constra_storage_intent in0 = intent_rec("pi_0", "cancelled", 2, "{}");
+    constra_storage_event e0 = event_rec("evt_0_b", "pi_0", "x.b");
+    assert_int_equal(write_intent(s, &in0, 1, &e0, 1), CONSTRA_OK);
+
+    id_list l = events_of(s, "pi_1");
+    assert_int_equal(l.count, 3);
+    assert_string_equal(l.ids[0], "evt_1_a");
+    assert_string_equal(l.ids[1], "evt_1_b");
+    assert_string_equal(l.ids[2], "evt_1_c");
+
+    id_list all = events_of(s, NULL);
+    assert_int_equal(all.count, 6);
+    const char *order[] = {"evt_0_a", "evt_1_a", "evt_2_a", "evt_1_b", "evt_1_c", "evt_0_b"};
+    for (int i = 0; i < 6; i++) {
+        assert_string_equal(all.ids[i], order[i]);
+        assert_true(all.seqs[i] > last_seq);
+        last_seq = all.seqs[i];
+    }
+    /* Paging by sequence covers everything once. */
+    id_list page;
+    memset(&page, 0, sizeof(page));
+    assert_int_equal(s->list_events(s->user_data, NULL, all.seqs[2], 2, collect_event, &page),
+                     CONSTRA_OK);
+    assert_int_equal(page.count, 2);
+    assert_string_equal(page.ids[0], "evt_1_b");
+    assert_string_equal(page.ids[1], "evt_1_c");
+    /* Stopping early from the sink. */
+    memset(&page, 0, sizeof(page));
+    page.stop_after = 1;
+    assert_int_equal(s->list_events(s->user_data, NULL, 0, 64, collect_event, &page), CONSTRA_OK);
+    assert_int_equal(page.count, 1);
+    /* Events of an unknown intent: none. */
+    assert_int_equal(events_of(s, "pi_nope").count, 0);
+}
+
+static void test_unmatched_callbacks_kept(void **state)
+{
+    constra_storage *s = *state;
+    constra_storage_event orphan = event_rec("evt_orphan", "", "callback.unmatched");
+    constra_storage_write w = {sizeof(w), NULL, 0, &orphan, 1, NULL};
+    assert_int_equal(s->commit(s->user_data, &w), CONSTRA_OK);
+    constra_storage_intent in = intent_rec("pi_1", "draft", 1, "{}");
+    constra_storage_event ev = event_rec("evt_1", "pi_1", "payment_intent.created");
+    assert_int_equal(write_intent(s, &in, 0, &ev, 1), CONSTRA_OK);
+    id_list unmatched = events_of(s, "");
+    assert_int_equal(unmatched.count, 1);
+    assert_string_equal(unmatched.ids[0], "evt_orphan");
+    assert_int_equal(events_of(s, NULL).count, 2);
+    /* An event may not claim an intent that is not written with it. */
+    constra_storage_event stray = event_rec("evt_stray", "pi_1", "x");
+    constra_storage_write w2 = {sizeof(w2), NULL, 0, &stray, 1, NULL};
+    assert_int_not_equal(s->commit(s->user_data, &w2), CONSTRA_OK);
+    assert_int_equal(events_of(s, "pi_1").count, 1);
+}
+
+/* ---- lookups and lists -------------------------------------------------- */
+
+static void test_find_by_checkout(void **state)
+{
+    constra_storage *s = *state;
+    constra_storage_intent a = intent_rec("pi_a", "pending_user_action", 1, "{}");
+    a.checkout_request_id = "ws_CO_A";
+    assert_int_equal(write_intent(s, &a, 0, NULL, 0), CONSTRA_OK);
+    intent_copy c;
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(s->find_by_checkout(s->user_data, "ws_CO_A", copy_intent, &c), CONSTRA_OK);
+    assert_string_equal(c.id, "pi_a");
+    /* A retry moves the intent to a new checkout id: the old one is gone. */
+    constra_storage_intent a2 = intent_rec("pi_a", "pending_user_action", 2, "{}");
+    a2.checkout_request_id = "ws_CO_A2";
+    assert_int_equal(write_intent(s, &a2, 1, NULL, 0), CONSTRA_OK);
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(s->find_by_checkout(s->user_data, "ws_CO_A", copy_intent, &c),
+                     CONSTRA_E_NOT_FOUND);
+    assert_int_equal(s->find_by_checkout(s->user_data, "ws_CO_A2", copy_intent, &c), CONSTRA_OK);
+    /* One checkout id belongs to one intent. */
+    constra_storage_intent b = intent_rec("pi_b", "pending_user_action", 1, "{}");
+    b.checkout_request_id = "ws_CO_A2";
+    assert_int_equal(write_intent(s, &b, 0, NULL, 0), CONSTRA_E_CONFLICT);
+    get(s, "pi_b", CONSTRA_E_NOT_FOUND);
+}
+
+static void test_list_filters_and_cursor(void **state)
+{
+    constra_storage *s = *state;
+    /* 10 intents, ids sorting by creation; alternate statuses. */
+    for (int i = 0; i < 10; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "pi_%02d", i);
+        constra_storage_intent in = intent_rec(id, i % 2 ? "succeeded" : "failed", 1, "{}");
+        in.created_at_ms = 1000 + i * 10;
+        in.reference = i < 3 ? "order_a" : "order_b";
+        assert_int_equal(write_intent(s, &in, 0, NULL, 0), CONSTRA_OK);
+    }
+    constra_storage_query q = {sizeof(q), NULL, NULL, 0, 0, NULL, 100};
+    id_list l;
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(s->list_intents(s->user_data, &q, collect_intent, &l), CONSTRA_OK);
+    assert_int_equal(l.count, 10);
+    assert_string_equal(l.ids[0], "pi_09"); /* newest first */
+    assert_string_equal(l.ids[9], "pi_00");
+
+    q.status = "succeeded";
+    memset(&l, 0, sizeof(l));
+    s->list_intents(s->user_data, &q, collect_intent, &l);
+    assert_int_equal(l.count, 5);
+    assert_string_equal(l.ids[0], "pi_09");
+
+    q.status = NULL;
+    q.reference = "order_a";
+    memset(&l, 0, sizeof(l));
+    s->list_intents(s->user_data, &q, collect_intent, &l);
+    assert_int_equal(l.count, 3);
+    assert_string_equal(l.ids[0], "pi_02");
+
+    q.reference = NULL;
+    q.created_from_ms = 1020; /* inclusive */
+    q.created_to_ms = 1050;   /* exclusive */
+    memset(&l, 0, sizeof(l));
+    s->list_intents(s->user_data, &q, collect_intent, &l);
+    assert_int_equal(l.count, 3);
+    assert_string_equal(l.ids[0], "pi_04");
+    assert_string_equal(l.ids[2], "pi_02");
+
+    /* Cursor paging, 3 at a time, visits every intent exactly once. */
+    constra_storage_query p = {sizeof(p), NULL, NULL, 0, 0, NULL, 3};
+    char cursor[64] = "";
+    int seen = 0;
+    for (int page = 0; page < 10; page++) {
+        memset(&l, 0, sizeof(l));
+        p.starting_after = cursor[0] ? cursor : NULL;
+        assert_int_equal(s->list_intents(s->user_data, &p, collect_intent, &l), CONSTRA_OK);
+        for (int i = 0; i < l.count; i++) {
+            char want[32];
+            snprintf(want, sizeof(want), "pi_%02d", 9 - seen);
+            assert_string_equal(l.ids[i], want);
+            seen++;
+        }
+        if (l.count < 3) {
+            break;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", l.ids[l.count - 1]);
+    }
+    assert_int_equal(seen, 10);
+    /* limit 0 is refused. */
+    p.limit = 0;
+    assert_int_not_equal(s->list_intents(s->user_data, &p, collect_intent, &l), CONSTRA_OK);
+}
+
+/* ---- idempotency ----------------------------------------------------------- */
+
+static constra_storage_idempotency idem_rec(const char *key, const char *fp, int64_t now)
+{
+    constra_storage_idempotency r = {sizeof(r), key, fp, CONSTRA_IDEMPOTENCY_IN_FLIGHT, 0, NULL,
+                                     0, now, now + 86400000, now + 30000};
+    return r;
+}
+
+static void test_idempotency_lifecycle(void **state)
+{
+    constra_storage *s = *state;
+    int64_t now = 1000000;
+    constra_storage_idempotency r = idem_rec("order_7429_deposit", "fp1", now);
+    idem_copy c;
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(s->idempotency_reserve(s->user_data, &r, now, copy_idem, &c), CONSTRA_OK);
+    assert_int_equal(c.count, 0);
+    /* Second reservation: conflict, sees the in-flight record. */
+    assert_int_equal(s->idempotency_reserve(s->user_data, &r, now + 1, copy_idem, &c),
+                     CONSTRA_E_CONFLICT);
+    assert_int_equal(c.count, 1);
+    assert_int_equal(c.state, CONSTRA_IDEMPOTENCY_IN_FLIGHT);
+    assert_string_equal(c.fingerprint, "fp1");
+
+    /* Completing with another fingerprint is refused. */
+    constra_storage_idempotency wrong = r;
+    wrong.fingerprint = "fp2";
+    wrong.state = CONSTRA_IDEMPOTENCY_COMPLETED;
+    assert_int_equal(s->idempotency_complete(s->user_data, &wrong), CONSTRA_E_CONFLICT);
+
+    /* Complete together with the intent, in one commit. */
+    static const char body[] = "{\"id\":\"pi_1\",\"status\":\"pending_user_action\"}";
+    constra_storage_idempotency done = r;
+    done.state = CONSTRA_IDEMPOTENCY_COMPLETED;
+    done.http_status = 201;
+    done.response = body;
+    done.response_len = sizeof(body) - 1;
+    constra_storage_intent in = intent_rec("pi_1", "pending_user_action", 1, "{}");
+    constra_storage_write w = {sizeof(w), &in, 0, NULL, 0, &done};
+    assert_int_equal(s->commit(s->user_data, &w), CONSTRA_OK);
+
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(s->idempotency_reserve(s->user_data, &r, now + 2, copy_idem, &c),
+                     CONSTRA_E_CONFLICT);
+    assert_int_equal(c.state, CONSTRA_IDEMPOTENCY_COMPLETED);
+    assert_int_equal(c.http_status, 201);
+    assert_int_equal(c.response_len, sizeof(body) - 1);
+    assert_memory_equal(c.response, body, sizeof(body) - 1);
+    /* A completed record is not released by release(). */
+    assert_int_equal(s->idempotency_release(s->user_data, "order_7429_deposit", "fp1"),
+                     CONSTRA_OK);
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(s->idempotency_reserve(s->user_data, &r, now + 3, copy_idem, &c),
+                     CONSTRA_E_CONFLICT);
+    assert_int_equal(c.state, CONSTRA_IDEMPOTENCY_COMPLETED);
+
+    /* Retention: after expiry the key is free again. */
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(s->idempotency_reserve(s->user_data, &r, r.expires_at_ms, copy_idem, &c),
+                     CONSTRA_OK);
+}
+
+static void test_idempotency_commit_atomic(void **state)
+{
+    constra_storage *s = *state;
+    /* Completing a key that was never reserved fails the whole commit. */
+    constra_storage_idempotency done = idem_rec("never_reserved", "fp", 1);
+    done.state = CONSTRA_IDEMPOTENCY_COMPLETED;
+    done.http_status = 201;
+    constra_storage_intent in = intent_rec("pi_1", "pending_user_action", 1, "{}");
+    constra_storage_event ev = event_rec("evt_1", "pi_1", "payment_intent.created");
+    constra_storage_write w = {sizeof(w), &in, 0, &ev, 1, &done};
+    assert_int_equal(s->commit(s->user_data, &w), CONSTRA_E_CONFLICT);
+    get(s, "pi_1", CONSTRA_E_NOT_FOUND);
+    assert_int_equal(events_of(s, NULL).count, 0);
+}
+
+static void test_idempotency_release_and_lease(void **state)
+{
+    constra_storage *s = *state;
+    int64_t now = 5000;
+    constra_storage_idempotency r = idem_rec("k1", "fpA", now);
+    assert_int_equal(s->idempotency_reserve(s->user_data, &r, now, NULL, NULL), CONSTRA_OK);
+    /* Wrong fingerprint: release is a no-op. */
+    assert_int_equal(s->idempotency_release(s->user_data, "k1", "fpB"), CONSTRA_OK);
+    assert_int_equal(s->idempotency_reserve(s->user_data, &r, now, NULL, NULL),
+                     CONSTRA_E_CONFLICT);
+    assert_int_equal(s->idempotency_release(s->user_data, "k1", "fpA"), CONSTRA_OK);
+    assert_int_equal(s->idempotency_reserve(s->user_data, &r, now, NULL, NULL), CONSTRA_OK);
+    /* The owner died: after its lease the key can be taken over. */
+    constra_storage_idempotency r2 = idem_rec("k1", "fpC", r.lease_expires_at_ms);
+    assert_int_equal(s->idempotency_reserve(s->user_data, &r2, r.lease_expires_at_ms - 1, NULL,
+                                            NULL), CONSTRA_E_CONFLICT);
+    idem_copy c;
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(s->idempotency_reserve(s->user_data, &r2, r.lease_expires_at_ms, copy_idem,
+                                            &c), CONSTRA_OK);
+    /* Releasing a missing key is fine. */
+    assert_int_equal(s->idempotency_release(s->user_data, "nope", "fp"), CONSTRA_OK);
+    if (s->purge_expired) {
+        assert_int_equal(s->purge_expired(s->user_data, r2.expires_at_ms), CONSTRA_OK);
+        constra_storage_idempotency r3 = idem_rec("k1", "fpD", 0);
+        assert_int_equal(s->idempotency_reserve(s->user_data, &r3, 0, NULL, NULL), CONSTRA_OK);
+    }
+}
+
+/* ---- concurrency -------------------------------------------------------------- */
+
+typedef struct race {
+    constra_storage *s;
+    pthread_barrier_t *barrier;
+    int index;
+    int rc;
+} race;
+
+static void *race_reserve(void *p)
+{
+    race *r = p;
+    char fp[16];
+    snprintf(fp, sizeof(fp), "fp%d", r->index);
+    constra_storage_idempotency rec = idem_rec("contended", fp, 100);
+    pthread_barrier_wait(r->barrier);
+    r->rc = r->s->idempotency_reserve(r->s->user_data, &rec, 100, NULL, NULL);
+    return NULL;
+}
+
+static void *race_update(void *p)
+{
+    race *r = p;
+    char doc[32];
+    snprintf(doc, sizeof(doc), "{\"writer\":%d}", r->index);
+    constra_storage_intent in = intent_rec("pi_race", "succeeded", 2, doc);
+    char evid[32];
+    snprintf(evid, sizeof(evid), "evt_w%d", r->index);
+    constra_storage_event ev = event_rec(evid, "pi_race", "payment_intent.succeeded");
+    pthread_barrier_wait(r->barrier);
+    r->rc = write_intent(r->s, &in, 1, &ev, 1);
+    return NULL;
+}
+
+static void run_race(constra_storage *s, void *(*fn)(void *))
+{
+    enum { N = 8 };
+    pthread_t t[N];
+    race r[N];
+    pthread_barrier_t barrier;
+    pthread_barrier_init(&barrier, NULL, N);
+    for (int i = 0; i < N; i++) {
+        r[i] = (race){s, &barrier, i, 99};
+        assert_int_equal(pthread_create(&t[i], NULL, fn, &r[i]), 0);
+    }
+    int wins = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        if (r[i].rc == CONSTRA_OK) {
+            wins++;
+        } else {
+            assert_int_equal(r[i].rc, CONSTRA_E_CONFLICT);
+        }
+    }
+    pthread_barrier_destroy(&barrier);
+    assert_int_equal(wins, 1);
+}
+
+static void test_race_one_reservation_wins(void **state)
+{
+    run_race(*state, race_reserve);
+}
+
+static void test_race_one_writer_wins(void **state)
+{
+    constra_storage *s = *state;
+    constra_storage_intent in = intent_rec("pi_race", "pending_user_action", 1, "{}");
+    assert_int_equal(write_intent(s, &in, 0, NULL, 0), CONSTRA_OK);
+    run_race(s, race_update);
+    assert_int_equal(get(s, "pi_race", CONSTRA_OK).version, 2);
+    assert_int_equal(events_of(s, "pi_race").count, 1); /* only the winner's event */
+}
+
+/* ---- bad input ------------------------------------------------------------------ */
+
+static void test_bad_input_changes_nothing(void **state)
+{
+    constra_storage *s = *state;
+    constra_storage_intent ok = intent_rec("pi_ok", "draft", 1, "{}");
+    assert_int_equal(write_intent(s, &ok, 0, NULL, 0), CONSTRA_OK);
+
+    char longid[400];
+    memset(longid, 'a', sizeof(longid) - 1);
+    longid[sizeof(longid) - 1] = '\0';
+    constra_storage_intent bad[] = {
+        intent_rec(longid, "draft", 1, "{}"),
+        intent_rec("", "draft", 1, "{}"),
+        intent_rec("pi_x", "draft", 7, "{}"), /* version must be 1 on insert */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_not_equal(write_intent(s, &bad[i], 0, NULL, 0), CONSTRA_OK);
+    }
+    constra_storage_intent nulls = intent_rec("pi_n", "draft", 1, "{}");
+    nulls.status = NULL;
+    assert_int_not_equal(write_intent(s, &nulls, 0, NULL, 0), CONSTRA_OK);
+    constra_storage_event ev = event_rec(NULL, "pi_ok", "x");
+    constra_storage_intent ok2 = intent_rec("pi_ok", "succeeded", 2, "{}");
+    assert_int_not_equal(write_intent(s, &ok2, 1, &ev, 1), CONSTRA_OK);
+    assert_int_not_equal(s->commit(s->user_data, NULL), CONSTRA_OK);
+    constra_storage_write empty = {sizeof(empty), NULL, 0, NULL, 0, NULL};
+    assert_int_not_equal(s->commit(s->user_data, &empty), CONSTRA_OK);
+
+    assert_int_not_equal(s->get_intent(s->user_data, NULL, copy_intent, NULL), CONSTRA_OK);
+    assert_int_not_equal(s->get_intent(s->user_data, longid, copy_intent, NULL), CONSTRA_OK);
+    assert_int_not_equal(s->idempotency_reserve(s->user_data, NULL, 0, NULL, NULL), CONSTRA_OK);
+    constra_storage_idempotency noid = idem_rec("", "fp", 0);
+    assert_int_not_equal(s->idempotency_reserve(s->user_data, &noid, 0, NULL, NULL), CONSTRA_OK);
+
+    /* Everything as it was. */
+    intent_copy c = get(s, "pi_ok", CONSTRA_OK);
+    assert_string_equal(c.status, "draft");
+    assert_int_equal(c.version, 1);
+    get(s, "pi_x", CONSTRA_E_NOT_FOUND);
+    assert_int_equal(events_of(s, NULL).count, 0);
+}
+
+int conformance_run(const char *name, conformance_factory f, void *arg)
+{
+    factory = f;
+    factory_arg = arg;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_insert_and_get_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_insert_conflicts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compare_and_set, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unmatched_callbacks_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_find_by_checkout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_filters_and_cursor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idempotency_lifecycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idempotency_commit_atomic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idempotency_release_and_lease, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_race_one_reservation_wins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_race_one_writer_wins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_input_changes_nothing, setup, teardown),
+    };
+    return _cmocka_run_group_tests(name, tests, sizeof(tests) / sizeof(tests[0]), NULL, NULL);
+}

@@ -1,0 +1,107 @@
+#include "fault_storage.h"
+
+/* Counts the call; 1 if this one must fail. */
+static int inject(fault_storage *f)
+{
+    f->calls++;
+    if (f->fail_at != 0 && f->calls == f->fail_at) {
+        f->failures++;
+        return 1;
+    }
+    return 0;
+}
+
+static int f_commit(void *ud, const constra_storage_write *w)
+{
+    fault_storage *f = ud;
+    return inject(f) ? CONSTRA_E_STORAGE : f->inner.commit(f->inner.user_data, w);
+}
+
+static int f_get(void *ud, const char *id, constra_storage_intent_fn emit, void *ctx)
+{
+    fault_storage *f = ud;
+    return inject(f) ? CONSTRA_E_STORAGE : f->inner.get_intent(f->inner.user_data, id, emit, ctx);
+}
+
+static int f_find(void *ud, const char *id, constra_storage_intent_fn emit, void *ctx)
+{
+    fault_storage *f = ud;
+    return inject(f) ? CONSTRA_E_STORAGE
+                     : f->inner.find_by_checkout(f->inner.user_data, id, emit, ctx);
+}
+
+static int f_list(void *ud, const constra_storage_query *q, constra_storage_intent_fn emit,
+                  void *ctx)
+{
+    fault_storage *f = ud;
+    return inject(f) ? CONSTRA_E_STORAGE
+                     : f->inner.list_intents(f->inner.user_data, q, emit, ctx);
+}
+
+static int f_events(void *ud, const char *intent_id, int64_t after, size_t limit,
+                    constra_storage_event_fn emit, void *ctx)
+{
+    fault_storage *f = ud;
+    return inject(f) ? CONSTRA_E_STORAGE
+                     : f->inner.list_events(f->inner.user_data, intent_id, after, limit, emit,
+                                            ctx);
+}
+
+static int f_reserve(void *ud, const constra_storage_idempotency *r, int64_t now,
+                     constra_storage_idempotency_fn emit, void *ctx)
+{
+    fault_storage *f = ud;
+    return inject(f) ? CONSTRA_E_STORAGE
+                     : f->inner.idempotency_reserve(f->inner.user_data, r, now, emit, ctx);
+}
+
+static int f_complete(void *ud, const constra_storage_idempotency *r)
+{
+    fault_storage *f = ud;
+    return inject(f) ? CONSTRA_E_STORAGE : f->inner.idempotency_complete(f->inner.user_data, r);
+}
+
+static int f_release(void *ud, const char *key, const char *fp)
+{
+    fault_storage *f = ud;
+    return inject(f) ? CONSTRA_E_STORAGE
+                     : f->inner.idempotency_release(f->inner.user_data, key, fp);
+}
+
+static int f_purge(void *ud, int64_t now)
+{
+    fault_storage *f = ud;
+    if (inject(f)) {
+        return CONSTRA_E_STORAGE;
+    }
+    return f->inner.purge_expired ? f->inner.purge_expired(f->inner.user_data, now) : CONSTRA_OK;
+}
+
+static void f_destroy(void *ud)
+{
+    fault_storage *f = ud;
+    f->destroyed++;
+    if (f->inner.destroy) {
+        f->inner.destroy(f->inner.user_data);
+    }
+}
+
+void fault_storage_wrap(fault_storage *f, const constra_storage *inner, constra_storage *out)
+{
+    f->inner = *inner;
+    f->calls = f->fail_at = f->failures = 0;
+    f->destroyed = 0;
+    constra_storage s = CONSTRA_STORAGE_INIT;
+    s.user_data = f;
+    s.commit = f_commit;
+    s.get_intent = f_get;
+    s.find_by_checkout = f_find;
+    s.list_intents = f_list;
+    s.list_events = f_events;
+    s.idempotency_reserve = f_reserve;
+    s.idempotency_complete = f_complete;
+    s.idempotency_release = f_release;
+    s.purge_expired = f_purge;
+    s.destroy = f_destroy;
+    *out = s;
+}

@@ -1,0 +1,25 @@
+/*
+ * A storage wrapper that fails on demand: it forwards every call to an
+ * inner storage, except the fail_at-th call (1-based, counting every
+ * method), which returns CONSTRA_E_STORAGE without touching the inner
+ * storage. Used to prove that a failure at any point leaves no partial
+ * state and never causes a second rail call.
+ */
+#ifndef CONSTRA_TEST_FAULT_STORAGE_H
+#define CONSTRA_TEST_FAULT_STORAGE_H
+
+#include <constra.h>
+
+typedef struct fault_storage {
+    constra_storage inner;
+    long calls;    /* calls seen so far */
+    long fail_at;  /* 0 = never fail */
+    long failures; /* failures injected */
+    int destroyed;
+} fault_storage;
+
+/* Fills `out` with a vtable over `f` (which must outlive it). Destroying
+ * the wrapper destroys the inner storage. */
+void fault_storage_wrap(fault_storage *f, const constra_storage *inner, constra_storage *out);
+
+#endif
