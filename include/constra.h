@@ -15,5 +15,6 @@
 #include "constra/id.h"
 #include "constra/handle.h"
 #include "constra/storage.h"
+#include "constra/rail.h"
 
 #endif /* CONSTRA_H */
