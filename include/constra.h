@@ -16,5 +16,6 @@
 #include "constra/handle.h"
 #include "constra/storage.h"
 #include "constra/rail.h"
+#include "constra/intent.h"
 
 #endif /* CONSTRA_H */
