@@ -17,5 +17,10 @@
 #include "constra/storage.h"
 #include "constra/rail.h"
 #include "constra/intent.h"
+#include "constra/result_codes.h"
+#include "constra/mpesa_fields.h"
+#include "constra/webhook.h"
+#include "constra/instruction.h"
+#include "constra/daraja.h"
 
 #endif /* CONSTRA_H */

@@ -18,6 +18,9 @@
 
 CONSTRA_BEGIN_DECLS
 
+struct constra_storage;
+struct constra_rail;
+
 /** Opaque handle. Created by constra_open(), freed by constra_close(). */
 typedef struct constra constra_t;
 
@@ -32,10 +35,38 @@ typedef struct constra_config {
     size_t struct_size;
     /** Platform vtable (copied); NULL for the POSIX defaults. */
     const constra_platform *platform;
+    /** Storage vtable (copied; the handle calls its destroy when closed);
+     *  NULL for a fresh in-memory storage. See storage.h. */
+    const struct constra_storage *storage;
+    /** Rail vtable (copied; destroyed with the handle); NULL for the
+     *  simulator. See rail.h. */
+    const struct constra_rail *rail;
+    /** CONSTRA_MODE_SANDBOX (0, default) or CONSTRA_MODE_LIVE. Sandbox
+     *  allows simulated callbacks; live refuses them. */
+    int mode;
+    /** How long a pending intent waits for its callback before the engine
+     *  asks the rail and then gives up. 0 means 120000 (2 minutes). */
+    int64_t callback_timeout_ms;
+    /** Attempts an intent may make (1 to 10). 0 means 3. */
+    int max_attempts;
+    /** How long idempotency keys are kept. 0 means 24 hours. */
+    int64_t idempotency_retention_ms;
+    /** Largest amount accepted, in settlement units. 0 means 250000 (the
+     *  M-Pesa single-transaction limit). */
+    int64_t amount_max;
+    /** The workspace's secret API key ("cs_test_..." in sandbox,
+     *  "cs_live_..." in live; 16 to 127 characters), copied. The REST
+     *  router (api.h) requires it as the bearer token; NULL means the
+     *  router refuses every request (401). */
+    const char *secret_key;
     /* New fields are appended here. */
 } constra_config;
 
-#define CONSTRA_CONFIG_INIT { sizeof(constra_config), NULL }
+/** Modes of a handle. */
+#define CONSTRA_MODE_SANDBOX 0
+#define CONSTRA_MODE_LIVE 1
+
+#define CONSTRA_CONFIG_INIT { sizeof(constra_config), NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL }
 
 /**
  * Run-time initialiser (for FFI languages): zero-fills `config`, sets its

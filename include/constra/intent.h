@@ -27,8 +27,9 @@
 
 CONSTRA_BEGIN_DECLS
 
-/** Intent statuses (DESIGN.md section 5). Values are stable. */
-typedef enum constra_intent_status {
+/** Intent statuses (DESIGN.md section 5). Values are stable. (The enum
+ *  has no typedef: constra_intent_status() is the accessor.) */
+enum constra_intent_status {
     CONSTRA_INTENT_DRAFT = 1,
     CONSTRA_INTENT_PENDING_USER_ACTION = 2,
     CONSTRA_INTENT_SUCCEEDED = 3,
@@ -36,7 +37,7 @@ typedef enum constra_intent_status {
     CONSTRA_INTENT_REVIEW_REQUIRED = 5,
     CONSTRA_INTENT_FAILED = 6,
     CONSTRA_INTENT_CANCELLED = 7
-} constra_intent_status;
+};
 
 /** "draft", "pending_user_action", ...; "unknown" for other values.
  *  Static storage. */
@@ -54,6 +55,212 @@ typedef enum constra_agent_policy {
 
 /** Opaque snapshot of one intent. */
 typedef struct constra_intent constra_intent;
+
+/**
+ * What to create. Initialise with CONSTRA_INTENT_PARAMS_INIT or
+ * constra_intent_params_init(). Strings are copied; NULL means absent.
+ */
+typedef struct constra_intent_params {
+    size_t struct_size;
+    /** Settlement units of `currency` (whole shillings for KES): 1 to the
+     *  handle's amount_max. */
+    int64_t amount;
+    /** ISO 4217 code; M-Pesa collects "KES" only. Required. */
+    const char *currency;
+    /** "mpesa" (the default when NULL). */
+    const char *provider;
+    /** Payer's phone in any Kenyan form ("0712 345 678", "+254712345678");
+     *  stored normalised as 2547XXXXXXXX. Required. */
+    const char *phone_number;
+    /** Optional, up to 100 bytes of UTF-8. */
+    const char *customer_name;
+    /** Merchant reference, optional, up to 64 bytes ("order_7429"). */
+    const char *reference;
+    /** Optional, up to 255 bytes ("Solar home kit deposit"). */
+    const char *description;
+    /** constra_agent_policy; CONSTRA_AGENT_OPERATOR_REVIEW by default. */
+    int agent_policy;
+    /** Non-zero: create a `draft` that calls no rail until confirmed. */
+    int draft;
+    /* New fields are appended here. */
+} constra_intent_params;
+
+#define CONSTRA_INTENT_PARAMS_INIT { sizeof(constra_intent_params), 0, NULL, NULL, NULL, NULL, \
+    NULL, NULL, 0, 0 }
+
+/** Run-time initialiser (FFI): zero-fills, sets struct_size. */
+CONSTRA_API int constra_intent_params_init(constra_intent_params *params, size_t struct_size);
+
+/**
+ * Creates a payment intent and, unless it is a draft, asks the rail to
+ * prompt the customer (STK push).
+ *
+ * `idempotency_key` (1-255 of A-Z a-z 0-9 _ - : .) is required. The same
+ * key with the same parameters returns the first result again, byte for
+ * byte (constra_intent_replayed() is then 1), without a second rail call;
+ * with different parameters: CONSTRA_E_CONFLICT, code
+ * "idempotency_key_reused"; while the first request still runs:
+ * CONSTRA_E_CONFLICT, code "idempotent_request_in_flight". Keys are kept
+ * for the handle's idempotency_retention_ms.
+ *
+ * A rail that refuses synchronously does not make this fail: the intent
+ * is created in `requires_recovery` or `failed`, as its code says.
+ * On success *out is a snapshot owned by the caller (constra_intent_free).
+ * Errors: CONSTRA_E_INVALID_ARGUMENT (param names the field),
+ * CONSTRA_E_CONFLICT, CONSTRA_E_STORAGE, CONSTRA_E_NOMEM.
+ */
+CONSTRA_API int constra_intent_create(constra_t *handle, const constra_intent_params *params,
+                                      const char *idempotency_key, constra_intent **out);
+
+/** The intent with this id. CONSTRA_E_NOT_FOUND if there is none. */
+CONSTRA_API int constra_intent_get(constra_t *handle, const char *id, constra_intent **out);
+
+/** Confirms a draft: it is sent to the rail as if just created.
+ *  CONSTRA_E_INVALID_STATE (HTTP 409) unless the intent is a draft. */
+CONSTRA_API int constra_intent_confirm(constra_t *handle, const char *id, constra_intent **out);
+
+/** Operator-approved retry of a `requires_recovery` intent: a new attempt,
+ *  a new prompt. Past max_attempts the intent becomes `failed`.
+ *  CONSTRA_E_INVALID_STATE from any other status. */
+CONSTRA_API int constra_intent_retry(constra_t *handle, const char *id, constra_intent **out);
+
+/** Cancels an intent that is not terminal. A success that still arrives
+ *  for it later goes to `review_required`. */
+CONSTRA_API int constra_intent_cancel(constra_t *handle, const char *id, constra_intent **out);
+
+/**
+ * Resolves an intent in `review_required`: `succeeded` non-zero marks it
+ * paid (with `receipt`, the M-Pesa receipt the operator verified,
+ * required then), zero marks it failed. `note` (optional, up to 511
+ * bytes) is kept as the agent note.
+ */
+CONSTRA_API int constra_intent_resolve(constra_t *handle, const char *id, int succeeded,
+                                       const char *receipt, const char *note,
+                                       constra_intent **out);
+
+/**
+ * Sandbox only: delivers a provider result for the intent's current
+ * attempt as if the provider had called back: `result_code` any M-Pesa
+ * code ("0", "1032", ...), `result_desc` optional. A success gets a
+ * simulated receipt. CONSTRA_E_INVALID_STATE if the intent has no attempt
+ * waiting; CONSTRA_E_UNSUPPORTED (HTTP 403) on a live handle.
+ */
+CONSTRA_API int constra_intent_simulate_callback(constra_t *handle, const char *id,
+                                                 const char *result_code,
+                                                 const char *result_desc, constra_intent **out);
+
+/**
+ * Drives time: delivers the rail's due outcomes (the simulator's), moves
+ * intents whose callback did not come within callback_timeout_ms (asking
+ * the rail first), performs automatic retries, and drops expired
+ * idempotency keys. Call it periodically with the platform clock's time
+ * (constra_now_ms()) or a driven time in tests; the library has no
+ * threads of its own. Returns CONSTRA_OK or the first error met (the
+ * rest of the work is still done).
+ */
+CONSTRA_API int constra_tick(constra_t *handle, int64_t now_ms);
+
+/** Frees a snapshot. NULL is a no-op. */
+CONSTRA_API void constra_intent_free(constra_intent *intent);
+
+/* ---- accessors: never fail; strings are "" when absent ------------------ */
+
+CONSTRA_API const char *constra_intent_id(const constra_intent *intent);
+CONSTRA_API int constra_intent_status(const constra_intent *intent);
+CONSTRA_API int64_t constra_intent_amount(const constra_intent *intent);
+CONSTRA_API const char *constra_intent_currency(const constra_intent *intent);
+CONSTRA_API const char *constra_intent_provider(const constra_intent *intent);
+CONSTRA_API const char *constra_intent_reference(const constra_intent *intent);
+CONSTRA_API const char *constra_intent_description(const constra_intent *intent);
+CONSTRA_API const char *constra_intent_customer_name(const constra_intent *intent);
+CONSTRA_API const char *constra_intent_phone_number(const constra_intent *intent);
+CONSTRA_API int constra_intent_agent_policy(const constra_intent *intent);
+/** The current attempt's checkout request id ("" before the first push). */
+CONSTRA_API const char *constra_intent_checkout_request_id(const constra_intent *intent);
+/** "not_sent", "sending", "sent_to_customer", "completed", ... */
+CONSTRA_API const char *constra_intent_provider_action_state(const constra_intent *intent);
+/** "confirm", "wait_for_callback", "recover", "review" or "none". */
+CONSTRA_API const char *constra_intent_next_action(const constra_intent *intent);
+CONSTRA_API const char *constra_intent_result_code(const constra_intent *intent);
+CONSTRA_API const char *constra_intent_result_desc(const constra_intent *intent);
+CONSTRA_API const char *constra_intent_receipt(const constra_intent *intent);
+/** Recovery summary: "retry", "retry_later", "contact_customer",
+ *  "operator_review" or "none". */
+CONSTRA_API const char *constra_intent_recommended_action(const constra_intent *intent);
+CONSTRA_API int constra_intent_retry_allowed(const constra_intent *intent);
+CONSTRA_API int constra_intent_attempts_used(const constra_intent *intent);
+CONSTRA_API int constra_intent_attempts_left(const constra_intent *intent);
+/** The agent note in plain words ("" when none or policy `none`). */
+CONSTRA_API const char *constra_intent_agent_note(const constra_intent *intent);
+CONSTRA_API int64_t constra_intent_created_at_ms(const constra_intent *intent);
+CONSTRA_API int64_t constra_intent_updated_at_ms(const constra_intent *intent);
+/** 1 if this snapshot is the replay of an earlier create with the same
+ *  idempotency key. */
+CONSTRA_API int constra_intent_replayed(const constra_intent *intent);
+/** The intent as the REST API returns it (DESIGN.md section 11); valid
+ *  until the snapshot is freed. *len (may be NULL) gets its length. */
+CONSTRA_API const char *constra_intent_json(const constra_intent *intent, size_t *len);
+
+/* ---- lists ------------------------------------------------------------ */
+
+/** Filters and paging for constra_intent_list(). Zero/NULL means "any". */
+typedef struct constra_list_params {
+    size_t struct_size;
+    /** A constra_intent_status value, or 0 for all. */
+    int status;
+    /** Only intents with this merchant reference. */
+    const char *reference;
+    /** Created at or after (inclusive), before (exclusive), Unix ms. */
+    int64_t created_from_ms;
+    int64_t created_to_ms;
+    /** Cursor: the id of the last intent of the previous page. */
+    const char *starting_after;
+    /** Page size, 1 to 100; 0 means 10. */
+    size_t limit;
+    /* New fields are appended here. */
+} constra_list_params;
+
+#define CONSTRA_LIST_PARAMS_INIT { sizeof(constra_list_params), 0, NULL, 0, 0, NULL, 0 }
+
+CONSTRA_API int constra_list_params_init(constra_list_params *params, size_t struct_size);
+
+/** One page of intents, newest first. Opaque; the result of constra_list_intents(), freed with
+ *  constra_intent_list_free(). */
+typedef struct constra_intent_list constra_intent_list;
+
+/** Lists intents, newest first (params NULL: the 10 newest). */
+CONSTRA_API int constra_list_intents(constra_t *handle, const constra_list_params *params,
+                                     constra_intent_list **out);
+CONSTRA_API size_t constra_intent_list_count(const constra_intent_list *list);
+/** The i-th intent of the page (owned by the list), or NULL past the end. */
+CONSTRA_API const constra_intent *constra_intent_list_at(const constra_intent_list *list,
+                                                         size_t index);
+/** 1 if more intents follow: pass the last id as starting_after. */
+CONSTRA_API int constra_intent_list_has_more(const constra_intent_list *list);
+/** {"object":"list","data":[...],"has_more":...}; valid until freed. */
+CONSTRA_API const char *constra_intent_list_json(const constra_intent_list *list, size_t *len);
+CONSTRA_API void constra_intent_list_free(constra_intent_list *list);
+
+/* ---- events ------------------------------------------------------------ */
+
+/** An intent's event timeline, oldest first. Opaque. */
+typedef struct constra_event_list constra_event_list;
+
+/** The events of intent `id` in commit order (all of them, up to 1000).
+ *  CONSTRA_E_NOT_FOUND if there is no such intent. */
+CONSTRA_API int constra_intent_events(constra_t *handle, const char *id,
+                                      constra_event_list **out);
+CONSTRA_API size_t constra_event_list_count(const constra_event_list *list);
+/** The i-th event's type ("payment_intent.created", ...), "" past the end. */
+CONSTRA_API const char *constra_event_list_type(const constra_event_list *list, size_t index);
+/** The i-th event's id ("evt_..."), "" past the end. */
+CONSTRA_API const char *constra_event_list_id(const constra_event_list *list, size_t index);
+/** The i-th event as JSON (the webhook envelope), "" past the end. */
+CONSTRA_API const char *constra_event_list_event_json(const constra_event_list *list,
+                                                      size_t index);
+/** {"object":"list","data":[...]} of all events; valid until freed. */
+CONSTRA_API const char *constra_event_list_json(const constra_event_list *list, size_t *len);
+CONSTRA_API void constra_event_list_free(constra_event_list *list);
 
 CONSTRA_END_DECLS
 

@@ -1,22 +1,19 @@
 /*
- * The handle: platform copy, last error, id generator, lock.
+ * The handle: platform copy, storage, rail, settings, last error, ids.
  */
 #include <string.h>
 
-#include "constra/handle.h"
+#include "engine/engine.h"
 #include "platform/platform.h"
 #include "util/check.h"
-#include "util/ids.h"
 
 /* The first published layout of constra_config ends after `platform`. */
 #define CONFIG_V1_SIZE (offsetof(constra_config, platform) + sizeof(const constra_platform *))
 
-struct constra {
-    constra_platform platform; /* resolved copy: every method set */
-    void *mutex;               /* guards everything below */
-    constra_error last_error;
-    constra__idgen ids;
-};
+#define DEFAULT_CALLBACK_TIMEOUT_MS INT64_C(120000)
+#define DEFAULT_MAX_ATTEMPTS 3
+#define DEFAULT_RETENTION_MS INT64_C(86400000)
+#define DEFAULT_AMOUNT_MAX INT64_C(250000)
 
 int constra_config_init(constra_config *config, size_t struct_size)
 {
@@ -28,6 +25,48 @@ int constra_config_init(constra_config *config, size_t struct_size)
     }
     memset(config, 0, sizeof(*config));
     config->struct_size = struct_size;
+    return CONSTRA_OK;
+}
+
+static int check_settings(const constra_config *c, constra_error *err)
+{
+    if (c->mode != CONSTRA_MODE_SANDBOX && c->mode != CONSTRA_MODE_LIVE) {
+        return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid", "config.mode",
+                             "config.mode must be CONSTRA_MODE_SANDBOX or CONSTRA_MODE_LIVE");
+    }
+    if (c->callback_timeout_ms < 0 || c->callback_timeout_ms > INT64_C(86400000)) {
+        return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid",
+                             "config.callback_timeout_ms",
+                             "config.callback_timeout_ms must be 0 (default) to 86400000");
+    }
+    if (c->max_attempts < 0 || c->max_attempts > CONSTRA__ATTEMPTS_MAX) {
+        return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid",
+                             "config.max_attempts", "config.max_attempts must be 0 (default) to %d",
+                             CONSTRA__ATTEMPTS_MAX);
+    }
+    if (c->idempotency_retention_ms < 0 || c->idempotency_retention_ms > INT64_C(2592000000)) {
+        return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid",
+                             "config.idempotency_retention_ms",
+                             "config.idempotency_retention_ms must be 0 (default) to 30 days");
+    }
+    if (c->secret_key) {
+        size_t len;
+        int rc = constra__check_str(c->secret_key, 127, 0, "config.secret_key", &len, err);
+        if (rc != CONSTRA_OK) {
+            return rc;
+        }
+        const char *want = c->mode == CONSTRA_MODE_LIVE ? "cs_live_" : "cs_test_";
+        if (len < 16 || strncmp(c->secret_key, want, 8) != 0) {
+            return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid",
+                                 "config.secret_key",
+                                 "config.secret_key must start with %s and have 16 to 127 "
+                                 "characters", want);
+        }
+    }
+    if (c->amount_max < 0) {
+        return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid",
+                             "config.amount_max", "config.amount_max must not be negative");
+    }
     return CONSTRA_OK;
 }
 
@@ -45,8 +84,18 @@ int constra_open(constra_t **out, const constra_config *config, constra_error *e
         }
         constra__copy_struct(&cfg, sizeof(cfg), config);
     }
+    int rc = check_settings(&cfg, err);
+    if (rc != CONSTRA_OK) {
+        return rc;
+    }
+    if (cfg.storage && (rc = constra_storage_check(cfg.storage, err)) != CONSTRA_OK) {
+        return rc;
+    }
+    if (cfg.rail && (rc = constra_rail_check(cfg.rail, err)) != CONSTRA_OK) {
+        return rc;
+    }
     constra_platform plat;
-    int rc = constra__platform_resolve(&plat, cfg.platform, err);
+    rc = constra__platform_resolve(&plat, cfg.platform, err);
     if (rc != CONSTRA_OK) {
         return rc;
     }
@@ -60,6 +109,40 @@ int constra_open(constra_t **out, const constra_config *config, constra_error *e
         return constra__fail(err, CONSTRA_E_PLATFORM, NULL, "platform.mutex_create",
                              "cannot create the handle's mutex");
     }
+    /* Defaults are made only when the host supplied none, and undone if a
+     * later step fails: on failure the host still owns what it passed. */
+    int own_storage = cfg.storage == NULL;
+    int own_rail = cfg.rail == NULL;
+    if (own_storage) {
+        constra_storage_init(&h->storage, sizeof(h->storage));
+        rc = constra_storage_memory(&h->storage, cfg.platform, err);
+    } else {
+        constra__copy_struct(&h->storage, sizeof(h->storage), cfg.storage);
+    }
+    if (rc == CONSTRA_OK) {
+        if (own_rail) {
+            constra_rail_init(&h->rail, sizeof(h->rail));
+            rc = constra_rail_sim(&h->rail, cfg.platform, NULL, err);
+        } else {
+            constra__copy_struct(&h->rail, sizeof(h->rail), cfg.rail);
+        }
+        if (rc != CONSTRA_OK && own_storage && h->storage.destroy) {
+            h->storage.destroy(h->storage.user_data);
+        }
+    }
+    if (rc != CONSTRA_OK) {
+        plat.mutex_destroy(plat.user_data, h->mutex);
+        constra__free(&plat, h);
+        return rc;
+    }
+    h->mode = cfg.mode;
+    h->callback_timeout_ms = cfg.callback_timeout_ms ? cfg.callback_timeout_ms
+                                                     : DEFAULT_CALLBACK_TIMEOUT_MS;
+    h->max_attempts = cfg.max_attempts ? cfg.max_attempts : DEFAULT_MAX_ATTEMPTS;
+    h->idempotency_retention_ms = cfg.idempotency_retention_ms ? cfg.idempotency_retention_ms
+                                                               : DEFAULT_RETENTION_MS;
+    h->amount_max = cfg.amount_max ? cfg.amount_max : DEFAULT_AMOUNT_MAX;
+    constra__strlcpy(h->secret_key, cfg.secret_key ? cfg.secret_key : "", sizeof(h->secret_key));
     constra_error_init(&h->last_error, sizeof(h->last_error));
     *out = h;
     return CONSTRA_OK;
@@ -69,6 +152,12 @@ void constra_close(constra_t *h)
 {
     if (h == NULL) {
         return;
+    }
+    if (h->rail.destroy) {
+        h->rail.destroy(h->rail.user_data);
+    }
+    if (h->storage.destroy) {
+        h->storage.destroy(h->storage.user_data);
     }
     constra_platform plat = h->platform;
     plat.mutex_destroy(plat.user_data, h->mutex);
@@ -89,12 +178,37 @@ int constra_last_error(constra_t *h, constra_error *out)
     return rc;
 }
 
-/* Records a failure's detail in the handle; called with the lock held. */
-static int record(constra_t *h, int rc, const constra_error *detail)
+int constra__record(constra_t *h, int rc, const constra_error *e)
 {
     if (rc != CONSTRA_OK) {
-        h->last_error = *detail;
+        constra__lock(&h->platform, h->mutex);
+        h->last_error = *e;
+        constra__unlock(&h->platform, h->mutex);
     }
+    return rc;
+}
+
+int constra__new_id(constra_t *h, const char *prefix, char *out, size_t size, constra_error *e)
+{
+    int rc = CONSTRA_OK;
+    constra__lock(&h->platform, h->mutex);
+    if (h->id_pool_left < CONSTRA__ID_RAND_BYTES) {
+        if (constra__random(&h->platform, h->id_pool, sizeof(h->id_pool)) != 0) {
+            rc = constra__fail(e, CONSTRA_E_PLATFORM, NULL, "platform.random_bytes",
+                               "the random source failed");
+        } else {
+            h->id_pool_left = sizeof(h->id_pool);
+        }
+    }
+    if (rc == CONSTRA_OK) {
+        const uint8_t *fresh = h->id_pool + sizeof(h->id_pool) - h->id_pool_left;
+        rc = constra__id_next(&h->ids, constra__wall_ms(&h->platform), fresh, prefix, out, size,
+                              e);
+        if (rc == CONSTRA_OK) {
+            h->id_pool_left -= CONSTRA__ID_RAND_BYTES;
+        }
+    }
+    constra__unlock(&h->platform, h->mutex);
     return rc;
 }
 
@@ -104,21 +218,7 @@ int constra_id_new(constra_t *h, const char *prefix, char *out, size_t out_size)
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     constra_error e = CONSTRA_ERROR_INIT;
-    uint8_t fresh[CONSTRA__ID_RAND_BYTES];
-    int rc = CONSTRA_OK;
-    /* Draw randomness before taking the lock: it may block briefly. */
-    if (constra__random(&h->platform, fresh, sizeof(fresh)) != 0) {
-        rc = constra__fail(&e, CONSTRA_E_PLATFORM, NULL, "platform.random_bytes",
-                           "the random source failed");
-    }
-    constra__lock(&h->platform, h->mutex);
-    if (rc == CONSTRA_OK) {
-        rc = constra__id_next(&h->ids, constra__wall_ms(&h->platform), fresh, prefix, out,
-                              out_size, &e);
-    }
-    rc = record(h, rc, &e);
-    constra__unlock(&h->platform, h->mutex);
-    return rc;
+    return constra__record(h, constra__new_id(h, prefix, out, out_size, &e), &e);
 }
 
 int64_t constra_now_ms(constra_t *h)

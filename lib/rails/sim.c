@@ -11,6 +11,7 @@
 #include "util/check.h"
 #include "util/civil.h"
 #include "util/strmap.h"
+#include "rails/sim.h"
 
 #define EAT_OFFSET_S 10800
 #define DEFAULT_DELAY_MS 3000
@@ -54,9 +55,7 @@ typedef struct sim_rail {
 
 static const char receipt_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
-/* An M-Pesa-style receipt: year, month and day letters, then 7 random
- * upper-case alphanumerics (daraja.md section 3.4). */
-static int make_receipt(sim_rail *s, int64_t now_ms, char *out)
+int constra__sim_receipt(const constra_platform *platform, int64_t now_ms, char out[11])
 {
     constra__civil c;
     constra__civil_from_ms(now_ms, EAT_OFFSET_S, &c);
@@ -65,7 +64,7 @@ static int make_receipt(sim_rail *s, int64_t now_ms, char *out)
     out[1] = (char)('A' + c.month - 1);
     out[2] = c.day <= 9 ? (char)('0' + c.day) : (char)('A' + c.day - 10);
     uint8_t r[7];
-    if (constra__random(&s->platform, r, sizeof(r)) != 0) {
+    if (constra__random(platform, r, sizeof(r)) != 0) {
         return -1;
     }
     for (int i = 0; i < 7; i++) {
@@ -94,7 +93,7 @@ static void fill_final(sim_rail *s, const sim_push *p, int64_t now_ms, constra_r
     constra__strlcpy(out->result_desc, p->outcome->desc, sizeof(out->result_desc));
     out->amount = -1;
     if (strcmp(p->outcome->code, "0") == 0) {
-        if (make_receipt(s, now_ms, out->receipt) != 0) {
+        if (constra__sim_receipt(&s->platform, now_ms, out->receipt) != 0) {
             out->receipt[0] = '\0';
         }
         out->amount = p->amount;

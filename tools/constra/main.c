@@ -18,11 +18,24 @@ static int cmd_help(int argc, char **argv);
 
 /* Subcommands implemented in their own files. */
 /* (declarations of cmd_<name> from other files go here) */
+int cmd_decode(int argc, char **argv);
+int cmd_phone(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
 
 const cli_command cli_commands[] = {
     {"version", cmd_version, "[--json]", "print the library version and build features"},
     {"help", cmd_help, "[COMMAND]", "show this help, or one command's"},
     /* (entries for further subcommands go here) */
+    {"decode", cmd_decode, "CODE|--list [--api A] [--message T] [--json]",
+     "explain an M-Pesa result/error code: class, recovery note (--list: all)"},
+    {"phone", cmd_phone, "NUMBER [--safaricom]",
+     "normalise a Kenyan number to 254XXXXXXXXX (exit 2 invalid, 1 not Safaricom)"},
+    {"verify", cmd_verify,
+     "--scheme S --secret K --signature SIG [--id ID --timestamp T] [--now T] [--tolerance S] < body",
+     "verify a webhook signature (t_v1, body_hex, standard_webhooks); exit 0 valid, 1 invalid"},
+    {"sign", cmd_sign, "--scheme S --secret K [--id ID] [--timestamp T] < body",
+     "print the webhook signature header value for a body"},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -1,0 +1,58 @@
+/*
+ * Internal: the handle's full definition and the engine's internal entry
+ * points shared by handle.c, engine.c and (later) the REST router.
+ */
+#ifndef CONSTRA_ENGINE_ENGINE_H
+#define CONSTRA_ENGINE_ENGINE_H
+
+#include "constra/handle.h"
+#include "constra/intent.h"
+#include "constra/rail.h"
+#include "constra/storage.h"
+#include "engine/machine.h"
+#include "engine/model.h"
+#include "util/ids.h"
+
+struct constra {
+    constra_platform platform; /* resolved copy: every method set */
+    constra_storage storage;   /* copy; destroyed at close */
+    constra_rail rail;         /* copy; destroyed at close */
+    int mode;
+    int64_t callback_timeout_ms;
+    int max_attempts;
+    int64_t idempotency_retention_ms;
+    int64_t amount_max;
+    char secret_key[128]; /* "" when none: the router then refuses all */
+    void *mutex; /* guards last_error and ids */
+    constra_error last_error;
+    constra__idgen ids;
+    /* Randomness for ids, drawn from the platform in blocks: one system
+     * call per 25 ids instead of one each. Ids need uniqueness, not
+     * secrecy, so a pool is safe; secrets never come from it. */
+    uint8_t id_pool[250];
+    size_t id_pool_left;
+};
+
+/* Records `e` as the handle's last error when rc is an error; returns rc. */
+int constra__record(constra_t *h, int rc, const constra_error *e);
+
+/* A new id from the handle's generator (e gets the failure). */
+int constra__new_id(constra_t *h, const char *prefix, char *out, size_t size, constra_error *e);
+
+/* Applies one provider result (callback, poll, query) to whichever intent
+ * it is about; unknown checkout ids are kept for reconciliation. */
+int constra__engine_apply_result(constra_t *h, const constra_rail_result *r, int64_t now_ms,
+                                 constra_error *e);
+
+/* What a provider result code means for the engine (through the M-Pesa
+ * result-code catalogue). */
+typedef struct constra__classified {
+    constra__input input;          /* SUCCEEDED, PENDING, RECOVERABLE, RETRY_LATER, FAILED, REVIEW */
+    const char *recommended_action; /* retry, retry_later, contact_customer, operator_review, none */
+    int retry_allowed;
+    const char *note;              /* plain words for the operator */
+} constra__classified;
+
+void constra__classify(const char *code, const char *desc, constra__classified *out);
+
+#endif

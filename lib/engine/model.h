@@ -1,0 +1,106 @@
+/*
+ * Internal: the payment intent as the engine holds it, and its two JSON
+ * forms — the public one (DESIGN.md section 11, what the API returns) and
+ * the stored document (the public fields plus the engine's bookkeeping),
+ * which model_parse() reads back.
+ */
+#ifndef CONSTRA_ENGINE_MODEL_H
+#define CONSTRA_ENGINE_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "constra/id.h"
+#include "constra/intent.h"
+#include "constra/platform.h"
+#include "constra/rail.h"
+
+/* Upper bound of max_attempts: the attempts live in a fixed array. */
+#define CONSTRA__ATTEMPTS_MAX 10
+
+#define CONSTRA__NAME_MAX 100
+#define CONSTRA__REFERENCE_MAX 64
+#define CONSTRA__DESCRIPTION_MAX 255
+#define CONSTRA__NOTE_MAX 511
+
+/* Where an attempt's push stands. */
+typedef enum constra__attempt_state {
+    CONSTRA__ATTEMPT_SENDING = 1,  /* recorded before the rail call */
+    CONSTRA__ATTEMPT_SENT,         /* rail accepted: prompt on the phone */
+    CONSTRA__ATTEMPT_UNKNOWN,      /* sent, no answer from the rail */
+    CONSTRA__ATTEMPT_REJECTED,     /* rail refused synchronously */
+    CONSTRA__ATTEMPT_NOT_SENT,     /* transport failed before sending */
+    CONSTRA__ATTEMPT_COMPLETED     /* a final result arrived */
+} constra__attempt_state;
+
+typedef struct constra__attempt {
+    char id[CONSTRA_ID_SIZE];
+    int state;
+    char checkout[CONSTRA_RAIL_ID_SIZE];
+    char merchant[CONSTRA_RAIL_ID_SIZE];
+    char result_code[CONSTRA_RAIL_CODE_SIZE];
+    char result_desc[CONSTRA_RAIL_DESC_SIZE];
+    char receipt[CONSTRA_RAIL_RECEIPT_SIZE];
+    int64_t started_at_ms;
+    int64_t completed_at_ms;
+} constra__attempt;
+
+struct constra_intent {
+    /* The allocator that owns `json` (snapshots are freed without a handle). */
+    constra_platform platform;
+    char id[CONSTRA_ID_SIZE];
+    int status;
+    int64_t amount;
+    char currency[4];
+    char provider[16]; /* "mpesa" */
+    char rail[16];     /* "sim", "mpesa" */
+    int livemode;
+    char customer_name[CONSTRA__NAME_MAX + 1];
+    char phone[16];
+    char reference[CONSTRA__REFERENCE_MAX + 1];
+    char description[CONSTRA__DESCRIPTION_MAX + 1];
+    int agent_policy;
+    int max_attempts;
+    int64_t created_at_ms;
+    int64_t updated_at_ms;
+    int64_t version;
+    /* When a pending intent stops waiting for its callback (0: not waiting). */
+    int64_t due_at_ms;
+    int attempt_count;
+    constra__attempt attempts[CONSTRA__ATTEMPTS_MAX];
+    /* The latest provider result and what it means. */
+    char result_code[CONSTRA_RAIL_CODE_SIZE];
+    char result_desc[CONSTRA_RAIL_DESC_SIZE];
+    char receipt[CONSTRA_RAIL_RECEIPT_SIZE];
+    /* Recovery summary (non-success outcomes). */
+    char recommended_action[24]; /* retry, retry_later, contact_customer, operator_review, none */
+    int retry_allowed;
+    char reason[48];
+    char agent_note[CONSTRA__NOTE_MAX + 1];
+    /* Snapshot only: the public JSON, and whether it was an idempotent replay. */
+    char *json;
+    size_t json_len;
+    int replayed;
+};
+
+/* The current (latest) attempt, or NULL when none. */
+constra__attempt *constra__model_current(struct constra_intent *in);
+
+/* The attempt whose checkout id is this, or NULL. */
+constra__attempt *constra__model_attempt_by_checkout(struct constra_intent *in,
+                                                      const char *checkout);
+
+/* Public JSON (stored = 0) or stored document (stored = 1), NUL-terminated,
+ * allocated from `platform`; NULL when out of memory. */
+char *constra__model_json(const struct constra_intent *in, int stored,
+                          const constra_platform *platform, size_t *len);
+
+/* Reads a stored document back. CONSTRA_OK, CONSTRA_E_NOMEM, or
+ * CONSTRA_E_STORAGE for a document that is not ours (corruption). */
+int constra__model_parse(struct constra_intent *in, const char *doc, size_t len);
+
+const char *constra__agent_policy_name(int policy);
+const char *constra__next_action(const struct constra_intent *in);
+const char *constra__provider_action_state(const struct constra_intent *in);
+
+#endif

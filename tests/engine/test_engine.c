@@ -1,0 +1,725 @@
+#define _POSIX_C_SOURCE 200809L /* pthread barriers */
+/* The engine end to end on memory storage and the simulator: the seed
+ * flow, idempotency (threads included), time-outs on a driven clock,
+ * provider-result edge cases, bad input, and storage faults at every point
+ * of a lifecycle. */
+#include "../unit/testutil.h"
+
+#include <pthread.h>
+#include <stdio.h>
+
+#include "../storage/fault_storage.h"
+
+/* ---- fixtures ----------------------------------------------------------- */
+
+static int64_t clock_ms = INT64_C(1764239894625);
+static int64_t driven_clock(void *ud)
+{
+    (void)ud;
+    return clock_ms;
+}
+
+/* A rail wrapper that counts collect calls (the "one rail call" proofs). */
+typedef struct counting_rail {
+    constra_rail inner;
+    int collects;
+    pthread_mutex_t lock;
+} counting_rail;
+
+static int counting_collect(void *ud, const constra_rail_collect *req, constra_rail_result *out)
+{
+    counting_rail *c = ud;
+    pthread_mutex_lock(&c->lock);
+    c->collects++;
+    pthread_mutex_unlock(&c->lock);
+    return c->inner.collect(c->inner.user_data, req, out);
+}
+static int counting_query(void *ud, const char *id, int64_t now, constra_rail_result *out)
+{
+    counting_rail *c = ud;
+    return c->inner.query(c->inner.user_data, id, now, out);
+}
+static int counting_poll(void *ud, int64_t now, constra_rail_result_fn emit, void *ctx)
+{
+    counting_rail *c = ud;
+    return c->inner.poll(c->inner.user_data, now, emit, ctx);
+}
+static void counting_destroy(void *ud)
+{
+    counting_rail *c = ud;
+    c->inner.destroy(c->inner.user_data);
+}
+
+typedef struct env {
+    constra_t *h;
+    counting_rail rail;
+    fault_storage faults;
+} env;
+
+static env *open_env(int max_attempts)
+{
+    env *v = calloc(1, sizeof(*v));
+    constra_platform p = CONSTRA_PLATFORM_INIT;
+    p.wall_time_ms = driven_clock;
+    constra_storage mem = CONSTRA_STORAGE_INIT, wrapped;
+    assert_int_equal(constra_storage_memory(&mem, NULL, NULL), CONSTRA_OK);
+    fault_storage_wrap(&v->faults, &mem, &wrapped);
+    constra_rail_init(&v->rail.inner, sizeof(v->rail.inner));
+    constra_sim_options so = CONSTRA_SIM_OPTIONS_INIT;
+    so.outcome_delay_ms = 3000;
+    assert_int_equal(constra_rail_sim(&v->rail.inner, NULL, &so, NULL), CONSTRA_OK);
+    pthread_mutex_init(&v->rail.lock, NULL);
+    constra_rail r;
+    constra_rail_init(&r, sizeof(r));
+    strcpy(r.name, "sim");
+    r.user_data = &v->rail;
+    r.collect = counting_collect;
+    r.query = counting_query;
+    r.poll = counting_poll;
+    r.destroy = counting_destroy;
+    constra_config cfg = CONSTRA_CONFIG_INIT;
+    cfg.platform = &p;
+    cfg.storage = &wrapped;
+    cfg.rail = &r;
+    cfg.max_attempts = max_attempts;
+    cfg.callback_timeout_ms = 60000;
+    constra_error err = CONSTRA_ERROR_INIT;
+    if (constra_open(&v->h, &cfg, &err) != CONSTRA_OK) {
+        fail_msg("open: %s", err.message);
+    }
+    return v;
+}
+
+static void close_env(env *v)
+{
+    constra_close(v->h);
+    pthread_mutex_destroy(&v->rail.lock);
+    free(v);
+}
+
+static constra_intent_params seed_params(const char *phone)
+{
+    constra_intent_params p = CONSTRA_INTENT_PARAMS_INIT;
+    p.amount = 1250;
+    p.currency = "KES";
+    p.provider = "mpesa";
+    p.customer_name = "Amina N.";
+    p.phone_number = phone;
+    p.reference = "order_7429";
+    p.description = "Solar home kit deposit";
+    return p;
+}
+
+static constra_error last(env *v)
+{
+    constra_error err = CONSTRA_ERROR_INIT;
+    constra_last_error(v->h, &err);
+    return err;
+}
+
+static void expect_events(env *v, const char *id, const char *const *types, size_t n)
+{
+    constra_event_list *ev = NULL;
+    assert_int_equal(constra_intent_events(v->h, id, &ev), CONSTRA_OK);
+    if (constra_event_list_count(ev) != n) {
+        for (size_t i = 0; i < constra_event_list_count(ev); i++) {
+            print_message("event %zu: %s\n", i, constra_event_list_type(ev, i));
+        }
+        fail_msg("%zu events, want %zu", constra_event_list_count(ev), n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(constra_event_list_type(ev, i), types[i]);
+    }
+    constra_event_list_free(ev);
+}
+
+/* ---- the seed flow ------------------------------------------------------ */
+
+static void test_seed_flow(void **state)
+{
+    (void)state;
+    env *v = open_env(0);
+    constra_intent_params p = seed_params("254700000000");
+    constra_intent *in = NULL;
+    assert_int_equal(constra_intent_create(v->h, &p, "order_7429_deposit", &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_PENDING_USER_ACTION);
+    assert_string_equal(constra_intent_provider_action_state(in), "sent_to_customer");
+    assert_true(strncmp(constra_intent_checkout_request_id(in), "ws_CO_", 6) == 0);
+    assert_string_equal(constra_intent_next_action(in), "wait_for_callback");
+    assert_string_equal(constra_intent_phone_number(in), "254700000000");
+    assert_int_equal(constra_intent_amount(in), 1250);
+    assert_int_equal(constra_intent_replayed(in), 0);
+    const char *json = constra_intent_json(in, NULL);
+    assert_non_null(strstr(json, "\"status\":\"pending_user_action\""));
+    assert_non_null(strstr(json, "\"provider_action\":{\"type\":\"stk_push\",\"state\":\"sent_to_customer\",\"checkout_request_id\":\"ws_CO_"));
+    assert_non_null(strstr(json, "\"next_action\":\"wait_for_callback\""));
+    char id[CONSTRA_ID_SIZE];
+    strcpy(id, constra_intent_id(in));
+    constra_intent_free(in);
+
+    /* The customer cancels. */
+    assert_int_equal(constra_intent_simulate_callback(v->h, id, "1032", "Request cancelled by user.",
+                                                      &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_REQUIRES_RECOVERY);
+    assert_string_equal(constra_intent_result_code(in), "1032");
+    assert_string_equal(constra_intent_recommended_action(in), "retry");
+    assert_true(constra_intent_retry_allowed(in));
+    assert_int_equal(constra_intent_attempts_used(in), 1);
+    assert_int_equal(constra_intent_attempts_left(in), 2);
+    assert_true(strlen(constra_intent_agent_note(in)) > 10);
+    assert_string_equal(constra_intent_next_action(in), "recover");
+    constra_intent_free(in);
+
+    /* An operator retries; the customer pays. */
+    assert_int_equal(constra_intent_retry(v->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_PENDING_USER_ACTION);
+    assert_int_equal(constra_intent_attempts_used(in), 2);
+    constra_intent_free(in);
+    assert_int_equal(constra_intent_simulate_callback(v->h, id, "0", NULL, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_SUCCEEDED);
+    assert_int_equal(strlen(constra_intent_receipt(in)), 10);
+    assert_string_equal(constra_intent_next_action(in), "none");
+    assert_non_null(strstr(constra_intent_json(in, NULL), "\"recovery\":null"));
+    constra_intent_free(in);
+
+    static const char *const timeline[] = {
+        "payment_intent.created", "payment_intent.pending_user_action",
+        "payment_intent.requires_recovery", "payment_intent.pending_user_action",
+        "payment_intent.succeeded"};
+    expect_events(v, id, timeline, 5);
+    assert_int_equal(v->rail.collects, 2);
+    close_env(v);
+}
+
+/* ---- idempotency ----------------------------------------------------------- */
+
+static void test_idempotent_replay_byte_for_byte(void **state)
+{
+    (void)state;
+    env *v = open_env(0);
+    constra_intent_params p = seed_params("254700000000");
+    constra_intent *a = NULL, *b = NULL;
+    assert_int_equal(constra_intent_create(v->h, &p, "key-1", &a), CONSTRA_OK);
+    clock_ms += 1000;
+    /* Same request, normalised the same way ("0700..." is "254700..."). */
+    p.phone_number = "0700 000 000";
+    assert_int_equal(constra_intent_create(v->h, &p, "key-1", &b), CONSTRA_OK);
+    assert_int_equal(constra_intent_replayed(b), 1);
+    size_t la, lb;
+    const char *ja = constra_intent_json(a, &la);
+    const char *jb = constra_intent_json(b, &lb);
+    assert_int_equal(la, lb);
+    assert_memory_equal(ja, jb, la);
+    assert_string_equal(constra_intent_id(a), constra_intent_id(b));
+    assert_int_equal(v->rail.collects, 1);
+    constra_intent_free(b);
+
+    /* Same key, different request. */
+    p.amount = 1300;
+    assert_int_equal(constra_intent_create(v->h, &p, "key-1", &b), CONSTRA_E_CONFLICT);
+    assert_null(b);
+    constra_error err = last(v);
+    assert_string_equal(err.code, "idempotency_key_reused");
+    assert_int_equal(err.http_status, 409);
+    assert_int_equal(v->rail.collects, 1);
+
+    /* After retention the key is free again: a new intent. */
+    clock_ms += INT64_C(86400000) + 1;
+    assert_int_equal(constra_intent_create(v->h, &p, "key-1", &b), CONSTRA_OK);
+    assert_string_not_equal(constra_intent_id(a), constra_intent_id(b));
+    assert_int_equal(constra_intent_replayed(b), 0);
+    constra_intent_free(a);
+    constra_intent_free(b);
+    close_env(v);
+}
+
+typedef struct hammer {
+    env *v;
+    pthread_barrier_t *barrier;
+    int rc;
+    char id[CONSTRA_ID_SIZE];
+    char code[64];
+} hammer;
+
+static void *hammer_one(void *arg)
+{
+    hammer *t = arg;
+    constra_intent_params p = seed_params("254700000000");
+    pthread_barrier_wait(t->barrier);
+    constra_intent *in = NULL;
+    t->rc = constra_intent_create(t->v->h, &p, "contended-key", &in);
+    if (t->rc == CONSTRA_OK) {
+        strcpy(t->id, constra_intent_id(in));
+        constra_intent_free(in);
+    } else {
+        constra_error err = CONSTRA_ERROR_INIT;
+        constra_last_error(t->v->h, &err);
+        strcpy(t->code, err.code);
+    }
+    return NULL;
+}
+
+/* Many threads, one key: exactly one intent and one rail call. */
+static void test_threads_hammer_one_key(void **state)
+{
+    (void)state;
+    enum { N = 8 };
+    for (int round = 0; round < 20; round++) {
+        env *v = open_env(0);
+        pthread_t th[N];
+        hammer t[N];
+        pthread_barrier_t barrier;
+        pthread_barrier_init(&barrier, NULL, N);
+        for (int i = 0; i < N; i++) {
+            memset(&t[i], 0, sizeof(t[i]));
+            t[i].v = v;
+            t[i].barrier = &barrier;
+            pthread_create(&th[i], NULL, hammer_one, &t[i]);
+        }
+        const char *winner = NULL;
+        for (int i = 0; i < N; i++) {
+            pthread_join(th[i], NULL);
+            if (t[i].rc == CONSTRA_OK) {
+                if (winner) {
+                    assert_string_equal(winner, t[i].id); /* replays name the same intent */
+                }
+                winner = t[i].id;
+            } else {
+                assert_int_equal(t[i].rc, CONSTRA_E_CONFLICT);
+                /* in flight (the error code may race with other threads'
+                 * errors on the shared handle, so only the status is firm) */
+            }
+        }
+        pthread_barrier_destroy(&barrier);
+        assert_non_null(winner);
+        assert_int_equal(v->rail.collects, 1);
+        constra_intent_list *l = NULL;
+        assert_int_equal(constra_list_intents(v->h, NULL, &l), CONSTRA_OK);
+        assert_int_equal(constra_intent_list_count(l), 1);
+        constra_intent_list_free(l);
+        close_env(v);
+    }
+}
+
+/* ---- provider outcomes ---------------------------------------------------------- */
+
+static constra_intent *create_for(env *v, const char *phone, const char *key)
+{
+    constra_intent_params p = seed_params(phone);
+    constra_intent *in = NULL;
+    if (constra_intent_create(v->h, &p, key, &in) != CONSTRA_OK) {
+        fail_msg("create: %s", last(v).message);
+    }
+    return in;
+}
+
+static int status_of(env *v, const char *id)
+{
+    constra_intent *in = NULL;
+    assert_int_equal(constra_intent_get(v->h, id, &in), CONSTRA_OK);
+    int s = constra_intent_status(in);
+    constra_intent_free(in);
+    return s;
+}
+
+static void test_magic_numbers_via_tick(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *phone;
+        int status;
+        const char *code;
+    } cases[] = {
+        {"254708374149", CONSTRA_INTENT_SUCCEEDED, "0"},
+        {"254711000000", CONSTRA_INTENT_SUCCEEDED, "0"},
+        {"254711000001", CONSTRA_INTENT_REQUIRES_RECOVERY, "1"},
+        {"254711000002", CONSTRA_INTENT_REQUIRES_RECOVERY, "1037"},
+        {"254711000003", CONSTRA_INTENT_REQUIRES_RECOVERY, "1032"},
+        {"254711000004", CONSTRA_INTENT_REQUIRES_RECOVERY, "2001"},
+    };
+    env *v = open_env(0);
+    char ids[6][CONSTRA_ID_SIZE];
+    for (int i = 0; i < 6; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "magic-%d", i);
+        constra_intent *in = create_for(v, cases[i].phone, key);
+        strcpy(ids[i], constra_intent_id(in));
+        constra_intent_free(in);
+    }
+    assert_int_equal(constra_tick(v->h, clock_ms + 2999), CONSTRA_OK);
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(status_of(v, ids[i]), CONSTRA_INTENT_PENDING_USER_ACTION);
+    }
+    assert_int_equal(constra_tick(v->h, clock_ms + 3000), CONSTRA_OK);
+    for (int i = 0; i < 6; i++) {
+        constra_intent *in = NULL;
+        assert_int_equal(constra_intent_get(v->h, ids[i], &in), CONSTRA_OK);
+        assert_int_equal(constra_intent_status(in), cases[i].status);
+        assert_string_equal(constra_intent_result_code(in), cases[i].code);
+        constra_intent_free(in);
+    }
+    close_env(v);
+}
+
+static void test_timeout_then_retries_exhausted(void **state)
+{
+    (void)state;
+    env *v = open_env(2);
+    constra_intent *in = create_for(v, "254712345678", "timeout-1");
+    char id[CONSTRA_ID_SIZE];
+    strcpy(id, constra_intent_id(in));
+    constra_intent_free(in);
+    /* Nothing comes back: at the time-out the rail is asked (still
+     * pending), and the intent stops waiting. */
+    assert_int_equal(constra_tick(v->h, clock_ms + 59999), CONSTRA_OK);
+    assert_int_equal(status_of(v, id), CONSTRA_INTENT_PENDING_USER_ACTION);
+    clock_ms += 60000;
+    assert_int_equal(constra_tick(v->h, clock_ms), CONSTRA_OK);
+    assert_int_equal(constra_intent_get(v->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_REQUIRES_RECOVERY);
+    assert_int_equal(constra_intent_attempts_left(in), 1);
+    constra_intent_free(in);
+    assert_int_equal(constra_intent_retry(v->h, id, &in), CONSTRA_OK);
+    constra_intent_free(in);
+    clock_ms += 60000;
+    assert_int_equal(constra_tick(v->h, clock_ms), CONSTRA_OK);
+    assert_int_equal(constra_intent_get(v->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_FAILED);
+    assert_string_equal(constra_intent_recommended_action(in), "contact_customer");
+    assert_int_equal(constra_intent_retry_allowed(in), 0);
+    constra_intent_free(in);
+    /* A retry now is refused with the status named. */
+    assert_int_equal(constra_intent_retry(v->h, id, &in), CONSTRA_E_INVALID_STATE);
+    constra_error err = last(v);
+    assert_int_equal(err.http_status, 409);
+    assert_non_null(strstr(err.message, "failed"));
+    assert_int_equal(v->rail.collects, 2);
+    close_env(v);
+}
+
+static void test_duplicate_and_late_callbacks(void **state)
+{
+    (void)state;
+    env *v = open_env(0);
+    constra_intent *in = create_for(v, "254712345678", "dup-1");
+    char id[CONSTRA_ID_SIZE];
+    strcpy(id, constra_intent_id(in));
+    constra_intent_free(in);
+    assert_int_equal(constra_intent_simulate_callback(v->h, id, "0", NULL, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_SUCCEEDED);
+    char receipt[16];
+    strcpy(receipt, constra_intent_receipt(in));
+    constra_intent_free(in);
+    /* The same callback again: recorded, nothing changes. */
+    assert_int_equal(constra_intent_simulate_callback(v->h, id, "0", NULL, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_SUCCEEDED);
+    assert_string_equal(constra_intent_receipt(in), receipt);
+    constra_intent_free(in);
+    static const char *const t1[] = {"payment_intent.created", "payment_intent.pending_user_action",
+                                     "payment_intent.succeeded",
+                                     "payment_intent.callback_duplicate"};
+    expect_events(v, id, t1, 4);
+
+    /* Cancelled, then the money arrives anyway: review. */
+    in = create_for(v, "254712345678", "late-1");
+    strcpy(id, constra_intent_id(in));
+    constra_intent_free(in);
+    assert_int_equal(constra_intent_cancel(v->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_CANCELLED);
+    constra_intent_free(in);
+    assert_int_equal(constra_intent_simulate_callback(v->h, id, "0", NULL, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_REVIEW_REQUIRED);
+    assert_string_equal(constra_intent_recommended_action(in), "operator_review");
+    constra_intent_free(in);
+    /* An operator resolves it as paid. */
+    assert_int_equal(constra_intent_resolve(v->h, id, 1, NULL, NULL, &in),
+                     CONSTRA_E_INVALID_ARGUMENT); /* a receipt is required */
+    assert_int_equal(constra_intent_resolve(v->h, id, 1, "TKR1234567", "verified on statement",
+                                            &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_SUCCEEDED);
+    assert_string_equal(constra_intent_receipt(in), "TKR1234567");
+    constra_intent_free(in);
+
+    /* An unknown code is never a success nor a failure. */
+    in = create_for(v, "254712345678", "unknown-1");
+    strcpy(id, constra_intent_id(in));
+    constra_intent_free(in);
+    assert_int_equal(constra_intent_simulate_callback(v->h, id, "777777", "???", &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_REVIEW_REQUIRED);
+    constra_intent_free(in);
+    close_env(v);
+}
+
+static void test_drafts(void **state)
+{
+    (void)state;
+    env *v = open_env(0);
+    constra_intent_params p = seed_params("0712 345 678");
+    p.draft = 1;
+    constra_intent *in = NULL;
+    assert_int_equal(constra_intent_create(v->h, &p, "draft-1", &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_DRAFT);
+    assert_string_equal(constra_intent_provider_action_state(in), "not_sent");
+    assert_string_equal(constra_intent_next_action(in), "confirm");
+    char id[CONSTRA_ID_SIZE];
+    strcpy(id, constra_intent_id(in));
+    constra_intent_free(in);
+    assert_int_equal(v->rail.collects, 0); /* a draft never calls the rail */
+    assert_int_equal(constra_intent_retry(v->h, id, &in), CONSTRA_E_INVALID_STATE);
+    assert_int_equal(constra_intent_simulate_callback(v->h, id, "0", NULL, &in),
+                     CONSTRA_E_INVALID_STATE);
+    assert_int_equal(constra_intent_confirm(v->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_PENDING_USER_ACTION);
+    constra_intent_free(in);
+    assert_int_equal(v->rail.collects, 1);
+    assert_int_equal(constra_intent_confirm(v->h, id, &in), CONSTRA_E_INVALID_STATE);
+    close_env(v);
+}
+
+static void test_auto_retry_policy(void **state)
+{
+    (void)state;
+    env *v = open_env(3);
+    constra_intent_params p = seed_params("254711000003"); /* always cancels */
+    p.agent_policy = CONSTRA_AGENT_AUTO_RETRY;
+    constra_intent *in = NULL;
+    assert_int_equal(constra_intent_create(v->h, &p, "auto-1", &in), CONSTRA_OK);
+    char id[CONSTRA_ID_SIZE];
+    strcpy(id, constra_intent_id(in));
+    constra_intent_free(in);
+    for (int i = 0; i < 6; i++) {
+        clock_ms += 3000;
+        assert_int_equal(constra_tick(v->h, clock_ms), CONSTRA_OK);
+    }
+    assert_int_equal(constra_intent_get(v->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_FAILED); /* bounded */
+    assert_int_equal(constra_intent_attempts_used(in), 3);
+    constra_intent_free(in);
+    assert_int_equal(v->rail.collects, 3);
+    close_env(v);
+}
+
+static void test_list_filters(void **state)
+{
+    (void)state;
+    env *v = open_env(0);
+    for (int i = 0; i < 25; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "list-%d", i);
+        constra_intent_params p = seed_params("254712345678");
+        p.reference = i % 5 == 0 ? "order_five" : "order_other";
+        p.draft = i % 2;
+        constra_intent *in = NULL;
+        clock_ms += 10;
+        assert_int_equal(constra_intent_create(v->h, &p, key, &in), CONSTRA_OK);
+        constra_intent_free(in);
+    }
+    constra_list_params lp = CONSTRA_LIST_PARAMS_INIT;
+    lp.limit = 10;
+    constra_intent_list *l = NULL;
+    int seen = 0;
+    char cursor[CONSTRA_ID_SIZE] = "";
+    int64_t prev_created = INT64_MAX;
+    for (;;) {
+        lp.starting_after = cursor[0] ? cursor : NULL;
+        assert_int_equal(constra_list_intents(v->h, &lp, &l), CONSTRA_OK);
+        for (size_t i = 0; i < constra_intent_list_count(l); i++) {
+            int64_t c = constra_intent_created_at_ms(constra_intent_list_at(l, i));
+            assert_true(c < prev_created); /* newest first */
+            prev_created = c;
+            seen++;
+        }
+        int more = constra_intent_list_has_more(l);
+        if (constra_intent_list_count(l)) {
+            strcpy(cursor, constra_intent_id(
+                               constra_intent_list_at(l, constra_intent_list_count(l) - 1)));
+        }
+        constra_intent_list_free(l);
+        if (!more) {
+            break;
+        }
+    }
+    assert_int_equal(seen, 25);
+    lp = (constra_list_params)CONSTRA_LIST_PARAMS_INIT;
+    lp.status = CONSTRA_INTENT_DRAFT;
+    lp.limit = 100;
+    assert_int_equal(constra_list_intents(v->h, &lp, &l), CONSTRA_OK);
+    assert_int_equal(constra_intent_list_count(l), 12);
+    assert_non_null(strstr(constra_intent_list_json(l, NULL), "\"has_more\":false"));
+    constra_intent_list_free(l);
+    lp.status = 0;
+    lp.reference = "order_five";
+    assert_int_equal(constra_list_intents(v->h, &lp, &l), CONSTRA_OK);
+    assert_int_equal(constra_intent_list_count(l), 5);
+    constra_intent_list_free(l);
+    lp.limit = 101;
+    assert_int_equal(constra_list_intents(v->h, &lp, &l), CONSTRA_E_INVALID_ARGUMENT);
+    lp.limit = 10;
+    lp.status = 42;
+    assert_int_equal(constra_list_intents(v->h, &lp, &l), CONSTRA_E_INVALID_ARGUMENT);
+    close_env(v);
+}
+
+/* ---- bad input ------------------------------------------------------------------- */
+
+typedef struct bad_case {
+    const char *what;
+    int64_t amount;
+    const char *currency;
+    const char *phone;
+    const char *key;
+    const char *param;
+} bad_case;
+
+static void test_bad_create_input_changes_nothing(void **state)
+{
+    (void)state;
+    env *v = open_env(0);
+    char long_text[400];
+    memset(long_text, 'x', sizeof(long_text) - 1);
+    long_text[sizeof(long_text) - 1] = '\0';
+    const bad_case cases[] = {
+        {"zero amount", 0, "KES", "254712345678", "k1", "amount"},
+        {"negative amount", -5, "KES", "254712345678", "k2", "amount"},
+        {"huge amount", INT64_MAX, "KES", "254712345678", "k3", "amount"},
+        {"over limit", 250001, "KES", "254712345678", "k4", "amount"},
+        {"unknown currency", 10, "XYZ", "254712345678", "k5", "currency"},
+        {"not KES", 10, "USD", "254712345678", "k6", "currency"},
+        {"no currency", 10, NULL, "254712345678", "k7", "currency"},
+        {"bad phone", 10, "KES", "12345", "k8", "phone_number"},
+        {"no phone", 10, "KES", NULL, "k9", "phone_number"},
+        {"bad key", 10, "KES", "254712345678", "bad key!", "idempotency_key"},
+        {"empty key", 10, "KES", "254712345678", "", "idempotency_key"},
+        {"no key", 10, "KES", "254712345678", NULL, "idempotency_key"},
+        {"long key", 10, "KES", "254712345678", long_text, "idempotency_key"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        constra_intent_params p = seed_params(cases[i].phone);
+        p.amount = cases[i].amount;
+        p.currency = cases[i].currency;
+        constra_intent *in = (constra_intent *)&p;
+        int rc = constra_intent_create(v->h, &p, cases[i].key, &in);
+        if (rc != CONSTRA_E_INVALID_ARGUMENT) {
+            fail_msg("%s: rc %d", cases[i].what, rc);
+        }
+        assert_null(in);
+        constra_error err = last(v);
+        if (strcmp(err.param, cases[i].param) != 0) {
+            fail_msg("%s: param '%s', want '%s'", cases[i].what, err.param, cases[i].param);
+        }
+        assert_int_equal(err.http_status, 400);
+    }
+    constra_intent_params p = seed_params("254712345678");
+    p.description = long_text;
+    constra_intent *in = NULL;
+    assert_int_equal(constra_intent_create(v->h, &p, "k-desc", &in), CONSTRA_E_INVALID_ARGUMENT);
+    p = seed_params("254712345678");
+    p.customer_name = "Amina\nN.";
+    assert_int_equal(constra_intent_create(v->h, &p, "k-ctl", &in), CONSTRA_E_INVALID_ARGUMENT);
+    constra_intent_params zero;
+    memset(&zero, 0, sizeof(zero));
+    assert_int_equal(constra_intent_create(v->h, &zero, "k-abi", &in), CONSTRA_E_ABI);
+    assert_int_equal(constra_intent_create(v->h, NULL, "k-null", &in), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_intent_create(NULL, &p, "k", &in), CONSTRA_E_INVALID_ARGUMENT);
+
+    /* Unknown ids, malformed ids. */
+    assert_int_equal(constra_intent_get(v->h, "pi_00000000000000000000000000", &in),
+                     CONSTRA_E_NOT_FOUND);
+    assert_int_equal(last(v).http_status, 404);
+    assert_int_equal(constra_intent_get(v->h, "nonsense", &in), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_intent_cancel(v->h, NULL, &in), CONSTRA_E_INVALID_ARGUMENT);
+    constra_event_list *ev = NULL;
+    assert_int_equal(constra_intent_events(v->h, "pi_00000000000000000000000000", &ev),
+                     CONSTRA_E_NOT_FOUND);
+
+    /* Nothing was stored and no rail was called. */
+    constra_intent_list *l = NULL;
+    assert_int_equal(constra_list_intents(v->h, NULL, &l), CONSTRA_OK);
+    assert_int_equal(constra_intent_list_count(l), 0);
+    constra_intent_list_free(l);
+    assert_int_equal(v->rail.collects, 0);
+    close_env(v);
+}
+
+/* ---- storage faults ----------------------------------------------------------------- */
+
+/* The whole lifecycle with the N-th storage call failing, for every N:
+ * the call that hit the fault reports an error; what is stored is always a
+ * state the intent really passed through; the rail is never called twice
+ * for one attempt; and replaying the request is always safe. */
+static void test_fault_at_every_storage_call(void **state)
+{
+    (void)state;
+    int clean_runs = 0;
+    for (long n = 1; n <= 60; n++) {
+        env *v = open_env(0);
+        v->faults.fail_at = n;
+        constra_intent_params p = seed_params("254712345678");
+        constra_intent *in = NULL;
+        int rc = constra_intent_create(v->h, &p, "fault-key", &in);
+        int collects_after_create = v->rail.collects;
+        assert_true(collects_after_create <= 1);
+        if (rc != CONSTRA_OK) {
+            assert_null(in);
+            /* Replaying the same request never pushes a second time once the
+             * first push happened, and never creates a second intent. */
+            v->faults.fail_at = 0;
+            rc = constra_intent_create(v->h, &p, "fault-key", &in);
+            if (collects_after_create == 1) {
+                assert_int_not_equal(rc, CONSTRA_OK); /* in flight: reconcile, don't push */
+                assert_int_equal(v->rail.collects, 1);
+            } else {
+                assert_int_equal(rc, CONSTRA_OK);
+                assert_int_equal(v->rail.collects, 1);
+            }
+        }
+        if (in) {
+            char id[CONSTRA_ID_SIZE];
+            strcpy(id, constra_intent_id(in));
+            constra_intent_free(in);
+            constra_intent *out = NULL;
+            rc = constra_intent_simulate_callback(v->h, id, "1032", NULL, &out);
+            constra_intent_free(out);
+            rc = constra_intent_retry(v->h, id, &out);
+            constra_intent_free(out);
+            rc = constra_intent_simulate_callback(v->h, id, "0", NULL, &out);
+            constra_intent_free(out);
+            /* Whatever failed, the intent is in a real state and has no more
+             * attempts than rail calls were made. */
+            v->faults.fail_at = 0;
+            assert_int_equal(constra_intent_get(v->h, id, &out), CONSTRA_OK);
+            assert_true(constra_intent_attempts_used(out) <= v->rail.collects);
+            assert_true(v->rail.collects <= 2);
+            constra_intent_free(out);
+        }
+        if (v->faults.failures == 0) {
+            clean_runs++;
+        }
+        /* Only one intent ever. */
+        v->faults.fail_at = 0;
+        constra_intent_list *l = NULL;
+        assert_int_equal(constra_list_intents(v->h, NULL, &l), CONSTRA_OK);
+        assert_true(constra_intent_list_count(l) <= 1);
+        constra_intent_list_free(l);
+        close_env(v);
+    }
+    assert_true(clean_runs > 0); /* the sweep went past the last storage call */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_seed_flow),
+        cmocka_unit_test(test_idempotent_replay_byte_for_byte),
+        cmocka_unit_test(test_threads_hammer_one_key),
+        cmocka_unit_test(test_magic_numbers_via_tick),
+        cmocka_unit_test(test_timeout_then_retries_exhausted),
+        cmocka_unit_test(test_duplicate_and_late_callbacks),
+        cmocka_unit_test(test_drafts),
+        cmocka_unit_test(test_auto_retry_policy),
+        cmocka_unit_test(test_list_filters),
+        cmocka_unit_test(test_bad_create_input_changes_nothing),
+        cmocka_unit_test(test_fault_at_every_storage_call),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
