@@ -36,8 +36,12 @@
  *   - the body is raw bytes (pointer + length; may contain NUL bytes):
  *     pass exactly what came over the wire, before any JSON parsing;
  *   - header values are NUL-terminated strings of at most
- *     CONSTRA_WEBHOOK_HEADER_MAX bytes (bytes after a NUL are not seen);
- *     the parse is strict: anything malformed is rejected, never guessed;
+ *     CONSTRA_WEBHOOK_HEADER_MAX bytes (bytes after a NUL are not seen;
+ *     a longer or unterminated value is MALFORMED and no more than
+ *     CONSTRA_WEBHOOK_HEADER_MAX + 1 bytes of it are read; likewise the
+ *     secret, webhook-id and webhook-timestamp are read at most one byte
+ *     past their limits); the parse is strict: anything malformed is
+ *     rejected, never guessed;
  *   - the computed MAC is compared with every candidate in constant time
  *     (no early exit on the first difference or the first match);
  *   - the signature is checked before the timestamp window, so EXPIRED and
@@ -46,9 +50,10 @@
  *   - window: a timestamp `ts` is accepted when
  *     now - tolerance <= ts <= now + tolerance (both ends inclusive).
  *
- * Everything here is pure: no handle, no I/O, no allocation (with the
- * OpenSSL backend, libcrypto allocates its own HMAC context internally and
- * frees it before returning). All functions are thread-safe.
+ * Everything here is pure: no handle, no I/O, no global state, no
+ * allocation by libconstra (with the OpenSSL backend, libcrypto allocates a
+ * digest context with its own allocator and frees it before the call
+ * returns). All functions are thread-safe.
  */
 #ifndef CONSTRA_WEBHOOK_H
 #define CONSTRA_WEBHOOK_H

@@ -108,6 +108,22 @@ static int finish(constra_t *h, struct constra_intent *in, constra_error *e)
     return CONSTRA_OK;
 }
 
+/* Ends a public call: on success the snapshot gets its JSON and goes to
+ * the caller; on failure it is freed and the error recorded in the handle. */
+static int hand_out(constra_t *h, struct constra_intent *in, int rc, constra_error *e,
+                    constra_intent **out)
+{
+    if (rc == CONSTRA_OK) {
+        rc = finish(h, in, e);
+    }
+    if (rc != CONSTRA_OK) {
+        constra_intent_free(in);
+        return constra__record(h, rc, e);
+    }
+    *out = in;
+    return CONSTRA_OK;
+}
+
 /* ---- writing ---------------------------------------------------------- */
 
 static char *event_json(constra_t *h, const struct constra_intent *in, const char *evt_id,
@@ -689,13 +705,7 @@ int constra_intent_create(constra_t *h, const constra_intent_params *params,
         constra_intent_free(in);
         return constra__record(h, rc, &e);
     }
-    rc = finish(h, in, &e);
-    if (rc != CONSTRA_OK) {
-        constra_intent_free(in);
-        return constra__record(h, rc, &e);
-    }
-    *out = in;
-    return CONSTRA_OK;
+    return hand_out(h, in, CONSTRA_OK, &e, out);
 }
 
 /* ---- reads ------------------------------------------------------------------ */
@@ -718,15 +728,7 @@ int constra_intent_get(constra_t *h, const char *id, constra_intent **out)
     if (rc == CONSTRA_OK) {
         rc = load(h, id, in, &e);
     }
-    if (rc == CONSTRA_OK) {
-        rc = finish(h, in, &e);
-    }
-    if (rc != CONSTRA_OK) {
-        constra_intent_free(in);
-        return constra__record(h, rc, &e);
-    }
-    *out = in;
-    return CONSTRA_OK;
+    return hand_out(h, in, rc, &e, out);
 }
 
 /* ---- operator actions --------------------------------------------------------- */
@@ -805,15 +807,7 @@ static int run_action(constra_t *h, const char *id, const action *a, constra_int
                                "the intent keeps changing; try again");
         }
     }
-    if (rc == CONSTRA_OK) {
-        rc = finish(h, in, &e);
-    }
-    if (rc != CONSTRA_OK) {
-        constra_intent_free(in);
-        return constra__record(h, rc, &e);
-    }
-    *out = in;
-    return CONSTRA_OK;
+    return hand_out(h, in, rc, &e, out);
 }
 
 int constra_intent_confirm(constra_t *h, const char *id, constra_intent **out)
@@ -1082,15 +1076,7 @@ int constra_intent_simulate_callback(constra_t *h, const char *id, const char *r
     if (rc == CONSTRA_OK) {
         rc = load(h, id, in, &e);
     }
-    if (rc == CONSTRA_OK) {
-        rc = finish(h, in, &e);
-    }
-    if (rc != CONSTRA_OK) {
-        constra_intent_free(in);
-        return constra__record(h, rc, &e);
-    }
-    *out = in;
-    return CONSTRA_OK;
+    return hand_out(h, in, rc, &e, out);
 }
 
 /* ---- time ----------------------------------------------------------------------- */

@@ -40,7 +40,7 @@
 int constra__fail(constra_error *err, int status, const char *code, const char *param,
                   const char *fmt, ...) CONSTRA__PRINTF(5, 6);
 int constra__failv(constra_error *err, int status, const char *code, const char *param,
-                   const char *fmt, va_list ap);
+                   const char *fmt, va_list ap) CONSTRA__PRINTF(5, 0);
 
 /* Like constra__fail, with an explicit HTTP status (e.g. 409 for a
  * conflict code whose status maps to something else). */

@@ -133,6 +133,9 @@ void constra__strlcpy(char *dst, const char *src, size_t dst_size)
 }
 
 static int fail_common(constra_error *err, int status, int http, const char *code,
+                       const char *param, const char *fmt, va_list ap) CONSTRA__PRINTF(6, 0);
+
+static int fail_common(constra_error *err, int status, int http, const char *code,
                        const char *param, const char *fmt, va_list ap)
 {
     if (!error_usable(err)) {

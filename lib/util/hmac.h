@@ -40,8 +40,9 @@ typedef struct constra__hmac_ctx {
 
 /* Starts an HMAC with `key` (any length; key may be NULL only when
  * key_len is 0). Returns CONSTRA_OK, CONSTRA_E_INVALID_ARGUMENT (NULL
- * ctx, NULL key with a length) or CONSTRA_E_NOMEM / CONSTRA_E_GENERIC
- * when the backend fails; on failure nothing needs releasing. */
+ * ctx, NULL key with a length) or CONSTRA_E_NOMEM / CONSTRA_E_UNSUPPORTED
+ * (OpenSSL: no SHA-256 provider) / CONSTRA_E_GENERIC when the backend
+ * fails; on failure nothing needs releasing. */
 int constra__hmac_sha256_init(constra__hmac_ctx *ctx, const uint8_t *key, size_t key_len);
 
 /* Feeds `len` bytes (data may be NULL when len is 0). On failure the

@@ -77,7 +77,7 @@ static void print_usage(FILE *out)
 {
     fprintf(out, "usage: constra <command> [options]\n\ncommands:\n");
     for (const cli_command *c = cli_commands; c->name; c++) {
-        fprintf(out, "  %-8s %-30s %s\n", c->name, c->usage, c->summary);
+        fprintf(out, "  %s %s\n      %s\n", c->name, c->usage, c->summary);
     }
     fprintf(out, "\n'constra help COMMAND' shows one command.\n");
 }
