@@ -22,5 +22,6 @@
 #include "constra/webhook.h"
 #include "constra/instruction.h"
 #include "constra/daraja.h"
+#include "constra/api.h"
 
 #endif /* CONSTRA_H */

@@ -21,7 +21,10 @@
  * allocate.
  *
  * Thread-safety: every function here is reentrant and thread-safe; it
- * touches only its arguments.
+ * touches only its arguments. (The parsers check the body against the
+ * JSON grammar themselves before cJSON sees it, so cJSON's failure path,
+ * which writes a process-wide error record, is reached only when an
+ * allocation fails.)
  *
  * Errors: every function returns CONSTRA_OK or a negative constra_status
  * and, if `err` is not NULL, fills it (see error.h). Messages never
@@ -34,16 +37,23 @@
  *   CONSTRA_E_ABI               a versioned struct with a bad struct_size.
  *   CONSTRA_E_BUFFER_TOO_SMALL  an output buffer is too small; the
  *                               message says how many bytes are needed.
+ *   CONSTRA_E_NOMEM             cJSON's allocator failed (parsers).
  *   CONSTRA_E_PARSE             the body is not what Daraja sends. err->code:
  *     "body_empty"              zero-length body;
  *     "body_too_large"          longer than CONSTRA_DARAJA_BODY_MAX;
- *     "callback_malformed" /    not strict JSON (truncated, trailing data,
- *     "response_malformed"      a NUL byte or "\u0000", a number outside
- *                               the JSON grammar, nesting deeper than
+ *     "callback_malformed" /    not strict JSON (RFC 8259): truncated,
+ *     "response_malformed"      trailing data (a trailing NUL included: pass
+ *                               the length without it), a NUL byte or a
+ *                               "\u0000" escape anywhere, a raw control
+ *                               character or an unpaired surrogate escape
+ *                               in a string, a number outside the JSON
+ *                               grammar or longer than 63 characters,
+ *                               comments, nesting deeper than
  *                               CONSTRA_DARAJA_JSON_DEPTH_MAX, a root that
- *                               is not an object, ...); "callback_" for
- *                               what Daraja POSTs to us, "response_" for
- *                               what it answers our requests with;
+ *                               is not an object, ... (a leading UTF-8 BOM
+ *                               is tolerated); "callback_" for what Daraja
+ *                               POSTs to us, "response_" for what it
+ *                               answers our requests with;
  *     "response_unexpected"     a shape that does not fit the HTTP status
  *                               (e.g. a success body with HTTP 500);
  *     "field_missing"           a required field is absent or null;

@@ -262,6 +262,30 @@ CONSTRA_API const char *constra_event_list_event_json(const constra_event_list *
 CONSTRA_API const char *constra_event_list_json(const constra_event_list *list, size_t *len);
 CONSTRA_API void constra_event_list_free(constra_event_list *list);
 
+/* ---- provider callbacks -------------------------------------------------- */
+
+/**
+ * Applies a Daraja STK callback body (what Daraja POSTs to the
+ * CallBackURL; `len` bytes, need not be NUL-terminated) to the intent
+ * whose current or earlier attempt has its CheckoutRequestID, exactly as
+ * a rail result: success, recoverable or terminal outcome, duplicate
+ * (recorded, nothing changes), amount or phone mismatch (review). A
+ * callback for an unknown checkout id is kept for reconciliation (an
+ * event with no intent) and still succeeds. A masked PhoneNumber ("2547
+ * ***** 126") counts as unknown, not as a mismatch.
+ *
+ * Callbacks are not signed: protect the route that receives them (IP
+ * allow-list, secret path) and treat a success as a claim the rail may
+ * confirm.
+ *
+ * Returns CONSTRA_OK once the callback is recorded. Errors (nothing
+ * recorded): CONSTRA_E_INVALID_ARGUMENT (handle or body NULL),
+ * CONSTRA_E_PARSE (malformed body: the codes and JSON paths of
+ * constra_daraja_parse_stk_callback() in daraja.h), CONSTRA_E_STORAGE,
+ * CONSTRA_E_NOMEM, CONSTRA_E_PLATFORM. Thread-safe.
+ */
+CONSTRA_API int constra_handle_mpesa_callback(constra_t *handle, const char *body, size_t len);
+
 CONSTRA_END_DECLS
 
 #endif /* CONSTRA_INTENT_H */

@@ -5,6 +5,7 @@
  * success (on failure the caller's struct is zeroed): a half-parsed
  * callback never reaches the caller. cJSON's tree is freed before return.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "constra/daraja.h"
@@ -83,13 +84,14 @@ int constra_daraja_oauth_response_init(constra_daraja_oauth_response *out, size_
 /* ---- common prologue / epilogue ------------------------------------------ */
 
 /* Argument checks shared by all parsers. A failure after the struct
- * check zeroes the caller's struct (via finish). http_status < 0: none. */
+ * check zeroes the caller's struct (via finish). */
+#define NO_HTTP INT32_MIN
 static int check_args(const char *body, int http_status, constra_error *err)
 {
     if (body == NULL) {
         return constra__fail_null(err, "body");
     }
-    if (http_status >= 0 && (http_status < 100 || http_status > 599)) {
+    if (http_status != NO_HTTP && (http_status < 100 || http_status > 599)) {
         return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid", "http_status",
                              "http_status %d is not an HTTP status (100 to 599)", http_status);
     }
@@ -602,7 +604,7 @@ int constra_daraja_parse_stk_callback(const char *body, size_t len,
         return rc;
     }
     memset(&r, 0, sizeof(r));
-    rc = check_args(body, -1, err);
+    rc = check_args(body, NO_HTTP, err);
     if (rc == CONSTRA_OK) {
         constra__jr jr;
         rc = constra__jr_parse(&jr, body, len, CONSTRA_DARAJA_BODY_MAX,
@@ -692,7 +694,7 @@ int constra_daraja_parse_c2b(const char *body, size_t len, constra_daraja_c2b *o
         return rc;
     }
     memset(&r, 0, sizeof(r));
-    rc = check_args(body, -1, err);
+    rc = check_args(body, NO_HTTP, err);
     if (rc == CONSTRA_OK) {
         constra__jr jr;
         rc = constra__jr_parse(&jr, body, len, CONSTRA_DARAJA_BODY_MAX,
@@ -870,7 +872,7 @@ int constra_daraja_parse_b2c_result(const char *body, size_t len, constra_daraja
         return rc;
     }
     memset(&r, 0, sizeof(r));
-    rc = check_args(body, -1, err);
+    rc = check_args(body, NO_HTTP, err);
     if (rc == CONSTRA_OK) {
         constra__jr jr;
         rc = constra__jr_parse(&jr, body, len, CONSTRA_DARAJA_BODY_MAX,

@@ -83,6 +83,41 @@ static size_t number_token(const char *t, size_t n, size_t i)
     return j - i;
 }
 
+/* The value of the 4 hex digits at s. */
+static unsigned hex4(const char *s)
+{
+    unsigned v = 0;
+    for (int k = 0; k < 4; k++) {
+        unsigned char c = (unsigned char)s[k];
+        v = v * 16u + (unsigned)(is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return v;
+}
+
+/* Length of the \u escape at t[i] (already known to be six well-formed
+ * characters) with its pair: 6, or 12 for a high surrogate followed by a
+ * \u low surrogate; 0 for an unpaired surrogate (cJSON refuses those). */
+static size_t unicode_escape(const char *t, size_t n, size_t i)
+{
+    unsigned u = hex4(t + i + 2);
+    if (u >= 0xDC00 && u <= 0xDFFF) {
+        return 0;
+    }
+    if (u >= 0xD800 && u <= 0xDBFF) {
+        if (i + 11 >= n || t[i + 6] != '\\' || t[i + 7] != 'u') {
+            return 0;
+        }
+        for (size_t k = 8; k < 12; k++) {
+            if (!is_hex((unsigned char)t[i + k])) {
+                return 0;
+            }
+        }
+        unsigned lo = hex4(t + i + 8);
+        return lo >= 0xDC00 && lo <= 0xDFFF ? 12 : 0;
+    }
+    return 6;
+}
+
 /* Skips the string starting at t[i] == '"'. Returns the index after the
  * closing quote, or 0 with *why set. */
 static size_t skip_string(const char *t, size_t n, size_t i, const char **why, size_t *where)
@@ -106,7 +141,7 @@ static size_t skip_string(const char *t, size_t n, size_t i, const char **why, s
             case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
                 i += 2;
                 break;
-            case 'u':
+            case 'u': {
                 if (i + 5 >= n) {
                     *why = "truncated \\u escape";
                     *where = i;
@@ -124,8 +159,15 @@ static size_t skip_string(const char *t, size_t n, size_t i, const char **why, s
                     *where = i;
                     return 0;
                 }
-                i += 6;
+                size_t esc = unicode_escape(t, n, i);
+                if (esc == 0) {
+                    *why = "unpaired UTF-16 surrogate escape";
+                    *where = i;
+                    return 0;
+                }
+                i += esc;
                 break;
+            }
             default:
                 *why = "bad escape in a string";
                 *where = i;
@@ -140,58 +182,124 @@ static size_t skip_string(const char *t, size_t n, size_t i, const char **why, s
     return 0;
 }
 
-/* The lexical pre-check: every byte outside strings is JSON whitespace, a
- * structural character, a literal or a grammatical number; strings are
- * clean; nesting stays within max_depth. */
+/* Longest number token accepted: cJSON copies at most 63 characters of a
+ * number and would fail on a longer one. */
+#define NUMBER_MAX 63
+
+/* The full pre-check, so that cJSON only ever sees text it accepts (its
+ * failure path writes a process-wide error record): strict RFC 8259
+ * grammar, clean strings, nesting within max_depth. */
 static int scan(const char *t, size_t n, int max_depth, const char **why, size_t *where)
 {
+    enum { S_VALUE, S_VALUE_OR_CLOSE, S_KEY, S_KEY_OR_CLOSE, S_COLON, S_AFTER, S_END };
+    char stack[64];
+    int depth = 0, st = S_VALUE;
     size_t i = 0;
-    int depth = 0;
+    if (max_depth > (int)sizeof(stack)) {
+        max_depth = (int)sizeof(stack);
+    }
     while (i < n) {
         unsigned char c = (unsigned char)t[i];
-        if (is_ws(c) || c == ',' || c == ':') {
+        *where = i;
+        if (is_ws(c)) {
             i++;
-        } else if (c == '{' || c == '[') {
-            if (++depth > max_depth) {
-                *why = "nested too deeply";
-                *where = i;
-                return -1;
-            }
-            i++;
-        } else if (c == '}' || c == ']') {
-            if (--depth < 0) {
-                *why = "unbalanced brackets";
-                *where = i;
-                return -1;
-            }
-            i++;
-        } else if (c == '"') {
-            size_t next = skip_string(t, n, i, why, where);
-            if (next == 0) {
-                return -1;
-            }
-            i = next;
-        } else if (c == '-' || is_digit(c)) {
-            size_t k = number_token(t, n, i);
-            if (k == 0 || (i + k < n && (is_digit((unsigned char)t[i + k]) || t[i + k] == '.' ||
-                                         t[i + k] == 'e' || t[i + k] == 'E' ||
-                                         t[i + k] == '+' || t[i + k] == '-'))) {
-                *why = "number outside the JSON grammar";
-                *where = i;
-                return -1;
-            }
-            i += k;
-        } else if (c == 't' && n - i >= 4 && memcmp(t + i, "true", 4) == 0) {
-            i += 4;
-        } else if (c == 'f' && n - i >= 5 && memcmp(t + i, "false", 5) == 0) {
-            i += 5;
-        } else if (c == 'n' && n - i >= 4 && memcmp(t + i, "null", 4) == 0) {
-            i += 4;
-        } else {
-            *why = c == 0 ? "NUL byte" : "unexpected character";
-            *where = i;
-            return -1;
+            continue;
         }
+        switch (st) {
+        case S_END:
+            *why = "data after the JSON value";
+            return -1;
+        case S_COLON:
+            if (c != ':') {
+                *why = "expected ':'";
+                return -1;
+            }
+            i++;
+            st = S_VALUE;
+            continue;
+        case S_KEY:
+        case S_KEY_OR_CLOSE:
+            if (c == '"') {
+                size_t next = skip_string(t, n, i, why, where);
+                if (next == 0) {
+                    return -1;
+                }
+                i = next;
+                st = S_COLON;
+                continue;
+            }
+            if (c == '}' && st == S_KEY_OR_CLOSE) {
+                break; /* close below */
+            }
+            *why = "expected a string key";
+            return -1;
+        case S_AFTER:
+            if (c == ',') {
+                i++;
+                st = stack[depth - 1] == '{' ? S_KEY : S_VALUE;
+                continue;
+            }
+            if ((c == '}' && stack[depth - 1] == '{') || (c == ']' && stack[depth - 1] == '[')) {
+                break; /* close below */
+            }
+            *why = "expected ',' or the closing bracket";
+            return -1;
+        default: /* S_VALUE, S_VALUE_OR_CLOSE */
+            if (c == ']' && st == S_VALUE_OR_CLOSE) {
+                break; /* close below */
+            }
+            if (c == '{' || c == '[') {
+                if (depth >= max_depth) {
+                    *why = "nested too deeply";
+                    return -1;
+                }
+                stack[depth++] = (char)c;
+                st = c == '{' ? S_KEY_OR_CLOSE : S_VALUE_OR_CLOSE;
+                i++;
+                continue;
+            }
+            if (c == '"') {
+                size_t next = skip_string(t, n, i, why, where);
+                if (next == 0) {
+                    return -1;
+                }
+                i = next;
+            } else if (c == '-' || is_digit(c)) {
+                size_t k = number_token(t, n, i);
+                if (k == 0 || (i + k < n && (is_digit((unsigned char)t[i + k]) ||
+                                             t[i + k] == '.' || t[i + k] == 'e' ||
+                                             t[i + k] == 'E' || t[i + k] == '+' ||
+                                             t[i + k] == '-'))) {
+                    *why = "number outside the JSON grammar";
+                    return -1;
+                }
+                if (k > NUMBER_MAX) {
+                    *why = "number longer than 63 characters";
+                    return -1;
+                }
+                i += k;
+            } else if (c == 't' && n - i >= 4 && memcmp(t + i, "true", 4) == 0) {
+                i += 4;
+            } else if (c == 'f' && n - i >= 5 && memcmp(t + i, "false", 5) == 0) {
+                i += 5;
+            } else if (c == 'n' && n - i >= 4 && memcmp(t + i, "null", 4) == 0) {
+                i += 4;
+            } else {
+                *why = c == 0 ? "NUL byte" : "expected a value";
+                return -1;
+            }
+            st = depth == 0 ? S_END : S_AFTER;
+            continue;
+        }
+        /* A closing bracket that matches the innermost container. */
+        depth--;
+        i++;
+        st = depth == 0 ? S_END : S_AFTER;
+    }
+    if (st != S_END) {
+        *why = "truncated";
+        *where = n;
+        return -1;
     }
     return 0;
 }
@@ -225,8 +333,10 @@ int constra__jr_parse(constra__jr *jr, const char *body, size_t len, size_t max_
     const char *end = NULL;
     jr->root = cJSON_ParseWithLengthOpts(jr->text, jr->len, &end, 0);
     if (jr->root == NULL) {
-        return fail_malformed(jr, end && end >= jr->text ? (size_t)(end - jr->text) + base : 0,
-                              "syntax error");
+        /* The text passed the strict scan, which accepts only what cJSON
+         * accepts: its failure is an allocation failure. */
+        return constra__fail(err, CONSTRA_E_NOMEM, NULL, "body",
+                             "out of memory while parsing the %s body", kind);
     }
     if (end == NULL || end < jr->text || end > jr->text + jr->len) {
         constra__jr_free(jr);

@@ -191,13 +191,14 @@ static void test_oauth(void **state)
                  CONSTRA_E_INVALID_ARGUMENT, "parameter_missing", "out");
     memset(hdr, 'X', sizeof(hdr));
     assert_fails(constra_daraja_oauth_request("consumerKey123", "consumer:Secret456", NULL, NULL,
-                                              hdr, 51, &n, &err),
+                                              hdr, 50, &n, &err),
                  err, CONSTRA_E_BUFFER_TOO_SMALL, "buffer_too_small", "out");
-    assert_int_equal(n, 51 + 1);
+    assert_int_equal(n, 51);
     assert_int_equal(hdr[0], 'X');
     assert_ok(constra_daraja_oauth_request("consumerKey123", "consumer:Secret456", NULL, NULL,
-                                           hdr, 52, &n, &err),
+                                           hdr, 51, &n, &err),
               err);
+    assert_int_equal(n, 50);
 }
 
 static constra_daraja_stk_push_params paybill(void)
@@ -545,14 +546,30 @@ static void test_params_struct(void **state)
     constra_daraja_stk_push_params a = CONSTRA_DARAJA_STK_PUSH_INIT, b;
     memset(&b, 0xAB, sizeof(b));
     assert_int_equal(constra_daraja_stk_push_params_init(&b, sizeof(b)), CONSTRA_OK);
-    assert_memory_equal(&a, &b, sizeof(a));
+    assert_int_equal(a.struct_size, sizeof(a));
+    assert_int_equal(b.struct_size, sizeof(b));
+    assert_int_equal(b.transaction_type, 0);
+    assert_null(b.business_shortcode);
+    assert_null(b.till_number);
+    assert_null(b.passkey);
+    assert_int_equal(b.amount, 0);
+    assert_int_equal(b.amount_max, 0);
+    assert_null(b.phone_number);
+    assert_null(b.callback_url);
+    assert_null(b.account_reference);
+    assert_null(b.transaction_desc);
+    assert_int_equal(b.allow_insecure_callback, 0);
     assert_int_equal(constra_daraja_stk_push_params_init(NULL, sizeof(b)),
                      CONSTRA_E_INVALID_ARGUMENT);
     assert_int_equal(constra_daraja_stk_push_params_init(&b, 8), CONSTRA_E_ABI);
     constra_daraja_stk_query_params qa = CONSTRA_DARAJA_STK_QUERY_INIT, qb;
     memset(&qb, 0xAB, sizeof(qb));
     assert_int_equal(constra_daraja_stk_query_params_init(&qb, sizeof(qb)), CONSTRA_OK);
-    assert_memory_equal(&qa, &qb, sizeof(qa));
+    assert_int_equal(qa.struct_size, sizeof(qa));
+    assert_int_equal(qb.struct_size, sizeof(qb));
+    assert_null(qb.business_shortcode);
+    assert_null(qb.passkey);
+    assert_null(qb.checkout_request_id);
     assert_int_equal(constra_daraja_stk_query_params_init(&qb, 0), CONSTRA_E_ABI);
 }
 

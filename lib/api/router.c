@@ -1,0 +1,592 @@
+/*
+ * The in-process REST router (api.h): request checks, authentication,
+ * route matching, and the response object. The handlers live in
+ * routes.c and overview.c; strict JSON bodies in body.c.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/router.h"
+#include "platform/platform.h"
+#include "util/check.h"
+#include "util/hmac.h"
+
+/* ---- the response object ------------------------------------------------- */
+
+int constra_api_request_init(constra_api_request *req, size_t struct_size)
+{
+    if (req == NULL) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    if (struct_size < sizeof(*req) || struct_size > CONSTRA__STRUCT_SIZE_MAX) {
+        return CONSTRA_E_ABI;
+    }
+    constra_api_request init = CONSTRA_API_REQUEST_INIT;
+    *req = init;
+    req->struct_size = struct_size;
+    return CONSTRA_OK;
+}
+
+int constra_api_response_status(const constra_api_response *r)
+{
+    return r ? r->status : 0;
+}
+
+const char *constra_api_response_body(const constra_api_response *r, size_t *len)
+{
+    if (len) {
+        *len = r && r->body ? r->body_len : 0;
+    }
+    return r && r->body ? r->body : "";
+}
+
+size_t constra_api_response_header_count(const constra_api_response *r)
+{
+    return r ? r->header_count : 0;
+}
+
+const char *constra_api_response_header_name(const constra_api_response *r, size_t i)
+{
+    return r && i < r->header_count ? r->names[i] : NULL;
+}
+
+const char *constra_api_response_header_value(const constra_api_response *r, size_t i)
+{
+    return r && i < r->header_count ? r->values[i] : NULL;
+}
+
+static int ascii_lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+/* Case-insensitive equality of a NUL-terminated string and n bytes. */
+static int ieq_n(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (a[i] == '\0' || ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i])) {
+            return 0;
+        }
+    }
+    return a[n] == '\0';
+}
+
+const char *constra_api_response_header(const constra_api_response *r, const char *name)
+{
+    if (r == NULL || name == NULL) {
+        return NULL;
+    }
+    size_t n = constra__strnlen(name, CONSTRA__API_HEADER_NAME_MAX + 1);
+    for (size_t i = 0; i < r->header_count; i++) {
+        if (ieq_n(r->names[i], name, n)) {
+            return r->values[i];
+        }
+    }
+    return NULL;
+}
+
+void constra_api_response_free(constra_api_response *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    constra_platform p = r->platform;
+    constra__free(&p, r->body);
+    constra__free(&p, r);
+}
+
+void constra__api_header(constra__api_ctx *c, const char *name, const char *value)
+{
+    struct constra_api_response *r = c->res;
+    if (r->header_count < CONSTRA__API_HEADERS_MAX) {
+        r->names[r->header_count] = name;
+        r->values[r->header_count] = value;
+        r->header_count++;
+    }
+}
+
+int constra__api_reply(constra__api_ctx *c, int status, const char *body, size_t len)
+{
+    char *copy = constra__strndup(&c->h->platform, body, len);
+    if (copy == NULL) {
+        return CONSTRA_E_NOMEM;
+    }
+    constra__free(&c->h->platform, c->res->body);
+    c->res->body = copy;
+    c->res->body_len = len;
+    c->res->status = status;
+    return CONSTRA_OK;
+}
+
+int constra__api_reply_sbuf(constra__api_ctx *c, int status, constra__sbuf *b)
+{
+    size_t len = 0;
+    char *doc = constra__sbuf_take(b, &len);
+    if (doc == NULL) {
+        return CONSTRA_E_NOMEM;
+    }
+    constra__free(&c->h->platform, c->res->body);
+    c->res->body = doc;
+    c->res->body_len = len;
+    c->res->status = status;
+    return CONSTRA_OK;
+}
+
+int constra__api_error(constra__api_ctx *c, int status, const char *code, const char *param,
+                       const char *message)
+{
+    constra__sbuf b;
+    constra__sbuf_init(&b, &c->h->platform);
+    constra__sbuf_puts(&b, "{\"error\":{");
+    constra__sbuf_json_key(&b, "code", 1);
+    constra__sbuf_json_str(&b, code);
+    constra__sbuf_json_key(&b, "message", 0);
+    constra__sbuf_json_str(&b, message);
+    constra__sbuf_json_key(&b, "param", 0);
+    constra__sbuf_json_str(&b, param && param[0] ? param : NULL);
+    constra__sbuf_puts(&b, "}}");
+    return constra__api_reply_sbuf(c, status, &b);
+}
+
+int constra__api_error_from(constra__api_ctx *c, const constra_error *e)
+{
+    if (e->status == CONSTRA_E_NOMEM) {
+        return CONSTRA_E_NOMEM;
+    }
+    int http = e->http_status >= 400 && e->http_status <= 599 ? e->http_status
+                                                                : constra_status_http(e->status);
+    if (http < 400) {
+        http = 500;
+    }
+    const char *code = e->code[0] ? e->code : "api_error";
+    const char *message = e->message[0] ? e->message : constra_strerror(e->status);
+    return constra__api_error(c, http, code, e->param, message);
+}
+
+int constra__api_engine_error(constra__api_ctx *c, int rc, const char *const *param_map)
+{
+    if (rc == CONSTRA_E_NOMEM) {
+        return CONSTRA_E_NOMEM;
+    }
+    constra_error e = CONSTRA_ERROR_INIT;
+    if (constra_last_error(c->h, &e) != CONSTRA_OK || e.status != rc) {
+        /* Another thread's failure replaced ours: answer from rc alone. */
+        constra_error_clear(&e);
+        constra__fail(&e, rc, NULL, NULL, "%s", constra_strerror(rc));
+    }
+    for (size_t i = 0; param_map && param_map[i] && param_map[i + 1]; i += 2) {
+        if (strcmp(e.param, param_map[i]) == 0) {
+            constra__strlcpy(e.param, param_map[i + 1], sizeof(e.param));
+            break;
+        }
+    }
+    return constra__api_error_from(c, &e);
+}
+
+/* ---- request headers ----------------------------------------------------------- */
+
+static int is_ows(char ch)
+{
+    return ch == ' ' || ch == '\t';
+}
+
+int constra__api_find_header(const constra__api_ctx *c, const char *name, char *out,
+                             size_t out_size)
+{
+    const constra_api_request *q = c->req;
+    size_t name_len = strlen(name);
+    int found = 0;
+    for (size_t i = 0; i < q->header_count; i++) {
+        if (!ieq_n(q->headers[i].name, name, name_len)) {
+            continue;
+        }
+        if (found) {
+            return -1;
+        }
+        found = 1;
+        const char *v = q->headers[i].value;
+        size_t n = constra__strnlen(v, CONSTRA__API_HEADER_VALUE_MAX + 1);
+        while (n > 0 && is_ows(v[0])) {
+            v++;
+            n--;
+        }
+        while (n > 0 && is_ows(v[n - 1])) {
+            n--;
+        }
+        if (n >= out_size) {
+            n = out_size - 1;
+        }
+        memcpy(out, v, n);
+        out[n] = '\0';
+    }
+    return found;
+}
+
+/* ---- authentication ------------------------------------------------------------ */
+
+/* Constant time in the content and length of both: compare keyed digests. */
+static int key_matches(const char *given, const char *secret)
+{
+    static const uint8_t k[] = "constra api key comparison v1";
+    uint8_t a[CONSTRA__SHA256_SIZE], b[CONSTRA__SHA256_SIZE];
+    if (constra__hmac_sha256(k, sizeof(k) - 1, given, strlen(given), a) != CONSTRA_OK ||
+        constra__hmac_sha256(k, sizeof(k) - 1, secret, strlen(secret), b) != CONSTRA_OK) {
+        return 0;
+    }
+    int eq = constra__ct_equal(a, b, sizeof(a));
+    constra__wipe(a, sizeof(a));
+    constra__wipe(b, sizeof(b));
+    return eq;
+}
+
+static int unauthorized(constra__api_ctx *c, const char *code, const char *message)
+{
+    constra__api_header(c, "WWW-Authenticate", "Bearer realm=\"constra\"");
+    return constra__api_error(c, 401, code, NULL, message);
+}
+
+/* CONSTRA_OK with *ok = 1 when authenticated; otherwise the 401/400 reply
+ * is made (*ok = 0). */
+static int authenticate(constra__api_ctx *c, int *ok)
+{
+    *ok = 0;
+    char value[CONSTRA__API_HEADER_VALUE_MAX + 1];
+    int found = constra__api_find_header(c, "authorization", value, sizeof(value));
+    if (found < 0) {
+        return constra__api_error(c, 400, "header_duplicate", "Authorization",
+                                  "the Authorization header appears more than once");
+    }
+    if (found == 0) {
+        return unauthorized(c, "authentication_required",
+                            "authentication required: send Authorization: Bearer <secret key>");
+    }
+    if (strlen(value) < 7 || !ieq_n("bearer", value, 6) || !is_ows(value[6])) {
+        return unauthorized(c, "authentication_required",
+                            "the Authorization header must use the Bearer scheme");
+    }
+    const char *token = value + 7;
+    while (is_ows(*token)) {
+        token++;
+    }
+    if (*token == '\0') {
+        return unauthorized(c, "authentication_required", "the Bearer token is empty");
+    }
+    const constra_t *h = c->h;
+    if (h->secret_key[0] == '\0') {
+        return unauthorized(c, "invalid_api_key",
+                            "this workspace has no API key configured: every request is refused");
+    }
+    if (key_matches(token, h->secret_key)) {
+        *ok = 1;
+        return CONSTRA_OK;
+    }
+    if (h->mode == CONSTRA_MODE_SANDBOX && strncmp(token, "cs_live_", 8) == 0) {
+        return unauthorized(c, "api_key_mode_mismatch",
+                            "a live key (cs_live_...) cannot be used on a sandbox workspace");
+    }
+    if (h->mode == CONSTRA_MODE_LIVE && strncmp(token, "cs_test_", 8) == 0) {
+        return unauthorized(c, "api_key_mode_mismatch",
+                            "a test key (cs_test_...) cannot be used on a live workspace");
+    }
+    return unauthorized(c, "invalid_api_key", "the API key is not valid");
+}
+
+/* ---- routing --------------------------------------------------------------------- */
+
+enum route {
+    R_NONE = 0,
+    R_INTENTS,         /* /payment-intents: GET, POST */
+    R_INTENT,          /* /payment-intents/{id}: GET */
+    R_EVENTS,          /* /payment-intents/{id}/events: GET */
+    R_ACTION,          /* /payment-intents/{id}/<action>: POST */
+    R_CALLBACK,        /* Daraja callback: POST, no bearer auth */
+    R_OVERVIEW,        /* /sandbox/overview: GET */
+    R_INSTRUCTIONS     /* /instructions: POST */
+};
+
+static const char *const actions[] = {"simulate-callback", "retry", "cancel", "confirm",
+                                      "resolve", NULL};
+
+/* Does the path (p, n) equal the literal s? */
+static int seg_eq(const char *p, size_t n, const char *s)
+{
+    return strlen(s) == n && memcmp(p, s, n) == 0;
+}
+
+static int starts(const char *p, size_t n, const char *s)
+{
+    size_t k = strlen(s);
+    return n >= k && memcmp(p, s, k) == 0;
+}
+
+/* Matches the path; *action gets the action name of R_ACTION, the {id}
+ * segment is copied into the context. */
+static enum route match(constra__api_ctx *c, const char *path, size_t n, const char **action)
+{
+    int api_prefix = 0;
+    if (starts(path, n, "/api/v1/")) {
+        path += 7;
+        n -= 7;
+        api_prefix = 1;
+    } else if (starts(path, n, "/v1/")) {
+        path += 3;
+        n -= 3;
+    } else {
+        return R_NONE;
+    }
+    if (seg_eq(path, n, "/payment-intents")) {
+        return R_INTENTS;
+    }
+    if (seg_eq(path, n, "/providers/mpesa/callback") ||
+        (api_prefix && seg_eq(path, n, "/mpesa/callback"))) {
+        return R_CALLBACK;
+    }
+    if (seg_eq(path, n, "/sandbox/overview")) {
+        return R_OVERVIEW;
+    }
+    if (seg_eq(path, n, "/instructions")) {
+        return R_INSTRUCTIONS;
+    }
+    if (!starts(path, n, "/payment-intents/")) {
+        return R_NONE;
+    }
+    path += 17;
+    n -= 17;
+    const char *slash = memchr(path, '/', n);
+    size_t id_len = slash ? (size_t)(slash - path) : n;
+    if (id_len == 0) {
+        return R_NONE;
+    }
+    /* Longer than any id: copied cut, refused as malformed later. */
+    size_t keep = id_len < sizeof(c->id_buf) - 1 ? id_len : sizeof(c->id_buf) - 1;
+    memcpy(c->id_buf, path, keep);
+    c->id_buf[keep] = '\0';
+    c->id = c->id_buf;
+    if (slash == NULL) {
+        return R_INTENT;
+    }
+    const char *rest = slash + 1;
+    size_t rest_len = n - id_len - 1;
+    if (seg_eq(rest, rest_len, "events")) {
+        return R_EVENTS;
+    }
+    for (size_t i = 0; actions[i]; i++) {
+        if (seg_eq(rest, rest_len, actions[i])) {
+            *action = actions[i];
+            return R_ACTION;
+        }
+    }
+    return R_NONE;
+}
+
+static const char *allowed_methods(enum route r)
+{
+    switch (r) {
+    case R_INTENTS:
+        return "GET, POST";
+    case R_INTENT:
+    case R_EVENTS:
+    case R_OVERVIEW:
+        return "GET";
+    default:
+        return "POST";
+    }
+}
+
+static int method_allowed(enum route r, const char *method)
+{
+    int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+    switch (r) {
+    case R_INTENTS:
+        return get || post;
+    case R_INTENT:
+    case R_EVENTS:
+    case R_OVERVIEW:
+        return get;
+    default:
+        return post;
+    }
+}
+
+/* Routes whose body the router reads as JSON: Content-Type is checked. */
+static int json_body_route(enum route r, const char *method)
+{
+    return strcmp(method, "POST") == 0 && r != R_CALLBACK;
+}
+
+/* A present Content-Type must be application/json (parameters such as
+ * charset are allowed). Returns 1 ok, 0 not JSON, -1 duplicated. */
+static int content_type_ok(const constra__api_ctx *c)
+{
+    char v[256];
+    int found = constra__api_find_header(c, "content-type", v, sizeof(v));
+    if (found <= 0) {
+        return found == 0 ? 1 : -1; /* absent is fine */
+    }
+    size_t n = strcspn(v, ";");
+    while (n > 0 && is_ows(v[n - 1])) {
+        n--;
+    }
+    v[n] = '\0';
+    return ieq_n("application/json", v, n) ? 1 : 0;
+}
+
+/* Answers a request whose arguments are usable. */
+static int dispatch(constra__api_ctx *c)
+{
+    const constra_api_request *q = c->req;
+    size_t tlen = constra__strnlen(q->target, CONSTRA__API_TARGET_MAX + 1);
+    if (tlen > CONSTRA__API_TARGET_MAX) {
+        return constra__api_error(c, 414, "uri_too_long", NULL,
+                                  "the request target is longer than 8192 bytes");
+    }
+    for (size_t i = 0; i < q->header_count; i++) {
+        if (constra__strnlen(q->headers[i].name, CONSTRA__API_HEADER_NAME_MAX + 1) >
+                CONSTRA__API_HEADER_NAME_MAX ||
+            constra__strnlen(q->headers[i].value, CONSTRA__API_HEADER_VALUE_MAX + 1) >
+                CONSTRA__API_HEADER_VALUE_MAX) {
+            return constra__api_error(c, 431, "header_too_large", NULL,
+                                      "a request header is larger than 8192 bytes");
+        }
+    }
+    const char *qmark = memchr(q->target, '?', tlen);
+    size_t path_len = qmark ? (size_t)(qmark - q->target) : tlen;
+    if (qmark) {
+        c->query = qmark + 1;
+        c->query_len = tlen - path_len - 1;
+    }
+    const char *action = NULL;
+    enum route r = match(c, q->target, path_len, &action);
+    const char *method = q->method;
+
+    if (r != R_CALLBACK) {
+        int ok = 0;
+        int rc = authenticate(c, &ok);
+        if (rc != CONSTRA_OK || !ok) {
+            return rc;
+        }
+    }
+    if (r == R_NONE) {
+        return constra__api_error(c, 404, "route_not_found", NULL,
+                                  "no such route (paths start with /v1 or /api/v1)");
+    }
+    if (!method_allowed(r, method)) {
+        constra__api_header(c, "Allow", allowed_methods(r));
+        char msg[128];
+        snprintf(msg, sizeof(msg), "this route accepts %s only", allowed_methods(r));
+        return constra__api_error(c, 405, "method_not_allowed", NULL, msg);
+    }
+    if (q->body_len > CONSTRA_API_BODY_MAX) {
+        return constra__api_error(c, 413, "body_too_large", "body",
+                                  "the request body is larger than 65536 bytes");
+    }
+    if (json_body_route(r, method)) {
+        int ct = content_type_ok(c);
+        if (ct < 0) {
+            return constra__api_error(c, 400, "header_duplicate", "Content-Type",
+                                      "the Content-Type header appears more than once");
+        }
+        if (ct == 0) {
+            return constra__api_error(c, 415, "unsupported_media_type", "Content-Type",
+                                      "the body must be JSON (Content-Type: application/json)");
+        }
+    }
+    /* Only the list reads a query; the callback ignores one (a secret in
+     * the CallBackURL's query is fine); elsewhere parameters are unknown. */
+    if (r != R_CALLBACK && !(r == R_INTENTS && strcmp(method, "GET") == 0) && c->query &&
+        c->query_len > 0) {
+        size_t k = strcspn(c->query, "=&");
+        char name[64];
+        snprintf(name, sizeof(name), "%.*s", (int)(k < 63 ? k : 63), c->query);
+        return constra__api_error(c, 400, "parameter_unknown", name,
+                                  "this route takes no query parameters");
+    }
+    if (c->id) {
+        constra_error e = CONSTRA_ERROR_INIT;
+        if (constra_id_parse(c->id, "pi", NULL, &e) != CONSTRA_OK) {
+            return constra__api_error(c, 400, "parameter_invalid", "id",
+                                      "the path id must be a payment intent id (pi_...)");
+        }
+    }
+    switch (r) {
+    case R_INTENTS:
+        return strcmp(method, "GET") == 0 ? constra__api_list(c) : constra__api_create(c);
+    case R_INTENT:
+        return constra__api_get(c);
+    case R_EVENTS:
+        return constra__api_events(c);
+    case R_ACTION:
+        return constra__api_action(c, action);
+    case R_CALLBACK:
+        return constra__api_callback(c);
+    case R_OVERVIEW:
+        return constra__api_overview(c);
+    case R_INSTRUCTIONS:
+        return constra__api_instructions(c);
+    default:
+        return constra__api_error(c, 404, "route_not_found", NULL, "no such route");
+    }
+}
+
+int constra_api_handle(constra_t *h, const constra_api_request *req, constra_api_response **out)
+{
+    if (h == NULL) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    constra_error e = CONSTRA_ERROR_INIT;
+    if (out == NULL) {
+        return constra__record(h, constra__fail_null(&e, "out"), &e);
+    }
+    *out = NULL;
+    if (req == NULL) {
+        return constra__record(h, constra__fail_null(&e, "req"), &e);
+    }
+    int rc = constra__check_struct(req, sizeof(*req), sizeof(*req), "req", &e);
+    if (rc != CONSTRA_OK) {
+        return constra__record(h, rc, &e);
+    }
+    if (req->method == NULL || req->target == NULL) {
+        return constra__record(h, constra__fail_null(&e, req->method ? "req.target"
+                                                                      : "req.method"), &e);
+    }
+    if (req->header_count > 0 && req->headers == NULL) {
+        return constra__record(h, constra__fail_null(&e, "req.headers"), &e);
+    }
+    for (size_t i = 0; i < req->header_count; i++) {
+        if (req->headers[i].name == NULL || req->headers[i].value == NULL) {
+            return constra__record(h, constra__fail_null(&e, "req.headers[].name/value"), &e);
+        }
+    }
+    if (req->body_len > 0 && req->body == NULL) {
+        return constra__record(h, constra__fail_null(&e, "req.body"), &e);
+    }
+
+    struct constra_api_response *res = constra__calloc(&h->platform, 1, sizeof(*res));
+    if (res == NULL) {
+        return constra__record(h, constra__fail(&e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory"),
+                               &e);
+    }
+    res->platform = h->platform;
+    constra__api_ctx c;
+    memset(&c, 0, sizeof(c));
+    c.h = h;
+    c.req = req;
+    c.res = res;
+    constra__api_header(&c, "Content-Type", "application/json");
+    constra__api_header(&c, "Cache-Control", "no-store");
+    rc = dispatch(&c);
+    if (rc == CONSTRA_OK && res->body == NULL) {
+        rc = constra__api_error(&c, 500, "api_error", NULL, "no response was produced");
+    }
+    if (rc != CONSTRA_OK) {
+        constra_api_response_free(res);
+        if (rc == CONSTRA_E_NOMEM) {
+            constra__fail(&e, rc, NULL, NULL, "out of memory");
+        } else {
+            constra__fail(&e, rc, NULL, NULL, "no response could be produced");
+        }
+        return constra__record(h, rc, &e);
+    }
+    *out = res;
+    return CONSTRA_OK;
+}
