@@ -1029,9 +1029,9 @@ int constra_intent_simulate_callback(constra_t *h, const char *id, const char *r
         rc = constra__fail_http(&e, CONSTRA_E_UNSUPPORTED, 403, "sandbox_only", NULL,
                                 "simulated callbacks are refused on a live handle");
     }
-    size_t len = 0;
     if (rc == CONSTRA_OK) {
-        rc = constra__check_str(result_code, CONSTRA_RAIL_CODE_SIZE - 1, 0, "result_code", &len, &e);
+        rc = constra__check_str(result_code, CONSTRA_RAIL_CODE_SIZE - 1, 0, "result_code", NULL,
+                                &e);
     }
     if (rc == CONSTRA_OK && result_desc) {
         rc = constra__check_str(result_desc, CONSTRA_RAIL_DESC_SIZE - 1, 1, "result_desc", NULL, &e);
@@ -1043,16 +1043,19 @@ int constra_intent_simulate_callback(constra_t *h, const char *id, const char *r
     if (rc == CONSTRA_OK && (in = new_intent(h)) == NULL) {
         rc = constra__fail(&e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
     }
-    if (rc == CONSTRA_OK) {
+    /* One read per try: the result is applied to the intent as loaded, and
+     * the snapshot handed back is the state just committed. */
+    for (int tries = 0; rc == CONSTRA_OK && tries < CAS_RETRIES; tries++) {
         rc = load(h, id, in, &e);
-    }
-    constra__attempt *a = rc == CONSTRA_OK ? constra__model_current(in) : NULL;
-    if (rc == CONSTRA_OK && (a == NULL || a->checkout[0] == '\0')) {
-        rc = constra__fail_http(&e, CONSTRA_E_INVALID_STATE, 409, "invalid_state", "id",
-                                "payment intent in status %s has no prompt to answer",
-                                constra_intent_status_name(in->status));
-    }
-    if (rc == CONSTRA_OK) {
+        constra__attempt *a = rc == CONSTRA_OK ? constra__model_current(in) : NULL;
+        if (rc == CONSTRA_OK && (a == NULL || a->checkout[0] == '\0')) {
+            rc = constra__fail_http(&e, CONSTRA_E_INVALID_STATE, 409, "invalid_state", "id",
+                                    "payment intent in status %s has no prompt to answer",
+                                    constra_intent_status_name(in->status));
+        }
+        if (rc != CONSTRA_OK) {
+            break;
+        }
         int64_t now = constra__wall_ms(&h->platform);
         constra_rail_result r;
         memset(&r, 0, sizeof(r));
@@ -1071,10 +1074,15 @@ int constra_intent_simulate_callback(constra_t *h, const char *id, const char *r
             constra__strlcpy(r.phone, in->phone, sizeof(r.phone));
             r.paid_at_ms = now;
         }
-        rc = constra__engine_apply_result(h, &r, now, &e);
-    }
-    if (rc == CONSTRA_OK) {
-        rc = load(h, id, in, &e);
+        rc = apply_to(h, in, &r, now, &e);
+        if (rc != CONSTRA_E_CONFLICT) {
+            break;
+        }
+        rc = CONSTRA_OK; /* lost a race: read again and re-decide */
+        if (tries == CAS_RETRIES - 1) {
+            rc = constra__fail(&e, CONSTRA_E_CONFLICT, "conflict", "id",
+                               "the intent keeps changing; try again");
+        }
     }
     return hand_out(h, in, rc, &e, out);
 }
