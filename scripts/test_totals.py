@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Adds up the results of meson test runs and prints `N passed, N failed`.
 
-Reads <build>/meson-logs/testlog.json for each build directory given.
+Reads <build>/meson-logs/testlog.json for each build directory given;
+`--extra NAME:ok|fail ...` adds checks that are not meson tests (a release
+build, the fuzz run), one count each.
 A TAP test contributes one count per `ok`/`not ok` line (cmocka cases,
 script checks); a test whose process failed without a `not ok` line
 (crash, sanitizer abort, time-out) counts one failure more. A build
@@ -51,7 +53,17 @@ def count(build):
 
 def main():
     total = [0, 0, 0]
-    for build in sys.argv[1:]:
+    args = sys.argv[1:]
+    extras = []
+    if "--extra" in args:
+        i = args.index("--extra")
+        args, extras = args[:i], args[i + 1:]
+    for item in extras:
+        name, _, verdict = item.rpartition(":")
+        ok = verdict == "ok"
+        print(f"{name}: {'passed' if ok else 'FAILED'}")
+        total[0 if ok else 1] += 1
+    for build in args:
         p, f, s = count(build)
         print(f"{build}: {p} passed, {f} failed, {s} skipped")
         total = [total[0] + p, total[1] + f, total[2] + s]

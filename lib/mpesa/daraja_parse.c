@@ -585,7 +585,7 @@ static int stk_callback(constra__jr *jr, constra_daraja_stk_callback *r)
         return rc;
     }
     int seen[STK_NAMES] = {0};
-    const cJSON *elem;
+    const cJSON *elem = NULL;
     while ((rc = list_next(jr, &it, &elem, epath, sizeof(epath))) > 0) {
         rc = stk_item(jr, elem, epath, seen, r);
         if (rc != CONSTRA_OK) {
@@ -782,7 +782,7 @@ static int b2c_param(constra__jr *jr, const cJSON *elem, const char *path, int *
 
 static int b2c_reference(constra__jr *jr, const cJSON *result, constra_daraja_b2c_result *r)
 {
-    const cJSON *ref, *elem;
+    const cJSON *ref = NULL, *elem = NULL;
     int rc = constra__jr_object(jr, result, "Result", "ReferenceData", 0, &ref);
     if (rc != CONSTRA_OK || ref == NULL) {
         return rc;
@@ -843,7 +843,7 @@ static int b2c_result(constra__jr *jr, constra_daraja_b2c_result *r)
         r->has_parameters = 1;
         char lpath[CONSTRA__JR_PATH_SIZE], epath[CONSTRA__JR_PATH_SIZE];
         list_iter it;
-        const cJSON *elem;
+        const cJSON *elem = NULL;
         rc = list_open(jr, params, "Result.ResultParameters", "ResultParameter", REQ, 1, &it,
                        lpath, sizeof(lpath));
         if (rc != CONSTRA_OK) {

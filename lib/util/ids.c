@@ -49,7 +49,7 @@ static int increment80(uint8_t *r)
 int constra__id_next(constra__idgen *g, int64_t now_ms, const uint8_t *fresh,
                      const char *prefix, char *out, size_t out_size, constra_error *err)
 {
-    size_t plen;
+    size_t plen = 0;
     int rc = constra__id_check_prefix(prefix, &plen, err);
     if (rc != CONSTRA_OK) {
         return rc;
@@ -129,7 +129,7 @@ int constra_id_parse(const char *id, const char *prefix, int64_t *out_ms, constr
         }
     }
     if (prefix != NULL) {
-        size_t want;
+        size_t want = 0;
         rc = constra__id_check_prefix(prefix, &want, err);
         if (rc != CONSTRA_OK) {
             return rc;

@@ -56,7 +56,7 @@ int constra_currency_lookup(const char *code, int *exponent, int *iso_exponent,
     if (exponent == NULL) {
         return constra__fail_null(err, "exponent");
     }
-    const currency *c;
+    const currency *c = NULL;
     int rc = find_currency(code, &c, err);
     if (rc != CONSTRA_OK) {
         return rc;
@@ -225,7 +225,7 @@ int constra_money_fee_bps(int64_t amount, int32_t basis_points, constra_rounding
 int constra_money_format(int64_t amount, const char *currency_code, char *out, size_t out_size,
                          constra_error *err)
 {
-    const currency *c;
+    const currency *c = NULL;
     int rc = find_currency(currency_code, &c, err);
     if (rc != CONSTRA_OK) {
         return rc;
@@ -278,7 +278,7 @@ int constra_money_parse(const char *text, size_t max_len, const char *currency_c
     if (rc != CONSTRA_OK) {
         return rc;
     }
-    const currency *c;
+    const currency *c = NULL;
     rc = find_currency(currency_code, &c, err);
     if (rc != CONSTRA_OK) {
         return rc;
