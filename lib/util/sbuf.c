@@ -160,45 +160,54 @@ void constra__sbuf_json_str(constra__sbuf *b, const char *s)
         constra__sbuf_append(b, "null", 4);
         return;
     }
-    constra__sbuf_append(b, "\"", 1);
+    size_t len = strlen(s);
+    /* Worst case: every byte becomes a 6-byte \u escape, plus quotes.
+     * Reserve once and write straight into the buffer. */
+    if (len > (SIZE_MAX - 2) / 6 || reserve(b, len * 6 + 2) != 0) {
+        b->failed = 1;
+        return;
+    }
+    char *out = b->data + b->len;
+    *out++ = '"';
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
-        size_t run = 0;
-        /* Copy plain runs in one go. */
-        while (p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\') {
-            run++;
-        }
-        if (run) {
-            constra__sbuf_append(b, (const char *)p, run);
-            p += run;
+        unsigned char c = *p;
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            *out++ = (char)c;
+            p++;
             continue;
         }
-        unsigned char c = *p;
-        char esc[8];
         switch (c) {
-        case '"': constra__sbuf_append(b, "\\\"", 2); p++; continue;
-        case '\\': constra__sbuf_append(b, "\\\\", 2); p++; continue;
-        case '\n': constra__sbuf_append(b, "\\n", 2); p++; continue;
-        case '\r': constra__sbuf_append(b, "\\r", 2); p++; continue;
-        case '\t': constra__sbuf_append(b, "\\t", 2); p++; continue;
+        case '"': *out++ = '\\'; *out++ = '"'; p++; continue;
+        case '\\': *out++ = '\\'; *out++ = '\\'; p++; continue;
+        case '\n': *out++ = '\\'; *out++ = 'n'; p++; continue;
+        case '\r': *out++ = '\\'; *out++ = 'r'; p++; continue;
+        case '\t': *out++ = '\\'; *out++ = 't'; p++; continue;
         default: break;
         }
         if (c < 0x20) {
-            snprintf(esc, sizeof(esc), "\\u%04x", c);
-            constra__sbuf_append(b, esc, 6);
+            static const char hex[] = "0123456789abcdef";
+            memcpy(out, "\\u00", 4);
+            out[4] = hex[c >> 4];
+            out[5] = hex[c & 15];
+            out += 6;
             p++;
             continue;
         }
         size_t n = utf8_len(p);
         if (n == 0) {
-            constra__sbuf_append(b, "\xef\xbf\xbd", 3); /* U+FFFD */
+            memcpy(out, "\xef\xbf\xbd", 3); /* U+FFFD for a byte that is not UTF-8 */
+            out += 3;
             p++;
         } else {
-            constra__sbuf_append(b, (const char *)p, n);
+            memcpy(out, p, n);
+            out += n;
             p += n;
         }
     }
-    constra__sbuf_append(b, "\"", 1);
+    *out++ = '"';
+    b->len = (size_t)(out - b->data);
+    b->data[b->len] = '\0';
 }
 
 void constra__sbuf_json_key(constra__sbuf *b, const char *key, int first)
