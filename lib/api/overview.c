@@ -124,10 +124,11 @@ int constra__api_overview(constra__api_ctx *c)
     constra_list_params lp = CONSTRA_LIST_PARAMS_INIT;
     lp.limit = RECENT_INTENTS;
     constra_intent_list *recent = NULL;
-    rc = constra_list_intents(h, &lp, &recent);
+    constra_error detail = CONSTRA_ERROR_INIT;
+    rc = constra__list_intents_d(h, &lp, &recent, &detail);
     if (rc != CONSTRA_OK) {
         event_scan_free(&es);
-        return constra__api_engine_error(c, rc, NULL);
+        return constra__api_engine_error(c, rc, &detail, NULL);
     }
 
     constra__sbuf b;

@@ -163,15 +163,18 @@ int constra__api_error_from(constra__api_ctx *c, const constra_error *e)
     return constra__api_error(c, http, code, e->param, message);
 }
 
-int constra__api_engine_error(constra__api_ctx *c, int rc, const char *const *param_map)
+int constra__api_engine_error(constra__api_ctx *c, int rc, const constra_error *detail,
+                              const char *const *param_map)
 {
     if (rc == CONSTRA_E_NOMEM) {
         return CONSTRA_E_NOMEM;
     }
+    /* The engine call's own detail (the _d twins fill it), never the
+     * handle's shared last error, which another thread may have replaced. */
     constra_error e = CONSTRA_ERROR_INIT;
-    if (constra_last_error(c->h, &e) != CONSTRA_OK || e.status != rc) {
-        /* Another thread's failure replaced ours: answer from rc alone. */
-        constra_error_clear(&e);
+    if (detail != NULL && detail->status == rc) {
+        e = *detail;
+    } else {
         constra__fail(&e, rc, NULL, NULL, "%s", constra_strerror(rc));
     }
     for (size_t i = 0; param_map && param_map[i] && param_map[i + 1]; i += 2) {

@@ -73,7 +73,8 @@ int constra__api_error_from(constra__api_ctx *c, const constra_error *e);
  * from constra_last_error(), unless another thread's failure overwrote it
  * (then a detail made from rc alone). `param_map` (may be NULL): pairs
  * {engine param, REST param, ..., NULL}. */
-int constra__api_engine_error(constra__api_ctx *c, int rc, const char *const *param_map);
+int constra__api_engine_error(constra__api_ctx *c, int rc, const constra_error *detail,
+                              const char *const *param_map);
 
 /* First request header called `name` (case-insensitive), trimmed of
  * spaces and tabs into out. Returns 1 found, 0 absent, -1 more than one

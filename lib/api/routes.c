@@ -202,9 +202,10 @@ int constra__api_create(constra__api_ctx *c)
         return constra__api_body_error(c, &e);
     }
     constra_intent *in = NULL;
-    rc = constra_intent_create(c->h, &p, key, &in);
+    constra_error detail = CONSTRA_ERROR_INIT;
+    rc = constra__intent_create_d(c->h, &p, key, &in, &detail);
     if (rc != CONSTRA_OK) {
-        return constra__api_engine_error(c, rc, create_params);
+        return constra__api_engine_error(c, rc, &detail, create_params);
     }
     rc = reply_intent(c, 201, in);
     constra_intent_free(in);
@@ -515,9 +516,10 @@ int constra__api_list(constra__api_ctx *c)
         return constra__api_reply(c, 200, empty, sizeof(empty) - 1);
     }
     constra_intent_list *l = NULL;
-    int rc = constra_list_intents(c->h, &q.p, &l);
+    constra_error detail = CONSTRA_ERROR_INIT;
+    int rc = constra__list_intents_d(c->h, &q.p, &l, &detail);
     if (rc != CONSTRA_OK) {
-        return constra__api_engine_error(c, rc, NULL);
+        return constra__api_engine_error(c, rc, &detail, NULL);
     }
     size_t len = 0;
     const char *json = constra_intent_list_json(l, &len);
@@ -531,9 +533,10 @@ int constra__api_list(constra__api_ctx *c)
 int constra__api_get(constra__api_ctx *c)
 {
     constra_intent *in = NULL;
-    int rc = constra_intent_get(c->h, c->id, &in);
+    constra_error detail = CONSTRA_ERROR_INIT;
+    int rc = constra__intent_get_d(c->h, c->id, &in, &detail);
     if (rc != CONSTRA_OK) {
-        return constra__api_engine_error(c, rc, NULL);
+        return constra__api_engine_error(c, rc, &detail, NULL);
     }
     rc = reply_intent(c, 200, in);
     constra_intent_free(in);
@@ -543,9 +546,10 @@ int constra__api_get(constra__api_ctx *c)
 int constra__api_events(constra__api_ctx *c)
 {
     constra_event_list *l = NULL;
-    int rc = constra_intent_events(c->h, c->id, &l);
+    constra_error detail = CONSTRA_ERROR_INIT;
+    int rc = constra__intent_events_d(c->h, c->id, &l, &detail);
     if (rc != CONSTRA_OK) {
-        return constra__api_engine_error(c, rc, NULL);
+        return constra__api_engine_error(c, rc, &detail, NULL);
     }
     size_t len = 0;
     const char *json = constra_event_list_json(l, &len);
@@ -645,21 +649,23 @@ int constra__api_action(constra__api_ctx *c, const char *action)
         return constra__api_body_error(c, &e);
     }
     constra_intent *in = NULL;
+    constra_error detail = CONSTRA_ERROR_INIT;
     if (simulate) {
-        rc = constra_intent_simulate_callback(c->h, c->id, t.code, t.has_desc ? t.desc : NULL,
-                                              &in);
+        rc = constra__intent_simulate_callback_d(c->h, c->id, t.code, t.has_desc ? t.desc : NULL,
+                                                 &in, &detail);
     } else if (resolve) {
-        rc = constra_intent_resolve(c->h, c->id, t.succeeded, t.has_receipt ? t.receipt : NULL,
-                                    t.has_note ? t.note : NULL, &in);
+        rc = constra__intent_resolve_d(c->h, c->id, t.succeeded,
+                                       t.has_receipt ? t.receipt : NULL,
+                                       t.has_note ? t.note : NULL, &in, &detail);
     } else if (strcmp(action, "retry") == 0) {
-        rc = constra_intent_retry(c->h, c->id, &in);
+        rc = constra__intent_retry_d(c->h, c->id, &in, &detail);
     } else if (strcmp(action, "cancel") == 0) {
-        rc = constra_intent_cancel(c->h, c->id, &in);
+        rc = constra__intent_cancel_d(c->h, c->id, &in, &detail);
     } else {
-        rc = constra_intent_confirm(c->h, c->id, &in);
+        rc = constra__intent_confirm_d(c->h, c->id, &in, &detail);
     }
     if (rc != CONSTRA_OK) {
-        return constra__api_engine_error(c, rc, NULL);
+        return constra__api_engine_error(c, rc, &detail, NULL);
     }
     rc = reply_intent(c, 200, in);
     constra_intent_free(in);
@@ -671,9 +677,10 @@ int constra__api_action(constra__api_ctx *c, const char *action)
 int constra__api_callback(constra__api_ctx *c)
 {
     const char *body = c->req->body ? c->req->body : "";
-    int rc = constra_handle_mpesa_callback(c->h, body, c->req->body_len);
+    constra_error detail = CONSTRA_ERROR_INIT;
+    int rc = constra__handle_mpesa_callback_d(c->h, body, c->req->body_len, &detail);
     if (rc != CONSTRA_OK) {
-        return constra__api_engine_error(c, rc, NULL);
+        return constra__api_engine_error(c, rc, &detail, NULL);
     }
     static const char ack[] = "{\"ResultCode\":0,\"ResultDesc\":\"Accepted\"}";
     return constra__api_reply(c, 200, ack, sizeof(ack) - 1);
@@ -767,9 +774,10 @@ int constra__api_instructions(constra__api_ctx *c)
     p.description = (ins.found & CONSTRA_INSTRUCTION_HAS_DESCRIPTION) ? ins.description : NULL;
     p.draft = 1;
     constra_intent *in = NULL;
-    rc = constra_intent_create(c->h, &p, key, &in);
+    constra_error detail = CONSTRA_ERROR_INIT;
+    rc = constra__intent_create_d(c->h, &p, key, &in, &detail);
     if (rc != CONSTRA_OK) {
-        return constra__api_engine_error(c, rc, instruction_params);
+        return constra__api_engine_error(c, rc, &detail, instruction_params);
     }
     constra__sbuf b;
     constra__sbuf_init(&b, &c->h->platform);

@@ -49,19 +49,19 @@ static void payer_phone(const constra_daraja_stk_callback *cb, char *out, size_t
                      out_size);
 }
 
-int constra_handle_mpesa_callback(constra_t *h, const char *body, size_t len)
+static int callback_impl(constra_t *h, const char *body, size_t len, constra_error *detail)
 {
     if (h == NULL) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     constra_error e = CONSTRA_ERROR_INIT;
     if (body == NULL) {
-        return constra__record(h, constra__fail_null(&e, "body"), &e);
+        return constra__record_out(h, constra__fail_null(&e, "body"), &e, detail);
     }
     constra_daraja_stk_callback cb = CONSTRA_DARAJA_STK_CALLBACK_INIT;
     int rc = constra_daraja_parse_stk_callback(body, len, &cb, &e);
     if (rc != CONSTRA_OK) {
-        return constra__record(h, rc, &e);
+        return constra__record_out(h, rc, &e, detail);
     }
     constra_rail_result r;
     memset(&r, 0, sizeof(r));
@@ -75,7 +75,7 @@ int constra_handle_mpesa_callback(constra_t *h, const char *body, size_t len)
         strlen(cb.mpesa_receipt_number) >= sizeof(r.receipt)) {
         rc = constra__fail(&e, CONSTRA_E_PARSE, "field_too_long", "Body.stkCallback",
                            "an identifier in the callback is too long");
-        return constra__record(h, rc, &e);
+        return constra__record_out(h, rc, &e, detail);
     }
     constra__strlcpy(r.checkout_request_id, cb.checkout_request_id,
                      sizeof(r.checkout_request_id));
@@ -95,5 +95,16 @@ int constra_handle_mpesa_callback(constra_t *h, const char *body, size_t len)
     }
     int64_t now = constra__wall_ms(&h->platform);
     rc = constra__engine_apply_result(h, &r, now, &e);
-    return rc == CONSTRA_OK ? CONSTRA_OK : constra__record(h, rc, &e);
+    return rc == CONSTRA_OK ? CONSTRA_OK : constra__record_out(h, rc, &e, detail);
+}
+
+int constra_handle_mpesa_callback(constra_t *h, const char *body, size_t len)
+{
+    return callback_impl(h, body, len, NULL);
+}
+
+int constra__handle_mpesa_callback_d(constra_t *h, const char *body, size_t len,
+                                     constra_error *detail)
+{
+    return callback_impl(h, body, len, detail);
 }

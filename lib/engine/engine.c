@@ -111,14 +111,14 @@ static int finish(constra_t *h, struct constra_intent *in, constra_error *e)
 /* Ends a public call: on success the snapshot gets its JSON and goes to
  * the caller; on failure it is freed and the error recorded in the handle. */
 static int hand_out(constra_t *h, struct constra_intent *in, int rc, constra_error *e,
-                    constra_intent **out)
+                    constra_intent **out, constra_error *detail)
 {
     if (rc == CONSTRA_OK) {
         rc = finish(h, in, e);
     }
     if (rc != CONSTRA_OK) {
         constra_intent_free(in);
-        return constra__record(h, rc, e);
+        return constra__record_out(h, rc, e, detail);
     }
     *out = in;
     return CONSTRA_OK;
@@ -633,15 +633,15 @@ static int replay(constra_t *h, idem_seen *seen, const char *fp, struct constra_
     return CONSTRA_OK;
 }
 
-int constra_intent_create(constra_t *h, const constra_intent_params *params,
-                          const char *idempotency_key, constra_intent **out)
+static int create_impl(constra_t *h, const constra_intent_params *params,
+                       const char *idempotency_key, constra_intent **out, constra_error *detail)
 {
     if (h == NULL) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     constra_error e = CONSTRA_ERROR_INIT;
     if (out == NULL) {
-        return constra__record(h, constra__fail_null(&e, "out"), &e);
+        return constra__record_out(h, constra__fail_null(&e, "out"), &e, detail);
     }
     *out = NULL;
     int rc = check_key(idempotency_key, &e);
@@ -654,14 +654,14 @@ int constra_intent_create(constra_t *h, const constra_intent_params *params,
     }
     if (rc != CONSTRA_OK) {
         constra_intent_free(in);
-        return constra__record(h, rc, &e);
+        return constra__record_out(h, rc, &e, detail);
     }
     int draft = in->status == CONSTRA_INTENT_DRAFT;
     char fp[65];
     if (fingerprint(in, draft, fp) != 0) {
         constra_intent_free(in);
-        return constra__record(h, constra__fail(&e, CONSTRA_E_GENERIC, NULL, NULL,
-                                                "cannot compute the request fingerprint"), &e);
+        return constra__record_out(h, constra__fail(&e, CONSTRA_E_GENERIC, NULL, NULL,
+                                                "cannot compute the request fingerprint"), &e, detail);
     }
 
     int64_t now = constra__wall_ms(&h->platform);
@@ -676,14 +676,14 @@ int constra_intent_create(constra_t *h, const constra_intent_params *params,
         constra__free(&h->platform, seen.response);
         if (rc != CONSTRA_OK) {
             constra_intent_free(in);
-            return constra__record(h, rc, &e);
+            return constra__record_out(h, rc, &e, detail);
         }
         *out = in;
         return CONSTRA_OK;
     }
     if (rc != CONSTRA_OK) {
         constra_intent_free(in);
-        return constra__record(h, storage_error(&e, rc, "reserving the idempotency key"), &e);
+        return constra__record_out(h, storage_error(&e, rc, "reserving the idempotency key"), &e, detail);
     }
 
     /* The key is ours. From here, a failure before the rail call releases
@@ -703,21 +703,34 @@ int constra_intent_create(constra_t *h, const constra_intent_params *params,
             h->storage.idempotency_release(h->storage.user_data, idempotency_key, fp);
         }
         constra_intent_free(in);
-        return constra__record(h, rc, &e);
+        return constra__record_out(h, rc, &e, detail);
     }
-    return hand_out(h, in, CONSTRA_OK, &e, out);
+    return hand_out(h, in, CONSTRA_OK, &e, out, detail);
+}
+
+int constra_intent_create(constra_t *h, const constra_intent_params *params,
+                          const char *idempotency_key, constra_intent **out)
+{
+    return create_impl(h, params, idempotency_key, out, NULL);
+}
+
+int constra__intent_create_d(constra_t *h, const constra_intent_params *params,
+                             const char *idempotency_key, constra_intent **out,
+                             constra_error *detail)
+{
+    return create_impl(h, params, idempotency_key, out, detail);
 }
 
 /* ---- reads ------------------------------------------------------------------ */
 
-int constra_intent_get(constra_t *h, const char *id, constra_intent **out)
+static int get_impl(constra_t *h, const char *id, constra_intent **out, constra_error *detail)
 {
     if (h == NULL) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     constra_error e = CONSTRA_ERROR_INIT;
     if (out == NULL) {
-        return constra__record(h, constra__fail_null(&e, "out"), &e);
+        return constra__record_out(h, constra__fail_null(&e, "out"), &e, detail);
     }
     *out = NULL;
     int rc = check_id(id, &e);
@@ -728,7 +741,18 @@ int constra_intent_get(constra_t *h, const char *id, constra_intent **out)
     if (rc == CONSTRA_OK) {
         rc = load(h, id, in, &e);
     }
-    return hand_out(h, in, rc, &e, out);
+    return hand_out(h, in, rc, &e, out, detail);
+}
+
+int constra_intent_get(constra_t *h, const char *id, constra_intent **out)
+{
+    return get_impl(h, id, out, NULL);
+}
+
+int constra__intent_get_d(constra_t *h, const char *id, constra_intent **out,
+                          constra_error *detail)
+{
+    return get_impl(h, id, out, detail);
 }
 
 /* ---- operator actions --------------------------------------------------------- */
@@ -776,14 +800,15 @@ static int act_once(constra_t *h, struct constra_intent *in, const action *a, co
     }
 }
 
-static int run_action(constra_t *h, const char *id, const action *a, constra_intent **out)
+static int run_action(constra_t *h, const char *id, const action *a, constra_intent **out,
+                      constra_error *detail)
 {
     if (h == NULL) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     constra_error e = CONSTRA_ERROR_INIT;
     if (out == NULL) {
-        return constra__record(h, constra__fail_null(&e, "out"), &e);
+        return constra__record_out(h, constra__fail_null(&e, "out"), &e, detail);
     }
     *out = NULL;
     int rc = check_id(id, &e);
@@ -807,29 +832,47 @@ static int run_action(constra_t *h, const char *id, const action *a, constra_int
                                "the intent keeps changing; try again");
         }
     }
-    return hand_out(h, in, rc, &e, out);
+    return hand_out(h, in, rc, &e, out, detail);
+}
+
+int constra__intent_confirm_d(constra_t *h, const char *id, constra_intent **out,
+                            constra_error *detail)
+{
+    action a = {CONSTRA__IN_CONFIRM, 0, NULL, NULL, NULL, NULL};
+    return run_action(h, id, &a, out, detail);
 }
 
 int constra_intent_confirm(constra_t *h, const char *id, constra_intent **out)
 {
-    action a = {CONSTRA__IN_CONFIRM, 0, NULL, NULL, NULL, NULL};
-    return run_action(h, id, &a, out);
+    return constra__intent_confirm_d(h, id, out, NULL);
+}
+
+int constra__intent_retry_d(constra_t *h, const char *id, constra_intent **out,
+                            constra_error *detail)
+{
+    action a = {CONSTRA__IN_RETRY, 0, NULL, NULL, NULL, NULL};
+    return run_action(h, id, &a, out, detail);
 }
 
 int constra_intent_retry(constra_t *h, const char *id, constra_intent **out)
 {
-    action a = {CONSTRA__IN_RETRY, 0, NULL, NULL, NULL, NULL};
-    return run_action(h, id, &a, out);
+    return constra__intent_retry_d(h, id, out, NULL);
+}
+
+int constra__intent_cancel_d(constra_t *h, const char *id, constra_intent **out,
+                            constra_error *detail)
+{
+    action a = {CONSTRA__IN_CANCEL, 0, NULL, NULL, NULL, NULL};
+    return run_action(h, id, &a, out, detail);
 }
 
 int constra_intent_cancel(constra_t *h, const char *id, constra_intent **out)
 {
-    action a = {CONSTRA__IN_CANCEL, 0, NULL, NULL, NULL, NULL};
-    return run_action(h, id, &a, out);
+    return constra__intent_cancel_d(h, id, out, NULL);
 }
 
-int constra_intent_resolve(constra_t *h, const char *id, int succeeded, const char *receipt,
-                           const char *note, constra_intent **out)
+static int resolve_impl(constra_t *h, const char *id, int succeeded, const char *receipt,
+                        const char *note, constra_intent **out, constra_error *detail)
 {
     if (h == NULL) {
         return CONSTRA_E_INVALID_ARGUMENT;
@@ -847,11 +890,23 @@ int constra_intent_resolve(constra_t *h, const char *id, int succeeded, const ch
         if (out) {
             *out = NULL;
         }
-        return constra__record(h, rc, &e);
+        return constra__record_out(h, rc, &e, detail);
     }
     action a = {succeeded ? CONSTRA__IN_RESOLVE_SUCCEEDED : CONSTRA__IN_RESOLVE_FAILED, succeeded,
                 receipt, note, NULL, NULL};
-    return run_action(h, id, &a, out);
+    return run_action(h, id, &a, out, detail);
+}
+
+int constra_intent_resolve(constra_t *h, const char *id, int succeeded, const char *receipt,
+                           const char *note, constra_intent **out)
+{
+    return resolve_impl(h, id, succeeded, receipt, note, out, NULL);
+}
+
+int constra__intent_resolve_d(constra_t *h, const char *id, int succeeded, const char *receipt,
+                              const char *note, constra_intent **out, constra_error *detail)
+{
+    return resolve_impl(h, id, succeeded, receipt, note, out, detail);
 }
 
 /* ---- provider results ----------------------------------------------------------- */
@@ -1013,15 +1068,15 @@ int constra__engine_apply_result(constra_t *h, const constra_rail_result *r, int
     return rc;
 }
 
-int constra_intent_simulate_callback(constra_t *h, const char *id, const char *result_code,
-                                     const char *result_desc, constra_intent **out)
+static int simulate_impl(constra_t *h, const char *id, const char *result_code,
+                         const char *result_desc, constra_intent **out, constra_error *detail)
 {
     if (h == NULL) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     constra_error e = CONSTRA_ERROR_INIT;
     if (out == NULL) {
-        return constra__record(h, constra__fail_null(&e, "out"), &e);
+        return constra__record_out(h, constra__fail_null(&e, "out"), &e, detail);
     }
     *out = NULL;
     int rc = CONSTRA_OK;
@@ -1084,7 +1139,20 @@ int constra_intent_simulate_callback(constra_t *h, const char *id, const char *r
                                "the intent keeps changing; try again");
         }
     }
-    return hand_out(h, in, rc, &e, out);
+    return hand_out(h, in, rc, &e, out, detail);
+}
+
+int constra_intent_simulate_callback(constra_t *h, const char *id, const char *result_code,
+                                     const char *result_desc, constra_intent **out)
+{
+    return simulate_impl(h, id, result_code, result_desc, out, NULL);
+}
+
+int constra__intent_simulate_callback_d(constra_t *h, const char *id, const char *result_code,
+                                        const char *result_desc, constra_intent **out,
+                                        constra_error *detail)
+{
+    return simulate_impl(h, id, result_code, result_desc, out, detail);
 }
 
 /* ---- time ----------------------------------------------------------------------- */

@@ -36,6 +36,37 @@ struct constra {
 /* Records `e` as the handle's last error when rc is an error; returns rc. */
 int constra__record(constra_t *h, int rc, const constra_error *e);
 
+/* The same, and also copies the failure into `detail` (may be NULL): the
+ * caller's own record of its own call, which another thread's failure on
+ * the shared handle cannot overwrite. */
+int constra__record_out(constra_t *h, int rc, const constra_error *e, constra_error *detail);
+
+/* Twins of the public calls that also hand their own error detail to the
+ * caller (NULL allowed). The REST router serves many threads on one
+ * handle and uses these, not constra_last_error(). */
+int constra__intent_create_d(constra_t *h, const constra_intent_params *params,
+                             const char *idempotency_key, constra_intent **out,
+                             constra_error *detail);
+int constra__intent_get_d(constra_t *h, const char *id, constra_intent **out,
+                          constra_error *detail);
+int constra__intent_confirm_d(constra_t *h, const char *id, constra_intent **out,
+                              constra_error *detail);
+int constra__intent_retry_d(constra_t *h, const char *id, constra_intent **out,
+                            constra_error *detail);
+int constra__intent_cancel_d(constra_t *h, const char *id, constra_intent **out,
+                             constra_error *detail);
+int constra__intent_resolve_d(constra_t *h, const char *id, int succeeded, const char *receipt,
+                              const char *note, constra_intent **out, constra_error *detail);
+int constra__intent_simulate_callback_d(constra_t *h, const char *id, const char *result_code,
+                                        const char *result_desc, constra_intent **out,
+                                        constra_error *detail);
+int constra__list_intents_d(constra_t *h, const constra_list_params *params,
+                            constra_intent_list **out, constra_error *detail);
+int constra__intent_events_d(constra_t *h, const char *id, constra_event_list **out,
+                             constra_error *detail);
+int constra__handle_mpesa_callback_d(constra_t *h, const char *body, size_t len,
+                                     constra_error *detail);
+
 /* A new id from the handle's generator (e gets the failure). */
 int constra__new_id(constra_t *h, const char *prefix, char *out, size_t size, constra_error *e);
 

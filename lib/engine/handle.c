@@ -188,6 +188,14 @@ int constra__record(constra_t *h, int rc, const constra_error *e)
     return rc;
 }
 
+int constra__record_out(constra_t *h, int rc, const constra_error *e, constra_error *detail)
+{
+    if (rc != CONSTRA_OK && detail != NULL) {
+        *detail = *e;
+    }
+    return constra__record(h, rc, e);
+}
+
 int constra__new_id(constra_t *h, const char *prefix, char *out, size_t size, constra_error *e)
 {
     int rc = CONSTRA_OK;

@@ -86,14 +86,15 @@ static int list_row(void *ctx, const constra_storage_intent *row)
     return 0;
 }
 
-int constra_list_intents(constra_t *h, const constra_list_params *params, constra_intent_list **out)
+static int list_impl(constra_t *h, const constra_list_params *params, constra_intent_list **out,
+                     constra_error *detail)
 {
     if (h == NULL) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     constra_error e = CONSTRA_ERROR_INIT;
     if (out == NULL) {
-        return constra__record(h, constra__fail_null(&e, "out"), &e);
+        return constra__record_out(h, constra__fail_null(&e, "out"), &e, detail);
     }
     *out = NULL;
     constra_list_params p = CONSTRA_LIST_PARAMS_INIT;
@@ -127,14 +128,14 @@ int constra_list_intents(constra_t *h, const constra_list_params *params, constr
                            "created bounds must not be negative");
     }
     if (rc != CONSTRA_OK) {
-        return constra__record(h, rc, &e);
+        return constra__record_out(h, rc, &e, detail);
     }
     size_t want = p.limit ? p.limit : LIST_DEFAULT;
     constra_intent_list *l = constra__calloc(&h->platform, 1, sizeof(*l));
     if (l == NULL || (l->items = constra__calloc(&h->platform, want, sizeof(*l->items))) == NULL) {
         constra__free(&h->platform, l);
-        return constra__record(h, constra__fail(&e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory"),
-                               &e);
+        return constra__record_out(h, constra__fail(&e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory"),
+                               &e, detail);
     }
     l->platform = h->platform;
     list_fill f = {h, l, want, CONSTRA_OK};
@@ -170,10 +171,21 @@ int constra_list_intents(constra_t *h, const constra_list_params *params, constr
                           "storage failed while listing intents (status %d)", rc);
             rc = CONSTRA_E_STORAGE;
         }
-        return constra__record(h, rc, &e);
+        return constra__record_out(h, rc, &e, detail);
     }
     *out = l;
     return CONSTRA_OK;
+}
+
+int constra_list_intents(constra_t *h, const constra_list_params *params, constra_intent_list **out)
+{
+    return list_impl(h, params, out, NULL);
+}
+
+int constra__list_intents_d(constra_t *h, const constra_list_params *params,
+                            constra_intent_list **out, constra_error *detail)
+{
+    return list_impl(h, params, out, detail);
 }
 
 size_t constra_intent_list_count(const constra_intent_list *l)
@@ -269,19 +281,20 @@ static int exists_row(void *ctx, const constra_storage_intent *row)
     return 1;
 }
 
-int constra_intent_events(constra_t *h, const char *id, constra_event_list **out)
+static int events_impl(constra_t *h, const char *id, constra_event_list **out,
+                       constra_error *detail)
 {
     if (h == NULL) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     constra_error e = CONSTRA_ERROR_INIT;
     if (out == NULL) {
-        return constra__record(h, constra__fail_null(&e, "out"), &e);
+        return constra__record_out(h, constra__fail_null(&e, "out"), &e, detail);
     }
     *out = NULL;
     int rc = constra_id_parse(id, "pi", NULL, &e);
     if (rc != CONSTRA_OK) {
-        return constra__record(h, rc, &e);
+        return constra__record_out(h, rc, &e, detail);
     }
     rc = h->storage.get_intent(h->storage.user_data, id, exists_row, NULL);
     if (rc != CONSTRA_OK) {
@@ -291,12 +304,12 @@ int constra_intent_events(constra_t *h, const char *id, constra_event_list **out
             rc = constra__fail(&e, CONSTRA_E_STORAGE, "storage_error", NULL,
                                "storage failed while reading the intent (status %d)", rc);
         }
-        return constra__record(h, rc, &e);
+        return constra__record_out(h, rc, &e, detail);
     }
     constra_event_list *l = constra__calloc(&h->platform, 1, sizeof(*l));
     if (l == NULL) {
-        return constra__record(h, constra__fail(&e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory"),
-                               &e);
+        return constra__record_out(h, constra__fail(&e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory"),
+                               &e, detail);
     }
     l->platform = h->platform;
     event_fill f = {l, CONSTRA_OK};
@@ -326,10 +339,21 @@ int constra_intent_events(constra_t *h, const char *id, constra_event_list **out
                  ? constra__fail(&e, rc, NULL, NULL, "out of memory")
                  : constra__fail(&e, CONSTRA_E_STORAGE, "storage_error", NULL,
                                  "storage failed while reading events (status %d)", rc);
-        return constra__record(h, rc, &e);
+        return constra__record_out(h, rc, &e, detail);
     }
     *out = l;
     return CONSTRA_OK;
+}
+
+int constra_intent_events(constra_t *h, const char *id, constra_event_list **out)
+{
+    return events_impl(h, id, out, NULL);
+}
+
+int constra__intent_events_d(constra_t *h, const char *id, constra_event_list **out,
+                             constra_error *detail)
+{
+    return events_impl(h, id, out, detail);
 }
 
 size_t constra_event_list_count(const constra_event_list *l)
