@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "constra/daraja.h"
+#include "constra/mpesa_fields.h"
 #include "mpesa/json_read.h"
 #include "util/check.h"
 #include "util/civil.h"
@@ -175,25 +176,15 @@ static int check_url(const char *s, int allow_insecure, const char *param, const
     return CONSTRA_OK;
 }
 
-/* AccountReference / TransactionDesc: 1..max of [A-Za-z0-9 -]. */
-static int check_label(const char *s, size_t max, const char *param, constra_error *err)
+/* AccountReference / TransactionDesc: the one definition of a valid field
+ * (lib/mpesa/fields.c), with the error naming the params member. */
+static int check_label(int field, const char *s, const char *param, constra_error *err)
 {
-    size_t n;
-    int rc = constra__check_str(s, max, 0, param, &n, err);
-    if (rc != CONSTRA_OK) {
-        return rc;
+    int rc = constra_mpesa_field_check(field, s, CONSTRA_MPESA_FIELD_INPUT_MAX, err);
+    if (rc != CONSTRA_OK && err != NULL) {
+        constra__strlcpy(err->param, param, sizeof(err->param));
     }
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == ' ' ||
-              c == '-')) {
-            return invalid(err, param,
-                           "%s may contain only letters, digits, spaces and '-'%s (other "
-                           "characters are known to make Daraja fail silently)",
-                           "");
-        }
-    }
-    return CONSTRA_OK;
+    return rc;
 }
 
 static int two(const char *s)
@@ -507,9 +498,9 @@ int constra_daraja_stk_push_body(const constra_daraja_stk_push_params *params,
     if ((rc = check_phone(p.phone_number, "params.phone_number", err)) != CONSTRA_OK ||
         (rc = check_url(p.callback_url, p.allow_insecure_callback, "params.callback_url", err)) !=
             CONSTRA_OK ||
-        (rc = check_label(p.account_reference, CONSTRA_DARAJA_ACCOUNT_REFERENCE_MAX,
+        (rc = check_label(CONSTRA_MPESA_FIELD_ACCOUNT_REFERENCE, p.account_reference,
                           "params.account_reference", err)) != CONSTRA_OK ||
-        (rc = check_label(p.transaction_desc, CONSTRA_DARAJA_TRANSACTION_DESC_MAX,
+        (rc = check_label(CONSTRA_MPESA_FIELD_TRANSACTION_DESC, p.transaction_desc,
                           "params.transaction_desc", err)) != CONSTRA_OK) {
         return rc;
     }
