@@ -100,8 +100,12 @@ static int check_id(const char *id, constra_error *e)
 /* Finishes a snapshot for the caller: its public JSON. */
 static int finish(constra_t *h, struct constra_intent *in, constra_error *e)
 {
+    if (in->json != NULL && (in->replayed || in->json_version == in->version)) {
+        return CONSTRA_OK; /* the text of exactly this state already exists */
+    }
     constra__free(&h->platform, in->json);
     in->json = constra__model_json(in, 0, &h->platform, &in->json_len);
+    in->json_version = in->version;
     if (in->json == NULL) {
         return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
     }
@@ -190,19 +194,22 @@ static int save(constra_t *h, struct constra_intent *in, int64_t expected, const
     if (event && (rc = constra__new_id(h, "evt", evt_id, sizeof(evt_id), e)) != CONSTRA_OK) {
         return rc;
     }
-    doc = constra__model_json(in, 1, &h->platform, &doc_len);
+    /* One rendering serves the stored document, the idempotent response
+     * and, once committed, the snapshot's JSON. */
+    if (constra__model_render(in, &h->platform, &resp, &resp_len, &doc, &doc_len) != 0) {
+        resp = doc = NULL;
+    }
     if (event) {
         evt = event_json(h, in, evt_id, event, reason, now, &evt_len);
     }
     constra_storage_idempotency done;
     if (idem) {
         done = *idem;
-        resp = constra__model_json(in, 0, &h->platform, &resp_len);
         done.state = CONSTRA_IDEMPOTENCY_COMPLETED;
         done.response = resp;
         done.response_len = resp_len;
     }
-    if (doc == NULL || (event && evt == NULL) || (idem && resp == NULL)) {
+    if (doc == NULL || (event && evt == NULL)) {
         rc = constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
     } else {
         constra_storage_intent row = {sizeof(row), in->id,
@@ -222,7 +229,14 @@ static int save(constra_t *h, struct constra_intent *in, int64_t expected, const
     }
     constra__free(&h->platform, doc);
     constra__free(&h->platform, evt);
-    constra__free(&h->platform, resp);
+    if (rc == CONSTRA_OK && resp != NULL) {
+        constra__free(&h->platform, in->json);
+        in->json = resp;
+        in->json_len = resp_len;
+        in->json_version = in->version;
+    } else {
+        constra__free(&h->platform, resp);
+    }
     return rc;
 }
 

@@ -101,136 +101,175 @@ static int has_recovery(const struct constra_intent *in)
            in->status == CONSTRA_INTENT_CANCELLED;
 }
 
+/* The public members, from '{' up to (not including) the closing '}'. */
+static void write_public(constra__sbuf *b, const struct constra_intent *in)
+{
+    constra__sbuf_puts(b, "{");
+    constra__sbuf_json_key(b, "id", 1);
+    constra__sbuf_json_str(b, in->id);
+    constra__sbuf_json_key(b, "object", 0);
+    constra__sbuf_json_str(b, "payment_intent");
+    constra__sbuf_json_key(b, "status", 0);
+    constra__sbuf_json_str(b, constra_intent_status_name(in->status));
+    constra__sbuf_json_key(b, "amount", 0);
+    constra__sbuf_int(b, in->amount);
+    constra__sbuf_json_key(b, "currency", 0);
+    constra__sbuf_json_str(b, in->currency);
+    constra__sbuf_json_key(b, "provider", 0);
+    constra__sbuf_json_str(b, in->provider);
+    constra__sbuf_json_key(b, "rail", 0);
+    constra__sbuf_json_str(b, in->rail);
+    constra__sbuf_json_key(b, "livemode", 0);
+    constra__sbuf_puts(b, in->livemode ? "true" : "false");
+    constra__sbuf_json_key(b, "reference", 0);
+    str_or_null(b, in->reference);
+    constra__sbuf_json_key(b, "description", 0);
+    str_or_null(b, in->description);
+    constra__sbuf_json_key(b, "customer", 0);
+    constra__sbuf_puts(b, "{");
+    constra__sbuf_json_key(b, "name", 1);
+    str_or_null(b, in->customer_name);
+    constra__sbuf_json_key(b, "phone_number", 0);
+    constra__sbuf_json_str(b, in->phone);
+    constra__sbuf_puts(b, "}");
+    constra__sbuf_json_key(b, "agent_policy", 0);
+    constra__sbuf_json_str(b, constra__agent_policy_name(in->agent_policy));
+
+    const constra__attempt *cur = in->attempt_count ? &in->attempts[in->attempt_count - 1] : NULL;
+    constra__sbuf_json_key(b, "provider_action", 0);
+    constra__sbuf_puts(b, "{");
+    constra__sbuf_json_key(b, "type", 1);
+    constra__sbuf_json_str(b, "stk_push");
+    constra__sbuf_json_key(b, "state", 0);
+    constra__sbuf_json_str(b, constra__provider_action_state(in));
+    constra__sbuf_json_key(b, "checkout_request_id", 0);
+    str_or_null(b, cur ? cur->checkout : NULL);
+    constra__sbuf_puts(b, "}");
+
+    constra__sbuf_json_key(b, "provider_result", 0);
+    if (in->result_code[0]) {
+        constra__sbuf_puts(b, "{");
+        constra__sbuf_json_key(b, "code", 1);
+        constra__sbuf_json_str(b, in->result_code);
+        constra__sbuf_json_key(b, "description", 0);
+        str_or_null(b, in->result_desc);
+        constra__sbuf_puts(b, "}");
+    } else {
+        constra__sbuf_puts(b, "null");
+    }
+    constra__sbuf_json_key(b, "receipt", 0);
+    str_or_null(b, in->receipt);
+    constra__sbuf_json_key(b, "next_action", 0);
+    constra__sbuf_json_str(b, constra__next_action(in));
+
+    constra__sbuf_json_key(b, "recovery", 0);
+    if (has_recovery(in)) {
+        int used = in->attempt_count;
+        int left = in->max_attempts - used;
+        constra__sbuf_puts(b, "{");
+        constra__sbuf_json_key(b, "recommended_action", 1);
+        constra__sbuf_json_str(b, in->recommended_action[0] ? in->recommended_action : "none");
+        constra__sbuf_json_key(b, "retry_allowed", 0);
+        constra__sbuf_puts(b, in->retry_allowed ? "true" : "false");
+        constra__sbuf_json_key(b, "attempts_used", 0);
+        constra__sbuf_int(b, used);
+        constra__sbuf_json_key(b, "attempts_left", 0);
+        constra__sbuf_int(b, left > 0 ? left : 0);
+        constra__sbuf_json_key(b, "reason", 0);
+        str_or_null(b, in->reason);
+        constra__sbuf_json_key(b, "agent_note", 0);
+        str_or_null(b, in->agent_policy == CONSTRA_AGENT_NONE ? NULL : in->agent_note);
+        constra__sbuf_puts(b, "}");
+    } else {
+        constra__sbuf_puts(b, "null");
+    }
+
+    constra__sbuf_json_key(b, "attempts", 0);
+    constra__sbuf_puts(b, "[");
+    for (int i = 0; i < in->attempt_count; i++) {
+        if (i) {
+            constra__sbuf_puts(b, ",");
+        }
+        write_attempt(b, &in->attempts[i]);
+    }
+    constra__sbuf_puts(b, "]");
+    constra__sbuf_json_key(b, "created_at", 0);
+    constra__sbuf_json_time(b, in->created_at_ms);
+    constra__sbuf_json_key(b, "updated_at", 0);
+    constra__sbuf_json_time(b, in->updated_at_ms);
+}
+
+/* The stored document's extra member: bookkeeping the public form does not
+ * show, in exact integers. */
+static void write_engine(constra__sbuf *b, const struct constra_intent *in)
+{
+    constra__sbuf_json_key(b, "_engine", 0);
+    constra__sbuf_puts(b, "{");
+    constra__sbuf_json_key(b, "v", 1);
+    constra__sbuf_int(b, 1);
+    constra__sbuf_json_key(b, "max_attempts", 0);
+    constra__sbuf_int(b, in->max_attempts);
+    constra__sbuf_json_key(b, "created_at_ms", 0);
+    constra__sbuf_int(b, in->created_at_ms);
+    constra__sbuf_json_key(b, "updated_at_ms", 0);
+    constra__sbuf_int(b, in->updated_at_ms);
+    constra__sbuf_json_key(b, "due_at_ms", 0);
+    constra__sbuf_int(b, in->due_at_ms);
+    constra__sbuf_json_key(b, "agent_note", 0);
+    constra__sbuf_json_str(b, in->agent_note);
+    constra__sbuf_json_key(b, "attempts", 0);
+    constra__sbuf_puts(b, "[");
+    for (int i = 0; i < in->attempt_count; i++) {
+        constra__sbuf_puts(b, i ? ",[" : "[");
+        constra__sbuf_int(b, in->attempts[i].state);
+        constra__sbuf_puts(b, ",");
+        constra__sbuf_int(b, in->attempts[i].started_at_ms);
+        constra__sbuf_puts(b, ",");
+        constra__sbuf_int(b, in->attempts[i].completed_at_ms);
+        constra__sbuf_puts(b, "]");
+    }
+    constra__sbuf_puts(b, "]}");
+}
+
 char *constra__model_json(const struct constra_intent *in, int stored,
                           const constra_platform *platform, size_t *len)
 {
     constra__sbuf b;
     constra__sbuf_init(&b, platform);
-    constra__sbuf_puts(&b, "{");
-    constra__sbuf_json_key(&b, "id", 1);
-    constra__sbuf_json_str(&b, in->id);
-    constra__sbuf_json_key(&b, "object", 0);
-    constra__sbuf_json_str(&b, "payment_intent");
-    constra__sbuf_json_key(&b, "status", 0);
-    constra__sbuf_json_str(&b, constra_intent_status_name(in->status));
-    constra__sbuf_json_key(&b, "amount", 0);
-    constra__sbuf_int(&b, in->amount);
-    constra__sbuf_json_key(&b, "currency", 0);
-    constra__sbuf_json_str(&b, in->currency);
-    constra__sbuf_json_key(&b, "provider", 0);
-    constra__sbuf_json_str(&b, in->provider);
-    constra__sbuf_json_key(&b, "rail", 0);
-    constra__sbuf_json_str(&b, in->rail);
-    constra__sbuf_json_key(&b, "livemode", 0);
-    constra__sbuf_puts(&b, in->livemode ? "true" : "false");
-    constra__sbuf_json_key(&b, "reference", 0);
-    str_or_null(&b, in->reference);
-    constra__sbuf_json_key(&b, "description", 0);
-    str_or_null(&b, in->description);
-    constra__sbuf_json_key(&b, "customer", 0);
-    constra__sbuf_puts(&b, "{");
-    constra__sbuf_json_key(&b, "name", 1);
-    str_or_null(&b, in->customer_name);
-    constra__sbuf_json_key(&b, "phone_number", 0);
-    constra__sbuf_json_str(&b, in->phone);
-    constra__sbuf_puts(&b, "}");
-    constra__sbuf_json_key(&b, "agent_policy", 0);
-    constra__sbuf_json_str(&b, constra__agent_policy_name(in->agent_policy));
-
-    const constra__attempt *cur = in->attempt_count ? &in->attempts[in->attempt_count - 1] : NULL;
-    constra__sbuf_json_key(&b, "provider_action", 0);
-    constra__sbuf_puts(&b, "{");
-    constra__sbuf_json_key(&b, "type", 1);
-    constra__sbuf_json_str(&b, "stk_push");
-    constra__sbuf_json_key(&b, "state", 0);
-    constra__sbuf_json_str(&b, constra__provider_action_state(in));
-    constra__sbuf_json_key(&b, "checkout_request_id", 0);
-    str_or_null(&b, cur ? cur->checkout : NULL);
-    constra__sbuf_puts(&b, "}");
-
-    constra__sbuf_json_key(&b, "provider_result", 0);
-    if (in->result_code[0]) {
-        constra__sbuf_puts(&b, "{");
-        constra__sbuf_json_key(&b, "code", 1);
-        constra__sbuf_json_str(&b, in->result_code);
-        constra__sbuf_json_key(&b, "description", 0);
-        str_or_null(&b, in->result_desc);
-        constra__sbuf_puts(&b, "}");
-    } else {
-        constra__sbuf_puts(&b, "null");
-    }
-    constra__sbuf_json_key(&b, "receipt", 0);
-    str_or_null(&b, in->receipt);
-    constra__sbuf_json_key(&b, "next_action", 0);
-    constra__sbuf_json_str(&b, constra__next_action(in));
-
-    constra__sbuf_json_key(&b, "recovery", 0);
-    if (has_recovery(in)) {
-        int used = in->attempt_count;
-        int left = in->max_attempts - used;
-        constra__sbuf_puts(&b, "{");
-        constra__sbuf_json_key(&b, "recommended_action", 1);
-        constra__sbuf_json_str(&b, in->recommended_action[0] ? in->recommended_action : "none");
-        constra__sbuf_json_key(&b, "retry_allowed", 0);
-        constra__sbuf_puts(&b, in->retry_allowed ? "true" : "false");
-        constra__sbuf_json_key(&b, "attempts_used", 0);
-        constra__sbuf_int(&b, used);
-        constra__sbuf_json_key(&b, "attempts_left", 0);
-        constra__sbuf_int(&b, left > 0 ? left : 0);
-        constra__sbuf_json_key(&b, "reason", 0);
-        str_or_null(&b, in->reason);
-        constra__sbuf_json_key(&b, "agent_note", 0);
-        str_or_null(&b, in->agent_policy == CONSTRA_AGENT_NONE ? NULL : in->agent_note);
-        constra__sbuf_puts(&b, "}");
-    } else {
-        constra__sbuf_puts(&b, "null");
-    }
-
-    constra__sbuf_json_key(&b, "attempts", 0);
-    constra__sbuf_puts(&b, "[");
-    for (int i = 0; i < in->attempt_count; i++) {
-        if (i) {
-            constra__sbuf_puts(&b, ",");
-        }
-        write_attempt(&b, &in->attempts[i]);
-    }
-    constra__sbuf_puts(&b, "]");
-    constra__sbuf_json_key(&b, "created_at", 0);
-    constra__sbuf_json_time(&b, in->created_at_ms);
-    constra__sbuf_json_key(&b, "updated_at", 0);
-    constra__sbuf_json_time(&b, in->updated_at_ms);
-
+    write_public(&b, in);
     if (stored) {
-        /* Bookkeeping the public form does not show, in exact integers. */
-        constra__sbuf_json_key(&b, "_engine", 0);
-        constra__sbuf_puts(&b, "{");
-        constra__sbuf_json_key(&b, "v", 1);
-        constra__sbuf_int(&b, 1);
-        constra__sbuf_json_key(&b, "max_attempts", 0);
-        constra__sbuf_int(&b, in->max_attempts);
-        constra__sbuf_json_key(&b, "created_at_ms", 0);
-        constra__sbuf_int(&b, in->created_at_ms);
-        constra__sbuf_json_key(&b, "updated_at_ms", 0);
-        constra__sbuf_int(&b, in->updated_at_ms);
-        constra__sbuf_json_key(&b, "due_at_ms", 0);
-        constra__sbuf_int(&b, in->due_at_ms);
-        constra__sbuf_json_key(&b, "agent_note", 0);
-        constra__sbuf_json_str(&b, in->agent_note);
-        constra__sbuf_json_key(&b, "attempts", 0);
-        constra__sbuf_puts(&b, "[");
-        for (int i = 0; i < in->attempt_count; i++) {
-            constra__sbuf_puts(&b, i ? ",[" : "[");
-            constra__sbuf_int(&b, in->attempts[i].state);
-            constra__sbuf_puts(&b, ",");
-            constra__sbuf_int(&b, in->attempts[i].started_at_ms);
-            constra__sbuf_puts(&b, ",");
-            constra__sbuf_int(&b, in->attempts[i].completed_at_ms);
-            constra__sbuf_puts(&b, "]");
-        }
-        constra__sbuf_puts(&b, "]}");
+        write_engine(&b, in);
     }
     constra__sbuf_puts(&b, "}");
     return constra__sbuf_take(&b, len);
+}
+
+int constra__model_render(const struct constra_intent *in, const constra_platform *platform,
+                          char **public_json, size_t *public_len, char **stored_doc,
+                          size_t *stored_len)
+{
+    constra__sbuf b;
+    constra__sbuf_init(&b, platform);
+    write_public(&b, in);
+    size_t members = b.len; /* everything but the closing brace */
+    constra__sbuf_puts(&b, "}");
+    char *pub = constra__sbuf_take(&b, public_len);
+    if (pub == NULL) {
+        return -1;
+    }
+    /* The stored document is the public one with one member more. */
+    constra__sbuf_init(&b, platform);
+    constra__sbuf_append(&b, pub, members);
+    write_engine(&b, in);
+    constra__sbuf_puts(&b, "}");
+    char *doc = constra__sbuf_take(&b, stored_len);
+    if (doc == NULL) {
+        platform->free_fn(platform->user_data, pub);
+        return -1;
+    }
+    *public_json = pub;
+    *stored_doc = doc;
+    return 0;
 }
 
 /* ---- reading a stored document back ------------------------------------ */
@@ -379,6 +418,9 @@ int constra__model_parse(struct constra_intent *in, const char *doc, size_t len)
         return CONSTRA_E_STORAGE;
     }
     constra_platform keep = in->platform;
+    if (in->json != NULL) {
+        keep.free_fn(keep.user_data, in->json); /* a previous read's snapshot text */
+    }
     memset(in, 0, sizeof(*in));
     in->platform = keep;
     int rc = parse_tree(in, root) == 0 ? CONSTRA_OK : CONSTRA_E_STORAGE;

@@ -77,9 +77,11 @@ struct constra_intent {
     int retry_allowed;
     char reason[48];
     char agent_note[CONSTRA__NOTE_MAX + 1];
-    /* Snapshot only: the public JSON, and whether it was an idempotent replay. */
+    /* Snapshot only: the public JSON (of version json_version), and
+     * whether it was an idempotent replay. */
     char *json;
     size_t json_len;
+    int64_t json_version;
     int replayed;
 };
 
@@ -94,6 +96,13 @@ constra__attempt *constra__model_attempt_by_checkout(struct constra_intent *in,
  * allocated from `platform`; NULL when out of memory. */
 char *constra__model_json(const struct constra_intent *in, int stored,
                           const constra_platform *platform, size_t *len);
+
+/* Both forms from one rendering: the public JSON and the stored document
+ * (the public one plus the "_engine" member), allocated from `platform`.
+ * 0, or -1 when out of memory (nothing allocated then). */
+int constra__model_render(const struct constra_intent *in, const constra_platform *platform,
+                          char **public_json, size_t *public_len, char **stored_doc,
+                          size_t *stored_len);
 
 /* Reads a stored document back. CONSTRA_OK, CONSTRA_E_NOMEM, or
  * CONSTRA_E_STORAGE for a document that is not ours (corruption). */
