@@ -14,6 +14,9 @@
  * is exactly as it was and *out is NULL.
  *
  * Threads: all functions may be called concurrently on one handle.
+ * Snapshots, lists and event lists are immutable once returned: any
+ * number of threads may read one at the same time; free it exactly once,
+ * after the last reader.
  */
 #ifndef CONSTRA_INTENT_H
 #define CONSTRA_INTENT_H
