@@ -15,6 +15,7 @@
 #include "constra/id.h"
 #include "constra/handle.h"
 #include "constra/storage.h"
+#include "constra/storage_sqlite.h"
 #include "constra/rail.h"
 #include "constra/intent.h"
 #include "constra/result_codes.h"
