@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "constra/storage.h"
+#include "storage/storage_internal.h"
 #include "platform/platform.h"
 #include "util/check.h"
 #include "util/strmap.h"
@@ -165,11 +166,6 @@ static size_t lower_bound(const mem_store *s, const char *id)
     return lo;
 }
 
-static int valid_text(const char *t)
-{
-    return t != NULL && constra__strnlen(t, CONSTRA_STORAGE_KEY_MAX + 1) <= CONSTRA_STORAGE_KEY_MAX;
-}
-
 /* ---- commit ----------------------------------------------------------- */
 
 typedef struct prepared {
@@ -197,40 +193,6 @@ static void discard(mem_store *s, prepared *p)
         constra__free(&s->platform, p->events);
     }
     constra__free(&s->platform, p->response);
-}
-
-static int check_write(const constra_storage_write *w)
-{
-    if (w == NULL || w->struct_size < sizeof(*w)) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    if (w->intent == NULL && w->event_count == 0 && w->idempotency == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    if (w->event_count > 0 && w->events == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    const constra_storage_intent *in = w->intent;
-    if (in && (!valid_text(in->id) || in->id[0] == '\0' || !valid_text(in->status) ||
-               (in->reference && !valid_text(in->reference)) ||
-               (in->checkout_request_id && !valid_text(in->checkout_request_id)) ||
-               (in->document == NULL && in->document_len > 0) || w->expected_version < 0 ||
-               in->version != w->expected_version + 1)) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    for (size_t i = 0; i < w->event_count; i++) {
-        const constra_storage_event *e = &w->events[i];
-        if (!valid_text(e->id) || !valid_text(e->type) || !valid_text(e->intent_id ? e->intent_id : "") ||
-            (e->document == NULL && e->document_len > 0)) {
-            return CONSTRA_E_INVALID_ARGUMENT;
-        }
-    }
-    if (w->idempotency && (!valid_text(w->idempotency->key) ||
-                           !valid_text(w->idempotency->fingerprint) ||
-                           (w->idempotency->response == NULL && w->idempotency->response_len > 0))) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    return CONSTRA_OK;
 }
 
 static int prepare(mem_store *s, const constra_storage_write *w, prepared *p)
@@ -282,13 +244,6 @@ static int prepare(mem_store *s, const constra_storage_write *w, prepared *p)
                                   sizeof(mem_intent *))) ||
             constra__strmap_reserve(&s->by_id, 1) || constra__strmap_reserve(&s->by_checkout, 1)) {
             return CONSTRA_E_NOMEM;
-        }
-    }
-    for (size_t i = 0; i < w->event_count; i++) {
-        const char *owner = w->events[i].intent_id ? w->events[i].intent_id : "";
-        /* An event belongs to the intent written with it, or to none. */
-        if (owner[0] != '\0' && (in == NULL || strcmp(owner, in->id) != 0)) {
-            return CONSTRA_E_INVALID_ARGUMENT;
         }
     }
     if (w->event_count > 0) {
@@ -380,7 +335,7 @@ static void apply(mem_store *s, const constra_storage_write *w, prepared *p)
 static int mem_commit(void *ud, const constra_storage_write *w)
 {
     mem_store *s = ud;
-    int rc = check_write(w);
+    int rc = constra__storage_check_write(w);
     if (rc != CONSTRA_OK) {
         return rc;
     }
@@ -408,7 +363,7 @@ static int emit_intent(mem_store *s, const mem_intent *i, constra_storage_intent
 static int mem_get_intent(void *ud, const char *id, constra_storage_intent_fn emit, void *ctx)
 {
     mem_store *s = ud;
-    if (!valid_text(id) || emit == NULL) {
+    if (!constra__storage_valid_text(id) || emit == NULL) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     constra__lock(&s->platform, s->mutex);
@@ -424,7 +379,7 @@ static int mem_find_by_checkout(void *ud, const char *checkout, constra_storage_
                                 void *ctx)
 {
     mem_store *s = ud;
-    if (!valid_text(checkout) || checkout[0] == '\0' || emit == NULL) {
+    if (!constra__storage_valid_text(checkout) || checkout[0] == '\0' || emit == NULL) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     constra__lock(&s->platform, s->mutex);
@@ -441,8 +396,8 @@ static int mem_list_intents(void *ud, const constra_storage_query *q,
 {
     mem_store *s = ud;
     if (q == NULL || q->struct_size < sizeof(*q) || q->limit == 0 || emit == NULL ||
-        (q->status && !valid_text(q->status)) || (q->reference && !valid_text(q->reference)) ||
-        (q->starting_after && !valid_text(q->starting_after))) {
+        (q->status && !constra__storage_valid_text(q->status)) || (q->reference && !constra__storage_valid_text(q->reference)) ||
+        (q->starting_after && !constra__storage_valid_text(q->starting_after))) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     constra__lock(&s->platform, s->mutex);
@@ -472,7 +427,7 @@ static int mem_list_events(void *ud, const char *intent_id, int64_t after, size_
                            constra_storage_event_fn emit, void *ctx)
 {
     mem_store *s = ud;
-    if ((intent_id && !valid_text(intent_id)) || emit == NULL || after < 0) {
+    if ((intent_id && !constra__storage_valid_text(intent_id)) || emit == NULL || after < 0) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     constra__lock(&s->platform, s->mutex);
@@ -510,18 +465,11 @@ static int mem_list_events(void *ud, const char *intent_id, int64_t after, size_
 
 /* ---- idempotency ------------------------------------------------------ */
 
-static int idem_valid(const constra_storage_idempotency *r)
-{
-    return r != NULL && r->struct_size >= sizeof(*r) && valid_text(r->key) && r->key[0] &&
-           valid_text(r->fingerprint) && r->fingerprint[0] &&
-           (r->response != NULL || r->response_len == 0);
-}
-
 static int mem_idem_reserve(void *ud, const constra_storage_idempotency *r, int64_t now,
                             constra_storage_idempotency_fn emit, void *ctx)
 {
     mem_store *s = ud;
-    if (!idem_valid(r)) {
+    if (!constra__storage_idem_valid(r)) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     int rc = CONSTRA_OK;
@@ -560,7 +508,7 @@ static int mem_idem_reserve(void *ud, const constra_storage_idempotency *r, int6
 static int mem_idem_complete(void *ud, const constra_storage_idempotency *r)
 {
     mem_store *s = ud;
-    if (!idem_valid(r)) {
+    if (!constra__storage_idem_valid(r)) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     constra_storage_write w = {sizeof(w), NULL, 0, NULL, 0, r};
@@ -570,7 +518,7 @@ static int mem_idem_complete(void *ud, const constra_storage_idempotency *r)
 static int mem_idem_release(void *ud, const char *key, const char *fingerprint)
 {
     mem_store *s = ud;
-    if (!valid_text(key) || !valid_text(fingerprint)) {
+    if (!constra__storage_valid_text(key) || !constra__storage_valid_text(fingerprint)) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     constra__lock(&s->platform, s->mutex);

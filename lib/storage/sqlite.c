@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "constra/storage_sqlite.h"
+#include "storage/storage_internal.h"
 #include "platform/platform.h"
 #include "util/check.h"
 
@@ -162,11 +163,6 @@ typedef struct sq_store {
 } sq_store;
 
 /* ---- helpers ---------------------------------------------------------- */
-
-static int valid_text(const char *t)
-{
-    return t != NULL && constra__strnlen(t, CONSTRA_STORAGE_KEY_MAX + 1) <= CONSTRA_STORAGE_KEY_MAX;
-}
 
 /* SQLite result code -> status. */
 static int status_of(int rc)
@@ -331,45 +327,6 @@ static int finish(sq_store *s, int status)
 
 /* ---- commit ----------------------------------------------------------- */
 
-static int check_write(const constra_storage_write *w)
-{
-    if (w == NULL || w->struct_size < sizeof(*w)) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    if (w->intent == NULL && w->event_count == 0 && w->idempotency == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    if (w->event_count > 0 && w->events == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    const constra_storage_intent *in = w->intent;
-    if (in && (in->struct_size < sizeof(*in) || !valid_text(in->id) || in->id[0] == '\0' ||
-               !valid_text(in->status) || (in->reference && !valid_text(in->reference)) ||
-               (in->checkout_request_id && !valid_text(in->checkout_request_id)) ||
-               (in->document == NULL && in->document_len > 0) || w->expected_version < 0 ||
-               w->expected_version == INT64_MAX || in->version != w->expected_version + 1)) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    for (size_t i = 0; i < w->event_count; i++) {
-        const constra_storage_event *e = &w->events[i];
-        const char *owner = e->intent_id ? e->intent_id : "";
-        if (!valid_text(e->id) || !valid_text(e->type) || !valid_text(owner) ||
-            (e->document == NULL && e->document_len > 0)) {
-            return CONSTRA_E_INVALID_ARGUMENT;
-        }
-        /* An event belongs to the intent written with it, or to none. */
-        if (owner[0] != '\0' && (in == NULL || strcmp(owner, in->id) != 0)) {
-            return CONSTRA_E_INVALID_ARGUMENT;
-        }
-    }
-    const constra_storage_idempotency *r = w->idempotency;
-    if (r && (!valid_text(r->key) || !valid_text(r->fingerprint) ||
-              (r->response == NULL && r->response_len > 0))) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    return CONSTRA_OK;
-}
-
 static int write_intent(sq_store *s, const constra_storage_write *w)
 {
     const constra_storage_intent *in = w->intent;
@@ -462,7 +419,7 @@ static int complete_idem(sq_store *s, const constra_storage_idempotency *r)
 static int sq_commit(void *ud, const constra_storage_write *w)
 {
     sq_store *s = ud;
-    int rc = check_write(w);
+    int rc = constra__storage_check_write(w);
     if (rc != CONSTRA_OK) {
         return rc;
     }
@@ -510,7 +467,7 @@ static int emit_intents(sq_store *s, sqlite3_stmt *st, constra_storage_intent_fn
 static int sq_get_intent(void *ud, const char *id, constra_storage_intent_fn emit, void *ctx)
 {
     sq_store *s = ud;
-    if (!valid_text(id) || emit == NULL) {
+    if (!constra__storage_valid_text(id) || emit == NULL) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     int count = 0;
@@ -526,7 +483,7 @@ static int sq_find_by_checkout(void *ud, const char *checkout, constra_storage_i
                                void *ctx)
 {
     sq_store *s = ud;
-    if (!valid_text(checkout) || checkout[0] == '\0' || emit == NULL) {
+    if (!constra__storage_valid_text(checkout) || checkout[0] == '\0' || emit == NULL) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     int count = 0;
@@ -543,8 +500,8 @@ static int sq_list_intents(void *ud, const constra_storage_query *q,
 {
     sq_store *s = ud;
     if (q == NULL || q->struct_size < sizeof(*q) || q->limit == 0 || emit == NULL ||
-        (q->status && !valid_text(q->status)) || (q->reference && !valid_text(q->reference)) ||
-        (q->starting_after && !valid_text(q->starting_after))) {
+        (q->status && !constra__storage_valid_text(q->status)) || (q->reference && !constra__storage_valid_text(q->reference)) ||
+        (q->starting_after && !constra__storage_valid_text(q->starting_after))) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     int count = 0;
@@ -565,7 +522,7 @@ static int sq_list_events(void *ud, const char *intent_id, int64_t after, size_t
                           constra_storage_event_fn emit, void *ctx)
 {
     sq_store *s = ud;
-    if ((intent_id && !valid_text(intent_id)) || emit == NULL || after < 0) {
+    if ((intent_id && !constra__storage_valid_text(intent_id)) || emit == NULL || after < 0) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     constra__lock(&s->platform, s->mutex);
@@ -596,13 +553,6 @@ static int sq_list_events(void *ud, const char *intent_id, int64_t after, size_t
 }
 
 /* ---- idempotency ------------------------------------------------------ */
-
-static int idem_valid(const constra_storage_idempotency *r)
-{
-    return r != NULL && r->struct_size >= sizeof(*r) && valid_text(r->key) && r->key[0] &&
-           valid_text(r->fingerprint) && r->fingerprint[0] &&
-           (r->response != NULL || r->response_len == 0);
-}
 
 /* Inside the write transaction: CONFLICT (emitted) if a live record holds
  * the key, else replaces whatever is there with the new reservation. */
@@ -650,7 +600,7 @@ static int sq_idem_reserve(void *ud, const constra_storage_idempotency *r, int64
                            constra_storage_idempotency_fn emit, void *ctx)
 {
     sq_store *s = ud;
-    if (!idem_valid(r)) {
+    if (!constra__storage_idem_valid(r)) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     constra__lock(&s->platform, s->mutex);
@@ -666,7 +616,7 @@ static int sq_idem_reserve(void *ud, const constra_storage_idempotency *r, int64
 
 static int sq_idem_complete(void *ud, const constra_storage_idempotency *r)
 {
-    if (!idem_valid(r)) {
+    if (!constra__storage_idem_valid(r)) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     constra_storage_write w = {sizeof(w), NULL, 0, NULL, 0, r};
@@ -676,7 +626,7 @@ static int sq_idem_complete(void *ud, const constra_storage_idempotency *r)
 static int sq_idem_release(void *ud, const char *key, const char *fingerprint)
 {
     sq_store *s = ud;
-    if (!valid_text(key) || !valid_text(fingerprint)) {
+    if (!constra__storage_valid_text(key) || !constra__storage_valid_text(fingerprint)) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     constra__lock(&s->platform, s->mutex);
