@@ -1,0 +1,28 @@
+"""libconstra for Python: payment operations on mobile-money rails.
+
+Loads the libconstra shared library (``CONSTRA_LIBRARY``, then the system
+loader, then a build directory of the source tree) through ctypes; no
+compiler is needed. See :class:`Client` for the engine and
+:func:`verify_webhook` for signatures.
+"""
+from . import _native
+from .client import Client, Intent, Response
+from .errors import (ArgumentTypeError, ConflictError, ConstraError, InvalidArgumentError,
+                     InvalidStateError, NotFoundError, SignatureError, StorageError,
+                     TransportError)
+from .mpesa import decode_result, normalize_phone
+from .storage import (DictStorage, EventRecord, IdempotencyRecord, IntentRecord, Query,
+                      Storage, StorageConflict, StorageNotFound, Write)
+from .webhook import sign_webhook, verify_webhook
+
+__version__ = "0.1.0"
+library_path = _native.lib_path
+
+__all__ = [
+    "Client", "Intent", "Response", "ConstraError", "ArgumentTypeError", "ConflictError",
+    "InvalidArgumentError", "InvalidStateError", "NotFoundError", "SignatureError",
+    "StorageError", "TransportError", "decode_result", "normalize_phone", "DictStorage",
+    "EventRecord", "IdempotencyRecord", "IntentRecord", "Query", "Storage",
+    "StorageConflict", "StorageNotFound", "Write", "sign_webhook", "verify_webhook",
+    "library_path",
+]

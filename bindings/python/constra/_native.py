@@ -1,0 +1,300 @@
+"""The C ABI as ctypes sees it: finding libconstra, its structs and prototypes.
+
+Nothing here is public. Struct layouts mirror include/constra/*.h field for
+field; every versioned struct is initialised through the library's own
+``constra_*_init(ptr, size)`` so the library, not this file, decides what a
+valid struct_size is.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_int, c_int64,
+                    c_size_t, c_uint8, c_void_p)
+from pathlib import Path
+from typing import Optional
+
+# ---- status codes (error.h: append-only, never renumbered) -------------
+OK = 0
+E_GENERIC = -1
+E_INVALID_ARGUMENT = -2
+E_NOMEM = -3
+E_NOT_FOUND = -4
+E_CONFLICT = -5
+E_INVALID_STATE = -6
+E_BUFFER_TOO_SMALL = -7
+E_UNSUPPORTED = -9
+E_ABI = -10
+E_SIGNATURE = -12
+E_STORAGE = -13
+E_TRANSPORT = -14
+E_OUTCOME_UNKNOWN = -15
+E_CALLBACK = -17
+
+
+# ---- structs -------------------------------------------------------------
+class Error(Structure):
+    _fields_ = [("struct_size", c_size_t), ("status", c_int), ("http_status", c_int),
+                ("code", c_char * 64), ("message", c_char * 256), ("param", c_char * 64)]
+
+
+class Config(Structure):
+    _fields_ = [("struct_size", c_size_t), ("platform", c_void_p), ("storage", c_void_p),
+                ("rail", c_void_p), ("mode", c_int), ("callback_timeout_ms", c_int64),
+                ("max_attempts", c_int), ("idempotency_retention_ms", c_int64),
+                ("amount_max", c_int64), ("secret_key", c_char_p)]
+
+
+class IntentParams(Structure):
+    _fields_ = [("struct_size", c_size_t), ("amount", c_int64), ("currency", c_char_p),
+                ("provider", c_char_p), ("phone_number", c_char_p),
+                ("customer_name", c_char_p), ("reference", c_char_p),
+                ("description", c_char_p), ("agent_policy", c_int), ("draft", c_int)]
+
+
+class ListParams(Structure):
+    _fields_ = [("struct_size", c_size_t), ("status", c_int), ("reference", c_char_p),
+                ("created_from_ms", c_int64), ("created_to_ms", c_int64),
+                ("starting_after", c_char_p), ("limit", c_size_t)]
+
+
+class WebhookParams(Structure):
+    _fields_ = [("struct_size", c_size_t), ("scheme", c_int), ("secret", c_char_p),
+                ("body", POINTER(c_uint8)), ("body_len", c_size_t), ("signature", c_char_p),
+                ("msg_id", c_char_p), ("timestamp_header", c_char_p), ("timestamp", c_int64),
+                ("now", c_int64), ("tolerance_s", c_int64)]
+
+
+class ResultInfo(Structure):
+    _fields_ = [("struct_size", c_size_t), ("api", c_int), ("outcome", c_int),
+                ("known", c_int), ("retry_allowed", c_int), ("description", c_char_p),
+                ("recovery_note", c_char_p), ("recommended_action", c_char_p),
+                ("message_match", c_char_p), ("code", c_char * 65)]
+
+
+class SqliteOptions(Structure):
+    _fields_ = [("struct_size", c_size_t), ("path", c_char_p), ("synchronous", c_int),
+                ("busy_timeout_ms", c_int)]
+
+
+class HttpHeader(Structure):
+    _fields_ = [("name", c_char_p), ("value", c_char_p)]
+
+
+class ApiRequest(Structure):
+    _fields_ = [("struct_size", c_size_t), ("method", c_char_p), ("target", c_char_p),
+                ("headers", POINTER(HttpHeader)), ("header_count", c_size_t),
+                ("body", c_void_p), ("body_len", c_size_t)]
+
+
+# storage.h: rows cross as records of borrowed pointers. Text the engine
+# hands us is NUL-terminated; documents are (pointer, length).
+class StorageIntent(Structure):
+    _fields_ = [("struct_size", c_size_t), ("id", c_char_p), ("status", c_char_p),
+                ("reference", c_char_p), ("checkout_request_id", c_char_p),
+                ("created_at_ms", c_int64), ("updated_at_ms", c_int64), ("version", c_int64),
+                ("document", c_void_p), ("document_len", c_size_t)]
+
+
+class StorageEvent(Structure):
+    _fields_ = [("struct_size", c_size_t), ("id", c_char_p), ("intent_id", c_char_p),
+                ("type", c_char_p), ("created_at_ms", c_int64), ("sequence", c_int64),
+                ("document", c_void_p), ("document_len", c_size_t)]
+
+
+class StorageIdempotency(Structure):
+    _fields_ = [("struct_size", c_size_t), ("key", c_char_p), ("fingerprint", c_char_p),
+                ("state", c_int), ("http_status", c_int), ("response", c_void_p),
+                ("response_len", c_size_t), ("created_at_ms", c_int64),
+                ("expires_at_ms", c_int64), ("lease_expires_at_ms", c_int64)]
+
+
+class StorageWrite(Structure):
+    _fields_ = [("struct_size", c_size_t), ("intent", POINTER(StorageIntent)),
+                ("expected_version", c_int64), ("events", POINTER(StorageEvent)),
+                ("event_count", c_size_t), ("idempotency", POINTER(StorageIdempotency))]
+
+
+class StorageQuery(Structure):
+    _fields_ = [("struct_size", c_size_t), ("status", c_char_p), ("reference", c_char_p),
+                ("created_from_ms", c_int64), ("created_to_ms", c_int64),
+                ("starting_after", c_char_p), ("limit", c_size_t)]
+
+
+IntentFn = CFUNCTYPE(c_int, c_void_p, POINTER(StorageIntent))
+EventFn = CFUNCTYPE(c_int, c_void_p, POINTER(StorageEvent))
+IdemFn = CFUNCTYPE(c_int, c_void_p, POINTER(StorageIdempotency))
+
+CommitFn = CFUNCTYPE(c_int, c_void_p, POINTER(StorageWrite))
+GetIntentFn = CFUNCTYPE(c_int, c_void_p, c_char_p, IntentFn, c_void_p)
+ListIntentsFn = CFUNCTYPE(c_int, c_void_p, POINTER(StorageQuery), IntentFn, c_void_p)
+ListEventsFn = CFUNCTYPE(c_int, c_void_p, c_char_p, c_int64, c_size_t, EventFn, c_void_p)
+ReserveFn = CFUNCTYPE(c_int, c_void_p, POINTER(StorageIdempotency), c_int64, IdemFn, c_void_p)
+CompleteFn = CFUNCTYPE(c_int, c_void_p, POINTER(StorageIdempotency))
+ReleaseFn = CFUNCTYPE(c_int, c_void_p, c_char_p, c_char_p)
+PurgeFn = CFUNCTYPE(c_int, c_void_p, c_int64)
+DestroyFn = CFUNCTYPE(None, c_void_p)
+
+
+class Storage(Structure):
+    _fields_ = [("struct_size", c_size_t), ("user_data", c_void_p),
+                ("commit", CommitFn), ("get_intent", GetIntentFn),
+                ("find_by_checkout", GetIntentFn), ("list_intents", ListIntentsFn),
+                ("list_events", ListEventsFn), ("idempotency_reserve", ReserveFn),
+                ("idempotency_complete", CompleteFn), ("idempotency_release", ReleaseFn),
+                ("purge_expired", PurgeFn), ("destroy", DestroyFn)]
+
+
+# ---- finding the library ---------------------------------------------------
+_LIB_NAMES = ("libconstra.so.0", "libconstra.so")
+
+
+def _build_dir_candidates() -> list:
+    """libconstra in a meson build directory next to this source tree:
+    walks up from this file and looks in <dir>/build*/lib/."""
+    found = []
+    here = Path(__file__).resolve().parent
+    for parent in [here, *here.parents]:
+        try:
+            builds = sorted(p for p in parent.iterdir() if p.is_dir() and p.name.startswith("build"))
+        except OSError:
+            continue
+        for build in builds:
+            for name in _LIB_NAMES:
+                cand = build / "lib" / name
+                if cand.is_file():
+                    found.append(str(cand))
+                    break
+        if found:
+            break
+    return found
+
+
+def _load() -> ctypes.CDLL:
+    tried = []
+    explicit = os.environ.get("CONSTRA_LIBRARY")
+    if explicit:
+        # An explicit choice is final: falling back silently would test or
+        # run against a different library than the one asked for.
+        try:
+            return ctypes.CDLL(explicit)
+        except OSError as exc:
+            raise ImportError(f"CONSTRA_LIBRARY={explicit!r} cannot be loaded: {exc}") from exc
+    system = ctypes.util.find_library("constra")
+    for name in ([system] if system else []) + list(_LIB_NAMES) + _build_dir_candidates():
+        try:
+            return ctypes.CDLL(name)
+        except OSError as exc:
+            tried.append(f"{name}: {exc}")
+    raise ImportError("libconstra not found; set CONSTRA_LIBRARY to the path of "
+                      "libconstra.so.0. Tried: " + "; ".join(tried))
+
+
+lib = _load()
+lib_path: Optional[str] = getattr(lib, "_name", None)
+
+
+def _fn(name: str, restype, *argtypes):
+    f = getattr(lib, name)
+    f.restype = restype
+    f.argtypes = list(argtypes)
+    return f
+
+
+P = c_void_p  # opaque handles: constra_t*, constra_intent*, lists, responses
+
+# error.h
+error_init = _fn("constra_error_init", c_int, POINTER(Error), c_size_t)
+status_name = _fn("constra_status_name", c_char_p, c_int)
+status_http = _fn("constra_status_http", c_int, c_int)
+strerror = _fn("constra_strerror", c_char_p, c_int)
+# handle.h
+config_init = _fn("constra_config_init", c_int, POINTER(Config), c_size_t)
+open_ = _fn("constra_open", c_int, POINTER(P), POINTER(Config), POINTER(Error))
+close = _fn("constra_close", None, P)
+last_error = _fn("constra_last_error", c_int, P, POINTER(Error))
+now_ms = _fn("constra_now_ms", c_int64, P)
+# intent.h
+intent_params_init = _fn("constra_intent_params_init", c_int, POINTER(IntentParams), c_size_t)
+intent_create = _fn("constra_intent_create", c_int, P, POINTER(IntentParams), c_char_p, POINTER(P))
+intent_get = _fn("constra_intent_get", c_int, P, c_char_p, POINTER(P))
+intent_confirm = _fn("constra_intent_confirm", c_int, P, c_char_p, POINTER(P))
+intent_retry = _fn("constra_intent_retry", c_int, P, c_char_p, POINTER(P))
+intent_cancel = _fn("constra_intent_cancel", c_int, P, c_char_p, POINTER(P))
+intent_resolve = _fn("constra_intent_resolve", c_int, P, c_char_p, c_int, c_char_p, c_char_p,
+                     POINTER(P))
+intent_simulate = _fn("constra_intent_simulate_callback", c_int, P, c_char_p, c_char_p,
+                      c_char_p, POINTER(P))
+tick = _fn("constra_tick", c_int, P, c_int64)
+intent_free = _fn("constra_intent_free", None, P)
+intent_replayed = _fn("constra_intent_replayed", c_int, P)
+intent_json = _fn("constra_intent_json", c_void_p, P, POINTER(c_size_t))
+list_params_init = _fn("constra_list_params_init", c_int, POINTER(ListParams), c_size_t)
+list_intents = _fn("constra_list_intents", c_int, P, POINTER(ListParams), POINTER(P))
+intent_list_json = _fn("constra_intent_list_json", c_void_p, P, POINTER(c_size_t))
+intent_list_free = _fn("constra_intent_list_free", None, P)
+intent_events = _fn("constra_intent_events", c_int, P, c_char_p, POINTER(P))
+event_list_json = _fn("constra_event_list_json", c_void_p, P, POINTER(c_size_t))
+event_list_free = _fn("constra_event_list_free", None, P)
+handle_mpesa_callback = _fn("constra_handle_mpesa_callback", c_int, P, c_char_p, c_size_t)
+# storage.h / storage_sqlite.h
+storage_init = _fn("constra_storage_init", c_int, POINTER(Storage), c_size_t)
+storage_memory = _fn("constra_storage_memory", c_int, POINTER(Storage), c_void_p, POINTER(Error))
+sqlite_options_init = _fn("constra_sqlite_options_init", c_int, POINTER(SqliteOptions), c_size_t)
+storage_sqlite = _fn("constra_storage_sqlite", c_int, POINTER(Storage), c_void_p,
+                     POINTER(SqliteOptions), POINTER(Error))
+# webhook.h
+webhook_params_init = _fn("constra_webhook_params_init", c_int, POINTER(WebhookParams), c_size_t)
+webhook_verify = _fn("constra_webhook_verify", c_int, POINTER(WebhookParams), POINTER(c_int),
+                     POINTER(Error))
+webhook_sign = _fn("constra_webhook_sign", c_int, POINTER(WebhookParams), ctypes.c_char_p,
+                   c_size_t, POINTER(Error))
+webhook_scheme_from_name = _fn("constra_webhook_scheme_from_name", c_int, c_char_p,
+                               POINTER(c_int), POINTER(Error))
+webhook_result_name = _fn("constra_webhook_result_name", c_char_p, c_int)
+# result_codes.h
+result_info_init = _fn("constra_result_info_init", c_int, POINTER(ResultInfo), c_size_t)
+result_lookup = _fn("constra_mpesa_result_lookup", c_int, c_char_p, c_size_t, c_int, c_char_p,
+                    POINTER(ResultInfo), POINTER(Error))
+outcome_name = _fn("constra_outcome_name", c_char_p, c_int)
+mpesa_api_name = _fn("constra_mpesa_api_name", c_char_p, c_int)
+mpesa_api_parse = _fn("constra_mpesa_api_parse", c_int, c_char_p, POINTER(c_int), POINTER(Error))
+# mpesa_fields.h
+msisdn_normalize = _fn("constra_msisdn_normalize", c_int, c_char_p, c_size_t, ctypes.c_char_p,
+                       c_size_t, POINTER(Error))
+# api.h
+api_request_init = _fn("constra_api_request_init", c_int, POINTER(ApiRequest), c_size_t)
+api_handle = _fn("constra_api_handle", c_int, P, POINTER(ApiRequest), POINTER(P))
+api_response_status = _fn("constra_api_response_status", c_int, P)
+api_response_body = _fn("constra_api_response_body", c_void_p, P, POINTER(c_size_t))
+api_response_header_count = _fn("constra_api_response_header_count", c_size_t, P)
+api_response_header_name = _fn("constra_api_response_header_name", c_char_p, P, c_size_t)
+api_response_header_value = _fn("constra_api_response_header_value", c_char_p, P, c_size_t)
+api_response_free = _fn("constra_api_response_free", None, P)
+
+
+def new_error() -> Error:
+    err = Error()
+    rc = error_init(ctypes.byref(err), ctypes.sizeof(err))
+    if rc != OK:  # pragma: no cover - only if the library and this file disagree
+        raise RuntimeError(f"constra_error_init failed ({rc}): ABI mismatch")
+    return err
+
+
+def init_struct(init_fn, struct_type):
+    """A struct initialised by its constra_*_init(ptr, size) function."""
+    s = struct_type()
+    rc = init_fn(ctypes.byref(s), ctypes.sizeof(s))
+    if rc != OK:  # pragma: no cover
+        raise RuntimeError(f"{init_fn.__name__} failed ({rc}): ABI mismatch")
+    return s
+
+
+def take_bytes(ptr: Optional[int], length: int) -> bytes:
+    """Copies length bytes from a C pointer (None/0 with length 0 is b"")."""
+    if not ptr or length == 0:
+        return b""
+    return ctypes.string_at(ptr, length)
+
+

@@ -1,0 +1,394 @@
+"""The local engine: payment intents on a libconstra handle, in process."""
+from __future__ import annotations
+
+import ctypes
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from . import _native as N
+from ._text import body_bytes, cint, cstr
+from .errors import ConstraError, from_error, invalid, wrong_type
+from .storage import Storage, StorageAdapter
+
+INT64_MAX = 2**63 - 1
+
+STATUSES = {"draft": 1, "pending_user_action": 2, "succeeded": 3, "requires_recovery": 4,
+            "review_required": 5, "failed": 6, "cancelled": 7}
+AGENT_POLICIES = {"operator_review": 0, "auto_retry": 1, "none": 2}
+MODES = {"sandbox": 0, "live": 1}
+
+
+class Intent(dict):
+    """A payment intent as the REST API returns it (a plain dict), plus
+    ``replayed``: True when a create with the same idempotency key returned
+    the first result again."""
+
+    replayed: bool = False
+
+
+@dataclass
+class Response:
+    """One answer of the in-process REST router (:meth:`Client.request`)."""
+    status: int
+    headers: List[Tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> Optional[str]:
+        """The first header called name (case-insensitive), or None."""
+        low = name.lower()
+        return next((v for k, v in self.headers if k.lower() == low), None)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def _json_at(getter, obj) -> Any:
+    n = ctypes.c_size_t(0)
+    ptr = getter(obj, ctypes.byref(n))
+    return json.loads(N.take_bytes(ptr, n.value))
+
+
+def _id(value: object) -> bytes:
+    raw = cstr(value, "id", required=True)
+    assert raw is not None
+    return raw
+
+
+class Client:
+    """A libconstra handle: the payment-intent engine in this process.
+
+    ``storage``: ``"memory"`` (default), ``"sqlite:/path/to.db"`` (or
+    ``"sqlite::memory:"``), or an object implementing
+    :class:`constra.storage.Storage`. The rail is the simulator.
+    ``secret_key`` is the workspace key the REST router (:meth:`request`)
+    requires as the bearer token (``cs_test_...`` in sandbox); ``mode`` is
+    ``"sandbox"`` or ``"live"``.
+
+    Methods return dicts equal to the REST API's JSON and raise
+    :class:`~constra.errors.ConstraError` (code, http_status, param) on
+    failure; on any failure stored state is as it was.
+
+    Close it deterministically with :meth:`close` or a ``with`` block; a
+    finalizer closes a forgotten one. Calls may come from several threads;
+    :meth:`close` must not race with them.
+    """
+
+    def __init__(self, storage: Union[str, Storage, None] = "memory", *,
+                 secret_key: Optional[str] = None, mode: str = "sandbox",
+                 callback_timeout_ms: int = 0, max_attempts: int = 0,
+                 idempotency_retention_ms: int = 0, amount_max: int = 0) -> None:
+        self._handle: Optional[int] = None
+        self._adapter: Optional[StorageAdapter] = None
+        self._close_lock = threading.Lock()
+        if not isinstance(mode, str) or mode not in MODES:
+            if not isinstance(mode, str):
+                raise wrong_type("mode", "a str", mode)
+            raise invalid("mode", "mode must be 'sandbox' or 'live'")
+        cfg = N.init_struct(N.config_init, N.Config)
+        cfg.mode = MODES[mode]
+        cfg.callback_timeout_ms = cint(callback_timeout_ms, "callback_timeout_ms", lo=0,
+                                       hi=INT64_MAX)
+        cfg.max_attempts = cint(max_attempts, "max_attempts", lo=0, hi=2**31 - 1)
+        cfg.idempotency_retention_ms = cint(idempotency_retention_ms,
+                                            "idempotency_retention_ms", lo=0, hi=INT64_MAX)
+        cfg.amount_max = cint(amount_max, "amount_max", lo=0, hi=INT64_MAX)
+        key = cstr(secret_key, "secret_key")
+        cfg.secret_key = key
+
+        vt, adapter, owned = self._make_storage(storage)
+        cfg.storage = ctypes.cast(ctypes.pointer(vt), ctypes.c_void_p)
+        err = N.new_error()
+        handle = ctypes.c_void_p()
+        rc = N.open_(ctypes.byref(handle), ctypes.byref(cfg), ctypes.byref(err))
+        if rc != N.OK:
+            # On failure the storage is still ours (handle.h): undo it.
+            if owned and vt.destroy:
+                vt.destroy(vt.user_data)
+            raise from_error(rc, err)
+        self._handle = handle.value
+        self._adapter = adapter
+
+    @staticmethod
+    def _make_storage(storage: object):
+        if storage is None:
+            storage = "memory"
+        if isinstance(storage, str):
+            vt = N.init_struct(N.storage_init, N.Storage)
+            err = N.new_error()
+            if storage == "memory":
+                rc = N.storage_memory(ctypes.byref(vt), None, ctypes.byref(err))
+            elif storage.startswith("sqlite:"):
+                path = cstr(storage[len("sqlite:"):], "storage", required=True)
+                if not path:
+                    raise invalid("storage", "sqlite: needs a path, e.g. sqlite:/var/constra.db")
+                opts = N.init_struct(N.sqlite_options_init, N.SqliteOptions)
+                opts.path = path
+                rc = N.storage_sqlite(ctypes.byref(vt), None, ctypes.byref(opts),
+                                      ctypes.byref(err))
+            else:
+                raise invalid("storage", "storage must be 'memory', 'sqlite:<path>' or a "
+                              "Storage object")
+            if rc != N.OK:
+                raise from_error(rc, err)
+            return vt, None, True
+        required = ("commit", "get_intent", "find_by_checkout", "list_intents", "list_events",
+                    "idempotency_reserve", "idempotency_complete", "idempotency_release")
+        missing = [m for m in required if not callable(getattr(storage, m, None))]
+        if missing:
+            raise wrong_type("storage", "'memory', 'sqlite:<path>' or a Storage object "
+                             f"(missing {', '.join(missing)})", storage)
+        adapter = StorageAdapter(storage)  # type: ignore[arg-type]
+        return adapter.vtable, adapter, False
+
+    # ---- lifetime -----------------------------------------------------------
+    def close(self) -> None:
+        """Frees the C handle (and the storage it owns). Idempotent."""
+        with self._close_lock:
+            handle, self._handle = self._handle, None
+            if handle is not None:
+                N.close(handle)
+            # Only now may the callbacks go: constra_close calls destroy.
+            self._adapter = None
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
+
+    def _h(self) -> int:
+        handle = self._handle
+        if handle is None:
+            raise ConstraError("the client is closed", code="client_closed", http_status=500,
+                               status=N.E_INVALID_ARGUMENT)
+        return handle
+
+    def _fail(self, rc: int) -> ConstraError:
+        err = N.new_error()
+        N.last_error(self._handle, ctypes.byref(err))
+        exc = from_error(rc, err)
+        cause = self._adapter.take_exception() if self._adapter else None
+        if cause is not None:
+            exc.__cause__ = cause
+        return exc
+
+    def _snapshot(self, rc: int, out: ctypes.c_void_p) -> Intent:
+        if rc != N.OK:
+            raise self._fail(rc)
+        try:
+            intent = Intent(_json_at(N.intent_json, out))
+            intent.replayed = bool(N.intent_replayed(out))
+            return intent
+        finally:
+            N.intent_free(out)
+
+    # ---- intents ------------------------------------------------------------
+    def create(self, amount: int, *, idempotency_key: str,
+               phone_number: Optional[str] = None, currency: str = "KES",
+               customer_name: Optional[str] = None, reference: Optional[str] = None,
+               description: Optional[str] = None, agent_policy: str = "operator_review",
+               draft: bool = False, provider: Optional[str] = None,
+               customer: Optional[Mapping[str, Optional[str]]] = None) -> Intent:
+        """Creates a payment intent and (unless ``draft``) sends the STK push.
+
+        ``customer`` may give ``{"name": ..., "phone_number": ...}`` as the
+        REST body does, instead of ``customer_name``/``phone_number``. The
+        same ``idempotency_key`` with the same parameters returns the first
+        result again (``.replayed`` is True); with other parameters it
+        raises ConflictError ``idempotency_key_reused``."""
+        if customer is not None:
+            if not isinstance(customer, Mapping):
+                raise wrong_type("customer", "a mapping", customer)
+            unknown = set(customer) - {"name", "phone_number"}
+            if unknown:
+                raise invalid("customer." + sorted(map(str, unknown))[0],
+                              "unknown customer field", code="parameter_unknown")
+            customer_name = customer.get("name", customer_name)
+            phone_number = customer.get("phone_number", phone_number)
+        p = N.init_struct(N.intent_params_init, N.IntentParams)
+        p.amount = cint(amount, "amount", lo=-INT64_MAX - 1, hi=INT64_MAX)
+        keep = {
+            "currency": cstr(currency, "currency", required=True),
+            "provider": cstr(provider, "provider"),
+            "phone_number": cstr(phone_number, "customer.phone_number", required=True),
+            "customer_name": cstr(customer_name, "customer.name"),
+            "reference": cstr(reference, "reference"),
+            "description": cstr(description, "description"),
+        }
+        for name, raw in keep.items():
+            setattr(p, name, raw)
+        if not isinstance(agent_policy, str):
+            raise wrong_type("agent_policy", "a str", agent_policy)
+        if agent_policy not in AGENT_POLICIES:
+            raise invalid("agent_policy", "agent_policy must be one of " +
+                          ", ".join(AGENT_POLICIES))
+        p.agent_policy = AGENT_POLICIES[agent_policy]
+        if not isinstance(draft, bool):
+            raise wrong_type("draft", "a bool", draft)
+        p.draft = int(draft)
+        key = cstr(idempotency_key, "idempotency_key", required=True)
+        out = ctypes.c_void_p()
+        rc = N.intent_create(self._h(), ctypes.byref(p), key, ctypes.byref(out))
+        return self._snapshot(rc, out)
+
+    def get(self, intent_id: str) -> Intent:
+        """The intent with this id (NotFoundError if none)."""
+        out = ctypes.c_void_p()
+        return self._snapshot(N.intent_get(self._h(), _id(intent_id), ctypes.byref(out)), out)
+
+    def confirm(self, intent_id: str) -> Intent:
+        """Sends a draft to the rail (InvalidStateError unless a draft)."""
+        out = ctypes.c_void_p()
+        return self._snapshot(N.intent_confirm(self._h(), _id(intent_id), ctypes.byref(out)),
+                              out)
+
+    def retry(self, intent_id: str) -> Intent:
+        """Operator-approved new attempt of a ``requires_recovery`` intent."""
+        out = ctypes.c_void_p()
+        return self._snapshot(N.intent_retry(self._h(), _id(intent_id), ctypes.byref(out)), out)
+
+    def cancel(self, intent_id: str) -> Intent:
+        """Cancels an intent that is not terminal."""
+        out = ctypes.c_void_p()
+        return self._snapshot(N.intent_cancel(self._h(), _id(intent_id), ctypes.byref(out)),
+                              out)
+
+    def resolve(self, intent_id: str, outcome: str, *, receipt: Optional[str] = None,
+                note: Optional[str] = None) -> Intent:
+        """Settles a ``review_required`` intent: ``outcome`` "succeeded"
+        (with the verified M-Pesa ``receipt``) or "failed"."""
+        if not isinstance(outcome, str):
+            raise wrong_type("outcome", "a str", outcome)
+        if outcome not in ("succeeded", "failed"):
+            raise invalid("outcome", "outcome must be 'succeeded' or 'failed'")
+        out = ctypes.c_void_p()
+        rc = N.intent_resolve(self._h(), _id(intent_id), int(outcome == "succeeded"),
+                              cstr(receipt, "receipt"), cstr(note, "note"), ctypes.byref(out))
+        return self._snapshot(rc, out)
+
+    def simulate(self, intent_id: str, result_code: Union[int, str],
+                 result_desc: Optional[str] = None) -> Intent:
+        """Sandbox: delivers a provider result ("0" success, 1032 cancelled
+        by the customer, ...) for the intent's current attempt."""
+        if isinstance(result_code, int) and not isinstance(result_code, bool):
+            result_code = str(result_code)
+        code = cstr(result_code, "result_code", required=True)
+        out = ctypes.c_void_p()
+        rc = N.intent_simulate(self._h(), _id(intent_id), code,
+                               cstr(result_desc, "result_desc"), ctypes.byref(out))
+        return self._snapshot(rc, out)
+
+    simulate_callback = simulate
+
+    def list(self, *, status: Optional[str] = None, reference: Optional[str] = None,
+             created_from_ms: int = 0, created_to_ms: int = 0,
+             starting_after: Optional[str] = None, limit: int = 0) -> Dict[str, Any]:
+        """A page of intents, newest first: {"object":"list","data":[...],
+        "has_more":...}; pass the last id as ``starting_after`` for more."""
+        p = N.init_struct(N.list_params_init, N.ListParams)
+        if status is not None:
+            if not isinstance(status, str):
+                raise wrong_type("status", "a str", status)
+            if status not in STATUSES:
+                raise invalid("status", "unknown status " + repr(status)[:80])
+            p.status = STATUSES[status]
+        ref = cstr(reference, "reference")
+        after = cstr(starting_after, "starting_after")
+        p.reference = ref
+        p.starting_after = after
+        p.created_from_ms = cint(created_from_ms, "created_from_ms", lo=0, hi=INT64_MAX)
+        p.created_to_ms = cint(created_to_ms, "created_to_ms", lo=0, hi=INT64_MAX)
+        p.limit = cint(limit, "limit", lo=0, hi=2**63 - 1)
+        out = ctypes.c_void_p()
+        rc = N.list_intents(self._h(), ctypes.byref(p), ctypes.byref(out))
+        if rc != N.OK:
+            raise self._fail(rc)
+        try:
+            return _json_at(N.intent_list_json, out)
+        finally:
+            N.intent_list_free(out)
+
+    def events(self, intent_id: str) -> Dict[str, Any]:
+        """The intent's timeline, oldest first: {"object":"list","data":[...]}."""
+        out = ctypes.c_void_p()
+        rc = N.intent_events(self._h(), _id(intent_id), ctypes.byref(out))
+        if rc != N.OK:
+            raise self._fail(rc)
+        try:
+            return _json_at(N.event_list_json, out)
+        finally:
+            N.event_list_free(out)
+
+    def tick(self, now_ms: Optional[int] = None) -> None:
+        """Drives time: due simulator outcomes, callback time-outs, automatic
+        retries, expired idempotency keys. ``now_ms`` defaults to the clock."""
+        h = self._h()
+        now = N.now_ms(h) if now_ms is None else cint(now_ms, "now_ms", lo=0, hi=INT64_MAX)
+        rc = N.tick(h, now)
+        if rc != N.OK:
+            raise self._fail(rc)
+
+    def now_ms(self) -> int:
+        """The engine's wall clock (Unix ms)."""
+        return int(N.now_ms(self._h()))
+
+    def handle_mpesa_callback(self, body: Union[bytes, str]) -> None:
+        """Applies a Daraja STK callback body exactly as received."""
+        raw = body_bytes(body)
+        rc = N.handle_mpesa_callback(self._h(), raw, len(raw))
+        if rc != N.OK:
+            raise self._fail(rc)
+
+    # ---- the REST surface, in process ----------------------------------------
+    def request(self, method: str, target: str,
+                headers: Union[Mapping[str, str], Sequence[Tuple[str, str]], None] = None,
+                body: Union[bytes, str, None] = None) -> Response:
+        """One HTTP-shaped request through the REST router (api.h), with no
+        I/O: returns status, headers and the JSON body as bytes. HTTP errors
+        are answers, not exceptions."""
+        m = cstr(method, "method", required=True)
+        t = cstr(target, "target", required=True)
+        pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers or [])
+        raw_headers = []
+        for item in pairs:
+            if not isinstance(item, tuple) or len(item) != 2:
+                raise wrong_type("headers", "a mapping or (name, value) pairs", item)
+            raw_headers.append((cstr(item[0], "headers", required=True),
+                                cstr(item[1], "headers", required=True)))
+        arr = (N.HttpHeader * max(1, len(raw_headers)))(*[N.HttpHeader(n, v)
+                                                          for n, v in raw_headers])
+        raw_body = b"" if body is None else body_bytes(body)
+        body_buf = ctypes.create_string_buffer(raw_body, len(raw_body)) if raw_body else None
+        req = N.init_struct(N.api_request_init, N.ApiRequest)
+        req.method, req.target = m, t
+        req.headers = ctypes.cast(arr, ctypes.POINTER(N.HttpHeader))
+        req.header_count = len(raw_headers)
+        req.body = ctypes.cast(body_buf, ctypes.c_void_p) if body_buf is not None else None
+        req.body_len = len(raw_body)
+        out = ctypes.c_void_p()
+        rc = N.api_handle(self._h(), ctypes.byref(req), ctypes.byref(out))
+        if rc != N.OK:
+            raise self._fail(rc)
+        try:
+            n = ctypes.c_size_t(0)
+            ptr = N.api_response_body(out, ctypes.byref(n))
+            resp_body = N.take_bytes(ptr, n.value)
+            hdrs = []
+            for i in range(N.api_response_header_count(out)):
+                hdrs.append((N.api_response_header_name(out, i).decode("latin-1"),
+                             N.api_response_header_value(out, i).decode("latin-1")))
+            return Response(N.api_response_status(out), hdrs, resp_body)
+        finally:
+            N.api_response_free(out)
