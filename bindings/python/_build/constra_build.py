@@ -1,0 +1,116 @@
+"""A PEP 517 build backend in the standard library only.
+
+Why not setuptools: building a wheel with setuptools < 70.1 needs the
+separate `wheel` package, which a stock Python may lack (this project's CI
+Python does), and fetching it needs the network. The package is pure
+Python, so a wheel is a zip of constra/ plus three metadata files; this
+backend writes exactly that, and `pip install ./bindings/python` works
+offline with any pip, with or without build isolation.
+"""
+import base64
+import hashlib
+import os
+import tarfile
+import zipfile
+
+NAME = "constra"
+VERSION = "0.1.0"
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TAG = "py3-none-any"
+DIST_INFO = f"{NAME}-{VERSION}.dist-info"
+
+
+def _metadata():
+    with open(os.path.join(HERE, "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    return ("Metadata-Version: 2.1\n"
+            f"Name: {NAME}\nVersion: {VERSION}\n"
+            "Summary: Python binding of libconstra: payment operations on mobile-money rails\n"
+            "License: MIT\nRequires-Python: >=3.8\n"
+            "Description-Content-Type: text/markdown\n\n" + readme)
+
+
+def _wheel_file():
+    return f"Wheel-Version: 1.0\nGenerator: constra_build\nRoot-Is-Purelib: true\nTag: {TAG}\n"
+
+
+def _package_files():
+    pkg = os.path.join(HERE, NAME)
+    for name in sorted(os.listdir(pkg)):
+        if name.endswith(".py") or name == "py.typed":
+            yield f"{NAME}/{name}", os.path.join(pkg, name)
+
+
+def _record_line(arcname, data):
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{arcname},sha256={digest},{len(data)}\n"
+
+
+def _write_wheel(wheel_directory, entries):
+    filename = f"{NAME}-{VERSION}-{TAG}.whl"
+    record = ""
+    with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w",
+                         zipfile.ZIP_DEFLATED) as zf:
+        for arcname, data in entries:
+            zf.writestr(arcname, data)
+            record += _record_line(arcname, data)
+        record += f"{DIST_INFO}/RECORD,,\n"
+        zf.writestr(f"{DIST_INFO}/RECORD", record)
+    return filename
+
+
+def _dist_info_entries():
+    return [(f"{DIST_INFO}/METADATA", _metadata().encode()),
+            (f"{DIST_INFO}/WHEEL", _wheel_file().encode()),
+            (f"{DIST_INFO}/top_level.txt", f"{NAME}\n".encode())]
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+def get_requires_for_build_sdist(config_settings=None):
+    return []
+
+
+def get_requires_for_build_editable(config_settings=None):
+    return []
+
+
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    target = os.path.join(metadata_directory, DIST_INFO)
+    os.makedirs(target, exist_ok=True)
+    for arcname, data in _dist_info_entries():
+        with open(os.path.join(metadata_directory, arcname), "wb") as f:
+            f.write(data)
+    return DIST_INFO
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    entries = []
+    for arcname, path in _package_files():
+        with open(path, "rb") as f:
+            entries.append((arcname, f.read()))
+    return _write_wheel(wheel_directory, entries + _dist_info_entries())
+
+
+def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
+    # PEP 660: a .pth file puts the source directory on sys.path.
+    pth = (HERE + "\n").encode()
+    return _write_wheel(wheel_directory, [(f"__editable__.{NAME}.pth", pth)] +
+                        _dist_info_entries())
+
+
+def build_sdist(sdist_directory, config_settings=None):
+    base = f"{NAME}-{VERSION}"
+    filename = base + ".tar.gz"
+    with tarfile.open(os.path.join(sdist_directory, filename), "w:gz") as tf:
+        for rel in ["pyproject.toml", "README.md", "_build/constra_build.py"] + \
+                [a for a, _ in _package_files()]:
+            tf.add(os.path.join(HERE, rel), arcname=f"{base}/{rel}")
+        info = _metadata().encode()
+        import io
+        ti = tarfile.TarInfo(f"{base}/PKG-INFO")
+        ti.size = len(info)
+        tf.addfile(ti, io.BytesIO(info))
+    return filename

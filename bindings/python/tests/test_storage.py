@@ -1,0 +1,226 @@
+"""Storages written in Python behind the C vtable: the full loop, a storage
+that raises on its N-th call (for every N), and storages that misbehave."""
+import copy
+import threading
+import unittest
+
+import constra
+from constra import Client, StorageError
+from helpers import create_seed
+
+TIMELINE = ["payment_intent.created", "payment_intent.pending_user_action",
+            "payment_intent.requires_recovery", "payment_intent.pending_user_action",
+            "payment_intent.succeeded"]
+
+
+class Injected(Exception):
+    pass
+
+
+class FaultStorage(constra.DictStorage):
+    """Fails the fail_at-th call of any method (0: never). Remembers the
+    state just before the failing call, to prove the call changed nothing."""
+
+    METHODS = ("commit", "get_intent", "find_by_checkout", "list_intents", "list_events",
+               "idempotency_reserve", "idempotency_complete", "idempotency_release",
+               "purge_expired")
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+        self.fail_at = 0
+        self.failures = 0
+        self.state_at_failure = None
+
+    def snapshot(self):
+        with self._lock:
+            return copy.deepcopy((self.intents, self.events, self.idempotency))
+
+    def __getattribute__(self, name):
+        attr = super().__getattribute__(name)
+        if name in FaultStorage.METHODS:
+            def wrapped(*args):
+                self.calls += 1
+                if self.calls == self.fail_at:
+                    self.failures += 1
+                    self.state_at_failure = self.snapshot()
+                    raise Injected(f"injected failure at call {self.calls} ({name})")
+                return attr(*args)
+            return wrapped
+        return attr
+
+
+class PythonStorage(unittest.TestCase):
+    def test_full_loop_and_rows(self):
+        store = constra.DictStorage()
+        with Client(storage=store) as c:
+            created = create_seed(c)
+            c.simulate(created["id"], 1032)
+            c.retry(created["id"])
+            c.simulate(created["id"], 0)
+            rec = store.intents[created["id"]]
+            self.assertEqual(rec.status, "succeeded")
+            self.assertGreaterEqual(rec.version, 4)
+            self.assertEqual([e.type for e in store.events], TIMELINE)
+            self.assertEqual([e.sequence for e in store.events], [1, 2, 3, 4, 5])
+            self.assertEqual(len(store.idempotency), 1)
+            # The engine reads back through find_by_checkout: a Daraja
+            # callback for the intent's checkout id lands on it.
+            self.assertEqual(c.list(status="succeeded")["data"][0]["id"], created["id"])
+            self.assertEqual(len(c.events(created["id"])["data"]), 5)
+
+    def test_threads_share_one_python_storage(self):
+        store = constra.DictStorage()
+        errors = []
+        with Client(storage=store) as c:
+            def worker(t):
+                try:
+                    for i in range(50):
+                        made = c.create(10 + i, idempotency_key=f"t{t}-{i}",
+                                        phone_number="0712345678")
+                        c.simulate(made["id"], 0)
+                except Exception as exc:  # pragma: no cover - reported below
+                    errors.append(exc)
+            threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(errors, [])
+            self.assertEqual(len(store.intents), 200)
+            self.assertEqual(len(c.list(status="succeeded", limit=100)["data"]), 100)
+            # One key hammered by threads: exactly one intent.
+            results = []
+            def same_key():
+                try:
+                    results.append(c.create(99, idempotency_key="one", phone_number="0712345678")["id"])
+                except constra.ConflictError as exc:
+                    results.append(exc.code)
+            threads = [threading.Thread(target=same_key) for _ in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            ids = {r for r in results if r.startswith("pi_")}
+            self.assertEqual(len(ids), 1)
+            self.assertEqual(len(store.intents), 201)
+
+
+class RaisingStorage(unittest.TestCase):
+    def test_exception_becomes_storage_error_and_state_is_untouched(self):
+        store = FaultStorage()
+        with Client(storage=store) as c:
+            created = create_seed(c)
+            before = store.snapshot()
+            store.fail_at = store.calls + 1
+            with self.assertRaises(StorageError) as cm:
+                c.simulate(created["id"], 1032)
+            exc = cm.exception
+            self.assertEqual(exc.status, -13)
+            self.assertGreaterEqual(exc.http_status, 500)
+            self.assertIsInstance(exc.__cause__, Injected)
+            self.assertEqual(store.snapshot(), before)
+            store.fail_at = 0
+            self.assertEqual(c.get(created["id"])["status"], "pending_user_action")
+            self.assertEqual(c.simulate(created["id"], 1032)["status"], "requires_recovery")
+
+    def assertUntouched(self, store, n):
+        """After the failed call: intents and events exactly as they were
+        when the storage raised (the failing write left nothing, and the
+        engine wrote nothing after it). Only an idempotency reservation may
+        since have been released, so that a retry runs afresh."""
+        intents, events, idem = store.snapshot()
+        self.assertEqual((intents, events), store.state_at_failure[:2], f"n={n}")
+        self.assertTrue(set(idem) <= set(store.state_at_failure[2]), f"n={n}")
+
+    def test_fault_at_every_call_of_the_lifecycle(self):
+        """For every N: the call hitting the fault raises StorageError caused
+        by our exception; the failing storage call changed nothing; what is
+        stored is always a state the intent really passed through (its
+        events are a prefix of the clean timeline, its status the last
+        one's); one intent at most; a replayed create is safe."""
+        clean_runs = sending = 0
+        for n in range(1, 80):
+            store = FaultStorage()
+            store.fail_at = n
+            with Client(storage=store) as c:
+                steps = []
+                intent_id = None
+                try:
+                    intent_id = create_seed(c)["id"]
+                except StorageError as exc:
+                    self.assertIsInstance(exc.__cause__, Injected, f"n={n}")
+                    self.assertUntouched(store, n)
+                    store.fail_at = 0
+                    try:
+                        intent_id = create_seed(c)["id"]
+                    except constra.ConflictError as exc2:
+                        # The push may have happened: never pushed twice.
+                        self.assertEqual(exc2.code, "idempotent_request_in_flight", f"n={n}")
+                if intent_id:
+                    for step in (lambda: c.simulate(intent_id, 1032), lambda: c.retry(intent_id),
+                                 lambda: c.simulate(intent_id, 0)):
+                        try:
+                            steps.append(step()["status"])
+                        except StorageError as exc:
+                            self.assertIsInstance(exc.__cause__, Injected, f"n={n}")
+                            self.assertUntouched(store, n)
+                        except (constra.InvalidStateError, constra.ConflictError):
+                            pass  # an earlier step failed: this one is not allowed yet
+                if not store.failures:
+                    clean_runs += 1
+                store.fail_at = 0
+                intents, events, _ = store.snapshot()
+                self.assertLessEqual(len(intents), 1, f"n={n}")
+                for rec in intents.values():
+                    types = [e.type for e in events if e.intent_id == rec.id]
+                    self.assertEqual(types[:2], TIMELINE[:len(types[:2])], f"n={n}")
+                    self.assertTrue(all(t.startswith("payment_intent.") for t in types), types)
+                    got = c.get(rec.id)
+                    last = [t for t in types if not t.endswith("callback_duplicate")][-1]
+                    if got["provider_action"]["state"] == "sending":
+                        # Committed before the rail call, outcome not yet
+                        # stored: the time-out will send it to review.
+                        sending += 1
+                    if last == "payment_intent.created":
+                        self.assertEqual((rec.status, got["provider_action"]["state"]),
+                                         ("pending_user_action", "sending"), f"n={n}")
+                    else:
+                        self.assertEqual(last.split(".", 1)[1], rec.status, f"n={n}")
+                    self.assertLessEqual(got["recovery"]["attempts_used"] if got.get("recovery")
+                                         else 0, 2)
+        self.assertGreater(clean_runs, 0, "the sweep never got past the last storage call")
+        self.assertGreater(sending, 0, "no fault hit between the sending and outcome commits")
+
+
+class MisbehavingStorage(unittest.TestCase):
+    def test_wrong_return_types_are_storage_errors(self):
+        class Liar(constra.DictStorage):
+            def get_intent(self, intent_id):
+                return {"id": intent_id}  # a dict, not an IntentRecord
+
+        with Client(storage=Liar()) as c:
+            made = create_seed(c)
+            with self.assertRaises(StorageError) as cm:
+                c.get(made["id"])
+            self.assertIsInstance(cm.exception.__cause__, TypeError)
+
+    def test_not_a_storage(self):
+        with self.assertRaises(TypeError):
+            Client(storage=object())
+        with self.assertRaises(TypeError):
+            Client(storage=42)
+
+    def test_base_exception_does_not_escape_into_c(self):
+        class Interrupt(constra.DictStorage):
+            def list_intents(self, query):
+                raise KeyboardInterrupt
+
+        with Client(storage=Interrupt()) as c:
+            with self.assertRaises(StorageError) as cm:
+                c.list()
+            self.assertIsInstance(cm.exception.__cause__, KeyboardInterrupt)
+
+
+if __name__ == "__main__":
+    unittest.main()
