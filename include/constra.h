@@ -14,6 +14,8 @@
 #include "constra/money.h"
 #include "constra/id.h"
 #include "constra/handle.h"
+#include "constra/http.h"
+#include "constra/transport.h"
 #include "constra/storage.h"
 #include "constra/storage_sqlite.h"
 #include "constra/rail.h"

@@ -134,14 +134,10 @@
 #include "constra/error.h"
 #include "constra/export.h"
 #include "constra/handle.h"
+#include "constra/http.h"
+#include "constra/transport.h"
 
 CONSTRA_BEGIN_DECLS
-
-/** One request header: NUL-terminated name and value (borrowed). */
-typedef struct constra_http_header {
-    const char *name;
-    const char *value;
-} constra_http_header;
 
 /**
  * One HTTP request. Initialise with CONSTRA_API_REQUEST_INIT or
@@ -230,6 +226,24 @@ CONSTRA_API const char *constra_api_response_header(const constra_api_response *
 
 /** Frees a response. NULL is a no-op. */
 CONSTRA_API void constra_api_response_free(constra_api_response *response);
+
+/**
+ * A constra_loopback_handler (transport.h) that serves the REST router of
+ * the handle passed as `handle` (a constra_t *): the request URL's path
+ * and query become the target, method, headers and body are passed
+ * through, and the router's status, headers and body are written into
+ * `response`. Mount it to let a remote client (or any HTTP caller) talk
+ * to an in-process engine with no network:
+ *     constra_loopback_mount(lb, "http://constra.test",
+ *                            constra_api_loopback_handler, handle, &err);
+ * A body over CONSTRA_API_BODY_MAX is answered 413 by the router, as over
+ * HTTP. Returns CONSTRA_OK with a response, or fails the exchange
+ * (CONSTRA_TRANSPORT_OTHER) when the router could not produce one (out
+ * of memory). Thread-safe as constra_api_handle() is.
+ */
+CONSTRA_API int constra_api_loopback_handler(void *handle,
+                                             const constra_transport_request *request,
+                                             constra_transport_response *response);
 
 CONSTRA_END_DECLS
 
