@@ -1,0 +1,173 @@
+// Type declarations of the constra Node.js binding.
+
+/** A payment intent as the REST API returns it (DESIGN.md section 11). */
+export interface PaymentIntent {
+  id: string;
+  object: 'payment_intent';
+  status: 'draft' | 'pending_user_action' | 'succeeded' | 'requires_recovery' | 'review_required' | 'failed' | 'cancelled';
+  amount: number;
+  currency: string;
+  provider: string;
+  reference: string | null;
+  description: string | null;
+  customer: { name: string | null; phone_number: string };
+  agent_policy: AgentPolicy;
+  provider_action: { type: string; state: string; checkout_request_id: string | null; [k: string]: unknown };
+  next_action: 'confirm' | 'wait_for_callback' | 'recover' | 'review' | 'none';
+  recovery?: {
+    recommended_action: string; retry_allowed: boolean; attempts_used: number; attempts_left: number;
+    reason?: string; agent_note: string;
+  } | null;
+  [field: string]: unknown;
+  /** True when a create with the same idempotency key returned the first result again (not enumerable). */
+  readonly replayed: boolean;
+}
+
+export type AgentPolicy = 'operator_review' | 'auto_retry' | 'none';
+
+export interface ListPage { object: 'list'; data: PaymentIntent[]; has_more: boolean }
+export interface EventList { object: 'list'; data: Array<{ id: string; type: string; [k: string]: unknown }> }
+
+/** A libconstra failure. */
+export class ConstraError extends Error {
+  /** Machine-readable code: "idempotency_key_reused", "parameter_invalid", "signature_mismatch", ... */
+  readonly code: string;
+  /** The HTTP status the REST API answers for it. */
+  readonly httpStatus: number;
+  /** The parameter at fault, or null. */
+  readonly param: string | null;
+  /** The numeric constra_status (negative). */
+  readonly status: number;
+  /** For a storage/transport error: what the JS implementation threw. */
+  readonly cause?: unknown;
+  toJSON(): { error: { code: string; message: string; param: string | null } };
+}
+
+export interface IntentRecord {
+  id: string; status: string; reference: string; checkoutRequestId: string;
+  createdAtMs: number; updatedAtMs: number; version: number; document: Buffer;
+}
+export interface EventRecord {
+  id: string; intentId: string; type: string; createdAtMs: number; sequence: number; document: Buffer;
+}
+export interface IdempotencyRecord {
+  key: string; fingerprint: string; state: 1 | 2; httpStatus: number; response: Buffer;
+  createdAtMs: number; expiresAtMs: number; leaseExpiresAtMs: number;
+}
+export interface StorageWrite {
+  intent: IntentRecord | null; expectedVersion: number; events: EventRecord[]; idempotency: IdempotencyRecord | null;
+}
+export interface StorageQuery {
+  status: string; reference: string; createdFromMs: number; createdToMs: number; startingAfter: string; limit: number;
+}
+
+/** A storage implemented in JavaScript (include/constra/storage.h). Throw StorageConflict / StorageNotFound; anything else is a storage failure. */
+export interface Storage {
+  commit(write: StorageWrite): void;
+  getIntent(id: string): IntentRecord | null;
+  findByCheckout(checkoutRequestId: string): IntentRecord | null;
+  listIntents(query: StorageQuery): Iterable<IntentRecord>;
+  listEvents(intentId: string | null, afterSequence: number, limit: number): Iterable<EventRecord>;
+  idempotencyReserve(record: IdempotencyRecord, nowMs: number): IdempotencyRecord | null;
+  idempotencyComplete(record: IdempotencyRecord): void;
+  idempotencyRelease(key: string, fingerprint: string): void;
+  purgeExpired?(nowMs: number): void;
+  close?(): void;
+}
+
+export class StorageConflict extends Error {}
+export class StorageNotFound extends Error {}
+
+/** A storage in JS Maps, with the C memory storage's semantics. */
+export class DictStorage implements Storage {
+  intents: Map<string, IntentRecord>;
+  events: EventRecord[];
+  idempotency: Map<string, IdempotencyRecord>;
+  clear(): void;
+  commit(write: StorageWrite): void;
+  getIntent(id: string): IntentRecord | null;
+  findByCheckout(checkoutRequestId: string): IntentRecord | null;
+  listIntents(query: StorageQuery): IntentRecord[];
+  listEvents(intentId: string | null, afterSequence: number, limit: number): EventRecord[];
+  idempotencyReserve(record: IdempotencyRecord, nowMs: number): IdempotencyRecord | null;
+  idempotencyComplete(record: IdempotencyRecord): void;
+  idempotencyRelease(key: string, fingerprint: string): void;
+  purgeExpired(nowMs: number): void;
+}
+
+export interface ClientOptions {
+  /** 'memory' (default), 'sqlite:/path/to.db', or a Storage object. */
+  storage?: 'memory' | `sqlite:${string}` | Storage;
+  /** The workspace key the REST router requires as bearer token (cs_test_... in sandbox). */
+  secretKey?: string | null;
+  mode?: 'sandbox' | 'live';
+  callbackTimeoutMs?: number | bigint;
+  maxAttempts?: number;
+  idempotencyRetentionMs?: number | bigint;
+  amountMax?: number | bigint;
+}
+
+export interface CreateParams {
+  amount: number | bigint;
+  currency?: string;
+  phoneNumber?: string;
+  customerName?: string;
+  customer?: { name?: string; phone_number?: string; phoneNumber?: string };
+  reference?: string;
+  description?: string;
+  agentPolicy?: AgentPolicy;
+  draft?: boolean;
+  provider?: string;
+}
+
+export interface RouterResponse {
+  status: number;
+  headers: Array<[string, string]>;
+  body: Buffer;
+  header(name: string): string | null;
+  json(): any;
+}
+
+/** The payment-intent engine in this process. close() it when done. */
+export class Client {
+  constructor(options?: ClientOptions);
+  readonly closed: boolean;
+  close(): void;
+  [Symbol.dispose](): void;
+  create(params: CreateParams, options: { idempotencyKey: string }): PaymentIntent;
+  get(id: string): PaymentIntent;
+  confirm(id: string): PaymentIntent;
+  retry(id: string): PaymentIntent;
+  cancel(id: string): PaymentIntent;
+  resolve(id: string, outcome: 'succeeded' | 'failed', options?: { receipt?: string; note?: string }): PaymentIntent;
+  simulate(id: string, resultCode: number | string, resultDesc?: string | null): PaymentIntent;
+  list(options?: { status?: PaymentIntent['status']; reference?: string; createdFromMs?: number | bigint;
+    createdToMs?: number | bigint; startingAfter?: string; limit?: number }): ListPage;
+  events(id: string): EventList;
+  tick(nowMs?: number | bigint | null): void;
+  nowMs(): number;
+  handleMpesaCallback(body: Buffer | Uint8Array | string): void;
+  request(method: string, target: string, headers?: Record<string, string> | Array<[string, string]>,
+    body?: Buffer | Uint8Array | string | null): RouterResponse;
+}
+
+export type WebhookScheme = 't_v1' | 'body_hex' | 'standard_webhooks';
+
+/** Verifies a webhook over the raw body; throws ConstraError (signature_*) unless authentic. */
+export function verifyWebhook(body: Buffer | Uint8Array | string, options: {
+  secret: string; signature?: string | null; scheme?: WebhookScheme;
+  headers?: Record<string, string | string[] | undefined> | null;
+  msgId?: string | null; timestamp?: string | null; now?: number | bigint | null; tolerance?: number | bigint;
+}): void;
+
+export function signWebhook(body: Buffer | Uint8Array | string, options: {
+  secret: string; scheme?: WebhookScheme; timestamp?: number | bigint | null; msgId?: string | null;
+}): string;
+
+export interface ResultInfo {
+  code: string; api: string; outcome: string; known: boolean; retryAllowed: boolean; description: string;
+  recoveryNote: string; recommendedAction: string; messageMatch: string;
+}
+export function decodeResult(code: number | string, options?: { api?: 'auto' | 'stk' | 'b2c' | 'c2b' | 'sync'; message?: string | null }): ResultInfo;
+export function normalizePhone(phone: string): string;
+export const libraryPath: string;

@@ -1,0 +1,389 @@
+'use strict';
+// libconstra for Node.js, over the stable C ABI through koffi.
+// Loads libconstra.so.0 from CONSTRA_LIBRARY, the system loader, or a
+// build*/lib directory of the source tree (lib/native.js).
+
+const native = require('./lib/native');
+const { koffi, C, initStruct, newError, takeBytes, types: T } = native;
+const { ConstraError, fromError, wrongType, invalid, cstr, cint, bodyBytes } = require('./lib/errors');
+const { DictStorage, StorageAdapter, StorageConflict, StorageNotFound, METHODS } = require('./lib/storage');
+
+const INT64_MAX = (1n << 63n) - 1n;
+const INT64_MIN = -(1n << 63n);
+const STATUSES = { draft: 1, pending_user_action: 2, succeeded: 3, requires_recovery: 4,
+  review_required: 5, failed: 6, cancelled: 7 };
+const AGENT_POLICIES = { operator_review: 0, auto_retry: 1, none: 2 };
+const MODES = { sandbox: 0, live: 1 };
+
+// A forgotten Client is closed by the garbage collector: the held value
+// is the state object, never the Client itself.
+const finalizer = new FinalizationRegistry((state) => closeState(state));
+
+function closeState(state) {
+  if (state.handle !== null) {
+    const h = state.handle;
+    state.handle = null;
+    C.close(h);
+  }
+  // Only after constra_close (which calls the storage's destroy) may the
+  // callbacks be unregistered.
+  if (state.adapter) { state.adapter.release(); state.adapter = null; }
+}
+
+function makeStorage(storage) {
+  if (storage === undefined || storage === null) storage = 'memory';
+  if (typeof storage === 'string') {
+    const vt = initStruct(C.storage_init, T.StorageT);
+    const err = newError();
+    let rc;
+    if (storage === 'memory') rc = C.storage_memory(vt, null, err);
+    else if (storage.startsWith('sqlite:')) {
+      const path = cstr(storage.slice('sqlite:'.length), 'storage', { required: true });
+      if (!path) throw invalid('storage', 'sqlite: needs a path, e.g. sqlite:/var/constra.db');
+      const opts = initStruct(C.sqlite_options_init, T.SqliteOptionsT);
+      opts.path = path;
+      rc = C.storage_sqlite(vt, null, opts, err);
+    } else throw invalid('storage', "storage must be 'memory', 'sqlite:<path>' or a storage object");
+    if (rc !== 0) throw fromError(rc, err);
+    return { vt, adapter: null, owned: true };
+  }
+  if (typeof storage !== 'object') throw wrongType('storage', "'memory', 'sqlite:<path>' or a storage object", storage);
+  const missing = METHODS.filter((m) => typeof storage[m] !== 'function');
+  if (missing.length) throw wrongType('storage', `a storage object (missing ${missing.join(', ')})`, storage);
+  const adapter = new StorageAdapter(storage);
+  return { vt: adapter.vtable, adapter, owned: false };
+}
+
+/**
+ * The payment-intent engine in this process (a libconstra handle).
+ * Methods return objects equal to the REST API's JSON and throw
+ * ConstraError (code, httpStatus, param) on failure, leaving stored state
+ * as it was. Call close() when done; a finalizer closes a forgotten one.
+ */
+class Client {
+  constructor({ storage = 'memory', secretKey = null, mode = 'sandbox', callbackTimeoutMs = 0,
+    maxAttempts = 0, idempotencyRetentionMs = 0, amountMax = 0 } = {}) {
+    if (typeof mode !== 'string') throw wrongType('mode', 'a string', mode);
+    if (!(mode in MODES)) throw invalid('mode', "mode must be 'sandbox' or 'live'");
+    const cfg = initStruct(C.config_init, T.ConfigT);
+    cfg.mode = MODES[mode];
+    cfg.callback_timeout_ms = cint(callbackTimeoutMs, 'callbackTimeoutMs', 0n, INT64_MAX);
+    cfg.max_attempts = Number(cint(maxAttempts, 'maxAttempts', 0n, 2147483647n));
+    cfg.idempotency_retention_ms = cint(idempotencyRetentionMs, 'idempotencyRetentionMs', 0n, INT64_MAX);
+    cfg.amount_max = cint(amountMax, 'amountMax', 0n, INT64_MAX);
+    cfg.secret_key = cstr(secretKey, 'secretKey');
+    const { vt, adapter, owned } = makeStorage(storage);
+    // constra_open copies the vtable: it needs to sit in C memory only
+    // for the call.
+    const mem = koffi.alloc(T.StorageT, 1);
+    let rc;
+    const err = newError();
+    const out = [null];
+    try {
+      koffi.encode(mem, T.StorageT, vt);
+      cfg.storage = mem;
+      rc = C.open(out, cfg, err);
+    } finally {
+      koffi.free(mem);
+    }
+    if (rc !== 0) {
+      if (owned && vt.destroy) koffi.call(vt.destroy, native.protos.DestroyFn, vt.user_data);
+      if (adapter) adapter.release();
+      throw fromError(rc, err);
+    }
+    this._state = { handle: out[0], adapter };
+    finalizer.register(this, this._state, this);
+  }
+
+  /** Frees the C handle and what it owns. Idempotent. */
+  close() {
+    finalizer.unregister(this);
+    closeState(this._state);
+  }
+
+  get closed() { return this._state.handle === null; }
+
+  [Symbol.dispose]() { this.close(); }
+
+  _h() {
+    if (this._state.handle === null) {
+      throw new ConstraError('the client is closed', { code: 'client_closed', httpStatus: 500, status: -2 });
+    }
+    return this._state.handle;
+  }
+
+  _fail(rc) {
+    const err = newError();
+    C.last_error(this._state.handle, err);
+    const cause = this._state.adapter ? this._state.adapter.takeException() : null;
+    return fromError(rc, err, cause === null ? undefined : cause);
+  }
+
+  _snapshot(rc, out) {
+    if (rc !== 0) throw this._fail(rc);
+    const ptr = out[0];
+    try {
+      const intent = JSON.parse(C.intent_json(ptr, null));
+      Object.defineProperty(intent, 'replayed', { value: C.intent_replayed(ptr) === 1, enumerable: false });
+      return intent;
+    } finally {
+      C.intent_free(ptr);
+    }
+  }
+
+  _id(id) { return cstr(id, 'id', { required: true }); }
+
+  /**
+   * Creates a payment intent and (unless draft) sends the STK push.
+   * `params`: {amount, currency = 'KES', phoneNumber | customer: {name,
+   * phone_number}, customerName, reference, description, agentPolicy,
+   * draft, provider}. The same idempotencyKey with the same parameters
+   * returns the first result again (`.replayed` is true).
+   */
+  create(params, { idempotencyKey } = {}) {
+    if (params === null || typeof params !== 'object') throw wrongType('params', 'an object', params);
+    let { amount, currency = 'KES', phoneNumber = null, customerName = null, reference = null,
+      description = null, agentPolicy = 'operator_review', draft = false, provider = null, customer } = params;
+    if (customer !== undefined && customer !== null) {
+      if (typeof customer !== 'object') throw wrongType('customer', 'an object', customer);
+      for (const k of Object.keys(customer)) {
+        if (k !== 'name' && k !== 'phone_number' && k !== 'phoneNumber') {
+          throw invalid(`customer.${k}`, 'unknown customer field', 'parameter_unknown');
+        }
+      }
+      customerName = customer.name ?? customerName;
+      phoneNumber = customer.phone_number ?? customer.phoneNumber ?? phoneNumber;
+    }
+    const p = initStruct(C.intent_params_init, T.IntentParamsT);
+    p.amount = cint(amount, 'amount', INT64_MIN, INT64_MAX);
+    p.currency = cstr(currency, 'currency', { required: true });
+    p.provider = cstr(provider, 'provider');
+    p.phone_number = cstr(phoneNumber, 'customer.phone_number', { required: true });
+    p.customer_name = cstr(customerName, 'customer.name');
+    p.reference = cstr(reference, 'reference');
+    p.description = cstr(description, 'description');
+    if (typeof agentPolicy !== 'string') throw wrongType('agentPolicy', 'a string', agentPolicy);
+    if (!(agentPolicy in AGENT_POLICIES)) throw invalid('agent_policy', `agent_policy must be one of ${Object.keys(AGENT_POLICIES).join(', ')}`);
+    p.agent_policy = AGENT_POLICIES[agentPolicy];
+    if (typeof draft !== 'boolean') throw wrongType('draft', 'a boolean', draft);
+    p.draft = draft ? 1 : 0;
+    const key = cstr(idempotencyKey, 'idempotency_key', { required: true });
+    const out = [null];
+    return this._snapshot(C.intent_create(this._h(), p, key, out), out);
+  }
+
+  /** The intent with this id (ConstraError resource_missing, 404, if none). */
+  get(id) { const out = [null]; return this._snapshot(C.intent_get(this._h(), this._id(id), out), out); }
+
+  /** Sends a draft to the rail. */
+  confirm(id) { const out = [null]; return this._snapshot(C.intent_confirm(this._h(), this._id(id), out), out); }
+
+  /** Operator-approved new attempt of a requires_recovery intent. */
+  retry(id) { const out = [null]; return this._snapshot(C.intent_retry(this._h(), this._id(id), out), out); }
+
+  /** Cancels an intent that is not terminal. */
+  cancel(id) { const out = [null]; return this._snapshot(C.intent_cancel(this._h(), this._id(id), out), out); }
+
+  /** Settles a review_required intent: outcome 'succeeded' (with receipt) or 'failed'. */
+  resolve(id, outcome, { receipt = null, note = null } = {}) {
+    if (typeof outcome !== 'string') throw wrongType('outcome', 'a string', outcome);
+    if (outcome !== 'succeeded' && outcome !== 'failed') throw invalid('outcome', "outcome must be 'succeeded' or 'failed'");
+    const out = [null];
+    const rc = C.intent_resolve(this._h(), this._id(id), outcome === 'succeeded' ? 1 : 0,
+      cstr(receipt, 'receipt'), cstr(note, 'note'), out);
+    return this._snapshot(rc, out);
+  }
+
+  /** Sandbox: a provider result for the current attempt (0, 1032, ...). */
+  simulate(id, resultCode, resultDesc = null) {
+    if (typeof resultCode === 'number' && Number.isInteger(resultCode)) resultCode = String(resultCode);
+    const code = cstr(resultCode, 'result_code', { required: true });
+    const out = [null];
+    return this._snapshot(C.intent_simulate(this._h(), this._id(id), code, cstr(resultDesc, 'result_desc'), out), out);
+  }
+
+  /** A page of intents, newest first: {object:'list', data, has_more}. */
+  list({ status = null, reference = null, createdFromMs = 0, createdToMs = 0, startingAfter = null, limit = 0 } = {}) {
+    const p = initStruct(C.list_params_init, T.ListParamsT);
+    if (status !== null && status !== undefined) {
+      if (typeof status !== 'string') throw wrongType('status', 'a string', status);
+      if (!(status in STATUSES)) throw invalid('status', `unknown status ${JSON.stringify(status).slice(0, 80)}`);
+      p.status = STATUSES[status];
+    }
+    p.reference = cstr(reference, 'reference');
+    p.starting_after = cstr(startingAfter, 'starting_after');
+    p.created_from_ms = cint(createdFromMs, 'created_from_ms', 0n, INT64_MAX);
+    p.created_to_ms = cint(createdToMs, 'created_to_ms', 0n, INT64_MAX);
+    p.limit = cint(limit, 'limit', 0n, INT64_MAX);
+    const out = [null];
+    const rc = C.list_intents(this._h(), p, out);
+    if (rc !== 0) throw this._fail(rc);
+    try { return JSON.parse(C.intent_list_json(out[0], null)); } finally { C.intent_list_free(out[0]); }
+  }
+
+  /** The intent's timeline, oldest first: {object:'list', data}. */
+  events(id) {
+    const out = [null];
+    const rc = C.intent_events(this._h(), this._id(id), out);
+    if (rc !== 0) throw this._fail(rc);
+    try { return JSON.parse(C.event_list_json(out[0], null)); } finally { C.event_list_free(out[0]); }
+  }
+
+  /** Drives time (default: the engine clock). */
+  tick(nowMs = null) {
+    const h = this._h();
+    const now = nowMs === null ? C.now_ms(h) : cint(nowMs, 'now_ms', 0n, INT64_MAX);
+    const rc = C.tick(h, now);
+    if (rc !== 0) throw this._fail(rc);
+  }
+
+  /** The engine's wall clock, Unix ms. */
+  nowMs() { return Number(C.now_ms(this._h())); }
+
+  /** Applies a Daraja STK callback body exactly as received. */
+  handleMpesaCallback(body) {
+    const raw = bodyBytes(body);
+    const rc = C.handle_mpesa_callback(this._h(), raw, raw.length);
+    if (rc !== 0) throw this._fail(rc);
+  }
+
+  /**
+   * One HTTP-shaped request through the in-process REST router: returns
+   * {status, headers: [[name, value]...], body: Buffer, json()}. HTTP
+   * errors are answers, not exceptions.
+   */
+  request(method, target, headers = {}, body = null) {
+    const req = initStruct(C.api_request_init, T.ApiRequestT);
+    req.method = cstr(method, 'method', { required: true });
+    req.target = cstr(target, 'target', { required: true });
+    const pairs = Array.isArray(headers) ? headers : Object.entries(headers ?? {});
+    const hs = pairs.map((pair) => {
+      if (!Array.isArray(pair) || pair.length !== 2) throw wrongType('headers', 'an object or [name, value] pairs', pair);
+      return { name: cstr(pair[0], 'headers', { required: true }), value: cstr(pair[1], 'headers', { required: true }) };
+    });
+    req.headers = hs.length ? hs : null;
+    req.header_count = hs.length;
+    const raw = body === null || body === undefined ? Buffer.alloc(0) : bodyBytes(body);
+    req.body = raw.length ? raw : null;
+    req.body_len = raw.length;
+    const out = [null];
+    const rc = C.api_handle(this._h(), req, out);
+    if (rc !== 0) throw this._fail(rc);
+    const r = out[0];
+    try {
+      const len = [0];
+      const ptr = C.api_response_body(r, len);
+      const resBody = takeBytes(ptr, len[0]);
+      const resHeaders = [];
+      const n = Number(C.api_response_header_count(r));
+      for (let i = 0; i < n; i++) resHeaders.push([C.api_response_header_name(r, i), C.api_response_header_value(r, i)]);
+      return {
+        status: C.api_response_status(r), headers: resHeaders, body: resBody,
+        header(name) { const low = name.toLowerCase(); const h = resHeaders.find(([k]) => k.toLowerCase() === low); return h ? h[1] : null; },
+        json() { return JSON.parse(resBody.toString('utf8')); },
+      };
+    } finally {
+      C.api_response_free(r);
+    }
+  }
+}
+
+// ---- webhooks ---------------------------------------------------------------
+function schemeValue(name) {
+  const s = cstr(name, 'scheme', { required: true });
+  const out = [0];
+  const err = newError();
+  const rc = C.webhook_scheme_from_name(s, out, err);
+  if (rc !== 0) throw fromError(rc, err);
+  return out[0];
+}
+
+function headerOf(headers, name) {
+  if (headers === null || headers === undefined) return null;
+  if (typeof headers !== 'object') throw wrongType('headers', 'an object', headers);
+  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === name) return Array.isArray(v) ? v[0] : v;
+  return null;
+}
+
+function webhookParams(body, secret, scheme) {
+  const raw = bodyBytes(body);
+  const p = initStruct(C.webhook_params_init, T.WebhookParamsT);
+  p.scheme = schemeValue(scheme);
+  p.secret = cstr(secret, 'secret', { required: true });
+  p.body = raw.length ? raw : null;
+  p.body_len = raw.length;
+  return p;
+}
+
+/**
+ * Verifies a webhook delivery over the RAW body (a Buffer as received;
+ * a string is encoded as UTF-8). Returns nothing when authentic; throws
+ * ConstraError with code signature_malformed / signature_expired /
+ * signature_future / signature_mismatch (or secret_invalid, ...).
+ * scheme 't_v1' (signature = "t=...,v1=..."), 'body_hex', or
+ * 'standard_webhooks' (msgId, timestamp, signature = the webhook-id,
+ * webhook-timestamp, webhook-signature headers, or pass `headers`).
+ */
+function verifyWebhook(body, { signature = null, secret, scheme = 't_v1', headers = null, msgId = null,
+  timestamp = null, now = null, tolerance = 0 } = {}) {
+  if (signature === null) signature = headerOf(headers, scheme === 'standard_webhooks' ? 'webhook-signature' : 'constra-signature');
+  if (msgId === null) msgId = headerOf(headers, 'webhook-id');
+  if (timestamp === null) timestamp = headerOf(headers, 'webhook-timestamp');
+  const p = webhookParams(body, secret, scheme);
+  p.signature = cstr(signature ?? '', 'signature');
+  p.msg_id = cstr(msgId, 'msg_id');
+  p.timestamp_header = cstr(timestamp, 'timestamp_header');
+  p.now = now === null ? BigInt(Math.floor(Date.now() / 1000)) : cint(now, 'now', 0n, INT64_MAX);
+  p.tolerance_s = cint(tolerance, 'tolerance', 0n, INT64_MAX);
+  const reason = [0];
+  const err = newError();
+  const rc = C.webhook_verify(p, reason, err);
+  if (rc !== 0) throw fromError(rc, err);
+}
+
+/** The signature header value for `body` (t_v1, body_hex, standard_webhooks). */
+function signWebhook(body, { secret, scheme = 't_v1', timestamp = null, msgId = null } = {}) {
+  const p = webhookParams(body, secret, scheme);
+  p.msg_id = cstr(msgId, 'msg_id');
+  p.timestamp = timestamp === null ? BigInt(Math.floor(Date.now() / 1000)) : cint(timestamp, 'timestamp', 0n, INT64_MAX);
+  const out = Buffer.alloc(128);
+  const err = newError();
+  const rc = C.webhook_sign(p, out, out.length, err);
+  if (rc !== 0) throw fromError(rc, err);
+  return out.toString('latin1', 0, out.indexOf(0));
+}
+
+// ---- M-Pesa helpers ---------------------------------------------------------
+/** What an M-Pesa result code means (unknown codes: known false, review_required). */
+function decodeResult(code, { api = 'auto', message = null } = {}) {
+  if (typeof code === 'number' && Number.isInteger(code)) code = String(code);
+  const c = cstr(code, 'code', { required: true });
+  const err = newError();
+  const apiOut = [0];
+  let rc = C.mpesa_api_parse(cstr(api, 'api', { required: true }), apiOut, err);
+  if (rc !== 0) throw fromError(rc, err);
+  const info = initStruct(C.result_info_init, T.ResultInfoT);
+  rc = C.result_lookup(c, Buffer.byteLength(c), apiOut[0], cstr(message, 'message'), info, err);
+  if (rc !== 0) throw fromError(rc, err);
+  return {
+    code: info.code, api: C.mpesa_api_name(info.api), outcome: C.outcome_name(info.outcome),
+    known: info.known === 1, retryAllowed: info.retry_allowed === 1, description: info.description || '',
+    recoveryNote: info.recovery_note || '', recommendedAction: info.recommended_action || '',
+    messageMatch: info.message_match || '',
+  };
+}
+
+/** A Kenyan mobile number in any usual form as 2547XXXXXXXX. */
+function normalizePhone(phone) {
+  const s = cstr(phone, 'phone', { required: true });
+  const out = Buffer.alloc(16);
+  const err = newError();
+  const rc = C.msisdn_normalize(s, Buffer.byteLength(s) + 1, out, out.length, err);
+  if (rc !== 0) throw fromError(rc, err);
+  return out.toString('latin1', 0, out.indexOf(0));
+}
+
+module.exports = {
+  Client, ConstraError, DictStorage, StorageConflict, StorageNotFound,
+  verifyWebhook, signWebhook, decodeResult, normalizePhone, libraryPath: native.libPath,
+};

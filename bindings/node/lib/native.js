@@ -1,0 +1,228 @@
+'use strict';
+// The C ABI as koffi sees it: finding libconstra, its structs and
+// prototypes. Layouts mirror include/constra/*.h field for field; versioned
+// structs get their struct_size from the library's constra_*_init().
+
+const fs = require('node:fs');
+const path = require('node:path');
+const koffi = require('koffi');
+
+const NAMES = ['libconstra.so.0', 'libconstra.so'];
+
+// libconstra in a meson build directory of the source tree this file is
+// in: walks up and looks in <dir>/build*/lib/.
+function buildDirCandidates() {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    let found = [];
+    try {
+      for (const ent of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+        if (!ent.isDirectory() || !ent.name.startsWith('build')) continue;
+        for (const n of NAMES) {
+          const cand = path.join(dir, ent.name, 'lib', n);
+          if (fs.existsSync(cand)) { found.push(cand); break; }
+        }
+      }
+    } catch { /* unreadable: go on up */ }
+    if (found.length || path.dirname(dir) === dir) return found;
+  }
+}
+
+function load() {
+  const explicit = process.env.CONSTRA_LIBRARY;
+  if (explicit) {
+    // An explicit choice is final: never fall back to another library.
+    try { return { lib: koffi.load(explicit), path: explicit }; } catch (e) {
+      throw new Error(`CONSTRA_LIBRARY=${explicit} cannot be loaded: ${e.message}`);
+    }
+  }
+  const tried = [];
+  for (const name of [...NAMES, ...buildDirCandidates()]) {
+    try { return { lib: koffi.load(name), path: name }; } catch (e) { tried.push(`${name}: ${e.message}`); }
+  }
+  throw new Error('libconstra not found; set CONSTRA_LIBRARY to the path of libconstra.so.0. Tried: ' + tried.join('; '));
+}
+
+const { lib, path: libPath } = load();
+
+// ---- structs --------------------------------------------------------------
+const ErrorT = koffi.struct('constra_error', {
+  struct_size: 'size_t', status: 'int', http_status: 'int',
+  code: koffi.array('char', 64), message: koffi.array('char', 256), param: koffi.array('char', 64),
+});
+const ConfigT = koffi.struct('constra_config', {
+  struct_size: 'size_t', platform: 'void *', storage: 'void *', rail: 'void *', mode: 'int',
+  callback_timeout_ms: 'int64_t', max_attempts: 'int', idempotency_retention_ms: 'int64_t',
+  amount_max: 'int64_t', secret_key: 'const char *',
+});
+const IntentParamsT = koffi.struct('constra_intent_params', {
+  struct_size: 'size_t', amount: 'int64_t', currency: 'const char *', provider: 'const char *',
+  phone_number: 'const char *', customer_name: 'const char *', reference: 'const char *',
+  description: 'const char *', agent_policy: 'int', draft: 'int',
+});
+const ListParamsT = koffi.struct('constra_list_params', {
+  struct_size: 'size_t', status: 'int', reference: 'const char *', created_from_ms: 'int64_t',
+  created_to_ms: 'int64_t', starting_after: 'const char *', limit: 'size_t',
+});
+const WebhookParamsT = koffi.struct('constra_webhook_params', {
+  struct_size: 'size_t', scheme: 'int', secret: 'const char *', body: 'const uint8_t *',
+  body_len: 'size_t', signature: 'const char *', msg_id: 'const char *',
+  timestamp_header: 'const char *', timestamp: 'int64_t', now: 'int64_t', tolerance_s: 'int64_t',
+});
+const ResultInfoT = koffi.struct('constra_result_info', {
+  struct_size: 'size_t', api: 'int', outcome: 'int', known: 'int', retry_allowed: 'int',
+  description: 'const char *', recovery_note: 'const char *', recommended_action: 'const char *',
+  message_match: 'const char *', code: koffi.array('char', 65),
+});
+const SqliteOptionsT = koffi.struct('constra_sqlite_options', {
+  struct_size: 'size_t', path: 'const char *', synchronous: 'int', busy_timeout_ms: 'int',
+});
+const HttpHeaderT = koffi.struct('constra_http_header', { name: 'const char *', value: 'const char *' });
+const ApiRequestT = koffi.struct('constra_api_request', {
+  struct_size: 'size_t', method: 'const char *', target: 'const char *',
+  headers: 'constra_http_header *', header_count: 'size_t', body: 'const uint8_t *', body_len: 'size_t',
+});
+
+// storage.h rows: text NUL-terminated, documents (pointer, length).
+const StorageIntentT = koffi.struct('constra_storage_intent', {
+  struct_size: 'size_t', id: 'const char *', status: 'const char *', reference: 'const char *',
+  checkout_request_id: 'const char *', created_at_ms: 'int64_t', updated_at_ms: 'int64_t',
+  version: 'int64_t', document: 'const uint8_t *', document_len: 'size_t',
+});
+const StorageEventT = koffi.struct('constra_storage_event', {
+  struct_size: 'size_t', id: 'const char *', intent_id: 'const char *', type: 'const char *',
+  created_at_ms: 'int64_t', sequence: 'int64_t', document: 'const uint8_t *', document_len: 'size_t',
+});
+const StorageIdemT = koffi.struct('constra_storage_idempotency', {
+  struct_size: 'size_t', key: 'const char *', fingerprint: 'const char *', state: 'int',
+  http_status: 'int', response: 'const uint8_t *', response_len: 'size_t', created_at_ms: 'int64_t',
+  expires_at_ms: 'int64_t', lease_expires_at_ms: 'int64_t',
+});
+const StorageWriteT = koffi.struct('constra_storage_write', {
+  struct_size: 'size_t', intent: 'void *', expected_version: 'int64_t', events: 'void *',
+  event_count: 'size_t', idempotency: 'void *',
+});
+const StorageQueryT = koffi.struct('constra_storage_query', {
+  struct_size: 'size_t', status: 'const char *', reference: 'const char *', created_from_ms: 'int64_t',
+  created_to_ms: 'int64_t', starting_after: 'const char *', limit: 'size_t',
+});
+
+const IntentFn = koffi.proto('int constra_storage_intent_fn(void *ctx, const constra_storage_intent *row)');
+const EventFn = koffi.proto('int constra_storage_event_fn(void *ctx, const constra_storage_event *row)');
+const IdemFn = koffi.proto('int constra_storage_idempotency_fn(void *ctx, const constra_storage_idempotency *row)');
+const CommitFn = koffi.proto('int storage_commit_fn(void *ud, void *write)');
+const GetIntentFn = koffi.proto('int storage_get_fn(void *ud, const char *id, void *emit, void *ctx)');
+const ListIntentsFn = koffi.proto('int storage_list_fn(void *ud, void *query, void *emit, void *ctx)');
+const ListEventsFn = koffi.proto('int storage_events_fn(void *ud, const char *intent_id, int64_t after, size_t limit, void *emit, void *ctx)');
+const ReserveFn = koffi.proto('int storage_reserve_fn(void *ud, void *record, int64_t now, void *emit, void *ctx)');
+const CompleteFn = koffi.proto('int storage_complete_fn(void *ud, void *record)');
+const ReleaseFn = koffi.proto('int storage_release_fn(void *ud, const char *key, const char *fingerprint)');
+const PurgeFn = koffi.proto('int storage_purge_fn(void *ud, int64_t now)');
+const DestroyFn = koffi.proto('void storage_destroy_fn(void *ud)');
+
+const StorageT = koffi.struct('constra_storage', {
+  struct_size: 'size_t', user_data: 'void *', commit: 'void *', get_intent: 'void *',
+  find_by_checkout: 'void *', list_intents: 'void *', list_events: 'void *',
+  idempotency_reserve: 'void *', idempotency_complete: 'void *', idempotency_release: 'void *',
+  purge_expired: 'void *', destroy: 'void *',
+});
+
+koffi.opaque('constra_t');
+koffi.opaque('constra_intent');
+koffi.opaque('constra_intent_list');
+koffi.opaque('constra_event_list');
+koffi.opaque('constra_api_response');
+
+const f = (proto) => lib.func(proto);
+const C = {
+  error_init: f('int constra_error_init(_Inout_ constra_error *err, size_t size)'),
+  status_http: f('int constra_status_http(int status)'),
+  status_name: f('const char *constra_status_name(int status)'),
+  strerror: f('const char *constra_strerror(int status)'),
+  config_init: f('int constra_config_init(_Inout_ constra_config *c, size_t size)'),
+  open: f('int constra_open(_Out_ constra_t **out, const constra_config *config, _Inout_ constra_error *err)'),
+  close: f('void constra_close(constra_t *h)'),
+  last_error: f('int constra_last_error(constra_t *h, _Inout_ constra_error *out)'),
+  now_ms: f('int64_t constra_now_ms(constra_t *h)'),
+  intent_params_init: f('int constra_intent_params_init(_Inout_ constra_intent_params *p, size_t size)'),
+  intent_create: f('int constra_intent_create(constra_t *h, const constra_intent_params *p, const char *key, _Out_ constra_intent **out)'),
+  intent_get: f('int constra_intent_get(constra_t *h, const char *id, _Out_ constra_intent **out)'),
+  intent_confirm: f('int constra_intent_confirm(constra_t *h, const char *id, _Out_ constra_intent **out)'),
+  intent_retry: f('int constra_intent_retry(constra_t *h, const char *id, _Out_ constra_intent **out)'),
+  intent_cancel: f('int constra_intent_cancel(constra_t *h, const char *id, _Out_ constra_intent **out)'),
+  intent_resolve: f('int constra_intent_resolve(constra_t *h, const char *id, int ok, const char *receipt, const char *note, _Out_ constra_intent **out)'),
+  intent_simulate: f('int constra_intent_simulate_callback(constra_t *h, const char *id, const char *code, const char *desc, _Out_ constra_intent **out)'),
+  tick: f('int constra_tick(constra_t *h, int64_t now)'),
+  intent_free: f('void constra_intent_free(constra_intent *i)'),
+  intent_replayed: f('int constra_intent_replayed(const constra_intent *i)'),
+  intent_json: f('const char *constra_intent_json(const constra_intent *i, void *len)'),
+  list_params_init: f('int constra_list_params_init(_Inout_ constra_list_params *p, size_t size)'),
+  list_intents: f('int constra_list_intents(constra_t *h, const constra_list_params *p, _Out_ constra_intent_list **out)'),
+  intent_list_json: f('const char *constra_intent_list_json(const constra_intent_list *l, void *len)'),
+  intent_list_free: f('void constra_intent_list_free(constra_intent_list *l)'),
+  intent_events: f('int constra_intent_events(constra_t *h, const char *id, _Out_ constra_event_list **out)'),
+  event_list_json: f('const char *constra_event_list_json(const constra_event_list *l, void *len)'),
+  event_list_free: f('void constra_event_list_free(constra_event_list *l)'),
+  handle_mpesa_callback: f('int constra_handle_mpesa_callback(constra_t *h, const uint8_t *body, size_t len)'),
+  storage_init: f('int constra_storage_init(_Inout_ constra_storage *s, size_t size)'),
+  storage_memory: f('int constra_storage_memory(_Inout_ constra_storage *s, void *platform, _Inout_ constra_error *err)'),
+  sqlite_options_init: f('int constra_sqlite_options_init(_Inout_ constra_sqlite_options *o, size_t size)'),
+  storage_sqlite: f('int constra_storage_sqlite(_Inout_ constra_storage *s, void *platform, const constra_sqlite_options *o, _Inout_ constra_error *err)'),
+  webhook_params_init: f('int constra_webhook_params_init(_Inout_ constra_webhook_params *p, size_t size)'),
+  webhook_verify: f('int constra_webhook_verify(const constra_webhook_params *p, _Out_ int *reason, _Inout_ constra_error *err)'),
+  webhook_sign: f('int constra_webhook_sign(const constra_webhook_params *p, _Out_ uint8_t *out, size_t size, _Inout_ constra_error *err)'),
+  webhook_scheme_from_name: f('int constra_webhook_scheme_from_name(const char *name, _Out_ int *scheme, _Inout_ constra_error *err)'),
+  result_info_init: f('int constra_result_info_init(_Inout_ constra_result_info *i, size_t size)'),
+  result_lookup: f('int constra_mpesa_result_lookup(const char *code, size_t len, int api, const char *message, _Inout_ constra_result_info *out, _Inout_ constra_error *err)'),
+  outcome_name: f('const char *constra_outcome_name(int outcome)'),
+  mpesa_api_name: f('const char *constra_mpesa_api_name(int api)'),
+  mpesa_api_parse: f('int constra_mpesa_api_parse(const char *name, _Out_ int *api, _Inout_ constra_error *err)'),
+  msisdn_normalize: f('int constra_msisdn_normalize(const char *in, size_t max, _Out_ uint8_t *out, size_t size, _Inout_ constra_error *err)'),
+  api_request_init: f('int constra_api_request_init(_Inout_ constra_api_request *r, size_t size)'),
+  api_handle: f('int constra_api_handle(constra_t *h, const constra_api_request *r, _Out_ constra_api_response **out)'),
+  api_response_status: f('int constra_api_response_status(const constra_api_response *r)'),
+  api_response_body: f('const uint8_t *constra_api_response_body(const constra_api_response *r, _Out_ size_t *len)'),
+  api_response_header_count: f('size_t constra_api_response_header_count(const constra_api_response *r)'),
+  api_response_header_name: f('const char *constra_api_response_header_name(const constra_api_response *r, size_t i)'),
+  api_response_header_value: f('const char *constra_api_response_header_value(const constra_api_response *r, size_t i)'),
+  api_response_free: f('void constra_api_response_free(constra_api_response *r)'),
+};
+
+// A struct object initialised by its constra_*_init(ptr, size).
+function initStruct(initFn, type) {
+  const obj = {};
+  const rc = initFn(obj, koffi.sizeof(type));
+  if (rc !== 0) throw new Error(`${type.name} init failed (${rc}): ABI mismatch`);
+  return obj;
+}
+
+function newError() { return initStruct(C.error_init, ErrorT); }
+
+// Copies `len` bytes at a C pointer into a Buffer (empty for NULL / 0).
+// With memcpy, not koffi.view()/decode(): those leave native memory behind
+// per call (measured: ~200 bytes each), which the memory test catches.
+const libc = koffi.load('libc.so.6');
+const memcpy = libc.func('void *memcpy(void *dst, const void *src, size_t n)');
+function takeBytes(ptr, len) {
+  const n = Number(len);
+  if (!ptr || n === 0) return Buffer.alloc(0);
+  const out = Buffer.allocUnsafe(n);
+  memcpy(out, ptr, n);
+  return out;
+}
+
+module.exports = {
+  koffi, lib, libPath, C, initStruct, newError, takeBytes,
+  types: {
+    ErrorT, ConfigT, IntentParamsT, ListParamsT, WebhookParamsT, ResultInfoT, SqliteOptionsT,
+    HttpHeaderT, ApiRequestT, StorageIntentT, StorageEventT, StorageIdemT, StorageWriteT,
+    StorageQueryT, StorageT,
+  },
+  protos: {
+    IntentFn, EventFn, IdemFn, CommitFn, GetIntentFn, ListIntentsFn, ListEventsFn, ReserveFn,
+    CompleteFn, ReleaseFn, PurgeFn, DestroyFn,
+  },
+  status: {
+    OK: 0, E_INVALID_ARGUMENT: -2, E_NOT_FOUND: -4, E_CONFLICT: -5, E_INVALID_STATE: -6,
+    E_SIGNATURE: -12, E_STORAGE: -13, E_TRANSPORT: -14, E_OUTCOME_UNKNOWN: -15, E_ABI: -10,
+  },
+};
