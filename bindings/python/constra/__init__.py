@@ -14,6 +14,9 @@ from .mpesa import decode_result, normalize_phone
 from .storage import (DictStorage, EventRecord, IdempotencyRecord, IntentRecord, Query,
                       Storage, StorageConflict, StorageNotFound, Write)
 from .webhook import sign_webhook, verify_webhook
+from . import transport
+from .transport import (Loopback, OutcomeUnknownError, RouterTransport, Transport,
+                        TransportFailure, TransportRequest, TransportResponse)
 
 __version__ = "0.1.0"
 library_path = _native.lib_path
@@ -24,5 +27,6 @@ __all__ = [
     "StorageError", "TransportError", "decode_result", "normalize_phone", "DictStorage",
     "EventRecord", "IdempotencyRecord", "IntentRecord", "Query", "Storage",
     "StorageConflict", "StorageNotFound", "Write", "sign_webhook", "verify_webhook",
-    "library_path",
+    "library_path", "transport", "Transport", "TransportRequest", "TransportResponse",
+    "TransportFailure", "RouterTransport", "Loopback", "OutcomeUnknownError",
 ]

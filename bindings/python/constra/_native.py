@@ -298,3 +298,50 @@ def take_bytes(ptr: Optional[int], length: int) -> bytes:
     return ctypes.string_at(ptr, length)
 
 
+
+
+# ---- transport.h (and the router as a loopback handler, api.h) -------------
+class TransportRequest(Structure):
+    _fields_ = [("struct_size", c_size_t), ("method", c_char_p), ("url", c_char_p),
+                ("headers", POINTER(HttpHeader)), ("header_count", c_size_t),
+                ("body", c_void_p), ("body_len", c_size_t), ("connect_timeout_ms", c_int64),
+                ("timeout_ms", c_int64), ("max_response_bytes", c_size_t)]
+
+
+TransportSendFn = CFUNCTYPE(c_int, c_void_p, POINTER(TransportRequest), c_void_p)
+
+
+class Transport(Structure):
+    _fields_ = [("struct_size", c_size_t), ("user_data", c_void_p), ("name", c_char * 16),
+                ("send", TransportSendFn), ("destroy", DestroyFn)]
+
+
+transport_request_init = _fn("constra_transport_request_init", c_int, POINTER(TransportRequest),
+                             c_size_t)
+transport_init = _fn("constra_transport_init", c_int, POINTER(Transport), c_size_t)
+transport_failure_code = _fn("constra_transport_failure_code", c_char_p, c_int)
+transport_response_set_status = _fn("constra_transport_response_set_status", c_int, P, c_int)
+transport_response_add_header = _fn("constra_transport_response_add_header", c_int, P, c_char_p,
+                                    c_size_t, c_char_p, c_size_t)
+transport_response_append = _fn("constra_transport_response_append", c_int, P, c_char_p, c_size_t)
+transport_response_fail = _fn("constra_transport_response_fail", c_int, P, c_int, c_char_p)
+transport_send = _fn("constra_transport_send", c_int, POINTER(Transport), c_void_p,
+                     POINTER(TransportRequest), POINTER(P), POINTER(Error))
+transport_response_status = _fn("constra_transport_response_status", c_int, P)
+transport_response_body = _fn("constra_transport_response_body", c_void_p, P, POINTER(c_size_t))
+transport_response_header_count = _fn("constra_transport_response_header_count", c_size_t, P)
+transport_response_header_name = _fn("constra_transport_response_header_name", c_char_p, P,
+                                     c_size_t)
+transport_response_header_value = _fn("constra_transport_response_header_value", c_char_p, P,
+                                      c_size_t)
+transport_response_free = _fn("constra_transport_response_free", None, P)
+loopback_new = _fn("constra_loopback_new", c_int, POINTER(P), c_void_p, POINTER(Error))
+LoopbackHandler = CFUNCTYPE(c_int, c_void_p, POINTER(TransportRequest), c_void_p)
+loopback_mount = _fn("constra_loopback_mount", c_int, P, c_char_p, c_void_p, c_void_p,
+                     POINTER(Error))
+loopback_transport = _fn("constra_loopback_transport", c_int, P, POINTER(Transport),
+                         POINTER(Error))
+loopback_request_count = _fn("constra_loopback_request_count", ctypes.c_uint64, P)
+loopback_free = _fn("constra_loopback_free", None, P)
+# The router's loopback handler: its address is mounted, never called here.
+api_loopback_handler = ctypes.cast(lib.constra_api_loopback_handler, c_void_p).value
