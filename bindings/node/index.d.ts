@@ -171,3 +171,52 @@ export interface ResultInfo {
 export function decodeResult(code: number | string, options?: { api?: 'auto' | 'stk' | 'b2c' | 'c2b' | 'sync'; message?: string | null }): ResultInfo;
 export function normalizePhone(phone: string): string;
 export const libraryPath: string;
+
+// ---- transports (include/constra/transport.h) ----------------------------
+
+export type TransportFailureKind = 'connect' | 'tls' | 'timeout' | 'too_large' | 'protocol' | 'other';
+
+/** Thrown by a JS transport: 'connect'/'tls' = never sent; the rest = outcome unknown. */
+export class TransportFailure extends Error {
+  constructor(kind: TransportFailureKind, message?: string);
+  readonly kind: TransportFailureKind;
+}
+
+export interface TransportRequest {
+  method: string; url: string; headers: Array<[string, string]>; body: Buffer;
+  connectTimeoutMs: number; timeoutMs: number; maxResponseBytes: number;
+}
+
+export interface TransportAnswer {
+  status: number; headers?: Array<[string, string]>; body?: Buffer | Uint8Array | string | null;
+}
+
+/** A transport implemented in JavaScript. */
+export interface Transport {
+  name?: string;
+  send(request: TransportRequest): TransportAnswer;
+  close?(): void;
+}
+
+/** Sends every request into a Client's in-process REST router. */
+export class RouterTransport implements Transport {
+  constructor(client: Client);
+  readonly requests: number;
+  send(request: TransportRequest): TransportAnswer;
+}
+
+/** The C loopback table with the REST router mounted at origins. */
+export class Loopback {
+  constructor();
+  mountRouter(origin: string, client: Client): void;
+  readonly requestCount: number;
+  close(): void;
+}
+
+/** A ConstraError from sendRequest: status -14 (notSent) or -15 (outcomeUnknown). */
+export interface TransportError extends ConstraError { readonly notSent: boolean; readonly outcomeUnknown: boolean }
+
+/** One exchange through constra_transport_send (checked request, capped response). */
+export function sendRequest(transport: Transport | Loopback, method: string, url: string,
+  headers?: Record<string, string> | Array<[string, string]>, body?: Buffer | Uint8Array | string | null,
+  options?: { timeoutMs?: number | bigint; connectTimeoutMs?: number | bigint; maxResponseBytes?: number | bigint }): RouterResponse;

@@ -383,7 +383,10 @@ function normalizePhone(phone) {
   return out.toString('latin1', 0, out.indexOf(0));
 }
 
+const transport = require('./lib/transport');
+
 module.exports = {
-  Client, ConstraError, DictStorage, StorageConflict, StorageNotFound,
+  Client, ConstraError, transport, TransportFailure: transport.TransportFailure,
+  RouterTransport: transport.RouterTransport, Loopback: transport.Loopback, sendRequest: transport.send, DictStorage, StorageConflict, StorageNotFound,
   verifyWebhook, signWebhook, decodeResult, normalizePhone, libraryPath: native.libPath,
 };

@@ -126,6 +126,17 @@ const StorageT = koffi.struct('constra_storage', {
   purge_expired: 'void *', destroy: 'void *',
 });
 
+// transport.h
+const TransportRequestT = koffi.struct('constra_transport_request', {
+  struct_size: 'size_t', method: 'const char *', url: 'const char *', headers: 'void *',
+  header_count: 'size_t', body: 'const uint8_t *', body_len: 'size_t', connect_timeout_ms: 'int64_t',
+  timeout_ms: 'int64_t', max_response_bytes: 'size_t',
+});
+const TransportSendFn = koffi.proto('int transport_send_fn(void *ud, void *request, void *response)');
+const TransportT = koffi.struct('constra_transport', {
+  struct_size: 'size_t', user_data: 'void *', name: koffi.array('char', 16), send: 'void *', destroy: 'void *',
+});
+
 koffi.opaque('constra_t');
 koffi.opaque('constra_intent');
 koffi.opaque('constra_intent_list');
@@ -185,7 +196,27 @@ const C = {
   api_response_header_name: f('const char *constra_api_response_header_name(const constra_api_response *r, size_t i)'),
   api_response_header_value: f('const char *constra_api_response_header_value(const constra_api_response *r, size_t i)'),
   api_response_free: f('void constra_api_response_free(constra_api_response *r)'),
+  transport_request_init: f('int constra_transport_request_init(_Inout_ constra_transport_request *r, size_t size)'),
+  transport_init: f('int constra_transport_init(_Inout_ constra_transport *t, size_t size)'),
+  transport_response_set_status: f('int constra_transport_response_set_status(void *r, int status)'),
+  transport_response_add_header: f('int constra_transport_response_add_header(void *r, const uint8_t *name, size_t nlen, const uint8_t *value, size_t vlen)'),
+  transport_response_append: f('int constra_transport_response_append(void *r, const uint8_t *data, size_t len)'),
+  transport_response_fail: f('int constra_transport_response_fail(void *r, int failure, const char *message)'),
+  transport_send: f('int constra_transport_send(const constra_transport *t, void *platform, const constra_transport_request *req, _Out_ void **out, _Inout_ constra_error *err)'),
+  transport_response_status: f('int constra_transport_response_status(void *r)'),
+  transport_response_body: f('const uint8_t *constra_transport_response_body(void *r, _Out_ size_t *len)'),
+  transport_response_header_count: f('size_t constra_transport_response_header_count(void *r)'),
+  transport_response_header_name: f('const char *constra_transport_response_header_name(void *r, size_t i)'),
+  transport_response_header_value: f('const char *constra_transport_response_header_value(void *r, size_t i)'),
+  transport_response_free: f('void constra_transport_response_free(void *r)'),
+  loopback_new: f('int constra_loopback_new(_Out_ void **out, void *platform, _Inout_ constra_error *err)'),
+  loopback_mount: f('int constra_loopback_mount(void *lb, const char *origin, void *handler, void *ctx, _Inout_ constra_error *err)'),
+  loopback_transport: f('int constra_loopback_transport(void *lb, _Inout_ constra_transport *out, _Inout_ constra_error *err)'),
+  loopback_request_count: f('uint64_t constra_loopback_request_count(void *lb)'),
+  loopback_free: f('void constra_loopback_free(void *lb)'),
 };
+// The router's loopback handler: its address is mounted, never called here.
+const apiLoopbackHandler = lib.symbol('constra_api_loopback_handler');
 
 // A struct object initialised by its constra_*_init(ptr, size).
 function initStruct(initFn, type) {
@@ -215,11 +246,12 @@ module.exports = {
   types: {
     ErrorT, ConfigT, IntentParamsT, ListParamsT, WebhookParamsT, ResultInfoT, SqliteOptionsT,
     HttpHeaderT, ApiRequestT, StorageIntentT, StorageEventT, StorageIdemT, StorageWriteT,
-    StorageQueryT, StorageT,
+    StorageQueryT, StorageT, TransportRequestT, TransportT,
   },
+  apiLoopbackHandler,
   protos: {
     IntentFn, EventFn, IdemFn, CommitFn, GetIntentFn, ListIntentsFn, ListEventsFn, ReserveFn,
-    CompleteFn, ReleaseFn, PurgeFn, DestroyFn,
+    CompleteFn, ReleaseFn, PurgeFn, DestroyFn, TransportSendFn,
   },
   status: {
     OK: 0, E_INVALID_ARGUMENT: -2, E_NOT_FOUND: -4, E_CONFLICT: -5, E_INVALID_STATE: -6,
