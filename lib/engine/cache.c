@@ -5,11 +5,6 @@
 #include "engine/model.h"
 #include "platform/platform.h"
 
-struct constra__cache_slot {
-    int used;
-    struct constra_intent model; /* json always NULL here */
-};
-
 static size_t slot_of(const char *id)
 {
     /* FNV-1a over the id: its random tail spreads the slots. */
@@ -20,32 +15,66 @@ static size_t slot_of(const char *id)
     return hash % CONSTRA__MODEL_CACHE_SLOTS;
 }
 
+struct constra__cache_slot {
+    int used;
+    struct constra_intent model; /* model.json always NULL */
+    char *json;                  /* the public JSON of model.version, or NULL */
+    size_t json_len;
+};
+
+static struct constra__cache_slot *find(constra_t *h, const char *id, int64_t version)
+{
+    if (h->cache == NULL) {
+        return NULL;
+    }
+    struct constra__cache_slot *s = &h->cache[slot_of(id)];
+    return (s->used && s->model.version == version && strcmp(s->model.id, id) == 0) ? s : NULL;
+}
+
 int constra__cache_get(constra_t *h, const char *id, int64_t version, struct constra_intent *in)
 {
     int hit = 0;
+    char *old_json = NULL;
+    constra_platform keep = in->platform;
     constra__lock(&h->platform, h->mutex);
-    if (h->cache != NULL) {
-        const struct constra__cache_slot *s = &h->cache[slot_of(id)];
-        if (s->used && s->model.version == version && strcmp(s->model.id, id) == 0) {
-            constra_platform keep = in->platform;
-            char *old_json = in->json;
-            constra__model_copy(in, &s->model);
-            in->platform = keep;
-            in->json = NULL;
-            in->json_len = 0;
-            in->replayed = 0;
-            hit = 1;
-            if (old_json != NULL) {
-                keep.free_fn(keep.user_data, old_json);
-            }
-        }
+    const struct constra__cache_slot *s = find(h, id, version);
+    if (s != NULL) {
+        old_json = in->json;
+        constra__model_copy(in, &s->model);
+        in->platform = keep;
+        in->json = NULL;
+        in->json_len = 0;
+        in->replayed = 0;
+        hit = 1;
     }
     constra__unlock(&h->platform, h->mutex);
+    if (old_json != NULL) {
+        keep.free_fn(keep.user_data, old_json);
+    }
     return hit;
 }
 
-void constra__cache_put(constra_t *h, const struct constra_intent *in)
+char *constra__cache_json(constra_t *h, const char *id, int64_t version, size_t *len)
 {
+    char *copy = NULL;
+    constra__lock(&h->platform, h->mutex);
+    const struct constra__cache_slot *s = find(h, id, version);
+    if (s != NULL && s->json != NULL) {
+        copy = constra__strndup(&h->platform, s->json, s->json_len);
+        if (copy != NULL) {
+            *len = s->json_len;
+        }
+    }
+    constra__unlock(&h->platform, h->mutex);
+    return copy;
+}
+
+void constra__cache_put(constra_t *h, const struct constra_intent *in, const char *json,
+                        size_t json_len)
+{
+    /* Copied outside the lock; dropped if memory is short (a cache). */
+    char *copy = json ? constra__strndup(&h->platform, json, json_len) : NULL;
+    char *old = NULL;
     constra__lock(&h->platform, h->mutex);
     if (h->cache == NULL) {
         h->cache = constra__calloc(&h->platform, CONSTRA__MODEL_CACHE_SLOTS, sizeof(*h->cache));
@@ -57,12 +86,23 @@ void constra__cache_put(constra_t *h, const struct constra_intent *in)
         s->model.json_len = 0;
         s->model.replayed = 0;
         s->used = 1;
+        old = s->json;
+        s->json = copy;
+        s->json_len = copy ? json_len : 0;
+        copy = NULL;
     }
     constra__unlock(&h->platform, h->mutex);
+    constra__free(&h->platform, old);
+    constra__free(&h->platform, copy);
 }
 
 void constra__cache_free(constra_t *h)
 {
+    if (h->cache != NULL) {
+        for (size_t i = 0; i < CONSTRA__MODEL_CACHE_SLOTS; i++) {
+            constra__free(&h->platform, h->cache[i].json);
+        }
+    }
     constra__free(&h->platform, h->cache);
     h->cache = NULL;
 }

@@ -16,6 +16,7 @@
 #ifndef CONSTRA_ENGINE_CACHE_H
 #define CONSTRA_ENGINE_CACHE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "engine/engine.h"
@@ -30,8 +31,15 @@
  * miss, `in` untouched. */
 int constra__cache_get(constra_t *h, const char *id, int64_t version, struct constra_intent *in);
 
-/* Remembers `in` (its id and version) after a successful commit. */
-void constra__cache_put(constra_t *h, const struct constra_intent *in);
+/* Remembers `in` (its id and version) after a successful commit, with
+ * its public JSON (json_len bytes; may be NULL: then none is kept). */
+void constra__cache_put(constra_t *h, const struct constra_intent *in, const char *json,
+                        size_t json_len);
+
+/* A copy (platform-allocated, NUL-terminated) of the public JSON of
+ * (id, version) when the cache has it, so a read need not render it
+ * again; NULL otherwise. */
+char *constra__cache_json(constra_t *h, const char *id, int64_t version, size_t *len);
 
 /* Frees the slots (at close). */
 void constra__cache_free(constra_t *h);

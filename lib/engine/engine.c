@@ -111,7 +111,10 @@ static int finish(constra_t *h, struct constra_intent *in, constra_error *e)
         return CONSTRA_OK; /* the text of exactly this state already exists */
     }
     constra__free(&h->platform, in->json);
-    in->json = constra__model_json(in, 0, &h->platform, &in->json_len);
+    in->json = constra__cache_json(h, in->id, in->version, &in->json_len);
+    if (in->json == NULL) {
+        in->json = constra__model_json(in, 0, &h->platform, &in->json_len);
+    }
     in->json_version = in->version;
     if (in->json == NULL) {
         return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
@@ -237,7 +240,7 @@ static int save(constra_t *h, struct constra_intent *in, int64_t expected, const
     constra__free(&h->platform, doc);
     constra__free(&h->platform, evt);
     if (rc == CONSTRA_OK) {
-        constra__cache_put(h, in);
+        constra__cache_put(h, in, resp, resp_len);
     }
     if (rc == CONSTRA_OK && resp != NULL) {
         constra__free(&h->platform, in->json);

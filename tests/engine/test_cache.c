@@ -67,6 +67,16 @@ static int check_one(constra_t *h, const char *id)
         assert_int_equal(parsed.attempt_count, cached.attempt_count);
         constra__free(&h->platform, a);
         constra__free(&h->platform, b);
+        /* The public JSON kept with it is the parsed document's too. */
+        size_t c_len = 0, p_len = 0;
+        char *c = constra__cache_json(h, id, d.version, &c_len);
+        char *pub = constra__model_json(&parsed, 0, &h->platform, &p_len);
+        assert_non_null(c);
+        assert_string_equal(c, pub);
+        assert_int_equal(c_len, p_len);
+        constra__free(&h->platform, c);
+        constra__free(&h->platform, pub);
+        assert_null(constra__cache_json(h, id, d.version + 1, &c_len));
     }
     free(d.doc);
     return hit;
