@@ -180,17 +180,17 @@ malformed = [
     b"GET\r\n\r\n",
     b"GET / HTTP/9.9\r\nHost: x\r\n\r\n",
     b"GET / HTTP/1.1\r\nHost: x\r\nBad Header Without Colon\r\n\r\n",
-    b"GET / HTTP/1.1\r\nHost: x\r\n: empty-name\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\n: empty-name\r\nConnection: close\r\n\r\n",
     b"POST /api/v1/payment-intents HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
     b"POST /api/v1/payment-intents HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
     b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100000 + b"\r\n\r\n",
     b"\x00\x01\x02\x03\r\n\r\n",
     b"GET /api/v1/payment-intents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a\r\n"
-    b"Authorization: Bearer b\r\n\r\n",
+    b"Authorization: Bearer b\r\nConnection: close\r\n\r\n",
 ]
 for i, m in enumerate(malformed):
     try:
-        raw = srv.raw(m, read_timeout=5)
+        raw = srv.raw(m, read_timeout=3)
     except OSError as e:
         raw = b""
     st = status_of(raw)

@@ -107,17 +107,13 @@ static void fill_remote(struct MHD_Connection *conn, char *out, size_t size)
     }
 }
 
-/* Headers every response carries: the dashboard's security policy (it
- * costs nothing on JSON), the rate-limit state, and "Connection: close"
- * while shutting down so that keep-alive clients move on. */
+/* Headers every response carries: nosniff (a JSON error must never be
+ * sniffed into HTML), the rate-limit state, and "Connection: close" while
+ * shutting down so that keep-alive clients move on. The dashboard's own
+ * policy headers are added by send_asset(). */
 static void add_common_headers(const serve_request *r, struct MHD_Response *resp)
 {
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-    MHD_add_response_header(resp, "Content-Security-Policy",
-                            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
-                            "base-uri 'none'; form-action 'self'");
     if (r->limiter_on) {
         char v[32];
         snprintf(v, sizeof(v), "%ld", r->limit.limit);
@@ -222,6 +218,13 @@ static enum MHD_Result send_asset(struct MHD_Connection *conn, serve_request *r,
     MHD_add_response_header(resp, "Content-Type", a->content_type);
     MHD_add_response_header(resp, "ETag", a->etag);
     MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    /* The page may load only its own files, may not be framed, and leaks
+     * no URL (the key may sit in its fragment) to anyone. */
+    MHD_add_response_header(resp, "Content-Security-Policy",
+                            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+                            "base-uri 'none'; form-action 'self'");
+    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
     int head = strcmp(method, "HEAD") == 0;
     return answer(conn, r, fresh ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, resp,
                 fresh || head ? 0 : a->size);
@@ -248,6 +251,11 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     v->items[v->count].value = value ? value : "";
     v->count++;
     return MHD_YES;
+}
+
+static void free_api_response(void *cls)
+{
+    constra_api_response_free(cls);
 }
 
 static enum MHD_Result send_api(struct MHD_Connection *conn, serve_request *r,
@@ -277,17 +285,20 @@ static enum MHD_Result send_api(struct MHD_Connection *conn, serve_request *r,
     }
     size_t len = 0;
     const char *body = constra_api_response_body(res, &len);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
-    if (resp != NULL) {
-        size_t n = constra_api_response_header_count(res);
-        for (size_t i = 0; i < n; i++) {
-            MHD_add_response_header(resp, constra_api_response_header_name(res, i),
-                                    constra_api_response_header_value(res, i));
-        }
-    }
     unsigned status = (unsigned)constra_api_response_status(res);
-    constra_api_response_free(res);
+    /* The body is handed over without a copy: libmicrohttpd frees the
+     * router's response (free_api_response) once it has sent it. */
+    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
+        len, (void *)(uintptr_t)body, free_api_response, res);
+    if (resp == NULL) {
+        constra_api_response_free(res);
+        return MHD_NO;
+    }
+    size_t n = constra_api_response_header_count(res);
+    for (size_t i = 0; i < n; i++) {
+        MHD_add_response_header(resp, constra_api_response_header_name(res, i),
+                                constra_api_response_header_value(res, i));
+    }
     return answer(conn, r, status, resp, strcmp(method, "HEAD") == 0 ? 0 : len);
 }
 
@@ -523,9 +534,11 @@ struct MHD_Daemon *serve_http_start(serve_server *s, const void *addr, size_t ad
          * thread serves many sockets, so a stalled client never holds a
          * thread. */
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->connection_timeout_s,
-        /* Per connection: request line + headers + read buffer. The
-         * router refuses single headers over 8 KiB itself. */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        /* Per connection: request line + headers + read buffer (the body
+         * is copied out chunk by chunk). libmicrohttpd's default; it zeroes
+         * the pool between requests, so more costs time on every request.
+         * The router refuses single headers over 8 KiB itself. */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
         MHD_OPTION_CONNECTION_LIMIT, 1000u,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
         MHD_OPTION_STRICT_FOR_CLIENT, 1,
