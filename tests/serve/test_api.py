@@ -67,6 +67,20 @@ for prefix in ("/api/v1", "/v1"):
     st, _, body = srv.request("GET", f"{prefix}/payment-intents/{pid}", srv.auth())
     t.ok(st == 200 and json.loads(body).get("id") == pid, f"{prefix}: GET the intent")
 
+# ---- the ticker: a magic number's outcome arrives on its own (3 s) ----------------
+st, _, b = srv.create("ticker_1", body=dict(SEED_BODY, customer={"name": "T",
+                                                              "phone_number": "254711000000"}))
+tick_id = json.loads(b).get("id") if st == 201 else None
+status = None
+deadline = time.time() + 20
+while tick_id and time.time() < deadline:
+    st, _, b = srv.request("GET", f"/api/v1/payment-intents/{tick_id}", srv.auth())
+    status = json.loads(b).get("status") if st == 200 else None
+    if status == "succeeded":
+        break
+    time.sleep(0.25)
+t.eq(status, "succeeded", "the ticker delivers the simulator's outcome (254711000000)")
+
 # ---- 401 / 404 / 405 / 415 ----------------------------------------------------
 st, _, b = srv.request("GET", "/api/v1/payment-intents")
 t.ok(st == 401 and error_code(b) == "authentication_required", "no key: 401", (st, b))
@@ -244,7 +258,7 @@ t.ok(st == 405 and error_code(b) == "method_not_allowed", "POST /: 405 error JSO
 # ---- nothing stored changed by the bad requests -----------------------------------------
 st, _, b = srv.request("GET", "/api/v1/payment-intents?limit=100", srv.auth())
 ids = [x["id"] for x in json.loads(b)["data"]] if st == 200 else []
-t.eq(len(ids), 3, "exactly the 3 good creates are stored")
+t.eq(len(ids), 4, "exactly the 4 good creates are stored")
 
 # ---- the access log ---------------------------------------------------------------------
 rc = srv.stop()
