@@ -59,9 +59,11 @@ function notOk(name, err) {
 class Stop extends Error {}
 
 async function step(name, fn) {
+  const t0 = Date.now();
   try {
     await fn();
     ok(name);
+    diag(`${Date.now() - t0} ms`);
   } catch (err) {
     notOk(name, err);
     throw new Stop(name);
@@ -401,13 +403,35 @@ async function main() {
       await waitCounters(page, { total: 2, awaiting: 0, paid: 1, review: 0 });
     });
 
+    await step('any result code in the lab: an unknown one goes to review, resolved by the operator', async () => {
+      await page.fill(tid('create-amount'), '750');
+      await page.fill(tid('create-reference'), 'order_7431');
+      await click(page, 'create-submit');
+      await waitText(page, 'selected-status', 'pending_user_action');
+      await waitCounters(page, { total: 3, awaiting: 1 });
+      await page.fill(tid('lab-code'), '7777');
+      await page.fill(tid('lab-desc'), 'A code nobody documented');
+      await click(page, 'lab-apply');
+      await waitText(page, 'selected-status', 'review_required');
+      await waitText(page, 'timeline', 'A code nobody documented');
+      await waitCounters(page, { total: 3, awaiting: 0, paid: 1, review: 1 });
+      await page.selectOption(tid('resolve-outcome'), 'failed');
+      await page.fill(tid('resolve-receipt'), '');
+      await page.fill(tid('resolve-note'), 'Customer says no money left the phone');
+      await click(page, 'act-resolve');
+      await waitText(page, 'selected-status', 'failed');
+      await waitCounters(page, { total: 3, awaiting: 0, paid: 1, review: 0 });
+      await waitText(page, 'health-success', '33%');
+      await shot(page, '05-resolved');
+    });
+
     await step('a wrong key is reported in words (invalid, then wrong mode)', async () => {
       const other = await context.newPage();
       watch(other);
       await other.goto(`${server.base}/#key=cs_test_not_the_right_key_000`, { waitUntil: 'load' });
       await waitText(other, 'key-status', /^invalid: the API key is not valid/);
       await waitText(other, 'error-text', /code invalid_api_key, HTTP 401/);
-      await shot(other, '05-wrong-key');
+      await shot(other, '06-wrong-key');
       await other.fill(tid('key-input'), 'cs_live_not_the_right_key_000');
       await click(other, 'key-save');
       await waitText(other, 'key-status', /^wrong mode: /);
@@ -416,7 +440,7 @@ async function main() {
       await other.fill(tid('key-input'), KEY);
       await click(other, 'key-save');
       await waitText(other, 'key-status', 'valid');
-      await waitCounters(other, { total: 2, paid: 1 });
+      await waitCounters(other, { total: 3, paid: 1 });
       await other.close();
     });
 
@@ -429,7 +453,7 @@ async function main() {
       ended = await stopServer(server);
       await waitText(page, 'connection', 'Offline');
       await waitText(page, 'error-text', /Network failure/);
-      await shot(page, '06-offline');
+      await shot(page, '07-offline');
     });
 
     await step('constra serve stopped cleanly on SIGTERM (exit 0, no sanitizer report)', async () => {

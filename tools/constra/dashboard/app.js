@@ -41,6 +41,8 @@
     pollTimer: null,
     polling: false,
     generation: 0, /* bumped when the key changes: late answers are dropped */
+    mutations: 0,  /* bumped by every change the operator makes */
+    again: false,  /* a refresh was asked for while one was running */
   };
 
   /* ---- the API -------------------------------------------------------------- */
@@ -355,9 +357,12 @@
       return;
     }
     state.polling = true;
+    state.again = false;
     const gen = state.generation;
     try {
-      await refresh(gen);
+      if (!(await refresh(gen))) {
+        state.again = true;
+      }
       if (gen === state.generation) {
         connection('live', `Live · updated ${clock(new Date().toISOString())}`);
         clearBanner(true);
@@ -381,12 +386,16 @@
       state.polling = false;
     }
     if (gen === state.generation && state.keyOk) {
-      schedule(POLL_MS, poll);
+      schedule(state.again ? 0 : POLL_MS, poll);
     }
   }
 
+  /* One round of reads. Returns false when its answers were dropped
+   * because the operator changed something meanwhile (they may predate
+   * the change and would briefly show the old state). */
   async function refresh(gen) {
     const wanted = state.selectedId;
+    const mutations = state.mutations;
     const calls = [api('GET', '/sandbox/overview'), api('GET', listPath())];
     if (wanted) {
       calls.push(api('GET', `/payment-intents/${encodeURIComponent(wanted)}`));
@@ -394,7 +403,10 @@
     }
     const [overview, list, intent, events] = await Promise.all(calls);
     if (gen !== state.generation) {
-      return;
+      return true;
+    }
+    if (mutations !== state.mutations) {
+      return false;
     }
     state.overview = overview;
     renderOverview();
@@ -408,11 +420,17 @@
       renderSelected();
       renderTimeline(events);
     }
+    return true;
   }
 
   /* Refresh now (after an action), not waiting for the next tick. */
   function refreshSoon() {
-    if (state.keyOk && !state.polling) {
+    if (!state.keyOk) {
+      return;
+    }
+    if (state.polling) {
+      state.again = true;
+    } else {
       schedule(0, poll);
     }
   }
@@ -689,6 +707,7 @@
 
   /* Shows an intent an action returned, then refreshes everything. */
   function adopt(intent) {
+    state.mutations++;
     if (intent && intent.id) {
       state.selectedId = intent.id;
       state.selected = intent;
