@@ -357,6 +357,16 @@ int cmd_serve(int argc, char **argv);
 
 int cmd_serve(int argc, char **argv)
 {
+    /* First thing, before any thread exists (see the top of the file), so
+     * that a signal sent as soon as the process runs waits for sigwait().
+     * SIGPIPE is ignored: a client that hangs up must not kill the server. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
     serve_options o;
     if (parse_options(argc, argv, &o) != 0) {
         return CLI_EXIT_USAGE;
@@ -384,15 +394,6 @@ int cmd_serve(int argc, char **argv)
     if (resolve(o.host, o.port, &addr, &addr_len) != 0) {
         return CLI_EXIT_USAGE;
     }
-
-    /* Before any thread exists (see the top of the file). SIGPIPE is
-     * ignored: a client that hangs up must not kill the server. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     int rc = CLI_EXIT_NO;
     serve_log log;
