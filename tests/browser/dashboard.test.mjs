@@ -226,6 +226,7 @@ async function main() {
   let context;
   const profile = mkdtempSync(path.join(tmpdir(), 'constra-chromium-'));
   const pageErrors = [];
+  const requests = [];
   try {
     await step('constra serve starts on a free loopback port', async () => {
       server = await startServer();
@@ -244,6 +245,7 @@ async function main() {
     context.setDefaultTimeout(WAIT_MS);
     const page = context.pages()[0] || await context.newPage();
     const watch = (p) => {
+      p.on('request', (r) => requests.push({ url: r.url(), auth: r.headers().authorization || '' }));
       p.on('pageerror', (e) => pageErrors.push(`page error: ${e.message}`));
       p.on('console', (m) => {
         if (/Content Security Policy|Refused to/i.test(m.text())) {
@@ -276,6 +278,9 @@ async function main() {
       await waitText(page, 'rail-timeout', /\d+ (minute|hour|s)/);
       await waitText(page, 'connection', 'Live');
       await waitCounters(page, { total: 0, awaiting: 0, paid: 0, review: 0 });
+      /* The microphone button exists exactly where speech recognition does. */
+      const speech = await page.evaluate(() => typeof (window.SpeechRecognition || window.webkitSpeechRecognition) === 'function');
+      assert(await page.locator(tid('instr-mic')).isVisible() === speech, `mic shown must equal speech support (${speech})`);
     });
 
     await step('a typed instruction becomes a draft for review', async () => {
@@ -428,9 +433,15 @@ async function main() {
     await step('a wrong key is reported in words (invalid, then wrong mode)', async () => {
       const other = await context.newPage();
       watch(other);
+      /* This page also plays a browser without speech recognition. */
+      await other.addInitScript(() => {
+        delete window.SpeechRecognition;
+        delete window.webkitSpeechRecognition;
+      });
       await other.goto(`${server.base}/#key=cs_test_not_the_right_key_000`, { waitUntil: 'load' });
       await waitText(other, 'key-status', /^invalid: the API key is not valid/);
       await waitText(other, 'error-text', /code invalid_api_key, HTTP 401/);
+      assert(!(await other.locator(tid('instr-mic')).isVisible()), 'mic shown without speech recognition');
       await shot(other, '06-wrong-key');
       await other.fill(tid('key-input'), 'cs_live_not_the_right_key_000');
       await click(other, 'key-save');
@@ -444,8 +455,13 @@ async function main() {
       await other.close();
     });
 
-    await step('no script error and no CSP violation', async () => {
+    await step('no script error, no CSP violation, the key never in a URL', async () => {
       assert(pageErrors.length === 0, pageErrors.join('\n'));
+      const api = requests.filter((r) => r.url.includes('/api/v1/'));
+      assert(api.length > 20, `only ${api.length} API requests seen`);
+      const leaked = requests.filter((r) => r.url.includes(KEY));
+      assert(leaked.length === 0, `key in URL: ${leaked.map((r) => r.url).join(', ')}`);
+      assert(api.every((r) => /^Bearer cs_/.test(r.auth)), 'an API request without the Bearer key');
     });
 
     let ended;
