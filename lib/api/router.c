@@ -311,7 +311,8 @@ enum route {
     R_ACTION,          /* /payment-intents/{id}/<action>: POST */
     R_CALLBACK,        /* Daraja callback: POST, no bearer auth */
     R_OVERVIEW,        /* /sandbox/overview: GET */
-    R_INSTRUCTIONS     /* /instructions: POST */
+    R_INSTRUCTIONS,    /* /instructions: POST */
+    R_WORKSPACE        /* /workspace: GET */
 };
 
 static const char *const actions[] = {"simulate-callback", "retry", "cancel", "confirm",
@@ -357,6 +358,9 @@ static enum route match(constra__api_ctx *c, const char *path, size_t n, const c
     if (seg_eq(path, n, "/instructions")) {
         return R_INSTRUCTIONS;
     }
+    if (seg_eq(path, n, "/workspace")) {
+        return R_WORKSPACE;
+    }
     if (!starts(path, n, "/payment-intents/")) {
         return R_NONE;
     }
@@ -397,6 +401,7 @@ static const char *allowed_methods(enum route r)
     case R_INTENT:
     case R_EVENTS:
     case R_OVERVIEW:
+    case R_WORKSPACE:
         return "GET";
     default:
         return "POST";
@@ -412,6 +417,7 @@ static int method_allowed(enum route r, const char *method)
     case R_INTENT:
     case R_EVENTS:
     case R_OVERVIEW:
+    case R_WORKSPACE:
         return get;
     default:
         return post;
@@ -533,6 +539,8 @@ static int dispatch(constra__api_ctx *c)
         return constra__api_overview(c);
     case R_INSTRUCTIONS:
         return constra__api_instructions(c);
+    case R_WORKSPACE:
+        return constra__api_workspace(c);
     default:
         return constra__api_error(c, 404, "route_not_found", NULL, "no such route");
     }
