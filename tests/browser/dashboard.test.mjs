@@ -238,7 +238,9 @@ async function main() {
       executablePath: CHROMIUM,
       headless: true,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        // Containers often have a tiny /dev/shm.
+        '--disable-dev-shm-usage'],
       viewport: { width: 1440, height: 1000 },
       timeout: 60000,
     });
