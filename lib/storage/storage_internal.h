@@ -20,4 +20,18 @@ int constra__storage_idem_valid(const constra_storage_idempotency *r);
  * that names an intent not written with it. */
 int constra__storage_check_write(const constra_storage_write *w);
 
+/* 1 when the storage has the webhook group (storage.h). */
+int constra__storage_has_webhooks(const constra_storage *s);
+
+/* Usable webhook records: ids and texts within bounds, a known state,
+ * versions in range. */
+int constra__storage_endpoint_valid(const constra_storage_webhook_endpoint *ep);
+int constra__storage_delivery_valid(const constra_storage_delivery *d);
+int constra__storage_delivery_query_valid(const constra_storage_delivery_query *q);
+
+/* The one definition of which rows a delivery query selects. */
+int constra__storage_delivery_matches(const constra_storage_delivery_query *q,
+                                      const char *id, const char *endpoint_id, const char *state,
+                                      int64_t next_attempt_at_ms);
+
 #endif
