@@ -1339,6 +1339,14 @@ int constra_tick(constra_t *h, int64_t now_ms)
     if (h->storage.purge_expired) {
         h->storage.purge_expired(h->storage.user_data, now_ms);
     }
+    /* Webhooks only with a transport: a handle that cannot send leaves
+     * its storage untouched here (constra_webhooks_tick() still queues). */
+    if (h->transport.send != NULL) {
+        rc = constra__webhooks_tick(h, now_ms, &e);
+        if (rc != CONSTRA_OK && t.rc == CONSTRA_OK) {
+            t.rc = rc;
+        }
+    }
     return constra__record(h, t.rc, &e);
 }
 
