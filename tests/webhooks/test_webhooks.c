@@ -111,11 +111,17 @@ typedef struct wenv {
     fault_storage faults;
 } wenv;
 
+/* When set, the handle allocates through it (allocation-failure runs). */
+static counting_alloc *handle_alloc;
+
 static wenv *open_env_with(int mode, const constra_storage *storage, int with_transport)
 {
     wenv *v = calloc(1, sizeof(*v));
     v->rx.otherwise = 200;
     constra_platform p = CONSTRA_PLATFORM_INIT;
+    if (handle_alloc) {
+        ca_platform(&p, handle_alloc);
+    }
     p.wall_time_ms = driven_clock;
     constra_storage wrapped;
     if (storage == NULL) {
@@ -615,6 +621,55 @@ static void test_faults_lose_nothing(void **state)
     assert_true(injected_runs > 20);
 }
 
+/* Out of memory at every allocation of a tick: no crash, no leak (ASan),
+ * and a healthy tick afterwards delivers each event under one id. */
+static void test_allocation_failures(void **state)
+{
+    (void)state;
+    counting_alloc ca;
+    int injected = 0;
+    for (long n = 1; n < 2000; n++) {
+        memset(&ca, 0, sizeof(ca));
+        handle_alloc = &ca;
+        wenv *v = open_env(CONSTRA_MODE_SANDBOX);
+        handle_alloc = NULL;
+        char ep[64];
+        add_endpoint(v->h, "http://hooks.test/m", NULL, "*", ep, NULL);
+        assert_int_equal(pay(v->h, "k1", NULL), CONSTRA_OK);
+        int64_t t = clock_ms;
+        ca.fail_at = ca.attempts + n;
+        int rc = constra_webhooks_tick(v->h, t);
+        int hit = ca.attempts >= ca.fail_at;
+        ca.fail_at = 0;
+        if (hit) {
+            assert_int_not_equal(rc, CONSTRA_E_GENERIC); /* a defined status */
+        } else {
+            assert_int_equal(rc, CONSTRA_OK);
+        }
+        for (int k = 1; k <= 2; k++) {
+            assert_int_equal(constra_webhooks_tick(v->h, t + k * 180000), CONSTRA_OK);
+        }
+        constra_webhook_delivery_list *l = deliveries(v->h, NULL);
+        size_t count = constra_webhook_delivery_list_count(l);
+        assert_true(count >= 3);
+        for (size_t i = 0; i < count; i++) {
+            assert_string_equal(constra_webhook_delivery_state(l, i), "delivered");
+            for (size_t k = 0; k < i; k++) {
+                assert_string_not_equal(constra_webhook_delivery_event_id(l, i),
+                                        constra_webhook_delivery_event_id(l, k));
+            }
+        }
+        constra_webhook_delivery_list_free(l);
+        close_env(v);
+        assert_int_equal(ca.live, 0);
+        if (!hit) {
+            break;
+        }
+        injected++;
+    }
+    assert_true(injected > 10);
+}
+
 /* ---- SSRF ------------------------------------------------------------------ */
 
 typedef struct url_case {
@@ -975,6 +1030,7 @@ int main(void)
         cmocka_unit_test(test_500_then_200_and_3xx),
         cmocka_unit_test(test_survives_restart),
         cmocka_unit_test(test_faults_lose_nothing),
+        cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_ssrf_rules),
         cmocka_unit_test(test_ssrf_at_registration_and_delivery),
         cmocka_unit_test(test_bad_endpoint_input),
