@@ -5,8 +5,10 @@
  * faults at every call; the SSRF guard; bad endpoint input. */
 #include "../unit/testutil.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../storage/fault_storage.h"
@@ -27,6 +29,7 @@ typedef struct received {
 } received;
 
 typedef struct receiver {
+    pthread_mutex_t lock; /* ticks may run on several threads */
     received req[MAX_REQ];
     size_t count;
     /* Answers, one per request in order; past the end: `otherwise`.
@@ -34,12 +37,14 @@ typedef struct receiver {
     int script[16];
     size_t script_len;
     int otherwise;
+    int delay_us; /* a slow receiver, so concurrent ticks overlap */
 } receiver;
 
 static int receive(void *ctx, const constra_transport_request *req,
                    constra_transport_response *resp)
 {
     receiver *r = ctx;
+    pthread_mutex_lock(&r->lock);
     size_t n = r->count;
     if (n < MAX_REQ) {
         received *q = &r->req[n];
@@ -57,6 +62,11 @@ static int receive(void *ctx, const constra_transport_request *req,
         r->count++;
     }
     int answer = n < r->script_len ? r->script[n] : r->otherwise;
+    pthread_mutex_unlock(&r->lock);
+    if (r->delay_us) {
+        struct timespec ts = {0, (long)r->delay_us * 1000L};
+        nanosleep(&ts, NULL);
+    }
     if (answer < 0) {
         return constra_transport_response_fail(resp, -answer, "scripted failure");
     }
@@ -118,6 +128,7 @@ static wenv *open_env_with(int mode, const constra_storage *storage, int with_tr
 {
     wenv *v = calloc(1, sizeof(*v));
     v->rx.otherwise = 200;
+    pthread_mutex_init(&v->rx.lock, NULL);
     constra_platform p = CONSTRA_PLATFORM_INIT;
     if (handle_alloc) {
         ca_platform(&p, handle_alloc);
@@ -164,6 +175,7 @@ static void close_env(wenv *v)
 {
     constra_close(v->h);
     constra_loopback_free(v->lb);
+    pthread_mutex_destroy(&v->rx.lock);
     free(v);
 }
 
@@ -670,6 +682,62 @@ static void test_allocation_failures(void **state)
     assert_true(injected > 10);
 }
 
+/* Ticks on several threads at once: each delivery is claimed by one of
+ * them, so each event arrives once. */
+typedef struct ticker {
+    constra_t *h;
+    int64_t now;
+    pthread_barrier_t *go;
+    int rc;
+} ticker;
+
+static void *tick_thread(void *arg)
+{
+    ticker *t = arg;
+    pthread_barrier_wait(t->go);
+    t->rc = constra_webhooks_tick(t->h, t->now);
+    return NULL;
+}
+
+static void test_concurrent_ticks(void **state)
+{
+    (void)state;
+    wenv *v = open_env(CONSTRA_MODE_SANDBOX);
+    char ep[64];
+    add_endpoint(v->h, "http://hooks.test/c", NULL, "*", ep, NULL);
+    for (int i = 0; i < 8; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "k%d", i);
+        assert_int_equal(pay(v->h, key, NULL), CONSTRA_OK);
+    }
+    v->rx.delay_us = 2000;
+    enum { THREADS = 4 };
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, THREADS);
+    pthread_t th[THREADS];
+    ticker tk[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        tk[i] = (ticker){v->h, clock_ms, &go, -99};
+        pthread_create(&th[i], NULL, tick_thread, &tk[i]);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(tk[i].rc, CONSTRA_OK);
+    }
+    pthread_barrier_destroy(&go);
+    size_t n = count_state(v->h, "delivered");
+    assert_true(n >= 24);
+    assert_int_equal(count_state(v->h, NULL), n);
+    assert_int_equal(v->rx.count, n); /* none twice */
+    for (size_t i = 0; i < v->rx.count; i++) {
+        for (size_t k = 0; k < i; k++) {
+            assert_string_not_equal(header(&v->rx.req[i], "Constra-Delivery-Id"),
+                                    header(&v->rx.req[k], "Constra-Delivery-Id"));
+        }
+    }
+    close_env(v);
+}
+
 /* ---- SSRF ------------------------------------------------------------------ */
 
 typedef struct url_case {
@@ -1017,9 +1085,30 @@ static void test_storage_without_webhooks(void **state)
     constra_webhook_endpoint_params p = CONSTRA_WEBHOOK_ENDPOINT_PARAMS_INIT;
     p.url = "http://hooks.test/";
     assert_int_equal(constra_webhook_endpoint_add(v->h, &p, NULL), CONSTRA_E_UNSUPPORTED);
+    assert_string_equal(last(v->h).code, "storage_unsupported");
     assert_int_equal(pay(v->h, "k1", NULL), CONSTRA_OK);
     assert_int_equal(constra_tick(v->h, clock_ms), CONSTRA_OK);
+    constra_webhook_delivery_list *l = NULL;
+    assert_int_equal(constra_webhook_delivery_list_get(v->h, NULL, NULL, NULL, 0, &l),
+                     CONSTRA_E_UNSUPPORTED);
     close_env(v);
+
+    /* A host storage compiled against the header before the group: its
+     * struct_size ends at destroy; it registers, webhooks are unsupported. */
+    constra_storage old = CONSTRA_STORAGE_INIT;
+    assert_int_equal(constra_storage_memory(&old, NULL, NULL), CONSTRA_OK);
+    old.struct_size = offsetof(constra_storage, webhook_endpoint_insert);
+    constra_storage cut;
+    memset(&cut, 0, sizeof(cut));
+    memcpy(&cut, &old, old.struct_size);
+    assert_int_equal(constra_storage_check(&cut, NULL), CONSTRA_OK);
+    constra_config cfg = CONSTRA_CONFIG_INIT;
+    cfg.storage = &cut;
+    constra_t *h = NULL;
+    assert_int_equal(constra_open(&h, &cfg, NULL), CONSTRA_OK);
+    assert_int_equal(constra_webhook_endpoint_add(h, &p, NULL), CONSTRA_E_UNSUPPORTED);
+    assert_int_equal(constra_webhooks_tick(h, 1), CONSTRA_OK);
+    constra_close(h);
 }
 
 int main(void)
@@ -1031,6 +1120,7 @@ int main(void)
         cmocka_unit_test(test_survives_restart),
         cmocka_unit_test(test_faults_lose_nothing),
         cmocka_unit_test(test_allocation_failures),
+        cmocka_unit_test(test_concurrent_ticks),
         cmocka_unit_test(test_ssrf_rules),
         cmocka_unit_test(test_ssrf_at_registration_and_delivery),
         cmocka_unit_test(test_bad_endpoint_input),
