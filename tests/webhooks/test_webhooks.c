@@ -572,12 +572,15 @@ static int collect_events(void *ctx, const constra_storage_event *e)
     return 0;
 }
 
-static void test_faults_lose_nothing(void **state)
+static void faults_lose_nothing(int sqlite)
 {
-    (void)state;
     int injected_runs = 0;
     for (long n = 1; n < 400; n++) {
-        wenv *v = open_env(CONSTRA_MODE_SANDBOX);
+        constra_storage s;
+        if (sqlite) {
+            open_sqlite(":memory:", &s);
+        }
+        wenv *v = open_env_with(CONSTRA_MODE_SANDBOX, sqlite ? &s : NULL, 1);
         char ep[64];
         add_endpoint(v->h, "http://hooks.test/f", NULL, "*", ep, NULL);
         int64_t t = clock_ms;
@@ -631,6 +634,21 @@ static void test_faults_lose_nothing(void **state)
         injected_runs++;
     }
     assert_true(injected_runs > 20);
+}
+
+static void test_faults_lose_nothing(void **state)
+{
+    (void)state;
+    faults_lose_nothing(0);
+}
+
+static void test_faults_lose_nothing_sqlite(void **state)
+{
+    (void)state;
+    if (!constra_feature_enabled("sqlite")) {
+        skip();
+    }
+    faults_lose_nothing(1);
 }
 
 /* Out of memory at every allocation of a tick: no crash, no leak (ASan),
@@ -1119,6 +1137,7 @@ int main(void)
         cmocka_unit_test(test_500_then_200_and_3xx),
         cmocka_unit_test(test_survives_restart),
         cmocka_unit_test(test_faults_lose_nothing),
+        cmocka_unit_test(test_faults_lose_nothing_sqlite),
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_concurrent_ticks),
         cmocka_unit_test(test_ssrf_rules),
