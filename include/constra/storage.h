@@ -13,7 +13,11 @@
  *     intent's version (compare-and-set): two writers can never both win.
  *   - idempotency_reserve() is an atomic insert-if-absent.
  *   - events are read back in commit order (by `sequence`), per intent and
- *     globally.
+ *     globally. Webhook delivery relies on this strictly: once a reader
+ *     has seen sequence N, no event with a sequence below N may commit
+ *     later (a database whose sequences can commit out of order, such as
+ *     a PostgreSQL SEQUENCE under concurrent writers, must serialise event
+ *     appends, or a cursor would step over the late one).
  *   - a failing call leaves the previous state intact.
  *
  * Data crosses the boundary as records of borrowed pointers: on writes the
