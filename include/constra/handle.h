@@ -62,9 +62,10 @@ typedef struct constra_config {
     const char *secret_key;
     /** Transport for outbound webhook deliveries (copied; its destroy is
      *  called when the handle closes; if constra_open() fails the caller
-     *  still owns it). NULL: endpoints can be registered and deliveries
-     *  are queued, but nothing is sent until a handle with a transport
-     *  ticks. See webhooks.h and transport.h. */
+     *  still owns it). NULL: endpoints can be registered and their events
+     *  wait in the durable event log (constra_webhooks_tick() queues
+     *  them), but nothing is sent until a handle with a transport ticks
+     *  on the same storage. See webhooks.h and transport.h. */
     const struct constra_transport *transport;
     /** Resolver for the webhook SSRF guard (webhooks.h): writes the
      *  numeric addresses of `host` into `out` (NUL-terminated, separated
