@@ -23,6 +23,7 @@
 #include "constra/result_codes.h"
 #include "constra/mpesa_fields.h"
 #include "constra/webhook.h"
+#include "constra/webhooks.h"
 #include "constra/instruction.h"
 #include "constra/daraja.h"
 #include "constra/api.h"

@@ -20,6 +20,7 @@ CONSTRA_BEGIN_DECLS
 
 struct constra_storage;
 struct constra_rail;
+struct constra_transport;
 
 /** Opaque handle. Created by constra_open(), freed by constra_close(). */
 typedef struct constra constra_t;
@@ -59,6 +60,20 @@ typedef struct constra_config {
      *  router (api.h) requires it as the bearer token; NULL means the
      *  router refuses every request (401). */
     const char *secret_key;
+    /** Transport for outbound webhook deliveries (copied; its destroy is
+     *  called when the handle closes; if constra_open() fails the caller
+     *  still owns it). NULL: endpoints can be registered and their events
+     *  wait in the durable event log (constra_webhooks_tick() queues
+     *  them), but nothing is sent until a handle with a transport ticks
+     *  on the same storage. See webhooks.h and transport.h. */
+    const struct constra_transport *transport;
+    /** Resolver for the webhook SSRF guard (webhooks.h): writes the
+     *  numeric addresses of `host` into `out` (NUL-terminated, separated
+     *  by spaces) and returns 0, or non-zero if the name does not
+     *  resolve. Called with resolve_ctx, from the thread that registers
+     *  an endpoint or ticks. NULL: getaddrinfo(). */
+    int (*resolve)(void *ctx, const char *host, char *out, size_t out_size);
+    void *resolve_ctx;
     /* New fields are appended here. */
 } constra_config;
 
@@ -66,7 +81,8 @@ typedef struct constra_config {
 #define CONSTRA_MODE_SANDBOX 0
 #define CONSTRA_MODE_LIVE 1
 
-#define CONSTRA_CONFIG_INIT { sizeof(constra_config), NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL }
+#define CONSTRA_CONFIG_INIT \
+    { sizeof(constra_config), NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL }
 
 /**
  * Run-time initialiser (for FFI languages): zero-fills `config`, sets its

@@ -155,8 +155,10 @@ CONSTRA_API int constra_intent_simulate_callback(constra_t *handle, const char *
 /**
  * Drives time: delivers the rail's due outcomes (the simulator's), moves
  * intents whose callback did not come within callback_timeout_ms (asking
- * the rail first), performs automatic retries, and drops expired
- * idempotency keys. Call it periodically with the platform clock's time
+ * the rail first), performs automatic retries, drops expired
+ * idempotency keys and, when the handle has a transport
+ * (constra_config.transport), queues and sends webhook deliveries
+ * (webhooks.h: constra_webhooks_tick()). Call it periodically with the platform clock's time
  * (constra_now_ms()) or a driven time in tests; the library has no
  * threads of its own. Returns CONSTRA_OK or the first error met (the
  * rest of the work is still done).

@@ -13,7 +13,11 @@
  *     intent's version (compare-and-set): two writers can never both win.
  *   - idempotency_reserve() is an atomic insert-if-absent.
  *   - events are read back in commit order (by `sequence`), per intent and
- *     globally.
+ *     globally. Webhook delivery relies on this strictly: once a reader
+ *     has seen sequence N, no event with a sequence below N may commit
+ *     later (a database whose sequences can commit out of order, such as
+ *     a PostgreSQL SEQUENCE under concurrent writers, must serialise event
+ *     appends, or a cursor would step over the late one).
  *   - a failing call leaves the previous state intact.
  *
  * Data crosses the boundary as records of borrowed pointers: on writes the
@@ -137,6 +141,65 @@ typedef int (*constra_storage_intent_fn)(void *ctx, const constra_storage_intent
 typedef int (*constra_storage_event_fn)(void *ctx, const constra_storage_event *row);
 typedef int (*constra_storage_idempotency_fn)(void *ctx, const constra_storage_idempotency *row);
 
+/* ---- webhook delivery (webhooks.h) ------------------------------------ */
+
+/** Longest webhook URL, secret or event-type list a storage must hold. */
+#define CONSTRA_STORAGE_TEXT_MAX 4096
+
+/** A webhook endpoint. `cursor` is the sequence of the last event already
+ *  considered for it: the engine derives deliveries from the durable
+ *  event log (events with sequence > cursor), so an event committed with
+ *  its transition can never be lost for an endpoint. */
+typedef struct constra_storage_webhook_endpoint {
+    size_t struct_size;
+    const char *id;          /* "we_..." */
+    const char *url;         /* at most CONSTRA_STORAGE_TEXT_MAX bytes */
+    const char *secret;      /* at most CONSTRA_STORAGE_TEXT_MAX bytes */
+    const char *event_types; /* "*" or a comma-separated list of types */
+    int enabled;             /* 1 or 0 */
+    int64_t created_at_ms;
+    int64_t updated_at_ms;
+    int64_t cursor;  /* set by the storage on insert; moved by webhook_enqueue */
+    int64_t version; /* 1 when inserted, +1 per update */
+} constra_storage_webhook_endpoint;
+
+/** One event to deliver to one endpoint, and its attempts so far. */
+typedef struct constra_storage_delivery {
+    size_t struct_size;
+    const char *id;          /* "whd_...": one per (endpoint, event), kept
+                                across retries and replays */
+    const char *endpoint_id;
+    const char *event_id;
+    const char *event_type;
+    int64_t event_sequence;
+    const char *state;       /* "pending", "delivered", "failed" */
+    int attempts;            /* attempts made (>= 0) */
+    int last_status;         /* HTTP status of the last attempt; 0 none */
+    const char *last_error;  /* "" when none; at most CONSTRA_STORAGE_KEY_MAX */
+    int64_t next_attempt_at_ms; /* pending: due from this time on */
+    int64_t created_at_ms;
+    int64_t updated_at_ms;
+    int64_t version;         /* 1 when enqueued, +1 per update */
+    const char *body;        /* the exact bytes POSTed, not NUL-terminated */
+    size_t body_len;
+    const char *log;         /* the engine's attempt log (JSON), opaque */
+    size_t log_len;
+} constra_storage_delivery;
+
+/** Filters for webhook_delivery_list(). NULL or "" and 0 mean "any". */
+typedef struct constra_storage_delivery_query {
+    size_t struct_size;
+    const char *id;
+    const char *endpoint_id;
+    const char *state;
+    int64_t due_at_ms;          /* > 0: only next_attempt_at_ms <= this */
+    const char *starting_after; /* cursor: only ids strictly greater */
+    size_t limit;               /* at most this many rows (>= 1) */
+} constra_storage_delivery_query;
+
+typedef int (*constra_storage_endpoint_fn)(void *ctx, const constra_storage_webhook_endpoint *row);
+typedef int (*constra_storage_delivery_fn)(void *ctx, const constra_storage_delivery *row);
+
 typedef struct constra_storage {
     size_t struct_size;
     void *user_data;
@@ -189,11 +252,54 @@ typedef struct constra_storage {
 
     /** Optional: called exactly once when the last user drops the copy. */
     void (*destroy)(void *user_data);
+    /* ---- webhook delivery: optional as a group (all seven or none; a
+     * storage without them makes the webhook calls CONSTRA_E_UNSUPPORTED).
+     * Rows are emitted by id ascending. */
+
+    /** Inserts an endpoint (version must be 1; CONSTRA_E_CONFLICT if the id
+     *  exists). In the same transaction the storage sets its cursor to the
+     *  sequence of the last event stored so far (0 if none), ignoring
+     *  record->cursor: the endpoint receives events committed after it. */
+    int (*webhook_endpoint_insert)(void *user_data, const constra_storage_webhook_endpoint *ep);
+
+    /** Compare-and-set update of url, secret, event_types, enabled and
+     *  updated_at_ms (never the cursor). CONSTRA_E_NOT_FOUND if absent,
+     *  CONSTRA_E_CONFLICT unless the stored version is expected_version;
+     *  ep->version must be expected_version + 1. */
+    int (*webhook_endpoint_update)(void *user_data, const constra_storage_webhook_endpoint *ep,
+                                   int64_t expected_version);
+
+    /** Deletes an endpoint and all its deliveries, atomically.
+     *  CONSTRA_E_NOT_FOUND if absent. */
+    int (*webhook_endpoint_delete)(void *user_data, const char *id);
+
+    /** Emits every endpoint. */
+    int (*webhook_endpoint_list)(void *user_data, constra_storage_endpoint_fn emit, void *ctx);
+
+    /** Atomically: moves the endpoint's cursor from expected_cursor to
+     *  new_cursor (>= expected_cursor) and inserts the deliveries (each
+     *  with this endpoint_id, version 1). CONSTRA_E_NOT_FOUND if the
+     *  endpoint is gone; CONSTRA_E_CONFLICT if its cursor moved, or a
+     *  delivery id or (endpoint, event) pair exists. All or nothing. */
+    int (*webhook_enqueue)(void *user_data, const char *endpoint_id, int64_t expected_cursor,
+                           int64_t new_cursor, const constra_storage_delivery *deliveries,
+                           size_t count);
+
+    /** Emits matching deliveries, at most query->limit. */
+    int (*webhook_delivery_list)(void *user_data, const constra_storage_delivery_query *query,
+                                 constra_storage_delivery_fn emit, void *ctx);
+
+    /** Compare-and-set update of state, attempts, last_status, last_error,
+     *  next_attempt_at_ms, updated_at_ms and log (the rest never changes).
+     *  CONSTRA_E_NOT_FOUND if absent; CONSTRA_E_CONFLICT unless the stored
+     *  version is expected_version; d->version must be expected + 1. */
+    int (*webhook_delivery_update)(void *user_data, const constra_storage_delivery *d,
+                                   int64_t expected_version);
     /* New members are appended here. */
 } constra_storage;
 
 #define CONSTRA_STORAGE_INIT { sizeof(constra_storage), NULL, NULL, NULL, NULL, NULL, NULL, \
-    NULL, NULL, NULL, NULL, NULL }
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
 
 /** Run-time initialiser (FFI): zero-fills and sets struct_size. Returns
  *  CONSTRA_OK, CONSTRA_E_INVALID_ARGUMENT (NULL) or CONSTRA_E_ABI. */

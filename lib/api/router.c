@@ -15,16 +15,8 @@
 
 int constra_api_request_init(constra_api_request *req, size_t struct_size)
 {
-    if (req == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    if (struct_size < sizeof(*req) || struct_size > CONSTRA__STRUCT_SIZE_MAX) {
-        return CONSTRA_E_ABI;
-    }
-    constra_api_request init = CONSTRA_API_REQUEST_INIT;
-    *req = init;
-    req->struct_size = struct_size;
-    return CONSTRA_OK;
+    static const constra_api_request init = CONSTRA_API_REQUEST_INIT;
+    return constra__init_struct(req, struct_size, sizeof(init), sizeof(init), &init);
 }
 
 int constra_api_response_status(const constra_api_response *r)

@@ -440,16 +440,8 @@ static int run_attempt(constra_t *h, struct constra_intent *in, int inserting,
 
 int constra_intent_params_init(constra_intent_params *p, size_t struct_size)
 {
-    if (p == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    if (struct_size < sizeof(*p) || struct_size > CONSTRA__STRUCT_SIZE_MAX) {
-        return CONSTRA_E_ABI;
-    }
-    constra_intent_params init = CONSTRA_INTENT_PARAMS_INIT;
-    *p = init;
-    p->struct_size = struct_size;
-    return CONSTRA_OK;
+    static const constra_intent_params init = CONSTRA_INTENT_PARAMS_INIT;
+    return constra__init_struct(p, struct_size, sizeof(init), sizeof(init), &init);
 }
 
 static int check_key(const char *key, constra_error *e)
@@ -1351,6 +1343,14 @@ int constra_tick(constra_t *h, int64_t now_ms)
     }
     if (h->storage.purge_expired) {
         h->storage.purge_expired(h->storage.user_data, now_ms);
+    }
+    /* Webhooks only with a transport: a handle that cannot send leaves
+     * its storage untouched here (constra_webhooks_tick() still queues). */
+    if (h->transport.send != NULL) {
+        rc = constra__webhooks_tick(h, now_ms, &e);
+        if (rc != CONSTRA_OK && t.rc == CONSTRA_OK) {
+            t.rc = rc;
+        }
     }
     return constra__record(h, t.rc, &e);
 }

@@ -9,6 +9,7 @@
 #include "constra/intent.h"
 #include "constra/rail.h"
 #include "constra/storage.h"
+#include "constra/transport.h"
 #include "engine/machine.h"
 #include "engine/model.h"
 #include "util/ids.h"
@@ -17,6 +18,9 @@ struct constra {
     constra_platform platform; /* resolved copy: every method set */
     constra_storage storage;   /* copy; destroyed at close */
     constra_rail rail;         /* copy; destroyed at close */
+    constra_transport transport; /* copy (webhooks); send NULL when none */
+    int (*resolve)(void *ctx, const char *host, char *out, size_t out_size);
+    void *resolve_ctx;
     int mode;
     int64_t callback_timeout_ms;
     int max_attempts;
@@ -87,5 +91,9 @@ typedef struct constra__classified {
 } constra__classified;
 
 void constra__classify(const char *code, const char *desc, constra__classified *out);
+
+/* Webhook work of one tick (lib/engine/webhooks.c): derive deliveries
+ * from the event log, send those due. */
+int constra__webhooks_tick(constra_t *h, int64_t now_ms, constra_error *e);
 
 #endif

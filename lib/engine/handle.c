@@ -18,15 +18,7 @@
 
 int constra_config_init(constra_config *config, size_t struct_size)
 {
-    if (config == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    if (struct_size < CONFIG_V1_SIZE || struct_size > CONSTRA__STRUCT_SIZE_MAX) {
-        return CONSTRA_E_ABI;
-    }
-    memset(config, 0, sizeof(*config));
-    config->struct_size = struct_size;
-    return CONSTRA_OK;
+    return constra__init_struct(config, struct_size, CONFIG_V1_SIZE, sizeof(*config), NULL);
 }
 
 static int check_settings(const constra_config *c, constra_error *err)
@@ -95,6 +87,9 @@ int constra_open(constra_t **out, const constra_config *config, constra_error *e
     if (cfg.rail && (rc = constra_rail_check(cfg.rail, err)) != CONSTRA_OK) {
         return rc;
     }
+    if (cfg.transport && (rc = constra_transport_check(cfg.transport, err)) != CONSTRA_OK) {
+        return rc;
+    }
     constra_platform plat;
     rc = constra__platform_resolve(&plat, cfg.platform, err);
     if (rc != CONSTRA_OK) {
@@ -136,6 +131,11 @@ int constra_open(constra_t **out, const constra_config *config, constra_error *e
         constra__free(&plat, h);
         return rc;
     }
+    if (cfg.transport) {
+        constra__copy_struct(&h->transport, sizeof(h->transport), cfg.transport);
+    }
+    h->resolve = cfg.resolve;
+    h->resolve_ctx = cfg.resolve_ctx;
     h->mode = cfg.mode;
     h->callback_timeout_ms = cfg.callback_timeout_ms ? cfg.callback_timeout_ms
                                                      : DEFAULT_CALLBACK_TIMEOUT_MS;
@@ -156,6 +156,9 @@ void constra_close(constra_t *h)
     }
     if (h->rail.destroy) {
         h->rail.destroy(h->rail.user_data);
+    }
+    if (h->transport.send && h->transport.destroy) {
+        h->transport.destroy(h->transport.user_data);
     }
     if (h->storage.destroy) {
         h->storage.destroy(h->storage.user_data);

@@ -1427,15 +1427,7 @@ static void parse(parser *p)
 
 int constra_instruction_init(constra_instruction *out, size_t struct_size)
 {
-    if (out == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    if (struct_size < INSTRUCTION_V1_SIZE || struct_size > CONSTRA__STRUCT_SIZE_MAX) {
-        return CONSTRA_E_ABI;
-    }
-    memset(out, 0, sizeof(*out));
-    out->struct_size = struct_size;
-    return CONSTRA_OK;
+    return constra__init_struct(out, struct_size, INSTRUCTION_V1_SIZE, sizeof(*out), NULL);
 }
 
 int constra_instruction_parse(const char *text, size_t max_len, constra_instruction *out,

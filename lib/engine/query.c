@@ -24,16 +24,8 @@ struct constra_intent_list {
 
 int constra_list_params_init(constra_list_params *p, size_t struct_size)
 {
-    if (p == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    if (struct_size < sizeof(*p) || struct_size > 4096) {
-        return CONSTRA_E_ABI;
-    }
-    constra_list_params init = CONSTRA_LIST_PARAMS_INIT;
-    *p = init;
-    p->struct_size = struct_size;
-    return CONSTRA_OK;
+    static const constra_list_params init = CONSTRA_LIST_PARAMS_INIT;
+    return constra__init_struct(p, struct_size, sizeof(init), sizeof(init), &init);
 }
 
 void constra_intent_list_free(constra_intent_list *l)

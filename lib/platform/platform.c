@@ -151,15 +151,7 @@ static void default_log(void *ud, int level, const char *message)
 
 int constra_platform_init(constra_platform *platform, size_t struct_size)
 {
-    if (platform == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    if (struct_size < PLATFORM_V1_SIZE || struct_size > CONSTRA__STRUCT_SIZE_MAX) {
-        return CONSTRA_E_ABI;
-    }
-    memset(platform, 0, sizeof(*platform));
-    platform->struct_size = struct_size;
-    return CONSTRA_OK;
+    return constra__init_struct(platform, struct_size, PLATFORM_V1_SIZE, sizeof(*platform), NULL);
 }
 
 /* A group of methods must be all set or all NULL: mixing the host's

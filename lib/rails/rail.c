@@ -8,15 +8,7 @@
 
 int constra_rail_init(constra_rail *rail, size_t struct_size)
 {
-    if (rail == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    if (struct_size < RAIL_V1_SIZE || struct_size > CONSTRA__STRUCT_SIZE_MAX) {
-        return CONSTRA_E_ABI;
-    }
-    memset(rail, 0, sizeof(*rail));
-    rail->struct_size = struct_size;
-    return CONSTRA_OK;
+    return constra__init_struct(rail, struct_size, RAIL_V1_SIZE, sizeof(*rail), NULL);
 }
 
 int constra_rail_check(const constra_rail *r, constra_error *err)

@@ -51,6 +51,24 @@ typedef struct mem_idem {
     int64_t lease_expires_at_ms;
 } mem_idem;
 
+typedef struct mem_endpoint {
+    char *id, *url, *secret, *types;
+    int enabled;
+    int64_t created_at_ms, updated_at_ms, cursor, version;
+} mem_endpoint;
+
+typedef struct mem_delivery {
+    char *id, *endpoint_id, *event_id, *event_type;
+    char *pair; /* "<endpoint_id> <event_id>": key of mem_store.pairs */
+    int64_t event_sequence;
+    char *state;
+    int attempts, last_status;
+    char *last_error;
+    int64_t next_attempt_at_ms, created_at_ms, updated_at_ms, version;
+    char *body, *log;
+    size_t body_len, log_len;
+} mem_delivery;
+
 typedef struct mem_store {
     constra_platform platform;
     void *mutex;
@@ -61,6 +79,11 @@ typedef struct mem_store {
     size_t intent_count, sorted_cap;
     mem_event **events;
     size_t event_count, event_cap;
+    mem_endpoint **endpoints;    /* ascending by id */
+    size_t endpoint_count, endpoint_cap;
+    mem_delivery **deliveries;   /* ascending by id */
+    size_t delivery_count, delivery_cap;
+    constra__strmap pairs;       /* (endpoint, event) -> mem_delivery */
 } mem_store;
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -551,6 +574,389 @@ static int mem_purge_expired(void *ud, int64_t now)
     return CONSTRA_OK;
 }
 
+/* ---- webhook delivery ------------------------------------------------- */
+
+static void free_endpoint(mem_store *s, mem_endpoint *e)
+{
+    if (e == NULL) {
+        return;
+    }
+    constra__free(&s->platform, e->id);
+    constra__free(&s->platform, e->url);
+    constra__free(&s->platform, e->secret);
+    constra__free(&s->platform, e->types);
+    constra__free(&s->platform, e);
+}
+
+static void free_delivery(mem_store *s, mem_delivery *d)
+{
+    if (d == NULL) {
+        return;
+    }
+    constra__free(&s->platform, d->id);
+    constra__free(&s->platform, d->endpoint_id);
+    constra__free(&s->platform, d->event_id);
+    constra__free(&s->platform, d->event_type);
+    constra__free(&s->platform, d->pair);
+    constra__free(&s->platform, d->state);
+    constra__free(&s->platform, d->last_error);
+    constra__free(&s->platform, d->body);
+    constra__free(&s->platform, d->log);
+    constra__free(&s->platform, d);
+}
+
+/* Index of the first element whose id is >= id (arrays of structs whose
+ * first member is `char *id`). */
+static size_t bound_ep(mem_endpoint *const *a, size_t n, const char *id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(a[mid]->id, id) < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+static size_t bound_dl(mem_delivery *const *a, size_t n, const char *id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(a[mid]->id, id) < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+static mem_endpoint *find_ep(mem_store *s, const char *id)
+{
+    size_t at = bound_ep(s->endpoints, s->endpoint_count, id);
+    return at < s->endpoint_count && strcmp(s->endpoints[at]->id, id) == 0 ? s->endpoints[at]
+                                                                            : NULL;
+}
+
+static mem_delivery *find_dl(mem_store *s, const char *id)
+{
+    size_t at = bound_dl(s->deliveries, s->delivery_count, id);
+    return at < s->delivery_count && strcmp(s->deliveries[at]->id, id) == 0 ? s->deliveries[at]
+                                                                              : NULL;
+}
+
+static char *pair_key(mem_store *s, const char *endpoint_id, const char *event_id)
+{
+    size_t a = strlen(endpoint_id), b = strlen(event_id);
+    char *k = constra__malloc(&s->platform, a + b + 2);
+    if (k) {
+        memcpy(k, endpoint_id, a);
+        k[a] = ' ';
+        memcpy(k + a + 1, event_id, b + 1);
+    }
+    return k;
+}
+
+static void endpoint_row(const mem_endpoint *e, constra_storage_webhook_endpoint *row)
+{
+    *row = (constra_storage_webhook_endpoint){sizeof(*row), e->id, e->url, e->secret, e->types,
+                                              e->enabled, e->created_at_ms, e->updated_at_ms,
+                                              e->cursor, e->version};
+}
+
+static void delivery_row(const mem_delivery *d, constra_storage_delivery *row)
+{
+    *row = (constra_storage_delivery){sizeof(*row), d->id, d->endpoint_id, d->event_id,
+                                      d->event_type, d->event_sequence, d->state, d->attempts,
+                                      d->last_status, d->last_error, d->next_attempt_at_ms,
+                                      d->created_at_ms, d->updated_at_ms, d->version, d->body,
+                                      d->body_len, d->log, d->log_len};
+}
+
+static int mem_ep_insert(void *ud, const constra_storage_webhook_endpoint *ep)
+{
+    mem_store *s = ud;
+    if (!constra__storage_endpoint_valid(ep) || ep->version != 1) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    int rc = CONSTRA_OK;
+    constra__lock(&s->platform, s->mutex);
+    if (find_ep(s, ep->id)) {
+        rc = CONSTRA_E_CONFLICT;
+    } else {
+        mem_endpoint *n = constra__calloc(&s->platform, 1, sizeof(*n));
+        if (n == NULL || !(n->id = dup_str(s, ep->id)) || !(n->url = dup_str(s, ep->url)) ||
+            !(n->secret = dup_str(s, ep->secret)) || !(n->types = dup_str(s, ep->event_types)) ||
+            grow(s, (void **)&s->endpoints, &s->endpoint_cap, s->endpoint_count + 1,
+                 sizeof(mem_endpoint *))) {
+            free_endpoint(s, n);
+            rc = CONSTRA_E_NOMEM;
+        } else {
+            n->enabled = ep->enabled;
+            n->created_at_ms = ep->created_at_ms;
+            n->updated_at_ms = ep->updated_at_ms;
+            n->cursor = (int64_t)s->event_count; /* the last sequence assigned */
+            n->version = 1;
+            size_t at = bound_ep(s->endpoints, s->endpoint_count, n->id);
+            memmove(&s->endpoints[at + 1], &s->endpoints[at],
+                    (s->endpoint_count - at) * sizeof(mem_endpoint *));
+            s->endpoints[at] = n;
+            s->endpoint_count++;
+        }
+    }
+    constra__unlock(&s->platform, s->mutex);
+    return rc;
+}
+
+static int mem_ep_update(void *ud, const constra_storage_webhook_endpoint *ep, int64_t expected)
+{
+    mem_store *s = ud;
+    if (!constra__storage_endpoint_valid(ep) || expected < 1 || ep->version != expected + 1) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    int rc = CONSTRA_OK;
+    constra__lock(&s->platform, s->mutex);
+    mem_endpoint *cur = find_ep(s, ep->id);
+    if (cur == NULL) {
+        rc = CONSTRA_E_NOT_FOUND;
+    } else if (cur->version != expected) {
+        rc = CONSTRA_E_CONFLICT;
+    } else {
+        char *url = dup_str(s, ep->url), *secret = dup_str(s, ep->secret);
+        char *types = dup_str(s, ep->event_types);
+        if (!url || !secret || !types) {
+            constra__free(&s->platform, url);
+            constra__free(&s->platform, secret);
+            constra__free(&s->platform, types);
+            rc = CONSTRA_E_NOMEM;
+        } else {
+            constra__free(&s->platform, cur->url);
+            constra__free(&s->platform, cur->secret);
+            constra__free(&s->platform, cur->types);
+            cur->url = url;
+            cur->secret = secret;
+            cur->types = types;
+            cur->enabled = ep->enabled;
+            cur->updated_at_ms = ep->updated_at_ms;
+            cur->version = ep->version;
+        }
+    }
+    constra__unlock(&s->platform, s->mutex);
+    return rc;
+}
+
+static int mem_ep_delete(void *ud, const char *id)
+{
+    mem_store *s = ud;
+    if (!constra__storage_valid_text(id)) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    int rc = CONSTRA_OK;
+    constra__lock(&s->platform, s->mutex);
+    size_t at = bound_ep(s->endpoints, s->endpoint_count, id);
+    if (at >= s->endpoint_count || strcmp(s->endpoints[at]->id, id) != 0) {
+        rc = CONSTRA_E_NOT_FOUND;
+    } else {
+        free_endpoint(s, s->endpoints[at]);
+        memmove(&s->endpoints[at], &s->endpoints[at + 1],
+                (s->endpoint_count - at - 1) * sizeof(mem_endpoint *));
+        s->endpoint_count--;
+        size_t keep = 0;
+        for (size_t i = 0; i < s->delivery_count; i++) {
+            mem_delivery *d = s->deliveries[i];
+            if (strcmp(d->endpoint_id, id) == 0) {
+                constra__strmap_remove(&s->pairs, d->pair);
+                free_delivery(s, d);
+            } else {
+                s->deliveries[keep++] = d;
+            }
+        }
+        s->delivery_count = keep;
+    }
+    constra__unlock(&s->platform, s->mutex);
+    return rc;
+}
+
+static int mem_ep_list(void *ud, constra_storage_endpoint_fn emit, void *ctx)
+{
+    mem_store *s = ud;
+    if (emit == NULL) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    constra__lock(&s->platform, s->mutex);
+    for (size_t i = 0; i < s->endpoint_count; i++) {
+        constra_storage_webhook_endpoint row;
+        endpoint_row(s->endpoints[i], &row);
+        if (emit(ctx, &row) != 0) {
+            break;
+        }
+    }
+    constra__unlock(&s->platform, s->mutex);
+    return CONSTRA_OK;
+}
+
+/* Copies one delivery record; NULL when out of memory. */
+static mem_delivery *copy_delivery(mem_store *s, const constra_storage_delivery *d)
+{
+    mem_delivery *n = constra__calloc(&s->platform, 1, sizeof(*n));
+    if (n == NULL || !(n->id = dup_str(s, d->id)) || !(n->endpoint_id = dup_str(s, d->endpoint_id)) ||
+        !(n->event_id = dup_str(s, d->event_id)) || !(n->event_type = dup_str(s, d->event_type)) ||
+        !(n->pair = pair_key(s, d->endpoint_id, d->event_id)) ||
+        !(n->state = dup_str(s, d->state)) || !(n->last_error = dup_str(s, d->last_error)) ||
+        !(n->body = dup_mem(s, d->body, d->body_len)) || !(n->log = dup_mem(s, d->log, d->log_len))) {
+        free_delivery(s, n);
+        return NULL;
+    }
+    n->event_sequence = d->event_sequence;
+    n->attempts = d->attempts;
+    n->last_status = d->last_status;
+    n->next_attempt_at_ms = d->next_attempt_at_ms;
+    n->created_at_ms = d->created_at_ms;
+    n->updated_at_ms = d->updated_at_ms;
+    n->version = d->version;
+    n->body_len = d->body ? d->body_len : 0;
+    n->log_len = d->log ? d->log_len : 0;
+    return n;
+}
+
+static int mem_enqueue(void *ud, const char *endpoint_id, int64_t expected, int64_t cursor,
+                       const constra_storage_delivery *d, size_t count)
+{
+    mem_store *s = ud;
+    if (!constra__storage_valid_text(endpoint_id) || expected < 0 || cursor < expected ||
+        (count > 0 && d == NULL)) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (!constra__storage_delivery_valid(&d[i]) || d[i].version != 1 ||
+            strcmp(d[i].endpoint_id, endpoint_id) != 0) {
+            return CONSTRA_E_INVALID_ARGUMENT;
+        }
+    }
+    int rc = CONSTRA_OK;
+    mem_delivery **fresh = NULL;
+    constra__lock(&s->platform, s->mutex);
+    mem_endpoint *ep = find_ep(s, endpoint_id);
+    if (ep == NULL) {
+        rc = CONSTRA_E_NOT_FOUND;
+    } else if (ep->cursor != expected) {
+        rc = CONSTRA_E_CONFLICT;
+    } else if (count > 0) {
+        fresh = constra__calloc(&s->platform, count, sizeof(*fresh));
+        if (fresh == NULL || grow(s, (void **)&s->deliveries, &s->delivery_cap,
+                                  s->delivery_count + count, sizeof(mem_delivery *)) ||
+            constra__strmap_reserve(&s->pairs, count)) {
+            rc = CONSTRA_E_NOMEM;
+        }
+        for (size_t i = 0; rc == CONSTRA_OK && i < count; i++) {
+            fresh[i] = copy_delivery(s, &d[i]);
+            if (fresh[i] == NULL) {
+                rc = CONSTRA_E_NOMEM;
+            } else if (find_dl(s, fresh[i]->id) || constra__strmap_get(&s->pairs, fresh[i]->pair)) {
+                rc = CONSTRA_E_CONFLICT;
+            }
+            for (size_t j = 0; rc == CONSTRA_OK && j < i; j++) {
+                if (strcmp(fresh[j]->id, fresh[i]->id) == 0 ||
+                    strcmp(fresh[j]->pair, fresh[i]->pair) == 0) {
+                    rc = CONSTRA_E_CONFLICT; /* duplicates within the batch */
+                }
+            }
+        }
+    }
+    if (rc == CONSTRA_OK) {
+        ep->cursor = cursor;
+        for (size_t i = 0; i < count; i++) {
+            mem_delivery *n = fresh[i];
+            size_t at = bound_dl(s->deliveries, s->delivery_count, n->id);
+            memmove(&s->deliveries[at + 1], &s->deliveries[at],
+                    (s->delivery_count - at) * sizeof(mem_delivery *));
+            s->deliveries[at] = n;
+            s->delivery_count++;
+            constra__strmap_put(&s->pairs, n->pair, n);
+            fresh[i] = NULL;
+        }
+    }
+    for (size_t i = 0; fresh && i < count; i++) {
+        free_delivery(s, fresh[i]);
+    }
+    constra__free(&s->platform, fresh);
+    constra__unlock(&s->platform, s->mutex);
+    return rc;
+}
+
+static int mem_dl_list(void *ud, const constra_storage_delivery_query *q,
+                       constra_storage_delivery_fn emit, void *ctx)
+{
+    mem_store *s = ud;
+    if (!constra__storage_delivery_query_valid(q) || emit == NULL) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    constra__lock(&s->platform, s->mutex);
+    size_t emitted = 0;
+    size_t from = q->starting_after && q->starting_after[0]
+                      ? bound_dl(s->deliveries, s->delivery_count, q->starting_after)
+                      : 0;
+    for (size_t i = from; i < s->delivery_count && emitted < q->limit; i++) {
+        const mem_delivery *d = s->deliveries[i];
+        if (!constra__storage_delivery_matches(q, d->id, d->endpoint_id, d->state,
+                                               d->next_attempt_at_ms)) {
+            continue;
+        }
+        constra_storage_delivery row;
+        delivery_row(d, &row);
+        emitted++;
+        if (emit(ctx, &row) != 0) {
+            break;
+        }
+    }
+    constra__unlock(&s->platform, s->mutex);
+    return CONSTRA_OK;
+}
+
+static int mem_dl_update(void *ud, const constra_storage_delivery *d, int64_t expected)
+{
+    mem_store *s = ud;
+    if (!constra__storage_delivery_valid(d) || expected < 1 || d->version != expected + 1) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    int rc = CONSTRA_OK;
+    constra__lock(&s->platform, s->mutex);
+    mem_delivery *cur = find_dl(s, d->id);
+    if (cur == NULL) {
+        rc = CONSTRA_E_NOT_FOUND;
+    } else if (cur->version != expected) {
+        rc = CONSTRA_E_CONFLICT;
+    } else {
+        char *state = dup_str(s, d->state), *err = dup_str(s, d->last_error);
+        char *log = dup_mem(s, d->log, d->log_len);
+        if (!state || !err || !log) {
+            constra__free(&s->platform, state);
+            constra__free(&s->platform, err);
+            constra__free(&s->platform, log);
+            rc = CONSTRA_E_NOMEM;
+        } else {
+            constra__free(&s->platform, cur->state);
+            constra__free(&s->platform, cur->last_error);
+            constra__free(&s->platform, cur->log);
+            cur->state = state;
+            cur->last_error = err;
+            cur->log = log;
+            cur->log_len = d->log ? d->log_len : 0;
+            cur->attempts = d->attempts;
+            cur->last_status = d->last_status;
+            cur->next_attempt_at_ms = d->next_attempt_at_ms;
+            cur->updated_at_ms = d->updated_at_ms;
+            cur->version = d->version;
+        }
+    }
+    constra__unlock(&s->platform, s->mutex);
+    return rc;
+}
+
 /* ---- lifetime --------------------------------------------------------- */
 
 static void mem_destroy(void *ud)
@@ -572,6 +978,15 @@ static void mem_destroy(void *ud)
             free_idem(s, s->idem.slots[i].value);
         }
     }
+    for (size_t i = 0; i < s->endpoint_count; i++) {
+        free_endpoint(s, s->endpoints[i]);
+    }
+    for (size_t i = 0; i < s->delivery_count; i++) {
+        free_delivery(s, s->deliveries[i]);
+    }
+    constra__strmap_free(&s->pairs);
+    constra__free(&plat, s->endpoints);
+    constra__free(&plat, s->deliveries);
     constra__strmap_free(&s->by_id);
     constra__strmap_free(&s->by_checkout);
     constra__strmap_free(&s->idem);
@@ -584,7 +999,7 @@ static void mem_destroy(void *ud)
 int constra_storage_memory(constra_storage *out, const constra_platform *platform,
                            constra_error *err)
 {
-    int rc = constra__check_struct(out, sizeof(*out), sizeof(*out), "out", err);
+    int rc = constra__check_struct(out, CONSTRA__STORAGE_V1_SIZE, sizeof(*out), "out", err);
     if (rc != CONSTRA_OK) {
         return rc;
     }
@@ -602,6 +1017,7 @@ int constra_storage_memory(constra_storage *out, const constra_platform *platfor
     constra__strmap_init(&s->by_id, &s->platform);
     constra__strmap_init(&s->by_checkout, &s->platform);
     constra__strmap_init(&s->idem, &s->platform);
+    constra__strmap_init(&s->pairs, &s->platform);
     if (plat.mutex_create(plat.user_data, &s->mutex) != 0) {
         constra__free(&plat, s);
         return constra__fail(err, CONSTRA_E_PLATFORM, NULL, "platform.mutex_create",
@@ -619,6 +1035,13 @@ int constra_storage_memory(constra_storage *out, const constra_platform *platfor
     st.idempotency_release = mem_idem_release;
     st.purge_expired = mem_purge_expired;
     st.destroy = mem_destroy;
-    *out = st;
+    st.webhook_endpoint_insert = mem_ep_insert;
+    st.webhook_endpoint_update = mem_ep_update;
+    st.webhook_endpoint_delete = mem_ep_delete;
+    st.webhook_endpoint_list = mem_ep_list;
+    st.webhook_enqueue = mem_enqueue;
+    st.webhook_delivery_list = mem_dl_list;
+    st.webhook_delivery_update = mem_dl_update;
+    constra__fill_struct(out, &st, sizeof(st));
     return CONSTRA_OK;
 }

@@ -23,15 +23,7 @@
 
 int constra_sqlite_options_init(constra_sqlite_options *options, size_t struct_size)
 {
-    if (options == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    if (struct_size < sizeof(constra_sqlite_options) || struct_size > CONSTRA__STRUCT_SIZE_MAX) {
-        return CONSTRA_E_ABI;
-    }
-    memset(options, 0, sizeof(*options));
-    options->struct_size = struct_size;
-    return CONSTRA_OK;
+    return constra__init_struct(options, struct_size, sizeof(*options), sizeof(*options), NULL);
 }
 
 #if !CONSTRA_HAVE_SQLITE
@@ -89,6 +81,36 @@ static const char *const migrations[] = {
     " expires_at_ms INTEGER NOT NULL,"
     " lease_expires_at_ms INTEGER NOT NULL);"
     "CREATE INDEX idempotency_expires ON idempotency(expires_at_ms);",
+    /* 1 -> 2: webhook endpoints (with their cursor into the event log) and
+     * the delivery queue. */
+    "CREATE TABLE webhook_endpoints ("
+    " id TEXT PRIMARY KEY NOT NULL,"
+    " url TEXT NOT NULL,"
+    " secret TEXT NOT NULL,"
+    " event_types TEXT NOT NULL,"
+    " enabled INTEGER NOT NULL,"
+    " created_at_ms INTEGER NOT NULL,"
+    " updated_at_ms INTEGER NOT NULL,"
+    " cursor INTEGER NOT NULL,"
+    " version INTEGER NOT NULL);"
+    "CREATE TABLE webhook_deliveries ("
+    " id TEXT PRIMARY KEY NOT NULL,"
+    " endpoint_id TEXT NOT NULL,"
+    " event_id TEXT NOT NULL,"
+    " event_type TEXT NOT NULL,"
+    " event_sequence INTEGER NOT NULL,"
+    " state TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL,"
+    " last_status INTEGER NOT NULL,"
+    " last_error TEXT NOT NULL,"
+    " next_attempt_at_ms INTEGER NOT NULL,"
+    " created_at_ms INTEGER NOT NULL,"
+    " updated_at_ms INTEGER NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " body BLOB NOT NULL,"
+    " log BLOB NOT NULL,"
+    " UNIQUE (endpoint_id, event_id));"
+    "CREATE INDEX webhook_deliveries_due ON webhook_deliveries(state, next_attempt_at_ms);",
 };
 #define SCHEMA_VERSION ((int64_t)CONSTRA__ARRAY_LEN(migrations))
 
@@ -100,6 +122,12 @@ static const char *const migrations[] = {
 #define IDEM_COLS                                                                          \
     "key, fingerprint, state, http_status, response, created_at_ms, expires_at_ms, " \
     "lease_expires_at_ms"
+
+#define ENDPOINT_COLS \
+    "id, url, secret, event_types, enabled, created_at_ms, updated_at_ms, cursor, version"
+#define DELIVERY_COLS                                                                          \
+    "id, endpoint_id, event_id, event_type, event_sequence, state, attempts, last_status, " \
+    "last_error, next_attempt_at_ms, created_at_ms, updated_at_ms, version, body, log"
 
 enum {
     ST_BEGIN,
@@ -119,6 +147,18 @@ enum {
     ST_IDEM_COMPLETE,
     ST_IDEM_RELEASE,
     ST_IDEM_PURGE,
+    ST_EVENTS_HEAD,
+    ST_EP_INSERT,
+    ST_EP_STATE,
+    ST_EP_UPDATE,
+    ST_EP_DELETE,
+    ST_EP_DELETE_DELIVERIES,
+    ST_EP_LIST,
+    ST_EP_CURSOR,
+    ST_DL_INSERT,
+    ST_DL_LIST,
+    ST_DL_VERSION,
+    ST_DL_UPDATE,
     ST_COUNT
 };
 
@@ -153,6 +193,28 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_IDEM_RELEASE] = "DELETE FROM idempotency WHERE key = ?1 AND fingerprint = ?2"
                         " AND state = ?3",
     [ST_IDEM_PURGE] = "DELETE FROM idempotency WHERE expires_at_ms <= ?1",
+    [ST_EVENTS_HEAD] = "SELECT COALESCE(MAX(sequence), 0) FROM events",
+    [ST_EP_INSERT] = "INSERT INTO webhook_endpoints (" ENDPOINT_COLS ")"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)",
+    [ST_EP_STATE] = "SELECT version, cursor FROM webhook_endpoints WHERE id = ?1",
+    [ST_EP_UPDATE] = "UPDATE webhook_endpoints SET url = ?2, secret = ?3, event_types = ?4,"
+                     " enabled = ?5, updated_at_ms = ?6, version = ?7"
+                     " WHERE id = ?1 AND version = ?8",
+    [ST_EP_DELETE] = "DELETE FROM webhook_endpoints WHERE id = ?1",
+    [ST_EP_DELETE_DELIVERIES] = "DELETE FROM webhook_deliveries WHERE endpoint_id = ?1",
+    [ST_EP_LIST] = "SELECT " ENDPOINT_COLS " FROM webhook_endpoints ORDER BY id",
+    [ST_EP_CURSOR] = "UPDATE webhook_endpoints SET cursor = ?2 WHERE id = ?1 AND cursor = ?3",
+    [ST_DL_INSERT] = "INSERT INTO webhook_deliveries (" DELIVERY_COLS ")"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1, ?13, ?14)",
+    [ST_DL_LIST] = "SELECT " DELIVERY_COLS " FROM webhook_deliveries"
+                   " WHERE (?1 = '' OR id = ?1) AND (?2 = '' OR endpoint_id = ?2)"
+                   " AND (?3 = '' OR state = ?3) AND (?4 = 0 OR next_attempt_at_ms <= ?4)"
+                   " AND (?5 = '' OR id > ?5) ORDER BY id LIMIT ?6",
+    [ST_DL_VERSION] = "SELECT version FROM webhook_deliveries WHERE id = ?1",
+    [ST_DL_UPDATE] = "UPDATE webhook_deliveries SET state = ?2, attempts = ?3,"
+                     " last_status = ?4, last_error = ?5, next_attempt_at_ms = ?6,"
+                     " updated_at_ms = ?7, version = ?8, log = ?9"
+                     " WHERE id = ?1 AND version = ?10",
 };
 
 typedef struct sq_store {
@@ -656,6 +718,312 @@ static int sq_purge_expired(void *ud, int64_t now)
     return status_of(rc);
 }
 
+/* ---- webhook delivery ------------------------------------------------- */
+
+/* The status of a finished step that should have been SQLITE_DONE. */
+static int step_status(int rc)
+{
+    if (rc == SQLITE_DONE) {
+        return CONSTRA_OK;
+    }
+    if (is_duplicate(rc)) {
+        return CONSTRA_E_CONFLICT;
+    }
+    return status_of(rc) == CONSTRA_OK ? CONSTRA_E_STORAGE : status_of(rc);
+}
+
+/* Runs a bound statement expected to return no rows. */
+static int step_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    done(st);
+    return step_status(rc);
+}
+
+/* Reads one int64 column of the single row `st` returns; NOT_FOUND when
+ * there is none. */
+static int step_int64(sqlite3_stmt *st, int col, int64_t *out)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(st, col);
+    }
+    done(st);
+    return rc == SQLITE_ROW ? CONSTRA_OK : rc == SQLITE_DONE ? CONSTRA_E_NOT_FOUND : step_status(rc);
+}
+
+static int sq_ep_insert(void *ud, const constra_storage_webhook_endpoint *ep)
+{
+    sq_store *s = ud;
+    if (!constra__storage_endpoint_valid(ep) || ep->version != 1) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    constra__lock(&s->platform, s->mutex);
+    int rc = begin(s);
+    if (rc == CONSTRA_OK) {
+        int64_t head = 0;
+        rc = step_int64(stmt(s, ST_EVENTS_HEAD), 0, &head);
+        if (rc == CONSTRA_OK) {
+            sqlite3_stmt *st = stmt(s, ST_EP_INSERT);
+            bind_text(st, 1, ep->id);
+            bind_text(st, 2, ep->url);
+            bind_text(st, 3, ep->secret);
+            bind_text(st, 4, ep->event_types);
+            sqlite3_bind_int(st, 5, ep->enabled);
+            sqlite3_bind_int64(st, 6, ep->created_at_ms);
+            sqlite3_bind_int64(st, 7, ep->updated_at_ms);
+            sqlite3_bind_int64(st, 8, head);
+            rc = step_done(st);
+        }
+        rc = finish(s, rc);
+    }
+    constra__unlock(&s->platform, s->mutex);
+    return rc;
+}
+
+static int sq_ep_update(void *ud, const constra_storage_webhook_endpoint *ep, int64_t expected)
+{
+    sq_store *s = ud;
+    if (!constra__storage_endpoint_valid(ep) || expected < 1 || ep->version != expected + 1) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    constra__lock(&s->platform, s->mutex);
+    int rc = begin(s);
+    if (rc == CONSTRA_OK) {
+        sqlite3_stmt *st = stmt(s, ST_EP_STATE);
+        bind_text(st, 1, ep->id);
+        int64_t version = 0;
+        rc = step_int64(st, 0, &version);
+        if (rc == CONSTRA_OK && version != expected) {
+            rc = CONSTRA_E_CONFLICT;
+        }
+        if (rc == CONSTRA_OK) {
+            st = stmt(s, ST_EP_UPDATE);
+            bind_text(st, 1, ep->id);
+            bind_text(st, 2, ep->url);
+            bind_text(st, 3, ep->secret);
+            bind_text(st, 4, ep->event_types);
+            sqlite3_bind_int(st, 5, ep->enabled);
+            sqlite3_bind_int64(st, 6, ep->updated_at_ms);
+            sqlite3_bind_int64(st, 7, ep->version);
+            sqlite3_bind_int64(st, 8, expected);
+            rc = step_done(st);
+            if (rc == CONSTRA_OK && sqlite3_changes(s->db) != 1) {
+                rc = CONSTRA_E_CONFLICT;
+            }
+        }
+        rc = finish(s, rc);
+    }
+    constra__unlock(&s->platform, s->mutex);
+    return rc;
+}
+
+static int sq_ep_delete(void *ud, const char *id)
+{
+    sq_store *s = ud;
+    if (!constra__storage_valid_text(id)) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    constra__lock(&s->platform, s->mutex);
+    int rc = begin(s);
+    if (rc == CONSTRA_OK) {
+        sqlite3_stmt *st = stmt(s, ST_EP_DELETE);
+        bind_text(st, 1, id);
+        rc = step_done(st);
+        if (rc == CONSTRA_OK && sqlite3_changes(s->db) != 1) {
+            rc = CONSTRA_E_NOT_FOUND;
+        }
+        if (rc == CONSTRA_OK) {
+            st = stmt(s, ST_EP_DELETE_DELIVERIES);
+            bind_text(st, 1, id);
+            rc = step_done(st);
+        }
+        rc = finish(s, rc);
+    }
+    constra__unlock(&s->platform, s->mutex);
+    return rc;
+}
+
+static int sq_ep_list(void *ud, constra_storage_endpoint_fn emit, void *ctx)
+{
+    sq_store *s = ud;
+    if (emit == NULL) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    constra__lock(&s->platform, s->mutex);
+    sqlite3_stmt *st = stmt(s, ST_EP_LIST);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        constra_storage_webhook_endpoint row = {sizeof(row), col_text(st, 0), col_text(st, 1),
+                                                col_text(st, 2), col_text(st, 3),
+                                                sqlite3_column_int(st, 4),
+                                                sqlite3_column_int64(st, 5),
+                                                sqlite3_column_int64(st, 6),
+                                                sqlite3_column_int64(st, 7),
+                                                sqlite3_column_int64(st, 8)};
+        if (emit(ctx, &row) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    done(st);
+    constra__unlock(&s->platform, s->mutex);
+    return step_status(rc);
+}
+
+static int insert_delivery(sq_store *s, const constra_storage_delivery *d)
+{
+    sqlite3_stmt *st = stmt(s, ST_DL_INSERT);
+    int rc = bind_text(st, 1, d->id);
+    if (rc == SQLITE_OK) rc = bind_text(st, 2, d->endpoint_id);
+    if (rc == SQLITE_OK) rc = bind_text(st, 3, d->event_id);
+    if (rc == SQLITE_OK) rc = bind_text(st, 4, d->event_type);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 5, d->event_sequence);
+    if (rc == SQLITE_OK) rc = bind_text(st, 6, d->state);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 7, d->attempts);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 8, d->last_status);
+    if (rc == SQLITE_OK) rc = bind_text(st, 9, d->last_error);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 10, d->next_attempt_at_ms);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 11, d->created_at_ms);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 12, d->updated_at_ms);
+    if (rc == SQLITE_OK) rc = bind_blob(st, 13, d->body, d->body_len);
+    if (rc == SQLITE_OK) rc = bind_blob(st, 14, d->log, d->log_len);
+    if (rc != SQLITE_OK) {
+        done(st);
+        return status_of(rc) == CONSTRA_OK ? CONSTRA_E_STORAGE : status_of(rc);
+    }
+    return step_done(st);
+}
+
+static int sq_enqueue(void *ud, const char *endpoint_id, int64_t expected, int64_t cursor,
+                      const constra_storage_delivery *d, size_t count)
+{
+    sq_store *s = ud;
+    if (!constra__storage_valid_text(endpoint_id) || expected < 0 || cursor < expected ||
+        (count > 0 && d == NULL)) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (!constra__storage_delivery_valid(&d[i]) || d[i].version != 1 ||
+            strcmp(d[i].endpoint_id, endpoint_id) != 0) {
+            return CONSTRA_E_INVALID_ARGUMENT;
+        }
+    }
+    constra__lock(&s->platform, s->mutex);
+    int rc = begin(s);
+    if (rc == CONSTRA_OK) {
+        sqlite3_stmt *st = stmt(s, ST_EP_STATE);
+        bind_text(st, 1, endpoint_id);
+        int64_t current = 0;
+        rc = step_int64(st, 1, &current);
+        if (rc == CONSTRA_OK && current != expected) {
+            rc = CONSTRA_E_CONFLICT;
+        }
+        if (rc == CONSTRA_OK) {
+            st = stmt(s, ST_EP_CURSOR);
+            bind_text(st, 1, endpoint_id);
+            sqlite3_bind_int64(st, 2, cursor);
+            sqlite3_bind_int64(st, 3, expected);
+            rc = step_done(st);
+        }
+        for (size_t i = 0; rc == CONSTRA_OK && i < count; i++) {
+            rc = insert_delivery(s, &d[i]);
+        }
+        rc = finish(s, rc);
+    }
+    constra__unlock(&s->platform, s->mutex);
+    return rc;
+}
+
+static int sq_dl_list(void *ud, const constra_storage_delivery_query *q,
+                      constra_storage_delivery_fn emit, void *ctx)
+{
+    sq_store *s = ud;
+    if (!constra__storage_delivery_query_valid(q) || emit == NULL) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    constra__lock(&s->platform, s->mutex);
+    sqlite3_stmt *st = stmt(s, ST_DL_LIST);
+    bind_text(st, 1, q->id);
+    bind_text(st, 2, q->endpoint_id);
+    bind_text(st, 3, q->state);
+    sqlite3_bind_int64(st, 4, q->due_at_ms);
+    bind_text(st, 5, q->starting_after);
+    sqlite3_bind_int64(st, 6, limit_of(q->limit));
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        constra_storage_delivery row;
+        memset(&row, 0, sizeof(row));
+        row.struct_size = sizeof(row);
+        row.id = col_text(st, 0);
+        row.endpoint_id = col_text(st, 1);
+        row.event_id = col_text(st, 2);
+        row.event_type = col_text(st, 3);
+        row.event_sequence = sqlite3_column_int64(st, 4);
+        row.state = col_text(st, 5);
+        row.attempts = sqlite3_column_int(st, 6);
+        row.last_status = sqlite3_column_int(st, 7);
+        row.last_error = col_text(st, 8);
+        row.next_attempt_at_ms = sqlite3_column_int64(st, 9);
+        row.created_at_ms = sqlite3_column_int64(st, 10);
+        row.updated_at_ms = sqlite3_column_int64(st, 11);
+        row.version = sqlite3_column_int64(st, 12);
+        row.body = col_blob(st, 13, &row.body_len);
+        row.log = col_blob(st, 14, &row.log_len);
+        if (emit(ctx, &row) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    done(st);
+    constra__unlock(&s->platform, s->mutex);
+    return step_status(rc);
+}
+
+static int sq_dl_update(void *ud, const constra_storage_delivery *d, int64_t expected)
+{
+    sq_store *s = ud;
+    if (!constra__storage_delivery_valid(d) || expected < 1 || d->version != expected + 1) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    constra__lock(&s->platform, s->mutex);
+    int rc = begin(s);
+    if (rc == CONSTRA_OK) {
+        sqlite3_stmt *st = stmt(s, ST_DL_VERSION);
+        bind_text(st, 1, d->id);
+        int64_t version = 0;
+        rc = step_int64(st, 0, &version);
+        if (rc == CONSTRA_OK && version != expected) {
+            rc = CONSTRA_E_CONFLICT;
+        }
+        if (rc == CONSTRA_OK) {
+            st = stmt(s, ST_DL_UPDATE);
+            int brc = bind_text(st, 1, d->id);
+            if (brc == SQLITE_OK) brc = bind_text(st, 2, d->state);
+            if (brc == SQLITE_OK) brc = sqlite3_bind_int(st, 3, d->attempts);
+            if (brc == SQLITE_OK) brc = sqlite3_bind_int(st, 4, d->last_status);
+            if (brc == SQLITE_OK) brc = bind_text(st, 5, d->last_error);
+            if (brc == SQLITE_OK) brc = sqlite3_bind_int64(st, 6, d->next_attempt_at_ms);
+            if (brc == SQLITE_OK) brc = sqlite3_bind_int64(st, 7, d->updated_at_ms);
+            if (brc == SQLITE_OK) brc = sqlite3_bind_int64(st, 8, d->version);
+            if (brc == SQLITE_OK) brc = bind_blob(st, 9, d->log, d->log_len);
+            if (brc == SQLITE_OK) brc = sqlite3_bind_int64(st, 10, expected);
+            if (brc != SQLITE_OK) {
+                done(st);
+                rc = status_of(brc) == CONSTRA_OK ? CONSTRA_E_STORAGE : status_of(brc);
+            } else {
+                rc = step_done(st);
+                if (rc == CONSTRA_OK && sqlite3_changes(s->db) != 1) {
+                    rc = CONSTRA_E_CONFLICT;
+                }
+            }
+        }
+        rc = finish(s, rc);
+    }
+    constra__unlock(&s->platform, s->mutex);
+    return rc;
+}
+
 /* ---- lifetime --------------------------------------------------------- */
 
 static void close_store(sq_store *s)
@@ -790,7 +1158,7 @@ static int configure(sq_store *s, const constra_sqlite_options *o, constra_error
 int constra_storage_sqlite(constra_storage *out, const constra_platform *platform,
                            const constra_sqlite_options *options, constra_error *err)
 {
-    int rc = constra__check_struct(out, sizeof(*out), sizeof(*out), "out", err);
+    int rc = constra__check_struct(out, CONSTRA__STORAGE_V1_SIZE, sizeof(*out), "out", err);
     if (rc != CONSTRA_OK) {
         return rc;
     }
@@ -857,7 +1225,14 @@ int constra_storage_sqlite(constra_storage *out, const constra_platform *platfor
     st.idempotency_release = sq_idem_release;
     st.purge_expired = sq_purge_expired;
     st.destroy = sq_destroy;
-    *out = st;
+    st.webhook_endpoint_insert = sq_ep_insert;
+    st.webhook_endpoint_update = sq_ep_update;
+    st.webhook_endpoint_delete = sq_ep_delete;
+    st.webhook_endpoint_list = sq_ep_list;
+    st.webhook_enqueue = sq_enqueue;
+    st.webhook_delivery_list = sq_dl_list;
+    st.webhook_delivery_update = sq_dl_update;
+    constra__fill_struct(out, &st, sizeof(st));
     return CONSTRA_OK;
 }
 

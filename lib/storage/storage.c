@@ -2,34 +2,34 @@
  * The storage vtable's checks, shared by every implementation and by the
  * engine when a host registers one.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "constra/storage.h"
 #include "storage/storage_internal.h"
 #include "util/check.h"
 
-#define STORAGE_V1_SIZE sizeof(constra_storage)
+/* The first published layout ends after `destroy`; the webhook group was
+ * appended after it, so a host storage built before it still registers. */
+#define STORAGE_V1_SIZE CONSTRA__STORAGE_V1_SIZE /* storage_internal.h */
 
 int constra_storage_init(constra_storage *storage, size_t struct_size)
 {
-    if (storage == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    if (struct_size < STORAGE_V1_SIZE || struct_size > CONSTRA__STRUCT_SIZE_MAX) {
-        return CONSTRA_E_ABI;
-    }
-    constra_storage init = CONSTRA_STORAGE_INIT;
-    *storage = init;
-    storage->struct_size = struct_size;
-    return CONSTRA_OK;
+    static const constra_storage init = CONSTRA_STORAGE_INIT;
+    return constra__init_struct(storage, struct_size, STORAGE_V1_SIZE, sizeof(init), &init);
 }
 
-int constra_storage_check(const constra_storage *s, constra_error *err)
+int constra_storage_check(const constra_storage *caller, constra_error *err)
 {
-    int rc = constra__check_struct(s, STORAGE_V1_SIZE, sizeof(*s), "storage", err);
+    int rc = constra__check_struct(caller, STORAGE_V1_SIZE, sizeof(*caller), "storage", err);
     if (rc != CONSTRA_OK) {
         return rc;
     }
+    /* A caller built against an older storage.h passes a shorter struct:
+     * read members only through a copy of our layout (missing tail zero). */
+    constra_storage local;
+    constra__copy_struct(&local, sizeof(local), caller);
+    const constra_storage *s = &local;
     const struct {
         int present;
         const char *name;
@@ -49,7 +49,99 @@ int constra_storage_check(const constra_storage *s, constra_error *err)
                                  required[i].name, "%s is required", required[i].name);
         }
     }
+    const struct {
+        int present;
+        const char *name;
+    } group[] = {
+        {s->webhook_endpoint_insert != NULL, "storage.webhook_endpoint_insert"},
+        {s->webhook_endpoint_update != NULL, "storage.webhook_endpoint_update"},
+        {s->webhook_endpoint_delete != NULL, "storage.webhook_endpoint_delete"},
+        {s->webhook_endpoint_list != NULL, "storage.webhook_endpoint_list"},
+        {s->webhook_enqueue != NULL, "storage.webhook_enqueue"},
+        {s->webhook_delivery_list != NULL, "storage.webhook_delivery_list"},
+        {s->webhook_delivery_update != NULL, "storage.webhook_delivery_update"},
+    };
+    size_t present = 0;
+    for (size_t i = 0; i < CONSTRA__ARRAY_LEN(group); i++) {
+        present += group[i].present ? 1 : 0;
+    }
+    /* Half a group would fail at the first delivery, long after open. */
+    for (size_t i = 0; present != 0 && i < CONSTRA__ARRAY_LEN(group); i++) {
+        if (!group[i].present) {
+            return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_missing",
+                                 group[i].name,
+                                 "%s is required when any webhook method is present",
+                                 group[i].name);
+        }
+    }
     return CONSTRA_OK;
+}
+
+int constra__storage_has_webhooks(const constra_storage *s)
+{
+    return s->struct_size > offsetof(constra_storage, webhook_delivery_update) &&
+           s->webhook_endpoint_insert != NULL;
+}
+
+static int valid_long_text(const char *t, int allow_empty)
+{
+    if (t == NULL) {
+        return 0;
+    }
+    size_t n = constra__strnlen(t, CONSTRA_STORAGE_TEXT_MAX + 1);
+    return n <= CONSTRA_STORAGE_TEXT_MAX && (allow_empty || n > 0);
+}
+
+int constra__storage_endpoint_valid(const constra_storage_webhook_endpoint *ep)
+{
+    return ep != NULL && ep->struct_size >= sizeof(*ep) && constra__storage_valid_text(ep->id) &&
+           ep->id[0] != '\0' && valid_long_text(ep->url, 0) && valid_long_text(ep->secret, 0) &&
+           valid_long_text(ep->event_types, 0) && (ep->enabled == 0 || ep->enabled == 1) &&
+           ep->version >= 1 && ep->version < INT64_MAX;
+}
+
+int constra__storage_delivery_valid(const constra_storage_delivery *d)
+{
+    if (d == NULL || d->struct_size < sizeof(*d) || !constra__storage_valid_text(d->id) ||
+        d->id[0] == '\0' || !constra__storage_valid_text(d->endpoint_id) ||
+        d->endpoint_id[0] == '\0' || !constra__storage_valid_text(d->event_id) ||
+        d->event_id[0] == '\0' || !constra__storage_valid_text(d->event_type) ||
+        !constra__storage_valid_text(d->state) || !constra__storage_valid_text(d->last_error) ||
+        d->attempts < 0 || d->version < 1 || d->version == INT64_MAX ||
+        (d->body == NULL && d->body_len > 0) || (d->log == NULL && d->log_len > 0)) {
+        return 0;
+    }
+    return strcmp(d->state, "pending") == 0 || strcmp(d->state, "delivered") == 0 ||
+           strcmp(d->state, "failed") == 0;
+}
+
+int constra__storage_delivery_query_valid(const constra_storage_delivery_query *q)
+{
+    return q != NULL && q->struct_size >= sizeof(*q) && q->limit > 0 &&
+           (q->id == NULL || constra__storage_valid_text(q->id)) &&
+           (q->endpoint_id == NULL || constra__storage_valid_text(q->endpoint_id)) &&
+           (q->state == NULL || constra__storage_valid_text(q->state)) &&
+           (q->starting_after == NULL || constra__storage_valid_text(q->starting_after)) &&
+           q->due_at_ms >= 0;
+}
+
+int constra__storage_delivery_matches(const constra_storage_delivery_query *q,
+                                      const char *id, const char *endpoint_id, const char *state,
+                                      int64_t next_attempt_at_ms)
+{
+    if (q->id && q->id[0] && strcmp(q->id, id) != 0) {
+        return 0;
+    }
+    if (q->endpoint_id && q->endpoint_id[0] && strcmp(q->endpoint_id, endpoint_id) != 0) {
+        return 0;
+    }
+    if (q->state && q->state[0] && strcmp(q->state, state) != 0) {
+        return 0;
+    }
+    if (q->due_at_ms > 0 && next_attempt_at_ms > q->due_at_ms) {
+        return 0;
+    }
+    return !(q->starting_after && q->starting_after[0] && strcmp(id, q->starting_after) <= 0);
 }
 
 int constra__storage_valid_text(const char *t)

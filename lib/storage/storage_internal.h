@@ -6,7 +6,13 @@
 #ifndef CONSTRA_STORAGE_INTERNAL_H
 #define CONSTRA_STORAGE_INTERNAL_H
 
+#include <stddef.h>
+
 #include "constra/storage.h"
+
+/* The first version of the vtable ended at `destroy`: storages made for,
+ * or by, callers of that version have this struct_size. */
+#define CONSTRA__STORAGE_V1_SIZE offsetof(constra_storage, webhook_endpoint_insert)
 
 /* A non-NULL id, status, type or key of at most CONSTRA_STORAGE_KEY_MAX bytes. */
 int constra__storage_valid_text(const char *t);
@@ -19,5 +25,19 @@ int constra__storage_idem_valid(const constra_storage_idempotency *r);
  * accept: nothing to write, bad texts, version not expected + 1, an event
  * that names an intent not written with it. */
 int constra__storage_check_write(const constra_storage_write *w);
+
+/* 1 when the storage has the webhook group (storage.h). */
+int constra__storage_has_webhooks(const constra_storage *s);
+
+/* Usable webhook records: ids and texts within bounds, a known state,
+ * versions in range. */
+int constra__storage_endpoint_valid(const constra_storage_webhook_endpoint *ep);
+int constra__storage_delivery_valid(const constra_storage_delivery *d);
+int constra__storage_delivery_query_valid(const constra_storage_delivery_query *q);
+
+/* The one definition of which rows a delivery query selects. */
+int constra__storage_delivery_matches(const constra_storage_delivery_query *q,
+                                      const char *id, const char *endpoint_id, const char *state,
+                                      int64_t next_attempt_at_ms);
 
 #endif

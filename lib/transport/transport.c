@@ -52,28 +52,13 @@ const char *constra_transport_failure_code(int failure)
 
 int constra_transport_request_init(constra_transport_request *request, size_t struct_size)
 {
-    if (request == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    if (struct_size < REQUEST_V1_SIZE || struct_size > CONSTRA__STRUCT_SIZE_MAX) {
-        return CONSTRA_E_ABI;
-    }
-    memset(request, 0, sizeof(*request));
-    request->struct_size = struct_size;
-    return CONSTRA_OK;
+    return constra__init_struct(request, struct_size, REQUEST_V1_SIZE, sizeof(*request), NULL);
 }
 
 int constra_transport_init(constra_transport *transport, size_t struct_size)
 {
-    if (transport == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    if (struct_size < TRANSPORT_V1_SIZE || struct_size > CONSTRA__STRUCT_SIZE_MAX) {
-        return CONSTRA_E_ABI;
-    }
-    memset(transport, 0, sizeof(*transport));
-    transport->struct_size = struct_size;
-    return CONSTRA_OK;
+    return constra__init_struct(transport, struct_size, TRANSPORT_V1_SIZE, sizeof(*transport),
+                                NULL);
 }
 
 int constra_transport_check(const constra_transport *t, constra_error *err)

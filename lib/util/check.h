@@ -70,6 +70,23 @@ int constra__check_struct(const void *s, size_t min_size, size_t known_size, con
  * constra__check_struct succeeded. */
 void constra__copy_struct(void *dst, size_t known_size, const void *src);
 
+/* The body of every public constra_x_init(p, struct_size): refuses NULL
+ * (CONSTRA_E_INVALID_ARGUMENT) and sizes below the first version or above
+ * CONSTRA__STRUCT_SIZE_MAX (CONSTRA_E_ABI); otherwise writes the defaults
+ * (`defaults`, known_size bytes of our layout; NULL = all zero) into no
+ * more than the caller's struct_size bytes — an older caller's struct is
+ * shorter than ours — zeroes any tail beyond our layout, and stores
+ * struct_size. */
+int constra__init_struct(void *p, size_t struct_size, size_t v1_size, size_t known_size,
+                         const void *defaults);
+
+/* The other direction: hands a struct the library filled (`full`, of our
+ * layout, full_size bytes) to a caller whose `out` may be an older,
+ * shorter version: copies only out->struct_size bytes (at most
+ * full_size) and leaves out->struct_size as the caller set it. A vtable
+ * handed to an older caller thereby simply lacks the newer members. */
+void constra__fill_struct(void *out, const void *full, size_t full_size);
+
 /*
  * Length of a caller string, reading at most max_len + 1 bytes. Returns
  * CONSTRA_E_INVALID_ARGUMENT when `s` is NULL, when no NUL is found

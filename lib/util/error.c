@@ -245,6 +245,33 @@ void constra__copy_struct(void *dst, size_t known_size, const void *src)
     memcpy(dst, &known_size, sizeof(known_size));
 }
 
+int constra__init_struct(void *p, size_t struct_size, size_t v1_size, size_t known_size,
+                         const void *defaults)
+{
+    if (p == NULL) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    if (struct_size < v1_size || struct_size < sizeof(size_t) ||
+        struct_size > CONSTRA__STRUCT_SIZE_MAX) {
+        return CONSTRA_E_ABI;
+    }
+    size_t ours = struct_size < known_size ? struct_size : known_size;
+    memset(p, 0, struct_size);
+    if (defaults != NULL) {
+        memcpy(p, defaults, ours);
+    }
+    memcpy(p, &struct_size, sizeof(struct_size));
+    return CONSTRA_OK;
+}
+
+void constra__fill_struct(void *out, const void *full, size_t full_size)
+{
+    size_t size;
+    memcpy(&size, out, sizeof(size));
+    size_t n = size < full_size ? size : full_size;
+    memcpy((char *)out + sizeof(size), (const char *)full + sizeof(size), n - sizeof(size));
+}
+
 int constra__check_str(const char *s, size_t max_len, int allow_empty, const char *param,
                        size_t *len_out, constra_error *err)
 {

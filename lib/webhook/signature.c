@@ -113,15 +113,7 @@ const char *constra_webhook_scheme_name(int scheme)
 
 int constra_webhook_params_init(constra_webhook_params *params, size_t struct_size)
 {
-    if (params == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    if (struct_size < sizeof(*params) || struct_size > CONSTRA__STRUCT_SIZE_MAX) {
-        return CONSTRA_E_ABI;
-    }
-    memset(params, 0, sizeof(*params));
-    params->struct_size = struct_size;
-    return CONSTRA_OK;
+    return constra__init_struct(params, struct_size, sizeof(*params), sizeof(*params), NULL);
 }
 
 /* ---- shared helpers ----------------------------------------------------- */

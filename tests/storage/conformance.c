@@ -608,6 +608,295 @@ static void test_bad_input_changes_nothing(void **state)
     assert_int_equal(events_of(s, NULL).count, 0);
 }
 
+/* ---- webhook endpoints and deliveries ----------------------------------- */
+
+typedef struct ep_copy {
+    int count;
+    char id[8][64], url[8][128], types[8][128];
+    int enabled[8];
+    int64_t cursor[8], version[8];
+} ep_copy;
+
+static int copy_ep(void *ctx, const constra_storage_webhook_endpoint *r)
+{
+    ep_copy *c = ctx;
+    assert_true(c->count < 8);
+    int i = c->count++;
+    snprintf(c->id[i], 64, "%s", r->id);
+    snprintf(c->url[i], 128, "%s", r->url);
+    snprintf(c->types[i], 128, "%s", r->event_types);
+    c->enabled[i] = r->enabled;
+    c->cursor[i] = r->cursor;
+    c->version[i] = r->version;
+    return 0;
+}
+
+static ep_copy endpoints(constra_storage *s)
+{
+    ep_copy c;
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(s->webhook_endpoint_list(s->user_data, copy_ep, &c), CONSTRA_OK);
+    return c;
+}
+
+static constra_storage_webhook_endpoint ep_rec(const char *id, int64_t version)
+{
+    constra_storage_webhook_endpoint e = {sizeof(e), id, "https://hooks.example/a", "whsec_abc",
+                                          "*", 1, 1000, 1000, 0, version};
+    return e;
+}
+
+static constra_storage_delivery dl_rec(const char *id, const char *ep, const char *event,
+                                       int64_t next)
+{
+    constra_storage_delivery d = {sizeof(d), id, ep, event, "payment_intent.created", 1,
+                                  "pending", 0, 0, "", next, 1000, 1000, 1, "{\"a\":1}", 7,
+                                  "[]", 2};
+    return d;
+}
+
+typedef struct dl_copy {
+    int count;
+    char id[16][64], state[16][16], error[16][64], body[16][64], log[16][64];
+    int attempts[16], last_status[16];
+    int64_t next[16], version[16], seq[16];
+    int stop_after;
+} dl_copy;
+
+static int copy_dl(void *ctx, const constra_storage_delivery *r)
+{
+    dl_copy *c = ctx;
+    assert_true(c->count < 16);
+    int i = c->count++;
+    snprintf(c->id[i], 64, "%s", r->id);
+    snprintf(c->state[i], 16, "%s", r->state);
+    snprintf(c->error[i], 64, "%s", r->last_error);
+    assert_true(r->body_len < 64 && r->log_len < 64);
+    memcpy(c->body[i], r->body, r->body_len);
+    c->body[i][r->body_len] = '\0';
+    memcpy(c->log[i], r->log, r->log_len);
+    c->log[i][r->log_len] = '\0';
+    c->attempts[i] = r->attempts;
+    c->last_status[i] = r->last_status;
+    c->next[i] = r->next_attempt_at_ms;
+    c->version[i] = r->version;
+    c->seq[i] = r->event_sequence;
+    return c->stop_after && c->count >= c->stop_after;
+}
+
+static dl_copy deliveries(constra_storage *s, const char *id, const char *ep, const char *state,
+                          int64_t due, const char *after, size_t limit)
+{
+    dl_copy c;
+    memset(&c, 0, sizeof(c));
+    constra_storage_delivery_query q = {sizeof(q), id, ep, state, due, after, limit};
+    assert_int_equal(s->webhook_delivery_list(s->user_data, &q, copy_dl, &c), CONSTRA_OK);
+    return c;
+}
+
+static void test_webhook_endpoints(void **state)
+{
+    constra_storage *s = *state;
+    /* Two events already in the log: a new endpoint starts after them. */
+    constra_storage_intent in = intent_rec("pi_1", "draft", 1, "{}");
+    constra_storage_event ev[2] = {event_rec("evt_1", "pi_1", "a"), event_rec("evt_2", "pi_1", "b")};
+    assert_int_equal(write_intent(s, &in, 0, ev, 2), CONSTRA_OK);
+    id_list all = events_of(s, NULL);
+    assert_int_equal(all.count, 2);
+
+    constra_storage_webhook_endpoint e = ep_rec("we_1", 1);
+    e.cursor = 12345; /* ignored */
+    assert_int_equal(s->webhook_endpoint_insert(s->user_data, &e), CONSTRA_OK);
+    assert_int_equal(s->webhook_endpoint_insert(s->user_data, &e), CONSTRA_E_CONFLICT);
+    constra_storage_webhook_endpoint e0 = ep_rec("we_0", 1);
+    e0.enabled = 0;
+    assert_int_equal(s->webhook_endpoint_insert(s->user_data, &e0), CONSTRA_OK);
+    ep_copy c = endpoints(s);
+    assert_int_equal(c.count, 2);
+    assert_string_equal(c.id[0], "we_0"); /* by id */
+    assert_string_equal(c.id[1], "we_1");
+    assert_int_equal(c.cursor[1], all.seqs[1]);
+    assert_int_equal(c.enabled[0], 0);
+    assert_int_equal(c.version[1], 1);
+
+    /* Compare-and-set update; the cursor never moves through it. */
+    constra_storage_webhook_endpoint u = ep_rec("we_1", 2);
+    u.url = "https://hooks.example/b";
+    u.event_types = "payment_intent.succeeded";
+    u.enabled = 0;
+    u.cursor = 0;
+    assert_int_equal(s->webhook_endpoint_update(s->user_data, &u, 1), CONSTRA_OK);
+    assert_int_equal(s->webhook_endpoint_update(s->user_data, &u, 1), CONSTRA_E_CONFLICT);
+    constra_storage_webhook_endpoint gone = ep_rec("we_9", 2);
+    assert_int_equal(s->webhook_endpoint_update(s->user_data, &gone, 1), CONSTRA_E_NOT_FOUND);
+    c = endpoints(s);
+    assert_string_equal(c.url[1], "https://hooks.example/b");
+    assert_string_equal(c.types[1], "payment_intent.succeeded");
+    assert_int_equal(c.enabled[1], 0);
+    assert_int_equal(c.version[1], 2);
+    assert_int_equal(c.cursor[1], all.seqs[1]);
+
+    assert_int_equal(s->webhook_endpoint_delete(s->user_data, "we_0"), CONSTRA_OK);
+    assert_int_equal(s->webhook_endpoint_delete(s->user_data, "we_0"), CONSTRA_E_NOT_FOUND);
+    assert_int_equal(endpoints(s).count, 1);
+}
+
+static void test_webhook_enqueue_and_update(void **state)
+{
+    constra_storage *s = *state;
+    constra_storage_webhook_endpoint e = ep_rec("we_1", 1);
+    assert_int_equal(s->webhook_endpoint_insert(s->user_data, &e), CONSTRA_OK);
+    assert_int_equal(endpoints(s).cursor[0], 0);
+
+    constra_storage_delivery d[3] = {dl_rec("whd_1", "we_1", "evt_1", 100),
+                                     dl_rec("whd_2", "we_1", "evt_2", 200),
+                                     dl_rec("whd_3", "we_1", "evt_3", 300)};
+    assert_int_equal(s->webhook_enqueue(s->user_data, "we_1", 0, 2, d, 2), CONSTRA_OK);
+    assert_int_equal(endpoints(s).cursor[0], 2);
+    /* A stale cursor: another worker enqueued first; nothing written. */
+    assert_int_equal(s->webhook_enqueue(s->user_data, "we_1", 0, 3, &d[2], 1), CONSTRA_E_CONFLICT);
+    /* The same event twice for one endpoint: refused whole. */
+    constra_storage_delivery dup[2] = {dl_rec("whd_3", "we_1", "evt_3", 300),
+                                       dl_rec("whd_4", "we_1", "evt_1", 300)};
+    assert_int_equal(s->webhook_enqueue(s->user_data, "we_1", 2, 4, dup, 2), CONSTRA_E_CONFLICT);
+    constra_storage_delivery dupid = dl_rec("whd_1", "we_1", "evt_9", 300);
+    assert_int_equal(s->webhook_enqueue(s->user_data, "we_1", 2, 4, &dupid, 1), CONSTRA_E_CONFLICT);
+    assert_int_equal(s->webhook_enqueue(s->user_data, "we_9", 0, 4, NULL, 0), CONSTRA_E_NOT_FOUND);
+    assert_int_equal(endpoints(s).cursor[0], 2);
+    assert_int_equal(deliveries(s, NULL, NULL, NULL, 0, NULL, 16).count, 2);
+    /* A cursor move alone (events that matched nothing). */
+    assert_int_equal(s->webhook_enqueue(s->user_data, "we_1", 2, 5, NULL, 0), CONSTRA_OK);
+    assert_int_equal(s->webhook_enqueue(s->user_data, "we_1", 5, 6, &d[2], 1), CONSTRA_OK);
+    assert_int_equal(endpoints(s).cursor[0], 6);
+
+    dl_copy c = deliveries(s, NULL, NULL, NULL, 0, NULL, 16);
+    assert_int_equal(c.count, 3);
+    assert_string_equal(c.id[0], "whd_1");
+    assert_string_equal(c.state[0], "pending");
+    assert_string_equal(c.body[0], "{\"a\":1}");
+    assert_string_equal(c.log[0], "[]");
+    assert_int_equal(c.version[0], 1);
+    assert_int_equal(c.next[2], 300);
+    /* Filters: due, id, state, cursor, limit. */
+    assert_int_equal(deliveries(s, NULL, NULL, "pending", 200, NULL, 16).count, 2);
+    assert_int_equal(deliveries(s, "whd_2", NULL, NULL, 0, NULL, 16).count, 1);
+    assert_int_equal(deliveries(s, NULL, "we_2", NULL, 0, NULL, 16).count, 0);
+    c = deliveries(s, NULL, "we_1", NULL, 0, "whd_1", 1);
+    assert_int_equal(c.count, 1);
+    assert_string_equal(c.id[0], "whd_2");
+
+    /* Compare-and-set update of the mutable columns. */
+    constra_storage_delivery u = dl_rec("whd_1", "we_1", "evt_1", 60100);
+    u.state = "pending";
+    u.attempts = 1;
+    u.last_status = 500;
+    u.last_error = "http_500";
+    u.log = "[1]";
+    u.log_len = 3;
+    u.version = 2;
+    assert_int_equal(s->webhook_delivery_update(s->user_data, &u, 1), CONSTRA_OK);
+    assert_int_equal(s->webhook_delivery_update(s->user_data, &u, 1), CONSTRA_E_CONFLICT);
+    constra_storage_delivery missing = dl_rec("whd_9", "we_1", "evt_1", 1);
+    missing.version = 2;
+    assert_int_equal(s->webhook_delivery_update(s->user_data, &missing, 1), CONSTRA_E_NOT_FOUND);
+    c = deliveries(s, "whd_1", NULL, NULL, 0, NULL, 16);
+    assert_int_equal(c.attempts[0], 1);
+    assert_int_equal(c.last_status[0], 500);
+    assert_string_equal(c.error[0], "http_500");
+    assert_string_equal(c.log[0], "[1]");
+    assert_int_equal(c.next[0], 60100);
+    assert_int_equal(c.version[0], 2);
+    assert_string_equal(c.body[0], "{\"a\":1}"); /* never changes */
+    u.state = "delivered";
+    u.version = 3;
+    assert_int_equal(s->webhook_delivery_update(s->user_data, &u, 2), CONSTRA_OK);
+    assert_int_equal(deliveries(s, NULL, NULL, "delivered", 0, NULL, 16).count, 1);
+    assert_int_equal(deliveries(s, NULL, NULL, "pending", 0, NULL, 16).count, 2);
+
+    /* Deleting the endpoint takes its deliveries with it. */
+    assert_int_equal(s->webhook_endpoint_delete(s->user_data, "we_1"), CONSTRA_OK);
+    assert_int_equal(deliveries(s, NULL, NULL, NULL, 0, NULL, 16).count, 0);
+}
+
+static void test_webhook_bad_input(void **state)
+{
+    constra_storage *s = *state;
+    constra_storage_webhook_endpoint e = ep_rec("we_1", 1);
+    assert_int_equal(s->webhook_endpoint_insert(s->user_data, &e), CONSTRA_OK);
+    constra_storage_delivery d = dl_rec("whd_1", "we_1", "evt_1", 100);
+    assert_int_equal(s->webhook_enqueue(s->user_data, "we_1", 0, 1, &d, 1), CONSTRA_OK);
+
+    static char huge[CONSTRA_STORAGE_TEXT_MAX + 2];
+    memset(huge, 'h', sizeof(huge) - 1);
+    constra_storage_webhook_endpoint bad[6];
+    for (int i = 0; i < 6; i++) {
+        bad[i] = ep_rec("we_2", 1);
+    }
+    bad[0].url = NULL;
+    bad[1].url = huge;
+    bad[2].secret = "";
+    bad[3].event_types = NULL;
+    bad[4].version = 3;
+    bad[5].id = "";
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(s->webhook_endpoint_insert(s->user_data, &bad[i]),
+                         CONSTRA_E_INVALID_ARGUMENT);
+    }
+    constra_storage_webhook_endpoint en = ep_rec("we_1", 2);
+    en.enabled = 7;
+    assert_int_equal(s->webhook_endpoint_update(s->user_data, &en, 1), CONSTRA_E_INVALID_ARGUMENT);
+    en = ep_rec("we_1", 5);
+    assert_int_equal(s->webhook_endpoint_update(s->user_data, &en, 1), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(s->webhook_endpoint_update(s->user_data, NULL, 1), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(s->webhook_endpoint_delete(s->user_data, NULL), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(s->webhook_endpoint_list(s->user_data, NULL, NULL), CONSTRA_E_INVALID_ARGUMENT);
+
+    constra_storage_delivery bd[5];
+    for (int i = 0; i < 5; i++) {
+        bd[i] = dl_rec("whd_2", "we_1", "evt_2", 100);
+    }
+    bd[0].state = "sent"; /* unknown state */
+    bd[1].endpoint_id = "we_other";
+    bd[2].event_id = NULL;
+    bd[3].version = 2;
+    bd[4].body = NULL; /* with a length */
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(s->webhook_enqueue(s->user_data, "we_1", 1, 2, &bd[i], 1),
+                         CONSTRA_E_INVALID_ARGUMENT);
+    }
+    assert_int_equal(s->webhook_enqueue(s->user_data, "we_1", 1, 0, NULL, 0),
+                     CONSTRA_E_INVALID_ARGUMENT); /* cursor backwards */
+    assert_int_equal(s->webhook_enqueue(s->user_data, "we_1", 1, 2, NULL, 1),
+                     CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(s->webhook_enqueue(s->user_data, NULL, 1, 2, NULL, 0),
+                     CONSTRA_E_INVALID_ARGUMENT);
+    constra_storage_delivery_query q0 = {sizeof(q0), NULL, NULL, NULL, 0, NULL, 0};
+    assert_int_equal(s->webhook_delivery_list(s->user_data, &q0, copy_dl, NULL),
+                     CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(s->webhook_delivery_list(s->user_data, NULL, copy_dl, NULL),
+                     CONSTRA_E_INVALID_ARGUMENT);
+    constra_storage_delivery u = dl_rec("whd_1", "we_1", "evt_1", 100);
+    u.version = 2;
+    u.state = "bogus";
+    assert_int_equal(s->webhook_delivery_update(s->user_data, &u, 1), CONSTRA_E_INVALID_ARGUMENT);
+    u.state = "failed";
+    u.version = 9;
+    assert_int_equal(s->webhook_delivery_update(s->user_data, &u, 1), CONSTRA_E_INVALID_ARGUMENT);
+    u.version = 2;
+    u.attempts = -1;
+    assert_int_equal(s->webhook_delivery_update(s->user_data, &u, 1), CONSTRA_E_INVALID_ARGUMENT);
+
+    /* Everything as it was. */
+    ep_copy c = endpoints(s);
+    assert_int_equal(c.count, 1);
+    assert_int_equal(c.version[0], 1);
+    assert_int_equal(c.cursor[0], 1);
+    dl_copy dc = deliveries(s, NULL, NULL, NULL, 0, NULL, 16);
+    assert_int_equal(dc.count, 1);
+    assert_int_equal(dc.version[0], 1);
+    assert_string_equal(dc.state[0], "pending");
+}
+
 int conformance_run(const char *name, conformance_factory f, void *arg)
 {
     factory = f;
@@ -626,6 +915,9 @@ int conformance_run(const char *name, conformance_factory f, void *arg)
         cmocka_unit_test_setup_teardown(test_race_one_reservation_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_race_one_writer_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_endpoints, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_enqueue_and_update, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_bad_input, setup, teardown),
     };
     return _cmocka_run_group_tests(name, tests, sizeof(tests) / sizeof(tests[0]), NULL, NULL);
 }

@@ -77,6 +77,57 @@ static int f_purge(void *ud, int64_t now)
     return f->inner.purge_expired ? f->inner.purge_expired(f->inner.user_data, now) : CONSTRA_OK;
 }
 
+static int f_ep_insert(void *ud, const constra_storage_webhook_endpoint *ep)
+{
+    fault_storage *f = ud;
+    return inject(f) ? CONSTRA_E_STORAGE
+                     : f->inner.webhook_endpoint_insert(f->inner.user_data, ep);
+}
+
+static int f_ep_update(void *ud, const constra_storage_webhook_endpoint *ep, int64_t expected)
+{
+    fault_storage *f = ud;
+    return inject(f) ? CONSTRA_E_STORAGE
+                     : f->inner.webhook_endpoint_update(f->inner.user_data, ep, expected);
+}
+
+static int f_ep_delete(void *ud, const char *id)
+{
+    fault_storage *f = ud;
+    return inject(f) ? CONSTRA_E_STORAGE : f->inner.webhook_endpoint_delete(f->inner.user_data, id);
+}
+
+static int f_ep_list(void *ud, constra_storage_endpoint_fn emit, void *ctx)
+{
+    fault_storage *f = ud;
+    return inject(f) ? CONSTRA_E_STORAGE
+                     : f->inner.webhook_endpoint_list(f->inner.user_data, emit, ctx);
+}
+
+static int f_enqueue(void *ud, const char *endpoint_id, int64_t expected, int64_t cursor,
+                     const constra_storage_delivery *d, size_t count)
+{
+    fault_storage *f = ud;
+    return inject(f) ? CONSTRA_E_STORAGE
+                     : f->inner.webhook_enqueue(f->inner.user_data, endpoint_id, expected, cursor,
+                                                d, count);
+}
+
+static int f_dl_list(void *ud, const constra_storage_delivery_query *q,
+                     constra_storage_delivery_fn emit, void *ctx)
+{
+    fault_storage *f = ud;
+    return inject(f) ? CONSTRA_E_STORAGE
+                     : f->inner.webhook_delivery_list(f->inner.user_data, q, emit, ctx);
+}
+
+static int f_dl_update(void *ud, const constra_storage_delivery *d, int64_t expected)
+{
+    fault_storage *f = ud;
+    return inject(f) ? CONSTRA_E_STORAGE
+                     : f->inner.webhook_delivery_update(f->inner.user_data, d, expected);
+}
+
 static void f_destroy(void *ud)
 {
     fault_storage *f = ud;
@@ -103,5 +154,14 @@ void fault_storage_wrap(fault_storage *f, const constra_storage *inner, constra_
     s.idempotency_release = f_release;
     s.purge_expired = f_purge;
     s.destroy = f_destroy;
+    if (inner->webhook_endpoint_insert) { /* the group is all or nothing */
+        s.webhook_endpoint_insert = f_ep_insert;
+        s.webhook_endpoint_update = f_ep_update;
+        s.webhook_endpoint_delete = f_ep_delete;
+        s.webhook_endpoint_list = f_ep_list;
+        s.webhook_enqueue = f_enqueue;
+        s.webhook_delivery_list = f_dl_list;
+        s.webhook_delivery_update = f_dl_update;
+    }
     *out = s;
 }

@@ -212,7 +212,36 @@ static void test_reopen_keeps_data(void **state)
     assert_int_equal(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'",
                                         -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int64(st, 0), 1);
+    assert_int_equal(sqlite3_column_int64(st, 0), 2);
+    sqlite3_finalize(st);
+    /* A version-1 file (before webhooks) is migrated in place: its data
+     * stays, the webhook tables appear. */
+    assert_int_equal(sqlite3_exec(db, "DROP TABLE webhook_endpoints; DROP TABLE webhook_deliveries;"
+                                  " UPDATE meta SET value = 1 WHERE key='schema_version'",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    {
+        constra_sqlite_options o1 = CONSTRA_SQLITE_OPTIONS_INIT;
+        o1.path = path;
+        constra_storage s1 = CONSTRA_STORAGE_INIT;
+        assert_int_equal(constra_storage_sqlite(&s1, NULL, &o1, NULL), CONSTRA_OK);
+        memset(&x, 0, sizeof(x));
+        assert_int_equal(s1.get_intent(s1.user_data, "pi_1", on_intent, &x), CONSTRA_OK);
+        constra_storage_webhook_endpoint ep = {sizeof(ep), "we_1", "https://a.example/h", "whsec_x",
+                                               "*", 1, 1, 1, 0, 1};
+        assert_int_equal(s1.webhook_endpoint_insert(s1.user_data, &ep), CONSTRA_OK);
+        s1.destroy(s1.user_data);
+    }
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'",
+                                        -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int64(st, 0), 2);
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT cursor FROM webhook_endpoints WHERE id='we_1'",
+                                        -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int64(st, 0), 1); /* after the one event stored */
     sqlite3_finalize(st);
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);

@@ -1,0 +1,1020 @@
+/*
+ * Webhook delivery (include/constra/webhooks.h): endpoints, deliveries
+ * derived from the event log by a per-endpoint cursor, the send loop with
+ * its retry schedule, replay, and the SSRF guard at both ends.
+ *
+ * Why a cursor and not a queue row written with each transition: the
+ * event is already committed atomically with its transition (storage.h),
+ * so the log is the durable outbox. Deriving deliveries from it keeps the
+ * money path (engine.c) unaware of webhooks, and moving the cursor in the
+ * same storage write that queues the deliveries makes the derivation
+ * exactly-once per (endpoint, event): a crash before that write derives
+ * the same events again, a crash after it finds them queued.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "constra/version.h"
+#include "constra/webhook.h"
+#include "constra/webhooks.h"
+#include "engine/engine.h"
+#include "platform/platform.h"
+#include "storage/storage_internal.h"
+#include "util/check.h"
+#include "util/encode.h"
+#include "util/sbuf.h"
+#include "webhook/ssrf.h"
+
+#define SEND_TIMEOUT_MS 15000
+#define CONNECT_TIMEOUT_MS 5000
+#define RESPONSE_MAX (64u * 1024u)
+/* A claimed delivery whose sender died is taken over after this. */
+#define CLAIM_LEASE_MS INT64_C(120000)
+#define EVENT_PAGE 100
+#define DUE_PAGE 50
+#define LOG_MAX 8192
+
+/* Delay before the retry that follows the n-th failed attempt (n = 1..5);
+ * the sixth failure is final. */
+static const int64_t retry_delay_ms[] = {
+    INT64_C(60000), INT64_C(300000), INT64_C(1800000), INT64_C(7200000), INT64_C(86400000),
+};
+#define MAX_ATTEMPTS ((int)CONSTRA__ARRAY_LEN(retry_delay_ms) + 1)
+
+/* The event types an endpoint may subscribe to (the engine's events). */
+static const char *const event_types[] = {
+    "payment_intent.created",           "payment_intent.pending_user_action",
+    "payment_intent.succeeded",         "payment_intent.failed",
+    "payment_intent.cancelled",         "payment_intent.requires_recovery",
+    "payment_intent.review_required",   "payment_intent.callback_duplicate",
+    "payment_intent.note_added",
+};
+
+struct constra_webhook_endpoint {
+    constra_platform platform;
+    char id[CONSTRA_STORAGE_KEY_MAX + 1];
+    char *url, *secret, *types;
+    int enabled;
+    int64_t created_at_ms, updated_at_ms, cursor, version;
+};
+
+struct constra_webhook_endpoint_list {
+    constra_platform platform;
+    constra_webhook_endpoint **items;
+    size_t count, cap;
+    int failed;
+};
+
+typedef struct delivery {
+    char id[CONSTRA_STORAGE_KEY_MAX + 1];
+    char endpoint_id[CONSTRA_STORAGE_KEY_MAX + 1];
+    char event_id[CONSTRA_STORAGE_KEY_MAX + 1];
+    char event_type[CONSTRA_STORAGE_KEY_MAX + 1];
+    char state[16];
+    char last_error[CONSTRA_STORAGE_KEY_MAX + 1];
+    int64_t event_sequence;
+    int attempts, last_status;
+    int64_t next_attempt_at_ms, created_at_ms, updated_at_ms, version;
+    char *body, *log;
+    size_t body_len, log_len;
+} delivery;
+
+struct constra_webhook_delivery_list {
+    constra_platform platform;
+    delivery *items;
+    size_t count, cap;
+    int failed;
+};
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static int need_storage(constra_t *h, constra_error *e)
+{
+    if (!constra__storage_has_webhooks(&h->storage)) {
+        return constra__fail(e, CONSTRA_E_UNSUPPORTED, "storage_unsupported", "storage",
+                             "the storage has no webhook methods (storage.h)");
+    }
+    return CONSTRA_OK;
+}
+
+static int storage_fail(constra_error *e, int rc, const char *what)
+{
+    switch (rc) {
+    case CONSTRA_E_NOT_FOUND:
+        return constra__fail(e, rc, NULL, NULL, "%s: not found", what);
+    case CONSTRA_E_CONFLICT:
+        return constra__fail(e, rc, "conflict", NULL, "%s: changed concurrently, retry", what);
+    case CONSTRA_E_NOMEM:
+        return constra__fail(e, rc, NULL, NULL, "%s: out of memory", what);
+    case CONSTRA_E_INVALID_ARGUMENT:
+        return constra__fail(e, rc, NULL, NULL, "%s: refused by the storage", what);
+    default:
+        return constra__fail(e, CONSTRA_E_STORAGE, NULL, NULL, "%s: storage failure (%d)", what,
+                             rc);
+    }
+}
+
+/* 1 when `type` is in the comma-separated `filter` (or it is "*"). */
+static int type_matches(const char *filter, const char *type)
+{
+    if (strcmp(filter, "*") == 0) {
+        return 1;
+    }
+    size_t tl = strlen(type);
+    const char *p = filter;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        if (n == tl && memcmp(p, type, n) == 0) {
+            return 1;
+        }
+        p += n;
+        if (*p == ',') {
+            p++;
+        }
+    }
+    return 0;
+}
+
+static int check_event_types(const char *types, constra_error *e)
+{
+    size_t len;
+    int rc = constra__check_str(types, CONSTRA_WEBHOOK_EVENT_TYPES_MAX, 0, "event_types", &len, e);
+    if (rc != CONSTRA_OK || strcmp(types, "*") == 0) {
+        return rc;
+    }
+    const char *p = types;
+    for (;;) {
+        size_t n = strcspn(p, ",");
+        int known = 0;
+        for (size_t i = 0; i < CONSTRA__ARRAY_LEN(event_types); i++) {
+            known |= strlen(event_types[i]) == n && memcmp(event_types[i], p, n) == 0;
+        }
+        if (!known) {
+            return constra__fail(e, CONSTRA_E_INVALID_ARGUMENT, "event_type_unknown",
+                                 "event_types",
+                                 "event_types must be \"*\" or a comma-separated list of known "
+                                 "event types (payment_intent.succeeded, ...), without spaces");
+        }
+        if (p[n] == '\0') {
+            return CONSTRA_OK;
+        }
+        p += n + 1;
+    }
+}
+
+static int check_secret(const char *secret, constra_error *e)
+{
+    size_t len;
+    int rc = constra__check_str(secret, CONSTRA_WEBHOOK_ENDPOINT_SECRET_MAX, 0, "secret", &len, e);
+    if (rc != CONSTRA_OK) {
+        return rc;
+    }
+    int printable = 1;
+    for (size_t i = 0; i < len; i++) {
+        printable &= secret[i] > 0x20 && secret[i] < 0x7f;
+    }
+    if (len < CONSTRA_WEBHOOK_ENDPOINT_SECRET_MIN || !printable) {
+        return constra__fail(e, CONSTRA_E_INVALID_ARGUMENT, "secret_invalid", "secret",
+                             "secret must be %d to %d printable ASCII characters without spaces",
+                             CONSTRA_WEBHOOK_ENDPOINT_SECRET_MIN,
+                             CONSTRA_WEBHOOK_ENDPOINT_SECRET_MAX);
+    }
+    return CONSTRA_OK;
+}
+
+static int url_check(constra_t *h, const char *url, constra_error *e)
+{
+    return constra__webhook_url_check(url, h->mode == CONSTRA_MODE_LIVE, h->resolve,
+                                      h->resolve_ctx, "url", e);
+}
+
+/* ---- endpoint snapshots --------------------------------------------------- */
+
+void constra_webhook_endpoint_free(constra_webhook_endpoint *ep)
+{
+    if (ep == NULL) {
+        return;
+    }
+    constra_platform plat = ep->platform;
+    constra__free(&plat, ep->url);
+    constra__free(&plat, ep->secret);
+    constra__free(&plat, ep->types);
+    constra__free(&plat, ep);
+}
+
+static constra_webhook_endpoint *endpoint_copy(const constra_platform *p,
+                                               const constra_storage_webhook_endpoint *r)
+{
+    constra_webhook_endpoint *ep = constra__calloc(p, 1, sizeof(*ep));
+    if (ep == NULL) {
+        return NULL;
+    }
+    ep->platform = *p;
+    constra__strlcpy(ep->id, r->id, sizeof(ep->id));
+    ep->url = constra__strndup(p, r->url, strlen(r->url));
+    ep->secret = constra__strndup(p, r->secret, strlen(r->secret));
+    ep->types = constra__strndup(p, r->event_types, strlen(r->event_types));
+    if (!ep->url || !ep->secret || !ep->types) {
+        constra_webhook_endpoint_free(ep);
+        return NULL;
+    }
+    ep->enabled = r->enabled;
+    ep->created_at_ms = r->created_at_ms;
+    ep->updated_at_ms = r->updated_at_ms;
+    ep->cursor = r->cursor;
+    ep->version = r->version;
+    return ep;
+}
+
+static int collect_endpoint(void *ctx, const constra_storage_webhook_endpoint *r)
+{
+    constra_webhook_endpoint_list *l = ctx;
+    if (l->count == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 8;
+        void *n = constra__realloc(&l->platform, l->items, ncap * sizeof(*l->items));
+        if (n == NULL) {
+            l->failed = 1;
+            return 1;
+        }
+        l->items = n;
+        l->cap = ncap;
+    }
+    l->items[l->count] = endpoint_copy(&l->platform, r);
+    if (l->items[l->count] == NULL) {
+        l->failed = 1;
+        return 1;
+    }
+    l->count++;
+    return 0;
+}
+
+void constra_webhook_endpoint_list_free(constra_webhook_endpoint_list *l)
+{
+    if (l == NULL) {
+        return;
+    }
+    constra_platform plat = l->platform;
+    for (size_t i = 0; i < l->count; i++) {
+        constra_webhook_endpoint_free(l->items[i]);
+    }
+    constra__free(&plat, l->items);
+    constra__free(&plat, l);
+}
+
+static int load_endpoints(constra_t *h, constra_webhook_endpoint_list **out, constra_error *e)
+{
+    *out = NULL;
+    constra_webhook_endpoint_list *l = constra__calloc(&h->platform, 1, sizeof(*l));
+    if (l == NULL) {
+        return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
+    }
+    l->platform = h->platform;
+    int rc = h->storage.webhook_endpoint_list(h->storage.user_data, collect_endpoint, l);
+    if (rc == CONSTRA_OK && l->failed) {
+        rc = CONSTRA_E_NOMEM;
+    }
+    if (rc != CONSTRA_OK) {
+        constra_webhook_endpoint_list_free(l);
+        return storage_fail(e, rc, "listing webhook endpoints");
+    }
+    *out = l;
+    return CONSTRA_OK;
+}
+
+static const constra_webhook_endpoint *find_endpoint(const constra_webhook_endpoint_list *l,
+                                                     const char *id)
+{
+    for (size_t i = 0; i < l->count; i++) {
+        if (strcmp(l->items[i]->id, id) == 0) {
+            return l->items[i];
+        }
+    }
+    return NULL;
+}
+
+/* ---- endpoints: public calls ---------------------------------------------- */
+
+int constra_webhook_endpoint_params_init(constra_webhook_endpoint_params *p, size_t struct_size)
+{
+    return constra__init_struct(p, struct_size, sizeof(*p), sizeof(*p), NULL);
+}
+
+static int endpoint_add(constra_t *h, const constra_webhook_endpoint_params *params,
+                        constra_webhook_endpoint **out, constra_error *e)
+{
+    int rc = constra__check_struct(params, sizeof(*params), sizeof(*params), "params", e);
+    if (rc != CONSTRA_OK) {
+        return rc;
+    }
+    constra_webhook_endpoint_params p;
+    constra__copy_struct(&p, sizeof(p), params);
+    if (p.url == NULL) {
+        return constra__fail_null(e, "url");
+    }
+    const char *types = p.event_types ? p.event_types : "*";
+    char secret[CONSTRA_WEBHOOK_ENDPOINT_SECRET_MAX + 1];
+    if ((rc = need_storage(h, e)) != CONSTRA_OK ||
+        (rc = constra__check_str(p.url, CONSTRA_WEBHOOK_URL_MAX, 0, "url", NULL, e)) !=
+            CONSTRA_OK ||
+        (rc = url_check(h, p.url, e)) != CONSTRA_OK ||
+        (rc = check_event_types(types, e)) != CONSTRA_OK) {
+        return rc;
+    }
+    if (p.secret) {
+        if ((rc = check_secret(p.secret, e)) != CONSTRA_OK) {
+            return rc;
+        }
+        constra__strlcpy(secret, p.secret, sizeof(secret));
+    } else {
+        /* A Standard Webhooks secret: usable by every scheme we sign. */
+        uint8_t raw[24];
+        if (constra__random(&h->platform, raw, sizeof(raw)) != 0) {
+            return constra__fail(e, CONSTRA_E_PLATFORM, NULL, "platform.random_bytes",
+                                 "the random source failed");
+        }
+        memcpy(secret, "whsec_", 6);
+        constra__base64_encode(raw, sizeof(raw), secret + 6, sizeof(secret) - 6);
+        memset(raw, 0, sizeof(raw));
+    }
+    char id[CONSTRA_ID_SIZE];
+    if ((rc = constra__new_id(h, "we", id, sizeof(id), e)) != CONSTRA_OK) {
+        return rc;
+    }
+    int64_t now = constra__wall_ms(&h->platform);
+    constra_storage_webhook_endpoint row = {sizeof(row), id, p.url, secret, types, 1, now, now,
+                                            0, 1};
+    rc = h->storage.webhook_endpoint_insert(h->storage.user_data, &row);
+    if (rc != CONSTRA_OK) {
+        memset(secret, 0, sizeof(secret));
+        return storage_fail(e, rc, "saving the webhook endpoint");
+    }
+    if (out) {
+        *out = endpoint_copy(&h->platform, &row);
+        memset(secret, 0, sizeof(secret));
+        if (*out == NULL) {
+            return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL,
+                                 "out of memory (the endpoint was saved)");
+        }
+    }
+    memset(secret, 0, sizeof(secret));
+    return CONSTRA_OK;
+}
+
+int constra_webhook_endpoint_add(constra_t *h, const constra_webhook_endpoint_params *params,
+                                 constra_webhook_endpoint **out)
+{
+    if (h == NULL) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    if (out) {
+        *out = NULL;
+    }
+    constra_error e = CONSTRA_ERROR_INIT;
+    if (params == NULL) {
+        return constra__record(h, constra__fail_null(&e, "params"), &e);
+    }
+    return constra__record(h, endpoint_add(h, params, out, &e), &e);
+}
+
+/* Loads the endpoint `id` (a private copy) or fails. */
+static int endpoint_load(constra_t *h, const char *id, constra_webhook_endpoint **out,
+                         constra_error *e)
+{
+    int rc = constra__check_str(id, CONSTRA_STORAGE_KEY_MAX, 0, "id", NULL, e);
+    if (rc != CONSTRA_OK || (rc = need_storage(h, e)) != CONSTRA_OK) {
+        return rc;
+    }
+    constra_webhook_endpoint_list *l;
+    if ((rc = load_endpoints(h, &l, e)) != CONSTRA_OK) {
+        return rc;
+    }
+    for (size_t i = 0; i < l->count; i++) {
+        if (strcmp(l->items[i]->id, id) == 0) {
+            *out = l->items[i];
+            l->items[i] = l->items[--l->count];
+            constra_webhook_endpoint_list_free(l);
+            return CONSTRA_OK;
+        }
+    }
+    constra_webhook_endpoint_list_free(l);
+    return constra__fail(e, CONSTRA_E_NOT_FOUND, "resource_missing", "id",
+                         "no webhook endpoint with this id");
+}
+
+int constra_webhook_endpoint_get(constra_t *h, const char *id, constra_webhook_endpoint **out)
+{
+    if (h == NULL || out == NULL) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    *out = NULL;
+    constra_error e = CONSTRA_ERROR_INIT;
+    return constra__record(h, endpoint_load(h, id, out, &e), &e);
+}
+
+int constra_webhook_endpoint_list_get(constra_t *h, constra_webhook_endpoint_list **out)
+{
+    if (h == NULL || out == NULL) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    *out = NULL;
+    constra_error e = CONSTRA_ERROR_INIT;
+    int rc = need_storage(h, &e);
+    if (rc == CONSTRA_OK) {
+        rc = load_endpoints(h, out, &e);
+    }
+    return constra__record(h, rc, &e);
+}
+
+size_t constra_webhook_endpoint_list_count(const constra_webhook_endpoint_list *l)
+{
+    return l ? l->count : 0;
+}
+
+const constra_webhook_endpoint *constra_webhook_endpoint_list_at(
+    const constra_webhook_endpoint_list *l, size_t i)
+{
+    return l && i < l->count ? l->items[i] : NULL;
+}
+
+int constra_webhook_endpoint_set_enabled(constra_t *h, const char *id, int enabled)
+{
+    if (h == NULL) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    constra_error e = CONSTRA_ERROR_INIT;
+    if (enabled != 0 && enabled != 1) {
+        return constra__record(h, constra__fail(&e, CONSTRA_E_INVALID_ARGUMENT, NULL, "enabled",
+                                                "enabled must be 0 or 1"), &e);
+    }
+    constra_webhook_endpoint *ep = NULL;
+    int rc = endpoint_load(h, id, &ep, &e);
+    if (rc == CONSTRA_OK) {
+        constra_storage_webhook_endpoint row = {sizeof(row), ep->id, ep->url, ep->secret,
+                                                ep->types, enabled, ep->created_at_ms,
+                                                constra__wall_ms(&h->platform), ep->cursor,
+                                                ep->version + 1};
+        rc = h->storage.webhook_endpoint_update(h->storage.user_data, &row, ep->version);
+        if (rc != CONSTRA_OK) {
+            rc = storage_fail(&e, rc, "updating the webhook endpoint");
+        }
+    }
+    constra_webhook_endpoint_free(ep);
+    return constra__record(h, rc, &e);
+}
+
+int constra_webhook_endpoint_remove(constra_t *h, const char *id)
+{
+    if (h == NULL) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    constra_error e = CONSTRA_ERROR_INIT;
+    int rc = constra__check_str(id, CONSTRA_STORAGE_KEY_MAX, 0, "id", NULL, &e);
+    if (rc == CONSTRA_OK) {
+        rc = need_storage(h, &e);
+    }
+    if (rc == CONSTRA_OK) {
+        rc = h->storage.webhook_endpoint_delete(h->storage.user_data, id);
+        if (rc == CONSTRA_E_NOT_FOUND) {
+            rc = constra__fail(&e, rc, "resource_missing", "id",
+                               "no webhook endpoint with this id");
+        } else if (rc != CONSTRA_OK) {
+            rc = storage_fail(&e, rc, "removing the webhook endpoint");
+        }
+    }
+    return constra__record(h, rc, &e);
+}
+
+#define EP_GETTER(type, name, expr, fallback)                                \
+    type constra_webhook_endpoint_##name(const constra_webhook_endpoint *ep) \
+    {                                                                        \
+        return ep ? (expr) : (fallback);                                     \
+    }
+EP_GETTER(const char *, id, ep->id, "")
+EP_GETTER(const char *, url, ep->url, "")
+EP_GETTER(const char *, secret, ep->secret, "")
+EP_GETTER(const char *, event_types, ep->types, "")
+EP_GETTER(int, enabled, ep->enabled, 0)
+EP_GETTER(int64_t, created_at_ms, ep->created_at_ms, 0)
+
+/* ---- delivery lists ------------------------------------------------------- */
+
+static void delivery_clear(const constra_platform *p, delivery *d)
+{
+    constra__free(p, d->body);
+    constra__free(p, d->log);
+    d->body = d->log = NULL;
+}
+
+static int collect_delivery(void *ctx, const constra_storage_delivery *r)
+{
+    constra_webhook_delivery_list *l = ctx;
+    if (l->count == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 16;
+        void *n = constra__realloc(&l->platform, l->items, ncap * sizeof(*l->items));
+        if (n == NULL) {
+            l->failed = 1;
+            return 1;
+        }
+        l->items = n;
+        l->cap = ncap;
+    }
+    delivery *d = &l->items[l->count];
+    memset(d, 0, sizeof(*d));
+    constra__strlcpy(d->id, r->id, sizeof(d->id));
+    constra__strlcpy(d->endpoint_id, r->endpoint_id, sizeof(d->endpoint_id));
+    constra__strlcpy(d->event_id, r->event_id, sizeof(d->event_id));
+    constra__strlcpy(d->event_type, r->event_type, sizeof(d->event_type));
+    constra__strlcpy(d->state, r->state, sizeof(d->state));
+    constra__strlcpy(d->last_error, r->last_error, sizeof(d->last_error));
+    d->event_sequence = r->event_sequence;
+    d->attempts = r->attempts;
+    d->last_status = r->last_status;
+    d->next_attempt_at_ms = r->next_attempt_at_ms;
+    d->created_at_ms = r->created_at_ms;
+    d->updated_at_ms = r->updated_at_ms;
+    d->version = r->version;
+    d->body = constra__strndup(&l->platform, r->body ? r->body : "", r->body_len);
+    d->log = constra__strndup(&l->platform, r->log ? r->log : "", r->log_len);
+    d->body_len = r->body_len;
+    d->log_len = r->log_len;
+    if (d->body == NULL || d->log == NULL) {
+        delivery_clear(&l->platform, d);
+        l->failed = 1;
+        return 1;
+    }
+    l->count++;
+    return 0;
+}
+
+void constra_webhook_delivery_list_free(constra_webhook_delivery_list *l)
+{
+    if (l == NULL) {
+        return;
+    }
+    constra_platform plat = l->platform;
+    for (size_t i = 0; i < l->count; i++) {
+        delivery_clear(&plat, &l->items[i]);
+    }
+    constra__free(&plat, l->items);
+    constra__free(&plat, l);
+}
+
+static int load_deliveries(constra_t *h, const constra_storage_delivery_query *q,
+                           constra_webhook_delivery_list **out, constra_error *e)
+{
+    *out = NULL;
+    constra_webhook_delivery_list *l = constra__calloc(&h->platform, 1, sizeof(*l));
+    if (l == NULL) {
+        return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
+    }
+    l->platform = h->platform;
+    int rc = h->storage.webhook_delivery_list(h->storage.user_data, q, collect_delivery, l);
+    if (rc == CONSTRA_OK && l->failed) {
+        rc = CONSTRA_E_NOMEM;
+    }
+    if (rc != CONSTRA_OK) {
+        constra_webhook_delivery_list_free(l);
+        return storage_fail(e, rc, "listing webhook deliveries");
+    }
+    *out = l;
+    return CONSTRA_OK;
+}
+
+int constra_webhook_delivery_list_get(constra_t *h, const char *endpoint_id, const char *state,
+                                      const char *starting_after, size_t limit,
+                                      constra_webhook_delivery_list **out)
+{
+    if (h == NULL || out == NULL) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    *out = NULL;
+    constra_error e = CONSTRA_ERROR_INIT;
+    int rc = need_storage(h, &e);
+    if (rc == CONSTRA_OK && endpoint_id) {
+        rc = constra__check_str(endpoint_id, CONSTRA_STORAGE_KEY_MAX, 1, "endpoint_id", NULL, &e);
+    }
+    if (rc == CONSTRA_OK && starting_after) {
+        rc = constra__check_str(starting_after, CONSTRA_STORAGE_KEY_MAX, 1, "starting_after",
+                                NULL, &e);
+    }
+    if (rc == CONSTRA_OK && state && state[0] && strcmp(state, "pending") != 0 &&
+        strcmp(state, "delivered") != 0 && strcmp(state, "failed") != 0) {
+        rc = constra__fail(&e, CONSTRA_E_INVALID_ARGUMENT, NULL, "state",
+                           "state must be pending, delivered, failed or empty");
+    }
+    if (rc == CONSTRA_OK && limit > 1000) {
+        rc = constra__fail(&e, CONSTRA_E_INVALID_ARGUMENT, NULL, "limit",
+                           "limit must be 0 (100) to 1000");
+    }
+    if (rc == CONSTRA_OK) {
+        constra_storage_delivery_query q = {sizeof(q), NULL, endpoint_id, state, 0,
+                                            starting_after, limit ? limit : 100};
+        rc = load_deliveries(h, &q, out, &e);
+    }
+    return constra__record(h, rc, &e);
+}
+
+size_t constra_webhook_delivery_list_count(const constra_webhook_delivery_list *l)
+{
+    return l ? l->count : 0;
+}
+
+#define DL_GETTER(type, name, expr, fallback)                                               \
+    type constra_webhook_delivery_##name(const constra_webhook_delivery_list *l, size_t i) \
+    {                                                                                       \
+        return l && i < l->count ? (expr) : (fallback);                                     \
+    }
+DL_GETTER(const char *, id, l->items[i].id, "")
+DL_GETTER(const char *, endpoint_id, l->items[i].endpoint_id, "")
+DL_GETTER(const char *, event_id, l->items[i].event_id, "")
+DL_GETTER(const char *, event_type, l->items[i].event_type, "")
+DL_GETTER(const char *, state, l->items[i].state, "")
+DL_GETTER(int, attempts, l->items[i].attempts, 0)
+DL_GETTER(int, last_status, l->items[i].last_status, 0)
+DL_GETTER(const char *, last_error, l->items[i].last_error, "")
+DL_GETTER(int64_t, next_attempt_at_ms, l->items[i].next_attempt_at_ms, 0)
+DL_GETTER(const char *, attempts_json, l->items[i].log, "")
+
+const char *constra_webhook_delivery_body(const constra_webhook_delivery_list *l, size_t i,
+                                          size_t *len)
+{
+    if (len) {
+        *len = l && i < l->count ? l->items[i].body_len : 0;
+    }
+    return l && i < l->count ? l->items[i].body : "";
+}
+
+/* Writes `d` back (version + 1). */
+static int delivery_save(constra_t *h, delivery *d)
+{
+    constra_storage_delivery row = {sizeof(row), d->id, d->endpoint_id, d->event_id,
+                                    d->event_type, d->event_sequence, d->state, d->attempts,
+                                    d->last_status, d->last_error, d->next_attempt_at_ms,
+                                    d->created_at_ms, d->updated_at_ms, d->version + 1,
+                                    d->body, d->body_len, d->log, d->log_len};
+    int rc = h->storage.webhook_delivery_update(h->storage.user_data, &row, d->version);
+    if (rc == CONSTRA_OK) {
+        d->version++;
+    }
+    return rc;
+}
+
+int constra_webhook_delivery_replay(constra_t *h, const char *id)
+{
+    if (h == NULL) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    constra_error e = CONSTRA_ERROR_INIT;
+    int rc = constra__check_str(id, CONSTRA_STORAGE_KEY_MAX, 0, "delivery_id", NULL, &e);
+    if (rc == CONSTRA_OK) {
+        rc = need_storage(h, &e);
+    }
+    constra_webhook_delivery_list *l = NULL;
+    if (rc == CONSTRA_OK) {
+        constra_storage_delivery_query q = {sizeof(q), id, NULL, NULL, 0, NULL, 1};
+        rc = load_deliveries(h, &q, &l, &e);
+    }
+    if (rc == CONSTRA_OK && l->count == 0) {
+        rc = constra__fail(&e, CONSTRA_E_NOT_FOUND, "resource_missing", "delivery_id",
+                           "no webhook delivery with this id");
+    }
+    if (rc == CONSTRA_OK && strcmp(l->items[0].state, "pending") == 0) {
+        rc = constra__fail(&e, CONSTRA_E_INVALID_STATE, "delivery_pending", "delivery_id",
+                           "the delivery is already queued");
+    }
+    if (rc == CONSTRA_OK) {
+        delivery *d = &l->items[0];
+        int64_t now = constra__wall_ms(&h->platform);
+        constra__strlcpy(d->state, "pending", sizeof(d->state));
+        d->attempts = 0;
+        d->next_attempt_at_ms = now;
+        d->updated_at_ms = now;
+        rc = delivery_save(h, d);
+        if (rc != CONSTRA_OK) {
+            rc = storage_fail(&e, rc, "replaying the webhook delivery");
+        }
+    }
+    constra_webhook_delivery_list_free(l);
+    return constra__record(h, rc, &e);
+}
+
+/* ---- deriving deliveries from the event log ------------------------------- */
+
+typedef struct event_page {
+    constra_t *h;
+    const constra_webhook_endpoint *ep;
+    constra_storage_delivery *rows;
+    char (*ids)[CONSTRA_ID_SIZE];
+    char **strings; /* copies the rows point at, freed after the write */
+    size_t nstrings;
+    size_t count, seen;
+    int64_t last_sequence, now;
+    int rc;
+    constra_error *e;
+} event_page;
+
+static char *page_keep(event_page *pg, const char *s, size_t len)
+{
+    char *c = constra__strndup(&pg->h->platform, s ? s : "", s ? len : 0);
+    if (c) {
+        pg->strings[pg->nstrings++] = c;
+    }
+    return c;
+}
+
+static int on_event(void *ctx, const constra_storage_event *ev)
+{
+    event_page *pg = ctx;
+    pg->seen++;
+    pg->last_sequence = ev->sequence;
+    /* Unmatched callbacks (intent_id "") are reconciliation records, not
+     * workspace events. */
+    if (!pg->ep->enabled || ev->intent_id == NULL || ev->intent_id[0] == '\0' ||
+        !type_matches(pg->ep->types, ev->type)) {
+        return 0;
+    }
+    int rc = constra__new_id(pg->h, "whd", pg->ids[pg->count], CONSTRA_ID_SIZE, pg->e);
+    const char *event_id = page_keep(pg, ev->id, strlen(ev->id));
+    const char *type = page_keep(pg, ev->type, strlen(ev->type));
+    const char *body = page_keep(pg, ev->document, ev->document_len);
+    if (rc != CONSTRA_OK || !event_id || !type || !body) {
+        pg->rc = rc != CONSTRA_OK ? rc
+                                  : constra__fail(pg->e, CONSTRA_E_NOMEM, NULL, NULL,
+                                                  "out of memory");
+        return 1;
+    }
+    constra_storage_delivery *d = &pg->rows[pg->count++];
+    *d = (constra_storage_delivery){sizeof(*d), pg->ids[pg->count - 1], pg->ep->id, event_id,
+                                    type, ev->sequence, "pending", 0, 0, "", pg->now, pg->now,
+                                    pg->now, 1, body, ev->document_len, "[]", 2};
+    return 0;
+}
+
+/* Queues the events past one endpoint's cursor, a page per storage write. */
+static int enqueue_endpoint(constra_t *h, constra_webhook_endpoint *ep, int64_t now,
+                            constra_error *e)
+{
+    constra_storage_delivery rows[EVENT_PAGE];
+    char ids[EVENT_PAGE][CONSTRA_ID_SIZE];
+    char *strings[EVENT_PAGE * 3];
+    for (int pages = 0; pages < 1000; pages++) {
+        event_page pg = {h, ep, rows, ids, strings, 0, 0, 0, ep->cursor, now, CONSTRA_OK, e};
+        int rc = h->storage.list_events(h->storage.user_data, NULL, ep->cursor, EVENT_PAGE,
+                                        on_event, &pg);
+        if (rc != CONSTRA_OK) {
+            rc = storage_fail(e, rc, "reading the event log");
+        } else if (pg.rc != CONSTRA_OK) {
+            rc = pg.rc;
+        } else if (pg.seen > 0) {
+            rc = h->storage.webhook_enqueue(h->storage.user_data, ep->id, ep->cursor,
+                                            pg.last_sequence, rows, pg.count);
+            if (rc == CONSTRA_OK) {
+                ep->cursor = pg.last_sequence;
+            } else if (rc == CONSTRA_E_CONFLICT || rc == CONSTRA_E_NOT_FOUND) {
+                /* Another worker queued these (or the endpoint went):
+                 * nothing is lost, the next tick starts from its cursor. */
+                pg.seen = 0;
+                rc = CONSTRA_OK;
+            } else {
+                rc = storage_fail(e, rc, "queueing webhook deliveries");
+            }
+        }
+        for (size_t i = 0; i < pg.nstrings; i++) {
+            constra__free(&h->platform, strings[i]);
+        }
+        if (rc != CONSTRA_OK || pg.seen < EVENT_PAGE) {
+            return rc;
+        }
+    }
+    return CONSTRA_OK;
+}
+
+/* ---- sending -------------------------------------------------------------- */
+
+/* Appends one attempt to the JSON log, dropping the oldest beyond LOG_MAX. */
+static void log_attempt(constra_t *h, delivery *d, int64_t now, int status, const char *error)
+{
+    constra__sbuf b;
+    constra__sbuf_init(&b, &h->platform);
+    const char *old = d->log && d->log_len >= 2 ? d->log : "[]";
+    size_t old_len = d->log && d->log_len >= 2 ? d->log_len : 2;
+    const char *items = old + 1;
+    size_t items_len = old_len - 2;
+    while (items_len > LOG_MAX) {
+        const char *next = strstr(items, "},{");
+        if (next == NULL || next >= items + items_len) {
+            items_len = 0;
+            break;
+        }
+        items_len -= (size_t)(next + 2 - items);
+        items = next + 2;
+    }
+    constra__sbuf_puts(&b, "[");
+    constra__sbuf_append(&b, items, items_len);
+    if (items_len > 0) {
+        constra__sbuf_puts(&b, ",");
+    }
+    constra__sbuf_puts(&b, "{");
+    constra__sbuf_json_key(&b, "at", 1);
+    constra__sbuf_json_time(&b, now);
+    constra__sbuf_json_key(&b, "status", 0);
+    if (status > 0) {
+        constra__sbuf_int(&b, status);
+    } else {
+        constra__sbuf_puts(&b, "null");
+    }
+    constra__sbuf_json_key(&b, "error", 0);
+    constra__sbuf_json_str(&b, error[0] ? error : NULL);
+    constra__sbuf_puts(&b, "}]");
+    size_t len = 0;
+    char *log = constra__sbuf_take(&b, &len);
+    if (log) { /* out of memory: the counters still move, the log does not */
+        constra__free(&h->platform, d->log);
+        d->log = log;
+        d->log_len = len;
+    }
+}
+
+/* One HTTP exchange for `d`; fills *status (0 without a response) and
+ * `error` ("" on a 2xx). */
+static void send_one(constra_t *h, const constra_webhook_endpoint *ep, const delivery *d,
+                     int64_t now, int *status, char *error, size_t error_size)
+{
+    *status = 0;
+    error[0] = '\0';
+    constra_error ce = CONSTRA_ERROR_INIT;
+    if (url_check(h, ep->url, &ce) != CONSTRA_OK) {
+        constra__strlcpy(error, ce.code, error_size);
+        return;
+    }
+    int64_t t = now / 1000;
+    char sig[CONSTRA_WEBHOOK_SIGNATURE_SIZE], body_sig[CONSTRA_WEBHOOK_SIGNATURE_SIZE];
+    char std_sig[CONSTRA_WEBHOOK_SIGNATURE_SIZE], ts[24], ua[64];
+    constra_webhook_params wp = CONSTRA_WEBHOOK_PARAMS_INIT;
+    wp.secret = ep->secret;
+    wp.body = (const uint8_t *)d->body;
+    wp.body_len = d->body_len;
+    wp.timestamp = t;
+    wp.msg_id = d->id;
+    wp.scheme = CONSTRA_WEBHOOK_T_V1;
+    int rc = constra_webhook_sign(&wp, sig, sizeof(sig), NULL);
+    wp.scheme = CONSTRA_WEBHOOK_BODY_HEX;
+    if (rc == CONSTRA_OK) {
+        rc = constra_webhook_sign(&wp, body_sig, sizeof(body_sig), NULL);
+    }
+    if (rc != CONSTRA_OK) {
+        constra__strlcpy(error, "signing_failed", error_size);
+        return;
+    }
+    /* Standard Webhooks only for secrets of its shape (whsec_<base64>). */
+    wp.scheme = CONSTRA_WEBHOOK_STANDARD;
+    int standard = strncmp(ep->secret, "whsec_", 6) == 0 &&
+                   constra_webhook_sign(&wp, std_sig, sizeof(std_sig), NULL) == CONSTRA_OK;
+    snprintf(ts, sizeof(ts), "%" PRId64, t);
+    snprintf(ua, sizeof(ua), "libconstra/%s", constra_version());
+    constra_http_header headers[] = {
+        {"Content-Type", "application/json"},
+        {"User-Agent", ua},
+        {"Constra-Signature", sig},
+        {"Constra-Signature-Body", body_sig},
+        {"Constra-Delivery-Id", d->id},
+        {"Constra-Event-Id", d->event_id},
+        {"Constra-Event-Type", d->event_type},
+        {"webhook-id", d->id},
+        {"webhook-timestamp", ts},
+        {"webhook-signature", std_sig},
+    };
+    constra_transport_request req = CONSTRA_TRANSPORT_REQUEST_INIT;
+    req.method = "POST";
+    req.url = ep->url;
+    req.headers = headers;
+    req.header_count = CONSTRA__ARRAY_LEN(headers) - (standard ? 0 : 3);
+    req.body = d->body;
+    req.body_len = d->body_len;
+    req.connect_timeout_ms = CONNECT_TIMEOUT_MS;
+    req.timeout_ms = SEND_TIMEOUT_MS;
+    req.max_response_bytes = RESPONSE_MAX;
+    constra_transport_response *resp = NULL;
+    rc = constra_transport_send(&h->transport, &h->platform, &req, &resp, &ce);
+    if (rc != CONSTRA_OK) {
+        constra__strlcpy(error, ce.code[0] ? ce.code : "transport_failed", error_size);
+        return;
+    }
+    *status = constra_transport_response_status(resp);
+    constra_transport_response_free(resp);
+    if (*status < 200 || *status > 299) {
+        snprintf(error, error_size, "http_%d", *status);
+    }
+}
+
+static int on_due(void *ctx, const constra_storage_delivery *r)
+{
+    return collect_delivery(ctx, r);
+}
+
+/* Sends the deliveries due at `now`, a page at a time. */
+static int send_due(constra_t *h, const constra_webhook_endpoint_list *eps, int64_t now,
+                    constra_error *e)
+{
+    char after[CONSTRA_STORAGE_KEY_MAX + 1] = "";
+    for (int pages = 0; pages < 1000; pages++) {
+        constra_webhook_delivery_list *l = constra__calloc(&h->platform, 1, sizeof(*l));
+        if (l == NULL) {
+            return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
+        }
+        l->platform = h->platform;
+        constra_storage_delivery_query q = {sizeof(q), NULL, NULL, "pending", now > 0 ? now : 1,
+                                            after, DUE_PAGE};
+        int rc = h->storage.webhook_delivery_list(h->storage.user_data, &q, on_due, l);
+        if (rc == CONSTRA_OK && l->failed) {
+            rc = CONSTRA_E_NOMEM;
+        }
+        if (rc != CONSTRA_OK) {
+            constra_webhook_delivery_list_free(l);
+            return storage_fail(e, rc, "listing due webhook deliveries");
+        }
+        size_t count = l->count;
+        for (size_t i = 0; i < count; i++) {
+            delivery *d = &l->items[i];
+            constra__strlcpy(after, d->id, sizeof(after));
+            const constra_webhook_endpoint *ep = find_endpoint(eps, d->endpoint_id);
+            if (ep == NULL || !ep->enabled) {
+                continue; /* waits until enabled; removed endpoints take theirs along */
+            }
+            /* Claim: only the writer that moves the version sends. */
+            d->next_attempt_at_ms = now + CLAIM_LEASE_MS;
+            d->updated_at_ms = now;
+            rc = delivery_save(h, d);
+            if (rc == CONSTRA_E_CONFLICT || rc == CONSTRA_E_NOT_FOUND) {
+                continue;
+            }
+            if (rc != CONSTRA_OK) {
+                constra_webhook_delivery_list_free(l);
+                return storage_fail(e, rc, "claiming a webhook delivery");
+            }
+            int status;
+            char error[CONSTRA_STORAGE_KEY_MAX + 1];
+            send_one(h, ep, d, now, &status, error, sizeof(error));
+            d->attempts++;
+            d->last_status = status;
+            constra__strlcpy(d->last_error, error, sizeof(d->last_error));
+            if (error[0] == '\0') {
+                constra__strlcpy(d->state, "delivered", sizeof(d->state));
+                d->next_attempt_at_ms = 0;
+            } else if (d->attempts >= MAX_ATTEMPTS) {
+                constra__strlcpy(d->state, "failed", sizeof(d->state));
+                d->next_attempt_at_ms = 0;
+            } else {
+                d->next_attempt_at_ms = now + retry_delay_ms[d->attempts - 1];
+            }
+            log_attempt(h, d, now, status, error);
+            d->updated_at_ms = now;
+            /* If this write fails the claim expires and the delivery is
+             * sent again under the same id: at least once. */
+            rc = delivery_save(h, d);
+            if (rc != CONSTRA_OK && rc != CONSTRA_E_CONFLICT) {
+                constra_webhook_delivery_list_free(l);
+                return storage_fail(e, rc, "recording a webhook attempt");
+            }
+        }
+        constra_webhook_delivery_list_free(l);
+        if (count < DUE_PAGE) {
+            return CONSTRA_OK;
+        }
+    }
+    return CONSTRA_OK;
+}
+
+int constra__webhooks_tick(constra_t *h, int64_t now, constra_error *e)
+{
+    if (!constra__storage_has_webhooks(&h->storage)) {
+        return CONSTRA_OK; /* nothing can be registered: nothing to do */
+    }
+    constra_webhook_endpoint_list *eps;
+    int rc = load_endpoints(h, &eps, e);
+    if (rc != CONSTRA_OK) {
+        return rc;
+    }
+    for (size_t i = 0; rc == CONSTRA_OK && i < eps->count; i++) {
+        rc = enqueue_endpoint(h, eps->items[i], now, e);
+    }
+    if (rc == CONSTRA_OK && h->transport.send != NULL && eps->count > 0) {
+        rc = send_due(h, eps, now, e);
+    }
+    constra_webhook_endpoint_list_free(eps);
+    return rc;
+}
+
+int constra_webhooks_tick(constra_t *h, int64_t now_ms)
+{
+    if (h == NULL) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    constra_error e = CONSTRA_ERROR_INIT;
+    if (now_ms < 0) {
+        return constra__record(h, constra__fail(&e, CONSTRA_E_INVALID_ARGUMENT, NULL, "now_ms",
+                                                "now_ms must not be negative"), &e);
+    }
+    return constra__record(h, constra__webhooks_tick(h, now_ms, &e), &e);
+}

@@ -1,0 +1,437 @@
+/*
+ * Webhook URL rules and the SSRF guard (ssrf.h). Parsing and address
+ * classification are pure; only constra__resolve_default() does I/O
+ * (getaddrinfo), and the engine may replace it with the host's hook.
+ */
+#define _POSIX_C_SOURCE 200809L /* getaddrinfo */
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "util/check.h"
+#include "webhook/ssrf.h"
+
+static int lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+static int url_fail(constra_error *err, const char *param, const char *why)
+{
+    return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "url_invalid", param,
+                         "webhook URL refused: %s", why);
+}
+
+int constra__url_parse(const char *url, constra__url *out, const char *param, constra_error *err)
+{
+    size_t len;
+    int rc = constra__check_str(url, CONSTRA__URL_MAX, 0, param, &len, err);
+    if (rc != CONSTRA_OK) {
+        return rc;
+    }
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)url[i];
+        if (c <= 0x20 || c >= 0x7f || c == '\\') {
+            return url_fail(err, param, "spaces, control characters, backslashes and non-ASCII "
+                                        "bytes are not allowed");
+        }
+    }
+    const char *p;
+    if (len >= 8 && (lower(url[0]) == 'h' && lower(url[1]) == 't' && lower(url[2]) == 't' &&
+                     lower(url[3]) == 'p' && lower(url[4]) == 's') && strncmp(url + 5, "://", 3) == 0) {
+        out->https = 1;
+        p = url + 8;
+    } else if (len >= 7 && lower(url[0]) == 'h' && lower(url[1]) == 't' && lower(url[2]) == 't' &&
+               lower(url[3]) == 'p' && strncmp(url + 4, "://", 3) == 0) {
+        p = url + 7;
+    } else {
+        return url_fail(err, param, "the scheme must be https:// (or http:// in sandbox)");
+    }
+    size_t alen = strcspn(p, "/?#");
+    const char *host = p;
+    size_t hlen = alen;
+    if (memchr(p, '@', alen) != NULL) {
+        return url_fail(err, param, "credentials (user@) in the URL are not allowed");
+    }
+    if (memchr(p, '%', alen) != NULL) {
+        return url_fail(err, param, "percent-escapes in the host are not allowed");
+    }
+    const char *port = NULL;
+    if (alen > 0 && p[0] == '[') {
+        const char *close = memchr(p, ']', alen);
+        if (close == NULL) {
+            return url_fail(err, param, "unterminated IPv6 literal");
+        }
+        host = p + 1;
+        hlen = (size_t)(close - host);
+        out->ipv6_literal = 1;
+        if (close + 1 < p + alen) {
+            if (close[1] != ':') {
+                return url_fail(err, param, "junk after the IPv6 literal");
+            }
+            port = close + 2;
+        }
+    } else {
+        const char *colon = memchr(p, ':', alen);
+        if (colon) {
+            hlen = (size_t)(colon - p);
+            port = colon + 1;
+        }
+    }
+    if (port) {
+        size_t plen = (size_t)(p + alen - port);
+        long v = 0;
+        if (plen == 0 || plen > 5) {
+            return url_fail(err, param, "bad port");
+        }
+        for (size_t i = 0; i < plen; i++) {
+            if (port[i] < '0' || port[i] > '9') {
+                return url_fail(err, param, "bad port");
+            }
+            v = v * 10 + (port[i] - '0');
+        }
+        if (v < 1 || v > 65535) {
+            return url_fail(err, param, "bad port");
+        }
+        out->port = (int)v;
+    }
+    if (hlen == 0 || hlen >= sizeof(out->host)) {
+        return url_fail(err, param, "the host is empty or too long");
+    }
+    for (size_t i = 0; i < hlen; i++) {
+        int c = lower((unsigned char)host[i]);
+        int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+                 (out->ipv6_literal && c == ':') || (!out->ipv6_literal && c == '_');
+        if (!ok) {
+            return url_fail(err, param, "the host has characters a host name cannot have");
+        }
+        out->host[i] = (char)c;
+    }
+    out->host[hlen] = '\0';
+    return CONSTRA_OK;
+}
+
+/* One inet_aton part: decimal, octal (leading 0) or hex (0x); -1 if bad. */
+static int64_t aton_part(const char *s, size_t n)
+{
+    int base = 10;
+    if (n >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+        n -= 2;
+        if (n == 0) {
+            return 0; /* "0x" alone is 0 to inet_aton */
+        }
+    } else if (n >= 2 && s[0] == '0') {
+        base = 8;
+        s++;
+        n--;
+    }
+    if (n == 0 || n > 12) {
+        return -1;
+    }
+    int64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = lower((unsigned char)s[i]), d;
+        if (c >= '0' && c <= '9') {
+            d = c - '0';
+        } else if (c >= 'a' && c <= 'f') {
+            d = c - 'a' + 10;
+        } else {
+            return -1;
+        }
+        if (d >= base) {
+            return -1;
+        }
+        v = v * base + d;
+        if (v > 0xffffffffLL) {
+            return -1;
+        }
+    }
+    return v;
+}
+
+int constra__ipv4_literal(const char *host, uint8_t out[4])
+{
+    int64_t part[4];
+    size_t count = 0;
+    const char *s = host;
+    size_t total = strlen(host);
+    if (total > 0 && host[total - 1] == '.') {
+        total--; /* "127.0.0.1." is the same host */
+    }
+    const char *end = host + total;
+    while (s <= end) {
+        const char *dot = memchr(s, '.', (size_t)(end - s));
+        size_t n = dot ? (size_t)(dot - s) : (size_t)(end - s);
+        if (count == 4) {
+            return 0;
+        }
+        int64_t v = aton_part(s, n);
+        if (v < 0) {
+            return 0;
+        }
+        part[count++] = v;
+        if (!dot) {
+            break;
+        }
+        s = dot + 1;
+    }
+    if (count == 0) {
+        return 0;
+    }
+    uint32_t addr = 0;
+    for (size_t i = 0; i + 1 < count; i++) {
+        if (part[i] > 255) {
+            return 0;
+        }
+        addr |= (uint32_t)part[i] << (24 - 8 * i);
+    }
+    /* The last part fills the remaining bytes. */
+    int64_t last = part[count - 1];
+    int64_t room = count == 1 ? 0xffffffffLL : (1LL << (8 * (5 - count))) - 1;
+    if (last > room) {
+        return 0;
+    }
+    addr |= (uint32_t)last;
+    out[0] = (uint8_t)(addr >> 24);
+    out[1] = (uint8_t)(addr >> 16);
+    out[2] = (uint8_t)(addr >> 8);
+    out[3] = (uint8_t)addr;
+    return 1;
+}
+
+static const char *v4_forbidden(const uint8_t *a)
+{
+    if (a[0] == 169 && a[1] == 254 && a[2] == 169 && a[3] == 254) {
+        return "metadata";
+    }
+    if (a[0] == 0) {
+        return "unspecified"; /* 0.0.0.0/8: "this host" */
+    }
+    if (a[0] == 127) {
+        return "loopback";
+    }
+    if (a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168)) {
+        return "private";
+    }
+    if (a[0] == 169 && a[1] == 254) {
+        return "link_local";
+    }
+    if (a[0] == 100 && (a[1] & 0xc0) == 64) {
+        return "cgnat";
+    }
+    if (a[0] >= 224 && a[0] <= 239) {
+        return "multicast";
+    }
+    if (a[0] >= 240 || (a[0] == 192 && a[1] == 0 && a[2] == 0) ||
+        (a[0] == 198 && (a[1] & 0xfe) == 18)) {
+        return "reserved"; /* 240/4 + broadcast, 192.0.0/24, 198.18/15 */
+    }
+    return NULL;
+}
+
+const char *constra__ip_forbidden(int family, const uint8_t *a)
+{
+    if (family == 4) {
+        return v4_forbidden(a);
+    }
+    static const uint8_t metadata6[16] = {0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0,
+                                          0,    0,    0,    0,    0, 0, 0x02, 0x54};
+    if (memcmp(a, metadata6, 16) == 0) {
+        return "metadata";
+    }
+    int zero10 = 1;
+    for (int i = 0; i < 10; i++) {
+        zero10 &= a[i] == 0;
+    }
+    if (zero10 && a[10] == 0 && a[11] == 0) {
+        int zero_tail = a[12] == 0 && a[13] == 0 && a[14] == 0;
+        if (zero_tail && a[15] == 0) {
+            return "unspecified";
+        }
+        if (zero_tail && a[15] == 1) {
+            return "loopback";
+        }
+        return v4_forbidden(a + 12) ? v4_forbidden(a + 12) : "reserved"; /* ::a.b.c.d */
+    }
+    if (zero10 && a[10] == 0xff && a[11] == 0xff) {
+        const char *why = v4_forbidden(a + 12); /* ::ffff:a.b.c.d */
+        return why;
+    }
+    static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+    if (memcmp(a, nat64, 12) == 0) {
+        return v4_forbidden(a + 12);
+    }
+    if (a[0] == 0x20 && a[1] == 0x02) {
+        return v4_forbidden(a + 2); /* 6to4 2002:AABB:CCDD:: */
+    }
+    if ((a[0] & 0xfe) == 0xfc) {
+        return "private"; /* fc00::/7 */
+    }
+    if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) {
+        return "link_local"; /* fe80::/10 */
+    }
+    if (a[0] == 0xfe && (a[1] & 0xc0) == 0xc0) {
+        return "private"; /* fec0::/10, deprecated site-local */
+    }
+    if (a[0] == 0xff) {
+        return "multicast";
+    }
+    return NULL;
+}
+
+static int forbidden(constra_error *err, const char *param, const char *host, const char *why)
+{
+    return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "url_forbidden", param,
+                         "webhook URL refused in live mode: %s resolves to a %s address", host,
+                         why);
+}
+
+/* 1 when the host's last label is numeric: such a host is an IPv4
+ * literal to a URL parser, never a name, so an unparsable one is refused
+ * rather than handed to a resolver that might read it some other way. */
+static int ends_in_number(const char *host)
+{
+    size_t n = strlen(host);
+    if (n > 0 && host[n - 1] == '.') {
+        n--;
+    }
+    size_t start = n;
+    while (start > 0 && host[start - 1] != '.') {
+        start--;
+    }
+    if (start == n) {
+        return 0;
+    }
+    if (n - start >= 2 && host[start] == '0' && host[start + 1] == 'x') {
+        return 1;
+    }
+    for (size_t i = start; i < n; i++) {
+        if (host[i] < '0' || host[i] > '9') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int constra__webhook_url_check(const char *url, int live, constra__resolve_fn resolve, void *ctx,
+                               const char *param, constra_error *err)
+{
+    constra__url u;
+    int rc = constra__url_parse(url, &u, param, err);
+    if (rc != CONSTRA_OK || !live) {
+        return rc;
+    }
+    if (!u.https) {
+        return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "url_forbidden", param,
+                             "webhook URL refused in live mode: use https://");
+    }
+    uint8_t a[16];
+    const char *why;
+    if (u.ipv6_literal) {
+        if (inet_pton(AF_INET6, u.host, a) != 1) {
+            return url_fail(err, param, "bad IPv6 literal");
+        }
+        why = constra__ip_forbidden(6, a);
+        return why ? forbidden(err, param, u.host, why) : CONSTRA_OK;
+    }
+    if (constra__ipv4_literal(u.host, a)) {
+        why = constra__ip_forbidden(4, a);
+        return why ? forbidden(err, param, u.host, why) : CONSTRA_OK;
+    }
+    if (ends_in_number(u.host)) {
+        return url_fail(err, param, "the host looks like an IPv4 address but is not one");
+    }
+    size_t hl = strlen(u.host);
+    if (strcmp(u.host, "localhost") == 0 || strcmp(u.host, "localhost.") == 0 ||
+        (hl > 10 && (strcmp(u.host + hl - 10, ".localhost") == 0)) ||
+        (hl > 11 && strcmp(u.host + hl - 11, ".localhost.") == 0)) {
+        return forbidden(err, param, u.host, "loopback");
+    }
+    char list[1024];
+    list[0] = '\0';
+    if ((resolve ? resolve : constra__resolve_default)(ctx, u.host, list, sizeof(list)) != 0) {
+        return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "url_forbidden", param,
+                             "webhook URL refused in live mode: %s does not resolve", u.host);
+    }
+    list[sizeof(list) - 1] = '\0';
+    size_t found = 0;
+    const char *p = list;
+    while (*p) {
+        size_t n = strcspn(p, " ");
+        if (n > 0) {
+            char one[64];
+            if (n >= sizeof(one)) {
+                return forbidden(err, param, u.host, "malformed");
+            }
+            memcpy(one, p, n);
+            one[n] = '\0';
+            if (inet_pton(AF_INET, one, a) == 1) {
+                why = constra__ip_forbidden(4, a);
+            } else if (inet_pton(AF_INET6, one, a) == 1) {
+                why = constra__ip_forbidden(6, a);
+            } else {
+                why = "malformed"; /* the resolver must hand back numbers */
+            }
+            if (why) {
+                return forbidden(err, param, u.host, why);
+            }
+            found++;
+        }
+        p += n;
+        while (*p == ' ') {
+            p++;
+        }
+    }
+    if (found == 0) {
+        return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "url_forbidden", param,
+                             "webhook URL refused in live mode: %s has no address", u.host);
+    }
+    return CONSTRA_OK;
+}
+
+int constra__resolve_default(void *ctx, const char *host, char *out, size_t out_size)
+{
+    (void)ctx;
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL) {
+        return -1;
+    }
+    size_t used = 0;
+    int rc = 0;
+    out[0] = '\0';
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        char text[INET6_ADDRSTRLEN];
+        const void *src = NULL;
+        if (ai->ai_family == AF_INET) {
+            src = &((const struct sockaddr_in *)(const void *)ai->ai_addr)->sin_addr;
+        } else if (ai->ai_family == AF_INET6) {
+            src = &((const struct sockaddr_in6 *)(const void *)ai->ai_addr)->sin6_addr;
+        } else {
+            continue;
+        }
+        if (inet_ntop(ai->ai_family, src, text, sizeof(text)) == NULL) {
+            continue;
+        }
+        size_t n = strlen(text);
+        if (used + n + 2 > out_size) {
+            rc = -1; /* more addresses than we can judge: refuse */
+            break;
+        }
+        memcpy(out + used, text, n);
+        used += n;
+        out[used++] = ' ';
+        out[used] = '\0';
+    }
+    freeaddrinfo(res);
+    return rc;
+}
