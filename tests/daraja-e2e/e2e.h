@@ -27,13 +27,13 @@ static int64_t e2e_clock = INT64_C(1764239894625); /* 2025-11-27T10:38:14.625Z *
 static char e2e_log[1 << 16];
 static size_t e2e_log_len;
 
-static int64_t e2e_now(void *ud)
+static inline int64_t e2e_now(void *ud)
 {
     (void)ud;
     return e2e_clock;
 }
 
-static void e2e_log_fn(void *ud, int level, const char *msg)
+static inline void e2e_log_fn(void *ud, int level, const char *msg)
 {
     (void)ud;
     (void)level;
@@ -56,10 +56,10 @@ typedef struct e2e {
     size_t seen_len;
 } e2e;
 
-static void e2e_saw(e2e *f, const char *text);
+static inline void e2e_saw(e2e *f, const char *text);
 
 /* The handle's last error, also added to the secret grep. */
-static constra_error e2e_last(e2e *f)
+static inline constra_error e2e_last(e2e *f)
 {
     constra_error e = CONSTRA_ERROR_INIT;
     constra_last_error(f->h, &e);
@@ -67,7 +67,7 @@ static constra_error e2e_last(e2e *f)
     return e;
 }
 
-static void e2e_saw(e2e *f, const char *text)
+static inline void e2e_saw(e2e *f, const char *text)
 {
     size_t n = strlen(text);
     if (f->seen_len + n + 2 < sizeof(f->seen)) {
@@ -80,7 +80,7 @@ static void e2e_saw(e2e *f, const char *text)
 
 /* Opens the fixture; `cfg_edit` may change the rail config; `rail_tr`
  * (NULL: the loopback) is the rail's transport. */
-static e2e *e2e_open_with(void (*cfg_edit)(constra_daraja_config *), const constra_transport *rail_tr)
+static inline e2e *e2e_open_with(void (*cfg_edit)(constra_daraja_config *), const constra_transport *rail_tr)
 {
     constra__daraja_token_cache_clear();
     e2e *f = calloc(1, sizeof(*f));
@@ -140,12 +140,12 @@ static e2e *e2e_open_with(void (*cfg_edit)(constra_daraja_config *), const const
     return f;
 }
 
-static e2e *e2e_open(void)
+static inline e2e *e2e_open(void)
 {
     return e2e_open_with(NULL, NULL);
 }
 
-static void e2e_no_secrets(e2e *f)
+static inline void e2e_no_secrets(e2e *f)
 {
     const char *secrets[] = {E2E_SECRET, CONSTRA_DARAJA_SANDBOX_PASSKEY, E2E_CB_TOKEN,
                              /* base64 of "174379bfb279f9" (STK password prefix) */
@@ -159,7 +159,7 @@ static void e2e_no_secrets(e2e *f)
     }
 }
 
-static void e2e_close(e2e *f)
+static inline void e2e_close(e2e *f)
 {
     e2e_no_secrets(f);
     constra_close(f->h);
@@ -169,7 +169,7 @@ static void e2e_close(e2e *f)
 }
 
 /* Creates an intent; returns its id in `id` and the create status. */
-static int e2e_create(e2e *f, const char *phone, int64_t amount, char *id, size_t id_size)
+static inline int e2e_create(e2e *f, const char *phone, int64_t amount, char *id, size_t id_size)
 {
     constra_intent_params ip = CONSTRA_INTENT_PARAMS_INIT;
     ip.amount = amount;
@@ -194,7 +194,7 @@ static int e2e_create(e2e *f, const char *phone, int64_t amount, char *id, size_
     return rc;
 }
 
-static int e2e_status(e2e *f, const char *id)
+static inline int e2e_status(e2e *f, const char *id)
 {
     constra_intent *in = NULL;
     assert_int_equal(constra_intent_get(f->h, id, &in), CONSTRA_OK);
@@ -204,7 +204,7 @@ static int e2e_status(e2e *f, const char *id)
     return s;
 }
 
-static void e2e_get(e2e *f, const char *id, char *field, size_t size,
+static inline void e2e_get(e2e *f, const char *id, char *field, size_t size,
                     const char *(*getter)(const constra_intent *))
 {
     constra_intent *in = NULL;
@@ -215,7 +215,7 @@ static void e2e_get(e2e *f, const char *id, char *field, size_t size,
 
 /* 1 when some event of the intent contains `needle` (all events are
  * added to the secret grep). */
-static int e2e_event_has(e2e *f, const char *id, const char *needle)
+static inline int e2e_event_has(e2e *f, const char *id, const char *needle)
 {
     constra_event_list *l = NULL;
     assert_int_equal(constra_intent_events(f->h, id, &l), CONSTRA_OK);
@@ -232,7 +232,7 @@ static int e2e_event_has(e2e *f, const char *id, const char *needle)
 }
 
 /* Moves the clock, sends due callbacks, ticks the engine. */
-static void e2e_advance(e2e *f, int64_t ms)
+static inline void e2e_advance(e2e *f, int64_t ms)
 {
     e2e_clock += ms;
     constra_daraja_emulator_pump(f->emu, e2e_clock);
@@ -242,13 +242,13 @@ static void e2e_advance(e2e *f, int64_t ms)
     }
 }
 
-static uint64_t e2e_count(e2e *f, int counter)
+static inline uint64_t e2e_count(e2e *f, int counter)
 {
     return constra_daraja_emulator_count(f->emu, counter);
 }
 
 /* POSTs a callback body to the router with `query` ("" = none). */
-static int e2e_post_callback(e2e *f, const char *query, const char *body, size_t len)
+static inline int e2e_post_callback(e2e *f, const char *query, const char *body, size_t len)
 {
     char target[256];
     snprintf(target, sizeof(target), "/v1/providers/mpesa/callback%s%s", query[0] ? "?" : "", query);
