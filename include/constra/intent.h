@@ -282,7 +282,9 @@ CONSTRA_API void constra_event_list_free(constra_event_list *list);
  * confirm.
  *
  * Returns CONSTRA_OK once the callback is recorded. Errors (nothing
- * recorded): CONSTRA_E_INVALID_ARGUMENT (handle or body NULL),
+ * recorded): CONSTRA_E_AUTH (the rail authenticates callbacks and this
+ * one carries no credential: use constra_handle_mpesa_callback_query()),
+ * CONSTRA_E_INVALID_ARGUMENT (handle or body NULL),
  * CONSTRA_E_PARSE (malformed body: the codes and JSON paths of
  * constra_daraja_parse_stk_callback() in daraja.h), CONSTRA_E_STORAGE,
  * CONSTRA_E_NOMEM, CONSTRA_E_PLATFORM. Thread-safe.

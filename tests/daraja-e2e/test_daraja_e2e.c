@@ -155,6 +155,24 @@ static void test_confirmation_off(void **state)
     e2e_close(f);
 }
 
+static const char *overview(e2e *f)
+{
+    static char out[16384];
+    constra_http_header h[] = {{"Authorization", "Bearer " E2E_API_KEY}};
+    constra_api_request r = CONSTRA_API_REQUEST_INIT;
+    r.method = "GET";
+    r.target = "/v1/sandbox/overview";
+    r.headers = h;
+    r.header_count = 1;
+    constra_api_response *resp = NULL;
+    assert_int_equal(constra_api_handle(f->h, &r, &resp), CONSTRA_OK);
+    assert_int_equal(constra_api_response_status(resp), 200);
+    snprintf(out, sizeof(out), "%s", constra_api_response_body(resp, NULL));
+    constra_api_response_free(resp);
+    e2e_saw(f, out);
+    return out;
+}
+
 /* A push answered with no usable body: the rail says outcome unknown; the
  * engine never re-sends and sends the intent to review at its time-out. */
 static void garbled_push(int fault, int processed)
@@ -171,6 +189,10 @@ static void garbled_push(int fault, int processed)
     constra_intent *in = NULL;
     assert_int_equal(constra_intent_retry(f->h, id, &in), CONSTRA_E_INVALID_STATE);
     e2e_last(f);
+    /* The callback of a processed push is kept (unmatched), not lost. */
+    char want[64];
+    snprintf(want, sizeof(want), "\"unmatched\":%d", processed);
+    assert_non_null(strstr(overview(f), want));
     e2e_advance(f, 300000); /* the callback time-out */
     assert_int_equal(e2e_status(f, id), CONSTRA_INTENT_REVIEW_REQUIRED);
     assert_true(e2e_event_has(f, id, "outcome_unknown"));
@@ -221,6 +243,45 @@ static void test_token_expires_mid_flow(void **state)
     /* Two push requests (refused, replayed), one prompt. */
     assert_int_equal(e2e_count(f, CONSTRA_DARAJA_EMU_PUSH), 3);
     assert_int_equal(e2e_count(f, CONSTRA_DARAJA_EMU_PROMPTS), 2);
+    e2e_close(f);
+}
+
+/* Two rails (two handles) with the same consumer key share one token. */
+static void test_token_shared_across_rails(void **state)
+{
+    (void)state;
+    e2e *f = e2e_open();
+    constra_transport tr;
+    assert_int_equal(constra_loopback_transport(f->lb, &tr, NULL), CONSTRA_OK);
+    constra_daraja_config c = CONSTRA_DARAJA_CONFIG_INIT;
+    c.environment = CONSTRA_DARAJA_ENV_SANDBOX;
+    c.consumer_key = E2E_KEY;
+    c.consumer_secret = E2E_SECRET;
+    c.shortcode = CONSTRA_DARAJA_SANDBOX_SHORTCODE;
+    c.passkey = CONSTRA_DARAJA_SANDBOX_PASSKEY;
+    c.transaction_type = CONSTRA_DARAJA_STK_PAYBILL;
+    c.callback_url = E2E_CALLBACK;
+    c.callback_token = E2E_CB_TOKEN;
+    constra_rail rail;
+    assert_int_equal(constra_rail_daraja(&rail, &c, &tr, &f->plat, NULL), CONSTRA_OK);
+    constra_config hc = CONSTRA_CONFIG_INIT;
+    hc.platform = &f->plat;
+    hc.rail = &rail;
+    constra_t *h2 = NULL;
+    assert_int_equal(constra_open(&h2, &hc, NULL), CONSTRA_OK);
+    char id[64];
+    assert_int_equal(e2e_create(f, PHONE_OK, 10, id, sizeof(id)), CONSTRA_OK);
+    constra_intent_params ip = CONSTRA_INTENT_PARAMS_INIT;
+    ip.amount = 5;
+    ip.currency = "KES";
+    ip.phone_number = "254711000000";
+    constra_intent *in = NULL;
+    assert_int_equal(constra_intent_create(h2, &ip, "second-handle-1", &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_PENDING_USER_ACTION);
+    constra_intent_free(in);
+    assert_int_equal(e2e_count(f, CONSTRA_DARAJA_EMU_OAUTH), 1);
+    assert_int_equal(e2e_count(f, CONSTRA_DARAJA_EMU_PROMPTS), 2);
+    constra_close(h2);
     e2e_close(f);
 }
 
@@ -612,6 +673,7 @@ int main(void)
         cmocka_unit_test(test_push_wrong_shape),
         cmocka_unit_test(test_token_expires_mid_flow),
         cmocka_unit_test(test_token_refreshed_early),
+        cmocka_unit_test(test_token_shared_across_rails),
         cmocka_unit_test(test_query_4999_then_1037),
         cmocka_unit_test(test_spike_arrest_retried_once),
         cmocka_unit_test(test_spike_arrest_twice_is_retry_later),
