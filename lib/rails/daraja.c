@@ -39,6 +39,9 @@ typedef struct token_slot {
 } token_slot;
 
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+/* Serialises token fetches, so threads that find no token mint one, not
+ * one each (held only around an OAuth request, which is rare). */
+static pthread_mutex_t fetch_mu = PTHREAD_MUTEX_INITIALIZER;
 static token_slot cache[CACHE_SLOTS];
 static uint64_t cache_clock;
 
@@ -267,6 +270,22 @@ static int fetch_token(daraja_rail *d, int64_t now, char *out, size_t size)
     return CONSTRA_OK;
 }
 
+/* A usable token: the cached one, or a fresh one fetched by one thread
+ * while the others wait for it. */
+static int get_token(daraja_rail *d, int64_t now, char *out, size_t size)
+{
+    if (cache_get(d->origin, d->key, now, out, size)) {
+        return CONSTRA_OK;
+    }
+    pthread_mutex_lock(&fetch_mu);
+    int rc = CONSTRA_OK;
+    if (!cache_get(d->origin, d->key, now, out, size)) {
+        rc = fetch_token(d, now, out, size);
+    }
+    pthread_mutex_unlock(&fetch_mu);
+    return rc;
+}
+
 static int is_token_error(const char *code)
 {
     return strcmp(code, "404.001.03") == 0 || strcmp(code, "400.003.01") == 0 ||
@@ -282,8 +301,7 @@ static int api_post(daraja_rail *d, const char *path, const char *body, size_t l
 {
     *out = NULL;
     char token[CONSTRA_DARAJA_TOKEN_SIZE];
-    if (!cache_get(d->origin, d->key, now, token, sizeof(token)) &&
-        fetch_token(d, now, token, sizeof(token)) != CONSTRA_OK) {
+    if (get_token(d, now, token, sizeof(token)) != CONSTRA_OK) {
         return CONSTRA_E_TRANSPORT;
     }
     char url[ORIGIN_MAX + 80];
@@ -320,7 +338,7 @@ static int api_post(daraja_rail *d, const char *path, const char *body, size_t l
             /* Not processed: refresh once and replay once. */
             constra_transport_response_free(resp);
             cache_drop(d->origin, d->key, token);
-            if (fetch_token(d, now, token, sizeof(token)) != CONSTRA_OK) {
+            if (get_token(d, now, token, sizeof(token)) != CONSTRA_OK) {
                 return CONSTRA_E_TRANSPORT;
             }
             continue;

@@ -5,6 +5,8 @@
  * push is repeated (the emulator counts them). */
 #include "e2e.h"
 
+#include <pthread.h>
+
 #define PHONE_OK "254708374149"
 
 static void test_happy_path(void **state)
@@ -282,6 +284,63 @@ static void test_token_shared_across_rails(void **state)
     assert_int_equal(e2e_count(f, CONSTRA_DARAJA_EMU_OAUTH), 1);
     assert_int_equal(e2e_count(f, CONSTRA_DARAJA_EMU_PROMPTS), 2);
     constra_close(h2);
+    e2e_close(f);
+}
+
+typedef struct worker {
+    e2e *f;
+    int index;
+    int ok;
+} worker;
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    for (int i = 0; i < 10; i++) {
+        char phone[16], key[32];
+        snprintf(phone, sizeof(phone), "25472%d%06d", w->index, i);
+        snprintf(key, sizeof(key), "thread-%d-%d", w->index, i);
+        constra_intent_params ip = CONSTRA_INTENT_PARAMS_INIT;
+        ip.amount = 10;
+        ip.currency = "KES";
+        ip.phone_number = phone;
+        constra_intent *in = NULL;
+        if (constra_intent_create(w->f->h, &ip, key, &in) == CONSTRA_OK &&
+            constra_intent_status(in) == CONSTRA_INTENT_PENDING_USER_ACTION) {
+            w->ok++;
+        }
+        constra_intent_free(in);
+        constra_tick(w->f->h, e2e_clock);
+    }
+    return NULL;
+}
+
+/* Four threads push through one handle and rail at once (while ticking):
+ * one token is minted, every push gets its own prompt, all succeed. */
+static void test_threads(void **state)
+{
+    (void)state;
+    e2e *f = e2e_open();
+    pthread_t t[4];
+    worker w[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (worker){f, i, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, worker_main, &w[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].ok, 10);
+    }
+    assert_int_equal(e2e_count(f, CONSTRA_DARAJA_EMU_OAUTH), 1);
+    assert_int_equal(e2e_count(f, CONSTRA_DARAJA_EMU_PROMPTS), 40);
+    e2e_advance(f, 20000);
+    constra_list_params lp = CONSTRA_LIST_PARAMS_INIT;
+    lp.status = CONSTRA_INTENT_SUCCEEDED;
+    lp.limit = 100;
+    constra_intent_list *l = NULL;
+    assert_int_equal(constra_list_intents(f->h, &lp, &l), CONSTRA_OK);
+    assert_int_equal(constra_intent_list_count(l), 40);
+    constra_intent_list_free(l);
     e2e_close(f);
 }
 
@@ -674,6 +733,7 @@ int main(void)
         cmocka_unit_test(test_token_expires_mid_flow),
         cmocka_unit_test(test_token_refreshed_early),
         cmocka_unit_test(test_token_shared_across_rails),
+        cmocka_unit_test(test_threads),
         cmocka_unit_test(test_query_4999_then_1037),
         cmocka_unit_test(test_spike_arrest_retried_once),
         cmocka_unit_test(test_spike_arrest_twice_is_retry_later),
