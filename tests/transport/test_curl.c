@@ -14,6 +14,10 @@
 #include "constra_config.h"
 #include "http_server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #if CONSTRA_HAVE_CURL
 
 static int handler(void *ctx, int fd, const test_http_request *req)
@@ -202,6 +206,87 @@ static void test_truncated_and_nothing(void **state)
     assert_string_equal(e.code, "transport_protocol");
 }
 
+/* A raw TCP peer for the TLS phase: accepts one connection, then either
+ * answers plain text to the ClientHello (mode 0) or says nothing (1). */
+typedef struct raw_peer {
+    int fd;
+    int port;
+    int mode;
+    pthread_t t;
+} raw_peer;
+
+static void *raw_main(void *arg)
+{
+    raw_peer *p = arg;
+    int c = accept(p->fd, NULL, NULL);
+    if (c >= 0) {
+        char buf[512];
+        (void)recv(c, buf, sizeof(buf), 0);
+        if (p->mode == 0) {
+            static const char junk[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+            test_http_write(c, junk, sizeof(junk) - 1);
+        } else {
+            sleep(2);
+        }
+        close(c);
+    }
+    return NULL;
+}
+
+static void raw_start(raw_peer *p, int mode)
+{
+    p->mode = mode;
+    p->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(p->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(p->fd, 4), 0);
+    socklen_t al = sizeof(a);
+    getsockname(p->fd, (struct sockaddr *)&a, &al);
+    p->port = ntohs(a.sin_port);
+    pthread_create(&p->t, NULL, raw_main, p);
+}
+
+static void raw_stop(raw_peer *p)
+{
+    pthread_join(p->t, NULL);
+    close(p->fd);
+}
+
+static void test_tls_failures(void **state)
+{
+    (void)state;
+    constra_transport tr;
+    assert_int_equal(constra_transport_curl(&tr, NULL, NULL), CONSTRA_OK);
+    char url[64];
+    constra_transport_request r = CONSTRA_TRANSPORT_REQUEST_INIT;
+    r.method = "POST";
+    r.url = url;
+    r.body = "{}";
+    r.body_len = 2;
+    constra_transport_response *resp = NULL;
+    constra_error e = CONSTRA_ERROR_INIT;
+    /* A peer that does not speak TLS: the handshake fails, nothing sent. */
+    raw_peer p;
+    raw_start(&p, 0);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/x", p.port);
+    assert_int_equal(constra_transport_send(&tr, NULL, &r, &resp, &e), CONSTRA_E_TRANSPORT);
+    assert_string_equal(e.code, "transport_tls");
+    raw_stop(&p);
+    /* A peer that never answers the handshake: the time-out comes before
+     * any request byte left, so it is a connect failure (not sent). */
+    raw_start(&p, 1);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/x", p.port);
+    r.connect_timeout_ms = 300;
+    r.timeout_ms = 500;
+    assert_int_equal(constra_transport_send(&tr, NULL, &r, &resp, &e), CONSTRA_E_TRANSPORT);
+    assert_string_equal(e.code, "transport_connect");
+    raw_stop(&p);
+    tr.destroy(tr.user_data);
+}
+
 typedef struct worker {
     fixture *f;
     int ok;
@@ -272,6 +357,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_truncated_and_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
         cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_tls_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
