@@ -147,7 +147,10 @@ typedef enum constra_daraja_fault {
     /** Pushes: the callback names another CheckoutRequestID. */
     CONSTRA_DARAJA_FAULT_CALLBACK_WRONG_ID = 11,
     /** Pushes: the callback's body is cut in half. */
-    CONSTRA_DARAJA_FAULT_CALLBACK_TRUNCATED = 12
+    CONSTRA_DARAJA_FAULT_CALLBACK_TRUNCATED = 12,
+    /** Requests (push or query): every token issued so far expires just
+     *  before this request is checked (a token expiring mid-flow). */
+    CONSTRA_DARAJA_FAULT_TOKEN_EXPIRE = 13
 } constra_daraja_fault;
 
 /**

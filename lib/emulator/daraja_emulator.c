@@ -22,7 +22,7 @@
 #define MAX_SHORTCODES 8
 #define MAX_TOKENS 64
 #define MAX_OUTCOMES 32
-#define FAULT_KINDS 13
+#define FAULT_KINDS 14
 #define DEFAULT_DELAY_MS 20000
 #define LATE_MS (10 * 60 * 1000)
 #define QUERY_LAG_MS 60000
@@ -289,6 +289,11 @@ static cJSON *common_checks(constra_daraja_emulator *e, const constra_transport_
         *rc = envelope(e, resp, 405, "405.001", "Method Not Allowed");
         return NULL;
     }
+    if (take_fault(e, CONSTRA_DARAJA_FAULT_TOKEN_EXPIRE)) {
+        for (int i = 0; i < MAX_TOKENS; i++) {
+            e->tokens[i].expires_ms = INT64_MIN;
+        }
+    }
     if (!token_ok(e, req)) {
         *rc = envelope(e, resp, 404, "404.001.03", "Invalid Access Token");
         return NULL;
@@ -474,7 +479,8 @@ static int serve_push(constra_daraja_emulator *e, const constra_transport_reques
     if (constra__sim_receipt(&e->platform, now, p->receipt) != 0) {
         constra__strlcpy(p->receipt, "SIM0000000", sizeof(p->receipt));
     }
-    for (int f = CONSTRA_DARAJA_FAULT_CALLBACK_NEVER; f < FAULT_KINDS; f++) {
+    for (int f = CONSTRA_DARAJA_FAULT_CALLBACK_NEVER; f <= CONSTRA_DARAJA_FAULT_CALLBACK_TRUNCATED;
+         f++) {
         int per_push = f == CONSTRA_DARAJA_FAULT_CALLBACK_NEVER ||
                        f == CONSTRA_DARAJA_FAULT_CALLBACK_TWICE ||
                        f == CONSTRA_DARAJA_FAULT_CALLBACK_LATE ||

@@ -227,7 +227,7 @@ static void scrub(const daraja_rail *d, const char *token, char *text, size_t si
 
 /* Fetches a token into `out`. CONSTRA_OK, CONSTRA_E_TRANSPORT (no token:
  * nothing was sent to the API itself, whatever happened to OAuth). */
-static int fetch_token(daraja_rail *d, int64_t now, char *out, size_t size)
+static int fetch_token(daraja_rail *d, int64_t now, char *out, size_t size, char *auth_code)
 {
     char auth[CONSTRA_DARAJA_AUTH_HEADER_SIZE];
     const char *method = NULL, *path = NULL;
@@ -254,12 +254,21 @@ static int fetch_token(daraja_rail *d, int64_t now, char *out, size_t size)
     size_t len;
     const char *body = constra_transport_response_body(resp, &len);
     constra_daraja_oauth_response o = CONSTRA_DARAJA_OAUTH_RESPONSE_INIT;
-    rc = constra_daraja_parse_oauth_response(body, len, constra_transport_response_status(resp), &o,
-                                             NULL);
+    int status = constra_transport_response_status(resp);
+    rc = constra_daraja_parse_oauth_response(body, len, status, &o, NULL);
     constra_transport_response_free(resp);
     if (rc != CONSTRA_OK || o.is_error || o.access_token[0] == '\0') {
         constra__log(&d->platform, CONSTRA_LOG_WARN,
-                     "daraja: OAuth refused (check the consumer key and secret)");
+                     "daraja: OAuth refused (HTTP %d%s%s); check the consumer key and secret "
+                     "and the environment",
+                     status, o.error_code[0] ? ", " : "", o.error_code);
+        if (status >= 400 && status < 500) {
+            /* Daraja answered: the credentials (or the request) are wrong.
+             * A configuration error, not a network one. */
+            constra__strlcpy(auth_code, o.error_code[0] ? o.error_code : "400.008.01",
+                             CONSTRA_RAIL_CODE_SIZE);
+            return CONSTRA_E_AUTH;
+        }
         return CONSTRA_E_TRANSPORT;
     }
     /* Refresh at 5/6 of the lifetime (50 of 60 minutes). */
@@ -272,7 +281,7 @@ static int fetch_token(daraja_rail *d, int64_t now, char *out, size_t size)
 
 /* A usable token: the cached one, or a fresh one fetched by one thread
  * while the others wait for it. */
-static int get_token(daraja_rail *d, int64_t now, char *out, size_t size)
+static int get_token(daraja_rail *d, int64_t now, char *out, size_t size, char *auth_code)
 {
     if (cache_get(d->origin, d->key, now, out, size)) {
         return CONSTRA_OK;
@@ -280,7 +289,7 @@ static int get_token(daraja_rail *d, int64_t now, char *out, size_t size)
     pthread_mutex_lock(&fetch_mu);
     int rc = CONSTRA_OK;
     if (!cache_get(d->origin, d->key, now, out, size)) {
-        rc = fetch_token(d, now, out, size);
+        rc = fetch_token(d, now, out, size, auth_code);
     }
     pthread_mutex_unlock(&fetch_mu);
     return rc;
@@ -294,15 +303,19 @@ static int is_token_error(const char *code)
 
 /* POSTs `body` to `path` with a cached token; on an invalid-token answer
  * refreshes once and replays once. Returns the transport's status
- * (CONSTRA_OK with *out, CONSTRA_E_TRANSPORT, CONSTRA_E_OUTCOME_UNKNOWN).
+ * (CONSTRA_OK with *out, CONSTRA_E_TRANSPORT, CONSTRA_E_OUTCOME_UNKNOWN),
+ * or CONSTRA_E_AUTH when OAuth refused the credentials (`auth_code`, of
+ * CONSTRA_RAIL_CODE_SIZE bytes, gets the code to report).
  * `token_used` gets the token (to scrub it from messages). */
 static int api_post(daraja_rail *d, const char *path, const char *body, size_t len, int64_t now,
-                    constra_transport_response **out, char *token_used, size_t token_size)
+                    constra_transport_response **out, char *token_used, size_t token_size,
+                    char *auth_code)
 {
     *out = NULL;
     char token[CONSTRA_DARAJA_TOKEN_SIZE];
-    if (get_token(d, now, token, sizeof(token)) != CONSTRA_OK) {
-        return CONSTRA_E_TRANSPORT;
+    int trc = get_token(d, now, token, sizeof(token), auth_code);
+    if (trc != CONSTRA_OK) {
+        return trc;
     }
     char url[ORIGIN_MAX + 80];
     snprintf(url, sizeof(url), "%s%s", d->origin, path);
@@ -338,8 +351,9 @@ static int api_post(daraja_rail *d, const char *path, const char *body, size_t l
             /* Not processed: refresh once and replay once. */
             constra_transport_response_free(resp);
             cache_drop(d->origin, d->key, token);
-            if (get_token(d, now, token, sizeof(token)) != CONSTRA_OK) {
-                return CONSTRA_E_TRANSPORT;
+            trc = get_token(d, now, token, sizeof(token), auth_code);
+            if (trc != CONSTRA_OK) {
+                return trc;
             }
             continue;
         }
@@ -473,8 +487,19 @@ static int daraja_collect(void *ud, const constra_rail_collect *req, constra_rai
     char token[CONSTRA_DARAJA_TOKEN_SIZE] = "";
     for (int attempt = 0;; attempt++) {
         constra_transport_response *resp = NULL;
+        char auth_code[CONSTRA_RAIL_CODE_SIZE] = "";
         int rc = api_post(d, CONSTRA_DARAJA_STK_PUSH_PATH, body, len, now, &resp, token,
-                          sizeof(token));
+                          sizeof(token), auth_code);
+        if (rc == CONSTRA_E_AUTH) {
+            /* OAuth refused the app's credentials: nothing was pushed, and
+             * retrying cannot help until the configuration is fixed. */
+            out->outcome = CONSTRA_RAIL_REJECTED;
+            set_text(out->result_code, sizeof(out->result_code), auth_code);
+            set_text(out->result_desc, sizeof(out->result_desc),
+                     "OAuth refused the consumer key and secret: check them and the "
+                     "environment (sandbox or production)");
+            return CONSTRA_OK;
+        }
         if (rc != CONSTRA_OK) {
             breaker_result(d, 0, now);
             return rc == CONSTRA_E_TRANSPORT ? CONSTRA_E_TRANSPORT : CONSTRA_E_OUTCOME_UNKNOWN;
@@ -570,8 +595,12 @@ static int query_once(daraja_rail *d, const char *checkout, int64_t now, constra
     char token[CONSTRA_DARAJA_TOKEN_SIZE] = "";
     for (int attempt = 0;; attempt++) {
         constra_transport_response *resp = NULL;
+        char auth_code[CONSTRA_RAIL_CODE_SIZE] = "";
         int rc = api_post(d, CONSTRA_DARAJA_STK_QUERY_PATH, body, len, now, &resp, token,
-                          sizeof(token));
+                          sizeof(token), auth_code);
+        if (rc == CONSTRA_E_AUTH) {
+            return CONSTRA_E_PROVIDER;
+        }
         if (rc != CONSTRA_OK) {
             breaker_result(d, 0, now);
             return rc;

@@ -344,6 +344,21 @@ static void test_threads(void **state)
     e2e_close(f);
 }
 
+static void test_token_expire_fault(void **state)
+{
+    (void)state;
+    e2e *f = e2e_open();
+    char id[64];
+    assert_int_equal(e2e_create(f, PHONE_OK, 10, id, sizeof(id)), CONSTRA_OK);
+    /* The next request (the confirming query) finds its token expired. */
+    constra_daraja_emulator_set_fault(f->emu, CONSTRA_DARAJA_FAULT_TOKEN_EXPIRE, 1);
+    e2e_advance(f, 20000);
+    assert_int_equal(e2e_status(f, id), CONSTRA_INTENT_SUCCEEDED);
+    assert_int_equal(e2e_count(f, CONSTRA_DARAJA_EMU_OAUTH), 2);
+    assert_int_equal(e2e_count(f, CONSTRA_DARAJA_EMU_PUSH), 1);
+    e2e_close(f);
+}
+
 static void test_token_refreshed_early(void **state)
 {
     (void)state;
@@ -465,6 +480,26 @@ static void test_configuration_errors(void **state)
     e2e_get(f, id, note, sizeof(note), constra_intent_recommended_action);
     assert_string_equal(note, "operator_review");
     assert_true(e2e_event_has(f, id, "payment_intent.failed"));
+    e2e_close(f);
+}
+
+static void wrong_secret(constra_daraja_config *c)
+{
+    c->consumer_secret = "notTheRightSecret42";
+}
+
+static void test_wrong_consumer_secret(void **state)
+{
+    (void)state;
+    e2e *f = e2e_open_with(wrong_secret, NULL);
+    char id[64];
+    assert_int_equal(e2e_create(f, PHONE_OK, 10, id, sizeof(id)), CONSTRA_OK);
+    /* OAuth answered 400 (empty): configuration, failed with a note. */
+    assert_int_equal(e2e_status(f, id), CONSTRA_INTENT_FAILED);
+    assert_true(e2e_event_has(f, id, "OAuth refused"));
+    assert_int_equal(e2e_count(f, CONSTRA_DARAJA_EMU_PUSH), 0);
+    assert_null(strstr(f->seen, "notTheRightSecret42"));
+    assert_null(strstr(e2e_log, "notTheRightSecret42"));
     e2e_close(f);
 }
 
@@ -732,6 +767,7 @@ int main(void)
         cmocka_unit_test(test_push_wrong_shape),
         cmocka_unit_test(test_token_expires_mid_flow),
         cmocka_unit_test(test_token_refreshed_early),
+        cmocka_unit_test(test_token_expire_fault),
         cmocka_unit_test(test_token_shared_across_rails),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_query_4999_then_1037),
@@ -740,6 +776,7 @@ int main(void)
         cmocka_unit_test(test_circuit_breaker),
         cmocka_unit_test(test_configuration_errors),
         cmocka_unit_test(test_unable_to_lock_subscriber),
+        cmocka_unit_test(test_wrong_consumer_secret),
         cmocka_unit_test(test_forged_callbacks_refused),
         cmocka_unit_test(test_forged_success_not_trusted),
         cmocka_unit_test(test_bad_callbacks),
