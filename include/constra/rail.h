@@ -3,8 +3,8 @@
  * a payment provider to collect money and learns the outcome.
  *
  * Implementations: `sim`, the in-process simulator (constra_rail_sim()
- * below), and `mpesa`, Daraja over a transport (later). A host may supply
- * its own. Vtable rules as for constra_platform (platform.h).
+ * below), and `mpesa`, Daraja over a transport (constra_rail_daraja(),
+ * rail_daraja.h). A host may supply its own. Vtable rules as for constra_platform (platform.h).
  *
  * Results come back in a library-owned constra_rail_result with fixed-size
  * text fields: the rail writes into it, nothing is allocated across the
