@@ -42,7 +42,7 @@ static int handler(void *ctx, int fd, const test_http_request *req)
                                "HTTP/1.1 200 OK\r\nContent-Length: 104857600\r\n\r\n")
                     : snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
         test_http_write(fd, out, (size_t)n);
-        static char chunk[65536];
+        char chunk[65536]; /* per connection: two may overlap */
         memset(chunk, 'x', sizeof(chunk));
         for (int i = 0; i < 1600; i++) {
             if (test_http_write(fd, chunk, sizeof(chunk)) != 0) {
