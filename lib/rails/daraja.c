@@ -742,6 +742,9 @@ static int daraja_parse_callback(void *ud, const char *body, size_t len, constra
         }
     }
     constra__unlock(&d->platform, d->mutex);
+    constra__log(&d->platform, CONSTRA_LOG_INFO,
+                 "daraja: success callback for %s held until an STK query confirms it",
+                 claim.checkout_request_id);
     out->outcome = CONSTRA_RAIL_PENDING;
     return CONSTRA_OK;
 }

@@ -128,8 +128,10 @@ static void test_callback_before_query(void **state)
     assert_int_equal(e2e_create(f, PHONE_OK, 10, id, sizeof(id)), CONSTRA_OK);
     e2e_advance(f, 20000); /* success callback; the query still says pending */
     assert_int_equal(e2e_count(f, CONSTRA_DARAJA_EMU_CALLBACKS), 1);
-    /* Unconfirmed: the engine has not marked it succeeded. */
+    /* Unconfirmed: the engine has not marked it succeeded; the rail says
+     * why in the log. */
     assert_int_equal(e2e_status(f, id), CONSTRA_INTENT_PENDING_USER_ACTION);
+    assert_non_null(strstr(e2e_log, "held until an STK query confirms it"));
     e2e_advance(f, 30000);
     assert_int_equal(e2e_status(f, id), CONSTRA_INTENT_PENDING_USER_ACTION);
     e2e_advance(f, 35000); /* the query now confirms: the held claim wins */
