@@ -16,6 +16,7 @@
 #include "constra/handle.h"
 #include "constra/http.h"
 #include "constra/transport.h"
+#include "constra/transport_curl.h"
 #include "constra/storage.h"
 #include "constra/storage_sqlite.h"
 #include "constra/rail.h"
@@ -27,5 +28,7 @@
 #include "constra/instruction.h"
 #include "constra/daraja.h"
 #include "constra/api.h"
+#include "constra/rail_daraja.h"
+#include "constra/daraja_emulator.h"
 
 #endif /* CONSTRA_H */

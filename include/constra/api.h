@@ -28,11 +28,14 @@
  * live one): 401 `api_key_mode_mismatch`. A handle opened without a secret
  * key answers 401 to every authenticated route.
  *
- * The callback route carries no credential (Daraja cannot send one). In
- * production, protect it in front of the library: allow only Safaricom's
- * callback IP ranges, and/or give Daraja a secret, unguessable CallBackURL
- * path (the router ignores any query string on this route). Treat every
- * callback as a claim until the rail confirms it.
+ * The callback route carries no bearer credential (Daraja cannot send
+ * one). Its query string is handed to the rail's authenticate_callback
+ * (rail.h): the Daraja rail (rail_daraja.h) puts a secret token in the
+ * CallBackURL (`?token=...`) and a callback without it is refused with
+ * 401 `callback_unauthenticated` (nothing recorded). Rails without that
+ * check (the simulator) accept any query. Allow-listing Safaricom's IP
+ * ranges in front of the library remains a good idea. Every success
+ * callback is a claim until the rail confirms it (STK query).
  *
  * Errors are always {"error":{"code":"...","message":"...","param":...}}
  * (param a string or null) with the status that fits: 400 bad input, 401,
@@ -95,9 +98,10 @@
  * {"result_code":1032 or "1032","result_desc":"..."}. Actions not allowed
  * in the intent's status: 409 `invalid_state`, the message naming it.
  *
- * Daraja callback: the body is parsed with
- * constra_daraja_parse_stk_callback() and applied by
- * constra_handle_mpesa_callback() (intent.h). Once parsed and recorded
+ * Daraja callback: the body is parsed (by the rail's parse_callback, or
+ * constra_daraja_parse_stk_callback()) and applied by
+ * constra_handle_mpesa_callback_query() (intent.h); a success the rail
+ * holds for confirmation is acknowledged (200) and recorded later. Once parsed and recorded
  * (matched, duplicate, or unknown checkout id kept for reconciliation) the
  * answer is 200 {"ResultCode":0,"ResultDesc":"Accepted"}. A malformed body
  * is 400 with the error JSON (retrying it cannot help, so it is not

@@ -284,12 +284,29 @@ CONSTRA_API void constra_event_list_free(constra_event_list *list);
  * confirm.
  *
  * Returns CONSTRA_OK once the callback is recorded. Errors (nothing
- * recorded): CONSTRA_E_INVALID_ARGUMENT (handle or body NULL),
+ * recorded): CONSTRA_E_AUTH (the rail authenticates callbacks and this
+ * one carries no credential: use constra_handle_mpesa_callback_query()),
+ * CONSTRA_E_INVALID_ARGUMENT (handle or body NULL),
  * CONSTRA_E_PARSE (malformed body: the codes and JSON paths of
  * constra_daraja_parse_stk_callback() in daraja.h), CONSTRA_E_STORAGE,
  * CONSTRA_E_NOMEM, CONSTRA_E_PLATFORM. Thread-safe.
  */
 CONSTRA_API int constra_handle_mpesa_callback(constra_t *handle, const char *body, size_t len);
+
+/**
+ * As constra_handle_mpesa_callback(), for a callback that arrived on a URL
+ * with a query string (`query`: the part after '?', `query_len` bytes;
+ * NULL when there was none). When the handle's rail authenticates
+ * callbacks (the Daraja rail checks the secret token of its CallBackURL,
+ * rail_daraja.h), a callback whose query does not carry it is refused
+ * with CONSTRA_E_AUTH and nothing is recorded;
+ * constra_handle_mpesa_callback() is this call with no query. When the
+ * rail parses callbacks itself (parse_callback), its parse is used, and a
+ * result it holds for confirmation is recorded later (tick). Thread-safe.
+ */
+CONSTRA_API int constra_handle_mpesa_callback_query(constra_t *handle, const char *query,
+                                                    size_t query_len, const char *body,
+                                                    size_t len);
 
 CONSTRA_END_DECLS
 

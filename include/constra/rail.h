@@ -3,8 +3,8 @@
  * a payment provider to collect money and learns the outcome.
  *
  * Implementations: `sim`, the in-process simulator (constra_rail_sim()
- * below), and `mpesa`, Daraja over a transport (later). A host may supply
- * its own. Vtable rules as for constra_platform (platform.h).
+ * below), and `mpesa`, Daraja over a transport (constra_rail_daraja(),
+ * rail_daraja.h). A host may supply its own. Vtable rules as for constra_platform (platform.h).
  *
  * Results come back in a library-owned constra_rail_result with fixed-size
  * text fields: the rail writes into it, nothing is allocated across the
@@ -99,7 +99,11 @@ typedef struct constra_rail {
 
     /** Parses a provider callback body into a FINAL result (which names
      *  the checkout_request_id it is about). CONSTRA_E_PARSE for anything
-     *  malformed. Optional. */
+     *  malformed. Optional. When present the engine parses callbacks with
+     *  it (not with the built-in Daraja parser); an outcome of PENDING
+     *  means "held, not yet trusted" (e.g. a success awaiting
+     *  confirmation): the engine records nothing and the rail hands the
+     *  result over later through poll(). */
     int (*parse_callback)(void *user_data, const char *body, size_t body_len,
                           constra_rail_result *out);
 
@@ -109,6 +113,13 @@ typedef struct constra_rail {
 
     /** Optional: called exactly once when the last user drops the copy. */
     void (*destroy)(void *user_data);
+
+    /** Optional (appended in 0.1; NULL in older structs): authenticates a
+     *  provider callback by the query string of the URL it arrived on
+     *  (`query` without '?', NULL when there was none). CONSTRA_OK to
+     *  accept; CONSTRA_E_AUTH to refuse it (the engine then records
+     *  nothing). The Daraja rail checks its secret callback token here. */
+    int (*authenticate_callback)(void *user_data, const char *query, size_t query_len);
     /* New members are appended here. */
 } constra_rail;
 

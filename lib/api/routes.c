@@ -678,7 +678,8 @@ int constra__api_callback(constra__api_ctx *c)
 {
     const char *body = c->req->body ? c->req->body : "";
     constra_error detail = CONSTRA_ERROR_INIT;
-    int rc = constra__handle_mpesa_callback_d(c->h, body, c->req->body_len, &detail);
+    int rc = constra__handle_mpesa_callback_d(c->h, c->query, c->query_len, body,
+                                              c->req->body_len, &detail);
     if (rc != CONSTRA_OK) {
         return constra__api_engine_error(c, rc, &detail, NULL);
     }

@@ -70,8 +70,8 @@ int constra__list_intents_d(constra_t *h, const constra_list_params *params,
                             constra_intent_list **out, constra_error *detail);
 int constra__intent_events_d(constra_t *h, const char *id, constra_event_list **out,
                              constra_error *detail);
-int constra__handle_mpesa_callback_d(constra_t *h, const char *body, size_t len,
-                                     constra_error *detail);
+int constra__handle_mpesa_callback_d(constra_t *h, const char *query, size_t query_len,
+                                     const char *body, size_t len, constra_error *detail);
 
 /* A new id from the handle's generator (e gets the failure). */
 int constra__new_id(constra_t *h, const char *prefix, char *out, size_t size, constra_error *e);

@@ -1,10 +1,12 @@
 /* The rail vtable's checks, shared by every rail and by the engine. */
+#include <stddef.h>
 #include <string.h>
 
 #include "constra/rail.h"
+#include "rails/rail_internal.h"
 #include "util/check.h"
 
-#define RAIL_V1_SIZE sizeof(constra_rail)
+#define RAIL_V1_SIZE CONSTRA__RAIL_V1_SIZE
 
 int constra_rail_init(constra_rail *rail, size_t struct_size)
 {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "constra/rail.h"
+#include "rails/rail_internal.h"
 #include "platform/platform.h"
 #include "util/check.h"
 #include "util/civil.h"
@@ -262,7 +263,7 @@ static void sim_destroy(void *ud)
 int constra_rail_sim(constra_rail *out, const constra_platform *platform,
                      const constra_sim_options *options, constra_error *err)
 {
-    int rc = constra__check_struct(out, sizeof(*out), sizeof(*out), "out", err);
+    int rc = constra__check_struct(out, CONSTRA__RAIL_V1_SIZE, sizeof(*out), "out", err);
     if (rc != CONSTRA_OK) {
         return rc;
     }
@@ -303,6 +304,6 @@ int constra_rail_sim(constra_rail *out, const constra_platform *platform,
     r.query = sim_query;
     r.poll = sim_poll;
     r.destroy = sim_destroy;
-    *out = r;
+    constra__fill_struct(out, &r, sizeof(r));
     return CONSTRA_OK;
 }
