@@ -25,6 +25,7 @@
 #include "constra/webhook.h"
 #include "constra/instruction.h"
 #include "constra/daraja.h"
+#include "constra/client.h"
 #include "constra/api.h"
 
 #endif /* CONSTRA_H */

@@ -58,6 +58,13 @@ static int callback_impl(constra_t *h, const char *body, size_t len, constra_err
     if (body == NULL) {
         return constra__record_out(h, constra__fail_null(&e, "body"), &e, detail);
     }
+    if (h->remote_ops) {
+        /* Daraja calls the server that made the push, not its clients. */
+        return constra__record_out(h, constra__fail(&e, CONSTRA_E_UNSUPPORTED, "remote_handle",
+                                                    NULL, "a remote handle does not take "
+                                                    "provider callbacks; the server does"),
+                                   &e, detail);
+    }
     constra_daraja_stk_callback cb = CONSTRA_DARAJA_STK_CALLBACK_INIT;
     int rc = constra_daraja_parse_stk_callback(body, len, &cb, &e);
     if (rc != CONSTRA_OK) {
