@@ -59,6 +59,7 @@ enum fault {
     F_503,            /* answer 503 without reaching the router */
     F_AFTER_TIMEOUT,  /* the router acts, then the answer is lost (TIMEOUT) */
     F_IN_FLIGHT,      /* answer 409 idempotent_request_in_flight */
+    /* the router acts, then the answer is replaced by: */
     F_HTML,           /* 200 text/html */
     F_NOT_JSON,       /* 200 application/json "not json" */
     F_WRONG_SHAPE,    /* 200 {"id":"pi_x"} */
@@ -126,32 +127,18 @@ static int fault_handler(void *ctx, const constra_transport_request *req,
     switch (f) {
     case F_CONNECT:
         return constra_transport_response_fail(resp, CONSTRA_TRANSPORT_CONNECT, "refused");
-    case F_503:
-        return put(resp, 503, "application/json",
-                   "{\"error\":{\"code\":\"unavailable\",\"message\":\"try later\",\"param\":null}}",
-                   71);
+    case F_503: {
+        static const char b[] = "{\"error\":{\"code\":\"unavailable\",\"message\":"
+                                "\"try later\",\"param\":null}}";
+        return put(resp, 503, "application/json", b, sizeof(b) - 1);
+    }
     case F_IN_FLIGHT: {
         static const char b[] = "{\"error\":{\"code\":\"idempotent_request_in_flight\","
                                 "\"message\":\"in flight\",\"param\":null}}";
         return put(resp, 409, "application/json", b, sizeof(b) - 1);
     }
-    case F_HTML:
-        return put(resp, 200, "text/html", "<html>hi</html>", 15);
-    case F_NOT_JSON:
-        return put(resp, 200, "application/json", "not json", 8);
-    case F_WRONG_SHAPE:
-        return put(resp, 200, "application/json", "{\"id\":\"pi_x\"}", 13);
     case F_500_HTML:
         return put(resp, 500, "text/html", "<html>oops</html>", 17);
-    case F_HUGE: {
-        int rc = put(resp, 200, "application/json", "[", 1);
-        static char chunk[65536];
-        memset(chunk, ' ', sizeof(chunk));
-        for (int i = 0; rc == CONSTRA_OK && i < 64; i++) {
-            rc = constra_transport_response_append(resp, chunk, sizeof(chunk));
-        }
-        return rc;
-    }
     default:
         break;
     }
@@ -168,9 +155,33 @@ static int fault_handler(void *ctx, const constra_transport_request *req,
     if (rc != CONSTRA_OK) {
         return constra_transport_response_fail(resp, CONSTRA_TRANSPORT_OTHER, "router failed");
     }
-    if (f == F_AFTER_TIMEOUT) {
+    /* The server acted; what comes back is lost or mangled on the way
+     * (a proxy's error page, a cut connection). */
+    switch (f) {
+    case F_AFTER_TIMEOUT:
         constra_api_response_free(out);
         return constra_transport_response_fail(resp, CONSTRA_TRANSPORT_TIMEOUT, "timed out");
+    case F_HTML:
+        constra_api_response_free(out);
+        return put(resp, 200, "text/html", "<html>hi</html>", 15);
+    case F_NOT_JSON:
+        constra_api_response_free(out);
+        return put(resp, 200, "application/json", "not json", 8);
+    case F_WRONG_SHAPE:
+        constra_api_response_free(out);
+        return put(resp, 200, "application/json", "{\"id\":\"pi_x\"}", 13);
+    case F_HUGE: {
+        constra_api_response_free(out);
+        rc = put(resp, 200, "application/json", "[", 1);
+        static char chunk[65536];
+        memset(chunk, ' ', sizeof(chunk));
+        for (int i = 0; rc == CONSTRA_OK && i < 64; i++) {
+            rc = constra_transport_response_append(resp, chunk, sizeof(chunk));
+        }
+        return rc;
+    }
+    default:
+        break;
     }
     size_t len = 0;
     const char *body = constra_api_response_body(out, &len);
