@@ -814,18 +814,18 @@ static void test_threads_one_key(void **state)
 
 /* ---- against a real server ------------------------------------------------------ */
 
-/* Runs when CONSTRA_TEST_SERVE_URL (a base URL such as
+/* Registered only when CONSTRA_TEST_SERVE_URL (a base URL such as
  * http://127.0.0.1:8000/v1 of a `constra serve` in sandbox mode) and
  * CONSTRA_TEST_SERVE_KEY are set: the seed flow over the library's
- * built-in transport (libcurl). Without them the case is skipped. */
+ * built-in transport (libcurl). Without them it is not run (and not
+ * counted), and a TAP comment says so. */
 static void test_against_constra_serve(void **state)
 {
     (void)state;
     const char *url = getenv("CONSTRA_TEST_SERVE_URL");
     const char *key = getenv("CONSTRA_TEST_SERVE_KEY");
-    if (url == NULL || key == NULL) {
-        skip();
-    }
+    assert_non_null(url);
+    assert_non_null(key);
     constra_remote_config cfg = CONSTRA_REMOTE_CONFIG_INIT;
     cfg.base_url = url;
     cfg.secret_key = key;
@@ -885,5 +885,11 @@ int main(void)
         cmocka_unit_test(test_threads_one_key),
         cmocka_unit_test(test_against_constra_serve),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    size_t n = sizeof(tests) / sizeof(tests[0]);
+    if (getenv("CONSTRA_TEST_SERVE_URL") == NULL || getenv("CONSTRA_TEST_SERVE_KEY") == NULL) {
+        printf("# CONSTRA_TEST_SERVE_URL / CONSTRA_TEST_SERVE_KEY not set: "
+               "test_against_constra_serve not run\n");
+        n--; /* the last entry */
+    }
+    return _cmocka_run_group_tests("tests", tests, n, NULL, NULL);
 }
