@@ -201,14 +201,27 @@ int constra_remote_config_from_env(constra_remote_config *config, constra_getenv
 
 /* ---- the calls ----------------------------------------------------------- */
 
-static int respond_intent(constra_t *h, constra_transport_response *resp, constra_intent **out,
-                          constra_error *e)
+/* The intent of a 2xx answer. `want_id` (NULL for create) is the id the
+ * request named: an answer about another intent is refused, never handed
+ * out as if it were the one asked for. */
+static int respond_intent(constra_t *h, constra_transport_response *resp, const char *want_id,
+                          constra_intent **out, constra_error *e)
 {
     size_t len = 0;
     const char *body = constra_transport_response_body(resp, &len);
     const char *rep = constra_transport_response_header(resp, "Idempotent-Replayed");
-    int rc = constra__client_parse_intent(h, body, len, rep && strcmp(rep, "true") == 0, out, e);
+    constra_intent *in = NULL;
+    int rc = constra__client_parse_intent(h, body, len, rep && strcmp(rep, "true") == 0, &in, e);
     constra_transport_response_free(resp);
+    if (rc == CONSTRA_OK && want_id && strcmp(constra_intent_id(in), want_id) != 0) {
+        constra_intent_free(in);
+        return constra__fail(e, CONSTRA_E_PARSE, "response_malformed", "id",
+                             "the server answered about another payment intent than %s",
+                             want_id);
+    }
+    if (rc == CONSTRA_OK) {
+        *out = in;
+    }
     return rc;
 }
 
@@ -290,7 +303,7 @@ static int remote_create(constra_t *h, const constra_intent_params *params, cons
     constra_transport_response *resp = NULL;
     rc = constra__client_call(h, &call, &resp, e);
     constra__free(&h->platform, body);
-    return rc == CONSTRA_OK ? respond_intent(h, resp, out, e) : rc;
+    return rc == CONSTRA_OK ? respond_intent(h, resp, NULL, out, e) : rc;
 }
 
 static int get_intent(constra_t *h, const char *id, constra_intent **out, constra_error *e)
@@ -300,7 +313,7 @@ static int get_intent(constra_t *h, const char *id, constra_intent **out, constr
     constra__call call = {"GET", path, NULL, 0, NULL, CONSTRA__RETRY_SAFE, 0};
     constra_transport_response *resp = NULL;
     int rc = constra__client_call(h, &call, &resp, e);
-    return rc == CONSTRA_OK ? respond_intent(h, resp, out, e) : rc;
+    return rc == CONSTRA_OK ? respond_intent(h, resp, id, out, e) : rc;
 }
 
 static int remote_get(constra_t *h, const char *id, constra_intent **out, constra_error *e)
@@ -377,7 +390,7 @@ static int remote_action(constra_t *h, const constra__remote_action *a, constra_
     rc = constra__client_call(h, &call, &resp, e);
     constra__free(&h->platform, body);
     if (rc == CONSTRA_OK) {
-        return respond_intent(h, resp, out, e);
+        return respond_intent(h, resp, a->id, out, e);
     }
     if (rc == CONSTRA_E_INVALID_STATE && policy == CONSTRA__RETRY_GUARDED && call.tries > 1) {
         /* An earlier try may have done it; its answer was lost. */

@@ -65,7 +65,8 @@ enum fault {
     F_WRONG_SHAPE,    /* 200 {"id":"pi_x"} */
     F_TRUNCATED,      /* the router's answer cut in half */
     F_HUGE,           /* a body over the response cap */
-    F_500_HTML        /* 500 with an HTML body */
+    F_500_HTML,       /* 500 with an HTML body */
+    F_CANNED          /* 200 application/json with env.canned */
 };
 
 #define MAX_SEEN 64
@@ -84,6 +85,7 @@ typedef struct env {
     char keys[MAX_SEEN][64];
     int sleeps;
     int64_t slept_ms;
+    char canned[8192];
     pthread_mutex_t lock;
 } env;
 
@@ -139,6 +141,8 @@ static int fault_handler(void *ctx, const constra_transport_request *req,
     }
     case F_500_HTML:
         return put(resp, 500, "text/html", "<html>oops</html>", 17);
+    case F_CANNED:
+        return put(resp, 200, "application/json", v->canned, strlen(v->canned));
     default:
         break;
     }

@@ -463,6 +463,116 @@ static void test_parser_refuses_wrong_shapes(void **state)
     close_env(v);
 }
 
+/* An answer about another intent than the one asked for is refused. */
+static void test_answer_for_another_id(void **state)
+{
+    (void)state;
+    env *v = open_env(1, 0);
+    constra_intent *a = create_ok(v, "order_a");
+    constra_intent *b = create_ok(v, "order_b");
+    snprintf(v->canned, sizeof(v->canned), "%s", constra_intent_json(b, NULL));
+    constra_intent *in = NULL;
+    SCRIPT(v, F_CANNED);
+    assert_int_equal(constra_intent_get(v->h, constra_intent_id(a), &in), CONSTRA_E_PARSE);
+    assert_null(in);
+    assert_string_equal(last(v->h).code, "response_malformed");
+    assert_string_equal(last(v->h).param, "id");
+    SCRIPT(v, F_CANNED);
+    assert_int_equal(constra_intent_cancel(v->h, constra_intent_id(a), &in), CONSTRA_E_PARSE);
+    assert_null(in);
+    SCRIPT(v, F_CANNED);
+    assert_int_equal(constra_intent_get(v->h, constra_intent_id(b), &in), CONSTRA_OK);
+    constra_intent_free(in);
+    constra_intent_free(a);
+    constra_intent_free(b);
+    close_env(v);
+}
+
+/* Deterministic mutations of real answers (byte flips, cuts, inserted
+ * bytes) into the three parsers: each either parses or fails with
+ * CONSTRA_E_PARSE, never crashes (the ASan build runs this too). */
+static void test_mutated_answers(void **state)
+{
+    (void)state;
+    env *v = open_env(1, 0);
+    constra_intent *in = create_ok(v, "order_mut");
+    char id[CONSTRA_ID_SIZE];
+    strcpy(id, constra_intent_id(in));
+    constra_intent_free(in);
+    assert_int_equal(constra_intent_simulate_callback(v->h, id, "1032", NULL, &in), CONSTRA_OK);
+    char *docs[3];
+    docs[0] = strdup(constra_intent_json(in, NULL));
+    constra_intent_free(in);
+    constra_intent_list *l = NULL;
+    assert_int_equal(constra_list_intents(v->h, NULL, &l), CONSTRA_OK);
+    docs[1] = strdup(constra_intent_list_json(l, NULL));
+    constra_intent_list_free(l);
+    constra_event_list *ev = NULL;
+    assert_int_equal(constra_intent_events(v->h, id, &ev), CONSTRA_OK);
+    docs[2] = strdup(constra_event_list_json(ev, NULL));
+    constra_event_list_free(ev);
+    uint32_t seed = 12345;
+    int parsed = 0, refused = 0;
+    for (int round = 0; round < 3000; round++) {
+        int which = round % 3;
+        size_t n = strlen(docs[which]);
+        char *m = malloc(n + 8);
+        memcpy(m, docs[which], n + 1);
+        size_t len = n;
+        int edits = 1 + round % 4;
+        for (int k = 0; k < edits; k++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t at = (seed >> 8) % len;
+            static const char bytes[] = "{}[]\",:0 9\x00-.eE\\u";
+            char ch = bytes[(seed >> 20) % (sizeof(bytes) - 1)];
+            switch ((seed >> 28) % 3) {
+            case 0:
+                m[at] = ch;
+                break;
+            case 1:
+                len = at; /* cut */
+                break;
+            default:
+                memmove(m + at + 1, m + at, len - at);
+                m[at] = ch;
+                len++;
+                break;
+            }
+            if (len == 0) {
+                break;
+            }
+        }
+        constra_error e = CONSTRA_ERROR_INIT;
+        int rc;
+        if (which == 0) {
+            constra_intent *x = NULL;
+            rc = constra__client_parse_intent(v->h, m, len, 0, &x, &e);
+            constra_intent_free(x);
+        } else if (which == 1) {
+            constra_intent_list *x = NULL;
+            rc = constra__client_parse_list(v->h, m, len, &x, &e);
+            constra_intent_list_free(x);
+        } else {
+            constra_event_list *x = NULL;
+            rc = constra__client_parse_events(v->h, m, len, &x, &e);
+            constra_event_list_free(x);
+        }
+        if (rc == CONSTRA_OK) {
+            parsed++;
+        } else {
+            assert_int_equal(rc, CONSTRA_E_PARSE);
+            refused++;
+        }
+        free(m);
+    }
+    assert_true(refused > 1000);
+    assert_true(parsed > 0); /* some edits land in free text */
+    for (int i = 0; i < 3; i++) {
+        free(docs[i]);
+    }
+    close_env(v);
+}
+
 /* ---- configuration ----------------------------------------------------------------- */
 
 typedef struct fake_env {
@@ -878,6 +988,8 @@ int main(void)
         cmocka_unit_test(test_401_wrong_key_and_live_simulate),
         cmocka_unit_test(test_malformed_answers),
         cmocka_unit_test(test_parser_refuses_wrong_shapes),
+        cmocka_unit_test(test_answer_for_another_id),
+        cmocka_unit_test(test_mutated_answers),
         cmocka_unit_test(test_env_configuration),
         cmocka_unit_test(test_open_checks),
         cmocka_unit_test(test_remote_only_differences),
