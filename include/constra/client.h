@@ -27,43 +27,63 @@
  *     (the only place the REST JSON carries it).
  *
  * Retries (all bounded by max_tries, with exponential backoff and full
- * jitter from the platform's random source, sleeping through sleep_ms):
- *   - what is retried: a request the transport could not send
- *     (CONSTRA_E_TRANSPORT: connect, TLS), HTTP 5xx, 429, and a lost
- *     answer (CONSTRA_E_OUTCOME_UNKNOWN: time-out, reset) -- the latter
- *     two only where a repeat is safe (below);
- *   - create always carries the caller's Idempotency-Key, the same key on
- *     every try, so a repeat is answered by the server's idempotency
- *     (replayed, byte for byte) and never makes a second intent or a
- *     second STK push; 409 `idempotent_request_in_flight` means the first
- *     try is still running on the server: wait and ask again;
- *   - reads (get, list, events) are always safe to repeat;
- *   - cancel, resolve, confirm and simulate-callback are guarded by the
- *     intent's status on the server, so a repeat of one that took effect
- *     meets 409 `invalid_state`: on a repeated try the client then reads
- *     the intent, and if it is in the state the action leads to
- *     (cancelled; succeeded/failed for resolve; no longer a draft for
- *     confirm; the callback's outcome recorded for simulate), that is the
- *     answer. Otherwise the 409 is returned as is;
+ * jitter from the platform's random source, sleeping through sleep_ms).
+ * Every try of one call sends the same request, Idempotency-Key included.
+ *   - a request the transport could not send (CONSTRA_E_TRANSPORT:
+ *     connect, TLS) is always repeated;
+ *   - a lost answer (CONSTRA_E_OUTCOME_UNKNOWN: time-out, reset, a body
+ *     over max_response_bytes), HTTP 5xx and 429 are repeated for every
+ *     call but `retry` (below);
+ *   - create carries the caller's Idempotency-Key (required, as on a local
+ *     handle), so a repeat is answered by the server's idempotency
+ *     (replayed, byte for byte: constra_intent_replayed() is 1) and never
+ *     makes a second intent or a second STK push; 409
+ *     `idempotent_request_in_flight` means an earlier try still runs on
+ *     the server: wait (at least backoff_base_ms) and ask again;
+ *   - reads (get, list, events) are always safe to repeat; so is
+ *     simulate-callback (sandbox only; a repeat of one that took effect is
+ *     recorded as a duplicate and changes nothing);
+ *   - cancel, resolve and confirm are guarded by the intent's status on
+ *     the server, so a repeat of one that took effect meets 409
+ *     `invalid_state`: after a repeated try the client then reads the
+ *     intent, and if it is in the state the action leads to (cancelled;
+ *     succeeded with that receipt, or failed, for resolve; no longer a
+ *     draft for confirm) that is the answer; otherwise the 409 is;
  *   - retry (a new STK push) is repeated only when the request provably
- *     never reached the server (CONSTRA_E_TRANSPORT). After a lost answer
- *     it fails with CONSTRA_E_OUTCOME_UNKNOWN ("read the intent before
- *     trying again"), and a 5xx is returned as the server's error: a
- *     blind repeat could prompt the customer twice. (The server refuses a
- *     new attempt while an earlier one's outcome is unknown, but a repeat
- *     after the first retry's prompt was answered would be a new push.)
+ *     never left (CONSTRA_E_TRANSPORT). After a lost answer it fails with
+ *     CONSTRA_E_OUTCOME_UNKNOWN ("read the intent before trying again"),
+ *     and a 5xx is returned as the server's error: a blind repeat could
+ *     prompt the customer twice (the server refuses a new attempt while an
+ *     earlier one's outcome is unknown, but not once the customer has
+ *     answered the first prompt);
  *   - every POST carries an Idempotency-Key (the caller's for create, a
- *     fresh random one per call otherwise, the same on each try): the
- *     Constra router ignores it on actions, a server that honours it
- *     replays instead of acting twice;
- *   - any other 4xx is returned at once with the server's detail.
+ *     fresh "req_..." id per call otherwise): the Constra router ignores
+ *     it on actions, a server that honours it replays instead of acting
+ *     twice;
+ *   - any other 4xx is returned at once with the server's detail; when
+ *     the tries run out, the last failure is returned (a transport failure
+ *     after an earlier try that may have arrived is reported as
+ *     CONSTRA_E_OUTCOME_UNKNOWN: repeat the create under the same key, or
+ *     read the intent).
  *
- * Malformed answers (not JSON, not an object, the wrong shape, a
- * Content-Type other than application/json, over max_response_bytes)
- * fail with CONSTRA_E_PARSE, code "response_malformed" (or
- * "response_too_large": CONSTRA_E_OUTCOME_UNKNOWN, since the server did
- * answer) and are never retried as if nothing happened: a create whose
- * answer was unreadable is only ever repeated under the same key.
+ * Error statuses from HTTP: 400/413/414/415/422/431 INVALID_ARGUMENT,
+ * 401 AUTH, 403 `sandbox_only` UNSUPPORTED (else AUTH), 404 NOT_FOUND,
+ * 405/501 UNSUPPORTED, 409 `invalid_state` INVALID_STATE (else
+ * CONFLICT), 429 RATE_LIMITED, 503 or `storage_error` STORAGE, 502/504
+ * OUTCOME_UNKNOWN, other 5xx GENERIC; an error body without the
+ * {"error":{...}} shape gives code "http_error". Argument errors carry the
+ * REST API's code (which may be more general than a local engine's, e.g.
+ * "parameter_invalid" for "amount_invalid") with the same param and HTTP
+ * status.
+ *
+ * Malformed 2xx answers (a Content-Type other than application/json, not
+ * strict JSON, not an object of the promised shape, strings too long for
+ * their field, an intent other than the one asked for) fail with
+ * CONSTRA_E_PARSE, code "response_malformed", param naming the field, and
+ * are not repeated: the server did answer (a create whose answer was
+ * unreadable is safe to call again under the same key: it replays).
+ * Members the client does not know are ignored (a newer server may add
+ * some).
  *
  * Threads: a remote handle may be shared by threads as a local one; the
  * transport's send must then be thread-safe (the curl and loopback ones
