@@ -18,6 +18,15 @@
 #include "util/encode.h"
 #include "util/sbuf.h"
 
+/* The libcurl transport is the default when the library has its API (it
+ * answers CONSTRA_E_UNSUPPORTED itself when built without libcurl). */
+#if defined(__has_include)
+#  if __has_include("constra/transport_curl.h")
+#    include "constra/transport_curl.h"
+#    define CONSTRA__CLIENT_CURL_API 1
+#  endif
+#endif
+
 #define BASE_URL_MAX 2000
 #define DEFAULT_TRIES 3
 #define MAX_TRIES 10
@@ -583,15 +592,23 @@ static int check_remote(const constra_remote_config *r, constra_error *err)
                              "config.max_attempts", "config.max_attempts must be 0 to %d",
                              CONSTRA__ATTEMPTS_MAX);
     }
-    if (r->transport == NULL) {
-        /* The curl transport lands on another branch; when it does, this
-         * is where a NULL transport becomes constra_transport_curl(). */
-        return constra__fail(err, CONSTRA_E_UNSUPPORTED, "transport_missing",
-                             "config.transport",
-                             "config.transport is NULL and this build has no built-in HTTP "
-                             "transport");
+    return r->transport ? constra_transport_check(r->transport, err) : CONSTRA_OK;
+}
+
+/* The transport used when config.transport is NULL. */
+static int default_transport(constra_transport *out, constra_error *err)
+{
+#ifdef CONSTRA__CLIENT_CURL_API
+    int rc = constra_transport_curl(out, NULL, err);
+    if (rc != CONSTRA_E_UNSUPPORTED) {
+        return rc;
     }
-    return constra_transport_check(r->transport, err);
+#else
+    (void)out;
+#endif
+    return constra__fail(err, CONSTRA_E_UNSUPPORTED, "transport_missing", "config.transport",
+                         "config.transport is NULL and this build has no built-in HTTP "
+                         "transport");
 }
 
 int constra_open_remote(constra_t **out, const constra_remote_config *config, constra_error *err)
@@ -628,12 +645,19 @@ int constra_open_remote(constra_t **out, const constra_remote_config *config, co
     while (len > 0 && r.base_url[len - 1] == '/') {
         len--;
     }
+    rc = CONSTRA_OK;
     if (c == NULL || (c->base_url = constra__strndup(&h->platform, r.base_url, len)) == NULL) {
+        rc = constra__fail(err, CONSTRA_E_NOMEM, NULL, NULL, "cannot allocate the client");
+    } else if (r.transport == NULL) {
+        constra_transport_init(&c->transport, sizeof(c->transport));
+        rc = default_transport(&c->transport, err); /* ours from here: destroyed at close */
+    }
+    if (rc != CONSTRA_OK) {
         client_free(&h->platform, c);
         /* The platform's destroy must not run: the caller still owns it. */
         h->platform.destroy = NULL;
         constra_close(h);
-        return constra__fail(err, CONSTRA_E_NOMEM, NULL, NULL, "cannot allocate the client");
+        return rc;
     }
     c->base_len = len;
     memcpy(c->auth, "Bearer ", 7);
@@ -652,8 +676,11 @@ int constra_open_remote(constra_t **out, const constra_remote_config *config, co
     c->sleep_ms = r.sleep_ms ? r.sleep_ms : nanosleep_ms;
     c->sleep_user_data = r.sleep_user_data;
     c->max_attempts = r.max_attempts ? r.max_attempts : DEFAULT_ATTEMPTS;
-    /* Last, so that nothing above can fail after the transport is ours. */
-    constra__copy_struct(&c->transport, sizeof(c->transport), r.transport);
+    /* A caller's transport becomes ours only here, where nothing can fail
+     * any more: a failed open leaves it with the caller. */
+    if (r.transport != NULL) {
+        constra__copy_struct(&c->transport, sizeof(c->transport), r.transport);
+    }
     h->remote = c;
     h->remote_ops = &remote_ops;
     *out = h;
