@@ -12,7 +12,17 @@ packages=(
   libcurl4-openssl-dev libsqlite3-dev libpq-dev libmicrohttpd-dev libssl-dev
   # tests: cmocka, and clang for the libFuzzer harnesses
   libcmocka-dev clang
+  # the dashboard's browser test (tests/browser) drives Debian's Chromium
+  chromium
 )
+# ...with Node.js and npm. Only when no `node` is installed: a machine may
+# have Node from elsewhere (NodeSource's nodejs ships its own npm and
+# conflicts with Debian's npm package).
+if ! command -v node >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+elif ! command -v npm >/dev/null 2>&1; then
+  packages+=(npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -8,6 +8,15 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
 
 status=0
+
+# The browser test's npm packages, exactly as package-lock.json pins them
+# (playwright-core only: it downloads no browser, it drives Debian's
+# /usr/bin/chromium). Only the npm registry is contacted. Without them
+# the browser test fails, so a failure here is counted there.
+echo "=== npm ci tests/browser"
+PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund \
+  || echo "npm ci failed: the browser test will fail"
+
 run_suite() { # build_dir [meson options...]
   local dir=$1; shift
   echo "=== build $dir $*"

@@ -18,6 +18,7 @@
  *        (also /api/v1/mpesa/callback)
  *   GET  /sandbox/overview                     counts and recent activity
  *   POST /instructions                         typed instruction -> draft
+ *   GET  /workspace                            the workspace's configuration
  *
  * Authentication: every route but the Daraja callback needs
  * `Authorization: Bearer <secret key>` equal to the handle's
@@ -110,6 +111,15 @@
  * counts provider results that settled an attempt (real, simulated or
  * learnt by STK query), "duplicates" repeated results, "unmatched"
  * callbacks for unknown checkout ids. Served in both modes (read-only).
+ *
+ * Workspace: {"object":"workspace","api_version":"v1","library_version":
+ * "0.1.0","livemode":false,"rail":{"name":"sim","provider":"mpesa",
+ * "shortcode":"174379","callback_path":"/api/v1/providers/mpesa/callback"},
+ * "retry_policy":{"max_attempts":3,"callback_timeout_ms":120000,
+ * "idempotency_retention_ms":86400000}} from the handle's configuration
+ * (what an operator console shows; never the key). shortcode is the
+ * Daraja sandbox's 174379 on a sandbox handle, null on a live one (it
+ * belongs to the Daraja rail's configuration). Served in both modes.
  *
  * Instructions: body {"text":"charge 0712 345 678 KES 1,250 for order
  * 7429 solar kit deposit"} (see instruction.h). Refused: 422

@@ -105,7 +105,7 @@ int constra__api_check_members(const cJSON *obj, const char *parent, const char 
  * the REST ones: parameter_missing, parameter_invalid, ...). */
 int constra__api_body_error(constra__api_ctx *c, constra_error *e);
 
-/* ---- routes (routes.c, overview.c) ------------------------------------------ */
+/* ---- routes (routes.c, overview.c, workspace.c) ------------------------------ */
 
 int constra__api_create(constra__api_ctx *c);
 int constra__api_list(constra__api_ctx *c);
@@ -115,5 +115,6 @@ int constra__api_action(constra__api_ctx *c, const char *action);
 int constra__api_callback(constra__api_ctx *c);
 int constra__api_instructions(constra__api_ctx *c);
 int constra__api_overview(constra__api_ctx *c);
+int constra__api_workspace(constra__api_ctx *c);
 
 #endif

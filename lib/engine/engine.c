@@ -14,6 +14,7 @@
 
 #include "constra/money.h"
 #include "constra/mpesa_fields.h"
+#include "engine/cache.h"
 #include "engine/engine.h"
 #include "platform/platform.h"
 #include "rails/sim.h"
@@ -29,8 +30,9 @@
 
 static struct constra_intent *new_intent(constra_t *h)
 {
-    struct constra_intent *in = constra__calloc(&h->platform, 1, sizeof(*in));
+    struct constra_intent *in = constra__malloc(&h->platform, sizeof(*in));
     if (in) {
+        constra__model_clear(in);
         in->platform = h->platform;
     }
     return in;
@@ -47,6 +49,7 @@ void constra_intent_free(constra_intent *in)
 }
 
 typedef struct load_ctx {
+    constra_t *h;
     struct constra_intent *in;
     int rc;
 } load_ctx;
@@ -54,6 +57,10 @@ typedef struct load_ctx {
 static int load_row(void *ctx, const constra_storage_intent *row)
 {
     load_ctx *l = ctx;
+    if (constra__cache_get(l->h, row->id, row->version, l->in)) {
+        l->rc = CONSTRA_OK;
+        return 1;
+    }
     l->rc = constra__model_parse(l->in, row->document, row->document_len);
     l->in->version = row->version;
     return 1;
@@ -71,7 +78,7 @@ static int storage_error(constra_error *e, int rc, const char *what)
 
 static int load(constra_t *h, const char *id, struct constra_intent *in, constra_error *e)
 {
-    load_ctx l = {in, CONSTRA_E_STORAGE};
+    load_ctx l = {h, in, CONSTRA_E_STORAGE};
     int rc = h->storage.get_intent(h->storage.user_data, id, load_row, &l);
     if (rc == CONSTRA_E_NOT_FOUND) {
         return constra__fail(e, CONSTRA_E_NOT_FOUND, "resource_missing", "id",
@@ -104,7 +111,10 @@ static int finish(constra_t *h, struct constra_intent *in, constra_error *e)
         return CONSTRA_OK; /* the text of exactly this state already exists */
     }
     constra__free(&h->platform, in->json);
-    in->json = constra__model_json(in, 0, &h->platform, &in->json_len);
+    in->json = constra__cache_json(h, in->id, in->version, &in->json_len);
+    if (in->json == NULL) {
+        in->json = constra__model_json(in, 0, &h->platform, &in->json_len);
+    }
     in->json_version = in->version;
     if (in->json == NULL) {
         return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
@@ -229,6 +239,9 @@ static int save(constra_t *h, struct constra_intent *in, int64_t expected, const
     }
     constra__free(&h->platform, doc);
     constra__free(&h->platform, evt);
+    if (rc == CONSTRA_OK) {
+        constra__cache_put(h, in, resp, resp_len);
+    }
     if (rc == CONSTRA_OK && resp != NULL) {
         constra__free(&h->platform, in->json);
         in->json = resp;
@@ -1090,7 +1103,7 @@ int constra__engine_apply_result(constra_t *h, const constra_rail_result *r, int
     }
     int rc = CONSTRA_OK;
     for (int tries = 0; tries < CAS_RETRIES; tries++) {
-        load_ctx l = {in, CONSTRA_E_STORAGE};
+        load_ctx l = {h, in, CONSTRA_E_STORAGE};
         rc = h->storage.find_by_checkout(h->storage.user_data, r->checkout_request_id, load_row,
                                          &l);
         if (rc == CONSTRA_E_NOT_FOUND) {

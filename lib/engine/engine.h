@@ -31,6 +31,8 @@ struct constra {
      * secrecy, so a pool is safe; secrets never come from it. */
     uint8_t id_pool[250];
     size_t id_pool_left;
+    /* Decoded intents by (id, version), guarded by `mutex` (cache.h). */
+    struct constra__cache_slot *cache;
     /* Remote backend (lib/client): set by constra_open_remote(), NULL for
      * a local engine. See constra__remote_ops below. */
     const struct constra__remote_ops *remote_ops;

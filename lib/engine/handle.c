@@ -3,6 +3,7 @@
  */
 #include <string.h>
 
+#include "engine/cache.h"
 #include "engine/engine.h"
 #include "platform/platform.h"
 #include "util/check.h"
@@ -162,6 +163,7 @@ void constra_close(constra_t *h)
     if (h->storage.destroy) {
         h->storage.destroy(h->storage.user_data);
     }
+    constra__cache_free(h);
     constra_platform plat = h->platform;
     plat.mutex_destroy(plat.user_data, h->mutex);
     constra__free(&plat, h);

@@ -1,5 +1,6 @@
 #include "engine/model.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -22,6 +23,27 @@ static const char *attempt_state_name(int state)
     return (state >= CONSTRA__ATTEMPT_SENDING && state <= CONSTRA__ATTEMPT_COMPLETED)
                ? attempt_state_names[state]
                : attempt_state_names[0];
+}
+
+void constra__model_copy(struct constra_intent *dst, const struct constra_intent *src)
+{
+    const size_t head = offsetof(struct constra_intent, attempts);
+    const size_t tail = offsetof(struct constra_intent, result_code);
+    int n = src->attempt_count;
+    if (n < 0 || n > CONSTRA__ATTEMPTS_MAX) {
+        n = CONSTRA__ATTEMPTS_MAX; /* cannot happen; copy all rather than misread */
+    }
+    memcpy(dst, src, head);
+    memcpy(dst->attempts, src->attempts, (size_t)n * sizeof(src->attempts[0]));
+    memcpy((char *)dst + tail, (const char *)src + tail, sizeof(*src) - tail);
+}
+
+void constra__model_clear(struct constra_intent *in)
+{
+    const size_t head = offsetof(struct constra_intent, attempts);
+    const size_t tail = offsetof(struct constra_intent, result_code);
+    memset(in, 0, head);
+    memset((char *)in + tail, 0, sizeof(*in) - tail);
 }
 
 constra__attempt *constra__model_current(struct constra_intent *in)
@@ -421,7 +443,7 @@ int constra__model_parse(struct constra_intent *in, const char *doc, size_t len)
     if (in->json != NULL) {
         keep.free_fn(keep.user_data, in->json); /* a previous read's snapshot text */
     }
-    memset(in, 0, sizeof(*in));
+    constra__model_clear(in);
     in->platform = keep;
     int rc = parse_tree(in, root) == 0 ? CONSTRA_OK : CONSTRA_E_STORAGE;
     cJSON_Delete(root);

@@ -210,13 +210,23 @@ void constra__sbuf_json_str(constra__sbuf *b, const char *s)
     b->data[b->len] = '\0';
 }
 
-void constra__sbuf_json_key(constra__sbuf *b, const char *key, int first)
+void constra__sbuf_json_key_n(constra__sbuf *b, const char *key, size_t len, int first)
 {
-    if (!first) {
-        constra__sbuf_append(b, ",", 1);
+    if (len > SIZE_MAX / 2 || reserve(b, len + 4) != 0) {
+        b->failed = 1;
+        return;
     }
-    constra__sbuf_json_str(b, key);
-    constra__sbuf_append(b, ":", 1);
+    char *out = b->data + b->len;
+    if (!first) {
+        *out++ = ',';
+    }
+    *out++ = '"';
+    memcpy(out, key, len);
+    out += len;
+    *out++ = '"';
+    *out++ = ':';
+    b->len = (size_t)(out - b->data);
+    b->data[b->len] = '\0';
 }
 
 void constra__sbuf_json_time(constra__sbuf *b, int64_t unix_ms)

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "constra/platform.h"
 
@@ -32,7 +33,14 @@ void constra__sbuf_int(constra__sbuf *b, int64_t v);
  * UTF-8 bytes are replaced by U+FFFD so the output is always valid JSON. */
 void constra__sbuf_json_str(constra__sbuf *b, const char *s);
 /* "key": at the start of an object member (with a leading comma unless first). */
-void constra__sbuf_json_key(constra__sbuf *b, const char *key, int first);
+/* Keys are the library's own names (ASCII letters, digits, '_', '.'):
+ * copied without escaping, which was a tenth of rendering an intent.
+ * Inline so that strlen of a literal folds to a constant. */
+void constra__sbuf_json_key_n(constra__sbuf *b, const char *key, size_t len, int first);
+static inline void constra__sbuf_json_key(constra__sbuf *b, const char *key, int first)
+{
+    constra__sbuf_json_key_n(b, key, strlen(key), first);
+}
 /* RFC 3339 UTC timestamp string with milliseconds, quoted; 0 gives null. */
 void constra__sbuf_json_time(constra__sbuf *b, int64_t unix_ms);
 

@@ -662,6 +662,101 @@ static void test_live_mode(void **state)
     close_env(v);
 }
 
+/* ---- GET /workspace ---------------------------------------------------------------- */
+
+static constra_api_response *post_callback(env *v, const char *target, const char *body,
+                                           size_t len);
+static void expect_ack(constra_api_response *r);
+
+static void test_workspace(void **state)
+{
+    (void)state;
+    /* Defaults: sandbox, the simulator, 3 attempts, 2 min, 24 h. */
+    env *v = open_env();
+    static const char *const paths[] = {"/v1/workspace", "/api/v1/workspace"};
+    for (size_t i = 0; i < 2; i++) {
+        constra_api_response *r = call(v, "GET", paths[i], NULL);
+        expect_status(r, 200);
+        const char *b = body_of(r);
+        assert_string_equal(constra_api_response_header(r, "cache-control"), "no-store");
+        assert_string_equal(jget(b, "object"), "workspace");
+        assert_string_equal(jget(b, "api_version"), "v1");
+        assert_string_equal(jget(b, "library_version"), constra_version());
+        assert_string_equal(jget(b, "livemode"), "false");
+        assert_string_equal(jget(b, "rail.name"), "sim");
+        assert_string_equal(jget(b, "rail.provider"), "mpesa");
+        assert_string_equal(jget(b, "rail.shortcode"), "174379");
+        assert_string_equal(jget(b, "rail.callback_path"), "/api/v1/providers/mpesa/callback");
+        assert_string_equal(jget(b, "retry_policy.max_attempts"), "3");
+        assert_string_equal(jget(b, "retry_policy.callback_timeout_ms"), "120000");
+        assert_string_equal(jget(b, "retry_policy.idempotency_retention_ms"), "86400000");
+        /* The key is never part of it. */
+        assert_null(strstr(b, "cs_test_"));
+        constra_api_response_free(r);
+    }
+    /* The callback path it names is the one the router serves (a bad
+     * body there is a 400 from the callback handler, not a 404). */
+    constra_api_response *r = post_callback(v, "/api/v1/providers/mpesa/callback", "{}", 2);
+    expect_status(r, 400);
+    constra_api_response_free(r);
+
+    /* Authentication first, then 405 with Allow, no query, no subpaths. */
+    char *before = snapshot(v);
+    r = call_h(v, "GET", "/v1/workspace", NULL, 0, 0, NULL);
+    expect_error(r, 401, "authentication_required", NULL);
+    constra_api_response_free(r);
+    const char *wrong[] = {"Authorization", "Bearer cs_test_wrong_wrong_wrong_0", NULL};
+    r = call_h(v, "GET", "/api/v1/workspace", NULL, 0, 0, wrong);
+    expect_error(r, 401, "invalid_api_key", NULL);
+    constra_api_response_free(r);
+    const char *live[] = {"Authorization", "Bearer cs_live_router_secret_0001", NULL};
+    r = call_h(v, "GET", "/api/v1/workspace", NULL, 0, 0, live);
+    expect_error(r, 401, "api_key_mode_mismatch", NULL);
+    constra_api_response_free(r);
+    static const char *const methods[] = {"POST", "PUT", "DELETE", "PATCH"};
+    for (size_t i = 0; i < 4; i++) {
+        r = call(v, methods[i], "/v1/workspace", "{}");
+        expect_error(r, 405, "method_not_allowed", NULL);
+        assert_string_equal(constra_api_response_header(r, "Allow"), "GET");
+        constra_api_response_free(r);
+    }
+    check_error(v, "GET", "/v1/workspace?verbose=1", NULL, 400, "parameter_unknown", "verbose");
+    check_error(v, "GET", "/v1/workspace/", NULL, 404, "route_not_found", NULL);
+    check_error(v, "GET", "/v1/workspaces", NULL, 404, "route_not_found", NULL);
+    check_error(v, "GET", "/v2/workspace", NULL, 404, "route_not_found", NULL);
+    expect_unchanged(v, before);
+    free(before);
+    close_env(v);
+
+    /* The configured values, and a live handle (no sandbox short code). */
+    constra_t *h = NULL;
+    constra_config cfg = CONSTRA_CONFIG_INIT;
+    cfg.mode = CONSTRA_MODE_LIVE;
+    cfg.secret_key = "cs_live_router_secret_0001";
+    cfg.max_attempts = 5;
+    cfg.callback_timeout_ms = 45000;
+    cfg.idempotency_retention_ms = 3600000;
+    assert_int_equal(constra_open(&h, &cfg, NULL), CONSTRA_OK);
+    constra_http_header auth = {"Authorization", "Bearer cs_live_router_secret_0001"};
+    constra_api_request rq = CONSTRA_API_REQUEST_INIT;
+    rq.method = "GET";
+    rq.target = "/api/v1/workspace";
+    rq.headers = &auth;
+    rq.header_count = 1;
+    r = NULL;
+    assert_int_equal(constra_api_handle(h, &rq, &r), CONSTRA_OK);
+    expect_status(r, 200);
+    const char *b = body_of(r);
+    assert_string_equal(jget(b, "livemode"), "true");
+    assert_string_equal(jget(b, "rail.shortcode"), "null");
+    assert_string_equal(jget(b, "retry_policy.max_attempts"), "5");
+    assert_string_equal(jget(b, "retry_policy.callback_timeout_ms"), "45000");
+    assert_string_equal(jget(b, "retry_policy.idempotency_retention_ms"), "3600000");
+    assert_null(strstr(b, "cs_live_"));
+    constra_api_response_free(r);
+    constra_close(h);
+}
+
 /* ---- 404, 405, 409 --------------------------------------------------------------------- */
 
 static void test_not_found_and_methods(void **state)
@@ -790,10 +885,6 @@ static void test_wrong_state(void **state)
     free(before);
     close_env(v);
 }
-
-static constra_api_response *post_callback(env *v, const char *target, const char *body,
-                                           size_t len);
-static void expect_ack(constra_api_response *r);
 
 static void test_simulate_and_resolve(void **state)
 {
@@ -1472,6 +1563,7 @@ int main(void)
         cmocka_unit_test(test_bad_create_bodies),
         cmocka_unit_test(test_auth),
         cmocka_unit_test(test_live_mode),
+        cmocka_unit_test(test_workspace),
         cmocka_unit_test(test_not_found_and_methods),
         cmocka_unit_test(test_wrong_state),
         cmocka_unit_test(test_simulate_and_resolve),

@@ -782,6 +782,10 @@ static void test_remote_only_differences(void **state)
     assert_int_equal(constra_api_handle(v->h, &ar, &resp), CONSTRA_OK);
     assert_int_equal(constra_api_response_status(resp), 501);
     constra_api_response_free(resp);
+    ar.target = "/v1/workspace";
+    assert_int_equal(constra_api_handle(v->h, &ar, &resp), CONSTRA_OK);
+    assert_int_equal(constra_api_response_status(resp), 501);
+    constra_api_response_free(resp);
     ar.target = "/v1/payment-intents";
     assert_int_equal(constra_api_handle(v->h, &ar, &resp), CONSTRA_OK);
     assert_int_equal(constra_api_response_status(resp), 200);

@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "../storage/fault_storage.h"
 
@@ -54,7 +55,45 @@ typedef struct env {
     constra_t *h;
     counting_rail rail;
     fault_storage faults;
+    char db_path[64]; /* "" unless on a SQLite file */
 } env;
+
+/* The whole suite runs on memory storage and, registered a second time
+ * with CONSTRA_TEST_STORAGE=sqlite, on a fresh SQLite file per test
+ * (tests/engine/meson.build): the fault sweep and the thread hammer then
+ * prove the engine's rules on a real database too. */
+static void open_storage(env *v, constra_storage *out)
+{
+    const char *kind = getenv("CONSTRA_TEST_STORAGE");
+    if (kind == NULL || strcmp(kind, "sqlite") != 0) {
+        assert_int_equal(constra_storage_memory(out, NULL, NULL), CONSTRA_OK);
+        return;
+    }
+    snprintf(v->db_path, sizeof(v->db_path), "/tmp/constra-engine-XXXXXX");
+    int fd = mkstemp(v->db_path);
+    assert_true(fd >= 0);
+    close(fd);
+    constra_sqlite_options o = CONSTRA_SQLITE_OPTIONS_INIT;
+    o.path = v->db_path;
+    o.synchronous = CONSTRA_SQLITE_SYNC_NORMAL; /* durability is not under test here */
+    constra_error err = CONSTRA_ERROR_INIT;
+    if (constra_storage_sqlite(out, NULL, &o, &err) != CONSTRA_OK) {
+        fail_msg("sqlite storage: %s", err.message);
+    }
+}
+
+static void remove_db(const char *path)
+{
+    if (path[0] == '\0') {
+        return;
+    }
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char p[80];
+        snprintf(p, sizeof(p), "%s%s", path, suffixes[i]);
+        unlink(p);
+    }
+}
 
 static env *open_env(int max_attempts)
 {
@@ -62,7 +101,7 @@ static env *open_env(int max_attempts)
     constra_platform p = CONSTRA_PLATFORM_INIT;
     p.wall_time_ms = driven_clock;
     constra_storage mem = CONSTRA_STORAGE_INIT, wrapped;
-    assert_int_equal(constra_storage_memory(&mem, NULL, NULL), CONSTRA_OK);
+    open_storage(v, &mem);
     fault_storage_wrap(&v->faults, &mem, &wrapped);
     constra_rail_init(&v->rail.inner, sizeof(v->rail.inner));
     constra_sim_options so = CONSTRA_SIM_OPTIONS_INIT;
@@ -93,6 +132,7 @@ static env *open_env(int max_attempts)
 static void close_env(env *v)
 {
     constra_close(v->h);
+    remove_db(v->db_path);
     pthread_mutex_destroy(&v->rail.lock);
     free(v);
 }

@@ -409,6 +409,53 @@ static void test_failed_commit_rolls_back(void **state)
     s.destroy(s.user_data);
 }
 
+/* Another connection holds the write lock past the busy time-out: the
+ * commit and the reservation fail with CONSTRA_E_STORAGE (not CONFLICT,
+ * which would mean "version changed" or "key taken"), nothing changes,
+ * and once the lock is gone the same calls succeed. */
+static void test_busy_lock_is_storage_error(void **state)
+{
+    (void)state;
+    char path[256];
+    new_path(path, sizeof(path));
+    constra_storage s = CONSTRA_STORAGE_INIT;
+    constra_sqlite_options o = CONSTRA_SQLITE_OPTIONS_INIT;
+    o.path = path;
+    o.busy_timeout_ms = 50;
+    assert_int_equal(constra_storage_sqlite(&s, NULL, &o, NULL), CONSTRA_OK);
+    constra_storage_intent v1 = {sizeof(v1), "pi_1", "pending_user_action", "", "ws_CO_1", 1, 1,
+                                 1, "{\"v\":1}", 7};
+    constra_storage_event e1 = {sizeof(e1), "evt_1", "pi_1", "payment_intent.created", 1, 0,
+                                "{}", 2};
+    constra_storage_write w1 = {sizeof(w1), &v1, 0, &e1, 1, NULL};
+    assert_int_equal(s.commit(s.user_data, &w1), CONSTRA_OK);
+
+    sqlite3 *other = NULL;
+    assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+
+    constra_storage_intent v2 = {sizeof(v2), "pi_1", "succeeded", "", "ws_CO_1", 1, 2, 2,
+                                 "{\"v\":2}", 7};
+    constra_storage_event e2 = {sizeof(e2), "evt_2", "pi_1", "payment_intent.succeeded", 2, 0,
+                                "{}", 2};
+    constra_storage_write w2 = {sizeof(w2), &v2, 1, &e2, 1, NULL};
+    assert_int_equal(s.commit(s.user_data, &w2), CONSTRA_E_STORAGE);
+    constra_storage_idempotency r = idem("k-busy", "fp");
+    assert_int_equal(s.idempotency_reserve(s.user_data, &r, 100, NULL, NULL), CONSTRA_E_STORAGE);
+    /* Reads still work under WAL while another connection writes. */
+    seen x = get_intent(&s, "pi_1");
+    assert_int_equal(x.version, 1);
+
+    assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    assert_int_equal(get_intent(&s, "pi_1").version, 1);
+    assert_int_equal(count_events(&s, NULL), 1);
+    assert_int_equal(s.commit(s.user_data, &w2), CONSTRA_OK);
+    assert_int_equal(s.idempotency_reserve(s.user_data, &r, 100, NULL, NULL), CONSTRA_OK);
+    assert_int_equal(get_intent(&s, "pi_1").version, 2);
+    s.destroy(s.user_data);
+}
+
 /* ---- (d) options ------------------------------------------------------------ */
 
 static void test_bad_options(void **state)
@@ -489,6 +536,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_reopen_keeps_data),
         cmocka_unit_test(test_cross_process_one_reservation),
         cmocka_unit_test(test_failed_commit_rolls_back),
+        cmocka_unit_test(test_busy_lock_is_storage_error),
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_platform_allocator),
     };

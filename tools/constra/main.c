@@ -22,6 +22,9 @@ int cmd_decode(int argc, char **argv);
 int cmd_phone(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
+#if defined(CONSTRA_CLI_SERVE)
+int cmd_serve(int argc, char **argv);
+#endif
 
 const cli_command cli_commands[] = {
     {"version", cmd_version, "[--json]", "print the library version and build features"},
@@ -36,6 +39,12 @@ const cli_command cli_commands[] = {
      "verify a webhook signature (t_v1, body_hex, standard_webhooks); exit 0 valid, 1 invalid"},
     {"sign", cmd_sign, "--scheme S --secret K [--id ID] [--timestamp T] < body",
      "print the webhook signature header value for a body"},
+#if defined(CONSTRA_CLI_SERVE)
+    {"serve", cmd_serve,
+     "[--host H] [--port P] [--db FILE|:memory:] [--secret-key K] [--rate-limit N] "
+     "[--rate-burst N] [--access-log FILE|-|off] [--threads N] [--timeout S] [--sync-normal]",
+     "run the sandbox API (/api/v1, /v1) and the dashboard (/) over HTTP"},
+#endif
     {NULL, NULL, NULL, NULL},
 };
 

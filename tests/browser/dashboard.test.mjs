@@ -1,0 +1,508 @@
+// The Constra Workspace dashboard driven in headless Chromium against a
+// real `constra serve` on a free loopback port (issue 5, item 4).
+//
+//   node tests/browser/dashboard.test.mjs [--constra PATH] [--out DIR]
+//
+// PATH defaults to $CONSTRA_CLI, DIR (screenshots) to
+// $CONSTRA_BROWSER_OUT or ./browser-screenshots. Prints TAP (one line per
+// check) and exits non-zero on any failure. Missing Chromium or
+// node_modules is a failure, not a skip: CI installs both
+// (scripts/setup.sh, `npm ci --prefix tests/browser` in scripts/test.sh).
+//
+// Every wait is on a condition (an element's text or state), with a
+// generous time-out, never a fixed sleep: the sanitizer build is slow.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import process from 'node:process';
+import { setTimeout as delay } from 'node:timers/promises';
+
+const CHROMIUM = '/usr/bin/chromium';
+const KEY = 'cs_test_browser_dashboard_0001';
+const WAIT_MS = 30000;
+const INSTRUCTION = 'charge 0712 345 678 KES 1,250 for order 7429 solar kit deposit';
+
+function argValue(name) {
+  const i = process.argv.indexOf(name);
+  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : undefined;
+}
+
+const constraBin = argValue('--constra') || process.env.CONSTRA_CLI;
+const outDir = path.resolve(argValue('--out') || process.env.CONSTRA_BROWSER_OUT || 'browser-screenshots');
+
+/* ---- TAP ----------------------------------------------------------------- */
+
+let testNo = 0;
+let failures = 0;
+
+function diag(text) {
+  for (const line of String(text).split('\n')) {
+    console.log(`# ${line}`);
+  }
+}
+
+function ok(name) {
+  testNo++;
+  console.log(`ok ${testNo} - ${name}`);
+}
+
+function notOk(name, err) {
+  testNo++;
+  failures++;
+  console.log(`not ok ${testNo} - ${name}`);
+  diag(err && err.stack ? err.stack : String(err));
+}
+
+/* A check of the flow: later steps depend on earlier ones, so the first
+ * failure stops the flow (the rest would only fail in its wake). */
+class Stop extends Error {}
+
+async function step(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    ok(name);
+    diag(`${Date.now() - t0} ms`);
+  } catch (err) {
+    notOk(name, err);
+    throw new Stop(name);
+  }
+}
+
+function assert(cond, message) {
+  if (!cond) {
+    throw new Error(message);
+  }
+}
+
+/* ---- the server ------------------------------------------------------------ */
+
+function startServer() {
+  return new Promise((resolve, reject) => {
+    const args = ['serve', '--host', '127.0.0.1', '--port', '0', '--db', ':memory:',
+      '--secret-key', KEY];
+    const child = spawn(constraBin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
+    let out = '';
+    let err = '';
+    let settled = false;
+    const timer = setTimeout(() => {
+      if (!settled) {
+        settled = true;
+        reject(new Error(`no "listening on" line within ${WAIT_MS} ms\nstdout:\n${out}\nstderr:\n${err}`));
+      }
+    }, WAIT_MS);
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const m = out.match(/constra serve: listening on (http:\/\/\S+)/);
+      if (m && !settled) {
+        settled = true;
+        clearTimeout(timer);
+        resolve({ child, exited, base: m[1].replace(/\/$/, ''), output: () => ({ out, err }) });
+      }
+    });
+    child.stderr.on('data', (chunk) => { err += chunk; });
+    child.on('error', (e) => {
+      if (!settled) {
+        settled = true;
+        clearTimeout(timer);
+        reject(e);
+      }
+    });
+    child.on('exit', (code, signal) => {
+      if (!settled) {
+        settled = true;
+        clearTimeout(timer);
+        reject(new Error(`constra serve exited (${code ?? signal}) before listening\nstdout:\n${out}\nstderr:\n${err}`));
+      }
+    });
+  });
+}
+
+/* SIGTERM (a graceful stop), SIGKILL after 20 s. Resolves to how it
+ * ended: {code, signal, killed}. */
+async function stopServer(server) {
+  if (!server) {
+    return null;
+  }
+  if (server.child.exitCode === null && server.child.signalCode === null) {
+    server.child.kill('SIGTERM');
+  }
+  const first = await Promise.race([server.exited, delay(20000).then(() => null)]);
+  if (first) {
+    return { ...first, killed: false };
+  }
+  server.child.kill('SIGKILL');
+  return { ...(await server.exited), killed: true };
+}
+
+/* ---- page helpers ---------------------------------------------------------- */
+
+const tid = (id) => `[data-testid="${id}"]`;
+
+/* Waits until the element's text satisfies `want` (a string it must
+ * contain, or a RegExp). Returns the text. */
+async function waitText(page, testid, want, timeout = WAIT_MS) {
+  const spec = want instanceof RegExp ? { re: want.source, flags: want.flags } : { s: String(want) };
+  try {
+    await page.waitForFunction(([sel, w]) => {
+      const el = document.querySelector(sel);
+      if (!el || el.closest('[hidden]')) {
+        return false;
+      }
+      const t = el.textContent;
+      return w.re !== undefined ? new RegExp(w.re, w.flags).test(t) : t.includes(w.s);
+    }, [tid(testid), spec], { timeout, polling: 100 });
+  } catch (e) {
+    const now = await page.locator(tid(testid)).first().textContent().catch(() => '(absent)');
+    throw new Error(`${testid}: waited ${timeout} ms for ${want}, text is ${JSON.stringify(now)}`);
+  }
+  return page.locator(tid(testid)).first().textContent();
+}
+
+async function text(page, testid) {
+  return (await page.locator(tid(testid)).first().textContent()).trim();
+}
+
+async function counters(page) {
+  const out = {};
+  for (const k of ['total', 'awaiting', 'paid', 'review']) {
+    out[k] = Number(await text(page, `count-${k}`));
+  }
+  return out;
+}
+
+async function waitCounters(page, want) {
+  const deadline = Date.now() + WAIT_MS;
+  let got;
+  for (;;) {
+    got = await counters(page);
+    if (Object.entries(want).every(([k, v]) => got[k] === v)) {
+      return got;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`counters ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+    }
+    await page.waitForTimeout(100);
+  }
+}
+
+async function click(page, testid) {
+  const b = page.locator(tid(testid));
+  await b.waitFor({ state: 'visible', timeout: WAIT_MS });
+  await page.waitForFunction((sel) => {
+    const el = document.querySelector(sel);
+    return el && !el.disabled;
+  }, tid(testid), { timeout: WAIT_MS, polling: 100 });
+  await b.click({ timeout: WAIT_MS });
+}
+
+async function shot(page, name) {
+  const file = path.join(outDir, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  diag(`screenshot ${file}`);
+}
+
+/* ---- the run ---------------------------------------------------------------- */
+
+async function main() {
+  let chromium;
+  await step('Chromium and playwright-core are installed', async () => {
+    assert(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (scripts/setup.sh)`);
+    try {
+      ({ chromium } = await import('playwright-core'));
+    } catch (e) {
+      throw new Error(`playwright-core is not installed (npm ci --prefix tests/browser): ${e.message}`);
+    }
+    assert(constraBin && existsSync(constraBin),
+      `the constra binary is not given or missing (--constra or CONSTRA_CLI): ${constraBin}`);
+    mkdirSync(outDir, { recursive: true });
+  });
+
+  let server;
+  let context;
+  const profile = mkdtempSync(path.join(tmpdir(), 'constra-chromium-'));
+  const pageErrors = [];
+  const requests = [];
+  try {
+    await step('constra serve starts on a free loopback port', async () => {
+      server = await startServer();
+      assert(/^http:\/\/127\.0\.0\.1:\d+$/.test(server.base), `unexpected base ${server.base}`);
+      diag(`server ${server.base}`);
+    });
+
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        // Containers often have a tiny /dev/shm.
+        '--disable-dev-shm-usage'],
+      viewport: { width: 1440, height: 1000 },
+      timeout: 60000,
+    });
+    context.setDefaultTimeout(WAIT_MS);
+    const page = context.pages()[0] || await context.newPage();
+    const watch = (p) => {
+      p.on('request', (r) => requests.push({ url: r.url(), auth: r.headers().authorization || '' }));
+      p.on('pageerror', (e) => pageErrors.push(`page error: ${e.message}`));
+      p.on('console', (m) => {
+        if (/Content Security Policy|Refused to/i.test(m.text())) {
+          pageErrors.push(`CSP: ${m.text()}`);
+        }
+      });
+    };
+    watch(page);
+
+    await step('the dashboard loads under its CSP and takes the key from the fragment', async () => {
+      const res = await page.goto(`${server.base}/#key=${KEY}`, { waitUntil: 'load' });
+      assert(res.status() === 200, `GET / answered ${res.status()}`);
+      const csp = res.headers()['content-security-policy'] || '';
+      assert(/default-src 'self'/.test(csp), `CSP header is ${JSON.stringify(csp)}`);
+      await waitText(page, 'key-status', 'valid');
+      const url = page.url();
+      assert(!url.includes(KEY), `the key is still in the address: ${url}`);
+      const stored = await page.evaluate(() => sessionStorage.getItem('constra.workspace_key'));
+      assert(stored === KEY, 'the key is not in sessionStorage');
+      assert((await page.title()) === 'Constra Workspace', 'title');
+    });
+
+    await step('workspace health and the M-Pesa rail configuration are shown', async () => {
+      await waitText(page, 'health-api', 'v1');
+      await waitText(page, 'health-rail', 'sim');
+      await waitText(page, 'rail-mode', 'sandbox');
+      await waitText(page, 'rail-shortcode', '174379');
+      await waitText(page, 'rail-callback', `${server.base}/api/v1/providers/mpesa/callback`);
+      await waitText(page, 'rail-attempts', /^\d+$/);
+      await waitText(page, 'rail-timeout', /\d+ (minute|hour|s)/);
+      await waitText(page, 'connection', 'Live');
+      await waitCounters(page, { total: 0, awaiting: 0, paid: 0, review: 0 });
+      /* The microphone button exists exactly where speech recognition does. */
+      const speech = await page.evaluate(() => typeof (window.SpeechRecognition || window.webkitSpeechRecognition) === 'function');
+      assert(await page.locator(tid('instr-mic')).isVisible() === speech, `mic shown must equal speech support (${speech})`);
+    });
+
+    await step('a typed instruction becomes a draft for review', async () => {
+      await page.fill(tid('instr-text'), INSTRUCTION);
+      await click(page, 'instr-submit');
+      await page.locator(tid('draft')).waitFor({ state: 'visible' });
+      await waitText(page, 'draft-amount', 'KES 1,250');
+      await waitText(page, 'draft-phone', '254712345678');
+      await waitText(page, 'draft-reference', '7429');
+      await waitText(page, 'draft-description', /solar kit deposit/i);
+      await waitText(page, 'draft-not-understood', /understood/i);
+      await waitText(page, 'selected-status', 'draft');
+      await waitCounters(page, { total: 1, awaiting: 1, paid: 0, review: 0 });
+      await shot(page, '01-draft');
+    });
+
+    await step('confirming the draft sends the prompt (pending_user_action)', async () => {
+      await click(page, 'draft-confirm');
+      await waitText(page, 'selected-status', 'pending_user_action');
+      await waitText(page, 'selected-next', 'wait_for_callback');
+      await waitCounters(page, { total: 1, awaiting: 1, paid: 0, review: 0 });
+    });
+
+    await step('cancel (1032) in the outcome lab gives requires_recovery and the agent note', async () => {
+      await click(page, 'lab-cancel');
+      await waitText(page, 'selected-status', 'requires_recovery');
+      await waitText(page, 'agent-note', /cancelled the prompt/i);
+      await waitText(page, 'rec-action', 'retry');
+      await waitText(page, 'rec-retry', 'yes');
+      await waitText(page, 'rec-used', '1');
+      await waitCounters(page, { total: 1, awaiting: 0, paid: 0, review: 1 });
+      await waitText(page, 'timeline', 'payment_intent.requires_recovery');
+      await waitText(page, 'timeline', '1032');
+      await shot(page, '02-requires-recovery');
+    });
+
+    await step('retry sends a new prompt', async () => {
+      await click(page, 'act-retry');
+      await waitText(page, 'selected-status', 'pending_user_action');
+      await waitCounters(page, { total: 1, awaiting: 1, paid: 0, review: 0 });
+    });
+
+    await step('success (0) in the outcome lab gives succeeded and the counters change', async () => {
+      await click(page, 'lab-success');
+      await waitText(page, 'selected-status', 'succeeded');
+      await waitText(page, 'selected-receipt', /^[A-Z0-9]{10}$/);
+      await waitText(page, 'recovery-none', /Nothing to recover/);
+      await waitCounters(page, { total: 1, awaiting: 0, paid: 1, review: 0 });
+      await waitText(page, 'health-success', '100%');
+      await waitText(page, 'timeline', 'payment_intent.succeeded');
+      const types = await page.locator(`${tid('timeline')} ${tid('event')}`).evaluateAll(
+        (els) => els.map((e) => e.dataset.type));
+      const want = ['payment_intent.created', 'payment_intent.pending_user_action',
+        'payment_intent.requires_recovery', 'payment_intent.pending_user_action',
+        'payment_intent.succeeded'];
+      /* The loop's events appear in this order (others may sit between). */
+      let at = 0;
+      for (const t of types) {
+        if (at < want.length && t === want[at]) {
+          at++;
+        }
+      }
+      assert(at === want.length, `timeline order: ${types.join(', ')}`);
+      assert(types[types.length - 1] === 'payment_intent.succeeded', `last event: ${types.at(-1)}`);
+      await shot(page, '03-succeeded');
+    });
+
+    await step('the list shows the intent and filters by status', async () => {
+      const row = page.locator(`${tid('intent-row')}[data-status="succeeded"]`);
+      await row.first().waitFor({ state: 'visible' });
+      await page.selectOption(tid('filter-status'), 'requires_recovery');
+      await page.waitForFunction((sel) => document.querySelectorAll(sel).length === 0,
+        tid('intent-row'), { timeout: WAIT_MS });
+      await waitText(page, 'intent-empty', 'requires_recovery');
+      await page.selectOption(tid('filter-status'), 'succeeded');
+      await row.first().waitFor({ state: 'visible' });
+      await page.selectOption(tid('filter-status'), '');
+    });
+
+    await step('API errors are shown in words (refused instruction, invalid create, wrong state)', async () => {
+      await page.fill(tid('instr-text'), 'hello there');
+      await click(page, 'instr-submit');
+      await waitText(page, 'instr-error', 'instruction_refused');
+      await waitText(page, 'instr-error', /nothing to collect/);
+      await waitText(page, 'instr-error', 'HTTP 422');
+
+      await page.fill(tid('create-phone'), '0712 345 678');
+      await page.fill(tid('create-amount'), '');
+      await click(page, 'create-submit');
+      await waitText(page, 'create-error', /code parameter_missing, param amount, HTTP 400/);
+
+      await page.fill(tid('create-amount'), '12.5');
+      await click(page, 'create-submit');
+      await waitText(page, 'create-error', /parameter_invalid, param amount/);
+
+      /* An action the state does not allow: a resolve on a succeeded
+       * intent is 409 invalid_state, whatever the button said. */
+      await page.evaluate(() => { document.getElementById('act-resolve').disabled = false; });
+      await page.fill(tid('resolve-receipt'), 'TKR1234567');
+      await page.locator(tid('act-resolve')).click();
+      await waitText(page, 'action-error', /invalid_state.*HTTP 409/);
+      await shot(page, '04-api-errors');
+      await waitCounters(page, { total: 1, awaiting: 0, paid: 1, review: 0 });
+    });
+
+    await step('the create form makes an intent with an automatic idempotency key', async () => {
+      const key = await page.inputValue(tid('create-key'));
+      assert(/^dash_[a-z0-9_]+$/.test(key), `idempotency key ${key}`);
+      await page.fill(tid('create-amount'), '500');
+      await page.fill(tid('create-phone'), '0712 345 678');
+      await page.fill(tid('create-name'), 'Amina N.');
+      await page.fill(tid('create-reference'), 'order_7430');
+      await page.fill(tid('create-description'), 'Solar kit balance');
+      await click(page, 'create-submit');
+      await waitText(page, 'selected-status', 'pending_user_action');
+      await waitCounters(page, { total: 2, awaiting: 1, paid: 1, review: 0 });
+      const next = await page.inputValue(tid('create-key'));
+      assert(next !== key, 'a new idempotency key after a create');
+      await click(page, 'lab-insufficient');
+      await waitText(page, 'selected-status', 'requires_recovery');
+      await waitText(page, 'agent-note', /\S/);
+      await waitCounters(page, { total: 2, awaiting: 0, paid: 1, review: 1 });
+      await click(page, 'act-cancel');
+      await waitText(page, 'selected-status', 'cancelled');
+      await waitCounters(page, { total: 2, awaiting: 0, paid: 1, review: 0 });
+    });
+
+    await step('any result code in the lab: an unknown one goes to review, resolved by the operator', async () => {
+      await page.fill(tid('create-amount'), '750');
+      await page.fill(tid('create-reference'), 'order_7431');
+      await click(page, 'create-submit');
+      await waitText(page, 'selected-status', 'pending_user_action');
+      await waitCounters(page, { total: 3, awaiting: 1 });
+      await page.fill(tid('lab-code'), '7777');
+      await page.fill(tid('lab-desc'), 'A code nobody documented');
+      await click(page, 'lab-apply');
+      await waitText(page, 'selected-status', 'review_required');
+      await waitText(page, 'timeline', 'A code nobody documented');
+      await waitCounters(page, { total: 3, awaiting: 0, paid: 1, review: 1 });
+      await page.selectOption(tid('resolve-outcome'), 'failed');
+      await page.fill(tid('resolve-receipt'), '');
+      await page.fill(tid('resolve-note'), 'Customer says no money left the phone');
+      await click(page, 'act-resolve');
+      await waitText(page, 'selected-status', 'failed');
+      await waitCounters(page, { total: 3, awaiting: 0, paid: 1, review: 0 });
+      await waitText(page, 'health-success', '33%');
+      await shot(page, '05-resolved');
+    });
+
+    await step('a wrong key is reported in words (invalid, then wrong mode)', async () => {
+      const other = await context.newPage();
+      watch(other);
+      /* This page also plays a browser without speech recognition. */
+      await other.addInitScript(() => {
+        delete window.SpeechRecognition;
+        delete window.webkitSpeechRecognition;
+      });
+      await other.goto(`${server.base}/#key=cs_test_not_the_right_key_000`, { waitUntil: 'load' });
+      await waitText(other, 'key-status', /^invalid: the API key is not valid/);
+      await waitText(other, 'error-text', /code invalid_api_key, HTTP 401/);
+      assert(!(await other.locator(tid('instr-mic')).isVisible()), 'mic shown without speech recognition');
+      await shot(other, '06-wrong-key');
+      await other.fill(tid('key-input'), 'cs_live_not_the_right_key_000');
+      await click(other, 'key-save');
+      await waitText(other, 'key-status', /^wrong mode: /);
+      await waitText(other, 'error-text', 'api_key_mode_mismatch');
+      /* The right key recovers. */
+      await other.fill(tid('key-input'), KEY);
+      await click(other, 'key-save');
+      await waitText(other, 'key-status', 'valid');
+      await waitCounters(other, { total: 3, paid: 1 });
+      await other.close();
+    });
+
+    await step('no script error, no CSP violation, the key never in a URL', async () => {
+      assert(pageErrors.length === 0, pageErrors.join('\n'));
+      const api = requests.filter((r) => r.url.includes('/api/v1/'));
+      assert(api.length > 20, `only ${api.length} API requests seen`);
+      const leaked = requests.filter((r) => r.url.includes(KEY));
+      assert(leaked.length === 0, `key in URL: ${leaked.map((r) => r.url).join(', ')}`);
+      assert(api.every((r) => /^Bearer cs_/.test(r.auth)), 'an API request without the Bearer key');
+    });
+
+    let ended;
+    await step('a network failure is shown when the server goes away', async () => {
+      ended = await stopServer(server);
+      await waitText(page, 'connection', 'Offline');
+      await waitText(page, 'error-text', /Network failure/);
+      await shot(page, '07-offline');
+    });
+
+    await step('constra serve stopped cleanly on SIGTERM (exit 0, no sanitizer report)', async () => {
+      const { err } = server.output();
+      assert(!ended.killed, 'it did not stop within 20 s of SIGTERM');
+      assert(ended.code === 0, `exit ${ended.code ?? ended.signal}\nstderr:\n${err.slice(-3000)}`);
+      assert(!/Sanitizer|runtime error:/.test(err), `stderr:\n${err.slice(-3000)}`);
+    });
+  } catch (err) {
+    if (!(err instanceof Stop)) {
+      notOk('the run ends without an unexpected error', err);
+    }
+    if (server) {
+      const { out, err: e } = server.output();
+      diag(`server stdout:\n${out.slice(-3000)}\nserver stderr:\n${e.slice(-3000)}`);
+    }
+  } finally {
+    if (context) {
+      await context.close().catch((e) => diag(`closing the browser: ${e.message}`));
+    }
+    await stopServer(server).catch((e) => diag(`stopping the server: ${e.message}`));
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+try {
+  await main();
+} catch (err) {
+  if (!(err instanceof Stop)) {
+    notOk('the run ends without an unexpected error', err);
+  }
+}
+console.log(`1..${testNo}`);
+process.exitCode = failures ? 1 : 0;

@@ -1,0 +1,499 @@
+/*
+ * constra serve — the local sandbox: the REST API over HTTP, the
+ * dashboard at /, on a SQLite file (or memory), with the simulator rail.
+ *
+ * Life of the process:
+ *   1. options; the secret key from --secret-key, CONSTRA_SECRET_KEY, or
+ *      a fresh cs_test_ key from the kernel's random source;
+ *   2. SIGINT/SIGTERM are BLOCKED before any thread starts, so every
+ *      thread inherits the mask and only the main thread, in sigwait(),
+ *      ever receives them: no signal handler, no unsafe work in one;
+ *   3. the handle (storage + simulator rail), the HTTP daemon (see
+ *      serve_http.c), the ticker thread (constra_tick every 250 ms: time-
+ *      outs and delayed simulator outcomes);
+ *   4. the URLs on stdout, ending with the line
+ *      "constra serve: listening on http://HOST:PORT" that scripts wait for;
+ *   5. on a signal: stop accepting (MHD_quiesce_daemon), let in-flight
+ *      requests finish (up to 10 s; a second signal cuts it short), stop
+ *      the daemon, stop the ticker, constra_close() (SQLite checkpoints
+ *      its WAL and closes), exit 0.
+ */
+#define _POSIX_C_SOURCE 200809L /* getaddrinfo, strdup, gmtime_r, clocks, sigtimedwait */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "cli.h"
+#include "serve.h"
+
+#define TICK_MS 250
+#define DRAIN_MS 10000
+#define KEY_RANDOM_BYTES 24
+
+typedef struct serve_options {
+    const char *host;
+    int port;
+    const char *db;
+    const char *secret_key;
+    double rate;
+    double burst;           /* <= 0: twice the rate */
+    const char *access_log;
+    unsigned threads;
+    int timeout_s;
+    int sync_normal;
+} serve_options;
+
+/* ---- options ------------------------------------------------------------------ */
+
+static int parse_num(const char *opt, const char *text, int64_t lo, int64_t hi, int64_t *out)
+{
+    if (cli_parse_int64(text, out) != 0 || *out < lo || *out > hi) {
+        return cli_usage_error("serve", "%s wants a whole number from %lld to %lld", opt,
+                               (long long)lo, (long long)hi);
+    }
+    return 0;
+}
+
+static int parse_options(int argc, char **argv, serve_options *o)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    o->host = "127.0.0.1";
+    o->port = 8000;
+    o->db = "constra.db";
+    o->secret_key = NULL;
+    o->rate = 100;
+    o->burst = 0;
+    o->access_log = "-";
+    o->threads = ncpu < 2 ? 2 : ncpu > 8 ? 8 : (unsigned)ncpu;
+    o->timeout_s = 10;
+    o->sync_normal = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = NULL;
+        int64_t n = 0;
+        if (strcmp(a, "--sync-normal") == 0) {
+            o->sync_normal = 1;
+            continue;
+        }
+        if (strcmp(a, "--host") != 0 && strcmp(a, "--port") != 0 && strcmp(a, "--db") != 0 &&
+            strcmp(a, "--secret-key") != 0 && strcmp(a, "--rate-limit") != 0 &&
+            strcmp(a, "--rate-burst") != 0 && strcmp(a, "--access-log") != 0 &&
+            strcmp(a, "--threads") != 0 && strcmp(a, "--timeout") != 0) {
+            return cli_usage_error("serve", "unknown option '%s' (see 'constra help serve')", a);
+        }
+        if ((v = cli_option_value("serve", argc, argv, &i)) == NULL) {
+            return CLI_EXIT_USAGE;
+        }
+        if (strcmp(a, "--host") == 0) {
+            o->host = v;
+        } else if (strcmp(a, "--port") == 0) {
+            if (parse_num(a, v, 0, 65535, &n)) {
+                return CLI_EXIT_USAGE;
+            }
+            o->port = (int)n;
+        } else if (strcmp(a, "--db") == 0) {
+            o->db = v;
+        } else if (strcmp(a, "--secret-key") == 0) {
+            o->secret_key = v;
+        } else if (strcmp(a, "--rate-limit") == 0) {
+            if (parse_num(a, v, 0, 1000000, &n)) {
+                return CLI_EXIT_USAGE;
+            }
+            o->rate = (double)n;
+        } else if (strcmp(a, "--rate-burst") == 0) {
+            if (parse_num(a, v, 1, 10000000, &n)) {
+                return CLI_EXIT_USAGE;
+            }
+            o->burst = (double)n;
+        } else if (strcmp(a, "--access-log") == 0) {
+            o->access_log = v;
+        } else if (strcmp(a, "--threads") == 0) {
+            if (parse_num(a, v, 1, 64, &n)) {
+                return CLI_EXIT_USAGE;
+            }
+            o->threads = (unsigned)n;
+        } else {
+            if (parse_num(a, v, 1, 3600, &n)) {
+                return CLI_EXIT_USAGE;
+            }
+            o->timeout_s = (int)n;
+        }
+    }
+    if (o->burst <= 0) {
+        o->burst = o->rate * 2;
+    }
+    return 0;
+}
+
+/* ---- the secret key ------------------------------------------------------------ */
+
+static int read_random(unsigned char *buf, size_t len)
+{
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = read(fd, buf + got, len - got);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            close(fd);
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    close(fd);
+    return 0;
+}
+
+/* "cs_test_" + 48 hex digits (192 random bits). */
+static int generate_key(char *out, size_t size)
+{
+    unsigned char raw[KEY_RANDOM_BYTES];
+    if (read_random(raw, sizeof(raw)) != 0 || size < 8 + 2 * sizeof(raw) + 1) {
+        return -1;
+    }
+    static const char hex[] = "0123456789abcdef";
+    memcpy(out, "cs_test_", 8);
+    for (size_t i = 0; i < sizeof(raw); i++) {
+        out[8 + 2 * i] = hex[raw[i] >> 4];
+        out[8 + 2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[8 + 2 * sizeof(raw)] = '\0';
+    return 0;
+}
+
+/* ---- the ticker ------------------------------------------------------------------ */
+
+typedef struct ticker {
+    constra_t *handle;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    int stop;
+} ticker;
+
+static void *ticker_main(void *arg)
+{
+    ticker *t = arg;
+    int failing = 0;
+    pthread_mutex_lock(&t->lock);
+    while (!t->stop) {
+        pthread_mutex_unlock(&t->lock);
+        int rc = constra_tick(t->handle, constra_now_ms(t->handle));
+        /* Report a failing tick once, not four times a second. */
+        if (rc != CONSTRA_OK && !failing) {
+            constra_error e = CONSTRA_ERROR_INIT;
+            constra_last_error(t->handle, &e);
+            fprintf(stderr, "constra serve: tick failed: %s\n", e.message);
+        } else if (rc == CONSTRA_OK && failing) {
+            fprintf(stderr, "constra serve: tick recovered\n");
+        }
+        failing = rc != CONSTRA_OK;
+
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += TICK_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec += 1;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&t->lock);
+        while (!t->stop && pthread_cond_timedwait(&t->wake, &t->lock, &until) != ETIMEDOUT) {
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+    return NULL;
+}
+
+static int ticker_start(ticker *t, constra_t *handle)
+{
+    memset(t, 0, sizeof(*t));
+    t->handle = handle;
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    int ok = pthread_mutex_init(&t->lock, NULL) == 0;
+    if (ok && pthread_cond_init(&t->wake, &attr) != 0) {
+        pthread_mutex_destroy(&t->lock);
+        ok = 0;
+    }
+    pthread_condattr_destroy(&attr);
+    if (!ok) {
+        return -1;
+    }
+    if (pthread_create(&t->thread, NULL, ticker_main, t) != 0) {
+        pthread_cond_destroy(&t->wake);
+        pthread_mutex_destroy(&t->lock);
+        return -1;
+    }
+    return 0;
+}
+
+static void ticker_stop(ticker *t)
+{
+    pthread_mutex_lock(&t->lock);
+    t->stop = 1;
+    pthread_cond_signal(&t->wake);
+    pthread_mutex_unlock(&t->lock);
+    pthread_join(t->thread, NULL);
+    pthread_cond_destroy(&t->wake);
+    pthread_mutex_destroy(&t->lock);
+}
+
+/* ---- start-up pieces ------------------------------------------------------------- */
+
+/* Opens the handle: memory storage for ":memory:", else SQLite on the
+ * file; the simulator rail; sandbox unless the key is a live key. */
+static int open_handle(const serve_options *o, const char *key, constra_t **out)
+{
+    constra_error err = CONSTRA_ERROR_INIT;
+    constra_storage storage = CONSTRA_STORAGE_INIT;
+    constra_config cfg = CONSTRA_CONFIG_INIT;
+    if (strcmp(o->db, ":memory:") != 0) {
+        constra_sqlite_options so = CONSTRA_SQLITE_OPTIONS_INIT;
+        so.path = o->db;
+        so.synchronous = o->sync_normal ? CONSTRA_SQLITE_SYNC_NORMAL : CONSTRA_SQLITE_SYNC_FULL;
+        if (constra_storage_sqlite(&storage, NULL, &so, &err) != CONSTRA_OK) {
+            fprintf(stderr, "constra serve: cannot open the database %s: %s\n", o->db,
+                    err.message);
+            return -1;
+        }
+        cfg.storage = &storage;
+    }
+    cfg.rail = NULL; /* the simulator */
+    cfg.mode = strncmp(key, "cs_live_", 8) == 0 ? CONSTRA_MODE_LIVE : CONSTRA_MODE_SANDBOX;
+    cfg.secret_key = key;
+    if (constra_open(out, &cfg, &err) != CONSTRA_OK) {
+        fprintf(stderr, "constra serve: cannot open the workspace: %s%s%s\n", err.message,
+                err.param[0] ? " (" : "", err.param[0] ? err.param : "");
+        if (cfg.storage) {
+            /* constra_open does not take ownership when it fails. */
+            storage.destroy(storage.user_data);
+        }
+        return -1;
+    }
+    return 0;
+}
+
+/* Resolves --host (a numeric address or a name such as localhost) into a
+ * socket address with the port. */
+static int resolve(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    int rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc != 0 || res == NULL) {
+        fprintf(stderr, "constra serve: cannot use host '%s': %s\n", host, gai_strerror(rc));
+        return -1;
+    }
+    memset(ss, 0, sizeof(*ss));
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *len = (socklen_t)res->ai_addrlen;
+    freeaddrinfo(res);
+    if (ss->ss_family == AF_INET) {
+        ((struct sockaddr_in *)(void *)ss)->sin_port = htons((uint16_t)port);
+    } else if (ss->ss_family == AF_INET6) {
+        ((struct sockaddr_in6 *)(void *)ss)->sin6_port = htons((uint16_t)port);
+    } else {
+        fprintf(stderr, "constra serve: host '%s' is not an IP address\n", host);
+        return -1;
+    }
+    return 0;
+}
+
+/* The host as URLs show it: wildcard binds are reached via loopback,
+ * IPv6 literals go in brackets. */
+static void url_host(const char *host, char *out, size_t size)
+{
+    if (strcmp(host, "0.0.0.0") == 0) {
+        snprintf(out, size, "127.0.0.1");
+    } else if (strcmp(host, "::") == 0) {
+        snprintf(out, size, "[::1]");
+    } else if (strchr(host, ':') != NULL) {
+        snprintf(out, size, "[%s]", host);
+    } else {
+        snprintf(out, size, "%s", host);
+    }
+}
+
+/* Waits for in-flight requests to finish, at most DRAIN_MS; a second
+ * signal ends the wait. */
+static void drain(serve_server *s, const sigset_t *sigs)
+{
+    struct timespec step = {0, 10 * 1000000L};
+    for (int waited = 0; atomic_load(&s->in_flight) > 0; waited += 10) {
+        if (waited >= DRAIN_MS) {
+            fprintf(stderr, "constra serve: %d request(s) still running after %d s: stopping\n",
+                    atomic_load(&s->in_flight), DRAIN_MS / 1000);
+            return;
+        }
+        if (sigtimedwait(sigs, NULL, &step) > 0) {
+            fprintf(stderr, "constra serve: second signal: stopping now\n");
+            return;
+        }
+    }
+}
+
+/* ---- the command ----------------------------------------------------------------- */
+
+int cmd_serve(int argc, char **argv);
+
+int cmd_serve(int argc, char **argv)
+{
+    /* First thing, before any thread exists (see the top of the file), so
+     * that a signal sent as soon as the process runs waits for sigwait().
+     * SIGPIPE is ignored: a client that hangs up must not kill the server. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    serve_options o;
+    if (parse_options(argc, argv, &o) != 0) {
+        return CLI_EXIT_USAGE;
+    }
+
+    char generated[8 + 2 * KEY_RANDOM_BYTES + 1];
+    const char *key = o.secret_key;
+    const char *key_source = "--secret-key";
+    if (key == NULL && (key = getenv("CONSTRA_SECRET_KEY")) != NULL && key[0] != '\0') {
+        key_source = "CONSTRA_SECRET_KEY";
+    } else if (key == NULL || key[0] == '\0') {
+        if (generate_key(generated, sizeof(generated)) != 0) {
+            fprintf(stderr, "constra serve: no random source to make a key\n");
+            return CLI_EXIT_NO;
+        }
+        key = generated;
+        key_source = "generated";
+    }
+    if (strncmp(key, "cs_test_", 8) != 0 && strncmp(key, "cs_live_", 8) != 0) {
+        return cli_usage_error("serve", "the secret key must start with cs_test_ or cs_live_");
+    }
+
+    struct sockaddr_storage addr;
+    socklen_t addr_len = 0;
+    if (resolve(o.host, o.port, &addr, &addr_len) != 0) {
+        return CLI_EXIT_USAGE;
+    }
+
+    int rc = CLI_EXIT_NO;
+    serve_log log;
+    serve_limiter *limiter = calloc(1, sizeof(*limiter));
+    uint64_t seed = 0;
+    if (limiter == NULL || read_random((unsigned char *)&seed, sizeof(seed)) != 0 ||
+        serve_limiter_init(limiter, o.rate, o.burst, seed) != 0) {
+        fprintf(stderr, "constra serve: cannot set up the rate limiter\n");
+        free(limiter);
+        return CLI_EXIT_NO;
+    }
+    if (serve_log_open(&log, o.access_log) != 0) {
+        serve_limiter_destroy(limiter);
+        free(limiter);
+        return CLI_EXIT_USAGE;
+    }
+    constra_t *handle = NULL;
+    if (open_handle(&o, key, &handle) != 0) {
+        goto out_log;
+    }
+
+    serve_server server;
+    memset(&server, 0, sizeof(server));
+    server.handle = handle;
+    server.secret_key = key;
+    server.limiter = limiter;
+    server.log = &log;
+    server.connection_timeout_s = o.timeout_s;
+    atomic_init(&server.in_flight, 0);
+    atomic_init(&server.draining, 0);
+
+    struct MHD_Daemon *daemon = serve_http_start(&server, &addr, addr_len, o.threads);
+    if (daemon == NULL) {
+        fprintf(stderr, "constra serve: cannot listen on %s port %d (in use?)\n", o.host, o.port);
+        goto out_handle;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
+    int port = info ? (int)info->port : o.port;
+
+    ticker tick;
+    if (ticker_start(&tick, handle) != 0) {
+        fprintf(stderr, "constra serve: cannot start the ticker thread\n");
+        MHD_stop_daemon(daemon);
+        goto out_handle;
+    }
+
+    char host[300];
+    url_host(o.host, host, sizeof(host));
+    int live = strncmp(key, "cs_live_", 8) == 0;
+    printf("constra serve %s: %s mode, simulator rail, storage %s%s\n", constra_version(),
+           live ? "live" : "sandbox", strcmp(o.db, ":memory:") == 0 ? "memory" : "sqlite:",
+           strcmp(o.db, ":memory:") == 0 ? "" : o.db);
+    printf("  API base:        http://%s:%d/api/v1  (also /v1)\n", host, port);
+    printf("  M-Pesa callback: http://%s:%d/api/v1/providers/mpesa/callback\n", host, port);
+    printf("  Dashboard:       http://%s:%d/#key=%s\n", host, port, key);
+    printf("  Secret key:      %s (%s)\n", key, key_source);
+    printf("  Rate limit:      ");
+    if (o.rate > 0) {
+        printf("%.0f requests/s per key, burst %.0f\n", o.rate, o.burst);
+    } else {
+        printf("off\n");
+    }
+    printf("constra serve: listening on http://%s:%d\n", host, port);
+    fflush(stdout);
+    if (live) {
+        fprintf(stderr, "constra serve: warning: a live key with the simulator rail: "
+                        "no money moves, and simulated callbacks are refused\n");
+    }
+
+    int sig = 0;
+    while (sigwait(&sigs, &sig) != 0) {
+    }
+    fprintf(stderr, "constra serve: %s: finishing in-flight requests\n",
+            sig == SIGINT ? "SIGINT" : "SIGTERM");
+
+    atomic_store(&server.draining, 1);
+    MHD_socket listen_fd = MHD_quiesce_daemon(daemon);
+#if defined(__linux__)
+    /* With epoll the pool threads dropped the socket synchronously:
+     * closing it now makes new clients fail fast instead of waiting in the
+     * backlog until the drain ends. */
+    if (listen_fd != MHD_INVALID_SOCKET) {
+        close(listen_fd);
+        listen_fd = MHD_INVALID_SOCKET;
+    }
+#endif
+    drain(&server, &sigs);
+    MHD_stop_daemon(daemon);
+    if (listen_fd != MHD_INVALID_SOCKET) {
+        close(listen_fd);
+    }
+    ticker_stop(&tick);
+    rc = CLI_EXIT_OK;
+    fprintf(stderr, "constra serve: stopped\n");
+
+out_handle:
+    constra_close(handle); /* SQLite: checkpoint, close */
+out_log:
+    serve_log_close(&log);
+    serve_limiter_destroy(limiter);
+    free(limiter);
+    return rc;
+}

@@ -1,0 +1,993 @@
+/*
+ * Constra Workspace: the operator dashboard of `constra serve`.
+ *
+ * Plain JavaScript, no framework, no build step, no external URL. The
+ * server sends `Content-Security-Policy: default-src 'self'`, so nothing
+ * here is inline: every handler is attached below and every style is a
+ * class in app.css. Text from the API is always put in the page with
+ * textContent, never as HTML.
+ *
+ * The workspace key comes from the form or from the URL fragment
+ * (#key=cs_test_...; fragments are never sent to a server), lives in
+ * sessionStorage (this tab only) and goes out only as a Bearer token.
+ * The fragment is removed from the address bar once read.
+ *
+ * Every API error is shown in words: the error JSON's message, code and
+ * param, and the HTTP status; a network failure says so too.
+ */
+'use strict';
+
+(() => {
+  const API = '/api/v1';
+  const POLL_MS = 1500;
+  const KEY_STORE = 'constra.workspace_key';
+  const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
+
+  const $ = (id) => document.getElementById(id);
+
+  const state = {
+    key: null,
+    keyOk: false,
+    workspace: null,
+    overview: null,
+    intents: [],
+    listSig: '',
+    selectedId: null,
+    selected: null,
+    events: [],
+    eventsSig: '',
+    draftId: null,
+    draftStatus: null,
+    pollTimer: null,
+    polling: false,
+    generation: 0, /* bumped when the key changes: late answers are dropped */
+    mutations: 0,  /* bumped by every change the operator makes */
+    again: false,  /* a refresh was asked for while one was running */
+  };
+
+  /* ---- the API -------------------------------------------------------------- */
+
+  class ApiError extends Error {
+    constructor(status, code, message, param) {
+      super(message);
+      this.name = 'ApiError';
+      this.status = status;
+      this.code = code;
+      this.param = param;
+    }
+  }
+
+  class NetworkError extends Error {
+    constructor(cause) {
+      super(cause && cause.message ? cause.message : String(cause));
+      this.name = 'NetworkError';
+    }
+  }
+
+  /* One request. Resolves to the parsed JSON body of a 2xx answer and
+   * throws ApiError (with the server's own words) or NetworkError. */
+  async function api(method, path, body, extraHeaders) {
+    if (!state.key) {
+      throw new ApiError(0, 'no_key', 'Enter the workspace secret key first.', null);
+    }
+    const headers = { Authorization: `Bearer ${state.key}`, Accept: 'application/json' };
+    const init = { method, headers, cache: 'no-store', credentials: 'omit', redirect: 'error' };
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    Object.assign(headers, extraHeaders || {});
+    let res;
+    try {
+      res = await fetch(API + path, init);
+    } catch (e) {
+      throw new NetworkError(e);
+    }
+    let text = '';
+    try {
+      text = await res.text();
+    } catch (e) {
+      throw new NetworkError(e);
+    }
+    let data = null;
+    if (text) {
+      try {
+        data = JSON.parse(text);
+      } catch (e) {
+        data = null;
+      }
+    }
+    if (res.ok && data !== null) {
+      return data;
+    }
+    if (data && data.error && typeof data.error === 'object') {
+      const err = data.error;
+      let message = typeof err.message === 'string' && err.message ? err.message : res.statusText;
+      const retry = res.headers.get('Retry-After');
+      if (res.status === 429 && retry) {
+        message += ` (retry after ${retry} s)`;
+      }
+      throw new ApiError(res.status, err.code || 'api_error', message, err.param ?? null);
+    }
+    const snippet = text.slice(0, 200).trim();
+    throw new ApiError(res.status, 'unexpected_response',
+      `the server answered HTTP ${res.status} ${res.statusText || ''} without the error JSON` +
+      (snippet ? `: ${snippet}` : ''), null);
+  }
+
+  /* The operator-facing sentence for any failure. */
+  function describe(err) {
+    if (err instanceof ApiError) {
+      if (err.status === 0) {
+        return err.message;
+      }
+      let s = `${err.message} (code ${err.code}`;
+      if (err.param) {
+        s += `, param ${err.param}`;
+      }
+      return `${s}, HTTP ${err.status})`;
+    }
+    if (err instanceof NetworkError) {
+      return `Network failure: the Constra server at ${location.origin} could not be reached ` +
+        `(${err.message}). Is \`constra serve\` still running?`;
+    }
+    return `Unexpected error in the dashboard: ${err && err.message ? err.message : err}`;
+  }
+
+  /* ---- small helpers -------------------------------------------------------- */
+
+  function setText(id, value) {
+    const el = $(id);
+    const v = value === null || value === undefined || value === '' ? '—' : String(value);
+    if (el.textContent !== v) {
+      el.textContent = v;
+    }
+  }
+
+  function show(el, on) {
+    el.hidden = !on;
+  }
+
+  function money(amount, currency) {
+    if (typeof amount !== 'number') {
+      return '—';
+    }
+    return `${currency || ''} ${new Intl.NumberFormat('en-KE').format(amount)}`.trim();
+  }
+
+  function clock(iso) {
+    if (!iso) {
+      return '—';
+    }
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) {
+      return iso;
+    }
+    return d.toLocaleTimeString('en-GB', { hour12: false });
+  }
+
+  function duration(ms) {
+    if (typeof ms !== 'number') {
+      return '—';
+    }
+    if (ms % 3600000 === 0) {
+      const h = ms / 3600000;
+      return `${h} hour${h === 1 ? '' : 's'}`;
+    }
+    if (ms % 60000 === 0) {
+      const m = ms / 60000;
+      return `${m} minute${m === 1 ? '' : 's'}`;
+    }
+    return `${ms / 1000} s`;
+  }
+
+  function badge(el, status) {
+    el.textContent = status || '';
+    el.className = `badge${status ? ` s-${status}` : ''}`;
+    el.dataset.status = status || '';
+  }
+
+  function newIdempotencyKey() {
+    /* crypto.randomUUID needs a secure context; getRandomValues does not. */
+    const b = new Uint8Array(12);
+    crypto.getRandomValues(b);
+    return `dash_${Date.now().toString(36)}_${Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')}`;
+  }
+
+  function formError(id, err) {
+    const el = $(id);
+    if (err) {
+      el.textContent = describe(err);
+      show(el, true);
+    } else {
+      el.textContent = '';
+      show(el, false);
+    }
+  }
+
+  let bannerSticky = false;
+  function banner(title, err, sticky) {
+    $('banner-title').textContent = title;
+    $('banner-text').textContent = describe(err);
+    show($('banner'), true);
+    bannerSticky = !!sticky;
+  }
+
+  function clearBanner(onlyTransient) {
+    if (onlyTransient && bannerSticky) {
+      return;
+    }
+    show($('banner'), false);
+    bannerSticky = false;
+  }
+
+  function announce(text) {
+    $('foot-status').textContent = `${clock(new Date().toISOString())} · ${text}`;
+  }
+
+  function connection(stateName, text) {
+    const el = $('conn');
+    el.dataset.state = stateName;
+    $('conn-text').textContent = text;
+  }
+
+  /* ---- the key -------------------------------------------------------------- */
+
+  function keyStatus(stateName, text) {
+    const el = $('key-status');
+    el.dataset.state = stateName;
+    el.textContent = text;
+  }
+
+  function loadKey() {
+    /* #key=... in the fragment (never sent to the server): take it, keep
+     * it in this tab's session storage, then drop it from the address. */
+    const frag = new URLSearchParams(location.hash.replace(/^#/, ''));
+    const fromHash = frag.get('key');
+    if (fromHash) {
+      try {
+        sessionStorage.setItem(KEY_STORE, fromHash.trim());
+      } catch (e) { /* storage disabled: keep it in memory only */ }
+      history.replaceState(null, '', location.pathname + location.search);
+      return fromHash.trim();
+    }
+    try {
+      return sessionStorage.getItem(KEY_STORE);
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function useKey(key) {
+    state.key = key || null;
+    state.keyOk = false;
+    state.generation++;
+    state.workspace = null;
+    state.listSig = '';
+    state.eventsSig = '';
+    try {
+      if (key) {
+        sessionStorage.setItem(KEY_STORE, key);
+      } else {
+        sessionStorage.removeItem(KEY_STORE);
+      }
+    } catch (e) { /* in memory only */ }
+    stopPolling();
+    resetView();
+    if (!key) {
+      keyStatus('none', 'no key entered');
+      connection('idle', 'Not connected');
+      return;
+    }
+    checkKey();
+  }
+
+  /* GET /workspace: the key check and the rail configuration at once. */
+  async function checkKey() {
+    const gen = state.generation;
+    keyStatus('checking', 'checking against the API…');
+    try {
+      const ws = await api('GET', '/workspace');
+      if (gen !== state.generation) {
+        return;
+      }
+      state.workspace = ws;
+      state.keyOk = true;
+      const mode = ws.livemode ? 'live' : 'sandbox';
+      keyStatus('valid', `valid · ${mode} key accepted by the API`);
+      clearBanner(false);
+      renderWorkspace();
+      startPolling();
+    } catch (err) {
+      if (gen !== state.generation) {
+        return;
+      }
+      state.keyOk = false;
+      if (err instanceof ApiError && err.status === 401) {
+        const words = {
+          invalid_api_key: 'invalid',
+          api_key_mode_mismatch: 'wrong mode',
+          authentication_required: 'missing or malformed',
+        }[err.code] || 'refused';
+        keyStatus(err.code === 'api_key_mode_mismatch' ? 'mode' : 'invalid', `${words}: ${err.message}`);
+        connection('error', 'Key refused');
+      } else {
+        keyStatus('unknown', 'could not be checked (see the error above)');
+        connection(err instanceof NetworkError ? 'offline' : 'error',
+          err instanceof NetworkError ? 'Server unreachable' : 'Error');
+        /* Try again: the server may just be restarting. */
+        schedule(POLL_MS * 2, checkKey);
+      }
+      banner('The API key was not accepted', err, true);
+    }
+  }
+
+  /* ---- polling -------------------------------------------------------------- */
+
+  function schedule(ms, fn) {
+    clearTimeout(state.pollTimer);
+    state.pollTimer = setTimeout(fn, ms);
+  }
+
+  function startPolling() {
+    schedule(0, poll);
+  }
+
+  function stopPolling() {
+    clearTimeout(state.pollTimer);
+    state.pollTimer = null;
+  }
+
+  function listPath() {
+    const q = new URLSearchParams({ limit: '50' });
+    const status = $('filter-status').value;
+    if (status) {
+      q.set('status', status);
+    }
+    return `/payment-intents?${q}`;
+  }
+
+  async function poll() {
+    if (!state.keyOk || state.polling) {
+      return;
+    }
+    if (document.hidden) {
+      /* A tab in the background does not need fresh numbers. */
+      schedule(POLL_MS, poll);
+      return;
+    }
+    state.polling = true;
+    state.again = false;
+    const gen = state.generation;
+    try {
+      if (!(await refresh(gen))) {
+        state.again = true;
+      }
+      if (gen === state.generation) {
+        connection('live', `Live · updated ${clock(new Date().toISOString())}`);
+        clearBanner(true);
+      }
+    } catch (err) {
+      if (gen === state.generation) {
+        if (err instanceof ApiError && err.status === 401) {
+          /* The key stopped working (server restarted with another one). */
+          state.keyOk = false;
+          keyStatus('invalid', `refused: ${err.message}`);
+          banner('The API key was refused', err, true);
+          connection('error', 'Key refused');
+          state.polling = false;
+          return;
+        }
+        connection(err instanceof NetworkError ? 'offline' : 'error',
+          err instanceof NetworkError ? 'Offline · retrying' : 'Error · retrying');
+        banner('Could not refresh the workspace', err, false);
+      }
+    } finally {
+      state.polling = false;
+    }
+    if (gen === state.generation && state.keyOk) {
+      schedule(state.again ? 0 : POLL_MS, poll);
+    }
+  }
+
+  /* One round of reads. Returns false when its answers were dropped
+   * because the operator changed something meanwhile (they may predate
+   * the change and would briefly show the old state). */
+  async function refresh(gen) {
+    const wanted = state.selectedId;
+    const mutations = state.mutations;
+    const calls = [api('GET', '/sandbox/overview'), api('GET', listPath())];
+    if (wanted) {
+      calls.push(api('GET', `/payment-intents/${encodeURIComponent(wanted)}`));
+      calls.push(api('GET', `/payment-intents/${encodeURIComponent(wanted)}/events`));
+    }
+    const [overview, list, intent, events] = await Promise.all(calls);
+    if (gen !== state.generation) {
+      return true;
+    }
+    if (mutations !== state.mutations) {
+      return false;
+    }
+    state.overview = overview;
+    renderOverview();
+    renderList(list);
+    if (wanted && wanted === state.selectedId) {
+      state.selected = intent;
+      if (intent.id === state.draftId && state.draftStatus !== intent.status) {
+        state.draftStatus = intent.status;
+        renderDraftButtons();
+      }
+      renderSelected();
+      renderTimeline(events);
+    }
+    return true;
+  }
+
+  /* Refresh now (after an action), not waiting for the next tick. */
+  function refreshSoon() {
+    if (!state.keyOk) {
+      return;
+    }
+    if (state.polling) {
+      state.again = true;
+    } else {
+      schedule(0, poll);
+    }
+  }
+
+  /* ---- rendering ------------------------------------------------------------ */
+
+  function renderWorkspace() {
+    const ws = state.workspace;
+    if (!ws) {
+      return;
+    }
+    const rail = ws.rail || {};
+    const policy = ws.retry_policy || {};
+    setText('health-api', ws.api_version);
+    setText('health-rail', rail.name ? `${rail.name} · ${rail.provider || ''}` : null);
+    setText('health-mode', ws.livemode ? 'live' : 'sandbox');
+    setText('rail-mode', ws.livemode ? 'live (real money)' : 'sandbox (simulated)');
+    setText('rail-name', rail.name ? `${rail.name} (${rail.provider})` : null);
+    setText('rail-shortcode', rail.shortcode ?? 'set on the Daraja rail');
+    setText('rail-callback', rail.callback_path ? location.origin + rail.callback_path : null);
+    setText('rail-attempts', policy.max_attempts);
+    setText('rail-timeout', duration(policy.callback_timeout_ms));
+    setText('rail-retention', duration(policy.idempotency_retention_ms));
+    setText('rail-version', ws.library_version ? `libconstra ${ws.library_version}` : null);
+    document.body.classList.toggle('is-live', !!ws.livemode);
+    $('lab-h').parentElement.classList.toggle('disabled-lab', !!ws.livemode);
+  }
+
+  /* Nothing shown may outlive the key it was read with. */
+  function resetView() {
+    for (const id of ['health-api', 'health-rail', 'health-mode', 'health-success', 'rail-mode',
+      'rail-name', 'rail-shortcode', 'rail-callback', 'rail-attempts', 'rail-timeout',
+      'rail-retention', 'rail-version', 'count-total', 'count-awaiting', 'count-paid',
+      'count-review']) {
+      setText(id, null);
+    }
+    state.overview = null;
+    state.intents = [];
+    state.selectedId = null;
+    state.selected = null;
+    state.draftId = null;
+    state.draftStatus = null;
+    $('intent-rows').replaceChildren();
+    $('timeline').replaceChildren();
+    show($('intent-empty'), true);
+    show($('draft'), false);
+    renderSelected();
+  }
+
+  function renderOverview() {
+    const o = state.overview;
+    const by = (o && o.intents && o.intents.by_status) || {};
+    const n = (s) => (typeof by[s] === 'number' ? by[s] : 0);
+    const total = o && o.intents ? o.intents.total : 0;
+    setText('count-total', total);
+    setText('count-awaiting', n('draft') + n('pending_user_action'));
+    setText('count-paid', n('succeeded'));
+    setText('count-review', n('requires_recovery') + n('review_required'));
+    const settled = total - n('draft') - n('pending_user_action');
+    setText('health-success', settled > 0 ? `${Math.round((100 * n('succeeded')) / settled)}%` : 'no results yet');
+    const cb = (o && o.callbacks) || {};
+    setText('count-total-sub', `${cb.total || 0} provider results, ${cb.duplicates || 0} duplicate, ${cb.unmatched || 0} unmatched`);
+    /* "Recovered": paid on a later attempt, among the intents listed. */
+    const recovered = state.intents.filter((i) => i.status === 'succeeded' && (i.attempts || []).length > 1).length;
+    setText('count-paid-sub', recovered ? `succeeded, ${recovered} after a retry` : 'succeeded');
+  }
+
+  function renderList(list) {
+    const data = (list && Array.isArray(list.data)) ? list.data : [];
+    state.intents = data;
+    const sig = JSON.stringify(data.map((i) => [i.id, i.status, i.updated_at]));
+    if (sig === state.listSig) {
+      markSelectedRow();
+      return;
+    }
+    state.listSig = sig;
+    const body = $('intent-rows');
+    const focusedId = document.activeElement && document.activeElement.dataset
+      ? document.activeElement.dataset.id : null;
+    const rows = data.map((i) => {
+      const tr = document.createElement('tr');
+      tr.setAttribute('data-testid', 'intent-row');
+      tr.dataset.id = i.id;
+      tr.dataset.status = i.status;
+      const cell = (text, cls) => {
+        const td = document.createElement('td');
+        td.textContent = text;
+        if (cls) {
+          td.className = cls;
+        }
+        tr.appendChild(td);
+        return td;
+      };
+      const idCell = document.createElement('td');
+      const btn = document.createElement('button');
+      btn.type = 'button';
+      btn.className = 'link mono';
+      btn.textContent = i.id;
+      btn.dataset.id = i.id;
+      btn.title = i.id;
+      btn.setAttribute('aria-label', `Select intent ${i.id}, ${i.status}`);
+      btn.addEventListener('click', () => select(i.id));
+      idCell.appendChild(btn);
+      tr.appendChild(idCell);
+      const st = document.createElement('td');
+      const b = document.createElement('span');
+      badge(b, i.status);
+      st.appendChild(b);
+      tr.appendChild(st);
+      cell(money(i.amount, i.currency), 'num');
+      const c = i.customer || {};
+      cell(c.name ? `${c.name} · ${c.phone_number}` : c.phone_number || '—');
+      cell(i.reference || '—');
+      cell(clock(i.updated_at), 'mono');
+      tr.addEventListener('click', (ev) => {
+        if (ev.target === tr || ev.target.tagName === 'TD') {
+          select(i.id);
+        }
+      });
+      return tr;
+    });
+    body.replaceChildren(...rows);
+    show($('intent-empty'), rows.length === 0);
+    $('intent-empty').textContent = $('filter-status').value
+      ? `No intents with status ${$('filter-status').value}.` : 'No payment intents yet.';
+    markSelectedRow();
+    if (focusedId) {
+      const again = body.querySelector(`button[data-id="${CSS.escape(focusedId)}"]`);
+      if (again) {
+        again.focus();
+      }
+    }
+    renderOverview();
+  }
+
+  function markSelectedRow() {
+    for (const tr of $('intent-rows').children) {
+      tr.classList.toggle('selected', tr.dataset.id === state.selectedId);
+      if (tr.dataset.id === state.selectedId) {
+        tr.setAttribute('aria-current', 'true');
+      } else {
+        tr.removeAttribute('aria-current');
+      }
+    }
+  }
+
+  function renderSelected() {
+    const i = state.selected;
+    show($('sel-empty'), !i);
+    show($('sel-body'), !!i);
+    if (!i) {
+      badge($('sel-status'), '');
+      return;
+    }
+    badge($('sel-status'), i.status);
+    setText('sel-id', i.id);
+    setText('sel-amount', money(i.amount, i.currency));
+    const c = i.customer || {};
+    setText('sel-customer', c.name ? `${c.name} · ${c.phone_number}` : c.phone_number);
+    setText('sel-reference', [i.reference, i.description].filter(Boolean).join(' · '));
+    setText('sel-next', i.next_action);
+    setText('sel-checkout', i.provider_action && i.provider_action.checkout_request_id);
+    setText('sel-receipt', i.receipt);
+    const pr = i.provider_result;
+    setText('sel-result', pr ? `${pr.code}${pr.description ? ` · ${pr.description}` : ''}` : null);
+
+    const rec = i.recovery;
+    show($('recovery'), !!rec);
+    show($('recovery-none'), !rec);
+    if (rec) {
+      setText('rec-action', rec.recommended_action);
+      setText('rec-retry', rec.retry_allowed ? 'yes' : 'no');
+      setText('rec-used', rec.attempts_used);
+      setText('rec-left', rec.attempts_left);
+      setText('agent-note', rec.agent_note || (i.agent_policy === 'none'
+        ? 'No agent note (agent_policy none).' : 'No agent note.'));
+    } else {
+      $('recovery-none').textContent = TERMINAL.has(i.status)
+        ? `Closed: ${i.status}. Nothing to recover.` : 'No recovery needed.';
+    }
+    const live = state.workspace && state.workspace.livemode;
+    $('act-confirm').disabled = i.status !== 'draft';
+    $('act-retry').disabled = i.status !== 'requires_recovery';
+    $('act-cancel').disabled = TERMINAL.has(i.status);
+    $('act-resolve').disabled = i.status !== 'review_required';
+    for (const b of document.querySelectorAll('.lab button')) {
+      b.disabled = !!live || i.status === 'draft';
+    }
+    markSelectedRow();
+  }
+
+  function renderTimeline(list) {
+    const data = (list && Array.isArray(list.data)) ? list.data : [];
+    const sig = data.map((e) => e.id).join(',');
+    if (sig === state.eventsSig) {
+      return;
+    }
+    state.eventsSig = sig;
+    const items = data.map((e) => {
+      const d = e.data || {};
+      const li = document.createElement('li');
+      li.setAttribute('data-testid', 'event');
+      li.dataset.type = e.type;
+      const head = document.createElement('div');
+      head.className = 'ev-head';
+      const t = document.createElement('time');
+      t.dateTime = e.created_at;
+      t.textContent = clock(e.created_at);
+      const type = document.createElement('span');
+      type.className = 'ev-type';
+      type.textContent = e.type;
+      head.append(t, type);
+      if (d.status) {
+        const b = document.createElement('span');
+        badge(b, d.status);
+        head.appendChild(b);
+      }
+      li.appendChild(head);
+      const parts = [];
+      if (d.reason) {
+        parts.push(`reason ${d.reason}`);
+      }
+      if (d.provider_result_code !== null && d.provider_result_code !== undefined) {
+        parts.push(`result ${d.provider_result_code}${d.provider_result_desc ? ` · ${d.provider_result_desc}` : ''}`);
+      }
+      if (d.checkout_request_id) {
+        parts.push(d.checkout_request_id);
+      }
+      if (d.receipt) {
+        parts.push(`receipt ${d.receipt}`);
+      }
+      if (parts.length) {
+        const p = document.createElement('div');
+        p.className = 'ev-detail';
+        p.textContent = parts.join(' · ');
+        li.appendChild(p);
+      }
+      if (d.agent_note) {
+        const n = document.createElement('div');
+        n.className = 'ev-note';
+        n.textContent = `Agent: ${d.agent_note}`;
+        li.appendChild(n);
+      }
+      return li;
+    });
+    if (items.length === 0) {
+      const li = document.createElement('li');
+      li.className = 'empty';
+      li.textContent = 'No events yet.';
+      items.push(li);
+    }
+    $('timeline').replaceChildren(...items);
+  }
+
+  /* ---- selection ------------------------------------------------------------ */
+
+  function select(id) {
+    if (state.selectedId !== id) {
+      state.selectedId = id;
+      state.selected = null;
+      state.eventsSig = '';
+      $('timeline').replaceChildren();
+      formError('action-error', null);
+      formError('lab-error', null);
+    }
+    const known = state.intents.find((i) => i.id === id);
+    if (known) {
+      state.selected = known;
+      renderSelected();
+    }
+    markSelectedRow();
+    refreshSoon();
+  }
+
+  /* Shows an intent an action returned, then refreshes everything. */
+  function adopt(intent) {
+    state.mutations++;
+    if (intent && intent.id) {
+      state.selectedId = intent.id;
+      state.selected = intent;
+      renderSelected();
+    }
+    state.listSig = '';
+    refreshSoon();
+  }
+
+  /* ---- operator actions ----------------------------------------------------- */
+
+  /* Runs fn with the button disabled (no double submit), then lets the
+   * renderers decide which buttons the new state allows. */
+  async function busy(button, fn) {
+    if (button.getAttribute('aria-busy') === 'true') {
+      return;
+    }
+    button.setAttribute('aria-busy', 'true');
+    const was = button.disabled;
+    button.disabled = true;
+    try {
+      await fn();
+    } finally {
+      button.removeAttribute('aria-busy');
+      button.disabled = was;
+      if (state.selected) {
+        renderSelected();
+      }
+      renderDraftButtons();
+    }
+  }
+
+  async function action(name, body, errorId) {
+    const id = state.selectedId;
+    if (!id) {
+      return;
+    }
+    formError(errorId, null);
+    try {
+      const intent = await api('POST', `/payment-intents/${encodeURIComponent(id)}/${name}`, body || {});
+      announce(`${name}: ${intent.id} is now ${intent.status}`);
+      adopt(intent);
+      return intent;
+    } catch (err) {
+      formError(errorId, err);
+      announce(`${name} failed: ${describe(err)}`);
+      return null;
+    }
+  }
+
+  function wireActions() {
+    $('act-confirm').addEventListener('click', (e) => busy(e.currentTarget, () => action('confirm', {}, 'action-error')));
+    $('act-retry').addEventListener('click', (e) => busy(e.currentTarget, () => action('retry', {}, 'action-error')));
+    $('act-cancel').addEventListener('click', (e) => busy(e.currentTarget, () => action('cancel', {}, 'action-error')));
+    $('resolve-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const body = { outcome: $('r-outcome').value };
+      const receipt = $('r-receipt').value.trim();
+      const note = $('r-note').value.trim();
+      if (receipt) {
+        body.receipt = receipt;
+      }
+      if (note) {
+        body.note = note;
+      }
+      busy($('act-resolve'), () => action('resolve', body, 'action-error'));
+    });
+
+    /* The outcome lab: simulate-callback with a preset or any code. */
+    for (const b of document.querySelectorAll('button.outcome')) {
+      b.addEventListener('click', () => busy(b, () => action('simulate-callback',
+        { result_code: b.dataset.code, result_desc: b.dataset.desc }, 'lab-error')));
+    }
+    $('lab-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const code = $('lab-code').value.trim();
+      const body = { result_code: code };
+      const desc = $('lab-desc').value.trim();
+      if (desc) {
+        body.result_desc = desc;
+      }
+      busy($('lab-apply'), () => action('simulate-callback', body, 'lab-error'));
+    });
+  }
+
+  /* ---- instruction ---------------------------------------------------------- */
+
+  function renderDraft(answer) {
+    const d = answer.draft;
+    state.draftId = d.id;
+    setText('draft-amount', money(d.amount, d.currency));
+    setText('draft-phone', d.customer && d.customer.phone_number);
+    setText('draft-reference', d.reference);
+    setText('draft-description', d.description);
+    setText('draft-id', d.id);
+    $('draft-nu').textContent = answer.not_understood
+      ? `Not understood: ${answer.not_understood}` : 'Everything in the instruction was understood.';
+    $('draft-nu').classList.toggle('warn', !!answer.not_understood);
+    state.draftStatus = d.status;
+    renderDraftButtons();
+    show($('draft'), true);
+  }
+
+  function renderDraftButtons() {
+    const open = state.draftId !== null && state.draftStatus === 'draft';
+    $('draft-confirm').disabled = !open;
+    $('draft-discard').disabled = !open;
+  }
+
+  function wireInstruction() {
+    $('instr-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const text = $('instr-text').value.trim();
+      formError('instr-error', null);
+      busy($('instr-submit'), async () => {
+        try {
+          const answer = await api('POST', '/instructions', { text });
+          renderDraft(answer);
+          announce(`draft ${answer.draft.id} made from the instruction`);
+          adopt(answer.draft);
+        } catch (err) {
+          show($('draft'), false);
+          formError('instr-error', err);
+        }
+      });
+    });
+    const draftAction = (name) => async () => {
+      if (!state.draftId) {
+        return;
+      }
+      state.selectedId = state.draftId;
+      const intent = await action(name, {}, 'instr-error');
+      if (intent) {
+        state.draftStatus = intent.status;
+        $('draft-nu').textContent = name === 'confirm'
+          ? `Confirmed: the prompt was sent (${intent.status}).` : `Discarded: ${intent.status}.`;
+      }
+    };
+    $('draft-confirm').addEventListener('click', (e) => busy(e.currentTarget, draftAction('confirm')));
+    $('draft-discard').addEventListener('click', (e) => busy(e.currentTarget, draftAction('cancel')));
+
+    /* Speech: only where the browser has it. */
+    const SR = window.SpeechRecognition || window.webkitSpeechRecognition;
+    const mic = $('instr-mic');
+    if (typeof SR !== 'function') {
+      show(mic, false);
+      return;
+    }
+    show(mic, true);
+    let rec = null;
+    const micStatus = (t) => { $('instr-mic-status').textContent = t; };
+    mic.addEventListener('click', () => {
+      if (rec) {
+        rec.stop();
+        return;
+      }
+      try {
+        rec = new SR();
+      } catch (err) {
+        micStatus(`Speech recognition is not available: ${err.message}`);
+        return;
+      }
+      rec.lang = 'en-KE';
+      rec.interimResults = true;
+      rec.maxAlternatives = 1;
+      rec.onresult = (ev) => {
+        let text = '';
+        for (const r of ev.results) {
+          text += r[0].transcript;
+        }
+        $('instr-text').value = text;
+      };
+      rec.onerror = (ev) => {
+        const why = {
+          'not-allowed': 'the microphone permission was refused',
+          'no-speech': 'no speech was heard',
+          network: 'the speech service could not be reached',
+          'audio-capture': 'no microphone was found',
+        }[ev.error] || ev.error;
+        micStatus(`Speech recognition stopped: ${why}. You can type the instruction instead.`);
+      };
+      rec.onend = () => {
+        rec = null;
+        mic.setAttribute('aria-pressed', 'false');
+        mic.textContent = 'Speak';
+      };
+      mic.setAttribute('aria-pressed', 'true');
+      mic.textContent = 'Stop';
+      micStatus('Listening… speak the instruction, then review the text and make the draft.');
+      rec.start();
+    });
+  }
+
+  /* ---- create --------------------------------------------------------------- */
+
+  function wireCreate() {
+    $('c-key').value = newIdempotencyKey();
+    $('c-key-new').addEventListener('click', () => { $('c-key').value = newIdempotencyKey(); });
+    $('create-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      formError('create-error', null);
+      const body = { currency: $('c-currency').value, provider: 'mpesa', customer: {} };
+      const amount = $('c-amount').value.trim();
+      if (amount !== '') {
+        /* Sent as typed (a number): the API decides what is valid. */
+        body.amount = Number(amount);
+      }
+      const phone = $('c-phone').value.trim();
+      if (phone) {
+        body.customer.phone_number = phone;
+      }
+      const name = $('c-name').value.trim();
+      if (name) {
+        body.customer.name = name;
+      }
+      for (const [field, id] of [['reference', 'c-reference'], ['description', 'c-description']]) {
+        const v = $(id).value.trim();
+        if (v) {
+          body[field] = v;
+        }
+      }
+      body.agent_policy = $('c-policy').value;
+      const key = $('c-key').value;
+      busy($('create-submit'), async () => {
+        try {
+          const intent = await api('POST', '/payment-intents', body, { 'Idempotency-Key': key });
+          announce(`created ${intent.id}: ${intent.status}`);
+          $('c-key').value = newIdempotencyKey();
+          adopt(intent);
+        } catch (err) {
+          formError('create-error', err);
+          /* Keep the key after a network failure or a 5xx (nothing stored
+           * or unknown: resending under it is safe); a refused request
+           * gets a fresh key for the corrected one. */
+          if (err instanceof ApiError && err.status >= 400 && err.status < 500 &&
+              err.code !== 'idempotent_request_in_flight') {
+            $('c-key').value = newIdempotencyKey();
+          }
+        }
+      });
+    });
+  }
+
+  /* ---- start ---------------------------------------------------------------- */
+
+  function init() {
+    document.documentElement.classList.add('js');
+    $('banner-close').addEventListener('click', () => clearBanner(false));
+    $('key-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const key = $('key-input').value.trim();
+      $('key-input').value = '';
+      useKey(key);
+    });
+    $('key-forget').addEventListener('click', () => {
+      $('key-input').value = '';
+      clearBanner(false);
+      useKey(null);
+    });
+    $('filter-status').addEventListener('change', () => {
+      state.listSig = '';
+      refreshSoon();
+    });
+    wireActions();
+    wireInstruction();
+    wireCreate();
+    renderSelected();
+    const key = loadKey();
+    if (key) {
+      useKey(key);
+    } else {
+      keyStatus('none', 'no key entered');
+      $('key-input').focus();
+    }
+    document.addEventListener('visibilitychange', () => {
+      if (!document.hidden) {
+        refreshSoon();
+      }
+    });
+  }
+
+  init();
+})();

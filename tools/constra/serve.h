@@ -1,0 +1,134 @@
+/*
+ * constra serve: the pieces shared by its files.
+ *
+ *   cmd_serve.c    options, start-up, signals, the ticker, shutdown
+ *   serve_http.c   the libmicrohttpd callbacks: limits, static files, the
+ *                  REST router, response headers
+ *   serve_limit.c  the per-key token-bucket rate limiter
+ *   serve_log.c    the access log
+ *   serve_assets   the dashboard files, generated at build time by
+ *                  scripts/embed_files.py (serve_assets.c in the build dir)
+ *
+ * All state lives in one serve_server owned by cmd_serve(); the HTTP
+ * callbacks receive it as their closure. Nothing here is global.
+ */
+#ifndef CONSTRA_SERVE_H
+#define CONSTRA_SERVE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <constra.h>
+
+/* ---- static files (generated) -------------------------------------------- */
+
+typedef struct serve_asset {
+    const char *path;          /* "/index.html" */
+    const char *content_type;  /* "text/html; charset=utf-8" */
+    const char *etag;          /* strong ETag, quoted: "\"3f2a...\"" */
+    const unsigned char *data;
+    size_t size;
+} serve_asset;
+
+/* The embedded files, terminated by an entry whose path is NULL. */
+extern const serve_asset serve_assets[];
+
+/* ---- rate limiter ---------------------------------------------------------- */
+
+/* Buckets are kept in a fixed table (sets of a few ways, the least
+ * recently used way is reused), so memory stays bounded whatever keys
+ * clients invent. */
+#define SERVE_LIMIT_SETS 1024
+#define SERVE_LIMIT_WAYS 4
+
+typedef struct serve_bucket {
+    uint64_t key;     /* keyed hash of the client key; 0 = empty */
+    double tokens;    /* tokens left */
+    int64_t last_ms;  /* monotonic time of the last refill */
+} serve_bucket;
+
+typedef struct serve_limiter {
+    pthread_mutex_t lock;
+    double rate;      /* tokens per second; 0 disables the limiter */
+    double burst;     /* bucket capacity */
+    uint64_t seed;    /* random per process: clients cannot aim collisions */
+    serve_bucket sets[SERVE_LIMIT_SETS][SERVE_LIMIT_WAYS];
+} serve_limiter;
+
+/* What one request got from its bucket, for the X-RateLimit-* headers. */
+typedef struct serve_limit_verdict {
+    int allowed;
+    long limit;        /* requests per second */
+    long remaining;    /* whole tokens left after this request */
+    long reset_s;      /* seconds until the bucket is full again */
+    long retry_after_s;/* when refused: seconds until one token is back */
+} serve_limit_verdict;
+
+/* rate 0 disables limiting (serve_limiter_take then always allows).
+ * Returns 0, or -1 when the mutex cannot be created. */
+int serve_limiter_init(serve_limiter *l, double rate, double burst, uint64_t seed);
+void serve_limiter_destroy(serve_limiter *l);
+/* Takes one token from the bucket of `key` (len bytes) at monotonic time
+ * now_ms. Thread-safe. */
+void serve_limiter_take(serve_limiter *l, const char *key, size_t len, int64_t now_ms,
+                        serve_limit_verdict *v);
+
+/* ---- access log ------------------------------------------------------------ */
+
+typedef struct serve_log {
+    FILE *out;   /* NULL: logging off */
+    int owned;   /* fclose it at the end */
+} serve_log;
+
+/* spec: NULL or "-" = stderr, "off" = none, else a file appended to.
+ * Returns 0, or -1 with a message on stderr. */
+int serve_log_open(serve_log *log, const char *spec);
+void serve_log_close(serve_log *log);
+
+typedef struct serve_log_entry {
+    int64_t wall_ms;           /* when the request started (Unix ms) */
+    const char *remote;        /* "127.0.0.1" */
+    const char *method;
+    const char *path;          /* the target WITHOUT its query string */
+    size_t path_len;
+    int status;
+    size_t bytes;              /* response body bytes */
+    double duration_ms;
+    const char *idempotency_key; /* NULL when absent */
+} serve_log_entry;
+
+/* Writes one line; each field is escaped so that a client cannot forge
+ * lines. Thread-safe (one stdio call per line). */
+void serve_log_write(serve_log *log, const serve_log_entry *e);
+
+/* ---- the server ------------------------------------------------------------ */
+
+typedef struct serve_server {
+    constra_t *handle;          /* the engine; thread-safe */
+    const char *secret_key;     /* to tell a valid bearer token from noise */
+    serve_limiter *limiter;     /* rate 0 = off */
+    serve_log *log;
+    int connection_timeout_s;
+    /* Requests between their request line and their completion: the
+     * shutdown waits for this to fall to zero. */
+    atomic_int in_flight;
+    /* Set at shutdown: responses carry "Connection: close". */
+    atomic_int draining;
+} serve_server;
+
+struct MHD_Daemon;
+
+/* Starts libmicrohttpd on `addr` (a struct sockaddr of addr_len bytes;
+ * port 0 = any free port) with `threads` polling threads and the server's
+ * callbacks. Returns the daemon, or NULL (message on stderr). */
+struct MHD_Daemon *serve_http_start(serve_server *s, const void *addr, size_t addr_len,
+                                    unsigned threads);
+
+/* Monotonic milliseconds, for buckets and durations. */
+int64_t serve_mono_ms(void);
+double serve_mono_ms_f(void);
+
+#endif /* CONSTRA_SERVE_H */

@@ -1,0 +1,549 @@
+/*
+ * constra serve: the HTTP side, on libmicrohttpd.
+ *
+ * libmicrohttpd calls, per request:
+ *   1. on_uri()       once the request line is read: allocates the request
+ *                     context and keeps the RAW target (the router must see
+ *                     the query and the undecoded path; libmicrohttpd would
+ *                     split and percent-decode them);
+ *   2. on_request()   first after the headers (*upload_data_size == 0):
+ *                     a Content-Length over 64 KiB is refused here with 413
+ *                     before one body byte is read (libmicrohttpd then
+ *                     closes the connection instead of reading the body);
+ *                     the rate limit is decided here too;
+ *                     then once per body chunk: appended up to 64 KiB; a
+ *                     chunked body that grows past it is dropped as it
+ *                     comes (never buffered) and answered 413 at its end,
+ *                     or the connection is cut after 1 MiB of it;
+ *                     last with the request complete: answered;
+ *   3. on_completed() when the response is sent or the connection died:
+ *                     writes the access log line and frees the context.
+ *
+ * Everything that is not an embedded dashboard file goes to the REST
+ * router (constra_api_handle), which answers every API path and every
+ * unknown path (404), method (405), media type (415) and bad header with
+ * its error JSON. Requests so malformed that libmicrohttpd cannot parse
+ * them (bad request line, broken header syntax, headers over the
+ * connection's memory) are answered 400/431 by libmicrohttpd itself
+ * without reaching us.
+ */
+#define _POSIX_C_SOURCE 200809L /* getaddrinfo, strdup, gmtime_r, clocks, sigtimedwait */
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "serve.h"
+
+/* The router refuses bodies over CONSTRA_API_BODY_MAX with 413 too; we
+ * enforce it before buffering. */
+#define BODY_MAX CONSTRA_API_BODY_MAX
+/* A chunked body (no Content-Length) past BODY_MAX is read and dropped
+ * up to this much, to answer 413; beyond it the connection is cut. */
+#define DISCARD_MAX (1024 * 1024)
+/* Headers passed to the router; more is 431. */
+#define HEADERS_MAX 100
+#define IDEM_KEY_MAX 255
+
+typedef struct serve_request {
+    serve_server *server;
+    char *target;              /* raw request target (path + query) */
+    int started;               /* on_request has seen this request */
+    int64_t wall_ms;           /* start, for the log */
+    double start_ms;           /* start, monotonic, for the duration */
+    char remote[INET6_ADDRSTRLEN];
+    char method[16];           /* for the log ("-" if longer) */
+    int has_idem;
+    char idem[IDEM_KEY_MAX + 1];
+    serve_limit_verdict limit;
+    int limiter_on;
+    int too_large;             /* body went past BODY_MAX: dropping it */
+    size_t dropped;
+    char *body;
+    size_t body_len, body_cap;
+    int status;                /* 0 until a response is queued */
+    size_t bytes;
+} serve_request;
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+/* Constant-time comparison, so that the rate limiter does not leak the
+ * key through timing either. */
+static int same_secret(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char diff = (unsigned char)(la != lb);
+    for (size_t i = 0; i < la; i++) {
+        diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+    }
+    return diff == 0;
+}
+
+static size_t path_len_of(const char *target)
+{
+    return strcspn(target, "?");
+}
+
+static void fill_remote(struct MHD_Connection *conn, char *out, size_t size)
+{
+    snprintf(out, size, "-");
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci == NULL || ci->client_addr == NULL) {
+        return;
+    }
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)size);
+    } else if (sa->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)size);
+    }
+}
+
+/* Headers every response carries: nosniff (a JSON error must never be
+ * sniffed into HTML), the rate-limit state, and "Connection: close" while
+ * shutting down so that keep-alive clients move on. The dashboard's own
+ * policy headers are added by send_asset(). */
+static void add_common_headers(const serve_request *r, struct MHD_Response *resp)
+{
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (r->limiter_on) {
+        char v[32];
+        snprintf(v, sizeof(v), "%ld", r->limit.limit);
+        MHD_add_response_header(resp, "X-RateLimit-Limit", v);
+        snprintf(v, sizeof(v), "%ld", r->limit.remaining);
+        MHD_add_response_header(resp, "X-RateLimit-Remaining", v);
+        snprintf(v, sizeof(v), "%ld", r->limit.reset_s);
+        MHD_add_response_header(resp, "X-RateLimit-Reset", v);
+    }
+    if (atomic_load(&r->server->draining)) {
+        MHD_add_response_header(resp, "Connection", "close");
+    }
+}
+
+/* Queues `resp` (consumed) with status; records what the log needs. */
+static enum MHD_Result answer(struct MHD_Connection *conn, serve_request *r, unsigned status,
+                              struct MHD_Response *resp, size_t body_bytes)
+{
+    if (resp == NULL) {
+        return MHD_NO; /* out of memory: drop the connection */
+    }
+    add_common_headers(r, resp);
+    r->status = (int)status;
+    r->bytes = body_bytes;
+    enum MHD_Result ok = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+/* An error in the router's shape: {"error":{"code","message","param"}}.
+ * code, message and param are literals of ours (nothing to escape). */
+static enum MHD_Result send_error(struct MHD_Connection *conn, serve_request *r, unsigned status,
+                                  const char *code, const char *param, const char *message,
+                                  const char *extra_name, const char *extra_value)
+{
+    char body[512];
+    int n;
+    if (param) {
+        n = snprintf(body, sizeof(body),
+                     "{\"error\":{\"code\":\"%s\",\"message\":\"%s\",\"param\":\"%s\"}}", code,
+                     message, param);
+    } else {
+        n = snprintf(body, sizeof(body),
+                     "{\"error\":{\"code\":\"%s\",\"message\":\"%s\",\"param\":null}}", code,
+                     message);
+    }
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL) {
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (extra_name) {
+        MHD_add_response_header(resp, extra_name, extra_value);
+    }
+    return answer(conn, r, status, resp, len);
+}
+
+/* ---- static files ---------------------------------------------------------- */
+
+static const serve_asset *find_asset(const char *path, size_t len)
+{
+    if (len == 1 && path[0] == '/') {
+        path = "/index.html";
+        len = strlen(path);
+    }
+    for (const serve_asset *a = serve_assets; a->path; a++) {
+        if (strlen(a->path) == len && memcmp(a->path, path, len) == 0) {
+            return a;
+        }
+    }
+    return NULL;
+}
+
+static enum MHD_Result send_asset(struct MHD_Connection *conn, serve_request *r,
+                                  const serve_asset *a, const char *method)
+{
+    if (strcmp(method, "OPTIONS") == 0) {
+        struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        if (resp) {
+            MHD_add_response_header(resp, "Allow", "GET, HEAD, OPTIONS");
+        }
+        return answer(conn, r, MHD_HTTP_NO_CONTENT, resp, 0);
+    }
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        return send_error(conn, r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", NULL,
+                          "this path accepts GET, HEAD and OPTIONS only", "Allow",
+                          "GET, HEAD, OPTIONS");
+    }
+    /* The file is compiled in: it changes only with the binary, and its
+     * ETag with it. no-cache makes the browser revalidate (cheap 304), so
+     * a new build is never hidden behind a stale cache. */
+    const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
+    int fresh = inm && (strstr(inm, a->etag) != NULL || strcmp(inm, "*") == 0);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        fresh ? 0 : a->size, fresh ? NULL : (void *)(uintptr_t)a->data, MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL) {
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", a->content_type);
+    MHD_add_response_header(resp, "ETag", a->etag);
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    /* The page may load only its own files, may not be framed, and leaks
+     * no URL (the key may sit in its fragment) to anyone. */
+    MHD_add_response_header(resp, "Content-Security-Policy",
+                            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+                            "base-uri 'none'; form-action 'self'");
+    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    int head = strcmp(method, "HEAD") == 0;
+    return answer(conn, r, fresh ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, resp,
+                fresh || head ? 0 : a->size);
+}
+
+/* ---- the router -------------------------------------------------------------- */
+
+typedef struct header_vec {
+    constra_http_header items[HEADERS_MAX];
+    size_t count;
+    int overflow;
+} header_vec;
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    header_vec *v = cls;
+    if (v->count == HEADERS_MAX) {
+        v->overflow = 1;
+        return MHD_NO;
+    }
+    v->items[v->count].name = key;
+    v->items[v->count].value = value ? value : "";
+    v->count++;
+    return MHD_YES;
+}
+
+static void free_api_response(void *cls)
+{
+    constra_api_response_free(cls);
+}
+
+static enum MHD_Result send_api(struct MHD_Connection *conn, serve_request *r,
+                                const char *method)
+{
+    header_vec hv;
+    hv.count = 0;
+    hv.overflow = 0;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &hv);
+    if (hv.overflow) {
+        return send_error(conn, r, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, "header_too_large",
+                          NULL, "the request has more than 100 headers", NULL, NULL);
+    }
+    constra_api_request req = CONSTRA_API_REQUEST_INIT;
+    /* HEAD is GET without the body (libmicrohttpd leaves the body out). */
+    req.method = strcmp(method, "HEAD") == 0 ? "GET" : method;
+    req.target = r->target;
+    req.headers = hv.count ? hv.items : NULL;
+    req.header_count = hv.count;
+    req.body = r->body_len ? r->body : NULL;
+    req.body_len = r->body_len;
+
+    constra_api_response *res = NULL;
+    if (constra_api_handle(r->server->handle, &req, &res) != CONSTRA_OK) {
+        return send_error(conn, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "api_error", NULL,
+                          "the request could not be handled (out of memory?)", NULL, NULL);
+    }
+    size_t len = 0;
+    const char *body = constra_api_response_body(res, &len);
+    unsigned status = (unsigned)constra_api_response_status(res);
+    /* The body is handed over without a copy: libmicrohttpd frees the
+     * router's response (free_api_response) once it has sent it. */
+    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
+        len, (void *)(uintptr_t)body, free_api_response, res);
+    if (resp == NULL) {
+        constra_api_response_free(res);
+        return MHD_NO;
+    }
+    size_t n = constra_api_response_header_count(res);
+    for (size_t i = 0; i < n; i++) {
+        MHD_add_response_header(resp, constra_api_response_header_name(res, i),
+                                constra_api_response_header_value(res, i));
+    }
+    return answer(conn, r, status, resp, strcmp(method, "HEAD") == 0 ? 0 : len);
+}
+
+/* ---- callbacks --------------------------------------------------------------- */
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)conn;
+    serve_server *s = cls;
+    serve_request *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        return NULL; /* on_request sees NULL and drops the connection */
+    }
+    r->target = strdup(uri ? uri : "/");
+    if (r->target == NULL) {
+        free(r);
+        return NULL;
+    }
+    r->server = s;
+    r->wall_ms = constra_now_ms(s->handle);
+    r->start_ms = serve_mono_ms_f();
+    atomic_fetch_add(&s->in_flight, 1);
+    return r;
+}
+
+/* The bucket key: the bearer token when it is the workspace key (all
+ * holders of the key share its budget), else the remote address, so that
+ * invented tokens cannot buy fresh budgets. */
+static void take_token(serve_server *s, struct MHD_Connection *conn, serve_request *r)
+{
+    r->limiter_on = s->limiter->rate > 0;
+    if (!r->limiter_on) {
+        r->limit.allowed = 1;
+        return;
+    }
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    char key[8 + INET6_ADDRSTRLEN];
+    const char *k = key;
+    size_t klen;
+    if (auth && strncmp(auth, "Bearer ", 7) == 0 && s->secret_key &&
+        same_secret(auth + 7, s->secret_key)) {
+        k = "key";
+        klen = 3;
+    } else {
+        int n = snprintf(key, sizeof(key), "ip:%s", r->remote);
+        klen = n > 0 && (size_t)n < sizeof(key) ? (size_t)n : strlen(key);
+    }
+    serve_limiter_take(s->limiter, k, klen, serve_mono_ms(), &r->limit);
+}
+
+static int start_request(serve_server *s, struct MHD_Connection *conn, serve_request *r,
+                         const char *method, int *early_413)
+{
+    r->started = 1;
+    fill_remote(conn, r->remote, sizeof(r->remote));
+    snprintf(r->method, sizeof(r->method), "%s", strlen(method) < sizeof(r->method) ? method : "-");
+    const char *idem = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key");
+    if (idem) {
+        r->has_idem = 1;
+        snprintf(r->idem, sizeof(r->idem), "%s", idem);
+    }
+    take_token(s, conn, r);
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    if (cl) {
+        /* libmicrohttpd has already refused a malformed Content-Length. */
+        unsigned long long n = strtoull(cl, NULL, 10);
+        if (n > BODY_MAX) {
+            *early_413 = 1;
+            return 0;
+        }
+        if (n > 0 && r->limit.allowed) {
+            r->body = malloc((size_t)n);
+            if (r->body == NULL) {
+                return -1;
+            }
+            r->body_cap = (size_t)n;
+        }
+    }
+    return 0;
+}
+
+/* Takes one chunk of the body. Returns 0, or -1 to cut the connection. */
+static int take_body(serve_request *r, const char *data, size_t n)
+{
+    if (r->too_large || !r->limit.allowed) {
+        /* Refused anyway: drop the bytes without keeping them. */
+        r->dropped += n;
+        return r->dropped > DISCARD_MAX ? -1 : 0;
+    }
+    if (n > BODY_MAX - r->body_len) {
+        r->too_large = 1;
+        r->dropped = r->body_len + n;
+        free(r->body);
+        r->body = NULL;
+        r->body_len = r->body_cap = 0;
+        return 0;
+    }
+    if (r->body_len + n > r->body_cap) {
+        size_t cap = r->body_cap ? r->body_cap : 4096;
+        while (cap < r->body_len + n) {
+            cap *= 2;
+        }
+        if (cap > BODY_MAX) {
+            cap = BODY_MAX;
+        }
+        char *grown = realloc(r->body, cap);
+        if (grown == NULL) {
+            return -1;
+        }
+        r->body = grown;
+        r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, data, n);
+    r->body_len += n;
+    return 0;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    (void)url;
+    (void)version;
+    serve_server *s = cls;
+    serve_request *r = *con_cls;
+    if (r == NULL) {
+        return MHD_NO;
+    }
+    if (!r->started) {
+        int early_413 = 0;
+        if (start_request(s, conn, r, method, &early_413) != 0) {
+            return MHD_NO;
+        }
+        if (early_413) {
+            /* Queued before the body: libmicrohttpd will not read it, and
+             * closes the connection after this answer. */
+            return send_error(conn, r, 413, "body_too_large", "body",
+                              "the request body is larger than 65536 bytes", NULL, NULL);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        return take_body(r, upload_data, n) == 0 ? MHD_YES : MHD_NO;
+    }
+    /* The whole request is in. */
+    if (r->too_large) {
+        return send_error(conn, r, 413, "body_too_large", "body",
+                          "the request body is larger than 65536 bytes", "Connection", "close");
+    }
+    if (!r->limit.allowed) {
+        char retry[32];
+        snprintf(retry, sizeof(retry), "%ld", r->limit.retry_after_s);
+        return send_error(conn, r, MHD_HTTP_TOO_MANY_REQUESTS, "rate_limited", NULL,
+                          "too many requests: slow down and retry after the Retry-After seconds",
+                          "Retry-After", retry);
+    }
+    const serve_asset *a = find_asset(r->target, path_len_of(r->target));
+    if (a != NULL) {
+        return send_asset(conn, r, a, method);
+    }
+    return send_api(conn, r, method);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)toe;
+    (void)conn;
+    serve_server *s = cls;
+    serve_request *r = *con_cls;
+    *con_cls = NULL;
+    if (r == NULL) {
+        return;
+    }
+    if (r->status != 0) {
+        serve_log_entry e;
+        memset(&e, 0, sizeof(e));
+        e.wall_ms = r->wall_ms;
+        e.remote = r->remote;
+        e.method = r->method;
+        e.path = r->target;
+        e.path_len = path_len_of(r->target);
+        e.status = r->status;
+        e.bytes = r->bytes;
+        e.duration_ms = serve_mono_ms_f() - r->start_ms;
+        e.idempotency_key = r->has_idem ? r->idem : NULL;
+        serve_log_write(s->log, &e);
+    }
+    free(r->body);
+    free(r->target);
+    free(r);
+    atomic_fetch_sub(&s->in_flight, 1);
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 0)))
+#endif
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    fprintf(stderr, "constra serve: http: %s%s", msg,
+            msg[0] && msg[strlen(msg) - 1] == '\n' ? "" : "\n");
+}
+
+struct MHD_Daemon *serve_http_start(serve_server *s, const void *addr, size_t addr_len,
+                                    unsigned threads)
+{
+    (void)addr_len;
+    const struct sockaddr *sa = addr;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+#if defined(__linux__)
+    /* epoll: each pool thread waits on its own set; removal of the
+     * listening socket at quiesce time is synchronous. */
+    flags |= MHD_USE_EPOLL | MHD_USE_TURBO;
+#else
+    flags |= MHD_USE_POLL;
+#endif
+    if (sa->sa_family == AF_INET6) {
+        flags |= MHD_USE_IPv6;
+    }
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, s,
+        /* First, so that libmicrohttpd's own start-up messages use it. */
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)(uintptr_t)sa,
+        MHD_OPTION_THREAD_POOL_SIZE, threads,
+        /* Idle or slow connections are closed after this; each pool
+         * thread serves many sockets, so a stalled client never holds a
+         * thread. */
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->connection_timeout_s,
+        /* Per connection: request line + headers + read buffer (the body
+         * is copied out chunk by chunk). libmicrohttpd's default; it zeroes
+         * the pool between requests, so more costs time on every request.
+         * The router refuses single headers over 8 KiB itself. */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
+        MHD_OPTION_CONNECTION_LIMIT, 1000u,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+        MHD_OPTION_STRICT_FOR_CLIENT, 1,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_END);
+    return d;
+}
