@@ -61,10 +61,12 @@
  *     it on actions, a server that honours it replays instead of acting
  *     twice;
  *   - any other 4xx is returned at once with the server's detail; when
- *     the tries run out, the last failure is returned (a transport failure
- *     after an earlier try that may have arrived is reported as
- *     CONSTRA_E_OUTCOME_UNKNOWN: repeat the create under the same key, or
- *     read the intent).
+ *     the tries run out, the last failure is returned, except that if an
+ *     earlier try's answer was lost (or a 5xx was followed by a request
+ *     that could not be sent) the call fails with
+ *     CONSTRA_E_OUTCOME_UNKNOWN, code "outcome_unknown" (the server may
+ *     have acted: repeat the create under the same key, or read the
+ *     intent), the last failure quoted in the message.
  *
  * Error statuses from HTTP: 400/413/414/415/422/431 INVALID_ARGUMENT,
  * 401 AUTH, 403 `sandbox_only` UNSUPPORTED (else AUTH), 404 NOT_FOUND,

@@ -191,6 +191,8 @@ int constra__client_call(constra_t *h, constra__call *call, constra_transport_re
 
     int rc = CONSTRA_E_GENERIC;
     int maybe_received = 0; /* a try may have reached the server */
+    int lost = 0;           /* a try's answer was lost (the server may have acted) */
+    int exhausted = 1;      /* no answer settled the call: the tries ran out */
     int64_t floor_ms = 0;
     for (int t = 0; t < c->max_tries; t++) {
         if (t > 0) {
@@ -208,6 +210,7 @@ int constra__client_call(constra_t *h, constra__call *call, constra_transport_re
         if (rc == CONSTRA_E_OUTCOME_UNKNOWN) {
             *e = te;
             maybe_received = 1;
+            lost = 1;
             if (call->policy == CONSTRA__RETRY_NOT_SENT) {
                 break;
             }
@@ -215,6 +218,7 @@ int constra__client_call(constra_t *h, constra__call *call, constra_transport_re
         }
         if (rc != CONSTRA_OK) {
             *e = te; /* our own request is wrong, or out of memory: no repeat */
+            exhausted = 0;
             break;
         }
         int http = constra_transport_response_status(resp);
@@ -227,6 +231,7 @@ int constra__client_call(constra_t *h, constra__call *call, constra_transport_re
             } else {
                 constra_transport_response_free(resp);
             }
+            exhausted = 0;
             break;
         }
         server_error(body, len, http, e);
@@ -244,18 +249,24 @@ int constra__client_call(constra_t *h, constra__call *call, constra_transport_re
             floor_ms = c->backoff_base_ms;
             continue;
         }
+        exhausted = 0;
         break; /* any other 4xx is the answer */
     }
     constra__free(&h->platform, url);
     if (rc == CONSTRA_OK) {
         return CONSTRA_OK;
     }
-    if (rc == CONSTRA_E_TRANSPORT && maybe_received) {
-        /* The last try was not sent, but an earlier one may have been. */
+    if (exhausted && rc != CONSTRA_E_OUTCOME_UNKNOWN &&
+        (lost || (rc == CONSTRA_E_TRANSPORT && maybe_received))) {
+        /* The last try failed plainly (not sent, 5xx, in flight), but an
+         * earlier one may have been acted on: that is what the caller
+         * must know. */
+        char why[CONSTRA_ERROR_MESSAGE_SIZE];
+        constra__strlcpy(why, e->message, sizeof(why));
         rc = constra__fail(e, CONSTRA_E_OUTCOME_UNKNOWN, "outcome_unknown", NULL,
                            "no answer after %d tries and an earlier try may have reached the "
-                           "server; read the intent (or repeat with the same idempotency key)",
-                           call->tries);
+                           "server (last: %.80s); read the intent, or repeat the create with "
+                           "the same idempotency key", call->tries, why);
     } else if (rc == CONSTRA_E_OUTCOME_UNKNOWN && strcmp(e->code, "outcome_unknown") != 0 &&
                call->policy == CONSTRA__RETRY_NOT_SENT) {
         char why[CONSTRA_ERROR_MESSAGE_SIZE];

@@ -78,12 +78,24 @@ static void test_lost_answer_after_create_replays(void **state)
     assert_int_equal(v->requests, 3);
     assert_int_equal(engine_intents(v), 2);
     assert_int_equal(v->rail.collects, 2);
+    /* A lost answer, then 503s until the tries run out: still unknown
+     * (the first try made the intent), not a plain 503. */
+    SCRIPT(v, F_AFTER_TIMEOUT, F_503, F_503);
+    assert_int_equal(constra_intent_create(v->h, &p, "order_3b", &in), CONSTRA_E_OUTCOME_UNKNOWN);
+    assert_string_equal(last(v->h).code, "outcome_unknown");
+    assert_non_null(strstr(last(v->h).message, "try later"));
+    assert_int_equal(engine_intents(v), 3);
+    SCRIPT(v, F_PASS);
+    assert_int_equal(constra_intent_create(v->h, &p, "order_3b", &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_replayed(in), 1);
+    constra_intent_free(in);
+    assert_int_equal(engine_intents(v), 3);
     /* Asking again under the key gives the intent the server made. */
     SCRIPT(v, F_PASS);
     assert_int_equal(constra_intent_create(v->h, &p, "order_3", &in), CONSTRA_OK);
     assert_int_equal(constra_intent_replayed(in), 1);
     constra_intent_free(in);
-    assert_int_equal(engine_intents(v), 2);
+    assert_int_equal(engine_intents(v), 3);
     close_env(v);
 }
 
