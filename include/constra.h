@@ -27,6 +27,7 @@
 #include "constra/webhooks.h"
 #include "constra/instruction.h"
 #include "constra/daraja.h"
+#include "constra/client.h"
 #include "constra/api.h"
 #include "constra/rail_daraja.h"
 #include "constra/daraja_emulator.h"

@@ -13,6 +13,10 @@
  * kept in the handle for constra_last_error(). On any error, stored state
  * is exactly as it was and *out is NULL.
  *
+ * On a handle opened with constra_open_remote() (client.h) the same
+ * calls are answered by a remote Constra API; the objects and errors
+ * they hand back are the same kinds (client.h lists the few differences).
+ *
  * Threads: all functions may be called concurrently on one handle.
  * Snapshots, lists and event lists are immutable once returned: any
  * number of threads may read one at the same time; free it exactly once,

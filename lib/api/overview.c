@@ -97,6 +97,13 @@ static int storage_reply(constra__api_ctx *c, int rc)
 int constra__api_overview(constra__api_ctx *c)
 {
     constra_t *h = c->h;
+    if (h->remote_ops) {
+        /* The overview reads storage directly; a remote handle has none
+         * of its own (its intents live on the server it talks to). */
+        return constra__api_error(c, 501, "remote_handle", NULL,
+                                  "the overview is not served by a remote handle; ask its "
+                                  "server");
+    }
     intent_scan is;
     memset(&is, 0, sizeof(is));
     is.h = h;

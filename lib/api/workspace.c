@@ -14,6 +14,12 @@
 int constra__api_workspace(constra__api_ctx *c)
 {
     const constra_t *h = c->h;
+    if (h->remote_ops) {
+        /* Its settings are the server's, not this handle's. */
+        return constra__api_error(c, 501, "remote_handle", NULL,
+                                  "the workspace is not served by a remote handle; ask its "
+                                  "server");
+    }
     int live = h->mode == CONSTRA_MODE_LIVE;
     constra__sbuf b;
     constra__sbuf_init(&b, &c->h->platform);

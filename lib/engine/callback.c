@@ -29,6 +29,13 @@ static int callback_impl(constra_t *h, const char *query, size_t query_len, cons
     if (body == NULL) {
         return constra__record_out(h, constra__fail_null(&e, "body"), &e, detail);
     }
+    if (h->remote_ops) {
+        /* Daraja calls the server that made the push, not its clients. */
+        return constra__record_out(h, constra__fail(&e, CONSTRA_E_UNSUPPORTED, "remote_handle",
+                                                    NULL, "a remote handle does not take "
+                                                    "provider callbacks; the server does"),
+                                   &e, detail);
+    }
     if (h->rail.authenticate_callback &&
         h->rail.authenticate_callback(h->rail.user_data, query, query ? query_len : 0) !=
             CONSTRA_OK) {

@@ -664,6 +664,10 @@ static int create_impl(constra_t *h, const constra_intent_params *params,
     }
     *out = NULL;
     int rc = check_key(idempotency_key, &e);
+    if (rc == CONSTRA_OK && h->remote_ops) {
+        rc = h->remote_ops->create(h, params, idempotency_key, out, &e);
+        return constra__record_out(h, rc, &e, detail);
+    }
     struct constra_intent *in = rc == CONSTRA_OK ? new_intent(h) : NULL;
     if (rc == CONSTRA_OK && in == NULL) {
         rc = constra__fail(&e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
@@ -753,6 +757,10 @@ static int get_impl(constra_t *h, const char *id, constra_intent **out, constra_
     }
     *out = NULL;
     int rc = check_id(id, &e);
+    if (rc == CONSTRA_OK && h->remote_ops) {
+        rc = h->remote_ops->get(h, id, out, &e);
+        return constra__record_out(h, rc, &e, detail);
+    }
     struct constra_intent *in = NULL;
     if (rc == CONSTRA_OK && (in = new_intent(h)) == NULL) {
         rc = constra__fail(&e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
@@ -819,6 +827,20 @@ static int act_once(constra_t *h, struct constra_intent *in, const action *a, co
     }
 }
 
+static int remote_kind(constra__input input)
+{
+    switch (input) {
+    case CONSTRA__IN_CONFIRM:
+        return CONSTRA__ACT_CONFIRM;
+    case CONSTRA__IN_RETRY:
+        return CONSTRA__ACT_RETRY;
+    case CONSTRA__IN_CANCEL:
+        return CONSTRA__ACT_CANCEL;
+    default:
+        return CONSTRA__ACT_RESOLVE;
+    }
+}
+
 static int run_action(constra_t *h, const char *id, const action *a, constra_intent **out,
                       constra_error *detail)
 {
@@ -831,6 +853,12 @@ static int run_action(constra_t *h, const char *id, const action *a, constra_int
     }
     *out = NULL;
     int rc = check_id(id, &e);
+    if (rc == CONSTRA_OK && h->remote_ops) {
+        constra__remote_action ra = {remote_kind(a->input), id, a->succeeded, a->receipt,
+                                     a->note, NULL, NULL};
+        rc = h->remote_ops->action(h, &ra, out, &e);
+        return constra__record_out(h, rc, &e, detail);
+    }
     struct constra_intent *in = NULL;
     if (rc == CONSTRA_OK && (in = new_intent(h)) == NULL) {
         rc = constra__fail(&e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
@@ -1113,6 +1141,12 @@ static int simulate_impl(constra_t *h, const char *id, const char *result_code,
     if (rc == CONSTRA_OK) {
         rc = check_id(id, &e);
     }
+    if (rc == CONSTRA_OK && h->remote_ops) {
+        constra__remote_action ra = {CONSTRA__ACT_SIMULATE, id, 0, NULL, NULL, result_code,
+                                     result_desc};
+        rc = h->remote_ops->action(h, &ra, out, &e);
+        return constra__record_out(h, rc, &e, detail);
+    }
     struct constra_intent *in = NULL;
     if (rc == CONSTRA_OK && (in = new_intent(h)) == NULL) {
         rc = constra__fail(&e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
@@ -1323,6 +1357,9 @@ int constra_tick(constra_t *h, int64_t now_ms)
 {
     if (h == NULL) {
         return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    if (h->remote_ops) {
+        return CONSTRA_OK; /* a remote server drives its own time */
     }
     constra_error e = CONSTRA_ERROR_INIT;
     tick_ctx t = {h, now_ms, CONSTRA_OK, &e};

@@ -37,7 +37,51 @@ struct constra {
     size_t id_pool_left;
     /* Decoded intents by (id, version), guarded by `mutex` (cache.h). */
     struct constra__cache_slot *cache;
+    /* Remote backend (lib/client): set by constra_open_remote(), NULL for
+     * a local engine. See constra__remote_ops below. */
+    const struct constra__remote_ops *remote_ops;
+    void *remote;
 };
+
+/* The operator actions and simulated callbacks, as the remote backend
+ * receives them. */
+typedef enum constra__action_kind {
+    CONSTRA__ACT_CONFIRM = 1,
+    CONSTRA__ACT_RETRY,
+    CONSTRA__ACT_CANCEL,
+    CONSTRA__ACT_RESOLVE,
+    CONSTRA__ACT_SIMULATE
+} constra__action_kind;
+
+typedef struct constra__remote_action {
+    int kind;
+    const char *id;
+    int succeeded;           /* resolve */
+    const char *receipt;     /* resolve (succeeded) */
+    const char *note;        /* resolve */
+    const char *result_code; /* simulate */
+    const char *result_desc; /* simulate */
+} constra__remote_action;
+
+/*
+ * The remote backend's entry points. The client layer sits above the
+ * engine and may not be called from it by name (layers point down), so it
+ * installs this table in the handle; each public engine call checks its
+ * arguments as for a local handle, then, when remote_ops is set, hands the
+ * call over and records the error the client reports (e).
+ */
+typedef struct constra__remote_ops {
+    int (*create)(constra_t *h, const constra_intent_params *params, const char *idempotency_key,
+                  constra_intent **out, constra_error *e);
+    int (*get)(constra_t *h, const char *id, constra_intent **out, constra_error *e);
+    int (*action)(constra_t *h, const constra__remote_action *a, constra_intent **out,
+                  constra_error *e);
+    int (*list)(constra_t *h, const constra_list_params *params, constra_intent_list **out,
+                constra_error *e);
+    int (*events)(constra_t *h, const char *id, constra_event_list **out, constra_error *e);
+    /* Frees h->remote (called by constra_close). */
+    void (*destroy)(constra_t *h);
+} constra__remote_ops;
 
 /* Records `e` as the handle's last error when rc is an error; returns rc. */
 int constra__record(constra_t *h, int rc, const constra_error *e);

@@ -154,6 +154,9 @@ void constra_close(constra_t *h)
     if (h == NULL) {
         return;
     }
+    if (h->remote_ops && h->remote_ops->destroy) {
+        h->remote_ops->destroy(h);
+    }
     if (h->rail.destroy) {
         h->rail.destroy(h->rail.user_data);
     }

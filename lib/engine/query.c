@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "engine/lists.h"
 #include "platform/platform.h"
 #include "util/check.h"
 #include "util/sbuf.h"
@@ -13,14 +14,6 @@
 #define LIST_MAX 100
 #define EVENTS_MAX 1000
 
-struct constra_intent_list {
-    constra_platform platform;
-    struct constra_intent **items;
-    size_t count;
-    int has_more;
-    char *json;
-    size_t json_len;
-};
 
 int constra_list_params_init(constra_list_params *p, size_t struct_size)
 {
@@ -119,7 +112,10 @@ static int list_impl(constra_t *h, const constra_list_params *params, constra_in
         rc = constra__fail(&e, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid", "created",
                            "created bounds must not be negative");
     }
-    if (rc != CONSTRA_OK) {
+    if (rc == CONSTRA_OK && h->remote_ops) {
+        rc = h->remote_ops->list(h, &p, out, &e);
+    }
+    if (rc != CONSTRA_OK || h->remote_ops) {
         return constra__record_out(h, rc, &e, detail);
     }
     size_t want = p.limit ? p.limit : LIST_DEFAULT;
@@ -205,19 +201,6 @@ const char *constra_intent_list_json(const constra_intent_list *l, size_t *len)
 
 /* ---- events ------------------------------------------------------------- */
 
-typedef struct event_item {
-    char id[CONSTRA_ID_SIZE];
-    char type[64];
-    char *json;
-} event_item;
-
-struct constra_event_list {
-    constra_platform platform;
-    event_item *items;
-    size_t count, cap;
-    char *json;
-    size_t json_len;
-};
 
 void constra_event_list_free(constra_event_list *l)
 {
@@ -244,7 +227,7 @@ static int event_row(void *ctx, const constra_storage_event *row)
     constra_event_list *l = f->list;
     if (l->count == l->cap) {
         size_t ncap = l->cap ? l->cap * 2 : 8;
-        event_item *n = constra__realloc(&l->platform, l->items, ncap * sizeof(*n));
+        constra__event_item *n = constra__realloc(&l->platform, l->items, ncap * sizeof(*n));
         if (n == NULL) {
             f->rc = CONSTRA_E_NOMEM;
             return 1;
@@ -252,7 +235,7 @@ static int event_row(void *ctx, const constra_storage_event *row)
         l->items = n;
         l->cap = ncap;
     }
-    event_item *it = &l->items[l->count];
+    constra__event_item *it = &l->items[l->count];
     memset(it, 0, sizeof(*it));
     constra__strlcpy(it->id, row->id, sizeof(it->id));
     constra__strlcpy(it->type, row->type, sizeof(it->type));
@@ -285,7 +268,10 @@ static int events_impl(constra_t *h, const char *id, constra_event_list **out,
     }
     *out = NULL;
     int rc = constra_id_parse(id, "pi", NULL, &e);
-    if (rc != CONSTRA_OK) {
+    if (rc == CONSTRA_OK && h->remote_ops) {
+        rc = h->remote_ops->events(h, id, out, &e);
+    }
+    if (rc != CONSTRA_OK || h->remote_ops) {
         return constra__record_out(h, rc, &e, detail);
     }
     rc = h->storage.get_intent(h->storage.user_data, id, exists_row, NULL);
