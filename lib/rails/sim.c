@@ -17,6 +17,12 @@
 #define EAT_OFFSET_S 10800
 #define DEFAULT_DELAY_MS 3000
 #define SIM_AMOUNT_MAX 250000
+/* A push with no scheduled outcome waits for simulate-callback or the
+ * engine's time-out, and the engine never tells the rail which came. Kept
+ * one hour (the engine's time-out has settled it long before; a query
+ * after that answers "not found"), so a long-running sandbox does not grow
+ * by a record per payment forever. */
+#define SIM_WAIT_RETENTION_MS INT64_C(3600000)
 
 typedef struct magic_number {
     const char *phone;
@@ -40,6 +46,7 @@ typedef struct sim_push {
     char merchant[CONSTRA_RAIL_ID_SIZE];
     const magic_number *outcome; /* NULL: waits for simulate-callback */
     int64_t due_ms;
+    int64_t pushed_ms;
     int64_t amount;
     char phone[16];
 } sim_push;
@@ -51,6 +58,8 @@ typedef struct sim_rail {
     constra__strmap pushes; /* checkout id -> sim_push */
     sim_push **due;         /* scheduled, not yet delivered */
     size_t due_count, due_cap;
+    sim_push **waiting;     /* no outcome scheduled, oldest first (a FIFO) */
+    size_t waiting_head, waiting_count, waiting_cap;
     uint32_t counter;       /* makes ids unique within one millisecond */
 } sim_rail;
 
@@ -116,6 +125,44 @@ static int valid_phone(const char *p)
     return 1;
 }
 
+/* Drops waiting pushes older than SIM_WAIT_RETENTION_MS. Called with the
+ * lock held. Pushes with a scheduled outcome are never in this list:
+ * sim_poll() removes those. */
+static void forget_old_waiting(sim_rail *s, int64_t now_ms)
+{
+    while (s->waiting_count > 0) {
+        sim_push *p = s->waiting[s->waiting_head];
+        if (now_ms - p->pushed_ms < SIM_WAIT_RETENTION_MS) {
+            break;
+        }
+        constra__strmap_remove(&s->pushes, p->checkout);
+        constra__free(&s->platform, p);
+        s->waiting_head++;
+        s->waiting_count--;
+    }
+}
+
+/* Room for one more waiting push at the tail (compacting or growing). */
+static int waiting_reserve(sim_rail *s)
+{
+    if (s->waiting_head + s->waiting_count < s->waiting_cap) {
+        return 0;
+    }
+    if (s->waiting_head > 0) {
+        memmove(s->waiting, s->waiting + s->waiting_head, s->waiting_count * sizeof(*s->waiting));
+        s->waiting_head = 0;
+        return 0;
+    }
+    size_t ncap = s->waiting_cap ? s->waiting_cap * 2 : 16;
+    sim_push **nw = constra__realloc(&s->platform, s->waiting, ncap * sizeof(*nw));
+    if (nw == NULL) {
+        return -1;
+    }
+    s->waiting = nw;
+    s->waiting_cap = ncap;
+    return 0;
+}
+
 static int sim_collect(void *ud, const constra_rail_collect *req, constra_rail_result *out)
 {
     sim_rail *s = ud;
@@ -154,8 +201,12 @@ static int sim_collect(void *ud, const constra_rail_collect *req, constra_rail_r
     p->amount = req->amount;
     p->outcome = magic_for(req->phone);
     p->due_ms = req->now_ms + s->delay_ms;
+    p->pushed_ms = req->now_ms;
+    forget_old_waiting(s, req->now_ms);
     int rc = CONSTRA_OK;
     if (constra__strmap_reserve(&s->pushes, 1) != 0) {
+        rc = CONSTRA_E_NOMEM;
+    } else if (!p->outcome && waiting_reserve(s) != 0) {
         rc = CONSTRA_E_NOMEM;
     } else if (p->outcome && s->due_count == s->due_cap) {
         size_t ncap = s->due_cap ? s->due_cap * 2 : 16;
@@ -171,6 +222,8 @@ static int sim_collect(void *ud, const constra_rail_collect *req, constra_rail_r
         constra__strmap_put(&s->pushes, p->checkout, p);
         if (p->outcome) {
             s->due[s->due_count++] = p;
+        } else {
+            s->waiting[s->waiting_head + s->waiting_count++] = p;
         }
         out->outcome = CONSTRA_RAIL_ACCEPTED;
         constra__strlcpy(out->checkout_request_id, p->checkout, sizeof(out->checkout_request_id));
@@ -256,6 +309,7 @@ static void sim_destroy(void *ud)
     }
     constra__strmap_free(&s->pushes);
     constra__free(&plat, s->due);
+    constra__free(&plat, s->waiting);
     plat.mutex_destroy(plat.user_data, s->mutex);
     constra__free(&plat, s);
 }

@@ -123,6 +123,46 @@ static void test_other_numbers_wait(void **state)
     r.destroy(r.user_data);
 }
 
+/* A waiting push is forgotten an hour after it was sent, so a sandbox
+ * that runs for days does not keep a record per payment: live
+ * allocations stay bounded over 20,000 pushes spread over 20 hours. */
+static void test_waiting_pushes_are_forgotten(void **state)
+{
+    (void)state;
+    counting_alloc ca = {0};
+    constra_platform p;
+    ca_platform(&p, &ca);
+    p.destroy = NULL;
+    constra_rail r;
+    constra_rail_init(&r, sizeof(r));
+    assert_int_equal(constra_rail_sim(&r, &p, NULL, NULL), CONSTRA_OK);
+    constra_rail_result first = push(&r, "254712345678", 10, T0);
+    constra_rail_result q;
+    memset(&q, 0, sizeof(q));
+    assert_int_equal(r.query(r.user_data, first.checkout_request_id, T0 + 3599999, &q),
+                     CONSTRA_OK);
+    assert_int_equal(q.outcome, CONSTRA_RAIL_PENDING);
+    /* The next push, an hour on, sweeps it out. */
+    constra_rail_result second = push(&r, "254712345679", 10, T0 + 3600000);
+    assert_int_equal(r.query(r.user_data, first.checkout_request_id, T0 + 3600000, &q),
+                     CONSTRA_E_NOT_FOUND);
+    assert_int_equal(r.query(r.user_data, second.checkout_request_id, T0 + 3600000, &q),
+                     CONSTRA_OK);
+    long peak = 0;
+    for (int i = 0; i < 20000; i++) {
+        int64_t now = T0 + 3600000 + (int64_t)i * 3600; /* 20 h in 3.6 s steps */
+        push(&r, "254712345678", 10, now);
+        if (i == 5000) {
+            peak = ca.live;
+        }
+    }
+    /* An hour holds 1,000 pushes: the second half of the run must not
+     * have grown beyond the first's (map and FIFO at their high water). */
+    assert_true(ca.live <= peak + 4);
+    r.destroy(r.user_data);
+    assert_int_equal(ca.live, 0);
+}
+
 static void test_rejections_and_bad_input(void **state)
 {
     (void)state;
@@ -202,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_checkout_ids_look_real),
         cmocka_unit_test(test_magic_numbers),
         cmocka_unit_test(test_other_numbers_wait),
+        cmocka_unit_test(test_waiting_pushes_are_forgotten),
         cmocka_unit_test(test_rejections_and_bad_input),
         cmocka_unit_test(test_allocation_failures),
     };
