@@ -51,6 +51,10 @@ typedef struct serve_options {
     unsigned threads;
     int timeout_s;
     int sync_normal;
+    int emulate_daraja;
+    const char *daraja_key;     /* NULL: the emulator's default */
+    const char *daraja_secret;  /* NULL: the emulator's default; never printed */
+    int64_t daraja_delay_ms;    /* 0: the emulator's default (20 s) */
 } serve_options;
 
 /* ---- options ------------------------------------------------------------------ */
@@ -77,6 +81,10 @@ static int parse_options(int argc, char **argv, serve_options *o)
     o->threads = ncpu < 2 ? 2 : ncpu > 8 ? 8 : (unsigned)ncpu;
     o->timeout_s = 10;
     o->sync_normal = 0;
+    o->emulate_daraja = 0;
+    o->daraja_key = NULL;
+    o->daraja_secret = NULL;
+    o->daraja_delay_ms = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = NULL;
@@ -85,10 +93,17 @@ static int parse_options(int argc, char **argv, serve_options *o)
             o->sync_normal = 1;
             continue;
         }
+        if (strcmp(a, "--emulate-daraja") == 0) {
+            o->emulate_daraja = 1;
+            continue;
+        }
         if (strcmp(a, "--host") != 0 && strcmp(a, "--port") != 0 && strcmp(a, "--db") != 0 &&
             strcmp(a, "--secret-key") != 0 && strcmp(a, "--rate-limit") != 0 &&
             strcmp(a, "--rate-burst") != 0 && strcmp(a, "--access-log") != 0 &&
-            strcmp(a, "--threads") != 0 && strcmp(a, "--timeout") != 0) {
+            strcmp(a, "--threads") != 0 && strcmp(a, "--timeout") != 0 &&
+            strcmp(a, "--daraja-consumer-key") != 0 &&
+            strcmp(a, "--daraja-consumer-secret") != 0 &&
+            strcmp(a, "--daraja-result-delay-ms") != 0) {
             return cli_usage_error("serve", "unknown option '%s' (see 'constra help serve')", a);
         }
         if ((v = cli_option_value("serve", argc, argv, &i)) == NULL) {
@@ -122,6 +137,21 @@ static int parse_options(int argc, char **argv, serve_options *o)
                 return CLI_EXIT_USAGE;
             }
             o->threads = (unsigned)n;
+        } else if (strcmp(a, "--daraja-consumer-key") == 0) {
+            if (v[0] == '\0') {
+                return cli_usage_error("serve", "--daraja-consumer-key wants a value");
+            }
+            o->daraja_key = v;
+        } else if (strcmp(a, "--daraja-consumer-secret") == 0) {
+            if (v[0] == '\0') {
+                return cli_usage_error("serve", "--daraja-consumer-secret wants a value");
+            }
+            o->daraja_secret = v;
+        } else if (strcmp(a, "--daraja-result-delay-ms") == 0) {
+            if (parse_num(a, v, 1, 3600000, &n)) {
+                return CLI_EXIT_USAGE;
+            }
+            o->daraja_delay_ms = n;
         } else {
             if (parse_num(a, v, 1, 3600, &n)) {
                 return CLI_EXIT_USAGE;
@@ -131,6 +161,9 @@ static int parse_options(int argc, char **argv, serve_options *o)
     }
     if (o->burst <= 0) {
         o->burst = o->rate * 2;
+    }
+    if (!o->emulate_daraja && (o->daraja_key || o->daraja_secret || o->daraja_delay_ms)) {
+        return cli_usage_error("serve", "the --daraja-* options need --emulate-daraja");
     }
     return 0;
 }
@@ -180,6 +213,7 @@ static int generate_key(char *out, size_t size)
 
 typedef struct ticker {
     constra_t *handle;
+    constra_daraja_emulator *emulator; /* NULL: no emulator */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -193,7 +227,15 @@ static void *ticker_main(void *arg)
     pthread_mutex_lock(&t->lock);
     while (!t->stop) {
         pthread_mutex_unlock(&t->lock);
-        int rc = constra_tick(t->handle, constra_now_ms(t->handle));
+        int64_t now = constra_now_ms(t->handle);
+        /* The emulator's due callbacks go out first, on this thread
+         * (through curl, each bounded by the transport's time-out), so
+         * that a callback to this same server is handled by the HTTP
+         * threads like any provider's. */
+        if (t->emulator != NULL) {
+            constra_daraja_emulator_pump(t->emulator, now);
+        }
+        int rc = constra_tick(t->handle, now);
         /* Report a failing tick once, not four times a second. */
         if (rc != CONSTRA_OK && !failing) {
             constra_error e = CONSTRA_ERROR_INIT;
@@ -219,10 +261,11 @@ static void *ticker_main(void *arg)
     return NULL;
 }
 
-static int ticker_start(ticker *t, constra_t *handle)
+static int ticker_start(ticker *t, constra_t *handle, constra_daraja_emulator *emulator)
 {
     memset(t, 0, sizeof(*t));
     t->handle = handle;
+    t->emulator = emulator;
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -283,6 +326,43 @@ static int open_handle(const serve_options *o, const char *key, constra_t **out)
         if (cfg.storage) {
             /* constra_open does not take ownership when it fails. */
             storage.destroy(storage.user_data);
+        }
+        return -1;
+    }
+    return 0;
+}
+
+/* --emulate-daraja: the emulator (sandbox shortcode 174379 with its
+ * published passkey is built in), sending its callbacks through curl.
+ * Without libcurl the callbacks are counted but not sent (warned). */
+static int open_emulator(const serve_options *o, constra_daraja_emulator **out)
+{
+    constra_error err = CONSTRA_ERROR_INIT;
+    constra_transport curl;
+    memset(&curl, 0, sizeof(curl));
+    constra_curl_options co = CONSTRA_CURL_OPTIONS_INIT;
+    /* The ticker waits for each callback: keep a dead CallBackURL short. */
+    co.connect_timeout_ms = 2000;
+    co.timeout_ms = 5000;
+    const constra_transport *cb = &curl;
+    int rc = constra_transport_curl(&curl, &co, &err);
+    if (rc == CONSTRA_E_UNSUPPORTED) {
+        fprintf(stderr, "constra serve: warning: built without libcurl: the Daraja emulator "
+                        "will not send callbacks\n");
+        cb = NULL;
+    } else if (rc != CONSTRA_OK) {
+        fprintf(stderr, "constra serve: cannot set up the curl transport: %s\n", err.message);
+        return -1;
+    }
+    constra_daraja_emulator_options eo = CONSTRA_DARAJA_EMULATOR_OPTIONS_INIT;
+    eo.consumer_key = o->daraja_key;
+    eo.consumer_secret = o->daraja_secret;
+    eo.result_delay_ms = o->daraja_delay_ms;
+    /* On success the emulator owns the transport; on failure it is ours. */
+    if (constra_daraja_emulator_new(out, &eo, cb, NULL, &err) != CONSTRA_OK) {
+        fprintf(stderr, "constra serve: cannot start the Daraja emulator: %s\n", err.message);
+        if (cb != NULL && curl.destroy != NULL) {
+            curl.destroy(curl.user_data);
         }
         return -1;
     }
@@ -415,8 +495,14 @@ int cmd_serve(int argc, char **argv)
         goto out_log;
     }
 
+    constra_daraja_emulator *emulator = NULL;
+    if (o.emulate_daraja && open_emulator(&o, &emulator) != 0) {
+        goto out_handle;
+    }
+
     serve_server server;
     memset(&server, 0, sizeof(server));
+    server.emulator = emulator;
     server.handle = handle;
     server.secret_key = key;
     server.limiter = limiter;
@@ -434,7 +520,7 @@ int cmd_serve(int argc, char **argv)
     int port = info ? (int)info->port : o.port;
 
     ticker tick;
-    if (ticker_start(&tick, handle) != 0) {
+    if (ticker_start(&tick, handle, emulator) != 0) {
         fprintf(stderr, "constra serve: cannot start the ticker thread\n");
         MHD_stop_daemon(daemon);
         goto out_handle;
@@ -455,6 +541,15 @@ int cmd_serve(int argc, char **argv)
         printf("%.0f requests/s per key, burst %.0f\n", o.rate, o.burst);
     } else {
         printf("off\n");
+    }
+    if (emulator != NULL) {
+        /* The consumer secret is never printed: only where it came from. */
+        printf("  Daraja emulator: http://%s:%d (shortcode %s, the sandbox passkey)\n", host,
+               port, CONSTRA_DARAJA_SANDBOX_SHORTCODE);
+        printf("  Daraja app:      consumer key %s; secret %s\n",
+               o.daraja_key ? o.daraja_key : "emulator-consumer-key",
+               o.daraja_secret ? "from --daraja-consumer-secret"
+                               : "the emulator's default (see the README)");
     }
     printf("constra serve: listening on http://%s:%d\n", host, port);
     fflush(stdout);
@@ -490,6 +585,8 @@ int cmd_serve(int argc, char **argv)
     fprintf(stderr, "constra serve: stopped\n");
 
 out_handle:
+    /* After the ticker and the daemon: nothing uses it any more. */
+    constra_daraja_emulator_free(emulator);
     constra_close(handle); /* SQLite: checkpoint, close */
 out_log:
     serve_log_close(&log);

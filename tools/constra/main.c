@@ -42,7 +42,9 @@ const cli_command cli_commands[] = {
 #if defined(CONSTRA_CLI_SERVE)
     {"serve", cmd_serve,
      "[--host H] [--port P] [--db FILE|:memory:] [--secret-key K] [--rate-limit N] "
-     "[--rate-burst N] [--access-log FILE|-|off] [--threads N] [--timeout S] [--sync-normal]",
+     "[--rate-burst N] [--access-log FILE|-|off] [--threads N] [--timeout S] [--sync-normal] "
+     "[--emulate-daraja [--daraja-consumer-key K] [--daraja-consumer-secret S] "
+     "[--daraja-result-delay-ms MS]]",
      "run the sandbox API (/api/v1, /v1) and the dashboard (/) over HTTP"},
 #endif
     {NULL, NULL, NULL, NULL},

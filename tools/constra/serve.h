@@ -3,7 +3,8 @@
  *
  *   cmd_serve.c    options, start-up, signals, the ticker, shutdown
  *   serve_http.c   the libmicrohttpd callbacks: limits, static files, the
- *                  REST router, response headers
+ *                  Daraja emulator's paths, the REST router, response
+ *                  headers
  *   serve_limit.c  the per-key token-bucket rate limiter
  *   serve_log.c    the access log
  *   serve_assets   the dashboard files, generated at build time by
@@ -111,6 +112,9 @@ typedef struct serve_server {
     const char *secret_key;     /* to tell a valid bearer token from noise */
     serve_limiter *limiter;     /* rate 0 = off */
     serve_log *log;
+    /* --emulate-daraja: the Daraja emulator answering Daraja's own paths
+     * (serve_http.c), NULL when off. Thread-safe. */
+    constra_daraja_emulator *emulator;
     int connection_timeout_s;
     /* Requests between their request line and their completion: the
      * shutdown waits for this to fall to zero. */

@@ -19,7 +19,16 @@
  *   3. on_completed() when the response is sent or the connection died:
  *                     writes the access log line and frees the context.
  *
- * Everything that is not an embedded dashboard file goes to the REST
+ * With --emulate-daraja, Daraja's own paths (/oauth/v1/generate and the
+ * two /mpesa/stkpush... paths) go to the Daraja emulator first: its
+ * clients carry Daraja credentials (Basic, then the emulator's Bearer
+ * tokens), never the Constra key, so the REST router and its key check
+ * are not involved. The per-client rate limit and the body cap still
+ * apply (they protect the process, whoever the client is); the access
+ * log line is the usual one (no query string, no Authorization, no body:
+ * the STK Password never reaches the log).
+ *
+ * Everything else that is not an embedded dashboard file goes to the REST
  * router (constra_api_handle), which answers every API path and every
  * unknown path (404), method (405), media type (415) and bad header with
  * its error JSON. Requests so malformed that libmicrohttpd cannot parse
@@ -34,6 +43,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <microhttpd.h>
@@ -302,6 +312,106 @@ static enum MHD_Result send_api(struct MHD_Connection *conn, serve_request *r,
     return answer(conn, r, status, resp, strcmp(method, "HEAD") == 0 ? 0 : len);
 }
 
+/* ---- the Daraja emulator ------------------------------------------------------- */
+
+static int is_emulator_path(const char *target, size_t len)
+{
+    static const char *const paths[] = {"/oauth/v1/generate", "/mpesa/stkpush/v1/processrequest",
+                                        "/mpesa/stkpushquery/v1/query"};
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        if (strlen(paths[i]) == len && memcmp(paths[i], target, len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void free_transport_response(void *cls)
+{
+    constra_transport_response_free(cls);
+}
+
+/* Daraja's envelope for a request the emulator could not take at all
+ * (a header it refuses, a target too long): a literal, nothing to escape. */
+static enum MHD_Result send_daraja_error(struct MHD_Connection *conn, serve_request *r,
+                                         unsigned status, const char *code, const char *message)
+{
+    char body[256];
+    int n = snprintf(body, sizeof(body),
+                     "{\"requestId\":\"\",\"errorCode\":\"%s\",\"errorMessage\":\"%s\"}",
+                     code, message);
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL) {
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    return answer(conn, r, status, resp, len);
+}
+
+static enum MHD_Result send_emulator(struct MHD_Connection *conn, serve_request *r,
+                                     const char *method)
+{
+    header_vec hv;
+    hv.count = 0;
+    hv.overflow = 0;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &hv);
+    if (hv.overflow) {
+        return send_daraja_error(conn, r, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+                                 "400.002.02", "Bad Request - Too many headers");
+    }
+    /* The emulator rebuilds an absolute URL in a 1 KiB buffer: refuse a
+     * longer target rather than let it be cut. */
+    if (strlen(r->target) > 900) {
+        return send_daraja_error(conn, r, MHD_HTTP_URI_TOO_LONG, "400.002.02",
+                                 "Bad Request - URL too long");
+    }
+    constra_transport_request req = CONSTRA_TRANSPORT_REQUEST_INIT;
+    req.method = method;
+    req.url = r->target; /* a bare target, query string kept */
+    req.headers = hv.count ? hv.items : NULL;
+    req.header_count = hv.count;
+    req.body = r->body_len ? r->body : NULL;
+    req.body_len = r->body_len;
+
+    constra_transport_response *res = NULL;
+    constra_error err = CONSTRA_ERROR_INIT;
+    int rc = constra_daraja_emulator_serve(r->server->emulator, &req, &res, &err);
+    if (rc == CONSTRA_E_OUTCOME_UNKNOWN) {
+        return MHD_NO; /* a fault mode answering nothing: cut the connection */
+    }
+    if (rc != CONSTRA_OK) {
+        /* A header value or method the transport rules refuse. */
+        return send_daraja_error(conn, r, MHD_HTTP_BAD_REQUEST, "400.002.02",
+                                 "Bad Request - Invalid request");
+    }
+    size_t len = 0;
+    const char *body = constra_transport_response_body(res, &len);
+    int st = constra_transport_response_status(res);
+    if (st < 100 || st > 599) {
+        constra_transport_response_free(res);
+        return MHD_NO;
+    }
+    unsigned status = (unsigned)st;
+    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
+        len, (void *)(uintptr_t)body, free_transport_response, res);
+    if (resp == NULL) {
+        constra_transport_response_free(res);
+        return MHD_NO;
+    }
+    size_t n = constra_transport_response_header_count(res);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = constra_transport_response_header_name(res, i);
+        /* libmicrohttpd frames the message itself. */
+        if (strcasecmp(name, "Content-Length") == 0 || strcasecmp(name, "Connection") == 0 ||
+            strcasecmp(name, "Transfer-Encoding") == 0) {
+            continue;
+        }
+        MHD_add_response_header(resp, name, constra_transport_response_header_value(res, i));
+    }
+    return answer(conn, r, status, resp, strcmp(method, "HEAD") == 0 ? 0 : len);
+}
+
 /* ---- callbacks --------------------------------------------------------------- */
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
@@ -457,6 +567,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return send_error(conn, r, MHD_HTTP_TOO_MANY_REQUESTS, "rate_limited", NULL,
                           "too many requests: slow down and retry after the Retry-After seconds",
                           "Retry-After", retry);
+    }
+    if (s->emulator != NULL && is_emulator_path(r->target, path_len_of(r->target))) {
+        return send_emulator(conn, r, method);
     }
     const serve_asset *a = find_asset(r->target, path_len_of(r->target));
     if (a != NULL) {
