@@ -4,6 +4,7 @@ gives the same results as on a local Client, both through a Python
 transport looping into a local Client's REST router and through libcurl to
 a real `constra serve`; the server's errors arrive as ConstraError with its
 code, HTTP status and param; bad configuration names what is wrong."""
+import gc
 import os
 import subprocess
 import unittest
@@ -117,6 +118,13 @@ class RemoteOverPythonTransport(unittest.TestCase):
         with self.remote():
             pass
         self.assertEqual(self.transport.closed, 2)
+
+    def test_a_forgotten_client_is_closed_by_its_finalizer(self):
+        remote = self.remote()
+        remote.list()
+        del remote
+        gc.collect()
+        self.assertEqual(self.transport.closed, 1)
 
     def test_failed_open_leaves_the_transport_to_the_caller(self):
         for url, param in (("ftp://constra.test/v1", "config.base_url"),
