@@ -107,6 +107,34 @@ export interface ClientOptions {
   amountMax?: number | bigint;
 }
 
+/** Tuning shared by Client.remote() and Client.fromEnv() (0 = the library's default). */
+export interface RemoteTuning {
+  /** null/undefined: the library's libcurl transport; or a transport written in JS. */
+  transport?: Transport | null;
+  /** Tries per call, 1 to 10 (0 = 3). */
+  maxTries?: number;
+  backoffBaseMs?: number | bigint;
+  backoffMaxMs?: number | bigint;
+  connectTimeoutMs?: number | bigint;
+  timeoutMs?: number | bigint;
+  maxResponseBytes?: number | bigint;
+  /** The server's max_attempts, for intents without a recovery summary (0 = 3). */
+  maxAttempts?: number;
+}
+
+export interface RemoteOptions extends RemoteTuning {
+  /** The API's base URL up to the resource paths, e.g. 'http://127.0.0.1:8000/v1'. */
+  baseUrl: string;
+  /** 'cs_test_...' (sandbox) or 'cs_live_...' (live); never appears in errors. */
+  secretKey: string;
+  /** Defaults to the key's prefix; must agree with it. */
+  mode?: 'sandbox' | 'live' | null;
+  /** Provider for creates that name none (default 'mpesa'). */
+  defaultProvider?: string | null;
+  /** Carried for the host's webhook verification (Client.webhookSecret). */
+  webhookSecret?: string | null;
+}
+
 export interface CreateParams {
   amount: number | bigint;
   currency?: string;
@@ -128,9 +156,25 @@ export interface RouterResponse {
   json(): any;
 }
 
-/** The payment-intent engine in this process. close() it when done. */
+/**
+ * The payment-intent engine in this process (new Client()), or a remote
+ * Constra API (Client.remote(), Client.fromEnv()) behind the same methods.
+ * close() it when done.
+ */
 export class Client {
   constructor(options?: ClientOptions);
+  /** A client whose calls go over HTTP to a Constra API (include/constra/client.h). */
+  static remote(options: RemoteOptions): Client;
+  /**
+   * A remote client from CONSTRA_API_BASE_URL, CONSTRA_SECRET_KEY,
+   * CONSTRA_ENVIRONMENT, CONSTRA_DEFAULT_PROVIDER, CONSTRA_WEBHOOK_SECRET;
+   * a missing/bad variable throws ConstraError with param = its name.
+   */
+  static fromEnv(options?: RemoteTuning): Client;
+  /** True for a client made by remote() or fromEnv(). */
+  readonly isRemote: boolean;
+  /** The webhook secret a remote client was configured with (else null). */
+  readonly webhookSecret: string | null;
   readonly closed: boolean;
   close(): void;
   [Symbol.dispose](): void;
@@ -144,8 +188,10 @@ export class Client {
   list(options?: { status?: PaymentIntent['status']; reference?: string; createdFromMs?: number | bigint;
     createdToMs?: number | bigint; startingAfter?: string; limit?: number }): ListPage;
   events(id: string): EventList;
+  /** Drives time; does nothing on a remote client (the server drives its own). */
   tick(nowMs?: number | bigint | null): void;
   nowMs(): number;
+  /** Throws ConstraError code 'remote_handle' on a remote client. */
   handleMpesaCallback(body: Buffer | Uint8Array | string): void;
   request(method: string, target: string, headers?: Record<string, string> | Array<[string, string]>,
     body?: Buffer | Uint8Array | string | null): RouterResponse;

@@ -7,6 +7,7 @@ const native = require('./lib/native');
 const { koffi, C, initStruct, newError, takeBytes, types: T } = native;
 const { ConstraError, fromError, wrongType, invalid, cstr, cint, bodyBytes } = require('./lib/errors');
 const { DictStorage, StorageAdapter, StorageConflict, StorageNotFound, METHODS } = require('./lib/storage');
+const { TransportAdapter } = require('./lib/transport');
 
 const INT64_MAX = (1n << 63n) - 1n;
 const INT64_MIN = -(1n << 63n);
@@ -28,7 +29,14 @@ function closeState(state) {
   // Only after constra_close (which calls the storage's destroy) may the
   // callbacks be unregistered.
   if (state.adapter) { state.adapter.release(); state.adapter = null; }
+  if (state.transportAdapter) { state.transportAdapter.release(); state.transportAdapter = null; }
 }
+
+const REMOTE_INTS = { maxTries: 'max_tries', maxAttempts: 'max_attempts' };
+const REMOTE_INT64S = { backoffBaseMs: 'backoff_base_ms', backoffMaxMs: 'backoff_max_ms',
+  connectTimeoutMs: 'connect_timeout_ms', timeoutMs: 'timeout_ms', maxResponseBytes: 'max_response_bytes' };
+const REMOTE_OPTIONS = new Set(['baseUrl', 'secretKey', 'transport', 'mode', 'defaultProvider',
+  'webhookSecret', ...Object.keys(REMOTE_INTS), ...Object.keys(REMOTE_INT64S)]);
 
 function makeStorage(storage) {
   if (storage === undefined || storage === null) storage = 'memory';
@@ -91,9 +99,97 @@ class Client {
       if (adapter) adapter.release();
       throw fromError(rc, err);
     }
-    this._state = { handle: out[0], adapter };
+    this._state = { handle: out[0], adapter, transportAdapter: null };
+    this.webhookSecret = null;
     finalizer.register(this, this._state, this);
   }
+
+  /**
+   * A client whose calls go to a Constra HTTP API (a hosted one, or
+   * `constra serve`) instead of an engine in this process: the same
+   * methods, the server's JSON, the server's errors (code, httpStatus,
+   * param). `baseUrl` up to the resource paths ('http://127.0.0.1:8000/v1');
+   * `secretKey` 'cs_test_...' or 'cs_live_...' (`mode` defaults to the
+   * key's); `transport` null for the library's libcurl transport (in a
+   * build without it, a ConstraError with status -9 and param
+   * 'config.transport') or a JS transport {send(request)}. Other options as constra_remote_config (0
+   * = default). tick() does nothing on a remote client (the server drives
+   * its own time); handleMpesaCallback() throws (code 'remote_handle').
+   */
+  static remote(options = {}) {
+    if (options === null || typeof options !== 'object') throw wrongType('options', 'an object', options);
+    const cfg = initStruct(C.remote_config_init, T.RemoteConfigT);
+    cfg.base_url = cstr(options.baseUrl, 'baseUrl', { required: true });
+    cfg.secret_key = cstr(options.secretKey, 'secretKey', { required: true });
+    let { mode = null } = options;
+    if (mode === null) mode = cfg.secret_key.startsWith('cs_live_') ? 'live' : 'sandbox';
+    return Client._openRemote(cfg, { ...options, mode });
+  }
+
+  /**
+   * A remote client configured by the Constra environment variables
+   * (constra_remote_config_from_env): CONSTRA_API_BASE_URL and
+   * CONSTRA_SECRET_KEY (required), CONSTRA_ENVIRONMENT, CONSTRA_DEFAULT_PROVIDER,
+   * CONSTRA_WEBHOOK_SECRET (then `webhookSecret`). A missing or bad
+   * variable throws ConstraError with param = the variable and code
+   * 'environment_missing' / 'environment_invalid'. `options` as remote()
+   * (transport, maxTries, timeouts...).
+   */
+  static fromEnv(options = {}) {
+    if (options === null || typeof options !== 'object') throw wrongType('options', 'an object', options);
+    for (const k of ['baseUrl', 'secretKey', 'mode', 'defaultProvider', 'webhookSecret']) {
+      if (k in options) throw invalid(k, `${k} comes from the environment in fromEnv(); use Client.remote() to pass it`);
+    }
+    const cfg = initStruct(C.remote_config_init, T.RemoteConfigT);
+    const err = newError();
+    const rc = C.remote_config_from_env(cfg, null, null, err);
+    if (rc !== 0) throw fromError(rc, err);
+    // koffi copied the strings out of the environment into cfg.
+    return Client._openRemote(cfg, {
+      ...options, mode: cfg.mode === MODES.live ? 'live' : 'sandbox',
+      defaultProvider: cfg.default_provider, webhookSecret: cfg.webhook_secret,
+    });
+  }
+
+  static _openRemote(cfg, options) {
+    for (const k of Object.keys(options)) {
+      if (!REMOTE_OPTIONS.has(k)) throw invalid(k, `unknown option ${JSON.stringify(k).slice(0, 80)}`, 'parameter_unknown');
+    }
+    const { mode, transport = null, defaultProvider = null, webhookSecret = null } = options;
+    if (typeof mode !== 'string') throw wrongType('mode', 'a string', mode);
+    if (!(mode in MODES)) throw invalid('mode', "mode must be 'sandbox' or 'live'");
+    cfg.mode = MODES[mode];
+    cfg.default_provider = cstr(defaultProvider, 'defaultProvider');
+    cfg.webhook_secret = cstr(webhookSecret, 'webhookSecret');
+    for (const [js, c] of Object.entries(REMOTE_INTS)) cfg[c] = Number(cint(options[js] ?? 0, js, 0n, 2147483647n));
+    for (const [js, c] of Object.entries(REMOTE_INT64S)) cfg[c] = cint(options[js] ?? 0, js, 0n, INT64_MAX);
+    const adapter = transport === null || transport === undefined ? null : new TransportAdapter(transport);
+    // constra_open_remote copies the transport vtable: it sits in C memory
+    // for the call only; its callbacks live in the adapter until close().
+    const mem = adapter ? koffi.alloc(T.TransportT, 1) : null;
+    const err = newError();
+    const out = [null];
+    let rc;
+    try {
+      if (mem) { koffi.encode(mem, T.TransportT, adapter.vtable); cfg.transport = mem; }
+      rc = C.open_remote(out, cfg, err);
+    } finally {
+      if (mem) koffi.free(mem);
+    }
+    if (rc !== 0) {
+      // Not destroyed by the library (client.h): the JS transport stays the caller's.
+      if (adapter) adapter.release();
+      throw fromError(rc, err);
+    }
+    const self = Object.create(Client.prototype);
+    self._state = { handle: out[0], adapter: null, transportAdapter: adapter };
+    self.webhookSecret = webhookSecret;
+    finalizer.register(self, self._state, self);
+    return self;
+  }
+
+  /** True for a client made by Client.remote() or Client.fromEnv(). */
+  get isRemote() { return C.is_remote(this._h()) === 1; }
 
   /** Frees the C handle and what it owns. Idempotent. */
   close() {
@@ -115,7 +211,8 @@ class Client {
   _fail(rc) {
     const err = newError();
     C.last_error(this._state.handle, err);
-    const cause = this._state.adapter ? this._state.adapter.takeException() : null;
+    let cause = this._state.adapter ? this._state.adapter.takeException() : null;
+    if (cause === null && this._state.transportAdapter) cause = this._state.transportAdapter.takeException();
     return fromError(rc, err, cause === null ? undefined : cause);
   }
 
@@ -229,7 +326,7 @@ class Client {
     try { return JSON.parse(C.event_list_json(out[0], null)); } finally { C.event_list_free(out[0]); }
   }
 
-  /** Drives time (default: the engine clock). */
+  /** Drives time (default: the engine clock). Does nothing on a remote client. */
   tick(nowMs = null) {
     const h = this._h();
     const now = nowMs === null ? C.now_ms(h) : cint(nowMs, 'now_ms', 0n, INT64_MAX);
@@ -240,7 +337,10 @@ class Client {
   /** The engine's wall clock, Unix ms. */
   nowMs() { return Number(C.now_ms(this._h())); }
 
-  /** Applies a Daraja STK callback body exactly as received. */
+  /**
+   * Applies a Daraja STK callback body exactly as received. A remote client
+   * throws ConstraError code 'remote_handle' (Daraja calls the server).
+   */
   handleMpesaCallback(body) {
     const raw = bodyBytes(body);
     const rc = C.handle_mpesa_callback(this._h(), raw, raw.length);

@@ -137,6 +137,15 @@ const TransportT = koffi.struct('constra_transport', {
   struct_size: 'size_t', user_data: 'void *', name: koffi.array('char', 16), send: 'void *', destroy: 'void *',
 });
 
+// client.h: the remote backend
+const RemoteConfigT = koffi.struct('constra_remote_config', {
+  struct_size: 'size_t', platform: 'void *', base_url: 'const char *', secret_key: 'const char *',
+  mode: 'int', transport: 'void *', default_provider: 'const char *', webhook_secret: 'const char *',
+  max_tries: 'int', backoff_base_ms: 'int64_t', backoff_max_ms: 'int64_t', connect_timeout_ms: 'int64_t',
+  timeout_ms: 'int64_t', max_response_bytes: 'size_t', sleep_ms: 'void *', sleep_user_data: 'void *',
+  max_attempts: 'int',
+});
+
 koffi.opaque('constra_t');
 koffi.opaque('constra_intent');
 koffi.opaque('constra_intent_list');
@@ -214,6 +223,10 @@ const C = {
   loopback_transport: f('int constra_loopback_transport(void *lb, _Inout_ constra_transport *out, _Inout_ constra_error *err)'),
   loopback_request_count: f('uint64_t constra_loopback_request_count(void *lb)'),
   loopback_free: f('void constra_loopback_free(void *lb)'),
+  remote_config_init: f('int constra_remote_config_init(_Inout_ constra_remote_config *c, size_t size)'),
+  remote_config_from_env: f('int constra_remote_config_from_env(_Inout_ constra_remote_config *c, void *getenv_fn, void *ud, _Inout_ constra_error *err)'),
+  open_remote: f('int constra_open_remote(_Out_ constra_t **out, const constra_remote_config *config, _Inout_ constra_error *err)'),
+  is_remote: f('int constra_is_remote(constra_t *h)'),
 };
 // The router's loopback handler: its address is mounted, never called here.
 const apiLoopbackHandler = lib.symbol('constra_api_loopback_handler');
@@ -246,7 +259,7 @@ module.exports = {
   types: {
     ErrorT, ConfigT, IntentParamsT, ListParamsT, WebhookParamsT, ResultInfoT, SqliteOptionsT,
     HttpHeaderT, ApiRequestT, StorageIntentT, StorageEventT, StorageIdemT, StorageWriteT,
-    StorageQueryT, StorageT, TransportRequestT, TransportT,
+    StorageQueryT, StorageT, TransportRequestT, TransportT, RemoteConfigT,
   },
   apiLoopbackHandler,
   protos: {

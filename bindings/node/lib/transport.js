@@ -191,4 +191,4 @@ function send(transport, method, url, headers = {}, body = null, { timeoutMs = 0
   }
 }
 
-module.exports = { TransportFailure, RouterTransport, Loopback, send };
+module.exports = { TransportFailure, RouterTransport, Loopback, send, TransportAdapter };

@@ -96,3 +96,26 @@ test('a forgotten client is closed by the finalizer', async () => {
   }
   assert.equal(closed, 1);
 });
+
+test('a remote client over a JS transport, 6 rounds x 3,000 intents: memory settles', () => {
+  // Open, use and close a remote client per round: the remote handle, the
+  // copied transport, the adapter's registered callbacks and every parsed
+  // answer must go at close().
+  const { RouterTransport } = require('..');
+  const secretKey = 'cs_test_bindings_0123456789';
+  const marks = {};
+  for (let round = 1; round <= 6; round++) {
+    const server = new Client({ secretKey });
+    const remote = Client.remote({ baseUrl: 'http://constra.test/v1', secretKey, transport: new RouterTransport(server) });
+    for (let i = 0; i < 3000; i++) {
+      const made = remote.create({ amount: 100, phoneNumber: '0712345678' }, { idempotencyKey: `rm${round}-${i}` });
+      remote.get(made.id);
+    }
+    remote.close();
+    server.close();
+    marks[round] = rssKb();
+  }
+  const growth = marks[6] - marks[3];
+  console.log(`# RSS (remote) after 9k ${marks[3]} kB, after 18k ${marks[6]} kB, growth ${growth} kB`);
+  assert.ok(growth < SLACK_KB, `grew ${growth} kB`);
+});

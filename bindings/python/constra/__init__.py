@@ -7,15 +7,16 @@ compiler is needed. See :class:`Client` for the engine and
 """
 from . import _native
 from .client import Client, Intent, Response
-from .errors import (ArgumentTypeError, ConflictError, ConstraError, InvalidArgumentError,
-                     InvalidStateError, NotFoundError, SignatureError, StorageError,
-                     TransportError)
+from .errors import (ArgumentTypeError, AuthenticationError, ConflictError, ConstraError,
+                     InvalidArgumentError, InvalidStateError, NotFoundError,
+                     OutcomeUnknownError, SignatureError, StorageError, TransportError,
+                     UnsupportedError)
 from .mpesa import decode_result, normalize_phone
 from .storage import (DictStorage, EventRecord, IdempotencyRecord, IntentRecord, Query,
                       Storage, StorageConflict, StorageNotFound, Write)
 from .webhook import sign_webhook, verify_webhook
 from . import transport
-from .transport import (Loopback, OutcomeUnknownError, RouterTransport, Transport,
+from .transport import (Loopback, RouterTransport, Transport,
                         TransportFailure, TransportRequest, TransportResponse)
 
 __version__ = "0.1.0"
@@ -29,4 +30,5 @@ __all__ = [
     "StorageConflict", "StorageNotFound", "Write", "sign_webhook", "verify_webhook",
     "library_path", "transport", "Transport", "TransportRequest", "TransportResponse",
     "TransportFailure", "RouterTransport", "Loopback", "OutcomeUnknownError",
+    "AuthenticationError", "UnsupportedError",
 ]

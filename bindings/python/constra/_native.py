@@ -31,6 +31,8 @@ E_STORAGE = -13
 E_TRANSPORT = -14
 E_OUTCOME_UNKNOWN = -15
 E_CALLBACK = -17
+E_AUTH = -18
+E_RATE_LIMITED = -19
 
 
 # ---- structs -------------------------------------------------------------
@@ -343,5 +345,24 @@ loopback_transport = _fn("constra_loopback_transport", c_int, P, POINTER(Transpo
                          POINTER(Error))
 loopback_request_count = _fn("constra_loopback_request_count", ctypes.c_uint64, P)
 loopback_free = _fn("constra_loopback_free", None, P)
+
+
+# ---- client.h: the remote backend ------------------------------------------
+class RemoteConfig(Structure):
+    _fields_ = [("struct_size", c_size_t), ("platform", c_void_p), ("base_url", c_char_p),
+                ("secret_key", c_char_p), ("mode", c_int), ("transport", c_void_p),
+                ("default_provider", c_char_p), ("webhook_secret", c_char_p),
+                ("max_tries", c_int), ("backoff_base_ms", c_int64), ("backoff_max_ms", c_int64),
+                ("connect_timeout_ms", c_int64), ("timeout_ms", c_int64),
+                ("max_response_bytes", c_size_t), ("sleep_ms", c_void_p),
+                ("sleep_user_data", c_void_p), ("max_attempts", c_int)]
+
+
+remote_config_init = _fn("constra_remote_config_init", c_int, POINTER(RemoteConfig), c_size_t)
+remote_config_from_env = _fn("constra_remote_config_from_env", c_int, POINTER(RemoteConfig),
+                             c_void_p, c_void_p, POINTER(Error))
+open_remote = _fn("constra_open_remote", c_int, POINTER(P), POINTER(RemoteConfig),
+                  POINTER(Error))
+is_remote = _fn("constra_is_remote", c_int, P)
 # The router's loopback handler: its address is mounted, never called here.
 api_loopback_handler = ctypes.cast(lib.constra_api_loopback_handler, c_void_p).value

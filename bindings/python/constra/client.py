@@ -81,6 +81,9 @@ class Client:
                  idempotency_retention_ms: int = 0, amount_max: int = 0) -> None:
         self._handle: Optional[int] = None
         self._adapter: Optional[StorageAdapter] = None
+        self._transport_adapter: Optional[Any] = None  # a remote client's Python transport
+        #: The webhook signing secret a remote client was configured with.
+        self.webhook_secret: Optional[str] = None
         self._close_lock = threading.Lock()
         if not isinstance(mode, str) or mode not in MODES:
             if not isinstance(mode, str):
@@ -109,6 +112,130 @@ class Client:
             raise from_error(rc, err)
         self._handle = handle.value
         self._adapter = adapter
+
+    # ---- the remote backend (client.h) ------------------------------------------
+    @classmethod
+    def remote(cls, base_url: str, secret_key: str, *, transport: Optional[Any] = None,
+               mode: Optional[str] = None, default_provider: Optional[str] = None,
+               webhook_secret: Optional[str] = None, max_tries: int = 0,
+               backoff_base_ms: int = 0, backoff_max_ms: int = 0,
+               connect_timeout_ms: int = 0, timeout_ms: int = 0,
+               max_response_bytes: int = 0, max_attempts: int = 0) -> "Client":
+        """A client whose calls go to a Constra HTTP API (a hosted one, or
+        ``constra serve``) instead of an engine in this process: the same
+        methods, the same dicts (the server's JSON), the server's errors
+        (code, http_status, param) as :class:`ConstraError`.
+
+        ``base_url``: up to the resource paths, e.g.
+        ``"http://127.0.0.1:8000/v1"``. ``secret_key``: ``cs_test_...``
+        (sandbox) or ``cs_live_...`` (live); ``mode`` defaults to the key's.
+        ``transport``: None for the library's libcurl transport
+        (:class:`UnsupportedError` in a build without it), or a
+        :class:`constra.transport.Transport` written in Python. The other
+        options are those of ``constra_remote_config`` (0 = the default).
+
+        The server drives its own time: :meth:`tick` does nothing on a remote
+        client; :meth:`handle_mpesa_callback` raises UnsupportedError
+        (Daraja calls the server). Retries re-send the same request, the
+        same Idempotency-Key included (see include/constra/client.h)."""
+        cfg = N.init_struct(N.remote_config_init, N.RemoteConfig)
+        keep = [cstr(base_url, "base_url", required=True),
+                cstr(secret_key, "secret_key", required=True)]
+        cfg.base_url, cfg.secret_key = keep
+        if mode is None:
+            mode = "live" if keep[1].startswith(b"cs_live_") else "sandbox"
+        return cls._open_remote(cfg, keep, transport=transport, mode=mode,
+                                default_provider=default_provider,
+                                webhook_secret=webhook_secret, max_tries=max_tries,
+                                backoff_base_ms=backoff_base_ms, backoff_max_ms=backoff_max_ms,
+                                connect_timeout_ms=connect_timeout_ms, timeout_ms=timeout_ms,
+                                max_response_bytes=max_response_bytes,
+                                max_attempts=max_attempts)
+
+    @classmethod
+    def from_env(cls, *, transport: Optional[Any] = None, max_tries: int = 0,
+                 backoff_base_ms: int = 0, backoff_max_ms: int = 0,
+                 connect_timeout_ms: int = 0, timeout_ms: int = 0,
+                 max_response_bytes: int = 0, max_attempts: int = 0) -> "Client":
+        """A remote client configured by the Constra environment variables
+        (``constra_remote_config_from_env``): CONSTRA_API_BASE_URL and
+        CONSTRA_SECRET_KEY (required), CONSTRA_ENVIRONMENT ("sandbox" or
+        "live", must agree with the key), CONSTRA_DEFAULT_PROVIDER,
+        CONSTRA_WEBHOOK_SECRET (then :attr:`webhook_secret`). A missing or
+        bad variable raises InvalidArgumentError with ``param`` = the
+        variable and code ``environment_missing`` / ``environment_invalid``
+        (the secret's value never appears). Other options as :meth:`remote`."""
+        cfg = N.init_struct(N.remote_config_init, N.RemoteConfig)
+        err = N.new_error()
+        rc = N.remote_config_from_env(ctypes.byref(cfg), None, None, ctypes.byref(err))
+        if rc != N.OK:
+            raise from_error(rc, err)
+        # The strings point into the process environment: copy them now, so
+        # that a change to os.environ before the open cannot pull them away.
+        keep = [cfg.base_url, cfg.secret_key, cfg.default_provider, cfg.webhook_secret]
+        cfg.base_url, cfg.secret_key = keep[0], keep[1]
+        mode = "live" if cfg.mode == MODES["live"] else "sandbox"
+        return cls._open_remote(cfg, keep, transport=transport, mode=mode,
+                                default_provider=None if keep[2] is None else keep[2].decode(),
+                                webhook_secret=None if keep[3] is None else keep[3].decode(),
+                                max_tries=max_tries, backoff_base_ms=backoff_base_ms,
+                                backoff_max_ms=backoff_max_ms,
+                                connect_timeout_ms=connect_timeout_ms, timeout_ms=timeout_ms,
+                                max_response_bytes=max_response_bytes,
+                                max_attempts=max_attempts)
+
+    @classmethod
+    def _open_remote(cls, cfg: "N.RemoteConfig", keep: list, *, transport: Optional[Any],
+                     mode: str, default_provider: Optional[str],
+                     webhook_secret: Optional[str], max_tries: int, backoff_base_ms: int,
+                     backoff_max_ms: int, connect_timeout_ms: int, timeout_ms: int,
+                     max_response_bytes: int, max_attempts: int) -> "Client":
+        from .transport import TransportAdapter  # transport.py imports this module
+
+        if not isinstance(mode, str):
+            raise wrong_type("mode", "a str", mode)
+        if mode not in MODES:
+            raise invalid("mode", "mode must be 'sandbox' or 'live'")
+        cfg.mode = MODES[mode]
+        provider = cstr(default_provider, "default_provider")
+        secret = cstr(webhook_secret, "webhook_secret")
+        keep += [provider, secret]
+        cfg.default_provider, cfg.webhook_secret = provider, secret
+        cfg.max_tries = cint(max_tries, "max_tries", lo=0, hi=2**31 - 1)
+        cfg.max_attempts = cint(max_attempts, "max_attempts", lo=0, hi=2**31 - 1)
+        for name, value in (("backoff_base_ms", backoff_base_ms),
+                            ("backoff_max_ms", backoff_max_ms),
+                            ("connect_timeout_ms", connect_timeout_ms),
+                            ("timeout_ms", timeout_ms)):
+            setattr(cfg, name, cint(value, name, lo=0, hi=INT64_MAX))
+        cfg.max_response_bytes = cint(max_response_bytes, "max_response_bytes", lo=0,
+                                      hi=2**63 - 1)
+        adapter = None
+        if transport is not None:
+            adapter = TransportAdapter(transport)
+            # constra_open_remote copies the vtable; the callbacks it points
+            # to live in the adapter, which the Client keeps until close.
+            cfg.transport = ctypes.cast(ctypes.pointer(adapter.vtable), ctypes.c_void_p)
+        self = cls.__new__(cls)
+        self._handle = None
+        self._adapter = None
+        self._transport_adapter = None
+        self._close_lock = threading.Lock()
+        self.webhook_secret = webhook_secret
+        err = N.new_error()
+        handle = ctypes.c_void_p()
+        rc = N.open_remote(ctypes.byref(handle), ctypes.byref(cfg), ctypes.byref(err))
+        if rc != N.OK:
+            # The transport was not destroyed (client.h): it stays the caller's.
+            raise from_error(rc, err)
+        self._handle = handle.value
+        self._transport_adapter = adapter
+        return self
+
+    @property
+    def is_remote(self) -> bool:
+        """True for a client made by :meth:`remote` or :meth:`from_env`."""
+        return bool(N.is_remote(self._h()))
 
     @staticmethod
     def _make_storage(storage: object):
@@ -151,6 +278,7 @@ class Client:
                 N.close(handle)
             # Only now may the callbacks go: constra_close calls destroy.
             self._adapter = None
+            self._transport_adapter = None
 
     @property
     def closed(self) -> bool:
@@ -180,6 +308,8 @@ class Client:
         N.last_error(self._handle, ctypes.byref(err))
         exc = from_error(rc, err)
         cause = self._adapter.take_exception() if self._adapter else None
+        if cause is None and self._transport_adapter is not None:
+            cause = self._transport_adapter.take_exception()
         if cause is not None:
             exc.__cause__ = cause
         return exc
@@ -333,7 +463,9 @@ class Client:
 
     def tick(self, now_ms: Optional[int] = None) -> None:
         """Drives time: due simulator outcomes, callback time-outs, automatic
-        retries, expired idempotency keys. ``now_ms`` defaults to the clock."""
+        retries, expired idempotency keys. ``now_ms`` defaults to the clock.
+        On a remote client it does nothing (the server drives its own time),
+        so host code with a tick loop runs unchanged against either."""
         h = self._h()
         now = N.now_ms(h) if now_ms is None else cint(now_ms, "now_ms", lo=0, hi=INT64_MAX)
         rc = N.tick(h, now)
@@ -345,7 +477,9 @@ class Client:
         return int(N.now_ms(self._h()))
 
     def handle_mpesa_callback(self, body: Union[bytes, str]) -> None:
-        """Applies a Daraja STK callback body exactly as received."""
+        """Applies a Daraja STK callback body exactly as received. A remote
+        client raises UnsupportedError (code ``remote_handle``): Daraja
+        calls the server, not the client."""
         raw = body_bytes(body)
         rc = N.handle_mpesa_callback(self._h(), raw, len(raw))
         if rc != N.OK:

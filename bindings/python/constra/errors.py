@@ -73,6 +73,21 @@ class TransportError(ConstraError):
     """The transport failed before the request was sent (safe to retry)."""
 
 
+class OutcomeUnknownError(ConstraError):
+    """The request may have reached the server and no answer came back:
+    reconcile by query, never retry blindly (CONSTRA_E_OUTCOME_UNKNOWN)."""
+
+
+class AuthenticationError(ConstraError):
+    """The server refused the secret key (HTTP 401, code e.g.
+    ``invalid_api_key``)."""
+
+
+class UnsupportedError(ConstraError):
+    """Not available here: e.g. an M-Pesa callback handed to a remote
+    client (code ``remote_handle``), or a build without libcurl."""
+
+
 _BY_STATUS = {
     N.E_INVALID_ARGUMENT: InvalidArgumentError,
     N.E_ABI: InvalidArgumentError,
@@ -82,6 +97,9 @@ _BY_STATUS = {
     N.E_SIGNATURE: SignatureError,
     N.E_STORAGE: StorageError,
     N.E_TRANSPORT: TransportError,
+    N.E_OUTCOME_UNKNOWN: OutcomeUnknownError,
+    N.E_AUTH: AuthenticationError,
+    N.E_UNSUPPORTED: UnsupportedError,
 }
 
 

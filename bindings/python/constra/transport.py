@@ -20,14 +20,10 @@ from urllib.parse import urlsplit
 from . import _native as N
 from ._text import body_bytes, cint, cstr
 from .client import Client, Response
-from .errors import ConstraError, TransportError, from_error, wrong_type
+from .errors import (ConstraError, OutcomeUnknownError, TransportError, from_error,
+                     wrong_type)
 
 FAILURES = {"connect": 1, "tls": 2, "timeout": 3, "too_large": 4, "protocol": 5, "other": 6}
-
-
-class OutcomeUnknownError(ConstraError):
-    """The request may have reached the server and no answer came back:
-    reconcile by query, never retry blindly (CONSTRA_E_OUTCOME_UNKNOWN)."""
 
 
 class TransportFailure(Exception):

@@ -9,6 +9,7 @@ import unittest
 
 import constra
 from constra import Client
+from helpers import SECRET
 
 SLACK_KB = int(os.environ.get("CONSTRA_MEMORY_SLACK_KB", "6144"))
 
@@ -60,6 +61,26 @@ class Memory(unittest.TestCase):
             print(f"# RSS after 50k reads {marks[50_000]} kB, after 100k {marks[100_000]} kB, "
                   f"growth {growth} kB")
             self.assertLess(growth, SLACK_KB)
+
+    def test_remote_client_settles(self):
+        """A remote client over a Python transport into a local router,
+        6 rounds x (open, 3,000 creates and gets, close): the remote handle,
+        the copied transport, the adapter's callbacks and every parsed
+        answer go at close."""
+        marks = {}
+        for rnd in range(1, 7):
+            with Client(secret_key=SECRET) as server:
+                with Client.remote("http://constra.test/v1", SECRET,
+                                   transport=constra.RouterTransport(server)) as remote:
+                    for i in range(3_000):
+                        made = remote.create(100, idempotency_key=f"rm{rnd}-{i}",
+                                             phone_number="0712345678")
+                        remote.get(made["id"])
+            marks[rnd] = rss_kb()
+        growth = marks[6] - marks[3]
+        print(f"# RSS (remote) after 9k {marks[3]} kB, after 18k {marks[6]} kB, "
+              f"growth {growth} kB")
+        self.assertLess(growth, SLACK_KB)
 
     def test_python_storage_settles(self):
         """A Python storage, 6 handles x 5,000 intents, cleared between
