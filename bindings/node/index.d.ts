@@ -216,6 +216,8 @@ export interface ResultInfo {
 }
 export function decodeResult(code: number | string, options?: { api?: 'auto' | 'stk' | 'b2c' | 'c2b' | 'sync'; message?: string | null }): ResultInfo;
 export function normalizePhone(phone: string): string;
+/** Whether the loaded library was built with an optional feature ('sqlite', 'curl', 'microhttpd', 'postgres', 'openssl'). */
+export function featureEnabled(name: string): boolean;
 export const libraryPath: string;
 
 // ---- transports (include/constra/transport.h) ----------------------------

@@ -474,6 +474,15 @@ function decodeResult(code, { api = 'auto', message = null } = {}) {
 }
 
 /** A Kenyan mobile number in any usual form as 2547XXXXXXXX. */
+/** Whether the loaded library was built with an optional feature
+ *  ('sqlite', 'curl', 'microhttpd', 'postgres', 'openssl'). */
+function featureEnabled(name) {
+  if (typeof name !== 'string') {
+    throw new TypeError('name must be a string');
+  }
+  return native.C.feature_enabled(name) !== 0;
+}
+
 function normalizePhone(phone) {
   const s = cstr(phone, 'phone', { required: true });
   const out = Buffer.alloc(16);
@@ -488,5 +497,5 @@ const transport = require('./lib/transport');
 module.exports = {
   Client, ConstraError, transport, TransportFailure: transport.TransportFailure,
   RouterTransport: transport.RouterTransport, Loopback: transport.Loopback, sendRequest: transport.send, DictStorage, StorageConflict, StorageNotFound,
-  verifyWebhook, signWebhook, decodeResult, normalizePhone, libraryPath: native.libPath,
+  verifyWebhook, signWebhook, decodeResult, normalizePhone, featureEnabled, libraryPath: native.libPath,
 };

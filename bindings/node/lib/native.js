@@ -157,6 +157,7 @@ const C = {
   error_init: f('int constra_error_init(_Inout_ constra_error *err, size_t size)'),
   status_http: f('int constra_status_http(int status)'),
   status_name: f('const char *constra_status_name(int status)'),
+  feature_enabled: f('int constra_feature_enabled(const char *name)'),
   strerror: f('const char *constra_strerror(int status)'),
   config_init: f('int constra_config_init(_Inout_ constra_config *c, size_t size)'),
   open: f('int constra_open(_Out_ constra_t **out, const constra_config *config, _Inout_ constra_error *err)'),

@@ -7,7 +7,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const constra = require('..');
-const { Client, ConstraError, DictStorage } = constra;
+const { Client, ConstraError, DictStorage, featureEnabled } = constra;
 const { SEED, SEED_KEY, SECRET, TIMELINE, createSeed } = require('./helpers');
 
 function seedFlow(c) {
@@ -44,6 +44,12 @@ test('seed flow on memory storage', () => {
 });
 
 test('seed flow on SQLite storage, durable across handles', () => {
+  if (!featureEnabled('sqlite')) {
+    // A build without SQLite (the firmware profile) must say so.
+    assert.throws(() => new Client({ storage: 'sqlite:/nonexistent/constra.db' }),
+      (e) => e instanceof ConstraError && e.code === 'unsupported');
+    return;
+  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'constra-node-'));
   try {
     const db = path.join(dir, 'constra.db');

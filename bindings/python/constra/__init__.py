@@ -7,6 +7,7 @@ compiler is needed. See :class:`Client` for the engine and
 """
 from . import _native
 from .client import Client, Intent, Response
+from .errors import wrong_type
 from .errors import (ArgumentTypeError, AuthenticationError, ConflictError, ConstraError,
                      InvalidArgumentError, InvalidStateError, NotFoundError,
                      OutcomeUnknownError, SignatureError, StorageError, TransportError,
@@ -22,6 +23,15 @@ from .transport import (Loopback, RouterTransport, Transport,
 __version__ = "0.1.0"
 library_path = _native.lib_path
 
+
+def feature_enabled(name: str) -> bool:
+    """Whether the loaded library was built with an optional feature:
+    ``"sqlite"``, ``"curl"``, ``"microhttpd"``, ``"postgres"``,
+    ``"openssl"``. Unknown names give False."""
+    if not isinstance(name, str):
+        raise wrong_type("name", "a str", name)
+    return bool(_native.feature_enabled(name.encode("utf-8")))
+
 __all__ = [
     "Client", "Intent", "Response", "ConstraError", "ArgumentTypeError", "ConflictError",
     "InvalidArgumentError", "InvalidStateError", "NotFoundError", "SignatureError",
@@ -30,5 +40,5 @@ __all__ = [
     "StorageConflict", "StorageNotFound", "Write", "sign_webhook", "verify_webhook",
     "library_path", "transport", "Transport", "TransportRequest", "TransportResponse",
     "TransportFailure", "RouterTransport", "Loopback", "OutcomeUnknownError",
-    "AuthenticationError", "UnsupportedError",
+    "AuthenticationError", "UnsupportedError", "feature_enabled",
 ]

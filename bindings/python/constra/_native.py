@@ -211,6 +211,7 @@ error_init = _fn("constra_error_init", c_int, POINTER(Error), c_size_t)
 status_name = _fn("constra_status_name", c_char_p, c_int)
 status_http = _fn("constra_status_http", c_int, c_int)
 strerror = _fn("constra_strerror", c_char_p, c_int)
+feature_enabled = _fn("constra_feature_enabled", c_int, c_char_p)
 # handle.h
 config_init = _fn("constra_config_init", c_int, POINTER(Config), c_size_t)
 open_ = _fn("constra_open", c_int, POINTER(P), POINTER(Config), POINTER(Error))

@@ -54,6 +54,11 @@ class SeedFlow(unittest.TestCase):
             self.run_seed_flow(c)
 
     def test_seed_flow_sqlite(self):
+        if not constra.feature_enabled("sqlite"):
+            # A build without SQLite (the firmware profile) must say so.
+            with self.assertRaises(constra.UnsupportedError):
+                Client(storage="sqlite:/nonexistent/constra.db")
+            return
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "constra.db")
             with Client(storage="sqlite:" + path) as c:
