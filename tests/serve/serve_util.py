@@ -45,7 +45,7 @@ class Tap:
             self.failed += 1
             print(f"not ok {self.n} - {name}", flush=True)
             if detail is not None:
-                for line in str(detail).splitlines()[:20]:
+                for line in str(detail).splitlines()[:60]:
                     print(f"#   {line}", flush=True)
         return bool(cond)
 
