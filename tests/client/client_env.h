@@ -7,6 +7,7 @@
 #define CONSTRA_TEST_CLIENT_ENV_H
 
 #include "../unit/testutil.h"
+#include "../engine/counting_rail.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -20,36 +21,6 @@ static int64_t driven_clock(void *ud)
 {
     (void)ud;
     return clock_ms;
-}
-
-typedef struct counting_rail {
-    constra_rail inner;
-    int collects;
-    pthread_mutex_t lock;
-} counting_rail;
-
-static int counting_collect(void *ud, const constra_rail_collect *req, constra_rail_result *out)
-{
-    counting_rail *c = ud;
-    pthread_mutex_lock(&c->lock);
-    c->collects++;
-    pthread_mutex_unlock(&c->lock);
-    return c->inner.collect(c->inner.user_data, req, out);
-}
-static int counting_query(void *ud, const char *id, int64_t now, constra_rail_result *out)
-{
-    counting_rail *c = ud;
-    return c->inner.query(c->inner.user_data, id, now, out);
-}
-static int counting_poll(void *ud, int64_t now, constra_rail_result_fn emit, void *ctx)
-{
-    counting_rail *c = ud;
-    return c->inner.poll(c->inner.user_data, now, emit, ctx);
-}
-static void counting_destroy(void *ud)
-{
-    counting_rail *c = ud;
-    c->inner.destroy(c->inner.user_data);
 }
 
 /* What the fault handler does with the n-th request. */
@@ -258,19 +229,8 @@ static env *open_env(int remote, int max_attempts)
     v->remote = remote;
     constra_platform p = CONSTRA_PLATFORM_INIT;
     p.wall_time_ms = driven_clock;
-    constra_rail_init(&v->rail.inner, sizeof(v->rail.inner));
-    constra_sim_options so = CONSTRA_SIM_OPTIONS_INIT;
-    so.outcome_delay_ms = 3000;
-    assert_int_equal(constra_rail_sim(&v->rail.inner, NULL, &so, NULL), CONSTRA_OK);
-    pthread_mutex_init(&v->rail.lock, NULL);
     constra_rail r;
-    constra_rail_init(&r, sizeof(r));
-    strcpy(r.name, "sim");
-    r.user_data = &v->rail;
-    r.collect = counting_collect;
-    r.query = counting_query;
-    r.poll = counting_poll;
-    r.destroy = counting_destroy;
+    counting_rail_open(&v->rail, &r);
     constra_config cfg = CONSTRA_CONFIG_INIT;
     cfg.platform = &p;
     cfg.rail = &r;

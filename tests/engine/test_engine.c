@@ -4,6 +4,7 @@
  * provider-result edge cases, bad input, and storage faults at every point
  * of a lifecycle. */
 #include "../unit/testutil.h"
+#include "counting_rail.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -18,37 +19,6 @@ static int64_t driven_clock(void *ud)
 {
     (void)ud;
     return clock_ms;
-}
-
-/* A rail wrapper that counts collect calls (the "one rail call" proofs). */
-typedef struct counting_rail {
-    constra_rail inner;
-    int collects;
-    pthread_mutex_t lock;
-} counting_rail;
-
-static int counting_collect(void *ud, const constra_rail_collect *req, constra_rail_result *out)
-{
-    counting_rail *c = ud;
-    pthread_mutex_lock(&c->lock);
-    c->collects++;
-    pthread_mutex_unlock(&c->lock);
-    return c->inner.collect(c->inner.user_data, req, out);
-}
-static int counting_query(void *ud, const char *id, int64_t now, constra_rail_result *out)
-{
-    counting_rail *c = ud;
-    return c->inner.query(c->inner.user_data, id, now, out);
-}
-static int counting_poll(void *ud, int64_t now, constra_rail_result_fn emit, void *ctx)
-{
-    counting_rail *c = ud;
-    return c->inner.poll(c->inner.user_data, now, emit, ctx);
-}
-static void counting_destroy(void *ud)
-{
-    counting_rail *c = ud;
-    c->inner.destroy(c->inner.user_data);
 }
 
 typedef struct env {
@@ -103,19 +73,8 @@ static env *open_env(int max_attempts)
     constra_storage mem = CONSTRA_STORAGE_INIT, wrapped;
     open_storage(v, &mem);
     fault_storage_wrap(&v->faults, &mem, &wrapped);
-    constra_rail_init(&v->rail.inner, sizeof(v->rail.inner));
-    constra_sim_options so = CONSTRA_SIM_OPTIONS_INIT;
-    so.outcome_delay_ms = 3000;
-    assert_int_equal(constra_rail_sim(&v->rail.inner, NULL, &so, NULL), CONSTRA_OK);
-    pthread_mutex_init(&v->rail.lock, NULL);
     constra_rail r;
-    constra_rail_init(&r, sizeof(r));
-    strcpy(r.name, "sim");
-    r.user_data = &v->rail;
-    r.collect = counting_collect;
-    r.query = counting_query;
-    r.poll = counting_poll;
-    r.destroy = counting_destroy;
+    counting_rail_open(&v->rail, &r);
     constra_config cfg = CONSTRA_CONFIG_INIT;
     cfg.platform = &p;
     cfg.storage = &wrapped;
