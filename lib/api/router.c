@@ -8,6 +8,7 @@
 
 #include "api/router.h"
 #include "platform/platform.h"
+#include "util/ascii.h"
 #include "util/check.h"
 #include "util/hmac.h"
 
@@ -47,16 +48,12 @@ const char *constra_api_response_header_value(const constra_api_response *r, siz
     return r && i < r->header_count ? r->values[i] : NULL;
 }
 
-static int ascii_lower(int c)
-{
-    return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
-}
-
 /* Case-insensitive equality of a NUL-terminated string and n bytes. */
 static int ieq_n(const char *a, const char *b, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (a[i] == '\0' || ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i])) {
+        int x = constra__ascii_lower((unsigned char)a[i]);
+        if (a[i] == '\0' || x != constra__ascii_lower((unsigned char)b[i])) {
             return 0;
         }
     }

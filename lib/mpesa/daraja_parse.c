@@ -10,6 +10,7 @@
 
 #include "constra/daraja.h"
 #include "mpesa/json_read.h"
+#include "util/ascii.h"
 #include "util/check.h"
 
 #define REQ CONSTRA__JR_REQUIRED
@@ -127,17 +128,13 @@ static int has_member(constra__jr *jr, const cJSON *obj, const char *parent, con
     return rc;
 }
 
-static int ascii_lower(int c)
-{
-    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
-
 static int contains_nocase(const char *hay, const char *needle)
 {
     size_t n = strlen(needle);
     for (const char *p = hay; *p; p++) {
         size_t i = 0;
-        while (i < n && p[i] && ascii_lower((unsigned char)p[i]) == ascii_lower(needle[i])) {
+        while (i < n && p[i] &&
+               constra__ascii_lower((unsigned char)p[i]) == constra__ascii_lower(needle[i])) {
             i++;
         }
         if (i == n) {

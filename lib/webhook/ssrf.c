@@ -12,13 +12,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "util/ascii.h"
 #include "util/check.h"
 #include "webhook/ssrf.h"
-
-static int lower(int c)
-{
-    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
 
 static int url_fail(constra_error *err, const char *param, const char *why)
 {
@@ -42,12 +38,10 @@ int constra__url_parse(const char *url, constra__url *out, const char *param, co
         }
     }
     const char *p;
-    if (len >= 8 && (lower(url[0]) == 'h' && lower(url[1]) == 't' && lower(url[2]) == 't' &&
-                     lower(url[3]) == 'p' && lower(url[4]) == 's') && strncmp(url + 5, "://", 3) == 0) {
+    if (len >= 8 && constra__ascii_ncaseeq(url, "https://", 8)) {
         out->https = 1;
         p = url + 8;
-    } else if (len >= 7 && lower(url[0]) == 'h' && lower(url[1]) == 't' && lower(url[2]) == 't' &&
-               lower(url[3]) == 'p' && strncmp(url + 4, "://", 3) == 0) {
+    } else if (len >= 7 && constra__ascii_ncaseeq(url, "http://", 7)) {
         p = url + 7;
     } else {
         return url_fail(err, param, "the scheme must be https:// (or http:// in sandbox)");
@@ -104,7 +98,7 @@ int constra__url_parse(const char *url, constra__url *out, const char *param, co
         return url_fail(err, param, "the host is empty or too long");
     }
     for (size_t i = 0; i < hlen; i++) {
-        int c = lower((unsigned char)host[i]);
+        int c = constra__ascii_lower((unsigned char)host[i]);
         int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
                  (out->ipv6_literal && c == ':') || (!out->ipv6_literal && c == '_');
         if (!ok) {
@@ -137,7 +131,7 @@ static int64_t aton_part(const char *s, size_t n)
     }
     int64_t v = 0;
     for (size_t i = 0; i < n; i++) {
-        int c = lower((unsigned char)s[i]), d;
+        int c = constra__ascii_lower((unsigned char)s[i]), d;
         if (c >= '0' && c <= '9') {
             d = c - '0';
         } else if (c >= 'a' && c <= 'f') {
