@@ -87,6 +87,8 @@ typedef struct constra_daraja_emulator_options {
 #define CONSTRA_DARAJA_EMULATOR_OPTIONS_INIT \
     { sizeof(constra_daraja_emulator_options), NULL, NULL, 0, 0, 0 }
 
+/** Run-time initialiser (FFI): zero-fills, sets struct_size. Returns
+ *  CONSTRA_OK, CONSTRA_E_INVALID_ARGUMENT (NULL) or CONSTRA_E_ABI. */
 CONSTRA_API int constra_daraja_emulator_options_init(constra_daraja_emulator_options *options,
                                                      size_t struct_size);
 
@@ -181,6 +183,9 @@ typedef enum constra_daraja_emulator_counter {
     CONSTRA_DARAJA_EMU_CALLBACKS = 5 /* callbacks sent */
 } constra_daraja_emulator_counter;
 
+/** How many requests or callbacks of one kind (a
+ *  constra_daraja_emulator_counter) the emulator has seen; 0 for NULL or
+ *  an unknown counter. Thread-safe. */
 CONSTRA_API uint64_t constra_daraja_emulator_count(const constra_daraja_emulator *emulator,
                                                    int counter);
 

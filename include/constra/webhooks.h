@@ -135,10 +135,12 @@ CONSTRA_API int constra_webhook_endpoint_get(constra_t *handle, const char *id,
  *  constra_webhook_endpoint_list_free()). */
 CONSTRA_API int constra_webhook_endpoint_list_get(constra_t *handle,
                                                   constra_webhook_endpoint_list **out);
+/** Number of endpoints in the list; 0 for NULL. Thread-safe (read-only). */
 CONSTRA_API size_t constra_webhook_endpoint_list_count(const constra_webhook_endpoint_list *list);
 /** The index-th endpoint, owned by the list; NULL past the end. */
 CONSTRA_API const constra_webhook_endpoint *constra_webhook_endpoint_list_at(
     const constra_webhook_endpoint_list *list, size_t index);
+/** Frees the list and every endpoint it owns. NULL is a no-op. */
 CONSTRA_API void constra_webhook_endpoint_list_free(constra_webhook_endpoint_list *list);
 
 /**
@@ -181,6 +183,7 @@ CONSTRA_API int constra_webhook_delivery_list_get(constra_t *handle, const char 
                                                   const char *state, const char *starting_after,
                                                   size_t limit,
                                                   constra_webhook_delivery_list **out);
+/** Number of deliveries in the list; 0 for NULL. Thread-safe (read-only). */
 CONSTRA_API size_t constra_webhook_delivery_list_count(const constra_webhook_delivery_list *list);
 /* The index-th delivery's fields; "" / 0 past the end. Valid until freed. */
 CONSTRA_API const char *constra_webhook_delivery_id(const constra_webhook_delivery_list *list,
@@ -214,6 +217,8 @@ CONSTRA_API const char *constra_webhook_delivery_attempts_json(
 /** The exact body POSTed (*len may be NULL). */
 CONSTRA_API const char *constra_webhook_delivery_body(const constra_webhook_delivery_list *list,
                                                       size_t index, size_t *len);
+/** Frees the list (every string read from it dies with it). NULL is a
+ *  no-op. */
 CONSTRA_API void constra_webhook_delivery_list_free(constra_webhook_delivery_list *list);
 
 /**
