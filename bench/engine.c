@@ -62,11 +62,11 @@ static void *run_lifecycles(void *arg)
         snprintf(key, sizeof(key), "bench-%d-%d-%d", w->run, w->thread, i);
         constra_intent *in = NULL, *done = NULL;
         constra_event_list *ev = NULL;
-        if (constra_intent_create(w->h, &p, key, &in) != CONSTRA_OK ||
-            constra_intent_simulate_callback(w->h, constra_intent_id(in), "0", NULL, &done) !=
+        if (constra_intent_create(w->h, &p, key, &in, NULL) != CONSTRA_OK ||
+            constra_intent_simulate_callback(w->h, constra_intent_id(in), "0", NULL, &done, NULL) !=
                 CONSTRA_OK ||
             constra_intent_status(done) != CONSTRA_INTENT_SUCCEEDED ||
-            constra_intent_events(w->h, constra_intent_id(in), &ev) != CONSTRA_OK ||
+            constra_event_list_get(w->h, constra_intent_id(in), &ev, NULL) != CONSTRA_OK ||
             constra_event_list_count(ev) != 3) {
             w->failures++;
         }
@@ -139,8 +139,8 @@ int main(int argc, char **argv)
     p.reference = "order_7429";
     p.description = "Solar home kit deposit";
     constra_intent *in = NULL, *done = NULL;
-    constra_intent_create(h, &p, "floor", &in);
-    constra_intent_simulate_callback(h, constra_intent_id(in), "0", NULL, &done);
+    constra_intent_create(h, &p, "floor", &in, NULL);
+    constra_intent_simulate_callback(h, constra_intent_id(in), "0", NULL, &done, NULL);
     char *json = strdup(constra_intent_json(done, NULL));
     constra_intent_free(in);
     constra_intent_free(done);

@@ -83,7 +83,7 @@ static double run(int sqlite, int payments)
     }
     constra_webhook_endpoint_params p = CONSTRA_WEBHOOK_ENDPOINT_PARAMS_INIT;
     p.url = "http://hooks.bench/constra";
-    if (constra_webhook_endpoint_add(h, &p, NULL) != CONSTRA_OK) {
+    if (constra_webhook_endpoint_add(h, &p, NULL, NULL) != CONSTRA_OK) {
         die("endpoint");
     }
     for (int i = 0; i < payments; i++) {
@@ -95,20 +95,20 @@ static double run(int sqlite, int payments)
         ip.provider = "mpesa";
         ip.phone_number = "254700000000";
         constra_intent *in = NULL;
-        if (constra_intent_create(h, &ip, key, &in) != CONSTRA_OK) {
+        if (constra_intent_create(h, &ip, key, &in, NULL) != CONSTRA_OK) {
             die("create");
         }
         char id[CONSTRA_ID_SIZE];
         snprintf(id, sizeof(id), "%s", constra_intent_id(in));
         constra_intent_free(in);
-        if (constra_intent_simulate_callback(h, id, "0", NULL, &in) != CONSTRA_OK) {
+        if (constra_intent_simulate_callback(h, id, "0", NULL, &in, NULL) != CONSTRA_OK) {
             die("callback");
         }
         constra_intent_free(in);
     }
     received = 0;
     double t0 = now_s();
-    if (constra_webhooks_tick(h, constra_now_ms(h)) != CONSTRA_OK) {
+    if (constra_webhooks_tick(h, constra_now_ms(h), NULL) != CONSTRA_OK) {
         die("tick");
     }
     double dt = now_s() - t0;

@@ -126,8 +126,7 @@ int main(int argc, char **argv)
     p.reference = "order-1001";
     p.description = "Sandbox test";
     constra_intent *in = NULL;
-    if (constra_intent_create(h, &p, "daraja-sandbox-order-1001", &in) != CONSTRA_OK) {
-        constra_last_error(h, &err);
+    if (constra_intent_create(h, &p, "daraja-sandbox-order-1001", &in, &err) != CONSTRA_OK) {
         fprintf(stderr, "create: %s\n", err.message);
         return 1;
     }
@@ -145,8 +144,8 @@ int main(int argc, char **argv)
         if (emu) {
             constra_daraja_emulator_pump(emu, now_ms());
         }
-        constra_tick(h, now_ms());
-        if (constra_intent_get(h, id, &in) == CONSTRA_OK) {
+        constra_tick(h, now_ms(), &err);
+        if (constra_intent_get(h, id, &in, &err) == CONSTRA_OK) {
             status = constra_intent_status(in);
             if (status != CONSTRA_INTENT_PENDING_USER_ACTION) {
                 printf("%s status=%s result=%s receipt=%s\n", id,

@@ -23,8 +23,7 @@ int main(void)
 
     char id[CONSTRA_ID_SIZE];
     for (int i = 0; i < 3; i++) {
-        if (constra_id_new(h, "pi", id, sizeof(id)) != CONSTRA_OK) {
-            constra_last_error(h, &err);
+        if (constra_id_new(h, "pi", id, sizeof(id), &err) != CONSTRA_OK) {
             fprintf(stderr, "id failed: %s\n", err.message);
             constra_close(h);
             return 1;

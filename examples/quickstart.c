@@ -11,10 +11,10 @@
 
 #include <constra.h>
 
-static int fail(constra_t *h, const char *what)
+/* Every call that can fail fills its own constra_error (the last argument). */
+static int fail(constra_t *h, const char *what, const constra_error *e)
 {
-    constra_error err = CONSTRA_ERROR_INIT;
-    constra_last_error(h, &err);
+    const constra_error err = *e;
     fprintf(stderr, "%s failed: %s [%s, HTTP %d, param '%s']\n", what, err.message, err.code,
             err.http_status, err.param);
     constra_close(h);
@@ -48,8 +48,8 @@ int main(void)
     /* 1. Create: the simulator sends an STK push to the customer. The key
      *    makes a retried request (after a network error) safe. */
     constra_intent *in = NULL;
-    if (constra_intent_create(h, &p, "order_7429_deposit", &in) != CONSTRA_OK) {
-        return fail(h, "create");
+    if (constra_intent_create(h, &p, "order_7429_deposit", &in, &err) != CONSTRA_OK) {
+        return fail(h, "create", &err);
     }
     char id[CONSTRA_ID_SIZE];
     snprintf(id, sizeof(id), "%s", constra_intent_id(in));
@@ -58,9 +58,9 @@ int main(void)
     constra_intent_free(in);
 
     /* 2. The customer cancels the prompt (result code 1032). */
-    if (constra_intent_simulate_callback(h, id, "1032", "Request cancelled by user.", &in) !=
+    if (constra_intent_simulate_callback(h, id, "1032", "Request cancelled by user.", &in, &err) !=
         CONSTRA_OK) {
-        return fail(h, "simulate cancel");
+        return fail(h, "simulate cancel", &err);
     }
     show("customer cancelled", in);
     printf("  recommended action: %s (retry allowed: %s, attempts left: %d)\n",
@@ -70,16 +70,16 @@ int main(void)
     constra_intent_free(in);
 
     /* 3. The operator approves a retry: a new prompt goes out. */
-    if (constra_intent_retry(h, id, &in) != CONSTRA_OK) {
-        return fail(h, "retry");
+    if (constra_intent_retry(h, id, &in, &err) != CONSTRA_OK) {
+        return fail(h, "retry", &err);
     }
     show("retried", in);
     constra_intent_free(in);
 
     /* 4. This time the customer pays (result code 0). */
     if (constra_intent_simulate_callback(h, id, "0", "The service request is processed "
-                                                     "successfully.", &in) != CONSTRA_OK) {
-        return fail(h, "simulate success");
+                                                     "successfully.", &in, &err) != CONSTRA_OK) {
+        return fail(h, "simulate success", &err);
     }
     show("paid", in);
     printf("  M-Pesa receipt: %s\n", constra_intent_receipt(in));
@@ -87,8 +87,8 @@ int main(void)
 
     /* 5. The timeline, oldest first. */
     constra_event_list *events = NULL;
-    if (constra_intent_events(h, id, &events) != CONSTRA_OK) {
-        return fail(h, "events");
+    if (constra_event_list_get(h, id, &events, &err) != CONSTRA_OK) {
+        return fail(h, "events", &err);
     }
     printf("timeline:\n");
     for (size_t i = 0; i < constra_event_list_count(events); i++) {

@@ -23,7 +23,7 @@ int main(void)
         return 1;
     }
     char id[CONSTRA_ID_SIZE];
-    int rc = constra_id_new(h, "pi", id, sizeof(id));
+    int rc = constra_id_new(h, "pi", id, sizeof(id), &err);
     constra_close(h);
     if (rc != CONSTRA_OK || strncmp(id, "pi_", 3) != 0) {
         fprintf(stderr, "constra_id_new: %s\n", constra_strerror(rc));

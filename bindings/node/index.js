@@ -208,16 +208,25 @@ class Client {
     return this._state.handle;
   }
 
-  _fail(rc) {
-    const err = newError();
-    C.last_error(this._state.handle, err);
+  _fail(rc, err) {
     let cause = this._state.adapter ? this._state.adapter.takeException() : null;
     if (cause === null && this._state.transportAdapter) cause = this._state.transportAdapter.takeException();
     return fromError(rc, err, cause === null ? undefined : cause);
   }
 
-  _snapshot(rc, out) {
-    if (rc !== 0) throw this._fail(rc);
+  // Calls a fallible C function with a fresh per-call constra_error
+  // appended (error.h: each call reports into its own err, so callers
+  // sharing one handle never see each other's errors).
+  _call(fn, ...args) {
+    const err = newError();
+    const rc = fn(...args, err);
+    if (rc !== 0) throw this._fail(rc, err);
+  }
+
+  // As _call for the functions that answer with a constra_intent.
+  _intent(fn, ...args) {
+    const out = [null];
+    this._call(fn, ...args, out);
     const ptr = out[0];
     try {
       const intent = JSON.parse(C.intent_json(ptr, null));
@@ -265,38 +274,34 @@ class Client {
     if (typeof draft !== 'boolean') throw wrongType('draft', 'a boolean', draft);
     p.draft = draft ? 1 : 0;
     const key = cstr(idempotencyKey, 'idempotency_key', { required: true });
-    const out = [null];
-    return this._snapshot(C.intent_create(this._h(), p, key, out), out);
+    return this._intent(C.intent_create, this._h(), p, key);
   }
 
   /** The intent with this id (ConstraError resource_missing, 404, if none). */
-  get(id) { const out = [null]; return this._snapshot(C.intent_get(this._h(), this._id(id), out), out); }
+  get(id) { return this._intent(C.intent_get, this._h(), this._id(id)); }
 
   /** Sends a draft to the rail. */
-  confirm(id) { const out = [null]; return this._snapshot(C.intent_confirm(this._h(), this._id(id), out), out); }
+  confirm(id) { return this._intent(C.intent_confirm, this._h(), this._id(id)); }
 
   /** Operator-approved new attempt of a requires_recovery intent. */
-  retry(id) { const out = [null]; return this._snapshot(C.intent_retry(this._h(), this._id(id), out), out); }
+  retry(id) { return this._intent(C.intent_retry, this._h(), this._id(id)); }
 
   /** Cancels an intent that is not terminal. */
-  cancel(id) { const out = [null]; return this._snapshot(C.intent_cancel(this._h(), this._id(id), out), out); }
+  cancel(id) { return this._intent(C.intent_cancel, this._h(), this._id(id)); }
 
   /** Settles a review_required intent: outcome 'succeeded' (with receipt) or 'failed'. */
   resolve(id, outcome, { receipt = null, note = null } = {}) {
     if (typeof outcome !== 'string') throw wrongType('outcome', 'a string', outcome);
     if (outcome !== 'succeeded' && outcome !== 'failed') throw invalid('outcome', "outcome must be 'succeeded' or 'failed'");
-    const out = [null];
-    const rc = C.intent_resolve(this._h(), this._id(id), outcome === 'succeeded' ? 1 : 0,
-      cstr(receipt, 'receipt'), cstr(note, 'note'), out);
-    return this._snapshot(rc, out);
+    return this._intent(C.intent_resolve, this._h(), this._id(id), outcome === 'succeeded' ? 1 : 0,
+      cstr(receipt, 'receipt'), cstr(note, 'note'));
   }
 
   /** Sandbox: a provider result for the current attempt (0, 1032, ...). */
   simulate(id, resultCode, resultDesc = null) {
     if (typeof resultCode === 'number' && Number.isInteger(resultCode)) resultCode = String(resultCode);
     const code = cstr(resultCode, 'result_code', { required: true });
-    const out = [null];
-    return this._snapshot(C.intent_simulate(this._h(), this._id(id), code, cstr(resultDesc, 'result_desc'), out), out);
+    return this._intent(C.intent_simulate, this._h(), this._id(id), code, cstr(resultDesc, 'result_desc'));
   }
 
   /** A page of intents, newest first: {object:'list', data, has_more}. */
@@ -313,16 +318,14 @@ class Client {
     p.created_to_ms = cint(createdToMs, 'created_to_ms', 0n, INT64_MAX);
     p.limit = cint(limit, 'limit', 0n, INT64_MAX);
     const out = [null];
-    const rc = C.list_intents(this._h(), p, out);
-    if (rc !== 0) throw this._fail(rc);
+    this._call(C.list_intents, this._h(), p, out);
     try { return JSON.parse(C.intent_list_json(out[0], null)); } finally { C.intent_list_free(out[0]); }
   }
 
   /** The intent's timeline, oldest first: {object:'list', data}. */
   events(id) {
     const out = [null];
-    const rc = C.intent_events(this._h(), this._id(id), out);
-    if (rc !== 0) throw this._fail(rc);
+    this._call(C.intent_events, this._h(), this._id(id), out);
     try { return JSON.parse(C.event_list_json(out[0], null)); } finally { C.event_list_free(out[0]); }
   }
 
@@ -330,21 +333,33 @@ class Client {
   tick(nowMs = null) {
     const h = this._h();
     const now = nowMs === null ? C.now_ms(h) : cint(nowMs, 'now_ms', 0n, INT64_MAX);
-    const rc = C.tick(h, now);
-    if (rc !== 0) throw this._fail(rc);
+    this._call(C.tick, h, now);
   }
 
   /** The engine's wall clock, Unix ms. */
   nowMs() { return Number(C.now_ms(this._h())); }
 
   /**
-   * Applies a Daraja STK callback body exactly as received. A remote client
-   * throws ConstraError code 'remote_handle' (Daraja calls the server).
+   * Applies a Daraja STK callback body exactly as received. `query` is the
+   * raw query string of the callback request ('token=...'): the callback
+   * is authenticated by it and refused (code 'callback_unauthenticated',
+   * 401) without the workspace's callback token. A remote client throws
+   * ConstraError code 'remote_handle' (Daraja calls the server).
    */
-  handleMpesaCallback(body) {
+  handleMpesaCallback(body, { query = null } = {}) {
     const raw = bodyBytes(body);
-    const rc = C.handle_mpesa_callback(this._h(), raw, raw.length);
-    if (rc !== 0) throw this._fail(rc);
+    const q = query === null || query === undefined ? null : bodyBytes(query);
+    this._call(C.handle_mpesa_callback, this._h(), q, q === null ? 0 : q.length, raw, raw.length);
+  }
+
+  /**
+   * As handleMpesaCallback() without the token check, for a host that
+   * authenticated the sender itself (its own secret path, mutual TLS).
+   * Passing it requests from the open internet lets anyone record payments.
+   */
+  handleMpesaCallbackPreauthenticated(body) {
+    const raw = bodyBytes(body);
+    this._call(C.handle_mpesa_callback_preauthenticated, this._h(), raw, raw.length);
   }
 
   /**
@@ -367,8 +382,7 @@ class Client {
     req.body = raw.length ? raw : null;
     req.body_len = raw.length;
     const out = [null];
-    const rc = C.api_handle(this._h(), req, out);
-    if (rc !== 0) throw this._fail(rc);
+    this._call(C.api_handle, this._h(), req, out);
     const r = out[0];
     try {
       const len = [0];

@@ -100,7 +100,7 @@
  *
  * Daraja callback: the body is parsed (by the rail's parse_callback, or
  * constra_daraja_parse_stk_callback()) and applied by
- * constra_handle_mpesa_callback_query() (intent.h); a success the rail
+ * constra_handle_mpesa_callback() (intent.h); a success the rail
  * holds for confirmation is acknowledged (200) and recorded later. Once parsed and recorded
  * (matched, duplicate, or unknown checkout id kept for reconciliation) the
  * answer is 200 {"ResultCode":0,"ResultDesc":"Accepted"}. A malformed body
@@ -201,8 +201,8 @@ typedef struct constra_api_response constra_api_response;
  * no response can be produced: CONSTRA_E_INVALID_ARGUMENT (handle, req,
  * out, method or target NULL; headers NULL with a count; a header with a
  * NULL name or value; body NULL with a length), CONSTRA_E_ABI (bad
- * req->struct_size), CONSTRA_E_NOMEM. The detail is recorded in the
- * handle (constra_last_error()) when `handle` is not NULL.
+ * req->struct_size), CONSTRA_E_NOMEM; `err` (may be NULL) gets the
+ * detail.
  *
  * The response is owned by the caller: free it with
  * constra_api_response_free(). It was allocated with the handle's
@@ -210,7 +210,7 @@ typedef struct constra_api_response constra_api_response;
  * allocator's memory dies with the handle. Thread-safe.
  */
 CONSTRA_API int constra_api_handle(constra_t *handle, const constra_api_request *req,
-                                   constra_api_response **out);
+                                   constra_api_response **out, constra_error *err);
 
 /** The HTTP status (200, 201, 400, ...); 0 for NULL. */
 CONSTRA_API int constra_api_response_status(const constra_api_response *response);

@@ -4,12 +4,12 @@
  * `constra serve`) instead of the in-process engine.
  *
  * A handle made by constra_open_remote() is an ordinary constra_t: the
- * calls of intent.h (constra_intent_create, _get, constra_list_intents,
- * constra_intent_events, _confirm, _retry, _cancel, _resolve,
+ * calls of intent.h (constra_intent_create, _get, constra_intent_list_get,
+ * constra_event_list_get, _confirm, _retry, _cancel, _resolve,
  * _simulate_callback) work on it unchanged and hand back the same
  * snapshot, list and event-list objects, built from the server's JSON:
  * constra_intent_json() of a remote intent is the server's JSON for it,
- * byte for byte, and constra_last_error() carries the server's error code,
+ * byte for byte, and the call's `err` carries the server's error code,
  * message, param (engine names: "phone_number", "customer_name",
  * "idempotency_key") and HTTP status. Host code is written once and
  * switches between local and remote by configuration only.
@@ -146,7 +146,7 @@ typedef struct constra_remote_config {
      *  means "mpesa" (the only one known). */
     const char *default_provider;
     /** The webhook signing secret, when the host verifies the server's
-     *  webhooks (webhook.h). Not used by the handle itself; carried so
+     *  webhooks (webhook_signature.h). Not used by the handle itself; carried so
      *  that constra_remote_config_from_env() hands it over. */
     const char *webhook_secret;
     /** Tries per call, 1 to 10; 0 means 3. */

@@ -8,10 +8,12 @@
  *
  * Detail about the failure (machine code string, HTTP status, message,
  * offending parameter) goes into a caller-owned `constra_error`:
- *   - handle-less functions take `constra_error *err` as their last
- *     argument; NULL means "I only want the status";
- *   - functions on a handle record it in the handle, read back with
- *     constra_last_error().
+ *   - every fallible function takes `constra_error *err` as its last
+ *     argument, handle-less or on a handle alike; NULL means "I only want
+ *     the status". On failure it gets this call's detail; on success it is
+ *     left as it was. A handle keeps no error of its own, so threads
+ *     sharing one never see each other's failures (there is no
+ *     "last error" to race on).
  * The library never allocates for an error and never writes a secret
  * (keys, passkeys, tokens, full phone numbers) into a message.
  */

@@ -1,7 +1,8 @@
 /*
  * libconstra — the handle: one `constra_t` per workspace the host talks
- * to. It owns a copy of the platform vtable, the last error's detail and
- * the id generator; later modules (engine, storage, rails) hang off it.
+ * to. It owns a copy of the platform vtable and the id generator; the
+ * engine, storage and rail hang off it. It keeps no error state: every
+ * fallible call reports into its own `constra_error *err` (error.h).
  *
  * Threads: a handle may be shared by threads; it locks through the
  * platform mutex. The library starts no threads of its own.
@@ -65,9 +66,9 @@ typedef struct constra_config {
      *  still owns it). NULL: endpoints can be registered and their events
      *  wait in the durable event log (constra_webhooks_tick() queues
      *  them), but nothing is sent until a handle with a transport ticks
-     *  on the same storage. See webhooks.h and transport.h. */
+     *  on the same storage. See webhook_delivery.h and transport.h. */
     const struct constra_transport *transport;
-    /** Resolver for the webhook SSRF guard (webhooks.h): writes the
+    /** Resolver for the webhook SSRF guard (webhook_delivery.h): writes the
      *  numeric addresses of `host` into `out` (NUL-terminated, separated
      *  by spaces) and returns 0, or non-zero if the name does not
      *  resolve. Called with resolve_ctx, from the thread that registers
@@ -112,26 +113,17 @@ CONSTRA_API int constra_open(constra_t **out, const constra_config *config, cons
 CONSTRA_API void constra_close(constra_t *handle);
 
 /**
- * Copies the detail of the last failed call on `handle` into `out`
- * (which must be initialised: its struct_size says how much to copy).
- * If the handle is shared by threads, the detail is that of whichever
- * call on any thread failed last; the copy itself is never torn.
- * Returns CONSTRA_OK, or CONSTRA_E_INVALID_ARGUMENT / CONSTRA_E_ABI for a
- * bad `handle` or `out` (nothing written then).
- */
-CONSTRA_API int constra_last_error(constra_t *handle, constra_error *out);
-
-/**
  * Makes a new id `<prefix>_<26 chars>` (see id.h) from the handle's
  * platform clock and random source. Ids from one handle are strictly
  * increasing, even within a millisecond or if the clock steps back.
  * `prefix`: 1 to CONSTRA_ID_PREFIX_MAX lower-case ASCII letters.
  * `out` receives the id and its NUL; out_size >= CONSTRA_ID_SIZE always
- * suffices. Errors (recorded in the handle): CONSTRA_E_INVALID_ARGUMENT
+ * suffices. Errors (in `err`): CONSTRA_E_INVALID_ARGUMENT
  * (param "prefix" or "out"), CONSTRA_E_BUFFER_TOO_SMALL (out untouched),
  * CONSTRA_E_PLATFORM (random source failed). Thread-safe.
  */
-CONSTRA_API int constra_id_new(constra_t *handle, const char *prefix, char *out, size_t out_size);
+CONSTRA_API int constra_id_new(constra_t *handle, const char *prefix, char *out, size_t out_size,
+                               constra_error *err);
 
 /** The handle's wall clock (platform wall_time_ms), for callers that must
  *  agree with the library's idea of "now". 0 for a NULL handle. */

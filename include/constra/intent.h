@@ -8,10 +8,13 @@
  * and freed with constra_intent_free(). Strings returned by accessors
  * belong to the snapshot and stay valid until it is freed.
  *
- * Every function returns CONSTRA_OK or an error status; the detail
- * (code such as "idempotency_key_reused", HTTP status, message, param) is
- * kept in the handle for constra_last_error(). On any error, stored state
- * is exactly as it was and *out is NULL.
+ * Every fallible function returns CONSTRA_OK or an error status and takes
+ * `constra_error *err` as its last argument (may be NULL): on failure it
+ * receives this call's detail (code such as "idempotency_key_reused",
+ * HTTP status, message, param); on success it is left untouched. Each
+ * call has its own: threads sharing a handle never see each other's
+ * errors. On any error, stored state is exactly as it was and *out is
+ * NULL.
  *
  * On a handle opened with constra_open_remote() (client.h) the same
  * calls are answered by a remote Constra API; the objects and errors
@@ -117,23 +120,28 @@ CONSTRA_API int constra_intent_params_init(constra_intent_params *params, size_t
  * CONSTRA_E_CONFLICT, CONSTRA_E_STORAGE, CONSTRA_E_NOMEM.
  */
 CONSTRA_API int constra_intent_create(constra_t *handle, const constra_intent_params *params,
-                                      const char *idempotency_key, constra_intent **out);
+                                      const char *idempotency_key, constra_intent **out,
+                                      constra_error *err);
 
 /** The intent with this id. CONSTRA_E_NOT_FOUND if there is none. */
-CONSTRA_API int constra_intent_get(constra_t *handle, const char *id, constra_intent **out);
+CONSTRA_API int constra_intent_get(constra_t *handle, const char *id, constra_intent **out,
+                                   constra_error *err);
 
 /** Confirms a draft: it is sent to the rail as if just created.
  *  CONSTRA_E_INVALID_STATE (HTTP 409) unless the intent is a draft. */
-CONSTRA_API int constra_intent_confirm(constra_t *handle, const char *id, constra_intent **out);
+CONSTRA_API int constra_intent_confirm(constra_t *handle, const char *id, constra_intent **out,
+                                       constra_error *err);
 
 /** Operator-approved retry of a `requires_recovery` intent: a new attempt,
  *  a new prompt. Past max_attempts the intent becomes `failed`.
  *  CONSTRA_E_INVALID_STATE from any other status. */
-CONSTRA_API int constra_intent_retry(constra_t *handle, const char *id, constra_intent **out);
+CONSTRA_API int constra_intent_retry(constra_t *handle, const char *id, constra_intent **out,
+                                     constra_error *err);
 
 /** Cancels an intent that is not terminal. A success that still arrives
  *  for it later goes to `review_required`. */
-CONSTRA_API int constra_intent_cancel(constra_t *handle, const char *id, constra_intent **out);
+CONSTRA_API int constra_intent_cancel(constra_t *handle, const char *id, constra_intent **out,
+                                      constra_error *err);
 
 /**
  * Resolves an intent in `review_required`: `succeeded` non-zero marks it
@@ -143,7 +151,7 @@ CONSTRA_API int constra_intent_cancel(constra_t *handle, const char *id, constra
  */
 CONSTRA_API int constra_intent_resolve(constra_t *handle, const char *id, int succeeded,
                                        const char *receipt, const char *note,
-                                       constra_intent **out);
+                                       constra_intent **out, constra_error *err);
 
 /**
  * Sandbox only: delivers a provider result for the intent's current
@@ -154,7 +162,8 @@ CONSTRA_API int constra_intent_resolve(constra_t *handle, const char *id, int su
  */
 CONSTRA_API int constra_intent_simulate_callback(constra_t *handle, const char *id,
                                                  const char *result_code,
-                                                 const char *result_desc, constra_intent **out);
+                                                 const char *result_desc, constra_intent **out,
+                                                 constra_error *err);
 
 /**
  * Drives time: delivers the rail's due outcomes (the simulator's), moves
@@ -162,12 +171,12 @@ CONSTRA_API int constra_intent_simulate_callback(constra_t *handle, const char *
  * the rail first), performs automatic retries, drops expired
  * idempotency keys and, when the handle has a transport
  * (constra_config.transport), queues and sends webhook deliveries
- * (webhooks.h: constra_webhooks_tick()). Call it periodically with the platform clock's time
+ * (webhook_delivery.h: constra_webhooks_tick()). Call it periodically with the platform clock's time
  * (constra_now_ms()) or a driven time in tests; the library has no
  * threads of its own. Returns CONSTRA_OK or the first error met (the
  * rest of the work is still done).
  */
-CONSTRA_API int constra_tick(constra_t *handle, int64_t now_ms);
+CONSTRA_API int constra_tick(constra_t *handle, int64_t now_ms, constra_error *err);
 
 /** Frees a snapshot. NULL is a no-op. */
 CONSTRA_API void constra_intent_free(constra_intent *intent);
@@ -212,8 +221,8 @@ CONSTRA_API const char *constra_intent_json(const constra_intent *intent, size_t
 
 /* ---- lists ------------------------------------------------------------ */
 
-/** Filters and paging for constra_intent_list(). Zero/NULL means "any". */
-typedef struct constra_list_params {
+/** Filters and paging for constra_intent_list_get(). Zero/NULL means "any". */
+typedef struct constra_intent_list_params {
     size_t struct_size;
     /** A constra_intent_status value, or 0 for all. */
     int status;
@@ -227,19 +236,23 @@ typedef struct constra_list_params {
     /** Page size, 1 to 100; 0 means 10. */
     size_t limit;
     /* New fields are appended here. */
-} constra_list_params;
+} constra_intent_list_params;
 
-#define CONSTRA_LIST_PARAMS_INIT { sizeof(constra_list_params), 0, NULL, 0, 0, NULL, 0 }
+#define CONSTRA_INTENT_LIST_PARAMS_INIT { sizeof(constra_intent_list_params), 0, NULL, 0, 0, \
+    NULL, 0 }
 
-CONSTRA_API int constra_list_params_init(constra_list_params *params, size_t struct_size);
+CONSTRA_API int constra_intent_list_params_init(constra_intent_list_params *params,
+                                                size_t struct_size);
 
-/** One page of intents, newest first. Opaque; the result of constra_list_intents(), freed with
- *  constra_intent_list_free(). */
+/** One page of intents, newest first. Opaque; the result of
+ *  constra_intent_list_get(), freed with constra_intent_list_free(). */
 typedef struct constra_intent_list constra_intent_list;
 
-/** Lists intents, newest first (params NULL: the 10 newest). */
-CONSTRA_API int constra_list_intents(constra_t *handle, const constra_list_params *params,
-                                     constra_intent_list **out);
+/** Lists intents, newest first (params NULL: the 10 newest). Every call
+ *  that fills a `constra_X_list` is named `constra_X_list_get`. */
+CONSTRA_API int constra_intent_list_get(constra_t *handle,
+                                        const constra_intent_list_params *params,
+                                        constra_intent_list **out, constra_error *err);
 CONSTRA_API size_t constra_intent_list_count(const constra_intent_list *list);
 /** The i-th intent of the page (owned by the list), or NULL past the end. */
 CONSTRA_API const constra_intent *constra_intent_list_at(const constra_intent_list *list,
@@ -257,8 +270,8 @@ typedef struct constra_event_list constra_event_list;
 
 /** The events of intent `id` in commit order (all of them, up to 1000).
  *  CONSTRA_E_NOT_FOUND if there is no such intent. */
-CONSTRA_API int constra_intent_events(constra_t *handle, const char *id,
-                                      constra_event_list **out);
+CONSTRA_API int constra_event_list_get(constra_t *handle, const char *id,
+                                       constra_event_list **out, constra_error *err);
 CONSTRA_API size_t constra_event_list_count(const constra_event_list *list);
 /** The i-th event's type ("payment_intent.created", ...), "" past the end. */
 CONSTRA_API const char *constra_event_list_type(const constra_event_list *list, size_t index);
@@ -274,43 +287,51 @@ CONSTRA_API void constra_event_list_free(constra_event_list *list);
 /* ---- provider callbacks -------------------------------------------------- */
 
 /**
- * Applies a Daraja STK callback body (what Daraja POSTs to the
- * CallBackURL; `len` bytes, need not be NUL-terminated) to the intent
- * whose current or earlier attempt has its CheckoutRequestID, exactly as
- * a rail result: success, recoverable or terminal outcome, duplicate
- * (recorded, nothing changes), amount or phone mismatch (review). A
- * callback for an unknown checkout id is kept for reconciliation (an
- * event with no intent) and still succeeds. A masked PhoneNumber ("2547
- * ***** 126") counts as unknown, not as a mismatch.
+ * Applies a Daraja STK callback (what Daraja POSTs to the CallBackURL) that
+ * arrived on a URL with query string `query` (the part after '?',
+ * `query_len` bytes; NULL when there was none). `body` is `len` bytes and
+ * need not be NUL-terminated.
  *
- * Callbacks are not signed: protect the route that receives them (IP
- * allow-list, secret path) and treat a success as a claim the rail may
- * confirm.
+ * The callback is first authenticated: the workspace's callback token
+ * (the `token=` of the callback URL the workspace hands out) is checked
+ * in constant time, and so is the rail's own check when it has one (the
+ * Daraja rail's CallBackURL token, rail_daraja.h). A missing or wrong
+ * token is CONSTRA_E_AUTH and NOTHING is recorded: unauthenticated
+ * traffic never changes or grows storage.
+ *
+ * Then, exactly as a rail result, it is applied to the intent whose
+ * current or earlier attempt has its CheckoutRequestID: success (which
+ * needs a receipt), recoverable or terminal outcome, duplicate (recorded,
+ * nothing changes), amount or phone mismatch, late or second payment
+ * (review). An authenticated callback for an unknown checkout id is kept
+ * for reconciliation (an event with no intent) and still succeeds. A
+ * masked PhoneNumber ("2547 ***** 126") counts as unknown, not as a
+ * mismatch. When the rail parses callbacks itself (parse_callback), its
+ * parse is used, and a result it holds for confirmation is recorded
+ * later (tick).
  *
  * Returns CONSTRA_OK once the callback is recorded. Errors (nothing
- * recorded): CONSTRA_E_AUTH (the rail authenticates callbacks and this
- * one carries no credential: use constra_handle_mpesa_callback_query()),
- * CONSTRA_E_INVALID_ARGUMENT (handle or body NULL),
- * CONSTRA_E_PARSE (malformed body: the codes and JSON paths of
+ * recorded): CONSTRA_E_AUTH, CONSTRA_E_INVALID_ARGUMENT (handle or body
+ * NULL), CONSTRA_E_PARSE (malformed body: the codes and JSON paths of
  * constra_daraja_parse_stk_callback() in daraja.h), CONSTRA_E_STORAGE,
  * CONSTRA_E_NOMEM, CONSTRA_E_PLATFORM. Thread-safe.
  */
-CONSTRA_API int constra_handle_mpesa_callback(constra_t *handle, const char *body, size_t len);
+CONSTRA_API int constra_handle_mpesa_callback(constra_t *handle, const char *query,
+                                              size_t query_len, const char *body, size_t len,
+                                              constra_error *err);
 
 /**
- * As constra_handle_mpesa_callback(), for a callback that arrived on a URL
- * with a query string (`query`: the part after '?', `query_len` bytes;
- * NULL when there was none). When the handle's rail authenticates
- * callbacks (the Daraja rail checks the secret token of its CallBackURL,
- * rail_daraja.h), a callback whose query does not carry it is refused
- * with CONSTRA_E_AUTH and nothing is recorded;
- * constra_handle_mpesa_callback() is this call with no query. When the
- * rail parses callbacks itself (parse_callback), its parse is used, and a
- * result it holds for confirmation is recorded later (tick). Thread-safe.
+ * As constra_handle_mpesa_callback() WITHOUT the token check: for a host
+ * that has authenticated the request itself (its own secret path, mutual
+ * TLS, a signature it verified) before handing the body over. Calling it
+ * with a request from the open internet lets anyone record payments:
+ * use constra_handle_mpesa_callback() unless you have checked the
+ * sender. The rail's own check (authenticate_callback) is skipped too.
+ * Otherwise identical. Thread-safe.
  */
-CONSTRA_API int constra_handle_mpesa_callback_query(constra_t *handle, const char *query,
-                                                    size_t query_len, const char *body,
-                                                    size_t len);
+CONSTRA_API int constra_handle_mpesa_callback_preauthenticated(constra_t *handle,
+                                                               const char *body, size_t len,
+                                                               constra_error *err);
 
 CONSTRA_END_DECLS
 

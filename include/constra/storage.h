@@ -141,7 +141,7 @@ typedef int (*constra_storage_intent_fn)(void *ctx, const constra_storage_intent
 typedef int (*constra_storage_event_fn)(void *ctx, const constra_storage_event *row);
 typedef int (*constra_storage_idempotency_fn)(void *ctx, const constra_storage_idempotency *row);
 
-/* ---- webhook delivery (webhooks.h) ------------------------------------ */
+/* ---- webhook delivery (webhook_delivery.h) ------------------------------------ */
 
 /** Longest webhook URL, secret or event-type list a storage must hold. */
 #define CONSTRA_STORAGE_TEXT_MAX 4096

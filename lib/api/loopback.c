@@ -26,7 +26,7 @@ int constra_api_loopback_handler(void *handle, const constra_transport_request *
     api.body = request->body;
     api.body_len = request->body_len;
     constra_api_response *answer = NULL;
-    if (constra_api_handle(handle, &api, &answer) != CONSTRA_OK) {
+    if (constra_api_handle(handle, &api, &answer, NULL) != CONSTRA_OK) {
         return constra_transport_response_fail(response, CONSTRA_TRANSPORT_OTHER,
                                                "loopback: the router produced no response");
     }

@@ -128,11 +128,11 @@ int constra__api_overview(constra__api_ctx *c)
         return storage_reply(c, es.nomem ? CONSTRA_E_NOMEM : rc);
     }
 
-    constra_list_params lp = CONSTRA_LIST_PARAMS_INIT;
+    constra_intent_list_params lp = CONSTRA_INTENT_LIST_PARAMS_INIT;
     lp.limit = RECENT_INTENTS;
     constra_intent_list *recent = NULL;
     constra_error detail = CONSTRA_ERROR_INIT;
-    rc = constra__list_intents_d(h, &lp, &recent, &detail);
+    rc = constra_intent_list_get(h, &lp, &recent, &detail);
     if (rc != CONSTRA_OK) {
         event_scan_free(&es);
         return constra__api_engine_error(c, rc, &detail, NULL);

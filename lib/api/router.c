@@ -158,8 +158,7 @@ int constra__api_engine_error(constra__api_ctx *c, int rc, const constra_error *
     if (rc == CONSTRA_E_NOMEM) {
         return CONSTRA_E_NOMEM;
     }
-    /* The engine call's own detail (the _d twins fill it), never the
-     * handle's shared last error, which another thread may have replaced. */
+    /* The engine call's own detail (its `err` argument). */
     constra_error e = CONSTRA_ERROR_INIT;
     if (detail != NULL && detail->status == rc) {
         e = *detail;
@@ -535,43 +534,44 @@ static int dispatch(constra__api_ctx *c)
     }
 }
 
-int constra_api_handle(constra_t *h, const constra_api_request *req, constra_api_response **out)
+int constra_api_handle(constra_t *h, const constra_api_request *req, constra_api_response **out,
+                       constra_error *err)
 {
     if (h == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
+        return constra__fail_null(err, "handle");
     }
     constra_error e = CONSTRA_ERROR_INIT;
     if (out == NULL) {
-        return constra__record(h, constra__fail_null(&e, "out"), &e);
+        return constra__report(constra__fail_null(&e, "out"), &e, err);
     }
     *out = NULL;
     if (req == NULL) {
-        return constra__record(h, constra__fail_null(&e, "req"), &e);
+        return constra__report(constra__fail_null(&e, "req"), &e, err);
     }
     int rc = constra__check_struct(req, sizeof(*req), sizeof(*req), "req", &e);
     if (rc != CONSTRA_OK) {
-        return constra__record(h, rc, &e);
+        return constra__report(rc, &e, err);
     }
     if (req->method == NULL || req->target == NULL) {
-        return constra__record(h, constra__fail_null(&e, req->method ? "req.target"
-                                                                      : "req.method"), &e);
+        return constra__report(constra__fail_null(&e, req->method ? "req.target"
+                                                                      : "req.method"), &e, err);
     }
     if (req->header_count > 0 && req->headers == NULL) {
-        return constra__record(h, constra__fail_null(&e, "req.headers"), &e);
+        return constra__report(constra__fail_null(&e, "req.headers"), &e, err);
     }
     for (size_t i = 0; i < req->header_count; i++) {
         if (req->headers[i].name == NULL || req->headers[i].value == NULL) {
-            return constra__record(h, constra__fail_null(&e, "req.headers[].name/value"), &e);
+            return constra__report(constra__fail_null(&e, "req.headers[].name/value"), &e, err);
         }
     }
     if (req->body_len > 0 && req->body == NULL) {
-        return constra__record(h, constra__fail_null(&e, "req.body"), &e);
+        return constra__report(constra__fail_null(&e, "req.body"), &e, err);
     }
 
     struct constra_api_response *res = constra__calloc(&h->platform, 1, sizeof(*res));
     if (res == NULL) {
-        return constra__record(h, constra__fail(&e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory"),
-                               &e);
+        return constra__report(constra__fail(&e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory"),
+                               &e, err);
     }
     res->platform = h->platform;
     constra__api_ctx c;
@@ -592,7 +592,7 @@ int constra_api_handle(constra_t *h, const constra_api_request *req, constra_api
         } else {
             constra__fail(&e, rc, NULL, NULL, "no response could be produced");
         }
-        return constra__record(h, rc, &e);
+        return constra__report(rc, &e, err);
     }
     *out = res;
     return CONSTRA_OK;

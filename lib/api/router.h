@@ -69,9 +69,9 @@ int constra__api_error(constra__api_ctx *c, int status, const char *code, const 
  * CONSTRA_E_NOMEM (no reply). */
 int constra__api_error_from(constra__api_ctx *c, const constra_error *e);
 
-/* The reply for an engine call on c->h that returned rc != OK: its detail
- * from constra_last_error(), unless another thread's failure overwrote it
- * (then a detail made from rc alone). `param_map` (may be NULL): pairs
+/* The reply for an engine call on c->h that returned rc != OK: its own
+ * `detail` (the call's err argument; a detail made from rc alone if it
+ * was not filled). `param_map` (may be NULL): pairs
  * {engine param, REST param, ..., NULL}. */
 int constra__api_engine_error(constra__api_ctx *c, int rc, const constra_error *detail,
                               const char *const *param_map);

@@ -203,7 +203,7 @@ int constra__api_create(constra__api_ctx *c)
     }
     constra_intent *in = NULL;
     constra_error detail = CONSTRA_ERROR_INIT;
-    rc = constra__intent_create_d(c->h, &p, key, &in, &detail);
+    rc = constra_intent_create(c->h, &p, key, &in, &detail);
     if (rc != CONSTRA_OK) {
         return constra__api_engine_error(c, rc, &detail, create_params);
     }
@@ -359,7 +359,7 @@ static int parse_time(const char *s, int64_t *out_ms)
 enum { Q_STATUS, Q_REFERENCE, Q_FROM, Q_TO, Q_AFTER, Q_LIMIT, Q_COUNT };
 
 typedef struct list_query {
-    constra_list_params p;
+    constra_intent_list_params p;
     char reference[CONSTRA__REFERENCE_MAX + 1];
     char after[CONSTRA_ID_SIZE];
     int to_zero; /* created[lt]=0: nothing can match */
@@ -505,7 +505,7 @@ int constra__api_list(constra__api_ctx *c)
 {
     list_query q;
     memset(&q, 0, sizeof(q));
-    constra_list_params init = CONSTRA_LIST_PARAMS_INIT;
+    constra_intent_list_params init = CONSTRA_INTENT_LIST_PARAMS_INIT;
     q.p = init;
     constra_error e = CONSTRA_ERROR_INIT;
     if (parse_list_query(c, &q, &e) != CONSTRA_OK) {
@@ -517,7 +517,7 @@ int constra__api_list(constra__api_ctx *c)
     }
     constra_intent_list *l = NULL;
     constra_error detail = CONSTRA_ERROR_INIT;
-    int rc = constra__list_intents_d(c->h, &q.p, &l, &detail);
+    int rc = constra_intent_list_get(c->h, &q.p, &l, &detail);
     if (rc != CONSTRA_OK) {
         return constra__api_engine_error(c, rc, &detail, NULL);
     }
@@ -534,7 +534,7 @@ int constra__api_get(constra__api_ctx *c)
 {
     constra_intent *in = NULL;
     constra_error detail = CONSTRA_ERROR_INIT;
-    int rc = constra__intent_get_d(c->h, c->id, &in, &detail);
+    int rc = constra_intent_get(c->h, c->id, &in, &detail);
     if (rc != CONSTRA_OK) {
         return constra__api_engine_error(c, rc, &detail, NULL);
     }
@@ -547,7 +547,7 @@ int constra__api_events(constra__api_ctx *c)
 {
     constra_event_list *l = NULL;
     constra_error detail = CONSTRA_ERROR_INIT;
-    int rc = constra__intent_events_d(c->h, c->id, &l, &detail);
+    int rc = constra_event_list_get(c->h, c->id, &l, &detail);
     if (rc != CONSTRA_OK) {
         return constra__api_engine_error(c, rc, &detail, NULL);
     }
@@ -651,18 +651,18 @@ int constra__api_action(constra__api_ctx *c, const char *action)
     constra_intent *in = NULL;
     constra_error detail = CONSTRA_ERROR_INIT;
     if (simulate) {
-        rc = constra__intent_simulate_callback_d(c->h, c->id, t.code, t.has_desc ? t.desc : NULL,
+        rc = constra_intent_simulate_callback(c->h, c->id, t.code, t.has_desc ? t.desc : NULL,
                                                  &in, &detail);
     } else if (resolve) {
-        rc = constra__intent_resolve_d(c->h, c->id, t.succeeded,
+        rc = constra_intent_resolve(c->h, c->id, t.succeeded,
                                        t.has_receipt ? t.receipt : NULL,
                                        t.has_note ? t.note : NULL, &in, &detail);
     } else if (strcmp(action, "retry") == 0) {
-        rc = constra__intent_retry_d(c->h, c->id, &in, &detail);
+        rc = constra_intent_retry(c->h, c->id, &in, &detail);
     } else if (strcmp(action, "cancel") == 0) {
-        rc = constra__intent_cancel_d(c->h, c->id, &in, &detail);
+        rc = constra_intent_cancel(c->h, c->id, &in, &detail);
     } else {
-        rc = constra__intent_confirm_d(c->h, c->id, &in, &detail);
+        rc = constra_intent_confirm(c->h, c->id, &in, &detail);
     }
     if (rc != CONSTRA_OK) {
         return constra__api_engine_error(c, rc, &detail, NULL);
@@ -678,7 +678,7 @@ int constra__api_callback(constra__api_ctx *c)
 {
     const char *body = c->req->body ? c->req->body : "";
     constra_error detail = CONSTRA_ERROR_INIT;
-    int rc = constra__handle_mpesa_callback_d(c->h, c->query, c->query_len, body,
+    int rc = constra_handle_mpesa_callback(c->h, c->query, c->query_len, body,
                                               c->req->body_len, &detail);
     if (rc != CONSTRA_OK) {
         return constra__api_engine_error(c, rc, &detail, NULL);
@@ -776,7 +776,7 @@ int constra__api_instructions(constra__api_ctx *c)
     p.draft = 1;
     constra_intent *in = NULL;
     constra_error detail = CONSTRA_ERROR_INIT;
-    rc = constra__intent_create_d(c->h, &p, key, &in, &detail);
+    rc = constra_intent_create(c->h, &p, key, &in, &detail);
     if (rc != CONSTRA_OK) {
         return constra__api_engine_error(c, rc, &detail, instruction_params);
     }

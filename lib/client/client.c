@@ -434,7 +434,7 @@ static void query_param(constra__sbuf *b, const char *name, const char *value)
     }
 }
 
-static int remote_list(constra_t *h, const constra_list_params *p, constra_intent_list **out,
+static int remote_list(constra_t *h, const constra_intent_list_params *p, constra_intent_list **out,
                        constra_error *e)
 {
     constra__sbuf q;

@@ -19,24 +19,25 @@ static int parse_builtin(const char *body, size_t len, constra_rail_result *r, c
     return rc != CONSTRA_OK ? rc : constra__rail_result_from_stk_callback(&cb, r, e);
 }
 
-static int callback_impl(constra_t *h, const char *query, size_t query_len, const char *body,
-                         size_t len, constra_error *detail)
+/* `authenticated`: the host vouched for the request itself
+ * (constra_handle_mpesa_callback_preauthenticated); no token is checked. */
+static int callback_impl(constra_t *h, int authenticated, const char *query, size_t query_len,
+                         const char *body, size_t len, constra_error *err)
 {
     if (h == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
+        return constra__fail_null(err, "handle");
     }
     constra_error e = CONSTRA_ERROR_INIT;
     if (body == NULL) {
-        return constra__record_out(h, constra__fail_null(&e, "body"), &e, detail);
+        return constra__report(constra__fail_null(&e, "body"), &e, err);
     }
     if (h->remote_ops) {
         /* Daraja calls the server that made the push, not its clients. */
-        return constra__record_out(h, constra__fail(&e, CONSTRA_E_UNSUPPORTED, "remote_handle",
+        return constra__report(constra__fail(&e, CONSTRA_E_UNSUPPORTED, "remote_handle",
                                                     NULL, "a remote handle does not take "
-                                                    "provider callbacks; the server does"),
-                                   &e, detail);
+                                                    "provider callbacks; the server does"), &e, err);
     }
-    if (h->rail.authenticate_callback &&
+    if (!authenticated && h->rail.authenticate_callback &&
         h->rail.authenticate_callback(h->rail.user_data, query, query ? query_len : 0) !=
             CONSTRA_OK) {
         /* A forged or misrouted callback: nothing is recorded. */
@@ -44,7 +45,7 @@ static int callback_impl(constra_t *h, const char *query, size_t query_len, cons
                      "refused a provider callback without a valid token");
         int rc = constra__fail_http(&e, CONSTRA_E_AUTH, 401, "callback_unauthenticated", NULL,
                                     "the callback does not carry this rail's callback token");
-        return constra__record_out(h, rc, &e, detail);
+        return constra__report(rc, &e, err);
     }
     constra_rail_result r;
     memset(&r, 0, sizeof(r));
@@ -59,7 +60,7 @@ static int callback_impl(constra_t *h, const char *query, size_t query_len, cons
                 constra__fail(&e, rc, "callback_unusable", NULL,
                               "the rail could not use this callback");
             }
-            return constra__record_out(h, rc, &e, detail);
+            return constra__report(rc, &e, err);
         }
         if (r.outcome == CONSTRA_RAIL_PENDING) {
             return CONSTRA_OK; /* held by the rail until confirmed */
@@ -67,27 +68,22 @@ static int callback_impl(constra_t *h, const char *query, size_t query_len, cons
     } else {
         rc = parse_builtin(body, len, &r, &e);
         if (rc != CONSTRA_OK) {
-            return constra__record_out(h, rc, &e, detail);
+            return constra__report(rc, &e, err);
         }
     }
     int64_t now = constra__wall_ms(&h->platform);
     rc = constra__engine_apply_result(h, &r, now, &e);
-    return rc == CONSTRA_OK ? CONSTRA_OK : constra__record_out(h, rc, &e, detail);
+    return rc == CONSTRA_OK ? CONSTRA_OK : constra__report(rc, &e, err);
 }
 
-int constra_handle_mpesa_callback(constra_t *h, const char *body, size_t len)
+int constra_handle_mpesa_callback(constra_t *h, const char *query, size_t query_len,
+                                  const char *body, size_t len, constra_error *err)
 {
-    return callback_impl(h, NULL, 0, body, len, NULL);
+    return callback_impl(h, 0, query, query_len, body, len, err);
 }
 
-int constra_handle_mpesa_callback_query(constra_t *h, const char *query, size_t query_len,
-                                        const char *body, size_t len)
+int constra_handle_mpesa_callback_preauthenticated(constra_t *h, const char *body, size_t len,
+                                                   constra_error *err)
 {
-    return callback_impl(h, query, query_len, body, len, NULL);
-}
-
-int constra__handle_mpesa_callback_d(constra_t *h, const char *query, size_t query_len,
-                                     const char *body, size_t len, constra_error *detail)
-{
-    return callback_impl(h, query, query_len, body, len, detail);
+    return callback_impl(h, 1, NULL, 0, body, len, err);
 }

@@ -123,16 +123,17 @@ static int finish(constra_t *h, struct constra_intent *in, constra_error *e)
 }
 
 /* Ends a public call: on success the snapshot gets its JSON and goes to
- * the caller; on failure it is freed and the error recorded in the handle. */
+ * the caller; on failure it is freed and the error goes to the caller's
+ * `err`. */
 static int hand_out(constra_t *h, struct constra_intent *in, int rc, constra_error *e,
-                    constra_intent **out, constra_error *detail)
+                    constra_intent **out, constra_error *err)
 {
     if (rc == CONSTRA_OK) {
         rc = finish(h, in, e);
     }
     if (rc != CONSTRA_OK) {
         constra_intent_free(in);
-        return constra__record_out(h, rc, e, detail);
+        return constra__report(rc, e, err);
     }
     *out = in;
     return CONSTRA_OK;
@@ -683,21 +684,21 @@ static int replay(constra_t *h, idem_seen *seen, const char *fp, struct constra_
     return CONSTRA_OK;
 }
 
-static int create_impl(constra_t *h, const constra_intent_params *params,
-                       const char *idempotency_key, constra_intent **out, constra_error *detail)
+int constra_intent_create(constra_t *h, const constra_intent_params *params,
+                          const char *idempotency_key, constra_intent **out, constra_error *err)
 {
     if (h == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
+        return constra__fail_null(err, "handle");
     }
     constra_error e = CONSTRA_ERROR_INIT;
     if (out == NULL) {
-        return constra__record_out(h, constra__fail_null(&e, "out"), &e, detail);
+        return constra__report(constra__fail_null(&e, "out"), &e, err);
     }
     *out = NULL;
     int rc = check_key(idempotency_key, &e);
     if (rc == CONSTRA_OK && h->remote_ops) {
         rc = h->remote_ops->create(h, params, idempotency_key, out, &e);
-        return constra__record_out(h, rc, &e, detail);
+        return constra__report(rc, &e, err);
     }
     struct constra_intent *in = rc == CONSTRA_OK ? new_intent(h) : NULL;
     if (rc == CONSTRA_OK && in == NULL) {
@@ -708,14 +709,14 @@ static int create_impl(constra_t *h, const constra_intent_params *params,
     }
     if (rc != CONSTRA_OK) {
         constra_intent_free(in);
-        return constra__record_out(h, rc, &e, detail);
+        return constra__report(rc, &e, err);
     }
     int draft = in->status == CONSTRA_INTENT_DRAFT;
     char fp[65];
     if (fingerprint(in, draft, fp) != 0) {
         constra_intent_free(in);
-        return constra__record_out(h, constra__fail(&e, CONSTRA_E_GENERIC, NULL, NULL,
-                                                "cannot compute the request fingerprint"), &e, detail);
+        return constra__report(constra__fail(&e, CONSTRA_E_GENERIC, NULL, NULL,
+                                                "cannot compute the request fingerprint"), &e, err);
     }
 
     int64_t now = constra__wall_ms(&h->platform);
@@ -730,14 +731,14 @@ static int create_impl(constra_t *h, const constra_intent_params *params,
         constra__free(&h->platform, seen.response);
         if (rc != CONSTRA_OK) {
             constra_intent_free(in);
-            return constra__record_out(h, rc, &e, detail);
+            return constra__report(rc, &e, err);
         }
         *out = in;
         return CONSTRA_OK;
     }
     if (rc != CONSTRA_OK) {
         constra_intent_free(in);
-        return constra__record_out(h, storage_error(&e, rc, "reserving the idempotency key"), &e, detail);
+        return constra__report(storage_error(&e, rc, "reserving the idempotency key"), &e, err);
     }
 
     /* The key is ours. From here, a failure before the rail call releases
@@ -757,40 +758,28 @@ static int create_impl(constra_t *h, const constra_intent_params *params,
             h->storage.idempotency_release(h->storage.user_data, idempotency_key, fp);
         }
         constra_intent_free(in);
-        return constra__record_out(h, rc, &e, detail);
+        return constra__report(rc, &e, err);
     }
-    return hand_out(h, in, CONSTRA_OK, &e, out, detail);
+    return hand_out(h, in, CONSTRA_OK, &e, out, err);
 }
 
-int constra_intent_create(constra_t *h, const constra_intent_params *params,
-                          const char *idempotency_key, constra_intent **out)
-{
-    return create_impl(h, params, idempotency_key, out, NULL);
-}
-
-int constra__intent_create_d(constra_t *h, const constra_intent_params *params,
-                             const char *idempotency_key, constra_intent **out,
-                             constra_error *detail)
-{
-    return create_impl(h, params, idempotency_key, out, detail);
-}
 
 /* ---- reads ------------------------------------------------------------------ */
 
-static int get_impl(constra_t *h, const char *id, constra_intent **out, constra_error *detail)
+int constra_intent_get(constra_t *h, const char *id, constra_intent **out, constra_error *err)
 {
     if (h == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
+        return constra__fail_null(err, "handle");
     }
     constra_error e = CONSTRA_ERROR_INIT;
     if (out == NULL) {
-        return constra__record_out(h, constra__fail_null(&e, "out"), &e, detail);
+        return constra__report(constra__fail_null(&e, "out"), &e, err);
     }
     *out = NULL;
     int rc = check_id(id, &e);
     if (rc == CONSTRA_OK && h->remote_ops) {
         rc = h->remote_ops->get(h, id, out, &e);
-        return constra__record_out(h, rc, &e, detail);
+        return constra__report(rc, &e, err);
     }
     struct constra_intent *in = NULL;
     if (rc == CONSTRA_OK && (in = new_intent(h)) == NULL) {
@@ -799,19 +788,9 @@ static int get_impl(constra_t *h, const char *id, constra_intent **out, constra_
     if (rc == CONSTRA_OK) {
         rc = load(h, id, in, &e);
     }
-    return hand_out(h, in, rc, &e, out, detail);
+    return hand_out(h, in, rc, &e, out, err);
 }
 
-int constra_intent_get(constra_t *h, const char *id, constra_intent **out)
-{
-    return get_impl(h, id, out, NULL);
-}
-
-int constra__intent_get_d(constra_t *h, const char *id, constra_intent **out,
-                          constra_error *detail)
-{
-    return get_impl(h, id, out, detail);
-}
 
 /* ---- operator actions --------------------------------------------------------- */
 
@@ -873,14 +852,14 @@ static int remote_kind(constra__input input)
 }
 
 static int run_action(constra_t *h, const char *id, const action *a, constra_intent **out,
-                      constra_error *detail)
+                      constra_error *err)
 {
     if (h == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
+        return constra__fail_null(err, "handle");
     }
     constra_error e = CONSTRA_ERROR_INIT;
     if (out == NULL) {
-        return constra__record_out(h, constra__fail_null(&e, "out"), &e, detail);
+        return constra__report(constra__fail_null(&e, "out"), &e, err);
     }
     *out = NULL;
     int rc = check_id(id, &e);
@@ -888,7 +867,7 @@ static int run_action(constra_t *h, const char *id, const action *a, constra_int
         constra__remote_action ra = {remote_kind(a->input), id, a->succeeded, a->receipt,
                                      a->note, NULL, NULL};
         rc = h->remote_ops->action(h, &ra, out, &e);
-        return constra__record_out(h, rc, &e, detail);
+        return constra__report(rc, &e, err);
     }
     struct constra_intent *in = NULL;
     if (rc == CONSTRA_OK && (in = new_intent(h)) == NULL) {
@@ -910,50 +889,32 @@ static int run_action(constra_t *h, const char *id, const action *a, constra_int
                                "the intent keeps changing; try again");
         }
     }
-    return hand_out(h, in, rc, &e, out, detail);
+    return hand_out(h, in, rc, &e, out, err);
 }
 
-int constra__intent_confirm_d(constra_t *h, const char *id, constra_intent **out,
-                            constra_error *detail)
+int constra_intent_confirm(constra_t *h, const char *id, constra_intent **out, constra_error *err)
 {
     action a = {CONSTRA__IN_CONFIRM, 0, NULL, NULL, NULL, NULL};
-    return run_action(h, id, &a, out, detail);
+    return run_action(h, id, &a, out, err);
 }
 
-int constra_intent_confirm(constra_t *h, const char *id, constra_intent **out)
-{
-    return constra__intent_confirm_d(h, id, out, NULL);
-}
-
-int constra__intent_retry_d(constra_t *h, const char *id, constra_intent **out,
-                            constra_error *detail)
+int constra_intent_retry(constra_t *h, const char *id, constra_intent **out, constra_error *err)
 {
     action a = {CONSTRA__IN_RETRY, 0, NULL, NULL, NULL, NULL};
-    return run_action(h, id, &a, out, detail);
+    return run_action(h, id, &a, out, err);
 }
 
-int constra_intent_retry(constra_t *h, const char *id, constra_intent **out)
-{
-    return constra__intent_retry_d(h, id, out, NULL);
-}
-
-int constra__intent_cancel_d(constra_t *h, const char *id, constra_intent **out,
-                            constra_error *detail)
+int constra_intent_cancel(constra_t *h, const char *id, constra_intent **out, constra_error *err)
 {
     action a = {CONSTRA__IN_CANCEL, 0, NULL, NULL, NULL, NULL};
-    return run_action(h, id, &a, out, detail);
+    return run_action(h, id, &a, out, err);
 }
 
-int constra_intent_cancel(constra_t *h, const char *id, constra_intent **out)
-{
-    return constra__intent_cancel_d(h, id, out, NULL);
-}
-
-static int resolve_impl(constra_t *h, const char *id, int succeeded, const char *receipt,
-                        const char *note, constra_intent **out, constra_error *detail)
+int constra_intent_resolve(constra_t *h, const char *id, int succeeded, const char *receipt,
+                           const char *note, constra_intent **out, constra_error *err)
 {
     if (h == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
+        return constra__fail_null(err, "handle");
     }
     constra_error e = CONSTRA_ERROR_INIT;
     int rc = CONSTRA_OK;
@@ -968,24 +929,13 @@ static int resolve_impl(constra_t *h, const char *id, int succeeded, const char 
         if (out) {
             *out = NULL;
         }
-        return constra__record_out(h, rc, &e, detail);
+        return constra__report(rc, &e, err);
     }
     action a = {succeeded ? CONSTRA__IN_RESOLVE_SUCCEEDED : CONSTRA__IN_RESOLVE_FAILED, succeeded,
                 receipt, note, NULL, NULL};
-    return run_action(h, id, &a, out, detail);
+    return run_action(h, id, &a, out, err);
 }
 
-int constra_intent_resolve(constra_t *h, const char *id, int succeeded, const char *receipt,
-                           const char *note, constra_intent **out)
-{
-    return resolve_impl(h, id, succeeded, receipt, note, out, NULL);
-}
-
-int constra__intent_resolve_d(constra_t *h, const char *id, int succeeded, const char *receipt,
-                              const char *note, constra_intent **out, constra_error *detail)
-{
-    return resolve_impl(h, id, succeeded, receipt, note, out, detail);
-}
 
 /* ---- provider results ----------------------------------------------------------- */
 
@@ -1146,15 +1096,16 @@ int constra__engine_apply_result(constra_t *h, const constra_rail_result *r, int
     return rc;
 }
 
-static int simulate_impl(constra_t *h, const char *id, const char *result_code,
-                         const char *result_desc, constra_intent **out, constra_error *detail)
+int constra_intent_simulate_callback(constra_t *h, const char *id, const char *result_code,
+                                     const char *result_desc, constra_intent **out,
+                                     constra_error *err)
 {
     if (h == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
+        return constra__fail_null(err, "handle");
     }
     constra_error e = CONSTRA_ERROR_INIT;
     if (out == NULL) {
-        return constra__record_out(h, constra__fail_null(&e, "out"), &e, detail);
+        return constra__report(constra__fail_null(&e, "out"), &e, err);
     }
     *out = NULL;
     int rc = CONSTRA_OK;
@@ -1176,7 +1127,7 @@ static int simulate_impl(constra_t *h, const char *id, const char *result_code,
         constra__remote_action ra = {CONSTRA__ACT_SIMULATE, id, 0, NULL, NULL, result_code,
                                      result_desc};
         rc = h->remote_ops->action(h, &ra, out, &e);
-        return constra__record_out(h, rc, &e, detail);
+        return constra__report(rc, &e, err);
     }
     struct constra_intent *in = NULL;
     if (rc == CONSTRA_OK && (in = new_intent(h)) == NULL) {
@@ -1223,21 +1174,9 @@ static int simulate_impl(constra_t *h, const char *id, const char *result_code,
                                "the intent keeps changing; try again");
         }
     }
-    return hand_out(h, in, rc, &e, out, detail);
+    return hand_out(h, in, rc, &e, out, err);
 }
 
-int constra_intent_simulate_callback(constra_t *h, const char *id, const char *result_code,
-                                     const char *result_desc, constra_intent **out)
-{
-    return simulate_impl(h, id, result_code, result_desc, out, NULL);
-}
-
-int constra__intent_simulate_callback_d(constra_t *h, const char *id, const char *result_code,
-                                        const char *result_desc, constra_intent **out,
-                                        constra_error *detail)
-{
-    return simulate_impl(h, id, result_code, result_desc, out, detail);
-}
 
 /* ---- time ----------------------------------------------------------------------- */
 
@@ -1384,10 +1323,10 @@ static int auto_retry_one(constra_t *h, const char *id, int64_t now, constra_err
     return rc;
 }
 
-int constra_tick(constra_t *h, int64_t now_ms)
+int constra_tick(constra_t *h, int64_t now_ms, constra_error *err)
 {
     if (h == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
+        return constra__fail_null(err, "handle");
     }
     if (h->remote_ops) {
         return CONSTRA_OK; /* a remote server drives its own time */
@@ -1420,7 +1359,7 @@ int constra_tick(constra_t *h, int64_t now_ms)
             t.rc = rc;
         }
     }
-    return constra__record(h, t.rc, &e);
+    return constra__report(t.rc, &e, err);
 }
 
 /* ---- accessors ----------------------------------------------------------------- */

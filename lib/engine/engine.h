@@ -27,8 +27,7 @@ struct constra {
     int64_t idempotency_retention_ms;
     int64_t amount_max;
     char secret_key[128]; /* "" when none: the router then refuses all */
-    void *mutex; /* guards last_error and ids */
-    constra_error last_error;
+    void *mutex; /* guards the id generator and the cache */
     constra__idgen ids;
     /* Randomness for ids, drawn from the platform in blocks: one system
      * call per 25 ids instead of one each. Ids need uniqueness, not
@@ -68,7 +67,7 @@ typedef struct constra__remote_action {
  * engine and may not be called from it by name (layers point down), so it
  * installs this table in the handle; each public engine call checks its
  * arguments as for a local handle, then, when remote_ops is set, hands the
- * call over and records the error the client reports (e).
+ * call over and reports the error the client fills (e) to its caller.
  */
 typedef struct constra__remote_ops {
     int (*create)(constra_t *h, const constra_intent_params *params, const char *idempotency_key,
@@ -76,46 +75,12 @@ typedef struct constra__remote_ops {
     int (*get)(constra_t *h, const char *id, constra_intent **out, constra_error *e);
     int (*action)(constra_t *h, const constra__remote_action *a, constra_intent **out,
                   constra_error *e);
-    int (*list)(constra_t *h, const constra_list_params *params, constra_intent_list **out,
+    int (*list)(constra_t *h, const constra_intent_list_params *params, constra_intent_list **out,
                 constra_error *e);
     int (*events)(constra_t *h, const char *id, constra_event_list **out, constra_error *e);
     /* Frees h->remote (called by constra_close). */
     void (*destroy)(constra_t *h);
 } constra__remote_ops;
-
-/* Records `e` as the handle's last error when rc is an error; returns rc. */
-int constra__record(constra_t *h, int rc, const constra_error *e);
-
-/* The same, and also copies the failure into `detail` (may be NULL): the
- * caller's own record of its own call, which another thread's failure on
- * the shared handle cannot overwrite. */
-int constra__record_out(constra_t *h, int rc, const constra_error *e, constra_error *detail);
-
-/* Twins of the public calls that also hand their own error detail to the
- * caller (NULL allowed). The REST router serves many threads on one
- * handle and uses these, not constra_last_error(). */
-int constra__intent_create_d(constra_t *h, const constra_intent_params *params,
-                             const char *idempotency_key, constra_intent **out,
-                             constra_error *detail);
-int constra__intent_get_d(constra_t *h, const char *id, constra_intent **out,
-                          constra_error *detail);
-int constra__intent_confirm_d(constra_t *h, const char *id, constra_intent **out,
-                              constra_error *detail);
-int constra__intent_retry_d(constra_t *h, const char *id, constra_intent **out,
-                            constra_error *detail);
-int constra__intent_cancel_d(constra_t *h, const char *id, constra_intent **out,
-                             constra_error *detail);
-int constra__intent_resolve_d(constra_t *h, const char *id, int succeeded, const char *receipt,
-                              const char *note, constra_intent **out, constra_error *detail);
-int constra__intent_simulate_callback_d(constra_t *h, const char *id, const char *result_code,
-                                        const char *result_desc, constra_intent **out,
-                                        constra_error *detail);
-int constra__list_intents_d(constra_t *h, const constra_list_params *params,
-                            constra_intent_list **out, constra_error *detail);
-int constra__intent_events_d(constra_t *h, const char *id, constra_event_list **out,
-                             constra_error *detail);
-int constra__handle_mpesa_callback_d(constra_t *h, const char *query, size_t query_len,
-                                     const char *body, size_t len, constra_error *detail);
 
 /* A new id from the handle's generator (e gets the failure). */
 int constra__new_id(constra_t *h, const char *prefix, char *out, size_t size, constra_error *e);

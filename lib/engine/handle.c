@@ -144,7 +144,6 @@ int constra_open(constra_t **out, const constra_config *config, constra_error *e
                                                                : DEFAULT_RETENTION_MS;
     h->amount_max = cfg.amount_max ? cfg.amount_max : DEFAULT_AMOUNT_MAX;
     constra__strlcpy(h->secret_key, cfg.secret_key ? cfg.secret_key : "", sizeof(h->secret_key));
-    constra_error_init(&h->last_error, sizeof(h->last_error));
     *out = h;
     return CONSTRA_OK;
 }
@@ -175,35 +174,6 @@ void constra_close(constra_t *h)
     }
 }
 
-int constra_last_error(constra_t *h, constra_error *out)
-{
-    if (h == NULL || out == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    constra__lock(&h->platform, h->mutex);
-    int rc = constra__error_copy(out, &h->last_error);
-    constra__unlock(&h->platform, h->mutex);
-    return rc;
-}
-
-int constra__record(constra_t *h, int rc, const constra_error *e)
-{
-    if (rc != CONSTRA_OK) {
-        constra__lock(&h->platform, h->mutex);
-        h->last_error = *e;
-        constra__unlock(&h->platform, h->mutex);
-    }
-    return rc;
-}
-
-int constra__record_out(constra_t *h, int rc, const constra_error *e, constra_error *detail)
-{
-    if (rc != CONSTRA_OK && detail != NULL) {
-        *detail = *e;
-    }
-    return constra__record(h, rc, e);
-}
-
 int constra__new_id(constra_t *h, const char *prefix, char *out, size_t size, constra_error *e)
 {
     int rc = CONSTRA_OK;
@@ -228,13 +198,14 @@ int constra__new_id(constra_t *h, const char *prefix, char *out, size_t size, co
     return rc;
 }
 
-int constra_id_new(constra_t *h, const char *prefix, char *out, size_t out_size)
+int constra_id_new(constra_t *h, const char *prefix, char *out, size_t out_size,
+                   constra_error *err)
 {
     if (h == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
+        return constra__fail_null(err, "handle");
     }
     constra_error e = CONSTRA_ERROR_INIT;
-    return constra__record(h, constra__new_id(h, prefix, out, out_size, &e), &e);
+    return constra__report(constra__new_id(h, prefix, out, out_size, &e), &e, err);
 }
 
 int64_t constra_now_ms(constra_t *h)

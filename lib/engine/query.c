@@ -15,9 +15,9 @@
 #define EVENTS_MAX 1000
 
 
-int constra_list_params_init(constra_list_params *p, size_t struct_size)
+int constra_intent_list_params_init(constra_intent_list_params *p, size_t struct_size)
 {
-    static const constra_list_params init = CONSTRA_LIST_PARAMS_INIT;
+    static const constra_intent_list_params init = CONSTRA_INTENT_LIST_PARAMS_INIT;
     return constra__init_struct(p, struct_size, sizeof(init), sizeof(init), &init);
 }
 
@@ -71,18 +71,18 @@ static int list_row(void *ctx, const constra_storage_intent *row)
     return 0;
 }
 
-static int list_impl(constra_t *h, const constra_list_params *params, constra_intent_list **out,
-                     constra_error *detail)
+int constra_intent_list_get(constra_t *h, const constra_intent_list_params *params,
+                            constra_intent_list **out, constra_error *err)
 {
     if (h == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
+        return constra__fail_null(err, "handle");
     }
     constra_error e = CONSTRA_ERROR_INIT;
     if (out == NULL) {
-        return constra__record_out(h, constra__fail_null(&e, "out"), &e, detail);
+        return constra__report(constra__fail_null(&e, "out"), &e, err);
     }
     *out = NULL;
-    constra_list_params p = CONSTRA_LIST_PARAMS_INIT;
+    constra_intent_list_params p = CONSTRA_INTENT_LIST_PARAMS_INIT;
     int rc = CONSTRA_OK;
     if (params) {
         rc = constra__check_struct(params, sizeof(p), sizeof(p), "params", &e);
@@ -116,14 +116,14 @@ static int list_impl(constra_t *h, const constra_list_params *params, constra_in
         rc = h->remote_ops->list(h, &p, out, &e);
     }
     if (rc != CONSTRA_OK || h->remote_ops) {
-        return constra__record_out(h, rc, &e, detail);
+        return constra__report(rc, &e, err);
     }
     size_t want = p.limit ? p.limit : LIST_DEFAULT;
     constra_intent_list *l = constra__calloc(&h->platform, 1, sizeof(*l));
     if (l == NULL || (l->items = constra__calloc(&h->platform, want, sizeof(*l->items))) == NULL) {
         constra__free(&h->platform, l);
-        return constra__record_out(h, constra__fail(&e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory"),
-                               &e, detail);
+        return constra__report(constra__fail(&e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory"),
+                               &e, err);
     }
     l->platform = h->platform;
     list_fill f = {h, l, want, CONSTRA_OK};
@@ -159,21 +159,10 @@ static int list_impl(constra_t *h, const constra_list_params *params, constra_in
                           "storage failed while listing intents (status %d)", rc);
             rc = CONSTRA_E_STORAGE;
         }
-        return constra__record_out(h, rc, &e, detail);
+        return constra__report(rc, &e, err);
     }
     *out = l;
     return CONSTRA_OK;
-}
-
-int constra_list_intents(constra_t *h, const constra_list_params *params, constra_intent_list **out)
-{
-    return list_impl(h, params, out, NULL);
-}
-
-int constra__list_intents_d(constra_t *h, const constra_list_params *params,
-                            constra_intent_list **out, constra_error *detail)
-{
-    return list_impl(h, params, out, detail);
 }
 
 size_t constra_intent_list_count(const constra_intent_list *l)
@@ -256,15 +245,15 @@ static int exists_row(void *ctx, const constra_storage_intent *row)
     return 1;
 }
 
-static int events_impl(constra_t *h, const char *id, constra_event_list **out,
-                       constra_error *detail)
+int constra_event_list_get(constra_t *h, const char *id, constra_event_list **out,
+                           constra_error *err)
 {
     if (h == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
+        return constra__fail_null(err, "handle");
     }
     constra_error e = CONSTRA_ERROR_INIT;
     if (out == NULL) {
-        return constra__record_out(h, constra__fail_null(&e, "out"), &e, detail);
+        return constra__report(constra__fail_null(&e, "out"), &e, err);
     }
     *out = NULL;
     int rc = constra_id_parse(id, "pi", NULL, &e);
@@ -272,7 +261,7 @@ static int events_impl(constra_t *h, const char *id, constra_event_list **out,
         rc = h->remote_ops->events(h, id, out, &e);
     }
     if (rc != CONSTRA_OK || h->remote_ops) {
-        return constra__record_out(h, rc, &e, detail);
+        return constra__report(rc, &e, err);
     }
     rc = h->storage.get_intent(h->storage.user_data, id, exists_row, NULL);
     if (rc != CONSTRA_OK) {
@@ -282,12 +271,12 @@ static int events_impl(constra_t *h, const char *id, constra_event_list **out,
             rc = constra__fail(&e, CONSTRA_E_STORAGE, "storage_error", NULL,
                                "storage failed while reading the intent (status %d)", rc);
         }
-        return constra__record_out(h, rc, &e, detail);
+        return constra__report(rc, &e, err);
     }
     constra_event_list *l = constra__calloc(&h->platform, 1, sizeof(*l));
     if (l == NULL) {
-        return constra__record_out(h, constra__fail(&e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory"),
-                               &e, detail);
+        return constra__report(constra__fail(&e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory"),
+                               &e, err);
     }
     l->platform = h->platform;
     event_fill f = {l, CONSTRA_OK};
@@ -317,21 +306,10 @@ static int events_impl(constra_t *h, const char *id, constra_event_list **out,
                  ? constra__fail(&e, rc, NULL, NULL, "out of memory")
                  : constra__fail(&e, CONSTRA_E_STORAGE, "storage_error", NULL,
                                  "storage failed while reading events (status %d)", rc);
-        return constra__record_out(h, rc, &e, detail);
+        return constra__report(rc, &e, err);
     }
     *out = l;
     return CONSTRA_OK;
-}
-
-int constra_intent_events(constra_t *h, const char *id, constra_event_list **out)
-{
-    return events_impl(h, id, out, NULL);
-}
-
-int constra__intent_events_d(constra_t *h, const char *id, constra_event_list **out,
-                             constra_error *detail)
-{
-    return events_impl(h, id, out, detail);
 }
 
 size_t constra_event_list_count(const constra_event_list *l)

@@ -1,5 +1,5 @@
 /*
- * Webhook delivery (include/constra/webhooks.h): endpoints, deliveries
+ * Webhook delivery (include/constra/webhook_delivery.h): endpoints, deliveries
  * derived from the event log by a per-endpoint cursor, the send loop with
  * its retry schedule, replay, and the SSRF guard at both ends.
  *
@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "constra/version.h"
-#include "constra/webhook.h"
-#include "constra/webhooks.h"
+#include "constra/webhook_signature.h"
+#include "constra/webhook_delivery.h"
 #include "engine/engine.h"
 #include "platform/platform.h"
 #include "storage/storage_internal.h"
@@ -362,19 +362,19 @@ static int endpoint_add(constra_t *h, const constra_webhook_endpoint_params *par
 }
 
 int constra_webhook_endpoint_add(constra_t *h, const constra_webhook_endpoint_params *params,
-                                 constra_webhook_endpoint **out)
+                                 constra_webhook_endpoint **out, constra_error *err)
 {
     if (h == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
+        return constra__fail_null(err, "handle");
     }
     if (out) {
         *out = NULL;
     }
     constra_error e = CONSTRA_ERROR_INIT;
     if (params == NULL) {
-        return constra__record(h, constra__fail_null(&e, "params"), &e);
+        return constra__report(constra__fail_null(&e, "params"), &e, err);
     }
-    return constra__record(h, endpoint_add(h, params, out, &e), &e);
+    return constra__report(endpoint_add(h, params, out, &e), &e, err);
 }
 
 /* Loads the endpoint `id` (a private copy) or fails. */
@@ -402,20 +402,22 @@ static int endpoint_load(constra_t *h, const char *id, constra_webhook_endpoint 
                          "no webhook endpoint with this id");
 }
 
-int constra_webhook_endpoint_get(constra_t *h, const char *id, constra_webhook_endpoint **out)
+int constra_webhook_endpoint_get(constra_t *h, const char *id, constra_webhook_endpoint **out,
+                                 constra_error *err)
 {
     if (h == NULL || out == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
+        return constra__fail_null(err, h == NULL ? "handle" : "out");
     }
     *out = NULL;
     constra_error e = CONSTRA_ERROR_INIT;
-    return constra__record(h, endpoint_load(h, id, out, &e), &e);
+    return constra__report(endpoint_load(h, id, out, &e), &e, err);
 }
 
-int constra_webhook_endpoint_list_get(constra_t *h, constra_webhook_endpoint_list **out)
+int constra_webhook_endpoint_list_get(constra_t *h, constra_webhook_endpoint_list **out,
+                                      constra_error *err)
 {
     if (h == NULL || out == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
+        return constra__fail_null(err, h == NULL ? "handle" : "out");
     }
     *out = NULL;
     constra_error e = CONSTRA_ERROR_INIT;
@@ -423,7 +425,7 @@ int constra_webhook_endpoint_list_get(constra_t *h, constra_webhook_endpoint_lis
     if (rc == CONSTRA_OK) {
         rc = load_endpoints(h, out, &e);
     }
-    return constra__record(h, rc, &e);
+    return constra__report(rc, &e, err);
 }
 
 size_t constra_webhook_endpoint_list_count(const constra_webhook_endpoint_list *l)
@@ -437,15 +439,16 @@ const constra_webhook_endpoint *constra_webhook_endpoint_list_at(
     return l && i < l->count ? l->items[i] : NULL;
 }
 
-int constra_webhook_endpoint_set_enabled(constra_t *h, const char *id, int enabled)
+int constra_webhook_endpoint_set_enabled(constra_t *h, const char *id, int enabled,
+                                         constra_error *err)
 {
     if (h == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
+        return constra__fail_null(err, "handle");
     }
     constra_error e = CONSTRA_ERROR_INIT;
     if (enabled != 0 && enabled != 1) {
-        return constra__record(h, constra__fail(&e, CONSTRA_E_INVALID_ARGUMENT, NULL, "enabled",
-                                                "enabled must be 0 or 1"), &e);
+        return constra__report(constra__fail(&e, CONSTRA_E_INVALID_ARGUMENT, NULL, "enabled",
+                                                "enabled must be 0 or 1"), &e, err);
     }
     constra_webhook_endpoint *ep = NULL;
     int rc = endpoint_load(h, id, &ep, &e);
@@ -460,13 +463,13 @@ int constra_webhook_endpoint_set_enabled(constra_t *h, const char *id, int enabl
         }
     }
     constra_webhook_endpoint_free(ep);
-    return constra__record(h, rc, &e);
+    return constra__report(rc, &e, err);
 }
 
-int constra_webhook_endpoint_remove(constra_t *h, const char *id)
+int constra_webhook_endpoint_remove(constra_t *h, const char *id, constra_error *err)
 {
     if (h == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
+        return constra__fail_null(err, "handle");
     }
     constra_error e = CONSTRA_ERROR_INIT;
     int rc = constra__check_str(id, CONSTRA_STORAGE_KEY_MAX, 0, "id", NULL, &e);
@@ -482,7 +485,7 @@ int constra_webhook_endpoint_remove(constra_t *h, const char *id)
             rc = storage_fail(&e, rc, "removing the webhook endpoint");
         }
     }
-    return constra__record(h, rc, &e);
+    return constra__report(rc, &e, err);
 }
 
 #define EP_GETTER(type, name, expr, fallback)                                \
@@ -583,10 +586,10 @@ static int load_deliveries(constra_t *h, const constra_storage_delivery_query *q
 
 int constra_webhook_delivery_list_get(constra_t *h, const char *endpoint_id, const char *state,
                                       const char *starting_after, size_t limit,
-                                      constra_webhook_delivery_list **out)
+                                      constra_webhook_delivery_list **out, constra_error *err)
 {
     if (h == NULL || out == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
+        return constra__fail_null(err, h == NULL ? "handle" : "out");
     }
     *out = NULL;
     constra_error e = CONSTRA_ERROR_INIT;
@@ -612,7 +615,7 @@ int constra_webhook_delivery_list_get(constra_t *h, const char *endpoint_id, con
                                             starting_after, limit ? limit : 100};
         rc = load_deliveries(h, &q, out, &e);
     }
-    return constra__record(h, rc, &e);
+    return constra__report(rc, &e, err);
 }
 
 size_t constra_webhook_delivery_list_count(const constra_webhook_delivery_list *l)
@@ -660,10 +663,10 @@ static int delivery_save(constra_t *h, delivery *d)
     return rc;
 }
 
-int constra_webhook_delivery_replay(constra_t *h, const char *id)
+int constra_webhook_delivery_replay(constra_t *h, const char *id, constra_error *err)
 {
     if (h == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
+        return constra__fail_null(err, "handle");
     }
     constra_error e = CONSTRA_ERROR_INIT;
     int rc = constra__check_str(id, CONSTRA_STORAGE_KEY_MAX, 0, "delivery_id", NULL, &e);
@@ -696,7 +699,7 @@ int constra_webhook_delivery_replay(constra_t *h, const char *id)
         }
     }
     constra_webhook_delivery_list_free(l);
-    return constra__record(h, rc, &e);
+    return constra__report(rc, &e, err);
 }
 
 /* ---- deriving deliveries from the event log ------------------------------- */
@@ -1006,15 +1009,15 @@ int constra__webhooks_tick(constra_t *h, int64_t now, constra_error *e)
     return rc;
 }
 
-int constra_webhooks_tick(constra_t *h, int64_t now_ms)
+int constra_webhooks_tick(constra_t *h, int64_t now_ms, constra_error *err)
 {
     if (h == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
+        return constra__fail_null(err, "handle");
     }
     constra_error e = CONSTRA_ERROR_INIT;
     if (now_ms < 0) {
-        return constra__record(h, constra__fail(&e, CONSTRA_E_INVALID_ARGUMENT, NULL, "now_ms",
-                                                "now_ms must not be negative"), &e);
+        return constra__report(constra__fail(&e, CONSTRA_E_INVALID_ARGUMENT, NULL, "now_ms",
+                                                "now_ms must not be negative"), &e, err);
     }
-    return constra__record(h, constra__webhooks_tick(h, now_ms, &e), &e);
+    return constra__report(constra__webhooks_tick(h, now_ms, &e), &e, err);
 }

@@ -50,6 +50,11 @@ int constra__fail_http(constra_error *err, int status, int http_status, const ch
 /* Copies `src` into a caller's `dst` honouring dst->struct_size. */
 int constra__error_copy(constra_error *dst, const constra_error *src);
 
+/* The end of every public call: when rc is an error and the caller passed
+ * an `err`, copies the call's own detail `e` into it (a detail never
+ * filled becomes the status's default code and message). Returns rc. */
+int constra__report(int rc, const constra_error *e, constra_error *err);
+
 /* The NULL-argument failure: CONSTRA_E_INVALID_ARGUMENT,
  * code "parameter_missing", message "<param> must not be NULL". */
 int constra__fail_null(constra_error *err, const char *param);

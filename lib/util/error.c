@@ -303,3 +303,15 @@ int constra__ct_equal(const void *a, const void *b, size_t len)
     }
     return diff == 0;
 }
+
+int constra__report(int rc, const constra_error *e, constra_error *err)
+{
+    if (rc == CONSTRA_OK || err == NULL) {
+        return rc;
+    }
+    if (e == NULL || e->status == CONSTRA_OK) {
+        return constra__fail(err, rc, NULL, NULL, NULL);
+    }
+    constra__error_copy(err, e);
+    return rc;
+}

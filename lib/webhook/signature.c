@@ -1,5 +1,5 @@
 /*
- * Webhook signatures (include/constra/webhook.h): t_v1, body_hex and
+ * Webhook signatures (include/constra/webhook_signature.h): t_v1, body_hex and
  * Standard Webhooks, sign and verify, over the HMAC-SHA256 seam.
  *
  * Parsing is strict and bounded: header values are read up to
@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "constra/webhook.h"
+#include "constra/webhook_signature.h"
 #include "util/check.h"
 #include "util/encode.h"
 #include "util/hmac.h"

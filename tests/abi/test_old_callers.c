@@ -6,6 +6,7 @@
 #include "../unit/testutil.h"
 
 #include <stddef.h>
+#include "../test_error.h"
 
 #define OLD_CONFIG_SIZE (offsetof(constra_config, secret_key) + sizeof(const char *))
 #define OLD_STORAGE_SIZE (offsetof(constra_storage, destroy) + sizeof(void (*)(void *)))
@@ -62,7 +63,7 @@ static void test_old_storage_and_config(void **state)
     p->currency = "KES";
     p->phone_number = "254700000000";
     constra_intent *in = NULL;
-    assert_int_equal(constra_intent_create(h, p, "old-caller", &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_create(h, p, "old-caller", &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_PENDING_USER_ACTION);
     constra_intent_free(in);
     free(p);

@@ -13,6 +13,7 @@
 
 #include "../storage/fault_storage.h"
 #include "engine/engine.h"
+#include "../test_error.h"
 
 #define SECRET "cs_test_router_secret_0001"
 
@@ -86,7 +87,7 @@ static constra_api_response *call_h(env *v, const char *method, const char *targ
     rq.body = body;
     rq.body_len = body ? body_len : 0;
     constra_api_response *r = NULL;
-    int rc = constra_api_handle(v->h, &rq, &r);
+    int rc = constra_api_handle(v->h, &rq, &r, T_ERR);
     if (rc != CONSTRA_OK) {
         fail_msg("constra_api_handle %s %s: %s", method, target, constra_strerror(rc));
     }
@@ -185,10 +186,10 @@ static int count_event(void *ctx, const constra_storage_event *row)
 
 static char *snapshot(env *v)
 {
-    constra_list_params lp = CONSTRA_LIST_PARAMS_INIT;
+    constra_intent_list_params lp = CONSTRA_INTENT_LIST_PARAMS_INIT;
     lp.limit = 100;
     constra_intent_list *l = NULL;
-    assert_int_equal(constra_list_intents(v->h, &lp, &l), CONSTRA_OK);
+    assert_int_equal(constra_intent_list_get(v->h, &lp, &l, T_ERR), CONSTRA_OK);
     size_t events = 0;
     assert_int_equal(v->h->storage.list_events(v->h->storage.user_data, NULL, 0, 100000,
                                                count_event, &events),
@@ -744,7 +745,7 @@ static void test_workspace(void **state)
     rq.headers = &auth;
     rq.header_count = 1;
     r = NULL;
-    assert_int_equal(constra_api_handle(h, &rq, &r), CONSTRA_OK);
+    assert_int_equal(constra_api_handle(h, &rq, &r, T_ERR), CONSTRA_OK);
     expect_status(r, 200);
     const char *b = body_of(r);
     assert_string_equal(jget(b, "livemode"), "true");
@@ -1413,7 +1414,7 @@ static long run_oom(const char *method, const char *target, const char *body, in
             ip.currency = "KES";
             ip.phone_number = "254700000000";
             constra_intent *in = NULL;
-            assert_int_equal(constra_intent_create(h, &ip, "oom_seed", &in), CONSTRA_OK);
+            assert_int_equal(constra_intent_create(h, &ip, "oom_seed", &in, T_ERR), CONSTRA_OK);
             strcpy(seed_id, constra_intent_id(in));
             constra_intent_free(in);
         }
@@ -1436,7 +1437,7 @@ static long run_oom(const char *method, const char *target, const char *body, in
         rq.body_len = body ? strlen(body) : 0;
         ca.fail_at = ca.attempts + fail;
         constra_api_response *r = NULL;
-        int rc = constra_api_handle(h, &rq, &r);
+        int rc = constra_api_handle(h, &rq, &r, T_ERR);
         int hit = ca.fail_at != 0 && ca.attempts >= ca.fail_at;
         ca.fail_at = 0;
         if (rc == CONSTRA_OK) {
@@ -1485,31 +1486,31 @@ static void test_arguments(void **state)
     rq.method = "GET";
     rq.target = "/v1/payment-intents";
     constra_api_response *r = (constra_api_response *)&rq; /* must be reset to NULL */
-    assert_int_equal(constra_api_handle(NULL, &rq, &r), CONSTRA_E_INVALID_ARGUMENT);
-    assert_int_equal(constra_api_handle(v->h, &rq, NULL), CONSTRA_E_INVALID_ARGUMENT);
-    assert_int_equal(constra_api_handle(v->h, NULL, &r), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_api_handle(NULL, &rq, &r, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_api_handle(v->h, &rq, NULL, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_api_handle(v->h, NULL, &r, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
     assert_null(r);
     constra_api_request bad = rq;
     bad.method = NULL;
-    assert_int_equal(constra_api_handle(v->h, &bad, &r), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_api_handle(v->h, &bad, &r, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
     bad = rq;
     bad.target = NULL;
-    assert_int_equal(constra_api_handle(v->h, &bad, &r), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_api_handle(v->h, &bad, &r, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
     constra_error err = CONSTRA_ERROR_INIT;
-    constra_last_error(v->h, &err);
+    err = t_last_error();
     assert_string_equal(err.param, "req.target");
     bad = rq;
     bad.header_count = 1;
-    assert_int_equal(constra_api_handle(v->h, &bad, &r), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_api_handle(v->h, &bad, &r, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
     constra_http_header nul_name[] = {{NULL, "x"}};
     bad.headers = nul_name;
-    assert_int_equal(constra_api_handle(v->h, &bad, &r), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_api_handle(v->h, &bad, &r, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
     bad = rq;
     bad.body_len = 3;
-    assert_int_equal(constra_api_handle(v->h, &bad, &r), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_api_handle(v->h, &bad, &r, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
     bad = rq;
     bad.struct_size = 0;
-    assert_int_equal(constra_api_handle(v->h, &bad, &r), CONSTRA_E_ABI);
+    assert_int_equal(constra_api_handle(v->h, &bad, &r, T_ERR), CONSTRA_E_ABI);
     assert_null(r);
 
     constra_api_request init;
@@ -1546,10 +1547,10 @@ static void test_arguments(void **state)
     constra_api_response_free(r);
 
     /* constra_handle_mpesa_callback directly. */
-    assert_int_equal(constra_handle_mpesa_callback(NULL, "{}", 2), CONSTRA_E_INVALID_ARGUMENT);
-    assert_int_equal(constra_handle_mpesa_callback(v->h, NULL, 2), CONSTRA_E_INVALID_ARGUMENT);
-    assert_int_equal(constra_handle_mpesa_callback(v->h, "{}", 2), CONSTRA_E_PARSE);
-    constra_last_error(v->h, &err);
+    assert_int_equal(constra_handle_mpesa_callback(NULL, NULL, 0, "{}", 2, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_handle_mpesa_callback(v->h, NULL, 0, NULL, 2, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_handle_mpesa_callback(v->h, NULL, 0, "{}", 2, T_ERR), CONSTRA_E_PARSE);
+    err = t_last_error();
     assert_string_equal(err.code, "field_missing");
     assert_int_equal(err.http_status, 400);
     close_env(v);

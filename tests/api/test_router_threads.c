@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <constra.h>
+#include "../test_error.h"
 
 #define KEY "cs_test_threads_0123456789"
 
@@ -63,7 +64,7 @@ static void *run(void *arg)
     pthread_barrier_wait(j->barrier);
     for (int i = 0; i < 300; i++) {
         constra_api_response *resp = NULL;
-        if (constra_api_handle(j->h, &req, &resp) != CONSTRA_OK) {
+        if (constra_api_handle(j->h, &req, &resp, T_ERR) != CONSTRA_OK) {
             j->mismatches++;
             continue;
         }
@@ -96,7 +97,7 @@ static void test_each_thread_gets_its_own_error(void **state)
     p.phone_number = "254712345678";
     p.draft = 1;
     constra_intent *draft = NULL;
-    assert_int_equal(constra_intent_create(h, &p, "draft-for-threads", &draft), CONSTRA_OK);
+    assert_int_equal(constra_intent_create(h, &p, "draft-for-threads", &draft, T_ERR), CONSTRA_OK);
 
     enum { N = 6 };
     pthread_t t[N];

@@ -9,6 +9,7 @@
 
 #include "client_env.h"
 #include "client/client.h"
+#include "../test_error.h"
 
 static void script(env *v, const int *steps, size_t n)
 {
@@ -29,7 +30,7 @@ static constra_intent *create_ok(env *v, const char *key)
 {
     constra_intent_params p = seed_params("254712345678");
     constra_intent *in = NULL;
-    if (constra_intent_create(v->h, &p, key, &in) != CONSTRA_OK) {
+    if (constra_intent_create(v->h, &p, key, &in, T_ERR) != CONSTRA_OK) {
         fail_msg("create: %s", last(v->h).message);
     }
     return in;
@@ -73,7 +74,7 @@ static void test_lost_answer_after_create_replays(void **state)
      * outcome is unknown, and still one intent per key. */
     SCRIPT(v, F_CONNECT, F_AFTER_TIMEOUT, F_AFTER_TIMEOUT);
     constra_intent_params p = seed_params("254712345678");
-    assert_int_equal(constra_intent_create(v->h, &p, "order_3", &in), CONSTRA_E_OUTCOME_UNKNOWN);
+    assert_int_equal(constra_intent_create(v->h, &p, "order_3", &in, T_ERR), CONSTRA_E_OUTCOME_UNKNOWN);
     assert_null(in);
     assert_int_equal(v->requests, 3);
     assert_int_equal(engine_intents(v), 2);
@@ -81,18 +82,18 @@ static void test_lost_answer_after_create_replays(void **state)
     /* A lost answer, then 503s until the tries run out: still unknown
      * (the first try made the intent), not a plain 503. */
     SCRIPT(v, F_AFTER_TIMEOUT, F_503, F_503);
-    assert_int_equal(constra_intent_create(v->h, &p, "order_3b", &in), CONSTRA_E_OUTCOME_UNKNOWN);
+    assert_int_equal(constra_intent_create(v->h, &p, "order_3b", &in, T_ERR), CONSTRA_E_OUTCOME_UNKNOWN);
     assert_string_equal(last(v->h).code, "outcome_unknown");
     assert_non_null(strstr(last(v->h).message, "try later"));
     assert_int_equal(engine_intents(v), 3);
     SCRIPT(v, F_PASS);
-    assert_int_equal(constra_intent_create(v->h, &p, "order_3b", &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_create(v->h, &p, "order_3b", &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_replayed(in), 1);
     constra_intent_free(in);
     assert_int_equal(engine_intents(v), 3);
     /* Asking again under the key gives the intent the server made. */
     SCRIPT(v, F_PASS);
-    assert_int_equal(constra_intent_create(v->h, &p, "order_3", &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_create(v->h, &p, "order_3", &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_replayed(in), 1);
     constra_intent_free(in);
     assert_int_equal(engine_intents(v), 3);
@@ -112,7 +113,7 @@ static void test_in_flight_then_ok(void **state)
     /* In flight on every try: the conflict is the answer. */
     SCRIPT(v, F_IN_FLIGHT, F_IN_FLIGHT, F_IN_FLIGHT);
     constra_intent_params p = seed_params("254712345678");
-    assert_int_equal(constra_intent_create(v->h, &p, "order_5", &in), CONSTRA_E_CONFLICT);
+    assert_int_equal(constra_intent_create(v->h, &p, "order_5", &in, T_ERR), CONSTRA_E_CONFLICT);
     assert_string_equal(last(v->h).code, "idempotent_request_in_flight");
     assert_int_equal(last(v->h).http_status, 409);
     assert_int_equal(v->requests, 3);
@@ -126,17 +127,17 @@ static void test_exhausted(void **state)
     constra_intent *in = NULL;
     constra_intent_params p = seed_params("254712345678");
     SCRIPT(v, F_503, F_503, F_503);
-    assert_int_equal(constra_intent_create(v->h, &p, "order_6", &in), CONSTRA_E_STORAGE);
+    assert_int_equal(constra_intent_create(v->h, &p, "order_6", &in, T_ERR), CONSTRA_E_STORAGE);
     assert_int_equal(last(v->h).http_status, 503);
     assert_string_equal(last(v->h).code, "unavailable");
     assert_string_equal(last(v->h).message, "try later");
     assert_int_equal(v->requests, 3);
     assert_int_equal(v->sleeps, 2);
     SCRIPT(v, F_CONNECT, F_CONNECT, F_CONNECT);
-    assert_int_equal(constra_intent_create(v->h, &p, "order_6", &in), CONSTRA_E_TRANSPORT);
+    assert_int_equal(constra_intent_create(v->h, &p, "order_6", &in, T_ERR), CONSTRA_E_TRANSPORT);
     assert_string_equal(last(v->h).code, "transport_connect");
     SCRIPT(v, F_500_HTML, F_500_HTML, F_500_HTML);
-    assert_int_equal(constra_intent_get(v->h, "pi_00000000000000000000000000", &in),
+    assert_int_equal(constra_intent_get(v->h, "pi_00000000000000000000000000", &in, T_ERR),
                      CONSTRA_E_GENERIC);
     assert_string_equal(last(v->h).code, "http_error");
     assert_int_equal(last(v->h).http_status, 500);
@@ -159,7 +160,7 @@ static void test_backoff_grows_and_is_bounded(void **state)
     SCRIPT(v, F_CONNECT, F_CONNECT, F_CONNECT, F_CONNECT, F_CONNECT, F_CONNECT, F_CONNECT,
            F_CONNECT, F_CONNECT, F_CONNECT);
     constra_intent *in = NULL;
-    assert_int_equal(constra_intent_get(v->h, "pi_00000000000000000000000000", &in),
+    assert_int_equal(constra_intent_get(v->h, "pi_00000000000000000000000000", &in, T_ERR),
                      CONSTRA_E_TRANSPORT);
     assert_int_equal(v->requests, 10);
     assert_int_equal(v->sleeps, 9);
@@ -176,26 +177,26 @@ static void test_retry_action_not_repeated_after_lost_answer(void **state)
     char id[CONSTRA_ID_SIZE];
     strcpy(id, constra_intent_id(in));
     constra_intent_free(in);
-    assert_int_equal(constra_intent_simulate_callback(v->h, id, "1032", NULL, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_simulate_callback(v->h, id, "1032", NULL, &in, T_ERR), CONSTRA_OK);
     constra_intent_free(in);
     assert_int_equal(v->rail.collects, 1);
     /* The retry reaches the server (a second push), the answer is lost:
      * not repeated, the caller is told to look. */
     SCRIPT(v, F_AFTER_TIMEOUT, F_PASS);
-    assert_int_equal(constra_intent_retry(v->h, id, &in), CONSTRA_E_OUTCOME_UNKNOWN);
+    assert_int_equal(constra_intent_retry(v->h, id, &in, T_ERR), CONSTRA_E_OUTCOME_UNKNOWN);
     assert_null(in);
     assert_int_equal(v->requests, 1);
     assert_non_null(strstr(last(v->h).message, "read the intent"));
     assert_int_equal(v->rail.collects, 2);
     /* 503 is the server's answer: not repeated for a retry either. */
-    assert_int_equal(constra_intent_simulate_callback(v->h, id, "1032", NULL, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_simulate_callback(v->h, id, "1032", NULL, &in, T_ERR), CONSTRA_OK);
     constra_intent_free(in);
     SCRIPT(v, F_503, F_PASS);
-    assert_int_equal(constra_intent_retry(v->h, id, &in), CONSTRA_E_STORAGE);
+    assert_int_equal(constra_intent_retry(v->h, id, &in, T_ERR), CONSTRA_E_STORAGE);
     assert_int_equal(v->requests, 1);
     /* Not sent at all: repeated. */
     SCRIPT(v, F_CONNECT, F_PASS);
-    assert_int_equal(constra_intent_retry(v->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_retry(v->h, id, &in, T_ERR), CONSTRA_OK);
     assert_int_equal(v->requests, 2);
     assert_int_equal(constra_intent_attempts_used(in), 3);
     constra_intent_free(in);
@@ -217,39 +218,39 @@ static void test_guarded_actions_reconcile(void **state)
     /* Cancel applied, answer lost; the repeat meets 409 invalid_state;
      * the client reads the intent and finds it cancelled: success. */
     SCRIPT(v, F_AFTER_TIMEOUT, F_PASS, F_PASS);
-    assert_int_equal(constra_intent_cancel(v->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_cancel(v->h, id, &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_CANCELLED);
     constra_intent_free(in);
     assert_int_equal(v->requests, 3);
     assert_string_equal(v->methods[2], "GET");
     /* A 409 on the first try is the answer (cancelling a cancelled intent). */
     SCRIPT(v, F_PASS);
-    assert_int_equal(constra_intent_cancel(v->h, id, &in), CONSTRA_E_INVALID_STATE);
+    assert_int_equal(constra_intent_cancel(v->h, id, &in, T_ERR), CONSTRA_E_INVALID_STATE);
     assert_int_equal(v->requests, 1);
     /* Resolve: money arrived after the cancel; resolved, answer lost. */
-    assert_int_equal(constra_intent_simulate_callback(v->h, id, "0", NULL, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_simulate_callback(v->h, id, "0", NULL, &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_REVIEW_REQUIRED);
     constra_intent_free(in);
     SCRIPT(v, F_AFTER_TIMEOUT, F_PASS, F_PASS);
-    assert_int_equal(constra_intent_resolve(v->h, id, 1, "TKR7654321", NULL, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_resolve(v->h, id, 1, "TKR7654321", NULL, &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_SUCCEEDED);
     constra_intent_free(in);
     /* A repeat whose 409 is NOT the expected state stays an error: resolve
      * "failed" on an intent resolved as paid. */
     SCRIPT(v, F_503, F_PASS, F_PASS);
-    assert_int_equal(constra_intent_resolve(v->h, id, 0, NULL, NULL, &in),
+    assert_int_equal(constra_intent_resolve(v->h, id, 0, NULL, NULL, &in, T_ERR),
                      CONSTRA_E_INVALID_STATE);
     assert_null(in);
     /* Confirm of a draft, answer lost: reconciled (no longer a draft), one push. */
     constra_intent_params p = seed_params("254712345678");
     p.draft = 1;
     SCRIPT(v, F_PASS);
-    assert_int_equal(constra_intent_create(v->h, &p, "draft_9", &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_create(v->h, &p, "draft_9", &in, T_ERR), CONSTRA_OK);
     strcpy(id, constra_intent_id(in));
     constra_intent_free(in);
     int collects = v->rail.collects;
     SCRIPT(v, F_AFTER_TIMEOUT, F_PASS, F_PASS);
-    assert_int_equal(constra_intent_confirm(v->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_confirm(v->h, id, &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_PENDING_USER_ACTION);
     constra_intent_free(in);
     assert_int_equal(v->rail.collects, collects + 1);
@@ -264,7 +265,7 @@ static void test_4xx_surface(void **state)
     env *v = open_env(1, 0);
     constra_intent_params p = seed_params("12345");
     constra_intent *in = NULL;
-    assert_int_equal(constra_intent_create(v->h, &p, "bad_1", &in), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_intent_create(v->h, &p, "bad_1", &in, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
     constra_error err = last(v->h);
     assert_string_equal(err.param, "phone_number");
     assert_int_equal(err.http_status, 400);
@@ -272,14 +273,14 @@ static void test_4xx_surface(void **state)
     assert_int_equal(v->requests, 1); /* never repeated */
     p = seed_params("254712345678");
     p.customer_name = "Amina\x01";
-    assert_int_equal(constra_intent_create(v->h, &p, "bad_2", &in), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_intent_create(v->h, &p, "bad_2", &in, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
     assert_string_equal(last(v->h).param, "customer_name");
     /* 404 */
     v->requests = 0;
-    assert_int_equal(constra_intent_events(v->h, "pi_00000000000000000000000000", NULL),
+    assert_int_equal(constra_event_list_get(v->h, "pi_00000000000000000000000000", NULL, T_ERR),
                      CONSTRA_E_INVALID_ARGUMENT);
     constra_event_list *ev = NULL;
-    assert_int_equal(constra_intent_events(v->h, "pi_00000000000000000000000000", &ev),
+    assert_int_equal(constra_event_list_get(v->h, "pi_00000000000000000000000000", &ev, T_ERR),
                      CONSTRA_E_NOT_FOUND);
     assert_string_equal(last(v->h).code, "resource_missing");
     assert_int_equal(v->requests, 1);
@@ -298,7 +299,7 @@ static void test_401_wrong_key_and_live_simulate(void **state)
     constra_intent *in = NULL;
     constra_intent_params p = seed_params("254712345678");
     v->requests = 0;
-    assert_int_equal(constra_intent_create(v->h, &p, "k_401", &in), CONSTRA_E_AUTH);
+    assert_int_equal(constra_intent_create(v->h, &p, "k_401", &in, T_ERR), CONSTRA_E_AUTH);
     err = last(v->h);
     assert_string_equal(err.code, "invalid_api_key");
     assert_int_equal(err.http_status, 401);
@@ -310,13 +311,13 @@ static void test_401_wrong_key_and_live_simulate(void **state)
     rc.secret_key = "cs_live_client_suite_key_01";
     rc.mode = CONSTRA_MODE_LIVE;
     assert_int_equal(open_remote_on(v, &rc, NULL, &v->h, &err), CONSTRA_OK);
-    assert_int_equal(constra_intent_create(v->h, &p, "k_401", &in), CONSTRA_E_AUTH);
+    assert_int_equal(constra_intent_create(v->h, &p, "k_401", &in, T_ERR), CONSTRA_E_AUTH);
     assert_string_equal(last(v->h).code, "api_key_mode_mismatch");
     /* Simulated callbacks are refused locally on a live handle, as by a
      * local live handle (never sent). */
     v->requests = 0;
     assert_int_equal(constra_intent_simulate_callback(v->h, "pi_00000000000000000000000000", "0",
-                                                      NULL, &in),
+                                                      NULL, &in, T_ERR),
                      CONSTRA_E_UNSUPPORTED);
     assert_int_equal(last(v->h).http_status, 403);
     assert_int_equal(v->requests, 0);
@@ -339,7 +340,7 @@ static void test_malformed_answers(void **state)
         int steps[1] = {faults[i]};
         script(v, steps, 1);
         in = (constra_intent *)v;
-        assert_int_equal(constra_intent_get(v->h, id, &in), CONSTRA_E_PARSE);
+        assert_int_equal(constra_intent_get(v->h, id, &in, T_ERR), CONSTRA_E_PARSE);
         assert_null(in);
         constra_error err = last(v->h);
         assert_string_equal(err.code, "response_malformed");
@@ -350,22 +351,22 @@ static void test_malformed_answers(void **state)
         /* Lists and events, too. */
         script(v, steps, 1);
         constra_intent_list *l = (constra_intent_list *)v;
-        assert_int_equal(constra_list_intents(v->h, NULL, &l), CONSTRA_E_PARSE);
+        assert_int_equal(constra_intent_list_get(v->h, NULL, &l, T_ERR), CONSTRA_E_PARSE);
         assert_null(l);
         script(v, steps, 1);
         constra_event_list *ev = (constra_event_list *)v;
-        assert_int_equal(constra_intent_events(v->h, id, &ev), CONSTRA_E_PARSE);
+        assert_int_equal(constra_event_list_get(v->h, id, &ev, T_ERR), CONSTRA_E_PARSE);
         assert_null(ev);
         /* A create whose answer is unreadable is not repeated: one intent. */
         script(v, steps, 1);
         char key[16];
         snprintf(key, sizeof(key), "mal_%zu", i);
         constra_intent_params p = seed_params("254712345678");
-        assert_int_equal(constra_intent_create(v->h, &p, key, &in), CONSTRA_E_PARSE);
+        assert_int_equal(constra_intent_create(v->h, &p, key, &in, T_ERR), CONSTRA_E_PARSE);
         assert_int_equal(v->requests, 1);
         assert_int_equal(engine_intents(v), 2 + i); /* the server did make it */
         /* The same key later: the replay of the one intent. */
-        assert_int_equal(constra_intent_create(v->h, &p, key, &in), CONSTRA_OK);
+        assert_int_equal(constra_intent_create(v->h, &p, key, &in, T_ERR), CONSTRA_OK);
         assert_int_equal(constra_intent_replayed(in), 1);
         constra_intent_free(in);
         assert_int_equal(engine_intents(v), 2 + i);
@@ -374,12 +375,12 @@ static void test_malformed_answers(void **state)
      * repeated under the same key, never a second intent. */
     SCRIPT(v, F_HUGE, F_HUGE, F_HUGE);
     constra_intent_params p = seed_params("254712345678");
-    assert_int_equal(constra_intent_create(v->h, &p, "order_huge", &in),
+    assert_int_equal(constra_intent_create(v->h, &p, "order_huge", &in, T_ERR),
                      CONSTRA_E_OUTCOME_UNKNOWN);
     assert_int_equal(v->requests, 3);
     assert_int_equal(engine_intents(v), 6);
     assert_int_equal(v->rail.collects, 1 + 4 + 1);
-    assert_int_equal(constra_intent_create(v->h, &p, "order_huge", &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_create(v->h, &p, "order_huge", &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_replayed(in), 1);
     constra_intent_free(in);
     close_env(v);
@@ -485,15 +486,15 @@ static void test_answer_for_another_id(void **state)
     snprintf(v->canned, sizeof(v->canned), "%s", constra_intent_json(b, NULL));
     constra_intent *in = NULL;
     SCRIPT(v, F_CANNED);
-    assert_int_equal(constra_intent_get(v->h, constra_intent_id(a), &in), CONSTRA_E_PARSE);
+    assert_int_equal(constra_intent_get(v->h, constra_intent_id(a), &in, T_ERR), CONSTRA_E_PARSE);
     assert_null(in);
     assert_string_equal(last(v->h).code, "response_malformed");
     assert_string_equal(last(v->h).param, "id");
     SCRIPT(v, F_CANNED);
-    assert_int_equal(constra_intent_cancel(v->h, constra_intent_id(a), &in), CONSTRA_E_PARSE);
+    assert_int_equal(constra_intent_cancel(v->h, constra_intent_id(a), &in, T_ERR), CONSTRA_E_PARSE);
     assert_null(in);
     SCRIPT(v, F_CANNED);
-    assert_int_equal(constra_intent_get(v->h, constra_intent_id(b), &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_get(v->h, constra_intent_id(b), &in, T_ERR), CONSTRA_OK);
     constra_intent_free(in);
     constra_intent_free(a);
     constra_intent_free(b);
@@ -511,16 +512,16 @@ static void test_mutated_answers(void **state)
     char id[CONSTRA_ID_SIZE];
     strcpy(id, constra_intent_id(in));
     constra_intent_free(in);
-    assert_int_equal(constra_intent_simulate_callback(v->h, id, "1032", NULL, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_simulate_callback(v->h, id, "1032", NULL, &in, T_ERR), CONSTRA_OK);
     char *docs[3];
     docs[0] = strdup(constra_intent_json(in, NULL));
     constra_intent_free(in);
     constra_intent_list *l = NULL;
-    assert_int_equal(constra_list_intents(v->h, NULL, &l), CONSTRA_OK);
+    assert_int_equal(constra_intent_list_get(v->h, NULL, &l, T_ERR), CONSTRA_OK);
     docs[1] = strdup(constra_intent_list_json(l, NULL));
     constra_intent_list_free(l);
     constra_event_list *ev = NULL;
-    assert_int_equal(constra_intent_events(v->h, id, &ev), CONSTRA_OK);
+    assert_int_equal(constra_event_list_get(v->h, id, &ev, T_ERR), CONSTRA_OK);
     docs[2] = strdup(constra_event_list_json(ev, NULL));
     constra_event_list_free(ev);
     uint32_t seed = 12345;
@@ -685,7 +686,7 @@ static void test_env_configuration(void **state)
     assert_false(constra_is_remote(v->engine));
     constra_intent_params p = seed_params("254712345678");
     constra_intent *in = NULL;
-    assert_int_equal(constra_intent_create(h, &p, "from_env", &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_create(h, &p, "from_env", &in, T_ERR), CONSTRA_OK);
     assert_string_equal(v->targets[0], "/api/v1/payment-intents");
     constra_intent_free(in);
     constra_close(h);
@@ -776,9 +777,9 @@ static void test_remote_only_differences(void **state)
     (void)state;
     env *v = open_env(1, 0);
     v->requests = 0;
-    assert_int_equal(constra_tick(v->h, clock_ms + 100000), CONSTRA_OK);
+    assert_int_equal(constra_tick(v->h, clock_ms + 100000, T_ERR), CONSTRA_OK);
     static const char cb[] = "{\"Body\":{}}";
-    assert_int_equal(constra_handle_mpesa_callback(v->h, cb, sizeof(cb) - 1),
+    assert_int_equal(constra_handle_mpesa_callback(v->h, NULL, 0, cb, sizeof(cb) - 1, T_ERR),
                      CONSTRA_E_UNSUPPORTED);
     assert_string_equal(last(v->h).code, "remote_handle");
     assert_int_equal(v->requests, 0);
@@ -791,15 +792,15 @@ static void test_remote_only_differences(void **state)
     ar.headers = hd;
     ar.header_count = 1;
     constra_api_response *resp = NULL;
-    assert_int_equal(constra_api_handle(v->h, &ar, &resp), CONSTRA_OK);
+    assert_int_equal(constra_api_handle(v->h, &ar, &resp, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_api_response_status(resp), 501);
     constra_api_response_free(resp);
     ar.target = "/v1/workspace";
-    assert_int_equal(constra_api_handle(v->h, &ar, &resp), CONSTRA_OK);
+    assert_int_equal(constra_api_handle(v->h, &ar, &resp, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_api_response_status(resp), 501);
     constra_api_response_free(resp);
     ar.target = "/v1/payment-intents";
-    assert_int_equal(constra_api_handle(v->h, &ar, &resp), CONSTRA_OK);
+    assert_int_equal(constra_api_handle(v->h, &ar, &resp, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_api_response_status(resp), 200);
     constra_api_response_free(resp);
     assert_int_equal(v->requests, 1);
@@ -831,7 +832,7 @@ static void test_allocation_failures(void **state)
             constra_intent_params ip = seed_params("254712345678");
             constra_intent *in = NULL;
             char id[CONSTRA_ID_SIZE] = "";
-            int r = constra_intent_create(h, &ip, "alloc_key", &in);
+            int r = constra_intent_create(h, &ip, "alloc_key", &in, T_ERR);
             failures += r != CONSTRA_OK;
             if (r == CONSTRA_OK) {
                 strcpy(id, constra_intent_id(in));
@@ -839,23 +840,23 @@ static void test_allocation_failures(void **state)
             } else {
                 assert_null(in);
             }
-            r = constra_intent_create(h, &ip, "alloc_key", &in); /* a replay */
+            r = constra_intent_create(h, &ip, "alloc_key", &in, T_ERR); /* a replay */
             failures += r != CONSTRA_OK;
             if (r == CONSTRA_OK) {
                 strcpy(id, constra_intent_id(in));
                 constra_intent_free(in);
             }
             if (id[0]) {
-                r = constra_intent_cancel(h, id, &in);
+                r = constra_intent_cancel(h, id, &in, T_ERR);
                 failures += r != CONSTRA_OK && r != CONSTRA_E_INVALID_STATE;
                 constra_intent_free(in);
                 constra_event_list *ev = NULL;
-                r = constra_intent_events(h, id, &ev);
+                r = constra_event_list_get(h, id, &ev, T_ERR);
                 failures += r != CONSTRA_OK;
                 constra_event_list_free(ev);
             }
             constra_intent_list *l = NULL;
-            r = constra_list_intents(h, NULL, &l);
+            r = constra_intent_list_get(h, NULL, &l, T_ERR);
             failures += r != CONSTRA_OK;
             constra_intent_list_free(l);
             constra_close(h);
@@ -890,7 +891,7 @@ static void *hammer_one(void *arg)
     constra_intent_params p = seed_params("254700000000");
     pthread_barrier_wait(t->barrier);
     constra_intent *in = NULL;
-    t->rc = constra_intent_create(t->v->h, &p, "contended-key", &in);
+    t->rc = constra_intent_create(t->v->h, &p, "contended-key", &in, T_ERR);
     if (t->rc == CONSTRA_OK) {
         strcpy(t->id, constra_intent_id(in));
         constra_intent_free(in);
@@ -972,26 +973,26 @@ static void test_against_constra_serve(void **state)
     snprintf(idem, sizeof(idem), "client_suite_%lld", (long long)time(NULL));
     constra_intent_params p = seed_params("254700000000");
     constra_intent *in = NULL;
-    if (constra_intent_create(h, &p, idem, &in) != CONSTRA_OK) {
+    if (constra_intent_create(h, &p, idem, &in, T_ERR) != CONSTRA_OK) {
         fail_msg("create: %s", last(h).message);
     }
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_PENDING_USER_ACTION);
     char id[CONSTRA_ID_SIZE];
     strcpy(id, constra_intent_id(in));
     constra_intent_free(in);
-    assert_int_equal(constra_intent_create(h, &p, idem, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_create(h, &p, idem, &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_replayed(in), 1);
     constra_intent_free(in);
-    assert_int_equal(constra_intent_simulate_callback(h, id, "1032", NULL, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_simulate_callback(h, id, "1032", NULL, &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_REQUIRES_RECOVERY);
     constra_intent_free(in);
-    assert_int_equal(constra_intent_retry(h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_retry(h, id, &in, T_ERR), CONSTRA_OK);
     constra_intent_free(in);
-    assert_int_equal(constra_intent_simulate_callback(h, id, "0", NULL, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_simulate_callback(h, id, "0", NULL, &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_SUCCEEDED);
     constra_intent_free(in);
     constra_event_list *ev = NULL;
-    assert_int_equal(constra_intent_events(h, id, &ev), CONSTRA_OK);
+    assert_int_equal(constra_event_list_get(h, id, &ev, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_event_list_count(ev), 5);
     constra_event_list_free(ev);
     constra_close(h);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "client_env.h"
+#include "../test_error.h"
 
 /* ---- transcript --------------------------------------------------------- */
 
@@ -64,7 +65,7 @@ static void note_error(constra_t *h, const char *label, int rc)
 static void expect_events(env *v, const char *id, const char *const *types, size_t n)
 {
     constra_event_list *ev = NULL;
-    assert_int_equal(constra_intent_events(v->h, id, &ev), CONSTRA_OK);
+    assert_int_equal(constra_event_list_get(v->h, id, &ev, T_ERR), CONSTRA_OK);
     note("events:");
     for (size_t i = 0; i < constra_event_list_count(ev); i++) {
         note(" %s", constra_event_list_type(ev, i));
@@ -89,7 +90,7 @@ static void same_json_as_server(env *v, const constra_intent *in)
         return;
     }
     constra_intent *srv = NULL;
-    assert_int_equal(constra_intent_get(v->engine, constra_intent_id(in), &srv), CONSTRA_OK);
+    assert_int_equal(constra_intent_get(v->engine, constra_intent_id(in), &srv, T_ERR), CONSTRA_OK);
     size_t a, b;
     const char *ja = constra_intent_json(in, &a);
     const char *jb = constra_intent_json(srv, &b);
@@ -109,7 +110,7 @@ static constra_intent *create_for(env *v, const char *phone, const char *key)
 {
     constra_intent_params p = seed_params(phone);
     constra_intent *in = NULL;
-    if (constra_intent_create(v->h, &p, key, &in) != CONSTRA_OK) {
+    if (constra_intent_create(v->h, &p, key, &in, T_ERR) != CONSTRA_OK) {
         fail_msg("create: %s", last(v->h).message);
     }
     return in;
@@ -121,7 +122,7 @@ static void sc_seed_flow(env *v)
 {
     constra_intent_params p = seed_params("254700000000");
     constra_intent *in = NULL;
-    assert_int_equal(constra_intent_create(v->h, &p, "order_7429_deposit", &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_create(v->h, &p, "order_7429_deposit", &in, T_ERR), CONSTRA_OK);
     note_intent("create", in);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_PENDING_USER_ACTION);
     assert_string_equal(constra_intent_provider_action_state(in), "sent_to_customer");
@@ -136,7 +137,7 @@ static void sc_seed_flow(env *v)
     constra_intent_free(in);
 
     assert_int_equal(constra_intent_simulate_callback(v->h, id, "1032",
-                                                      "Request cancelled by user.", &in),
+                                                      "Request cancelled by user.", &in, T_ERR),
                      CONSTRA_OK);
     note_intent("cancelled by user", in);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_REQUIRES_RECOVERY);
@@ -146,11 +147,11 @@ static void sc_seed_flow(env *v)
     same_json_as_server(v, in);
     constra_intent_free(in);
 
-    assert_int_equal(constra_intent_retry(v->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_retry(v->h, id, &in, T_ERR), CONSTRA_OK);
     note_intent("retry", in);
     assert_int_equal(constra_intent_attempts_used(in), 2);
     constra_intent_free(in);
-    assert_int_equal(constra_intent_simulate_callback(v->h, id, "0", NULL, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_simulate_callback(v->h, id, "0", NULL, &in, T_ERR), CONSTRA_OK);
     note_intent("paid", in);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_SUCCEEDED);
     assert_int_equal(strlen(constra_intent_receipt(in)), 10);
@@ -165,8 +166,8 @@ static void sc_seed_flow(env *v)
     if (v->remote) {
         /* The event list's JSON is the server's, byte for byte. */
         constra_event_list *a = NULL, *b = NULL;
-        assert_int_equal(constra_intent_events(v->h, id, &a), CONSTRA_OK);
-        assert_int_equal(constra_intent_events(v->engine, id, &b), CONSTRA_OK);
+        assert_int_equal(constra_event_list_get(v->h, id, &a, T_ERR), CONSTRA_OK);
+        assert_int_equal(constra_event_list_get(v->engine, id, &b, T_ERR), CONSTRA_OK);
         assert_string_equal(constra_event_list_json(a, NULL), constra_event_list_json(b, NULL));
         assert_string_equal(constra_event_list_event_json(a, 4),
                             constra_event_list_event_json(b, 4));
@@ -181,10 +182,10 @@ static void sc_replay(env *v)
 {
     constra_intent_params p = seed_params("254700000000");
     constra_intent *a = NULL, *b = NULL;
-    assert_int_equal(constra_intent_create(v->h, &p, "key-1", &a), CONSTRA_OK);
+    assert_int_equal(constra_intent_create(v->h, &p, "key-1", &a, T_ERR), CONSTRA_OK);
     clock_ms += 1000;
     p.phone_number = "0700 000 000";
-    assert_int_equal(constra_intent_create(v->h, &p, "key-1", &b), CONSTRA_OK);
+    assert_int_equal(constra_intent_create(v->h, &p, "key-1", &b, T_ERR), CONSTRA_OK);
     note_intent("replay", b);
     assert_int_equal(constra_intent_replayed(b), 1);
     size_t la, lb;
@@ -195,15 +196,15 @@ static void sc_replay(env *v)
     assert_string_equal(constra_intent_id(a), constra_intent_id(b));
     constra_intent_free(b);
     p.amount = 1300;
-    int rc = constra_intent_create(v->h, &p, "key-1", &b);
+    int rc = constra_intent_create(v->h, &p, "key-1", &b, T_ERR);
     note_error(v->h, "reused", rc);
     assert_int_equal(rc, CONSTRA_E_CONFLICT);
     assert_null(b);
     assert_string_equal(last(v->h).code, "idempotency_key_reused");
     clock_ms += INT64_C(86400000) + 1;
     /* Expiry runs in the engine's tick (the server's, for a remote). */
-    assert_int_equal(constra_tick(v->engine, clock_ms), CONSTRA_OK);
-    assert_int_equal(constra_intent_create(v->h, &p, "key-1", &b), CONSTRA_OK);
+    assert_int_equal(constra_tick(v->engine, clock_ms, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_intent_create(v->h, &p, "key-1", &b, T_ERR), CONSTRA_OK);
     assert_string_not_equal(constra_intent_id(a), constra_intent_id(b));
     assert_int_equal(constra_intent_replayed(b), 0);
     constra_intent_free(a);
@@ -233,11 +234,11 @@ static void sc_magic_numbers(env *v)
         constra_intent_free(in);
     }
     /* The host's tick: a no-op on a remote handle, the engine's own. */
-    assert_int_equal(constra_tick(v->h, clock_ms + 3000), CONSTRA_OK);
-    assert_int_equal(constra_tick(v->engine, clock_ms + 3000), CONSTRA_OK);
+    assert_int_equal(constra_tick(v->h, clock_ms + 3000, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_tick(v->engine, clock_ms + 3000, T_ERR), CONSTRA_OK);
     for (int i = 0; i < 5; i++) {
         constra_intent *in = NULL;
-        assert_int_equal(constra_intent_get(v->h, ids[i], &in), CONSTRA_OK);
+        assert_int_equal(constra_intent_get(v->h, ids[i], &in, T_ERR), CONSTRA_OK);
         note_intent(cases[i].phone, in);
         assert_int_equal(constra_intent_status(in), cases[i].status);
         assert_string_equal(constra_intent_result_code(in), cases[i].code);
@@ -253,23 +254,23 @@ static void sc_timeout_retries_exhausted(env *v)
     strcpy(id, constra_intent_id(in));
     constra_intent_free(in);
     clock_ms += 60000;
-    assert_int_equal(constra_tick(v->engine, clock_ms), CONSTRA_OK);
-    assert_int_equal(constra_intent_get(v->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_tick(v->engine, clock_ms, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_intent_get(v->h, id, &in, T_ERR), CONSTRA_OK);
     note_intent("timed out", in);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_REQUIRES_RECOVERY);
     assert_int_equal(constra_intent_attempts_left(in), 1);
     constra_intent_free(in);
-    assert_int_equal(constra_intent_retry(v->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_retry(v->h, id, &in, T_ERR), CONSTRA_OK);
     note_intent("retried", in);
     constra_intent_free(in);
     clock_ms += 60000;
-    assert_int_equal(constra_tick(v->engine, clock_ms), CONSTRA_OK);
-    assert_int_equal(constra_intent_get(v->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_tick(v->engine, clock_ms, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_intent_get(v->h, id, &in, T_ERR), CONSTRA_OK);
     note_intent("exhausted", in);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_FAILED);
     assert_string_equal(constra_intent_recommended_action(in), "contact_customer");
     constra_intent_free(in);
-    int rc = constra_intent_retry(v->h, id, &in);
+    int rc = constra_intent_retry(v->h, id, &in, T_ERR);
     note_error(v->h, "retry failed", rc);
     assert_int_equal(rc, CONSTRA_E_INVALID_STATE);
     assert_int_equal(last(v->h).http_status, 409);
@@ -283,11 +284,11 @@ static void sc_duplicates_late_callbacks(env *v)
     char id[CONSTRA_ID_SIZE];
     strcpy(id, constra_intent_id(in));
     constra_intent_free(in);
-    assert_int_equal(constra_intent_simulate_callback(v->h, id, "0", NULL, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_simulate_callback(v->h, id, "0", NULL, &in, T_ERR), CONSTRA_OK);
     char receipt[16];
     strcpy(receipt, constra_intent_receipt(in));
     constra_intent_free(in);
-    assert_int_equal(constra_intent_simulate_callback(v->h, id, "0", NULL, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_simulate_callback(v->h, id, "0", NULL, &in, T_ERR), CONSTRA_OK);
     note_intent("duplicate", in);
     assert_string_equal(constra_intent_receipt(in), receipt);
     constra_intent_free(in);
@@ -299,36 +300,36 @@ static void sc_duplicates_late_callbacks(env *v)
     in = create_for(v, "254712345678", "late-1");
     strcpy(id, constra_intent_id(in));
     constra_intent_free(in);
-    assert_int_equal(constra_intent_cancel(v->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_cancel(v->h, id, &in, T_ERR), CONSTRA_OK);
     note_intent("cancel", in);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_CANCELLED);
     constra_intent_free(in);
-    assert_int_equal(constra_intent_simulate_callback(v->h, id, "0", NULL, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_simulate_callback(v->h, id, "0", NULL, &in, T_ERR), CONSTRA_OK);
     note_intent("paid after cancel", in);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_REVIEW_REQUIRED);
     constra_intent_free(in);
-    int rc = constra_intent_resolve(v->h, id, 1, NULL, NULL, &in);
+    int rc = constra_intent_resolve(v->h, id, 1, NULL, NULL, &in, T_ERR);
     note_error(v->h, "resolve without receipt", rc);
     assert_int_equal(rc, CONSTRA_E_INVALID_ARGUMENT);
     assert_int_equal(constra_intent_resolve(v->h, id, 1, "TKR1234567", "verified on statement",
-                                            &in), CONSTRA_OK);
+                                            &in, T_ERR), CONSTRA_OK);
     note_intent("resolved", in);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_SUCCEEDED);
     assert_string_equal(constra_intent_receipt(in), "TKR1234567");
     same_json_as_server(v, in);
     constra_intent_free(in);
-    rc = constra_intent_cancel(v->h, id, &in);
+    rc = constra_intent_cancel(v->h, id, &in, T_ERR);
     note_error(v->h, "cancel succeeded", rc);
     assert_int_equal(rc, CONSTRA_E_INVALID_STATE);
 
     in = create_for(v, "254712345678", "unknown-1");
     strcpy(id, constra_intent_id(in));
     constra_intent_free(in);
-    assert_int_equal(constra_intent_simulate_callback(v->h, id, "777777", "???", &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_simulate_callback(v->h, id, "777777", "???", &in, T_ERR), CONSTRA_OK);
     note_intent("unknown code", in);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_REVIEW_REQUIRED);
     constra_intent_free(in);
-    assert_int_equal(constra_intent_resolve(v->h, id, 0, NULL, "no money arrived", &in),
+    assert_int_equal(constra_intent_resolve(v->h, id, 0, NULL, "no money arrived", &in, T_ERR),
                      CONSTRA_OK);
     note_intent("resolved failed", in);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_FAILED);
@@ -340,7 +341,7 @@ static void sc_drafts(env *v)
     constra_intent_params p = seed_params("0712 345 678");
     p.draft = 1;
     constra_intent *in = NULL;
-    assert_int_equal(constra_intent_create(v->h, &p, "draft-1", &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_create(v->h, &p, "draft-1", &in, T_ERR), CONSTRA_OK);
     note_intent("draft", in);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_DRAFT);
     assert_string_equal(constra_intent_next_action(in), "confirm");
@@ -348,17 +349,17 @@ static void sc_drafts(env *v)
     strcpy(id, constra_intent_id(in));
     constra_intent_free(in);
     assert_int_equal(v->rail.collects, 0);
-    int rc = constra_intent_retry(v->h, id, &in);
+    int rc = constra_intent_retry(v->h, id, &in, T_ERR);
     note_error(v->h, "retry draft", rc);
     assert_int_equal(rc, CONSTRA_E_INVALID_STATE);
-    rc = constra_intent_simulate_callback(v->h, id, "0", NULL, &in);
+    rc = constra_intent_simulate_callback(v->h, id, "0", NULL, &in, T_ERR);
     note_error(v->h, "simulate draft", rc);
     assert_int_equal(rc, CONSTRA_E_INVALID_STATE);
-    assert_int_equal(constra_intent_confirm(v->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_confirm(v->h, id, &in, T_ERR), CONSTRA_OK);
     note_intent("confirmed", in);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_PENDING_USER_ACTION);
     constra_intent_free(in);
-    rc = constra_intent_confirm(v->h, id, &in);
+    rc = constra_intent_confirm(v->h, id, &in, T_ERR);
     note_error(v->h, "confirm again", rc);
     assert_int_equal(rc, CONSTRA_E_INVALID_STATE);
     note("collects=%d\n", v->rail.collects);
@@ -370,15 +371,15 @@ static void sc_auto_retry(env *v)
     constra_intent_params p = seed_params("254711000003");
     p.agent_policy = CONSTRA_AGENT_AUTO_RETRY;
     constra_intent *in = NULL;
-    assert_int_equal(constra_intent_create(v->h, &p, "auto-1", &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_create(v->h, &p, "auto-1", &in, T_ERR), CONSTRA_OK);
     char id[CONSTRA_ID_SIZE];
     strcpy(id, constra_intent_id(in));
     constra_intent_free(in);
     for (int i = 0; i < 6; i++) {
         clock_ms += 3000;
-        assert_int_equal(constra_tick(v->engine, clock_ms), CONSTRA_OK);
+        assert_int_equal(constra_tick(v->engine, clock_ms, T_ERR), CONSTRA_OK);
     }
-    assert_int_equal(constra_intent_get(v->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_get(v->h, id, &in, T_ERR), CONSTRA_OK);
     note_intent("auto retried", in);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_FAILED);
     assert_int_equal(constra_intent_attempts_used(in), 3);
@@ -397,10 +398,10 @@ static void sc_list_filters(env *v)
         p.draft = i % 2;
         constra_intent *in = NULL;
         clock_ms += 10;
-        assert_int_equal(constra_intent_create(v->h, &p, key, &in), CONSTRA_OK);
+        assert_int_equal(constra_intent_create(v->h, &p, key, &in, T_ERR), CONSTRA_OK);
         constra_intent_free(in);
     }
-    constra_list_params lp = CONSTRA_LIST_PARAMS_INIT;
+    constra_intent_list_params lp = CONSTRA_INTENT_LIST_PARAMS_INIT;
     lp.limit = 10;
     constra_intent_list *l = NULL;
     int seen = 0;
@@ -408,7 +409,7 @@ static void sc_list_filters(env *v)
     int64_t prev_created = INT64_MAX;
     for (;;) {
         lp.starting_after = cursor[0] ? cursor : NULL;
-        assert_int_equal(constra_list_intents(v->h, &lp, &l), CONSTRA_OK);
+        assert_int_equal(constra_intent_list_get(v->h, &lp, &l, T_ERR), CONSTRA_OK);
         note("page %zu more=%d\n", constra_intent_list_count(l), constra_intent_list_has_more(l));
         for (size_t i = 0; i < constra_intent_list_count(l); i++) {
             const constra_intent *it = constra_intent_list_at(l, i);
@@ -431,36 +432,36 @@ static void sc_list_filters(env *v)
         }
     }
     assert_int_equal(seen, 25);
-    lp = (constra_list_params)CONSTRA_LIST_PARAMS_INIT;
+    lp = (constra_intent_list_params)CONSTRA_INTENT_LIST_PARAMS_INIT;
     lp.status = CONSTRA_INTENT_DRAFT;
     lp.limit = 100;
-    assert_int_equal(constra_list_intents(v->h, &lp, &l), CONSTRA_OK);
+    assert_int_equal(constra_intent_list_get(v->h, &lp, &l, T_ERR), CONSTRA_OK);
     note("drafts %zu\n", constra_intent_list_count(l));
     assert_int_equal(constra_intent_list_count(l), 12);
     assert_non_null(strstr(constra_intent_list_json(l, NULL), "\"has_more\":false"));
     constra_intent_list_free(l);
     lp.status = 0;
     lp.reference = "order five"; /* a space: percent-encoded on the wire */
-    assert_int_equal(constra_list_intents(v->h, &lp, &l), CONSTRA_OK);
+    assert_int_equal(constra_intent_list_get(v->h, &lp, &l, T_ERR), CONSTRA_OK);
     note("order five %zu\n", constra_intent_list_count(l));
     assert_int_equal(constra_intent_list_count(l), 5);
     constra_intent_list_free(l);
     /* A created window: the 5 created in [start+60, start+110). */
-    lp = (constra_list_params)CONSTRA_LIST_PARAMS_INIT;
+    lp = (constra_intent_list_params)CONSTRA_INTENT_LIST_PARAMS_INIT;
     lp.created_from_ms = CLOCK_START + 60;
     lp.created_to_ms = CLOCK_START + 110;
     lp.limit = 100;
-    assert_int_equal(constra_list_intents(v->h, &lp, &l), CONSTRA_OK);
+    assert_int_equal(constra_intent_list_get(v->h, &lp, &l, T_ERR), CONSTRA_OK);
     note("window %zu\n", constra_intent_list_count(l));
     assert_int_equal(constra_intent_list_count(l), 5);
     constra_intent_list_free(l);
     lp.limit = 101;
-    int rc = constra_list_intents(v->h, &lp, &l);
+    int rc = constra_intent_list_get(v->h, &lp, &l, T_ERR);
     note_error(v->h, "limit 101", rc);
     assert_int_equal(rc, CONSTRA_E_INVALID_ARGUMENT);
     lp.limit = 10;
     lp.status = 42;
-    rc = constra_list_intents(v->h, &lp, &l);
+    rc = constra_intent_list_get(v->h, &lp, &l, T_ERR);
     note_error(v->h, "status 42", rc);
     assert_int_equal(rc, CONSTRA_E_INVALID_ARGUMENT);
 }
@@ -499,7 +500,7 @@ static void sc_bad_input(env *v)
         p.amount = cases[i].amount;
         p.currency = cases[i].currency;
         constra_intent *in = (constra_intent *)&p;
-        int rc = constra_intent_create(v->h, &p, cases[i].key, &in);
+        int rc = constra_intent_create(v->h, &p, cases[i].key, &in, T_ERR);
         note_error(v->h, cases[i].what, rc);
         if (rc != CONSTRA_E_INVALID_ARGUMENT) {
             fail_msg("%s: rc %d", cases[i].what, rc);
@@ -514,44 +515,44 @@ static void sc_bad_input(env *v)
     constra_intent_params p = seed_params("254712345678");
     p.description = long_text;
     constra_intent *in = NULL;
-    int rc = constra_intent_create(v->h, &p, "k-desc", &in);
+    int rc = constra_intent_create(v->h, &p, "k-desc", &in, T_ERR);
     note_error(v->h, "long description", rc);
     assert_int_equal(rc, CONSTRA_E_INVALID_ARGUMENT);
     p = seed_params("254712345678");
     p.customer_name = "Amina\nN.";
-    rc = constra_intent_create(v->h, &p, "k-ctl", &in);
+    rc = constra_intent_create(v->h, &p, "k-ctl", &in, T_ERR);
     note_error(v->h, "control char", rc);
     assert_int_equal(rc, CONSTRA_E_INVALID_ARGUMENT);
     p = seed_params("254712345678");
     p.agent_policy = 9;
-    rc = constra_intent_create(v->h, &p, "k-pol", &in);
+    rc = constra_intent_create(v->h, &p, "k-pol", &in, T_ERR);
     note_error(v->h, "policy 9", rc);
     assert_int_equal(rc, CONSTRA_E_INVALID_ARGUMENT);
     constra_intent_params zero;
     memset(&zero, 0, sizeof(zero));
-    assert_int_equal(constra_intent_create(v->h, &zero, "k-abi", &in), CONSTRA_E_ABI);
-    assert_int_equal(constra_intent_create(v->h, NULL, "k-null", &in), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_intent_create(v->h, &zero, "k-abi", &in, T_ERR), CONSTRA_E_ABI);
+    assert_int_equal(constra_intent_create(v->h, NULL, "k-null", &in, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
 
-    rc = constra_intent_get(v->h, "pi_00000000000000000000000000", &in);
+    rc = constra_intent_get(v->h, "pi_00000000000000000000000000", &in, T_ERR);
     note_error(v->h, "unknown id", rc);
     assert_int_equal(rc, CONSTRA_E_NOT_FOUND);
     assert_int_equal(last(v->h).http_status, 404);
-    rc = constra_intent_get(v->h, "nonsense", &in);
+    rc = constra_intent_get(v->h, "nonsense", &in, T_ERR);
     note_error(v->h, "bad id", rc);
     assert_int_equal(rc, CONSTRA_E_INVALID_ARGUMENT);
-    assert_int_equal(constra_intent_cancel(v->h, NULL, &in), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_intent_cancel(v->h, NULL, &in, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
     constra_event_list *ev = NULL;
-    rc = constra_intent_events(v->h, "pi_00000000000000000000000000", &ev);
+    rc = constra_event_list_get(v->h, "pi_00000000000000000000000000", &ev, T_ERR);
     note_error(v->h, "events unknown id", rc);
     assert_int_equal(rc, CONSTRA_E_NOT_FOUND);
-    rc = constra_intent_cancel(v->h, "pi_00000000000000000000000000", &in);
+    rc = constra_intent_cancel(v->h, "pi_00000000000000000000000000", &in, T_ERR);
     note_error(v->h, "cancel unknown id", rc);
     assert_int_equal(rc, CONSTRA_E_NOT_FOUND);
-    rc = constra_intent_simulate_callback(v->h, "pi_00000000000000000000000000", "0", NULL, &in);
+    rc = constra_intent_simulate_callback(v->h, "pi_00000000000000000000000000", "0", NULL, &in, T_ERR);
     note_error(v->h, "simulate unknown id", rc);
 
     constra_intent_list *l = NULL;
-    assert_int_equal(constra_list_intents(v->h, NULL, &l), CONSTRA_OK);
+    assert_int_equal(constra_intent_list_get(v->h, NULL, &l, T_ERR), CONSTRA_OK);
     note("stored %zu\n", constra_intent_list_count(l));
     assert_int_equal(constra_intent_list_count(l), 0);
     constra_intent_list_free(l);

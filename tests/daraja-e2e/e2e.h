@@ -13,6 +13,7 @@
 
 #include "constra/daraja_emulator.h"
 #include "constra/rail_daraja.h"
+#include "../test_error.h"
 
 #define E2E_KEY "e2eConsumerKey0123456789"
 #define E2E_SECRET "e2eConsumerSecretZ9y8x7w6"
@@ -61,8 +62,7 @@ static inline void e2e_saw(e2e *f, const char *text);
 /* The handle's last error, also added to the secret grep. */
 static inline constra_error e2e_last(e2e *f)
 {
-    constra_error e = CONSTRA_ERROR_INIT;
-    constra_last_error(f->h, &e);
+    constra_error e = t_last_error();
     e2e_saw(f, e.message);
     return e;
 }
@@ -181,7 +181,7 @@ static inline int e2e_create(e2e *f, const char *phone, int64_t amount, char *id
     static int seq;
     char key[64];
     snprintf(key, sizeof(key), "e2e-key-%d", ++seq);
-    int rc = constra_intent_create(f->h, &ip, key, &in);
+    int rc = constra_intent_create(f->h, &ip, key, &in, T_ERR);
     id[0] = '\0';
     if (in) {
         snprintf(id, id_size, "%s", constra_intent_id(in));
@@ -197,7 +197,7 @@ static inline int e2e_create(e2e *f, const char *phone, int64_t amount, char *id
 static inline int e2e_status(e2e *f, const char *id)
 {
     constra_intent *in = NULL;
-    assert_int_equal(constra_intent_get(f->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_get(f->h, id, &in, T_ERR), CONSTRA_OK);
     e2e_saw(f, constra_intent_json(in, NULL));
     int s = constra_intent_status(in);
     constra_intent_free(in);
@@ -208,7 +208,7 @@ static inline void e2e_get(e2e *f, const char *id, char *field, size_t size,
                     const char *(*getter)(const constra_intent *))
 {
     constra_intent *in = NULL;
-    assert_int_equal(constra_intent_get(f->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_get(f->h, id, &in, T_ERR), CONSTRA_OK);
     snprintf(field, size, "%s", getter(in));
     constra_intent_free(in);
 }
@@ -218,7 +218,7 @@ static inline void e2e_get(e2e *f, const char *id, char *field, size_t size,
 static inline int e2e_event_has(e2e *f, const char *id, const char *needle)
 {
     constra_event_list *l = NULL;
-    assert_int_equal(constra_intent_events(f->h, id, &l), CONSTRA_OK);
+    assert_int_equal(constra_event_list_get(f->h, id, &l, T_ERR), CONSTRA_OK);
     int found = 0;
     for (size_t i = 0; i < constra_event_list_count(l); i++) {
         const char *j = constra_event_list_event_json(l, i);
@@ -236,7 +236,7 @@ static inline void e2e_advance(e2e *f, int64_t ms)
 {
     e2e_clock += ms;
     constra_daraja_emulator_pump(f->emu, e2e_clock);
-    int rc = constra_tick(f->h, e2e_clock);
+    int rc = constra_tick(f->h, e2e_clock, T_ERR);
     if (rc != CONSTRA_OK) {
         e2e_last(f);
     }
@@ -261,7 +261,7 @@ static inline int e2e_post_callback(e2e *f, const char *query, const char *body,
     r.body = body;
     r.body_len = len;
     constra_api_response *resp = NULL;
-    assert_int_equal(constra_api_handle(f->h, &r, &resp), CONSTRA_OK);
+    assert_int_equal(constra_api_handle(f->h, &r, &resp, T_ERR), CONSTRA_OK);
     int status = constra_api_response_status(resp);
     e2e_saw(f, constra_api_response_body(resp, NULL));
     constra_api_response_free(resp);

@@ -6,6 +6,7 @@
 #include "e2e.h"
 
 #include <pthread.h>
+#include "../test_error.h"
 
 #define PHONE_OK "254708374149"
 
@@ -169,7 +170,7 @@ static const char *overview(e2e *f)
     r.headers = h;
     r.header_count = 1;
     constra_api_response *resp = NULL;
-    assert_int_equal(constra_api_handle(f->h, &r, &resp), CONSTRA_OK);
+    assert_int_equal(constra_api_handle(f->h, &r, &resp, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_api_response_status(resp), 200);
     snprintf(out, sizeof(out), "%s", constra_api_response_body(resp, NULL));
     constra_api_response_free(resp);
@@ -191,7 +192,7 @@ static void garbled_push(int fault, int processed)
     assert_int_equal(e2e_count(f, CONSTRA_DARAJA_EMU_CALLBACKS), (uint64_t)processed);
     assert_int_equal(e2e_status(f, id), CONSTRA_INTENT_PENDING_USER_ACTION);
     constra_intent *in = NULL;
-    assert_int_equal(constra_intent_retry(f->h, id, &in), CONSTRA_E_INVALID_STATE);
+    assert_int_equal(constra_intent_retry(f->h, id, &in, T_ERR), CONSTRA_E_INVALID_STATE);
     e2e_last(f);
     /* The callback of a processed push is kept (unmatched), not lost. */
     char want[64];
@@ -280,7 +281,7 @@ static void test_token_shared_across_rails(void **state)
     ip.currency = "KES";
     ip.phone_number = "254711000000";
     constra_intent *in = NULL;
-    assert_int_equal(constra_intent_create(h2, &ip, "second-handle-1", &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_create(h2, &ip, "second-handle-1", &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_PENDING_USER_ACTION);
     constra_intent_free(in);
     assert_int_equal(e2e_count(f, CONSTRA_DARAJA_EMU_OAUTH), 1);
@@ -307,12 +308,12 @@ static void *worker_main(void *arg)
         ip.currency = "KES";
         ip.phone_number = phone;
         constra_intent *in = NULL;
-        if (constra_intent_create(w->f->h, &ip, key, &in) == CONSTRA_OK &&
+        if (constra_intent_create(w->f->h, &ip, key, &in, T_ERR) == CONSTRA_OK &&
             constra_intent_status(in) == CONSTRA_INTENT_PENDING_USER_ACTION) {
             w->ok++;
         }
         constra_intent_free(in);
-        constra_tick(w->f->h, e2e_clock);
+        constra_tick(w->f->h, e2e_clock, T_ERR);
     }
     return NULL;
 }
@@ -336,11 +337,11 @@ static void test_threads(void **state)
     assert_int_equal(e2e_count(f, CONSTRA_DARAJA_EMU_OAUTH), 1);
     assert_int_equal(e2e_count(f, CONSTRA_DARAJA_EMU_PROMPTS), 40);
     e2e_advance(f, 20000);
-    constra_list_params lp = CONSTRA_LIST_PARAMS_INIT;
+    constra_intent_list_params lp = CONSTRA_INTENT_LIST_PARAMS_INIT;
     lp.status = CONSTRA_INTENT_SUCCEEDED;
     lp.limit = 100;
     constra_intent_list *l = NULL;
-    assert_int_equal(constra_list_intents(f->h, &lp, &l), CONSTRA_OK);
+    assert_int_equal(constra_intent_list_get(f->h, &lp, &l, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_list_count(l), 40);
     constra_intent_list_free(l);
     e2e_close(f);
@@ -425,7 +426,7 @@ static void test_spike_arrest_twice_is_retry_later(void **state)
     assert_int_equal(e2e_count(f, CONSTRA_DARAJA_EMU_PROMPTS), 0);
     /* Retrying now works. */
     constra_intent *in = NULL;
-    assert_int_equal(constra_intent_retry(f->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_retry(f->h, id, &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_PENDING_USER_ACTION);
     constra_intent_free(in);
     assert_int_equal(e2e_count(f, CONSTRA_DARAJA_EMU_PROMPTS), 1);
@@ -458,7 +459,7 @@ static void test_circuit_breaker(void **state)
     constra_daraja_emulator_set_fault(f->emu, CONSTRA_DARAJA_FAULT_PUSH_503, 0);
     e2e_clock += 60000;
     constra_intent *in = NULL;
-    assert_int_equal(constra_intent_retry(f->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_retry(f->h, id, &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_PENDING_USER_ACTION);
     constra_intent_free(in);
     assert_int_equal(e2e_count(f, CONSTRA_DARAJA_EMU_PUSH), 4);
@@ -538,7 +539,7 @@ static void test_forged_callbacks_refused(void **state)
     assert_int_equal(e2e_post_callback(f, "token=", body, (size_t)n), 401);
     assert_int_equal(e2e_status(f, id), CONSTRA_INTENT_PENDING_USER_ACTION);
     /* The public call without a query is refused too. */
-    assert_int_equal(constra_handle_mpesa_callback(f->h, body, (size_t)n), CONSTRA_E_AUTH);
+    assert_int_equal(constra_handle_mpesa_callback(f->h, NULL, 0, body, (size_t)n, T_ERR), CONSTRA_E_AUTH);
     assert_int_equal(e2e_status(f, id), CONSTRA_INTENT_PENDING_USER_ACTION);
     /* With the token (among other parameters) it is accepted. */
     assert_int_equal(e2e_post_callback(f, "a=1&token=" E2E_CB_TOKEN, body, (size_t)n), 200);

@@ -20,6 +20,7 @@
 #include "constra/transport_curl.h"
 #include "constra_config.h"
 #include "../transport/http_server.h"
+#include "../test_error.h"
 
 #if CONSTRA_HAVE_CURL
 
@@ -117,7 +118,7 @@ static int on_callback(void *ctx, int fd, const test_http_request *req)
     int status = 500;
     size_t len = 0;
     const char *body = "";
-    if (constra_api_handle(handle, &r, &resp) == CONSTRA_OK) {
+    if (constra_api_handle(handle, &r, &resp, T_ERR) == CONSTRA_OK) {
         status = constra_api_response_status(resp);
         body = constra_api_response_body(resp, &len);
     }
@@ -137,7 +138,7 @@ static int on_callback(void *ctx, int fd, const test_http_request *req)
 static int status_of(const char *id)
 {
     constra_intent *in = NULL;
-    assert_int_equal(constra_intent_get(handle, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_get(handle, id, &in, T_ERR), CONSTRA_OK);
     int s = constra_intent_status(in);
     constra_intent_free(in);
     return s;
@@ -146,7 +147,7 @@ static int status_of(const char *id)
 static int events_have(const char *id, const char *needle)
 {
     constra_event_list *l = NULL;
-    assert_int_equal(constra_intent_events(handle, id, &l), CONSTRA_OK);
+    assert_int_equal(constra_event_list_get(handle, id, &l, T_ERR), CONSTRA_OK);
     int found = 0;
     for (size_t i = 0; i < constra_event_list_count(l); i++) {
         if (strstr(constra_event_list_event_json(l, i), needle)) {
@@ -166,9 +167,9 @@ static void create(const char *phone, char *id, size_t size)
     p.reference = "order_serve_e2e";
     p.description = "Serve e2e";
     constra_intent *in = NULL;
-    if (constra_intent_create(handle, &p, phone, &in) != CONSTRA_OK) {
+    if (constra_intent_create(handle, &p, phone, &in, T_ERR) != CONSTRA_OK) {
         constra_error e = CONSTRA_ERROR_INIT;
-        constra_last_error(handle, &e);
+        e = t_last_error();
         fail_msg("create: %s", e.message);
     }
     snprintf(id, size, "%s", constra_intent_id(in));
@@ -181,7 +182,7 @@ static int wait_leaves(const char *id, int from)
 {
     struct timespec step = {0, 100 * 1000000L};
     for (int i = 0; i < 150; i++) {
-        constra_tick(handle, constra_now_ms(handle));
+        constra_tick(handle, constra_now_ms(handle), T_ERR);
         int s = status_of(id);
         if (s != from) {
             return s;
@@ -240,7 +241,7 @@ static void test_rail_over_constra_serve(void **state)
     assert_int_equal(wait_leaves(id, CONSTRA_INTENT_PENDING_USER_ACTION),
                      CONSTRA_INTENT_SUCCEEDED);
     constra_intent *in = NULL;
-    assert_int_equal(constra_intent_get(handle, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_get(handle, id, &in, T_ERR), CONSTRA_OK);
     const char *receipt = constra_intent_receipt(in);
     print_message("# receipt %s after %d callback(s)\n", receipt, callbacks);
     assert_int_equal(strlen(receipt), 10);

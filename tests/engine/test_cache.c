@@ -10,6 +10,7 @@
 #include "engine/engine.h"
 #include "engine/model.h"
 #include "platform/platform.h"
+#include "../test_error.h"
 
 static constra_intent_params params(const char *phone, const char *reference)
 {
@@ -102,24 +103,24 @@ static void test_cached_equals_parsed(void **state)
         constra_intent_params p = params(phones[i], ref);
         p.draft = i == 4;
         constra_intent *in = NULL;
-        assert_int_equal(constra_intent_create(h, &p, key, &in), CONSTRA_OK);
+        assert_int_equal(constra_intent_create(h, &p, key, &in, T_ERR), CONSTRA_OK);
         snprintf(ids[i], sizeof(ids[i]), "%s", constra_intent_id(in));
         constra_intent_free(in);
     }
     constra_intent *out = NULL;
-    assert_int_equal(constra_intent_simulate_callback(h, ids[1], "1032", "Request cancelled by user.", &out), CONSTRA_OK);
+    assert_int_equal(constra_intent_simulate_callback(h, ids[1], "1032", "Request cancelled by user.", &out, T_ERR), CONSTRA_OK);
     constra_intent_free(out);
-    assert_int_equal(constra_intent_simulate_callback(h, ids[2], "1032", NULL, &out), CONSTRA_OK);
+    assert_int_equal(constra_intent_simulate_callback(h, ids[2], "1032", NULL, &out, T_ERR), CONSTRA_OK);
     constra_intent_free(out);
-    assert_int_equal(constra_intent_retry(h, ids[2], &out), CONSTRA_OK);
+    assert_int_equal(constra_intent_retry(h, ids[2], &out, T_ERR), CONSTRA_OK);
     constra_intent_free(out);
-    assert_int_equal(constra_intent_simulate_callback(h, ids[2], "0", NULL, &out), CONSTRA_OK);
+    assert_int_equal(constra_intent_simulate_callback(h, ids[2], "0", NULL, &out, T_ERR), CONSTRA_OK);
     constra_intent_free(out);
-    assert_int_equal(constra_intent_simulate_callback(h, ids[3], "1", NULL, &out), CONSTRA_OK);
+    assert_int_equal(constra_intent_simulate_callback(h, ids[3], "1", NULL, &out, T_ERR), CONSTRA_OK);
     constra_intent_free(out);
-    assert_int_equal(constra_intent_cancel(h, ids[5], &out), CONSTRA_OK);
+    assert_int_equal(constra_intent_cancel(h, ids[5], &out, T_ERR), CONSTRA_OK);
     constra_intent_free(out);
-    assert_int_equal(constra_intent_simulate_callback(h, ids[6], "2001", NULL, &out), CONSTRA_OK);
+    assert_int_equal(constra_intent_simulate_callback(h, ids[6], "2001", NULL, &out, T_ERR), CONSTRA_OK);
     constra_intent_free(out);
 
     int hits = 0;
@@ -150,19 +151,19 @@ static void test_other_writer_not_masked(void **state)
 
     constra_intent_params p = params("254700000009", "order_x");
     constra_intent *in = NULL, *seen = NULL;
-    assert_int_equal(constra_intent_create(a, &p, "shared-1", &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_create(a, &p, "shared-1", &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_PENDING_USER_ACTION);
     /* A has the pending version cached; B settles it. */
     constra_intent *paid = NULL;
-    assert_int_equal(constra_intent_simulate_callback(b, constra_intent_id(in), "0", NULL, &paid),
+    assert_int_equal(constra_intent_simulate_callback(b, constra_intent_id(in), "0", NULL, &paid, T_ERR),
                      CONSTRA_OK);
     assert_int_equal(constra_intent_status(paid), CONSTRA_INTENT_SUCCEEDED);
-    assert_int_equal(constra_intent_get(a, constra_intent_id(in), &seen), CONSTRA_OK);
+    assert_int_equal(constra_intent_get(a, constra_intent_id(in), &seen, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_status(seen), CONSTRA_INTENT_SUCCEEDED);
     assert_string_equal(constra_intent_receipt(seen), constra_intent_receipt(paid));
     /* And A acting on it sees the settled state, not its cached pending. */
     constra_intent *again = NULL;
-    assert_int_equal(constra_intent_cancel(a, constra_intent_id(in), &again),
+    assert_int_equal(constra_intent_cancel(a, constra_intent_id(in), &again, T_ERR),
                      CONSTRA_E_INVALID_STATE);
     constra_intent_free(in);
     constra_intent_free(seen);

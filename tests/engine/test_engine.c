@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../storage/fault_storage.h"
+#include "../test_error.h"
 
 /* ---- fixtures ----------------------------------------------------------- */
 
@@ -109,17 +110,17 @@ static constra_intent_params seed_params(const char *phone)
     return p;
 }
 
+/* The detail of this thread's last failed call (every call gets T_ERR). */
 static constra_error last(env *v)
 {
-    constra_error err = CONSTRA_ERROR_INIT;
-    constra_last_error(v->h, &err);
-    return err;
+    (void)v;
+    return t_last_error();
 }
 
 static void expect_events(env *v, const char *id, const char *const *types, size_t n)
 {
     constra_event_list *ev = NULL;
-    assert_int_equal(constra_intent_events(v->h, id, &ev), CONSTRA_OK);
+    assert_int_equal(constra_event_list_get(v->h, id, &ev, T_ERR), CONSTRA_OK);
     if (constra_event_list_count(ev) != n) {
         for (size_t i = 0; i < constra_event_list_count(ev); i++) {
             print_message("event %zu: %s\n", i, constra_event_list_type(ev, i));
@@ -140,7 +141,7 @@ static void test_seed_flow(void **state)
     env *v = open_env(0);
     constra_intent_params p = seed_params("254700000000");
     constra_intent *in = NULL;
-    assert_int_equal(constra_intent_create(v->h, &p, "order_7429_deposit", &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_create(v->h, &p, "order_7429_deposit", &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_PENDING_USER_ACTION);
     assert_string_equal(constra_intent_provider_action_state(in), "sent_to_customer");
     assert_true(strncmp(constra_intent_checkout_request_id(in), "ws_CO_", 6) == 0);
@@ -158,7 +159,7 @@ static void test_seed_flow(void **state)
 
     /* The customer cancels. */
     assert_int_equal(constra_intent_simulate_callback(v->h, id, "1032", "Request cancelled by user.",
-                                                      &in), CONSTRA_OK);
+                                                      &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_REQUIRES_RECOVERY);
     assert_string_equal(constra_intent_result_code(in), "1032");
     assert_string_equal(constra_intent_recommended_action(in), "retry");
@@ -170,11 +171,11 @@ static void test_seed_flow(void **state)
     constra_intent_free(in);
 
     /* An operator retries; the customer pays. */
-    assert_int_equal(constra_intent_retry(v->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_retry(v->h, id, &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_PENDING_USER_ACTION);
     assert_int_equal(constra_intent_attempts_used(in), 2);
     constra_intent_free(in);
-    assert_int_equal(constra_intent_simulate_callback(v->h, id, "0", NULL, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_simulate_callback(v->h, id, "0", NULL, &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_SUCCEEDED);
     assert_int_equal(strlen(constra_intent_receipt(in)), 10);
     assert_string_equal(constra_intent_next_action(in), "none");
@@ -198,11 +199,11 @@ static void test_idempotent_replay_byte_for_byte(void **state)
     env *v = open_env(0);
     constra_intent_params p = seed_params("254700000000");
     constra_intent *a = NULL, *b = NULL;
-    assert_int_equal(constra_intent_create(v->h, &p, "key-1", &a), CONSTRA_OK);
+    assert_int_equal(constra_intent_create(v->h, &p, "key-1", &a, T_ERR), CONSTRA_OK);
     clock_ms += 1000;
     /* Same request, normalised the same way ("0700..." is "254700..."). */
     p.phone_number = "0700 000 000";
-    assert_int_equal(constra_intent_create(v->h, &p, "key-1", &b), CONSTRA_OK);
+    assert_int_equal(constra_intent_create(v->h, &p, "key-1", &b, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_replayed(b), 1);
     size_t la, lb;
     const char *ja = constra_intent_json(a, &la);
@@ -215,7 +216,7 @@ static void test_idempotent_replay_byte_for_byte(void **state)
 
     /* Same key, different request. */
     p.amount = 1300;
-    assert_int_equal(constra_intent_create(v->h, &p, "key-1", &b), CONSTRA_E_CONFLICT);
+    assert_int_equal(constra_intent_create(v->h, &p, "key-1", &b, T_ERR), CONSTRA_E_CONFLICT);
     assert_null(b);
     constra_error err = last(v);
     assert_string_equal(err.code, "idempotency_key_reused");
@@ -224,7 +225,7 @@ static void test_idempotent_replay_byte_for_byte(void **state)
 
     /* After retention the key is free again: a new intent. */
     clock_ms += INT64_C(86400000) + 1;
-    assert_int_equal(constra_intent_create(v->h, &p, "key-1", &b), CONSTRA_OK);
+    assert_int_equal(constra_intent_create(v->h, &p, "key-1", &b, T_ERR), CONSTRA_OK);
     assert_string_not_equal(constra_intent_id(a), constra_intent_id(b));
     assert_int_equal(constra_intent_replayed(b), 0);
     constra_intent_free(a);
@@ -246,19 +247,119 @@ static void *hammer_one(void *arg)
     constra_intent_params p = seed_params("254700000000");
     pthread_barrier_wait(t->barrier);
     constra_intent *in = NULL;
-    t->rc = constra_intent_create(t->v->h, &p, "contended-key", &in);
+    t->rc = constra_intent_create(t->v->h, &p, "contended-key", &in, T_ERR);
     if (t->rc == CONSTRA_OK) {
         strcpy(t->id, constra_intent_id(in));
         constra_intent_free(in);
     } else {
         constra_error err = CONSTRA_ERROR_INIT;
-        constra_last_error(t->v->h, &err);
+        err = t_last_error();
         strcpy(t->code, err.code);
     }
     return NULL;
 }
 
 /* Many threads, one key: exactly one intent and one rail call. */
+/* ---- per-call errors under threads ------------------------------------ */
+
+/* Four kinds of failing call, each with its own cause (error.h: every call
+ * reports into its own err, never into a slot on the handle). */
+enum { FAIL_KINDS = 4, FAIL_CALLS = 3000 };
+
+typedef struct fail_thread {
+    env *v;
+    int kind;
+    const char *pending_id; /* for the invalid-state kind */
+    constra_error want;
+    int wrong;              /* calls whose error named another call's cause */
+    int succeeded;          /* calls that did not fail at all */
+} fail_thread;
+
+static int failing_call(env *v, int kind, const char *pending_id, int i, constra_error *err)
+{
+    constra_intent *out = NULL;
+    char key[48];
+    snprintf(key, sizeof(key), "err-%d-%d", kind, i);
+    int rc;
+    switch (kind) {
+    case 0:
+        rc = constra_intent_get(v->h, "pi_00000000000000000000000000", &out, err);
+        break;
+    case 1: {
+        constra_intent_params p = seed_params("254700000000");
+        p.amount = -5;
+        rc = constra_intent_create(v->h, &p, key, &out, err);
+        break;
+    }
+    case 2: {
+        constra_intent_params p = seed_params("12345");
+        rc = constra_intent_create(v->h, &p, key, &out, err);
+        break;
+    }
+    default:
+        rc = constra_intent_confirm(v->h, pending_id, &out, err);
+        break;
+    }
+    constra_intent_free(out);
+    return rc;
+}
+
+static void *fail_many(void *arg)
+{
+    fail_thread *t = arg;
+    for (int i = 0; i < FAIL_CALLS; i++) {
+        constra_error e = CONSTRA_ERROR_INIT;
+        if (failing_call(t->v, t->kind, t->pending_id, i, &e) == CONSTRA_OK) {
+            t->succeeded++;
+        } else if (strcmp(e.code, t->want.code) != 0 || strcmp(e.param, t->want.param) != 0 ||
+                   strcmp(e.message, t->want.message) != 0) {
+            t->wrong++;
+        }
+    }
+    return NULL;
+}
+
+static void test_errors_are_per_call_across_threads(void **state)
+{
+    (void)state;
+    env *v = open_env(3);
+    constra_intent_params p = seed_params("254700000000");
+    constra_intent *pending = NULL;
+    assert_int_equal(constra_intent_create(v->h, &p, "err-pending", &pending, T_ERR), CONSTRA_OK);
+    char pending_id[CONSTRA_ID_SIZE];
+    snprintf(pending_id, sizeof(pending_id), "%s", constra_intent_id(pending));
+    constra_intent_free(pending);
+
+    fail_thread t[FAIL_KINDS];
+    memset(t, 0, sizeof(t));
+    for (int k = 0; k < FAIL_KINDS; k++) {
+        t[k].v = v;
+        t[k].kind = k;
+        t[k].pending_id = pending_id;
+        constra_error_init(&t[k].want, sizeof(t[k].want));
+        assert_int_not_equal(failing_call(v, k, pending_id, -1, &t[k].want), CONSTRA_OK);
+    }
+    /* The four causes are told apart by code or parameter. */
+    for (int a = 0; a < FAIL_KINDS; a++) {
+        for (int b = a + 1; b < FAIL_KINDS; b++) {
+            assert_true(strcmp(t[a].want.code, t[b].want.code) != 0 ||
+                        strcmp(t[a].want.param, t[b].want.param) != 0);
+        }
+    }
+    pthread_t th[FAIL_KINDS];
+    for (int k = 0; k < FAIL_KINDS; k++) {
+        assert_int_equal(pthread_create(&th[k], NULL, fail_many, &t[k]), 0);
+    }
+    for (int k = 0; k < FAIL_KINDS; k++) {
+        pthread_join(th[k], NULL);
+        if (t[k].wrong != 0 || t[k].succeeded != 0) {
+            fail_msg("kind %d (%s/%s): %d foreign errors, %d successes", k, t[k].want.code,
+                     t[k].want.param, t[k].wrong, t[k].succeeded);
+        }
+    }
+    close_env(v);
+}
+
 static void test_threads_hammer_one_key(void **state)
 {
     (void)state;
@@ -293,7 +394,7 @@ static void test_threads_hammer_one_key(void **state)
         assert_non_null(winner);
         assert_int_equal(v->rail.collects, 1);
         constra_intent_list *l = NULL;
-        assert_int_equal(constra_list_intents(v->h, NULL, &l), CONSTRA_OK);
+        assert_int_equal(constra_intent_list_get(v->h, NULL, &l, T_ERR), CONSTRA_OK);
         assert_int_equal(constra_intent_list_count(l), 1);
         constra_intent_list_free(l);
         close_env(v);
@@ -306,7 +407,7 @@ static constra_intent *create_for(env *v, const char *phone, const char *key)
 {
     constra_intent_params p = seed_params(phone);
     constra_intent *in = NULL;
-    if (constra_intent_create(v->h, &p, key, &in) != CONSTRA_OK) {
+    if (constra_intent_create(v->h, &p, key, &in, T_ERR) != CONSTRA_OK) {
         fail_msg("create: %s", last(v).message);
     }
     return in;
@@ -315,7 +416,7 @@ static constra_intent *create_for(env *v, const char *phone, const char *key)
 static int status_of(env *v, const char *id)
 {
     constra_intent *in = NULL;
-    assert_int_equal(constra_intent_get(v->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_get(v->h, id, &in, T_ERR), CONSTRA_OK);
     int s = constra_intent_status(in);
     constra_intent_free(in);
     return s;
@@ -345,14 +446,14 @@ static void test_magic_numbers_via_tick(void **state)
         strcpy(ids[i], constra_intent_id(in));
         constra_intent_free(in);
     }
-    assert_int_equal(constra_tick(v->h, clock_ms + 2999), CONSTRA_OK);
+    assert_int_equal(constra_tick(v->h, clock_ms + 2999, T_ERR), CONSTRA_OK);
     for (int i = 0; i < 6; i++) {
         assert_int_equal(status_of(v, ids[i]), CONSTRA_INTENT_PENDING_USER_ACTION);
     }
-    assert_int_equal(constra_tick(v->h, clock_ms + 3000), CONSTRA_OK);
+    assert_int_equal(constra_tick(v->h, clock_ms + 3000, T_ERR), CONSTRA_OK);
     for (int i = 0; i < 6; i++) {
         constra_intent *in = NULL;
-        assert_int_equal(constra_intent_get(v->h, ids[i], &in), CONSTRA_OK);
+        assert_int_equal(constra_intent_get(v->h, ids[i], &in, T_ERR), CONSTRA_OK);
         assert_int_equal(constra_intent_status(in), cases[i].status);
         assert_string_equal(constra_intent_result_code(in), cases[i].code);
         constra_intent_free(in);
@@ -370,25 +471,25 @@ static void test_timeout_then_retries_exhausted(void **state)
     constra_intent_free(in);
     /* Nothing comes back: at the time-out the rail is asked (still
      * pending), and the intent stops waiting. */
-    assert_int_equal(constra_tick(v->h, clock_ms + 59999), CONSTRA_OK);
+    assert_int_equal(constra_tick(v->h, clock_ms + 59999, T_ERR), CONSTRA_OK);
     assert_int_equal(status_of(v, id), CONSTRA_INTENT_PENDING_USER_ACTION);
     clock_ms += 60000;
-    assert_int_equal(constra_tick(v->h, clock_ms), CONSTRA_OK);
-    assert_int_equal(constra_intent_get(v->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_intent_get(v->h, id, &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_REQUIRES_RECOVERY);
     assert_int_equal(constra_intent_attempts_left(in), 1);
     constra_intent_free(in);
-    assert_int_equal(constra_intent_retry(v->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_retry(v->h, id, &in, T_ERR), CONSTRA_OK);
     constra_intent_free(in);
     clock_ms += 60000;
-    assert_int_equal(constra_tick(v->h, clock_ms), CONSTRA_OK);
-    assert_int_equal(constra_intent_get(v->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_intent_get(v->h, id, &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_FAILED);
     assert_string_equal(constra_intent_recommended_action(in), "contact_customer");
     assert_int_equal(constra_intent_retry_allowed(in), 0);
     constra_intent_free(in);
     /* A retry now is refused with the status named. */
-    assert_int_equal(constra_intent_retry(v->h, id, &in), CONSTRA_E_INVALID_STATE);
+    assert_int_equal(constra_intent_retry(v->h, id, &in, T_ERR), CONSTRA_E_INVALID_STATE);
     constra_error err = last(v);
     assert_int_equal(err.http_status, 409);
     assert_non_null(strstr(err.message, "failed"));
@@ -404,13 +505,13 @@ static void test_duplicate_and_late_callbacks(void **state)
     char id[CONSTRA_ID_SIZE];
     strcpy(id, constra_intent_id(in));
     constra_intent_free(in);
-    assert_int_equal(constra_intent_simulate_callback(v->h, id, "0", NULL, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_simulate_callback(v->h, id, "0", NULL, &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_SUCCEEDED);
     char receipt[16];
     strcpy(receipt, constra_intent_receipt(in));
     constra_intent_free(in);
     /* The same callback again: recorded, nothing changes. */
-    assert_int_equal(constra_intent_simulate_callback(v->h, id, "0", NULL, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_simulate_callback(v->h, id, "0", NULL, &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_SUCCEEDED);
     assert_string_equal(constra_intent_receipt(in), receipt);
     constra_intent_free(in);
@@ -423,18 +524,18 @@ static void test_duplicate_and_late_callbacks(void **state)
     in = create_for(v, "254712345678", "late-1");
     strcpy(id, constra_intent_id(in));
     constra_intent_free(in);
-    assert_int_equal(constra_intent_cancel(v->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_cancel(v->h, id, &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_CANCELLED);
     constra_intent_free(in);
-    assert_int_equal(constra_intent_simulate_callback(v->h, id, "0", NULL, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_simulate_callback(v->h, id, "0", NULL, &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_REVIEW_REQUIRED);
     assert_string_equal(constra_intent_recommended_action(in), "operator_review");
     constra_intent_free(in);
     /* An operator resolves it as paid. */
-    assert_int_equal(constra_intent_resolve(v->h, id, 1, NULL, NULL, &in),
+    assert_int_equal(constra_intent_resolve(v->h, id, 1, NULL, NULL, &in, T_ERR),
                      CONSTRA_E_INVALID_ARGUMENT); /* a receipt is required */
     assert_int_equal(constra_intent_resolve(v->h, id, 1, "TKR1234567", "verified on statement",
-                                            &in), CONSTRA_OK);
+                                            &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_SUCCEEDED);
     assert_string_equal(constra_intent_receipt(in), "TKR1234567");
     constra_intent_free(in);
@@ -443,7 +544,7 @@ static void test_duplicate_and_late_callbacks(void **state)
     in = create_for(v, "254712345678", "unknown-1");
     strcpy(id, constra_intent_id(in));
     constra_intent_free(in);
-    assert_int_equal(constra_intent_simulate_callback(v->h, id, "777777", "???", &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_simulate_callback(v->h, id, "777777", "???", &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_REVIEW_REQUIRED);
     constra_intent_free(in);
     close_env(v);
@@ -456,7 +557,7 @@ static void test_drafts(void **state)
     constra_intent_params p = seed_params("0712 345 678");
     p.draft = 1;
     constra_intent *in = NULL;
-    assert_int_equal(constra_intent_create(v->h, &p, "draft-1", &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_create(v->h, &p, "draft-1", &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_DRAFT);
     assert_string_equal(constra_intent_provider_action_state(in), "not_sent");
     assert_string_equal(constra_intent_next_action(in), "confirm");
@@ -464,14 +565,14 @@ static void test_drafts(void **state)
     strcpy(id, constra_intent_id(in));
     constra_intent_free(in);
     assert_int_equal(v->rail.collects, 0); /* a draft never calls the rail */
-    assert_int_equal(constra_intent_retry(v->h, id, &in), CONSTRA_E_INVALID_STATE);
-    assert_int_equal(constra_intent_simulate_callback(v->h, id, "0", NULL, &in),
+    assert_int_equal(constra_intent_retry(v->h, id, &in, T_ERR), CONSTRA_E_INVALID_STATE);
+    assert_int_equal(constra_intent_simulate_callback(v->h, id, "0", NULL, &in, T_ERR),
                      CONSTRA_E_INVALID_STATE);
-    assert_int_equal(constra_intent_confirm(v->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_confirm(v->h, id, &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_PENDING_USER_ACTION);
     constra_intent_free(in);
     assert_int_equal(v->rail.collects, 1);
-    assert_int_equal(constra_intent_confirm(v->h, id, &in), CONSTRA_E_INVALID_STATE);
+    assert_int_equal(constra_intent_confirm(v->h, id, &in, T_ERR), CONSTRA_E_INVALID_STATE);
     close_env(v);
 }
 
@@ -482,15 +583,15 @@ static void test_auto_retry_policy(void **state)
     constra_intent_params p = seed_params("254711000003"); /* always cancels */
     p.agent_policy = CONSTRA_AGENT_AUTO_RETRY;
     constra_intent *in = NULL;
-    assert_int_equal(constra_intent_create(v->h, &p, "auto-1", &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_create(v->h, &p, "auto-1", &in, T_ERR), CONSTRA_OK);
     char id[CONSTRA_ID_SIZE];
     strcpy(id, constra_intent_id(in));
     constra_intent_free(in);
     for (int i = 0; i < 6; i++) {
         clock_ms += 3000;
-        assert_int_equal(constra_tick(v->h, clock_ms), CONSTRA_OK);
+        assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
     }
-    assert_int_equal(constra_intent_get(v->h, id, &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_get(v->h, id, &in, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_FAILED); /* bounded */
     assert_int_equal(constra_intent_attempts_used(in), 3);
     constra_intent_free(in);
@@ -510,10 +611,10 @@ static void test_list_filters(void **state)
         p.draft = i % 2;
         constra_intent *in = NULL;
         clock_ms += 10;
-        assert_int_equal(constra_intent_create(v->h, &p, key, &in), CONSTRA_OK);
+        assert_int_equal(constra_intent_create(v->h, &p, key, &in, T_ERR), CONSTRA_OK);
         constra_intent_free(in);
     }
-    constra_list_params lp = CONSTRA_LIST_PARAMS_INIT;
+    constra_intent_list_params lp = CONSTRA_INTENT_LIST_PARAMS_INIT;
     lp.limit = 10;
     constra_intent_list *l = NULL;
     int seen = 0;
@@ -521,7 +622,7 @@ static void test_list_filters(void **state)
     int64_t prev_created = INT64_MAX;
     for (;;) {
         lp.starting_after = cursor[0] ? cursor : NULL;
-        assert_int_equal(constra_list_intents(v->h, &lp, &l), CONSTRA_OK);
+        assert_int_equal(constra_intent_list_get(v->h, &lp, &l, T_ERR), CONSTRA_OK);
         for (size_t i = 0; i < constra_intent_list_count(l); i++) {
             int64_t c = constra_intent_created_at_ms(constra_intent_list_at(l, i));
             assert_true(c < prev_created); /* newest first */
@@ -539,23 +640,23 @@ static void test_list_filters(void **state)
         }
     }
     assert_int_equal(seen, 25);
-    lp = (constra_list_params)CONSTRA_LIST_PARAMS_INIT;
+    lp = (constra_intent_list_params)CONSTRA_INTENT_LIST_PARAMS_INIT;
     lp.status = CONSTRA_INTENT_DRAFT;
     lp.limit = 100;
-    assert_int_equal(constra_list_intents(v->h, &lp, &l), CONSTRA_OK);
+    assert_int_equal(constra_intent_list_get(v->h, &lp, &l, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_list_count(l), 12);
     assert_non_null(strstr(constra_intent_list_json(l, NULL), "\"has_more\":false"));
     constra_intent_list_free(l);
     lp.status = 0;
     lp.reference = "order_five";
-    assert_int_equal(constra_list_intents(v->h, &lp, &l), CONSTRA_OK);
+    assert_int_equal(constra_intent_list_get(v->h, &lp, &l, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_list_count(l), 5);
     constra_intent_list_free(l);
     lp.limit = 101;
-    assert_int_equal(constra_list_intents(v->h, &lp, &l), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_intent_list_get(v->h, &lp, &l, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
     lp.limit = 10;
     lp.status = 42;
-    assert_int_equal(constra_list_intents(v->h, &lp, &l), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_intent_list_get(v->h, &lp, &l, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
     close_env(v);
 }
 
@@ -597,7 +698,7 @@ static void test_bad_create_input_changes_nothing(void **state)
         p.amount = cases[i].amount;
         p.currency = cases[i].currency;
         constra_intent *in = (constra_intent *)&p;
-        int rc = constra_intent_create(v->h, &p, cases[i].key, &in);
+        int rc = constra_intent_create(v->h, &p, cases[i].key, &in, T_ERR);
         if (rc != CONSTRA_E_INVALID_ARGUMENT) {
             fail_msg("%s: rc %d", cases[i].what, rc);
         }
@@ -611,29 +712,29 @@ static void test_bad_create_input_changes_nothing(void **state)
     constra_intent_params p = seed_params("254712345678");
     p.description = long_text;
     constra_intent *in = NULL;
-    assert_int_equal(constra_intent_create(v->h, &p, "k-desc", &in), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_intent_create(v->h, &p, "k-desc", &in, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
     p = seed_params("254712345678");
     p.customer_name = "Amina\nN.";
-    assert_int_equal(constra_intent_create(v->h, &p, "k-ctl", &in), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_intent_create(v->h, &p, "k-ctl", &in, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
     constra_intent_params zero;
     memset(&zero, 0, sizeof(zero));
-    assert_int_equal(constra_intent_create(v->h, &zero, "k-abi", &in), CONSTRA_E_ABI);
-    assert_int_equal(constra_intent_create(v->h, NULL, "k-null", &in), CONSTRA_E_INVALID_ARGUMENT);
-    assert_int_equal(constra_intent_create(NULL, &p, "k", &in), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_intent_create(v->h, &zero, "k-abi", &in, T_ERR), CONSTRA_E_ABI);
+    assert_int_equal(constra_intent_create(v->h, NULL, "k-null", &in, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_intent_create(NULL, &p, "k", &in, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
 
     /* Unknown ids, malformed ids. */
-    assert_int_equal(constra_intent_get(v->h, "pi_00000000000000000000000000", &in),
+    assert_int_equal(constra_intent_get(v->h, "pi_00000000000000000000000000", &in, T_ERR),
                      CONSTRA_E_NOT_FOUND);
     assert_int_equal(last(v).http_status, 404);
-    assert_int_equal(constra_intent_get(v->h, "nonsense", &in), CONSTRA_E_INVALID_ARGUMENT);
-    assert_int_equal(constra_intent_cancel(v->h, NULL, &in), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_intent_get(v->h, "nonsense", &in, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_intent_cancel(v->h, NULL, &in, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
     constra_event_list *ev = NULL;
-    assert_int_equal(constra_intent_events(v->h, "pi_00000000000000000000000000", &ev),
+    assert_int_equal(constra_event_list_get(v->h, "pi_00000000000000000000000000", &ev, T_ERR),
                      CONSTRA_E_NOT_FOUND);
 
     /* Nothing was stored and no rail was called. */
     constra_intent_list *l = NULL;
-    assert_int_equal(constra_list_intents(v->h, NULL, &l), CONSTRA_OK);
+    assert_int_equal(constra_intent_list_get(v->h, NULL, &l, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_intent_list_count(l), 0);
     constra_intent_list_free(l);
     assert_int_equal(v->rail.collects, 0);
@@ -655,7 +756,7 @@ static void test_fault_at_every_storage_call(void **state)
         v->faults.fail_at = n;
         constra_intent_params p = seed_params("254712345678");
         constra_intent *in = NULL;
-        int rc = constra_intent_create(v->h, &p, "fault-key", &in);
+        int rc = constra_intent_create(v->h, &p, "fault-key", &in, T_ERR);
         int collects_after_create = v->rail.collects;
         assert_true(collects_after_create <= 1);
         if (rc != CONSTRA_OK) {
@@ -663,7 +764,7 @@ static void test_fault_at_every_storage_call(void **state)
             /* Replaying the same request never pushes a second time once the
              * first push happened, and never creates a second intent. */
             v->faults.fail_at = 0;
-            rc = constra_intent_create(v->h, &p, "fault-key", &in);
+            rc = constra_intent_create(v->h, &p, "fault-key", &in, T_ERR);
             if (collects_after_create == 1) {
                 assert_int_not_equal(rc, CONSTRA_OK); /* in flight: reconcile, don't push */
                 assert_int_equal(v->rail.collects, 1);
@@ -677,16 +778,16 @@ static void test_fault_at_every_storage_call(void **state)
             strcpy(id, constra_intent_id(in));
             constra_intent_free(in);
             constra_intent *out = NULL;
-            rc = constra_intent_simulate_callback(v->h, id, "1032", NULL, &out);
+            rc = constra_intent_simulate_callback(v->h, id, "1032", NULL, &out, T_ERR);
             constra_intent_free(out);
-            rc = constra_intent_retry(v->h, id, &out);
+            rc = constra_intent_retry(v->h, id, &out, T_ERR);
             constra_intent_free(out);
-            rc = constra_intent_simulate_callback(v->h, id, "0", NULL, &out);
+            rc = constra_intent_simulate_callback(v->h, id, "0", NULL, &out, T_ERR);
             constra_intent_free(out);
             /* Whatever failed, the intent is in a real state and has no more
              * attempts than rail calls were made. */
             v->faults.fail_at = 0;
-            assert_int_equal(constra_intent_get(v->h, id, &out), CONSTRA_OK);
+            assert_int_equal(constra_intent_get(v->h, id, &out, T_ERR), CONSTRA_OK);
             assert_true(constra_intent_attempts_used(out) <= v->rail.collects);
             assert_true(v->rail.collects <= 2);
             constra_intent_free(out);
@@ -697,7 +798,7 @@ static void test_fault_at_every_storage_call(void **state)
         /* Only one intent ever. */
         v->faults.fail_at = 0;
         constra_intent_list *l = NULL;
-        assert_int_equal(constra_list_intents(v->h, NULL, &l), CONSTRA_OK);
+        assert_int_equal(constra_intent_list_get(v->h, NULL, &l, T_ERR), CONSTRA_OK);
         assert_true(constra_intent_list_count(l) <= 1);
         constra_intent_list_free(l);
         close_env(v);
@@ -711,6 +812,7 @@ int main(void)
         cmocka_unit_test(test_seed_flow),
         cmocka_unit_test(test_idempotent_replay_byte_for_byte),
         cmocka_unit_test(test_threads_hammer_one_key),
+        cmocka_unit_test(test_errors_are_per_call_across_threads),
         cmocka_unit_test(test_magic_numbers_via_tick),
         cmocka_unit_test(test_timeout_then_retries_exhausted),
         cmocka_unit_test(test_duplicate_and_late_callbacks),

@@ -5,6 +5,7 @@
  * either succeeds with sane objects or fails with a status and no object;
  * a 2xx intent answer that succeeds is handed back byte for byte. */
 #include "fuzz_common.h"
+#include "../test_error.h"
 
 #define FUZZ_ID "pi_01m848h4kpfv6093xw99s7nwaa"
 
@@ -85,15 +86,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (op == 0 || op == 3 || op == 4) {
         constra_intent *in = NULL;
         if (op == 0) {
-            rc = constra_intent_get(h, FUZZ_ID, &in);
+            rc = constra_intent_get(h, FUZZ_ID, &in, T_ERR);
         } else if (op == 3) {
             constra_intent_params p = CONSTRA_INTENT_PARAMS_INIT;
             p.amount = 1250;
             p.currency = "KES";
             p.phone_number = "254700000000";
-            rc = constra_intent_create(h, &p, "fuzz-key", &in);
+            rc = constra_intent_create(h, &p, "fuzz-key", &in, T_ERR);
         } else {
-            rc = constra_intent_cancel(h, FUZZ_ID, &in);
+            rc = constra_intent_cancel(h, FUZZ_ID, &in, T_ERR);
         }
         if (rc == CONSTRA_OK) {
             FUZZ_CHECK(ok_status && in != NULL);
@@ -110,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     } else if (op == 1) {
         constra_intent_list *l = NULL;
-        rc = constra_list_intents(h, NULL, &l);
+        rc = constra_intent_list_get(h, NULL, &l, T_ERR);
         if (rc == CONSTRA_OK) {
             FUZZ_CHECK(ok_status);
             FUZZ_CHECK(constra_intent_list_count(l) <= 100);
@@ -124,7 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     } else {
         constra_event_list *ev = NULL;
-        rc = constra_intent_events(h, FUZZ_ID, &ev);
+        rc = constra_event_list_get(h, FUZZ_ID, &ev, T_ERR);
         if (rc == CONSTRA_OK) {
             FUZZ_CHECK(ok_status);
             for (size_t i = 0; i < constra_event_list_count(ev); i++) {
@@ -137,7 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     if (rc != CONSTRA_OK) {
-        FUZZ_CHECK(constra_last_error(h, &err) == CONSTRA_OK);
+        err = t_last_error();
         FUZZ_CHECK(err.status == rc && rc < 0);
         FUZZ_STR(err.code);
         FUZZ_STR(err.message);

@@ -1,6 +1,7 @@
 #include "testutil.h"
 
 #include <pthread.h>
+#include "../test_error.h"
 
 static void test_open_close_defaults(void **state)
 {
@@ -35,12 +36,18 @@ static void test_open_bad_arguments(void **state)
     assert_int_equal(constra_config_init(NULL, sizeof(cfg)), CONSTRA_E_INVALID_ARGUMENT);
     assert_int_equal(constra_config_init(&cfg, 1), CONSTRA_E_ABI);
 
-    assert_int_equal(constra_last_error(NULL, &err), CONSTRA_E_INVALID_ARGUMENT);
+    /* A NULL handle is named in err; an err without struct_size (forgot
+     * CONSTRA_ERROR_INIT) is never written. */
+    char id[CONSTRA_ID_SIZE];
+    assert_int_equal(constra_id_new(NULL, "pi", id, sizeof(id), &err), CONSTRA_E_INVALID_ARGUMENT);
+    assert_string_equal(err.param, "handle");
     assert_int_equal(constra_open(&h, NULL, NULL), CONSTRA_OK);
-    assert_int_equal(constra_last_error(h, NULL), CONSTRA_E_INVALID_ARGUMENT);
     constra_error zero;
     memset(&zero, 0, sizeof(zero));
-    assert_int_equal(constra_last_error(h, &zero), CONSTRA_E_ABI);
+    assert_int_equal(constra_id_new(h, "PI", id, sizeof(id), &zero), CONSTRA_E_INVALID_ARGUMENT);
+    constra_error untouched;
+    memset(&untouched, 0, sizeof(untouched));
+    assert_memory_equal(&zero, &untouched, sizeof(zero));
     constra_close(h);
 }
 
@@ -58,7 +65,7 @@ static void test_allocator_balance(void **state)
     assert_true(ca.allocs >= 1);
     char id[CONSTRA_ID_SIZE];
     for (int i = 0; i < 100; i++) {
-        assert_int_equal(constra_id_new(h, "pi", id, sizeof(id)), CONSTRA_OK);
+        assert_int_equal(constra_id_new(h, "pi", id, sizeof(id), T_ERR), CONSTRA_OK);
     }
     constra_close(h);
     assert_int_equal(ca.live, 0);
@@ -128,18 +135,17 @@ static void test_mutex_failure(void **state)
     assert_int_equal(ca.live, 0);
 }
 
-/* The last error is the handle's, copied out whole. */
-static void test_last_error_detail(void **state)
+/* A call's detail goes to its own err, whole; a later success leaves it. */
+static void test_call_error_detail(void **state)
 {
     (void)state;
     constra_t *h = NULL;
     assert_int_equal(constra_open(&h, NULL, NULL), CONSTRA_OK);
     constra_error err = CONSTRA_ERROR_INIT;
-    assert_int_equal(constra_last_error(h, &err), CONSTRA_OK);
-    assert_int_equal(err.status, CONSTRA_OK);
     char id[4];
-    assert_int_equal(constra_id_new(h, "pi", id, sizeof(id)), CONSTRA_E_BUFFER_TOO_SMALL);
-    assert_int_equal(constra_last_error(h, &err), CONSTRA_OK);
+    assert_int_equal(constra_id_new(h, "pi", id, sizeof(id), &err), CONSTRA_E_BUFFER_TOO_SMALL);
+    char ok[CONSTRA_ID_SIZE];
+    assert_int_equal(constra_id_new(h, "pi", ok, sizeof(ok), &err), CONSTRA_OK);
     assert_int_equal(err.status, CONSTRA_E_BUFFER_TOO_SMALL);
     assert_string_equal(err.code, "buffer_too_small");
     assert_string_equal(err.param, "out");
@@ -159,7 +165,7 @@ static void *make_ids(void *p)
     thread_arg *a = p;
     a->ok = 1;
     for (int i = 0; i < a->count; i++) {
-        if (constra_id_new(a->h, "att", a->ids[i], CONSTRA_ID_SIZE) != CONSTRA_OK) {
+        if (constra_id_new(a->h, "att", a->ids[i], CONSTRA_ID_SIZE, T_ERR) != CONSTRA_OK) {
             a->ok = 0;
         }
         if (i > 0 && strcmp(a->ids[i - 1], a->ids[i]) >= 0) {
@@ -225,7 +231,7 @@ int main(void)
         cmocka_unit_test(test_allocator_balance),
         cmocka_unit_test(test_allocation_failure_injection),
         cmocka_unit_test(test_mutex_failure),
-        cmocka_unit_test(test_last_error_detail),
+        cmocka_unit_test(test_call_error_detail),
         cmocka_unit_test(test_threads_share_a_handle),
         cmocka_unit_test(test_version),
     };

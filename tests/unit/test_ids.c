@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "util/ids.h"
+#include "../test_error.h"
 
 static int64_t fake_now = 1763900000000; /* driven clock */
 static int64_t fake_clock(void *ud)
@@ -29,7 +30,7 @@ static void test_format_and_parse(void **state)
     (void)state;
     constra_t *h = open_with_clock();
     char id[CONSTRA_ID_SIZE];
-    assert_int_equal(constra_id_new(h, "pi", id, sizeof(id)), CONSTRA_OK);
+    assert_int_equal(constra_id_new(h, "pi", id, sizeof(id), T_ERR), CONSTRA_OK);
     assert_int_equal(strlen(id), 3 + CONSTRA_ID_BODY_LEN);
     assert_memory_equal(id, "pi_", 3);
     for (const char *c = id + 3; *c; c++) {
@@ -45,7 +46,7 @@ static void test_format_and_parse(void **state)
 
     /* Longest prefix fits CONSTRA_ID_SIZE exactly. */
     char big[CONSTRA_ID_SIZE];
-    assert_int_equal(constra_id_new(h, "abcdefghijklmno", big, sizeof(big)), CONSTRA_OK);
+    assert_int_equal(constra_id_new(h, "abcdefghijklmno", big, sizeof(big), T_ERR), CONSTRA_OK);
     assert_int_equal(strlen(big) + 1, CONSTRA_ID_SIZE);
     constra_close(h);
 }
@@ -58,25 +59,25 @@ static void test_bad_arguments(void **state)
     constra_error err = CONSTRA_ERROR_INIT;
     const char *bad_prefixes[] = {"", "PI", "p1", "p_i", "abcdefghijklmnop", "pi "};
     for (size_t i = 0; i < sizeof(bad_prefixes) / sizeof(bad_prefixes[0]); i++) {
-        assert_int_equal(constra_id_new(h, bad_prefixes[i], id, sizeof(id)),
+        assert_int_equal(constra_id_new(h, bad_prefixes[i], id, sizeof(id), T_ERR),
                          CONSTRA_E_INVALID_ARGUMENT);
-        constra_last_error(h, &err);
+        err = t_last_error();
         assert_string_equal(err.param, "prefix");
     }
-    assert_int_equal(constra_id_new(h, NULL, id, sizeof(id)), CONSTRA_E_INVALID_ARGUMENT);
-    assert_int_equal(constra_id_new(h, "pi", NULL, sizeof(id)), CONSTRA_E_INVALID_ARGUMENT);
-    constra_last_error(h, &err);
+    assert_int_equal(constra_id_new(h, NULL, id, sizeof(id), T_ERR), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_id_new(h, "pi", NULL, sizeof(id), T_ERR), CONSTRA_E_INVALID_ARGUMENT);
+    err = t_last_error();
     assert_string_equal(err.param, "out");
     memset(id, 'x', sizeof(id));
-    assert_int_equal(constra_id_new(h, "pi", id, 29), CONSTRA_E_BUFFER_TOO_SMALL);
+    assert_int_equal(constra_id_new(h, "pi", id, 29, T_ERR), CONSTRA_E_BUFFER_TOO_SMALL);
     assert_int_equal(id[0], 'x'); /* untouched */
-    assert_int_equal(constra_id_new(h, "pi", id, 30), CONSTRA_OK);
-    assert_int_equal(constra_id_new(NULL, "pi", id, sizeof(id)), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_id_new(h, "pi", id, 30, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_id_new(NULL, "pi", id, sizeof(id), T_ERR), CONSTRA_E_INVALID_ARGUMENT);
 
     /* A prefix that is not NUL-terminated within the bound. */
     char unterminated[64];
     memset(unterminated, 'a', sizeof(unterminated));
-    assert_int_equal(constra_id_new(h, unterminated, id, sizeof(id)),
+    assert_int_equal(constra_id_new(h, unterminated, id, sizeof(id), T_ERR),
                      CONSTRA_E_INVALID_ARGUMENT);
     constra_close(h);
 
@@ -112,7 +113,7 @@ static void test_monotonic_under_driven_clock(void **state)
         if (i == 4000) {
             fake_now = start + 5;
         }
-        assert_int_equal(constra_id_new(h, "evt", id, sizeof(id)), CONSTRA_OK);
+        assert_int_equal(constra_id_new(h, "evt", id, sizeof(id), T_ERR), CONSTRA_OK);
         assert_true(strcmp(prev, id) < 0);
         strcpy(prev, id);
     }
@@ -178,7 +179,7 @@ static void test_unique_across_processes(void **state)
             FILE *out = fdopen(pipes[p][1], "w");
             char id[CONSTRA_ID_SIZE];
             for (int i = 0; i < PER; i++) {
-                if (constra_id_new(h, "pi", id, sizeof(id)) != CONSTRA_OK) {
+                if (constra_id_new(h, "pi", id, sizeof(id), T_ERR) != CONSTRA_OK) {
                     _exit(2);
                 }
                 fprintf(out, "%s\n", id);
@@ -233,10 +234,9 @@ static void test_random_failure_reported(void **state)
     constra_t *h = NULL;
     assert_int_equal(constra_open(&h, &cfg, NULL), CONSTRA_OK);
     char id[CONSTRA_ID_SIZE] = "unchanged";
-    assert_int_equal(constra_id_new(h, "pi", id, sizeof(id)), CONSTRA_E_PLATFORM);
-    assert_string_equal(id, "unchanged");
     constra_error err = CONSTRA_ERROR_INIT;
-    assert_int_equal(constra_last_error(h, &err), CONSTRA_OK);
+    assert_int_equal(constra_id_new(h, "pi", id, sizeof(id), &err), CONSTRA_E_PLATFORM);
+    assert_string_equal(id, "unchanged");
     assert_int_equal(err.status, CONSTRA_E_PLATFORM);
     assert_string_equal(err.param, "platform.random_bytes");
     constra_close(h);

@@ -3,6 +3,7 @@
 #include <cjson/cJSON.h>
 
 #include "platform/platform.h"
+#include "../test_error.h"
 
 static void test_init_function_matches_macro(void **state)
 {
@@ -167,7 +168,7 @@ static void test_platform_is_copied(void **state)
     memset(&p, 0, sizeof(p)); /* scribble over the caller's copy */
     memset(&cfg, 0, sizeof(cfg));
     char id[CONSTRA_ID_SIZE];
-    assert_int_equal(constra_id_new(h, "pi", id, sizeof(id)), CONSTRA_OK);
+    assert_int_equal(constra_id_new(h, "pi", id, sizeof(id), T_ERR), CONSTRA_OK);
     constra_close(h);
     assert_int_equal(ca.live, 0);
     assert_int_equal(ca.destroyed, 1);

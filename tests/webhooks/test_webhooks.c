@@ -14,6 +14,7 @@
 
 #include "../storage/fault_storage.h"
 #include "webhook/ssrf.h"
+#include "../test_error.h"
 
 /* ---- a recording receiver ------------------------------------------------ */
 
@@ -180,11 +181,11 @@ static void close_env(wenv *v)
     free(v);
 }
 
+/* The detail of this thread's last failed call (every call gets T_ERR). */
 static constra_error last(constra_t *h)
 {
-    constra_error err = CONSTRA_ERROR_INIT;
-    constra_last_error(h, &err);
-    return err;
+    (void)h;
+    return t_last_error();
 }
 
 /* Adds an endpoint; returns its id in `id` and its secret in `secret`. */
@@ -196,7 +197,7 @@ static void add_endpoint(constra_t *h, const char *url, const char *secret_in, c
     p.secret = secret_in;
     p.event_types = types;
     constra_webhook_endpoint *ep = NULL;
-    if (constra_webhook_endpoint_add(h, &p, &ep) != CONSTRA_OK) {
+    if (constra_webhook_endpoint_add(h, &p, &ep, T_ERR) != CONSTRA_OK) {
         fail_msg("endpoint_add: %s", last(h).message);
     }
     strcpy(id, constra_webhook_endpoint_id(ep));
@@ -219,7 +220,7 @@ static int pay(constra_t *h, const char *key, char *id_out)
     p.phone_number = "254700000000";
     p.reference = "order_7429";
     constra_intent *in = NULL;
-    int rc = constra_intent_create(h, &p, key, &in);
+    int rc = constra_intent_create(h, &p, key, &in, T_ERR);
     if (rc != CONSTRA_OK) {
         return rc;
     }
@@ -229,7 +230,7 @@ static int pay(constra_t *h, const char *key, char *id_out)
         strcpy(id_out, id);
     }
     constra_intent_free(in);
-    rc = constra_intent_simulate_callback(h, id, "0", NULL, &in);
+    rc = constra_intent_simulate_callback(h, id, "0", NULL, &in, T_ERR);
     constra_intent_free(in);
     return rc;
 }
@@ -237,7 +238,7 @@ static int pay(constra_t *h, const char *key, char *id_out)
 static constra_webhook_delivery_list *deliveries(constra_t *h, const char *state)
 {
     constra_webhook_delivery_list *l = NULL;
-    assert_int_equal(constra_webhook_delivery_list_get(h, NULL, state, NULL, 0, &l), CONSTRA_OK);
+    assert_int_equal(constra_webhook_delivery_list_get(h, NULL, state, NULL, 0, &l, T_ERR), CONSTRA_OK);
     return l;
 }
 
@@ -323,9 +324,9 @@ static void test_signed_deliveries_verified(void **state)
     assert_int_equal(strlen(secret), 6 + 32);
     assert_int_equal(pay(v->h, "k1", pi), CONSTRA_OK);
 
-    assert_int_equal(constra_tick(v->h, clock_ms), CONSTRA_OK);
+    assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
     constra_event_list *ev = NULL;
-    assert_int_equal(constra_intent_events(v->h, pi, &ev), CONSTRA_OK);
+    assert_int_equal(constra_event_list_get(v->h, pi, &ev, T_ERR), CONSTRA_OK);
     size_t nev = constra_event_list_count(ev);
     assert_true(nev >= 3);
     assert_int_equal(v->rx.count, nev);
@@ -363,7 +364,7 @@ static void test_signed_deliveries_verified(void **state)
     assert_string_equal(constra_webhook_delivery_endpoint_id(l, 0), ep);
     assert_non_null(strstr(constra_webhook_delivery_attempts_json(l, 0), "\"status\":200"));
     constra_webhook_delivery_list_free(l);
-    assert_int_equal(constra_tick(v->h, clock_ms + 1000), CONSTRA_OK);
+    assert_int_equal(constra_tick(v->h, clock_ms + 1000, T_ERR), CONSTRA_OK);
     assert_int_equal(v->rx.count, nev);
 
     /* A given secret (not whsec_): t_v1 and body-hex only. */
@@ -372,7 +373,7 @@ static void test_signed_deliveries_verified(void **state)
                  ep2, NULL);
     size_t before = v->rx.count;
     assert_int_equal(pay(v->h, "k2", NULL), CONSTRA_OK);
-    assert_int_equal(constra_webhooks_tick(v->h, clock_ms + 2000), CONSTRA_OK);
+    assert_int_equal(constra_webhooks_tick(v->h, clock_ms + 2000, T_ERR), CONSTRA_OK);
     size_t two = 0;
     for (size_t i = before; i < v->rx.count; i++) {
         const received *q = &v->rx.req[i];
@@ -399,7 +400,7 @@ static void test_signed_deliveries_verified(void **state)
 static void tick_at(wenv *v, int64_t t)
 {
     clock_ms = t;
-    assert_int_equal(constra_tick(v->h, t), CONSTRA_OK);
+    assert_int_equal(constra_tick(v->h, t, T_ERR), CONSTRA_OK);
 }
 
 static void test_retry_schedule_and_replay(void **state)
@@ -463,8 +464,8 @@ static void test_retry_schedule_and_replay(void **state)
     constra_webhook_delivery_list_free(l);
 
     /* Replay: pending again, now answered 200. */
-    assert_int_equal(constra_webhook_delivery_replay(v->h, did), CONSTRA_OK);
-    assert_int_equal(constra_webhook_delivery_replay(v->h, did), CONSTRA_E_INVALID_STATE);
+    assert_int_equal(constra_webhook_delivery_replay(v->h, did, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_webhook_delivery_replay(v->h, did, T_ERR), CONSTRA_E_INVALID_STATE);
     v->rx.otherwise = 200;
     tick_at(v, clock_ms);
     assert_int_equal(v->rx.count, 7);
@@ -474,7 +475,7 @@ static void test_retry_schedule_and_replay(void **state)
     assert_int_equal(constra_webhook_delivery_attempts(l, 0), 1);
     assert_int_equal(constra_webhook_delivery_last_status(l, 0), 200);
     constra_webhook_delivery_list_free(l);
-    assert_int_equal(constra_webhook_delivery_replay(v->h, "whd_nope"), CONSTRA_E_NOT_FOUND);
+    assert_int_equal(constra_webhook_delivery_replay(v->h, "whd_nope", T_ERR), CONSTRA_E_NOT_FOUND);
     close_env(v);
 }
 
@@ -530,7 +531,7 @@ static void test_survives_restart(void **state)
     char ep[64], secret[300];
     add_endpoint(v->h, "http://hooks.test/r", NULL, "*", ep, secret);
     assert_int_equal(pay(v->h, "k1", NULL), CONSTRA_OK);
-    assert_int_equal(constra_webhooks_tick(v->h, clock_ms), CONSTRA_OK);
+    assert_int_equal(constra_webhooks_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
     size_t queued = count_state(v->h, "pending");
     assert_true(queued >= 3);
     assert_int_equal(pay(v->h, "k2", NULL), CONSTRA_OK);
@@ -540,7 +541,7 @@ static void test_survives_restart(void **state)
     /* Process 2: the same file, a transport. Everything arrives. */
     open_sqlite(path, &s);
     v = open_env_with(CONSTRA_MODE_SANDBOX, &s, 1);
-    assert_int_equal(constra_tick(v->h, clock_ms), CONSTRA_OK);
+    assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
     assert_int_equal(v->rx.count, 2 * queued);
     assert_int_equal(count_state(v->h, "delivered"), 2 * queued);
     assert_int_equal(verify_with_python(&v->rx, secret), 0);
@@ -588,14 +589,14 @@ static void faults_lose_nothing(int sqlite)
         v->faults.fail_at = n;
         /* Transitions and ticks with one storage call failing. */
         (void)pay(v->h, "k1", NULL);
-        (void)constra_tick(v->h, t);
+        (void)constra_tick(v->h, t, T_ERR);
         (void)pay(v->h, "k2", NULL);
-        (void)constra_tick(v->h, t);
+        (void)constra_tick(v->h, t, T_ERR);
         long failures = v->faults.failures;
         v->faults.fail_at = 0;
         /* Then healthy ticks, past any claim lease. */
         for (int k = 1; k <= 3; k++) {
-            assert_int_equal(constra_tick(v->h, t + k * 180000), CONSTRA_OK);
+            assert_int_equal(constra_tick(v->h, t + k * 180000, T_ERR), CONSTRA_OK);
         }
         evset log;
         memset(&log, 0, sizeof(log));
@@ -667,7 +668,7 @@ static void test_allocation_failures(void **state)
         assert_int_equal(pay(v->h, "k1", NULL), CONSTRA_OK);
         int64_t t = clock_ms;
         ca.fail_at = ca.attempts + n;
-        int rc = constra_webhooks_tick(v->h, t);
+        int rc = constra_webhooks_tick(v->h, t, T_ERR);
         int hit = ca.attempts >= ca.fail_at;
         ca.fail_at = 0;
         if (hit) {
@@ -676,7 +677,7 @@ static void test_allocation_failures(void **state)
             assert_int_equal(rc, CONSTRA_OK);
         }
         for (int k = 1; k <= 2; k++) {
-            assert_int_equal(constra_webhooks_tick(v->h, t + k * 180000), CONSTRA_OK);
+            assert_int_equal(constra_webhooks_tick(v->h, t + k * 180000, T_ERR), CONSTRA_OK);
         }
         constra_webhook_delivery_list *l = deliveries(v->h, NULL);
         size_t count = constra_webhook_delivery_list_count(l);
@@ -712,7 +713,7 @@ static void *tick_thread(void *arg)
 {
     ticker *t = arg;
     pthread_barrier_wait(t->go);
-    t->rc = constra_webhooks_tick(t->h, t->now);
+    t->rc = constra_webhooks_tick(t->h, t->now, T_ERR);
     return NULL;
 }
 
@@ -889,12 +890,12 @@ static void test_ssrf_at_registration_and_delivery(void **state)
                              "https://2130706433/h", "https://[::ffff:169.254.169.254]/"};
     for (size_t i = 0; i < 4; i++) {
         p.url = refused[i];
-        assert_int_equal(constra_webhook_endpoint_add(v->h, &p, NULL), CONSTRA_E_INVALID_ARGUMENT);
+        assert_int_equal(constra_webhook_endpoint_add(v->h, &p, NULL, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
         assert_string_equal(last(v->h).code, "url_forbidden");
         assert_string_equal(last(v->h).param, "url");
     }
     constra_webhook_endpoint_list *el = NULL;
-    assert_int_equal(constra_webhook_endpoint_list_get(v->h, &el), CONSTRA_OK);
+    assert_int_equal(constra_webhook_endpoint_list_get(v->h, &el, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_webhook_endpoint_list_count(el), 0);
     constra_webhook_endpoint_list_free(el);
 
@@ -908,7 +909,7 @@ static void test_ssrf_at_registration_and_delivery(void **state)
     ip.provider = "mpesa";
     ip.phone_number = "254700000000";
     constra_intent *in = NULL;
-    assert_int_equal(constra_intent_create(v->h, &ip, "k1", &in), CONSTRA_OK);
+    assert_int_equal(constra_intent_create(v->h, &ip, "k1", &in, T_ERR), CONSTRA_OK);
     constra_intent_free(in);
     int64_t t0 = clock_ms;
     tick_at(v, t0);
@@ -934,14 +935,14 @@ static void test_bad_endpoint_input(void **state)
     wenv *v = open_env(CONSTRA_MODE_SANDBOX);
     constra_webhook_endpoint_params p = CONSTRA_WEBHOOK_ENDPOINT_PARAMS_INIT;
     constra_webhook_endpoint *out = (constra_webhook_endpoint *)&p; /* must be reset */
-    assert_int_equal(constra_webhook_endpoint_add(NULL, &p, NULL), CONSTRA_E_INVALID_ARGUMENT);
-    assert_int_equal(constra_webhook_endpoint_add(v->h, NULL, &out), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_webhook_endpoint_add(NULL, &p, NULL, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_webhook_endpoint_add(v->h, NULL, &out, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
     assert_null(out);
-    assert_int_equal(constra_webhook_endpoint_add(v->h, &p, NULL), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_webhook_endpoint_add(v->h, &p, NULL, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
     assert_string_equal(last(v->h).param, "url");
     constra_webhook_endpoint_params zero;
     memset(&zero, 0, sizeof(zero));
-    assert_int_equal(constra_webhook_endpoint_add(v->h, &zero, NULL), CONSTRA_E_ABI);
+    assert_int_equal(constra_webhook_endpoint_add(v->h, &zero, NULL, T_ERR), CONSTRA_E_ABI);
 
     static char huge_url[3000], huge_secret[400], huge_types[2000];
     memcpy(huge_url, "https://a.example/", 18);
@@ -974,7 +975,7 @@ static void test_bad_endpoint_input(void **state)
         p.url = bad[i].url;
         p.secret = bad[i].secret;
         p.event_types = bad[i].types;
-        int rc = constra_webhook_endpoint_add(v->h, &p, NULL);
+        int rc = constra_webhook_endpoint_add(v->h, &p, NULL, T_ERR);
         constra_error e = last(v->h);
         if (rc != CONSTRA_E_INVALID_ARGUMENT || strcmp(e.param, bad[i].param) != 0 ||
             (bad[i].code && strcmp(e.code, bad[i].code) != 0)) {
@@ -983,33 +984,33 @@ static void test_bad_endpoint_input(void **state)
     }
     /* Nothing was stored. */
     constra_webhook_endpoint_list *el = NULL;
-    assert_int_equal(constra_webhook_endpoint_list_get(v->h, &el), CONSTRA_OK);
+    assert_int_equal(constra_webhook_endpoint_list_get(v->h, &el, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_webhook_endpoint_list_count(el), 0);
     assert_null(constra_webhook_endpoint_list_at(el, 0));
     constra_webhook_endpoint_list_free(el);
 
     constra_webhook_endpoint *ep = NULL;
-    assert_int_equal(constra_webhook_endpoint_get(v->h, "we_none", &ep), CONSTRA_E_NOT_FOUND);
+    assert_int_equal(constra_webhook_endpoint_get(v->h, "we_none", &ep, T_ERR), CONSTRA_E_NOT_FOUND);
     assert_null(ep);
-    assert_int_equal(constra_webhook_endpoint_get(v->h, NULL, &ep), CONSTRA_E_INVALID_ARGUMENT);
-    assert_int_equal(constra_webhook_endpoint_get(NULL, "x", &ep), CONSTRA_E_INVALID_ARGUMENT);
-    assert_int_equal(constra_webhook_endpoint_remove(v->h, "we_none"), CONSTRA_E_NOT_FOUND);
-    assert_int_equal(constra_webhook_endpoint_remove(v->h, NULL), CONSTRA_E_INVALID_ARGUMENT);
-    assert_int_equal(constra_webhook_endpoint_set_enabled(v->h, "we_none", 0),
+    assert_int_equal(constra_webhook_endpoint_get(v->h, NULL, &ep, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_webhook_endpoint_get(NULL, "x", &ep, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_webhook_endpoint_remove(v->h, "we_none", T_ERR), CONSTRA_E_NOT_FOUND);
+    assert_int_equal(constra_webhook_endpoint_remove(v->h, NULL, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_webhook_endpoint_set_enabled(v->h, "we_none", 0, T_ERR),
                      CONSTRA_E_NOT_FOUND);
     char id[64];
     add_endpoint(v->h, "http://hooks.test/", NULL, NULL, id, NULL);
-    assert_int_equal(constra_webhook_endpoint_set_enabled(v->h, id, 2), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_webhook_endpoint_set_enabled(v->h, id, 2, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
     constra_webhook_delivery_list *l = NULL;
-    assert_int_equal(constra_webhook_delivery_list_get(v->h, NULL, "sent", NULL, 0, &l),
+    assert_int_equal(constra_webhook_delivery_list_get(v->h, NULL, "sent", NULL, 0, &l, T_ERR),
                      CONSTRA_E_INVALID_ARGUMENT);
-    assert_int_equal(constra_webhook_delivery_list_get(v->h, NULL, NULL, NULL, 5000, &l),
+    assert_int_equal(constra_webhook_delivery_list_get(v->h, NULL, NULL, NULL, 5000, &l, T_ERR),
                      CONSTRA_E_INVALID_ARGUMENT);
-    assert_int_equal(constra_webhook_delivery_list_get(v->h, NULL, NULL, NULL, 0, NULL),
+    assert_int_equal(constra_webhook_delivery_list_get(v->h, NULL, NULL, NULL, 0, NULL, T_ERR),
                      CONSTRA_E_INVALID_ARGUMENT);
-    assert_int_equal(constra_webhook_delivery_replay(v->h, NULL), CONSTRA_E_INVALID_ARGUMENT);
-    assert_int_equal(constra_webhooks_tick(v->h, -1), CONSTRA_E_INVALID_ARGUMENT);
-    assert_int_equal(constra_webhooks_tick(NULL, 0), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_webhook_delivery_replay(v->h, NULL, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_webhooks_tick(v->h, -1, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_webhooks_tick(NULL, 0, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
     /* NULL-safe accessors. */
     assert_string_equal(constra_webhook_endpoint_id(NULL), "");
     assert_string_equal(constra_webhook_delivery_id(NULL, 0), "");
@@ -1032,7 +1033,7 @@ static void test_disable_enable_remove(void **state)
     add_endpoint(v->h, "http://hooks.test/d", "given-secret-0123456789", "payment_intent.created",
                  ep, NULL);
     constra_webhook_endpoint *got = NULL;
-    assert_int_equal(constra_webhook_endpoint_get(v->h, ep, &got), CONSTRA_OK);
+    assert_int_equal(constra_webhook_endpoint_get(v->h, ep, &got, T_ERR), CONSTRA_OK);
     assert_string_equal(constra_webhook_endpoint_url(got), "http://hooks.test/d");
     assert_string_equal(constra_webhook_endpoint_secret(got), "given-secret-0123456789");
     assert_string_equal(constra_webhook_endpoint_event_types(got), "payment_intent.created");
@@ -1042,38 +1043,38 @@ static void test_disable_enable_remove(void **state)
     /* Queued while enabled, then disabled: it waits. Events while
      * disabled are skipped for it. */
     assert_int_equal(pay(v->h, "k1", NULL), CONSTRA_OK);
-    assert_int_equal(constra_webhooks_tick(v->h, clock_ms), CONSTRA_OK); /* queued + sent */
+    assert_int_equal(constra_webhooks_tick(v->h, clock_ms, T_ERR), CONSTRA_OK); /* queued + sent */
     assert_int_equal(v->rx.count, 1);
-    assert_int_equal(constra_webhook_endpoint_set_enabled(v->h, ep, 0), CONSTRA_OK);
+    assert_int_equal(constra_webhook_endpoint_set_enabled(v->h, ep, 0, T_ERR), CONSTRA_OK);
     assert_int_equal(pay(v->h, "k2", NULL), CONSTRA_OK);
-    assert_int_equal(constra_tick(v->h, clock_ms), CONSTRA_OK);
+    assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
     assert_int_equal(v->rx.count, 1);
-    assert_int_equal(constra_webhook_endpoint_set_enabled(v->h, ep, 1), CONSTRA_OK);
-    assert_int_equal(constra_tick(v->h, clock_ms), CONSTRA_OK);
+    assert_int_equal(constra_webhook_endpoint_set_enabled(v->h, ep, 1, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
     assert_int_equal(v->rx.count, 1); /* k2's event was skipped */
     assert_int_equal(pay(v->h, "k3", NULL), CONSTRA_OK);
-    assert_int_equal(constra_tick(v->h, clock_ms), CONSTRA_OK);
+    assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
     assert_int_equal(v->rx.count, 2);
 
     /* A new endpoint starts after the events already stored. */
     char ep2[64];
     add_endpoint(v->h, "http://hooks.test/new", NULL, "*", ep2, NULL);
-    assert_int_equal(constra_tick(v->h, clock_ms), CONSTRA_OK);
+    assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
     assert_int_equal(v->rx.count, 2);
 
     /* Removal takes the endpoint's deliveries along. */
     v->rx.otherwise = 500;
     assert_int_equal(pay(v->h, "k4", NULL), CONSTRA_OK);
-    assert_int_equal(constra_tick(v->h, clock_ms), CONSTRA_OK);
+    assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
     assert_true(count_state(v->h, "pending") >= 2);
-    assert_int_equal(constra_webhook_endpoint_remove(v->h, ep2), CONSTRA_OK);
-    assert_int_equal(constra_webhook_endpoint_remove(v->h, ep2), CONSTRA_E_NOT_FOUND);
+    assert_int_equal(constra_webhook_endpoint_remove(v->h, ep2, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_webhook_endpoint_remove(v->h, ep2, T_ERR), CONSTRA_E_NOT_FOUND);
     constra_webhook_delivery_list *l = NULL;
-    assert_int_equal(constra_webhook_delivery_list_get(v->h, ep2, NULL, NULL, 0, &l), CONSTRA_OK);
+    assert_int_equal(constra_webhook_delivery_list_get(v->h, ep2, NULL, NULL, 0, &l, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_webhook_delivery_list_count(l), 0);
     constra_webhook_delivery_list_free(l);
     constra_webhook_endpoint_list *el = NULL;
-    assert_int_equal(constra_webhook_endpoint_list_get(v->h, &el), CONSTRA_OK);
+    assert_int_equal(constra_webhook_endpoint_list_get(v->h, &el, T_ERR), CONSTRA_OK);
     assert_int_equal(constra_webhook_endpoint_list_count(el), 1);
     assert_string_equal(constra_webhook_endpoint_id(constra_webhook_endpoint_list_at(el, 0)), ep);
     constra_webhook_endpoint_list_free(el);
@@ -1101,12 +1102,12 @@ static void test_storage_without_webhooks(void **state)
     wenv *v = open_env_with(CONSTRA_MODE_SANDBOX, &mem, 1);
     constra_webhook_endpoint_params p = CONSTRA_WEBHOOK_ENDPOINT_PARAMS_INIT;
     p.url = "http://hooks.test/";
-    assert_int_equal(constra_webhook_endpoint_add(v->h, &p, NULL), CONSTRA_E_UNSUPPORTED);
+    assert_int_equal(constra_webhook_endpoint_add(v->h, &p, NULL, T_ERR), CONSTRA_E_UNSUPPORTED);
     assert_string_equal(last(v->h).code, "storage_unsupported");
     assert_int_equal(pay(v->h, "k1", NULL), CONSTRA_OK);
-    assert_int_equal(constra_tick(v->h, clock_ms), CONSTRA_OK);
+    assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
     constra_webhook_delivery_list *l = NULL;
-    assert_int_equal(constra_webhook_delivery_list_get(v->h, NULL, NULL, NULL, 0, &l),
+    assert_int_equal(constra_webhook_delivery_list_get(v->h, NULL, NULL, NULL, 0, &l, T_ERR),
                      CONSTRA_E_UNSUPPORTED);
     close_env(v);
 
@@ -1123,8 +1124,8 @@ static void test_storage_without_webhooks(void **state)
     cfg.storage = &cut;
     constra_t *h = NULL;
     assert_int_equal(constra_open(&h, &cfg, NULL), CONSTRA_OK);
-    assert_int_equal(constra_webhook_endpoint_add(h, &p, NULL), CONSTRA_E_UNSUPPORTED);
-    assert_int_equal(constra_webhooks_tick(h, 1), CONSTRA_OK);
+    assert_int_equal(constra_webhook_endpoint_add(h, &p, NULL, T_ERR), CONSTRA_E_UNSUPPORTED);
+    assert_int_equal(constra_webhooks_tick(h, 1, T_ERR), CONSTRA_OK);
     constra_close(h);
 }
 

@@ -235,11 +235,10 @@ static void *ticker_main(void *arg)
         if (t->emulator != NULL) {
             constra_daraja_emulator_pump(t->emulator, now);
         }
-        int rc = constra_tick(t->handle, now);
+        constra_error e = CONSTRA_ERROR_INIT;
+        int rc = constra_tick(t->handle, now, &e);
         /* Report a failing tick once, not four times a second. */
         if (rc != CONSTRA_OK && !failing) {
-            constra_error e = CONSTRA_ERROR_INIT;
-            constra_last_error(t->handle, &e);
             fprintf(stderr, "constra serve: tick failed: %s\n", e.message);
         } else if (rc == CONSTRA_OK && failing) {
             fprintf(stderr, "constra serve: tick recovered\n");

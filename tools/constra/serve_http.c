@@ -289,7 +289,7 @@ static enum MHD_Result send_api(struct MHD_Connection *conn, serve_request *r,
     req.body_len = r->body_len;
 
     constra_api_response *res = NULL;
-    if (constra_api_handle(r->server->handle, &req, &res) != CONSTRA_OK) {
+    if (constra_api_handle(r->server->handle, &req, &res, NULL) != CONSTRA_OK) {
         return send_error(conn, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "api_error", NULL,
                           "the request could not be handled (out of memory?)", NULL, NULL);
     }

@@ -216,38 +216,41 @@ feature_enabled = _fn("constra_feature_enabled", c_int, c_char_p)
 config_init = _fn("constra_config_init", c_int, POINTER(Config), c_size_t)
 open_ = _fn("constra_open", c_int, POINTER(P), POINTER(Config), POINTER(Error))
 close = _fn("constra_close", None, P)
-last_error = _fn("constra_last_error", c_int, P, POINTER(Error))
 now_ms = _fn("constra_now_ms", c_int64, P)
 # intent.h
 intent_params_init = _fn("constra_intent_params_init", c_int, POINTER(IntentParams), c_size_t)
-intent_create = _fn("constra_intent_create", c_int, P, POINTER(IntentParams), c_char_p, POINTER(P))
-intent_get = _fn("constra_intent_get", c_int, P, c_char_p, POINTER(P))
-intent_confirm = _fn("constra_intent_confirm", c_int, P, c_char_p, POINTER(P))
-intent_retry = _fn("constra_intent_retry", c_int, P, c_char_p, POINTER(P))
-intent_cancel = _fn("constra_intent_cancel", c_int, P, c_char_p, POINTER(P))
+intent_create = _fn("constra_intent_create", c_int, P, POINTER(IntentParams), c_char_p, POINTER(P),
+                    POINTER(Error))
+intent_get = _fn("constra_intent_get", c_int, P, c_char_p, POINTER(P), POINTER(Error))
+intent_confirm = _fn("constra_intent_confirm", c_int, P, c_char_p, POINTER(P), POINTER(Error))
+intent_retry = _fn("constra_intent_retry", c_int, P, c_char_p, POINTER(P), POINTER(Error))
+intent_cancel = _fn("constra_intent_cancel", c_int, P, c_char_p, POINTER(P), POINTER(Error))
 intent_resolve = _fn("constra_intent_resolve", c_int, P, c_char_p, c_int, c_char_p, c_char_p,
-                     POINTER(P))
+                     POINTER(P), POINTER(Error))
 intent_simulate = _fn("constra_intent_simulate_callback", c_int, P, c_char_p, c_char_p,
-                      c_char_p, POINTER(P))
-tick = _fn("constra_tick", c_int, P, c_int64)
+                      c_char_p, POINTER(P), POINTER(Error))
+tick = _fn("constra_tick", c_int, P, c_int64, POINTER(Error))
 intent_free = _fn("constra_intent_free", None, P)
 intent_replayed = _fn("constra_intent_replayed", c_int, P)
 intent_json = _fn("constra_intent_json", c_void_p, P, POINTER(c_size_t))
-list_params_init = _fn("constra_list_params_init", c_int, POINTER(ListParams), c_size_t)
-list_intents = _fn("constra_list_intents", c_int, P, POINTER(ListParams), POINTER(P))
+list_params_init = _fn("constra_intent_list_params_init", c_int, POINTER(ListParams), c_size_t)
+list_intents = _fn("constra_intent_list_get", c_int, P, POINTER(ListParams), POINTER(P), POINTER(Error))
 intent_list_json = _fn("constra_intent_list_json", c_void_p, P, POINTER(c_size_t))
 intent_list_free = _fn("constra_intent_list_free", None, P)
-intent_events = _fn("constra_intent_events", c_int, P, c_char_p, POINTER(P))
+intent_events = _fn("constra_event_list_get", c_int, P, c_char_p, POINTER(P), POINTER(Error))
 event_list_json = _fn("constra_event_list_json", c_void_p, P, POINTER(c_size_t))
 event_list_free = _fn("constra_event_list_free", None, P)
-handle_mpesa_callback = _fn("constra_handle_mpesa_callback", c_int, P, c_char_p, c_size_t)
+handle_mpesa_callback = _fn("constra_handle_mpesa_callback", c_int, P, c_char_p, c_size_t,
+                            c_char_p, c_size_t, POINTER(Error))
+handle_mpesa_callback_preauthenticated = _fn("constra_handle_mpesa_callback_preauthenticated",
+                                             c_int, P, c_char_p, c_size_t, POINTER(Error))
 # storage.h / storage_sqlite.h
 storage_init = _fn("constra_storage_init", c_int, POINTER(Storage), c_size_t)
 storage_memory = _fn("constra_storage_memory", c_int, POINTER(Storage), c_void_p, POINTER(Error))
 sqlite_options_init = _fn("constra_sqlite_options_init", c_int, POINTER(SqliteOptions), c_size_t)
 storage_sqlite = _fn("constra_storage_sqlite", c_int, POINTER(Storage), c_void_p,
                      POINTER(SqliteOptions), POINTER(Error))
-# webhook.h
+# webhook_signature.h
 webhook_params_init = _fn("constra_webhook_params_init", c_int, POINTER(WebhookParams), c_size_t)
 webhook_verify = _fn("constra_webhook_verify", c_int, POINTER(WebhookParams), POINTER(c_int),
                      POINTER(Error))
@@ -268,7 +271,7 @@ msisdn_normalize = _fn("constra_msisdn_normalize", c_int, c_char_p, c_size_t, ct
                        c_size_t, POINTER(Error))
 # api.h
 api_request_init = _fn("constra_api_request_init", c_int, POINTER(ApiRequest), c_size_t)
-api_handle = _fn("constra_api_handle", c_int, P, POINTER(ApiRequest), POINTER(P))
+api_handle = _fn("constra_api_handle", c_int, P, POINTER(ApiRequest), POINTER(P), POINTER(Error))
 api_response_status = _fn("constra_api_response_status", c_int, P)
 api_response_body = _fn("constra_api_response_body", c_void_p, P, POINTER(c_size_t))
 api_response_header_count = _fn("constra_api_response_header_count", c_size_t, P)

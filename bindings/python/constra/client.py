@@ -303,9 +303,7 @@ class Client:
                                status=N.E_INVALID_ARGUMENT)
         return handle
 
-    def _fail(self, rc: int) -> ConstraError:
-        err = N.new_error()
-        N.last_error(self._handle, ctypes.byref(err))
+    def _fail(self, rc: int, err: "N.Error") -> ConstraError:
         exc = from_error(rc, err)
         cause = self._adapter.take_exception() if self._adapter else None
         if cause is None and self._transport_adapter is not None:
@@ -314,9 +312,19 @@ class Client:
             exc.__cause__ = cause
         return exc
 
-    def _snapshot(self, rc: int, out: ctypes.c_void_p) -> Intent:
+    def _call(self, fn: Any, *args: Any) -> None:
+        """Calls a fallible C function with a fresh per-call constra_error
+        appended (error.h: every call reports into its own `err`, so two
+        threads sharing this client never see each other's errors)."""
+        err = N.new_error()
+        rc = fn(*args, ctypes.byref(err))
         if rc != N.OK:
-            raise self._fail(rc)
+            raise self._fail(rc, err)
+
+    def _intent_call(self, fn: Any, *args: Any) -> Intent:
+        """As _call for the functions that answer with a constra_intent."""
+        out = ctypes.c_void_p()
+        self._call(fn, *args, ctypes.byref(out))
         try:
             intent = Intent(_json_at(N.intent_json, out))
             intent.replayed = bool(N.intent_replayed(out))
@@ -369,31 +377,23 @@ class Client:
             raise wrong_type("draft", "a bool", draft)
         p.draft = int(draft)
         key = cstr(idempotency_key, "idempotency_key", required=True)
-        out = ctypes.c_void_p()
-        rc = N.intent_create(self._h(), ctypes.byref(p), key, ctypes.byref(out))
-        return self._snapshot(rc, out)
+        return self._intent_call(N.intent_create, self._h(), ctypes.byref(p), key)
 
     def get(self, intent_id: str) -> Intent:
         """The intent with this id (NotFoundError if none)."""
-        out = ctypes.c_void_p()
-        return self._snapshot(N.intent_get(self._h(), _id(intent_id), ctypes.byref(out)), out)
+        return self._intent_call(N.intent_get, self._h(), _id(intent_id))
 
     def confirm(self, intent_id: str) -> Intent:
         """Sends a draft to the rail (InvalidStateError unless a draft)."""
-        out = ctypes.c_void_p()
-        return self._snapshot(N.intent_confirm(self._h(), _id(intent_id), ctypes.byref(out)),
-                              out)
+        return self._intent_call(N.intent_confirm, self._h(), _id(intent_id))
 
     def retry(self, intent_id: str) -> Intent:
         """Operator-approved new attempt of a ``requires_recovery`` intent."""
-        out = ctypes.c_void_p()
-        return self._snapshot(N.intent_retry(self._h(), _id(intent_id), ctypes.byref(out)), out)
+        return self._intent_call(N.intent_retry, self._h(), _id(intent_id))
 
     def cancel(self, intent_id: str) -> Intent:
         """Cancels an intent that is not terminal."""
-        out = ctypes.c_void_p()
-        return self._snapshot(N.intent_cancel(self._h(), _id(intent_id), ctypes.byref(out)),
-                              out)
+        return self._intent_call(N.intent_cancel, self._h(), _id(intent_id))
 
     def resolve(self, intent_id: str, outcome: str, *, receipt: Optional[str] = None,
                 note: Optional[str] = None) -> Intent:
@@ -403,10 +403,9 @@ class Client:
             raise wrong_type("outcome", "a str", outcome)
         if outcome not in ("succeeded", "failed"):
             raise invalid("outcome", "outcome must be 'succeeded' or 'failed'")
-        out = ctypes.c_void_p()
-        rc = N.intent_resolve(self._h(), _id(intent_id), int(outcome == "succeeded"),
-                              cstr(receipt, "receipt"), cstr(note, "note"), ctypes.byref(out))
-        return self._snapshot(rc, out)
+        return self._intent_call(N.intent_resolve, self._h(), _id(intent_id),
+                                 int(outcome == "succeeded"), cstr(receipt, "receipt"),
+                                 cstr(note, "note"))
 
     def simulate(self, intent_id: str, result_code: Union[int, str],
                  result_desc: Optional[str] = None) -> Intent:
@@ -415,10 +414,8 @@ class Client:
         if isinstance(result_code, int) and not isinstance(result_code, bool):
             result_code = str(result_code)
         code = cstr(result_code, "result_code", required=True)
-        out = ctypes.c_void_p()
-        rc = N.intent_simulate(self._h(), _id(intent_id), code,
-                               cstr(result_desc, "result_desc"), ctypes.byref(out))
-        return self._snapshot(rc, out)
+        return self._intent_call(N.intent_simulate, self._h(), _id(intent_id), code,
+                                 cstr(result_desc, "result_desc"))
 
     simulate_callback = simulate
 
@@ -442,9 +439,7 @@ class Client:
         p.created_to_ms = cint(created_to_ms, "created_to_ms", lo=0, hi=INT64_MAX)
         p.limit = cint(limit, "limit", lo=0, hi=2**63 - 1)
         out = ctypes.c_void_p()
-        rc = N.list_intents(self._h(), ctypes.byref(p), ctypes.byref(out))
-        if rc != N.OK:
-            raise self._fail(rc)
+        self._call(N.list_intents, self._h(), ctypes.byref(p), ctypes.byref(out))
         try:
             return _json_at(N.intent_list_json, out)
         finally:
@@ -453,9 +448,7 @@ class Client:
     def events(self, intent_id: str) -> Dict[str, Any]:
         """The intent's timeline, oldest first: {"object":"list","data":[...]}."""
         out = ctypes.c_void_p()
-        rc = N.intent_events(self._h(), _id(intent_id), ctypes.byref(out))
-        if rc != N.OK:
-            raise self._fail(rc)
+        self._call(N.intent_events, self._h(), _id(intent_id), ctypes.byref(out))
         try:
             return _json_at(N.event_list_json, out)
         finally:
@@ -468,22 +461,33 @@ class Client:
         so host code with a tick loop runs unchanged against either."""
         h = self._h()
         now = N.now_ms(h) if now_ms is None else cint(now_ms, "now_ms", lo=0, hi=INT64_MAX)
-        rc = N.tick(h, now)
-        if rc != N.OK:
-            raise self._fail(rc)
+        self._call(N.tick, h, now)
 
     def now_ms(self) -> int:
         """The engine's wall clock (Unix ms)."""
         return int(N.now_ms(self._h()))
 
-    def handle_mpesa_callback(self, body: Union[bytes, str]) -> None:
-        """Applies a Daraja STK callback body exactly as received. A remote
-        client raises UnsupportedError (code ``remote_handle``): Daraja
-        calls the server, not the client."""
+    def handle_mpesa_callback(self, body: Union[bytes, str], *,
+                              query: Union[bytes, str, None] = None) -> None:
+        """Applies a Daraja STK callback body exactly as received. ``query``
+        is the raw query string of the callback request (``token=...``):
+        the callback is authenticated by it (intent.h) and refused with
+        AuthenticationError (code ``callback_unauthenticated``) when it does
+        not carry the workspace's callback token. A remote client raises
+        UnsupportedError (code ``remote_handle``): Daraja calls the server,
+        not the client."""
         raw = body_bytes(body)
-        rc = N.handle_mpesa_callback(self._h(), raw, len(raw))
-        if rc != N.OK:
-            raise self._fail(rc)
+        q = None if query is None else body_bytes(query)
+        self._call(N.handle_mpesa_callback, self._h(), q, 0 if q is None else len(q), raw,
+                   len(raw))
+
+    def handle_mpesa_callback_preauthenticated(self, body: Union[bytes, str]) -> None:
+        """As handle_mpesa_callback() without the token check, for a host
+        that authenticated the sender itself (its own secret path, mutual
+        TLS). Passing it requests from the open internet lets anyone record
+        payments."""
+        raw = body_bytes(body)
+        self._call(N.handle_mpesa_callback_preauthenticated, self._h(), raw, len(raw))
 
     # ---- the REST surface, in process ----------------------------------------
     def request(self, method: str, target: str,
@@ -512,9 +516,7 @@ class Client:
         req.body = ctypes.cast(body_buf, ctypes.c_void_p) if body_buf is not None else None
         req.body_len = len(raw_body)
         out = ctypes.c_void_p()
-        rc = N.api_handle(self._h(), ctypes.byref(req), ctypes.byref(out))
-        if rc != N.OK:
-            raise self._fail(rc)
+        self._call(N.api_handle, self._h(), ctypes.byref(req), ctypes.byref(out))
         try:
             n = ctypes.c_size_t(0)
             ptr = N.api_response_body(out, ctypes.byref(n))

@@ -1,4 +1,4 @@
-"""Webhook signatures (include/constra/webhook.h): verify before parsing.
+"""Webhook signatures (include/constra/webhook_signature.h): verify before parsing.
 
 Pass the body exactly as it came over the wire, as ``bytes``: a body
 decoded and re-encoded, or parsed and re-serialised, is no longer what was

@@ -176,6 +176,53 @@ class Actions(unittest.TestCase):
             self.assertEqual(cm.exception.http_status, 403)
 
 
+class PerCallErrors(unittest.TestCase):
+    """error.h: each call reports into its own constra_error, so threads
+    sharing one Client never raise another thread's cause (ctypes drops the
+    GIL around every C call, so the calls really overlap)."""
+
+    CALLS = 3000
+
+    def test_four_threads_each_see_their_own_error(self):
+        import threading
+        with Client(secret_key=SECRET) as client:
+            pending = create_seed(client, key="per-call-pending")["id"]
+            calls = [
+                lambda i: client.get("pi_00000000000000000000000000"),
+                lambda i: create_seed(client, key="neg-%d" % i, amount=-5),
+                lambda i: client.create(100, idempotency_key="phone-%d" % i, phone_number="12345"),
+                lambda i: client.confirm(pending),
+            ]
+
+            def cause(call, i):
+                try:
+                    call(i)
+                except ConstraError as e:
+                    return (type(e).__name__, e.code, e.param, e.message)
+                return None
+
+            want = [cause(call, -1) for call in calls]
+            self.assertNotIn(None, want)
+            self.assertEqual(len({(w[1], w[2]) for w in want}), len(calls), want)
+            bad = [[] for _ in calls]
+            start = threading.Barrier(len(calls))
+
+            def run(k):
+                start.wait()
+                for i in range(self.CALLS):
+                    got = cause(calls[k], i)
+                    if got != want[k]:
+                        bad[k].append(got)
+
+            threads = [threading.Thread(target=run, args=(k,)) for k in range(len(calls))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            for k in range(len(calls)):
+                self.assertEqual(bad[k][:3], [], "call %d expected %r" % (k, want[k]))
+
+
 class Lifetime(unittest.TestCase):
     def test_context_manager_closes(self):
         with Client() as c:

@@ -2,8 +2,7 @@
  * libconstra — webhook delivery (DESIGN.md section 10): workspace
  * endpoints, and the events of the engine delivered to them at least once.
  *
- * (webhook.h, singular, is the pure signature layer: sign and verify. This
- * header is the engine-level delivery that uses it.)
+ * (webhook_signature.h is the pure layer a receiver uses: sign and verify.)
  *
  * How it works. Every state change of an intent appends an event to the
  * storage in the same atomic write as the change (storage.h). Each
@@ -59,8 +58,8 @@
  * delivery with a compare-and-set before sending it, so one sends it;
  * a claim whose owner died is taken over two minutes later.
  */
-#ifndef CONSTRA_WEBHOOKS_H
-#define CONSTRA_WEBHOOKS_H
+#ifndef CONSTRA_WEBHOOK_DELIVERY_H
+#define CONSTRA_WEBHOOK_DELIVERY_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -114,7 +113,7 @@ typedef struct constra_webhook_delivery_list constra_webhook_delivery_list;
 /**
  * Registers an endpoint (stored; enabled). `out` (may be NULL) receives
  * its snapshot, which the caller frees with constra_webhook_endpoint_free().
- * Errors (recorded in the handle): CONSTRA_E_INVALID_ARGUMENT with code
+ * Errors (in `err`): CONSTRA_E_INVALID_ARGUMENT with code
  * "url_invalid" (param "url"), "url_forbidden" (live mode SSRF rule),
  * "secret_invalid" (param "secret"), "event_type_unknown" (param
  * "event_types") or the usual argument codes; CONSTRA_E_ABI;
@@ -124,17 +123,18 @@ typedef struct constra_webhook_delivery_list constra_webhook_delivery_list;
  */
 CONSTRA_API int constra_webhook_endpoint_add(constra_t *handle,
                                              const constra_webhook_endpoint_params *params,
-                                             constra_webhook_endpoint **out);
+                                             constra_webhook_endpoint **out, constra_error *err);
 
 /** One endpoint by id into *out (free it). CONSTRA_E_NOT_FOUND,
  *  CONSTRA_E_INVALID_ARGUMENT, CONSTRA_E_UNSUPPORTED, CONSTRA_E_STORAGE. */
 CONSTRA_API int constra_webhook_endpoint_get(constra_t *handle, const char *id,
-                                             constra_webhook_endpoint **out);
+                                             constra_webhook_endpoint **out, constra_error *err);
 
 /** Every endpoint, by id, into *out (free with
  *  constra_webhook_endpoint_list_free()). */
 CONSTRA_API int constra_webhook_endpoint_list_get(constra_t *handle,
-                                                  constra_webhook_endpoint_list **out);
+                                                  constra_webhook_endpoint_list **out,
+                                                  constra_error *err);
 /** Number of endpoints in the list; 0 for NULL. Thread-safe (read-only). */
 CONSTRA_API size_t constra_webhook_endpoint_list_count(const constra_webhook_endpoint_list *list);
 /** The index-th endpoint, owned by the list; NULL past the end. */
@@ -151,12 +151,13 @@ CONSTRA_API void constra_webhook_endpoint_list_free(constra_webhook_endpoint_lis
  * (changed concurrently: retry), CONSTRA_E_UNSUPPORTED, CONSTRA_E_STORAGE.
  */
 CONSTRA_API int constra_webhook_endpoint_set_enabled(constra_t *handle, const char *id,
-                                                     int enabled);
+                                                     int enabled, constra_error *err);
 
 /** Removes an endpoint and its deliveries (pending ones are dropped).
  *  Errors: CONSTRA_E_NOT_FOUND, CONSTRA_E_INVALID_ARGUMENT,
  *  CONSTRA_E_UNSUPPORTED, CONSTRA_E_STORAGE. */
-CONSTRA_API int constra_webhook_endpoint_remove(constra_t *handle, const char *id);
+CONSTRA_API int constra_webhook_endpoint_remove(constra_t *handle, const char *id,
+                                                constra_error *err);
 
 /* Endpoint accessors: never fail; "" / 0 for NULL. Valid until freed. */
 CONSTRA_API const char *constra_webhook_endpoint_id(const constra_webhook_endpoint *endpoint);
@@ -182,7 +183,8 @@ CONSTRA_API void constra_webhook_endpoint_free(constra_webhook_endpoint *endpoin
 CONSTRA_API int constra_webhook_delivery_list_get(constra_t *handle, const char *endpoint_id,
                                                   const char *state, const char *starting_after,
                                                   size_t limit,
-                                                  constra_webhook_delivery_list **out);
+                                                  constra_webhook_delivery_list **out,
+                                                  constra_error *err);
 /** Number of deliveries in the list; 0 for NULL. Thread-safe (read-only). */
 CONSTRA_API size_t constra_webhook_delivery_list_count(const constra_webhook_delivery_list *list);
 /* The index-th delivery's fields; "" / 0 past the end. Valid until freed. */
@@ -228,7 +230,8 @@ CONSTRA_API void constra_webhook_delivery_list_free(constra_webhook_delivery_lis
  * pending already), CONSTRA_E_CONFLICT (changed concurrently),
  * CONSTRA_E_INVALID_ARGUMENT, CONSTRA_E_UNSUPPORTED, CONSTRA_E_STORAGE.
  */
-CONSTRA_API int constra_webhook_delivery_replay(constra_t *handle, const char *delivery_id);
+CONSTRA_API int constra_webhook_delivery_replay(constra_t *handle, const char *delivery_id,
+                                                constra_error *err);
 
 /**
  * The webhook work of a tick at `now_ms`: queues the deliveries of events
@@ -239,8 +242,8 @@ CONSTRA_API int constra_webhook_delivery_replay(constra_t *handle, const char *d
  * (each at most 15 s). Returns CONSTRA_OK, or the first storage error
  * (failed sends are not errors: they are scheduled for retry).
  */
-CONSTRA_API int constra_webhooks_tick(constra_t *handle, int64_t now_ms);
+CONSTRA_API int constra_webhooks_tick(constra_t *handle, int64_t now_ms, constra_error *err);
 
 CONSTRA_END_DECLS
 
-#endif /* CONSTRA_WEBHOOKS_H */
+#endif /* CONSTRA_WEBHOOK_DELIVERY_H */

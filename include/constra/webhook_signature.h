@@ -55,8 +55,8 @@
  * digest context with its own allocator and frees it before the call
  * returns). All functions are thread-safe.
  */
-#ifndef CONSTRA_WEBHOOK_H
-#define CONSTRA_WEBHOOK_H
+#ifndef CONSTRA_WEBHOOK_SIGNATURE_H
+#define CONSTRA_WEBHOOK_SIGNATURE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -270,4 +270,4 @@ CONSTRA_API const char *constra_webhook_hmac_backend(void);
 
 CONSTRA_END_DECLS
 
-#endif /* CONSTRA_WEBHOOK_H */
+#endif /* CONSTRA_WEBHOOK_SIGNATURE_H */
