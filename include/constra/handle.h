@@ -75,6 +75,24 @@ typedef struct constra_config {
      *  an endpoint or ticks. NULL: getaddrinfo(). */
     int (*resolve)(void *ctx, const char *host, char *out, size_t out_size);
     void *resolve_ctx;
+    /** How long the first request with an idempotency key holds it "in
+     *  flight" (appended in 0.2). A retry with the same key within the
+     *  lease gets 409 idempotent_request_in_flight; after it, a definite
+     *  answer: the intent that request created (its current state), or
+     *  the request runs afresh when it created nothing (a crash or a
+     *  storage failure before anything was written). 0 means 60000
+     *  (60 s); 1000 to idempotency_retention_ms. */
+    int64_t idempotency_lease_ms;
+    /** The workspace's callback token (appended in 0.2), copied: 16 to 64
+     *  characters of [A-Za-z0-9_-]. Provider callbacks are accepted only
+     *  with "token=<it>" in the query of the URL they arrive on
+     *  (constra_handle_mpesa_callback(), the REST callback route), compared
+     *  in constant time. NULL: derived from secret_key (HMAC-SHA256 of a
+     *  fixed label under the key, 32 hex characters), so every process of
+     *  the workspace accepts the same callbacks and a new key makes old
+     *  callback URLs stop working. With neither, every callback is refused
+     *  (401) except through constra_handle_mpesa_callback_preauthenticated(). */
+    const char *callback_token;
     /* New fields are appended here. */
 } constra_config;
 

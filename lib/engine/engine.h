@@ -25,6 +25,12 @@ struct constra {
     int64_t callback_timeout_ms;
     int max_attempts;
     int64_t idempotency_retention_ms;
+    int64_t idempotency_lease_ms; /* in flight this long, then a definite answer */
+    /* "token=" every provider callback must carry ("" refuses them all). */
+    char callback_token[65];
+    /* Callbacks refused for a missing or wrong token, guarded by `mutex`:
+     * the only trace unauthenticated traffic leaves (the overview shows it). */
+    uint64_t callbacks_refused;
     int64_t amount_max;
     char secret_key[128]; /* "" when none: the router then refuses all */
     void *mutex; /* guards the id generator and the cache */

@@ -7,6 +7,7 @@
 #include "engine/engine.h"
 #include "platform/platform.h"
 #include "util/check.h"
+#include "util/hmac.h"
 
 /* The first published layout of constra_config ends after `platform`. */
 #define CONFIG_V1_SIZE (offsetof(constra_config, platform) + sizeof(const constra_platform *))
@@ -15,6 +16,7 @@
 #define DEFAULT_MAX_ATTEMPTS 3
 #define DEFAULT_RETENTION_MS INT64_C(86400000)
 #define DEFAULT_AMOUNT_MAX INT64_C(250000)
+#define DEFAULT_LEASE_MS INT64_C(60000)
 
 int constra_config_init(constra_config *config, size_t struct_size)
 {
@@ -60,7 +62,57 @@ static int check_settings(const constra_config *c, constra_error *err)
         return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid",
                              "config.amount_max", "config.amount_max must not be negative");
     }
+    int64_t retention = c->idempotency_retention_ms ? c->idempotency_retention_ms
+                                                    : DEFAULT_RETENTION_MS;
+    if (c->idempotency_lease_ms != 0 &&
+        (c->idempotency_lease_ms < 1000 || c->idempotency_lease_ms > retention)) {
+        return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid",
+                             "config.idempotency_lease_ms",
+                             "config.idempotency_lease_ms must be 0 (default) or 1000 to the "
+                             "idempotency retention");
+    }
+    if (c->callback_token) {
+        size_t len;
+        int rc = constra__check_str(c->callback_token, 64, 0, "config.callback_token", &len, err);
+        if (rc != CONSTRA_OK) {
+            return rc;
+        }
+        int ok = len >= 16;
+        for (size_t i = 0; ok && i < len; i++) {
+            char ch = c->callback_token[i];
+            ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                 ch == '_' || ch == '-';
+        }
+        if (!ok) {
+            return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid",
+                                 "config.callback_token",
+                                 "config.callback_token must be 16 to 64 characters of "
+                                 "[A-Za-z0-9_-]");
+        }
+    }
     return CONSTRA_OK;
+}
+
+/* The callback token when the host gives none: a MAC of a fixed label
+ * under the secret key. Stable across restarts and across every process
+ * of the workspace (they share the key), unguessable without the key,
+ * and it reveals nothing about the key. 128 bits as 32 hex digits. */
+static int derive_callback_token(const char *secret_key, char out[65])
+{
+    static const char label[] = "constra callback token v1";
+    uint8_t mac[CONSTRA__SHA256_SIZE];
+    if (constra__hmac_sha256((const uint8_t *)secret_key, strlen(secret_key), label,
+                             sizeof(label) - 1, mac) != 0) {
+        return -1;
+    }
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < 16; i++) {
+        out[2 * i] = hex[mac[i] >> 4];
+        out[2 * i + 1] = hex[mac[i] & 15];
+    }
+    out[32] = '\0';
+    constra__wipe(mac, sizeof(mac));
+    return 0;
 }
 
 int constra_open(constra_t **out, const constra_config *config, constra_error *err)
@@ -144,6 +196,18 @@ int constra_open(constra_t **out, const constra_config *config, constra_error *e
                                                                : DEFAULT_RETENTION_MS;
     h->amount_max = cfg.amount_max ? cfg.amount_max : DEFAULT_AMOUNT_MAX;
     constra__strlcpy(h->secret_key, cfg.secret_key ? cfg.secret_key : "", sizeof(h->secret_key));
+    h->idempotency_lease_ms = cfg.idempotency_lease_ms ? cfg.idempotency_lease_ms
+                                                       : DEFAULT_LEASE_MS;
+    if (h->idempotency_lease_ms > h->idempotency_retention_ms) {
+        h->idempotency_lease_ms = h->idempotency_retention_ms; /* a short retention */
+    }
+    if (cfg.callback_token) {
+        constra__strlcpy(h->callback_token, cfg.callback_token, sizeof(h->callback_token));
+    } else if (h->secret_key[0] && derive_callback_token(h->secret_key, h->callback_token) != 0) {
+        constra_close(h);
+        return constra__fail(err, CONSTRA_E_PLATFORM, "platform_error", NULL,
+                             "cannot derive the callback token");
+    }
     *out = h;
     return CONSTRA_OK;
 }
