@@ -101,7 +101,7 @@ typedef struct constra_config {
 #define CONSTRA_MODE_LIVE 1
 
 #define CONSTRA_CONFIG_INIT \
-    { sizeof(constra_config), NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL }
+    { sizeof(constra_config), NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, NULL }
 
 /**
  * Run-time initialiser (for FFI languages): zero-fills `config`, sets its
