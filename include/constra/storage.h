@@ -213,8 +213,12 @@ typedef struct constra_storage {
     int (*get_intent)(void *user_data, const char *id, constra_storage_intent_fn emit,
                       void *ctx);
 
-    /** Emits the intent whose checkout_request_id is this one, or
-     *  CONSTRA_E_NOT_FOUND. */
+    /** Emits the intent whose checkout_request_id is this one NOW OR EVER
+     *  WAS (since 0.2: every attempt's provider request id stays findable
+     *  for the life of the intent, so a late result for a superseded
+     *  attempt still reaches it), or CONSTRA_E_NOT_FOUND. A checkout id
+     *  belongs to one intent forever: commit() of another intent with it
+     *  is CONSTRA_E_CONFLICT. */
     int (*find_by_checkout)(void *user_data, const char *checkout_request_id,
                             constra_storage_intent_fn emit, void *ctx);
 

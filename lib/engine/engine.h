@@ -93,8 +93,11 @@ int constra__new_id(constra_t *h, const char *prefix, char *out, size_t size, co
 
 /* Applies one provider result (callback, poll, query) to whichever intent
  * it is about; unknown checkout ids are kept for reconciliation. */
-int constra__engine_apply_result(constra_t *h, const constra_rail_result *r, int64_t now_ms,
-                                 constra_error *e);
+/* Applies a provider result found by its checkout id (unmatched ones are
+ * kept for reconciliation). by_rail: it came from the rail's own poll or
+ * query rather than a callback off the network (see apply_to). */
+int constra__engine_apply_result(constra_t *h, const constra_rail_result *r, int by_rail,
+                                 int64_t now_ms, constra_error *e);
 
 /* What a provider result code means for the engine (through the M-Pesa
  * result-code catalogue). */

@@ -1093,11 +1093,17 @@ static void test_list(void **state)
 
 /* ---- the Daraja callback route ------------------------------------------------------------ */
 
+/* A callback as Daraja sends it: to the workspace's callback URL, which
+ * carries the callback token, with no bearer key. */
 static constra_api_response *post_callback(env *v, const char *target, const char *body,
                                            size_t len)
 {
     const char *ct[] = {"Content-Type", "application/json", NULL};
-    return call_h(v, "POST", target, body, len, 0, ct); /* no bearer: Daraja sends none */
+    char token[65], with_token[300];
+    assert_int_equal(constra_callback_token(v->h, token, sizeof(token), T_ERR), CONSTRA_OK);
+    snprintf(with_token, sizeof(with_token), "%s%ctoken=%s", target,
+             strchr(target, '?') ? '&' : '?', token);
+    return call_h(v, "POST", with_token, body, len, 0, ct); /* no bearer: Daraja sends none */
 }
 
 static void expect_ack(constra_api_response *r)
@@ -1139,7 +1145,7 @@ static void test_callback_route(void **state)
     char b[CONSTRA_ID_SIZE], b_co[CONSTRA_RAIL_ID_SIZE];
     create_ok(v, "cb_b", seed_body, b, b_co);
     char *cancelled = vector_for("stk_callback_cancelled.json", b_co);
-    expect_ack(post_callback(v, "/api/v1/mpesa/callback?token=s3cret", cancelled,
+    expect_ack(post_callback(v, "/api/v1/mpesa/callback", cancelled,
                              strlen(cancelled)));
     snprintf(target, sizeof(target), "/v1/payment-intents/%s", b);
     r = call(v, "GET", target, NULL);
@@ -1418,11 +1424,16 @@ static long run_oom(const char *method, const char *target, const char *body, in
             strcpy(seed_id, constra_intent_id(in));
             constra_intent_free(in);
         }
-        /* target with its "{id}" (if any) replaced by the seed's id. */
-        char t[200];
+        /* target with its "{id}" (if any) replaced by the seed's id; a
+         * callback goes to the callback URL with its token. */
+        char t[300];
         const char *mark = strstr(target, "{id}");
         if (mark) {
             snprintf(t, sizeof(t), "%.*s%s%s", (int)(mark - target), target, seed_id, mark + 4);
+        } else if (strstr(target, "/providers/mpesa/callback")) {
+            char token[65];
+            assert_int_equal(constra_callback_token(h, token, sizeof(token), NULL), CONSTRA_OK);
+            snprintf(t, sizeof(t), "%s?token=%s", target, token);
         } else {
             snprintf(t, sizeof(t), "%s", target);
         }
@@ -1549,7 +1560,25 @@ static void test_arguments(void **state)
     /* constra_handle_mpesa_callback directly. */
     assert_int_equal(constra_handle_mpesa_callback(NULL, NULL, 0, "{}", 2, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
     assert_int_equal(constra_handle_mpesa_callback(v->h, NULL, 0, NULL, 2, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
-    assert_int_equal(constra_handle_mpesa_callback(v->h, NULL, 0, "{}", 2, T_ERR), CONSTRA_E_PARSE);
+    /* Without the token (or with a wrong one) nothing is even parsed. */
+    assert_int_equal(constra_handle_mpesa_callback(v->h, NULL, 0, "{}", 2, T_ERR), CONSTRA_E_AUTH);
+    assert_string_equal(t_last_error().code, "callback_unauthenticated");
+    assert_int_equal(t_last_error().http_status, 401);
+    assert_int_equal(constra_handle_mpesa_callback(v->h, "token=x", 7, "{}", 2, T_ERR),
+                     CONSTRA_E_AUTH);
+    char tok[65], q[80];
+    assert_int_equal(constra_callback_token(v->h, tok, sizeof(tok), T_ERR), CONSTRA_OK);
+    assert_int_equal(strlen(tok), 32);
+    assert_int_equal(constra_callback_token(v->h, tok, 32, T_ERR), CONSTRA_E_BUFFER_TOO_SMALL);
+    assert_int_equal(constra_callback_token(v->h, tok, sizeof(tok), T_ERR), CONSTRA_OK);
+    int qn = snprintf(q, sizeof(q), "a=1&token=%s", tok);
+    assert_int_equal(constra_handle_mpesa_callback(v->h, q, (size_t)qn, "{}", 2, T_ERR),
+                     CONSTRA_E_PARSE);
+    /* The query length bounds the token: one character short is refused. */
+    assert_int_equal(constra_handle_mpesa_callback(v->h, q, (size_t)qn - 1, "{}", 2, T_ERR),
+                     CONSTRA_E_AUTH);
+    assert_int_equal(constra_handle_mpesa_callback_preauthenticated(v->h, "{}", 2, T_ERR),
+                     CONSTRA_E_PARSE);
     err = t_last_error();
     assert_string_equal(err.code, "field_missing");
     assert_int_equal(err.http_status, 400);
