@@ -1113,6 +1113,80 @@ static void expect_ack(constra_api_response *r)
     constra_api_response_free(r);
 }
 
+/* Callbacks that do not carry the workspace's token, on every callback
+ * path, as Daraja or a browser page (text/plain, no-cors) would send them:
+ * 401 with the JSON error, nothing stored, only the overview's counter. */
+static void test_callback_forgeries(void **state)
+{
+    (void)state;
+    env *v = open_env();
+    char a[CONSTRA_ID_SIZE], a_co[CONSTRA_RAIL_ID_SIZE];
+    create_ok(v, "forge_a",
+              "{\"amount\":1,\"currency\":\"KES\",\"customer\":{\"phone_number\":\"254708374149\"}}",
+              a, a_co);
+    char *success = vector_for("stk_callback_success.json", a_co);
+    char token[65];
+    assert_int_equal(constra_callback_token(v->h, token, sizeof(token), T_ERR), CONSTRA_OK);
+    char near[80], upper[80];
+    snprintf(near, sizeof(near), "?token=%.31s", token);
+    snprintf(upper, sizeof(upper), "?TOKEN=%s", token);
+    static const char *const paths[] = {"/v1/providers/mpesa/callback",
+                                        "/api/v1/providers/mpesa/callback",
+                                        "/api/v1/mpesa/callback"};
+    const char *const queries[] = {"", "?token=", "?token=s3cret", near, upper, "?x=1"};
+    static const char *const types[] = {"application/json", "text/plain"};
+    char *before = snapshot(v);
+    int refused = 0;
+    for (size_t p = 0; p < 3; p++) {
+        for (size_t q = 0; q < sizeof(queries) / sizeof(queries[0]); q++) {
+            for (size_t t = 0; t < 2; t++) {
+                char target[200];
+                snprintf(target, sizeof(target), "%s%s", paths[p], queries[q]);
+                const char *hs[] = {"Content-Type", types[t], NULL};
+                constra_api_response *r =
+                    call_h(v, "POST", target, success, strlen(success), 0, hs);
+                expect_error(r, 401, "callback_unauthenticated", "token");
+                constra_api_response_free(r);
+                refused++;
+            }
+        }
+    }
+    /* Guessing checkout ids without the token: none is even looked at. */
+    for (int i = 0; i < 2000; i++) {
+        char body[400], target[80];
+        snprintf(body, sizeof(body),
+                 "{\"Body\":{\"stkCallback\":{\"MerchantRequestID\":\"m\",\"CheckoutRequestID\":"
+                 "\"ws_CO_%020d\",\"ResultCode\":0,\"ResultDesc\":\"x\"}}}",
+                 i);
+        snprintf(target, sizeof(target), "/v1/providers/mpesa/callback?token=guess%d", i);
+        const char *hs[] = {"Content-Type", "text/plain", NULL};
+        constra_api_response *r = call_h(v, "POST", target, body, strlen(body), 0, hs);
+        assert_int_equal(constra_api_response_status(r), 401);
+        constra_api_response_free(r);
+        refused++;
+    }
+    expect_unchanged(v, before);
+    free(before);
+    char target[120];
+    snprintf(target, sizeof(target), "/v1/payment-intents/%s", a);
+    constra_api_response *r = call(v, "GET", target, NULL);
+    assert_string_equal(jget(body_of(r), "status"), "pending_user_action");
+    constra_api_response_free(r);
+    r = call(v, "GET", "/v1/sandbox/overview", NULL);
+    char want[32];
+    snprintf(want, sizeof(want), "%d", refused);
+    assert_string_equal(jget(body_of(r), "callbacks.refused"), want);
+    assert_string_equal(jget(body_of(r), "callbacks.total"), "0");
+    constra_api_response_free(r);
+    /* With the token it is applied. */
+    expect_ack(post_callback(v, "/v1/providers/mpesa/callback", success, strlen(success)));
+    r = call(v, "GET", target, NULL);
+    assert_string_equal(jget(body_of(r), "status"), "succeeded");
+    constra_api_response_free(r);
+    free(success);
+    close_env(v);
+}
+
 static void test_callback_route(void **state)
 {
     (void)state;
@@ -1599,6 +1673,7 @@ int main(void)
         cmocka_unit_test(test_simulate_and_resolve),
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_callback_route),
+        cmocka_unit_test(test_callback_forgeries),
         cmocka_unit_test(test_instructions),
         cmocka_unit_test(test_storage_failure_not_stored),
         cmocka_unit_test(test_out_of_memory),
