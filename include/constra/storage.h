@@ -84,6 +84,11 @@ typedef struct constra_storage_event {
     size_t document_len;
 } constra_storage_event;
 
+/** How long a storage keeps a provider callback that matched no intent
+ *  (for reconciliation): 30 days. The engine also bounds how many it
+ *  keeps (CONSTRA_UNMATCHED_CALLBACKS_PER_HOUR, intent.h). */
+#define CONSTRA_STORAGE_UNMATCHED_RETENTION_MS INT64_C(2592000000)
+
 /** States of an idempotency record. */
 typedef enum constra_idempotency_state {
     CONSTRA_IDEMPOTENCY_IN_FLIGHT = 1, /* reserved, request running */
@@ -251,7 +256,10 @@ typedef struct constra_storage {
      *  key is not an error. */
     int (*idempotency_release)(void *user_data, const char *key, const char *fingerprint);
 
-    /** Optional: deletes idempotency records expired at now_ms. */
+    /** Optional: deletes idempotency records expired at now_ms, and
+     *  unmatched callbacks (events with intent_id "") older than
+     *  CONSTRA_STORAGE_UNMATCHED_RETENTION_MS. The memory storage keeps
+     *  them for its lifetime (within the engine's rate bound). */
     int (*purge_expired)(void *user_data, int64_t now_ms);
 
     /** Optional: called exactly once when the last user drops the copy. */

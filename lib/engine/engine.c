@@ -954,8 +954,36 @@ int constra_intent_resolve(constra_t *h, const char *id, int succeeded, const ch
 
 /* ---- provider results ----------------------------------------------------------- */
 
+/* Room to keep one more unmatched callback this hour (see
+ * CONSTRA_UNMATCHED_CALLBACKS_PER_HOUR): 1, or 0 and counted as dropped. */
+static int unmatched_room(constra_t *h, int64_t now)
+{
+    constra__lock(&h->platform, h->mutex);
+    if (now - h->unmatched_window_ms >= INT64_C(3600000) || now < h->unmatched_window_ms) {
+        h->unmatched_window_ms = now;
+        h->unmatched_in_window = 0;
+    }
+    int room = h->unmatched_in_window < CONSTRA_UNMATCHED_CALLBACKS_PER_HOUR;
+    if (room) {
+        h->unmatched_in_window++;
+    } else {
+        h->unmatched_dropped++;
+    }
+    uint64_t dropped = h->unmatched_dropped;
+    constra__unlock(&h->platform, h->mutex);
+    if (!room && (dropped == 1 || dropped % 1000 == 0)) {
+        constra__log(&h->platform, CONSTRA_LOG_WARN,
+                     "dropped an unmatched callback past %d this hour (%llu so far)",
+                     CONSTRA_UNMATCHED_CALLBACKS_PER_HOUR, (unsigned long long)dropped);
+    }
+    return room;
+}
+
 static int keep_unmatched(constra_t *h, const constra_rail_result *r, int64_t now, constra_error *e)
 {
+    if (!unmatched_room(h, now)) {
+        return CONSTRA_OK; /* acknowledged, counted, not stored */
+    }
     char evt_id[CONSTRA_ID_SIZE];
     int rc = constra__new_id(h, "evt", evt_id, sizeof(evt_id), e);
     if (rc != CONSTRA_OK) {

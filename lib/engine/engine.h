@@ -31,6 +31,12 @@ struct constra {
     /* Callbacks refused for a missing or wrong token, guarded by `mutex`:
      * the only trace unauthenticated traffic leaves (the overview shows it). */
     uint64_t callbacks_refused;
+    /* The bound on kept unmatched callbacks (guarded by `mutex`): how many
+     * were kept in the hour starting at unmatched_window_ms, and how many
+     * were dropped past CONSTRA_UNMATCHED_CALLBACKS_PER_HOUR. */
+    int64_t unmatched_window_ms;
+    int unmatched_in_window;
+    uint64_t unmatched_dropped;
     int64_t amount_max;
     char secret_key[128]; /* "" when none: the router then refuses all */
     void *mutex; /* guards the id generator and the cache */

@@ -163,6 +163,7 @@ enum {
     ST_IDEM_COMPLETE,
     ST_IDEM_RELEASE,
     ST_IDEM_PURGE,
+    ST_UNMATCHED_PURGE,
     ST_EVENTS_HEAD,
     ST_EP_INSERT,
     ST_EP_STATE,
@@ -213,6 +214,8 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_IDEM_RELEASE] = "DELETE FROM idempotency WHERE key = ?1 AND fingerprint = ?2"
                         " AND state = ?3",
     [ST_IDEM_PURGE] = "DELETE FROM idempotency WHERE expires_at_ms <= ?1",
+    [ST_UNMATCHED_PURGE] = "DELETE FROM events WHERE intent_id = '' AND type = 'callback.unmatched'"
+                           " AND created_at_ms <= ?1",
     [ST_EVENTS_HEAD] = "SELECT COALESCE(MAX(sequence), 0) FROM events",
     [ST_EP_INSERT] = "INSERT INTO webhook_endpoints (" ENDPOINT_COLS ")"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)",
@@ -768,6 +771,13 @@ static int sq_purge_expired(void *ud, int64_t now)
     sqlite3_stmt *st = stmt(s, ST_IDEM_PURGE);
     sqlite3_bind_int64(st, 1, now);
     int rc = run(s, ST_IDEM_PURGE);
+    if (rc == SQLITE_OK) {
+        /* Unmatched callbacks are kept for reconciliation for
+         * CONSTRA_STORAGE_UNMATCHED_RETENTION_MS (storage.h). */
+        st = stmt(s, ST_UNMATCHED_PURGE);
+        sqlite3_bind_int64(st, 1, now - CONSTRA_STORAGE_UNMATCHED_RETENTION_MS);
+        rc = run(s, ST_UNMATCHED_PURGE);
+    }
     if (rc != SQLITE_OK) {
         log_failure(s, "purge_expired", rc);
     }

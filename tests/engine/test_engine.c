@@ -1005,6 +1005,45 @@ static void test_forged_callbacks_store_nothing(void **state)
     close_env(v);
 }
 
+/* Authenticated callbacks for unknown checkout ids are kept for
+ * reconciliation, at most CONSTRA_UNMATCHED_CALLBACKS_PER_HOUR an hour;
+ * a SQLite storage drops them after the retention. */
+static void test_unmatched_callbacks_bounded(void **state)
+{
+    (void)state;
+    env *v = open_env(3);
+    size_t base = all_events(v);
+    for (int i = 0; i < CONSTRA_UNMATCHED_CALLBACKS_PER_HOUR + 5; i++) {
+        char co[48];
+        snprintf(co, sizeof(co), "ws_CO_unknown_%d", i);
+        assert_int_equal(deliver(v, co, "1032", "", 0), CONSTRA_OK);
+    }
+    assert_int_equal(all_events(v), base + CONSTRA_UNMATCHED_CALLBACKS_PER_HOUR);
+    assert_int_equal(v->h->unmatched_dropped, 5);
+    clock_ms += 3600000; /* a new hour: kept again */
+    assert_int_equal(deliver(v, "ws_CO_unknown_next_hour", "1032", "", 0), CONSTRA_OK);
+    assert_int_equal(all_events(v), base + CONSTRA_UNMATCHED_CALLBACKS_PER_HOUR + 1);
+    if (v->db_path[0] != '\0') {
+        /* SQLite: gone after the retention, intent events untouched. */
+        char id[CONSTRA_ID_SIZE];
+        reach(v, AT_PENDING, "kept", id);
+        size_t with_intent = all_events(v);
+        assert_int_equal(v->h->storage.purge_expired(v->h->storage.user_data,
+                                                     clock_ms - 3600000 +
+                                                         CONSTRA_STORAGE_UNMATCHED_RETENTION_MS),
+                         CONSTRA_OK);
+        assert_int_equal(all_events(v), with_intent - CONSTRA_UNMATCHED_CALLBACKS_PER_HOUR);
+        assert_int_equal(v->h->storage.purge_expired(v->h->storage.user_data,
+                                                     clock_ms + 1 +
+                                                         CONSTRA_STORAGE_UNMATCHED_RETENTION_MS),
+                         CONSTRA_OK);
+        assert_int_equal(all_events(v),
+                         with_intent - CONSTRA_UNMATCHED_CALLBACKS_PER_HOUR - 1);
+        assert_int_equal(status_of(v, id), CONSTRA_INTENT_PENDING_USER_ACTION);
+    }
+    close_env(v);
+}
+
 /* A 0.1 SQLite file (tests/storage/fixtures): opened by this version, its
  * intents are all there and every attempt's checkout id finds its intent,
  * including the superseded one 0.1 stopped indexing. A late success for it
@@ -1348,6 +1387,7 @@ int main(void)
         cmocka_unit_test(test_late_and_double_payments),
         cmocka_unit_test(test_forged_callbacks_store_nothing),
         cmocka_unit_test(test_v01_file_late_success_on_old_attempt),
+        cmocka_unit_test(test_unmatched_callbacks_bounded),
         cmocka_unit_test(test_magic_numbers_via_tick),
         cmocka_unit_test(test_timeout_then_retries_exhausted),
         cmocka_unit_test(test_duplicate_and_late_callbacks),
