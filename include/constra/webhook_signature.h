@@ -40,8 +40,16 @@
  *     a longer or unterminated value is MALFORMED and no more than
  *     CONSTRA_WEBHOOK_HEADER_MAX + 1 bytes of it are read; likewise the
  *     secret, webhook-id and webhook-timestamp are read at most one byte
- *     past their limits); the parse is strict: anything malformed is
- *     rejected, never guessed;
+ *     past their limits); the framing is parsed strictly: anything
+ *     malformed is rejected, never guessed;
+ *   - a v1 candidate that cannot be read (not 64 hex digits for t_v1, not
+ *     the base64 of 32 bytes for standard_webhooks, e.g. "v1=bad_signature")
+ *     is skipped when the header carries another one, as the Stripe SDKs and
+ *     the Standard Webhooks libraries do; unreadable candidates alone are
+ *     MALFORMED, never enough to verify;
+ *   - a standard_webhooks secret is canonical base64 after "whsec_": the
+ *     standard alphabet (A-Z a-z 0-9 + /), '=' padding optional, no
+ *     whitespace, no URL-safe '-' '_' (the error message says so);
  *   - the computed MAC is compared with every candidate in constant time
  *     (no early exit on the first difference or the first match);
  *   - the signature is checked before the timestamp window, so EXPIRED and

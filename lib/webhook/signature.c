@@ -300,7 +300,11 @@ static int load_key(const constra_webhook_params *p, wh_key *k, int *reason, con
     if (got <= 0) {
         constra__wipe(k->buf, sizeof(k->buf)); /* a failed decode may have written some */
         return secret_invalid(err, reason,
-                              "a standard_webhooks secret must be whsec_ followed by base64");
+                              "a standard_webhooks secret must be whsec_ followed by base64 of "
+                              "the key: the standard alphabet (A-Z a-z 0-9 + /), '=' padding "
+                              "optional, no whitespace or URL-safe characters, at most %d "
+                              "bytes decoded",
+                              (int)sizeof(k->buf));
     }
     k->bytes = k->buf;
     k->len = (size_t)got;
@@ -389,7 +393,7 @@ static int verify_t_v1(const constra_webhook_params *p, const wh_key *k, int64_t
     const char *t_text = NULL;
     size_t t_len = 0;
     int64_t t = 0;
-    size_t ncand = 0;
+    size_t ncand = 0, unreadable = 0;
     size_t index = 0;
     for (size_t pos = 0;; index++) {
         size_t end = item_end(h, len, pos, ',');
@@ -426,17 +430,19 @@ static int verify_t_v1(const constra_webhook_params *p, const wh_key *k, int64_t
             t_text = val;
             t_len = val_len;
         } else if (key_len == 2 && item[0] == 'v' && item[1] == '1') {
-            if (ncand == CONSTRA_WEBHOOK_MAX_SIGNATURES) {
+            if (ncand + unreadable == CONSTRA_WEBHOOK_MAX_SIGNATURES) {
                 return reject(err, reason, CONSTRA_WEBHOOK_MALFORMED, "signature",
                               "signature header has more than %d v1 entries",
                               CONSTRA_WEBHOOK_MAX_SIGNATURES);
             }
-            if (val_len != MAC_HEX_LEN ||
-                constra__hex_decode(val, val_len, cands[ncand], MAC_LEN) != MAC_LEN) {
-                return reject(err, reason, CONSTRA_WEBHOOK_MALFORMED, "signature",
-                              "v1 entry %zu is not %d hex digits", ncand + 1, MAC_HEX_LEN);
+            /* An unreadable candidate is skipped, as the Stripe SDKs do:
+             * it can never verify, and another entry may (rotation). */
+            if (val_len == MAC_HEX_LEN &&
+                constra__hex_decode(val, val_len, cands[ncand], MAC_LEN) == MAC_LEN) {
+                ncand++;
+            } else {
+                unreadable++;
             }
-            ncand++;
         }
         /* Any other key (v0, future schemes) is ignored. */
         if (end == len) {
@@ -447,6 +453,11 @@ static int verify_t_v1(const constra_webhook_params *p, const wh_key *k, int64_t
     if (t_text == NULL) {
         return reject(err, reason, CONSTRA_WEBHOOK_MALFORMED, "signature",
                       "signature header has no t=<timestamp>");
+    }
+    if (ncand == 0 && unreadable > 0) {
+        return reject(err, reason, CONSTRA_WEBHOOK_MALFORMED, "signature",
+                      "signature header has no readable v1 signature (%zu not 64 hex digits)",
+                      unreadable);
     }
     if (ncand == 0) {
         return reject(err, reason, CONSTRA_WEBHOOK_MALFORMED, "signature",
@@ -514,7 +525,7 @@ static int verify_standard(const constra_webhook_params *p, const wh_key *k, int
         return rc;
     }
     const char *h = p->signature;
-    size_t ncand = 0;
+    size_t ncand = 0, unreadable = 0;
     size_t index = 0;
     for (size_t pos = 0; pos < len;) {
         if (h[pos] == ' ') { /* separators: one or more spaces */
@@ -532,22 +543,30 @@ static int verify_standard(const constra_webhook_params *p, const wh_key *k, int
                           "webhook-signature entry %zu is not <version>,<signature>", index);
         }
         if (ver_len == 2 && tok[0] == 'v' && tok[1] == '1') {
-            if (ncand == CONSTRA_WEBHOOK_MAX_SIGNATURES) {
+            if (ncand + unreadable == CONSTRA_WEBHOOK_MAX_SIGNATURES) {
                 return reject(err, reason, CONSTRA_WEBHOOK_MALFORMED, "signature",
                               "webhook-signature has more than %d v1 entries",
                               CONSTRA_WEBHOOK_MAX_SIGNATURES);
             }
             const char *sig = comma + 1;
             size_t sig_len = tok_len - ver_len - 1;
-            if (sig_len != MAC_B64_LEN ||
-                constra__base64_decode(sig, sig_len, cands[ncand], MAC_LEN, 1) != MAC_LEN) {
-                return reject(err, reason, CONSTRA_WEBHOOK_MALFORMED, "signature",
-                              "v1 entry %zu is not the base64 of 32 bytes", ncand + 1);
+            /* Unreadable candidates are skipped (the Standard Webhooks
+             * libraries do): never enough on their own to verify. */
+            if (sig_len == MAC_B64_LEN &&
+                constra__base64_decode(sig, sig_len, cands[ncand], MAC_LEN, 1) == MAC_LEN) {
+                ncand++;
+            } else {
+                unreadable++;
             }
-            ncand++;
         }
         /* Other versions (v1a, v2, ...) are ignored. */
         pos = end;
+    }
+    if (ncand == 0 && unreadable > 0) {
+        return reject(err, reason, CONSTRA_WEBHOOK_MALFORMED, "signature",
+                      "webhook-signature has no readable v1 signature (%zu not the base64 of "
+                      "32 bytes)",
+                      unreadable);
     }
     if (ncand == 0) {
         return reject(err, reason, CONSTRA_WEBHOOK_MALFORMED, "signature",

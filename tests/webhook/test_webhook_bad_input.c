@@ -293,7 +293,6 @@ static void test_t_v1_malformed(void **state)
         "t=1764689191,V1=@",           /* ... and no v1 */
         "t=1764689191,v1=@0",          /* 65 digits */
         "t=1764689191,v1=0@",
-        "t=1764689191,v1=@,v1=abc",    /* a second v1 that is not hex */
         "t=1764689191,v1==@",
         "t=1764689191,=x,v1=@",
         "t=1764689191,v0,v1=@",        /* unknown entry without '=' */
@@ -318,6 +317,27 @@ static void test_t_v1_malformed(void **state)
     /* Only v0 entries: nothing to check. */
     snprintf(buf, sizeof(buf), "t=1764689191,v0=%s", v1);
     expect_malformed(buf);
+    /* Unreadable v1 candidates beside a valid one are skipped, as the
+     * Stripe SDKs' own tests require ("v1=bad_signature", "v1=potato");
+     * on their own they never verify. */
+    static const char *const extra[] = {"v1=bad_signature", "v1=potato", "v1=abc", "v1=",
+                                        "v1=@0"};
+    for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
+        char one[200];
+        subst(one, sizeof(one), extra[i], v1);
+        snprintf(buf, sizeof(buf), "t=1764689191,v1=%s,%s", v1, one);
+        p = t_v1_params(buf, T0);
+        expect_result(&p, CONSTRA_OK, CONSTRA_WEBHOOK_OK, NULL, NULL);
+        snprintf(buf, sizeof(buf), "t=1764689191,%s,v1=%s", one, v1);
+        p = t_v1_params(buf, T0);
+        expect_result(&p, CONSTRA_OK, CONSTRA_WEBHOOK_OK, NULL, NULL);
+        snprintf(buf, sizeof(buf), "t=1764689191,%s", one);
+        expect_malformed(buf);
+    }
+    /* A readable but wrong candidate beside an unreadable one: a mismatch. */
+    snprintf(buf, sizeof(buf), "t=1764689191,v1=potato,v1=%064d", 0);
+    p = t_v1_params(buf, T0);
+    expect_result(&p, CONSTRA_E_SIGNATURE, CONSTRA_WEBHOOK_MISMATCH, NULL, NULL);
 }
 
 static void test_t_v1_many_entries(void **state)
@@ -632,6 +652,12 @@ static void test_standard_bad(void **state)
                      err.message);
         }
     }
+    /* An unreadable v1 candidate beside the valid one is skipped, as the
+     * Standard Webhooks libraries do; alone it never verifies (above). */
+    p = std_params("v1,garbage " STD_SIG);
+    expect_result(&p, CONSTRA_OK, CONSTRA_WEBHOOK_OK, NULL, NULL);
+    p = std_params(STD_SIG " v1,AAAA v1,");
+    expect_result(&p, CONSTRA_OK, CONSTRA_WEBHOOK_OK, NULL, NULL);
     /* Extra spaces between, before and after entries are tolerated. */
     p = std_params("  v2,xyz   " STD_SIG "  ");
     expect_result(&p, CONSTRA_OK, CONSTRA_WEBHOOK_OK, NULL, NULL);

@@ -101,6 +101,37 @@ static void test_all_vectors(void **state)
            invalid, per_scheme[1], per_scheme[2], per_scheme[3]);
 }
 
+/* The cases the Stripe SDKs and the Standard Webhooks libraries test
+ * (tests/vectors/webhook-reference-libraries.json, recomputed at fixed
+ * times by scripts/gen_webhook_reference_vectors.py). */
+static void test_reference_libraries(void **state)
+{
+    (void)state;
+    cJSON *root = wh_load_vectors_named("webhook-reference-libraries.json");
+    assert_non_null(root);
+    int n = wh_vector_count(root);
+    assert_int_equal(n, 24);
+    int skipped_ok = 0;
+    for (int i = 0; i < n; i++) {
+        wh_vector v;
+        if (wh_vector_at(root, i, &v) != 0 || v.expected_result < 0) {
+            fail_msg("reference vector %d is malformed or unmapped", i);
+        }
+        constra_webhook_params p = params_of(&v);
+        int reason = -1;
+        constra_error err = CONSTRA_ERROR_INIT;
+        int rc = constra_webhook_verify(&p, &reason, &err);
+        if (reason != v.expected_result || (rc == CONSTRA_OK) != v.valid) {
+            fail_msg("reference vector %d (%s, '%s'): %s, want %s (%s)", i, v.scheme_name,
+                     v.reason, constra_webhook_result_name(reason),
+                     constra_webhook_result_name(v.expected_result), err.message);
+        }
+        skipped_ok += strcmp(v.reason, "unreadable candidate skipped") == 0;
+    }
+    assert_int_equal(skipped_ok, 5);
+    cJSON_Delete(root);
+}
+
 /* Signing the inputs of every "ok" vector reproduces its header exactly. */
 static void test_sign_reproduces_vectors(void **state)
 {
@@ -396,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_sign_reproduces_vectors),
         cmocka_unit_test(test_standard_published),
         cmocka_unit_test(test_stripe_anchor),
+        cmocka_unit_test(test_reference_libraries),
         cmocka_unit_test(test_round_trips),
         cmocka_unit_test(test_rotation),
         cmocka_unit_test(test_names),

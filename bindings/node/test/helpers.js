@@ -12,9 +12,9 @@ const SECRET = 'cs_test_bindings_0123456789';
 const TIMELINE = ['payment_intent.created', 'payment_intent.pending_user_action',
   'payment_intent.requires_recovery', 'payment_intent.pending_user_action', 'payment_intent.succeeded'];
 
-function vectors() {
+function vectors(name = 'webhook-signatures.json') {
   const dir = process.env.CONSTRA_VECTORS || path.join(__dirname, '..', '..', '..', 'tests', 'vectors');
-  return JSON.parse(fs.readFileSync(path.join(dir, 'webhook-signatures.json'), 'utf8')).vectors;
+  return JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')).vectors;
 }
 
 function createSeed(client, over = {}, key = SEED_KEY) {

@@ -35,6 +35,15 @@ function checkAll(asBuffer) {
 test('all signature vectors, string bodies', () => checkAll(false));
 test('all signature vectors, Buffer bodies', () => checkAll(true));
 
+test("the Stripe SDKs' and Standard Webhooks libraries' cases", () => {
+  const refs = vectors('webhook-reference-libraries.json');
+  assert.equal(refs.length, 24);
+  refs.forEach((v, i) => {
+    if (v.expect === 'valid') assert.doesNotThrow(() => verifyVector(v, Buffer.from(v.body, 'utf8')), `ref ${i} (${v.reason})`);
+    else assert.throws(() => verifyVector(v, v.body), (e) => e instanceof ConstraError, `ref ${i} (${v.reason})`);
+  });
+});
+
 test('vector reasons map to codes', () => {
   const want = { 'timestamp too old': 'signature_expired', 'timestamp too far in the future': 'signature_future',
     'malformed header': 'signature_malformed', 'body changed': 'signature_mismatch' };

@@ -18,8 +18,8 @@ def vectors_dir():
     return os.path.join(here, "..", "..", "..", "tests", "vectors")
 
 
-def webhook_vectors():
-    with open(os.path.join(vectors_dir(), "webhook-signatures.json"), encoding="utf-8") as f:
+def webhook_vectors(name="webhook-signatures.json"):
+    with open(os.path.join(vectors_dir(), name), encoding="utf-8") as f:
         return json.load(f)["vectors"]
 
 

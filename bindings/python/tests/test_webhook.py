@@ -44,6 +44,19 @@ class Vectors(unittest.TestCase):
     def test_vectors_bytes_bodies(self):
         self.check_all(as_bytes=True)
 
+    def test_reference_libraries_cases(self):
+        """The Stripe SDKs' and Standard Webhooks libraries' cases: an
+        unreadable candidate beside a valid one is skipped."""
+        refs = webhook_vectors("webhook-reference-libraries.json")
+        self.assertEqual(len(refs), 24)
+        for i, v in enumerate(refs):
+            with self.subTest(i=i, reason=v["reason"]):
+                if v["expect"] == "valid":
+                    verify_vector(v, v["body"].encode("utf-8"))
+                else:
+                    with self.assertRaises(SignatureError):
+                        verify_vector(v, v["body"])
+
     def test_vector_reasons_map_to_codes(self):
         want = {"timestamp too old": "signature_expired",
                 "timestamp too far in the future": "signature_future",
