@@ -40,6 +40,10 @@ CONSTRA_BEGIN_DECLS
 /** Intent statuses (DESIGN.md section 5). Values are stable. (The enum
  *  has no typedef: constra_intent_status() is the accessor.) */
 enum constra_intent_status {
+    /** A status this library does not know: a newer Constra server's, read
+     *  by the remote client (the server's own string is in
+     *  constra_intent_json()). Never produced by a local engine. */
+    CONSTRA_INTENT_UNKNOWN = 0,
     CONSTRA_INTENT_DRAFT = 1,
     CONSTRA_INTENT_PENDING_USER_ACTION = 2,
     CONSTRA_INTENT_SUCCEEDED = 3,

@@ -9,6 +9,7 @@
 #include "api/router.h"
 #include "platform/platform.h"
 #include "util/ascii.h"
+#include "util/ids.h"
 #include "util/check.h"
 #include "util/hmac.h"
 
@@ -507,9 +508,8 @@ static int dispatch(constra__api_ctx *c)
     }
     if (c->id) {
         constra_error e = CONSTRA_ERROR_INIT;
-        if (constra_id_parse(c->id, "pi", NULL, &e) != CONSTRA_OK) {
-            return constra__api_error(c, 400, "parameter_invalid", "id",
-                                      "the path id must be a payment intent id (pi_...)");
+        if (constra__id_check_opaque(c->id, "id", &e) != CONSTRA_OK) {
+            return constra__api_error(c, 400, "parameter_invalid", "id", e.message);
         }
     }
     switch (r) {

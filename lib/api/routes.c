@@ -12,6 +12,7 @@
 #include "constra/instruction.h"
 #include "platform/platform.h"
 #include "util/check.h"
+#include "util/ids.h"
 #include "util/encode.h"
 #include "util/hmac.h"
 
@@ -428,9 +429,8 @@ static int list_param(int slot, const char *name, const char *value, list_query 
         return CONSTRA_OK;
     }
     case Q_AFTER:
-        if (constra_id_parse(value, "pi", NULL, NULL) != CONSTRA_OK) {
-            return constra__fail(e, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid", name,
-                                 "starting_after must be a payment intent id (pi_...)");
+        if (constra__id_check_opaque(value, name, e) != CONSTRA_OK) {
+            return e ? e->status : CONSTRA_E_INVALID_ARGUMENT;
         }
         constra__strlcpy(q->after, value, sizeof(q->after));
         q->p.starting_after = q->after;

@@ -14,6 +14,7 @@
 #include "mpesa/json_read.h"
 #include "platform/platform.h"
 #include "util/check.h"
+#include "util/ids.h"
 #include "util/civil.h"
 
 #define JSON_DEPTH 16
@@ -136,42 +137,93 @@ static int malformed(constra_error *e, const char *what)
                          why[0] ? why : "wrong shape");
 }
 
-/* "2025-11-27T10:38:14.625Z" (what the API writes) or null -> Unix ms. */
+/* Reads `n` decimal digits at s; -1 if any is not a digit. */
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/* An RFC 3339 date-time -> Unix ms: "2026-05-15T13:41:08Z" (the docs),
+ * "2025-11-27T10:38:14.625Z" (what this library writes), any number of
+ * fraction digits (truncated to ms), "t"/" " for "T", "z" for "Z", or a
+ * "+hh:mm" / "-hh:mm" offset. 0 on success, -1 otherwise. */
+static int parse_rfc3339(const char *t, int64_t *out)
+{
+    size_t len = strlen(t);
+    if (len < 20 || t[4] != '-' || t[7] != '-' || (t[10] != 'T' && t[10] != 't' && t[10] != ' ') ||
+        t[13] != ':' || t[16] != ':') {
+        return -1;
+    }
+    int year = digits(t, 4), month = digits(t + 5, 2), day = digits(t + 8, 2);
+    int hour = digits(t + 11, 2), minute = digits(t + 14, 2), second = digits(t + 17, 2);
+    if (year < 0 || month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 ||
+        minute < 0 || minute > 59 || second < 0 || second > 60) {
+        return -1;
+    }
+    size_t at = 19;
+    int ms = 0;
+    if (t[at] == '.') {
+        size_t k = ++at;
+        while (at < len && t[at] >= '0' && t[at] <= '9') {
+            if (at - k < 3) {
+                ms = ms * 10 + (t[at] - '0');
+            }
+            at++;
+        }
+        if (at == k || at - k > 9) {
+            return -1;
+        }
+        for (size_t pad = at - k; pad < 3; pad++) {
+            ms *= 10;
+        }
+    }
+    int64_t offset_s = 0;
+    if ((t[at] == 'Z' || t[at] == 'z') && at + 1 == len) {
+        offset_s = 0;
+    } else if ((t[at] == '+' || t[at] == '-') && at + 6 == len && t[at + 3] == ':') {
+        int oh = digits(t + at + 1, 2), om = digits(t + at + 4, 2);
+        if (oh < 0 || oh > 23 || om < 0 || om > 59) {
+            return -1;
+        }
+        offset_s = (int64_t)(oh * 3600 + om * 60) * (t[at] == '-' ? -1 : 1);
+    } else {
+        return -1;
+    }
+    int64_t secs = 0;
+    /* The EAT helper does the calendar (and checks the day exists); undo
+     * its +3 h, then the time's own offset. */
+    if (constra__jr_eat_unix(year, month, day, hour, minute, second > 59 ? 59 : second, &secs) !=
+        0) {
+        return -1;
+    }
+    *out = (secs + 10800 - offset_s) * 1000 + ms;
+    return 0;
+}
+
+/* An RFC 3339 time or null/absent (0) -> Unix ms. */
 static int read_time(constra__jr *jr, const cJSON *obj, const char *parent, const char *key,
                      int64_t *out)
 {
-    char text[40];
+    char text[48];
     int present = 0;
-    int rc = constra__jr_text(jr, obj, parent, key, CONSTRA__JR_ID, text, sizeof(text),
+    int rc = constra__jr_text(jr, obj, parent, key, CONSTRA__JR_FREE, text, sizeof(text),
                               &present);
     if (rc != CONSTRA_OK) {
         return rc;
     }
     *out = 0;
-    if (!present) {
-        return CONSTRA_OK;
-    }
-    int f[7] = {0};
-    static const int at[7] = {0, 5, 8, 11, 14, 17, 20};
-    static const int width[7] = {4, 2, 2, 2, 2, 2, 3};
-    int ok = strlen(text) == 24 && text[4] == '-' && text[7] == '-' && text[10] == 'T' &&
-             text[13] == ':' && text[16] == ':' && text[19] == '.' && text[23] == 'Z';
-    for (int k = 0; ok && k < 7; k++) {
-        for (int d = 0; d < width[k]; d++) {
-            char ch = text[at[k] + d];
-            ok = ok && ch >= '0' && ch <= '9';
-            f[k] = f[k] * 10 + (ch - '0');
-        }
-    }
-    int64_t secs = 0;
-    /* The EAT helper does the calendar; undo its +3 h. */
-    if (!ok || constra__jr_eat_unix(f[0], f[1], f[2], f[3], f[4], f[5], &secs) != 0) {
+    if (present && parse_rfc3339(text, out) != 0) {
         char path[CONSTRA__JR_PATH_SIZE];
         constra__jr_path(path, sizeof(path), parent, key);
-        return constra__jr_fail(jr, "field_invalid", path, "%s is not an RFC 3339 UTC time",
-                                path);
+        return constra__jr_fail(jr, "field_invalid", path, "%s is not an RFC 3339 time", path);
     }
-    *out = (secs + 10800) * 1000 + f[6];
     return CONSTRA_OK;
 }
 
@@ -242,17 +294,18 @@ static int read_intent(constra_t *h, constra__jr *jr, const cJSON *obj, struct c
                                text, sizeof(text), NULL))) {
         return rc;
     }
-    if (constra_id_parse(in->id, "pi", NULL, NULL) != CONSTRA_OK) {
-        return bad(jr, "id", "is not a payment intent id");
+    /* Ids are the server's: opaque, within CONSTRA_ID_SIZE - 1 characters
+     * of [A-Za-z0-9_-] (id.h). */
+    if (constra__id_check_opaque(in->id, "id", NULL) != CONSTRA_OK) {
+        return bad(jr, "id", "is not an id this library can hold (1 to 42 of A-Z a-z 0-9 _ -)");
     }
-    in->status = -1;
+    /* A status this library does not know (a newer server's) reads as
+     * CONSTRA_INTENT_UNKNOWN; the server's word stays in the JSON. */
+    in->status = CONSTRA_INTENT_UNKNOWN;
     for (int s = CONSTRA_INTENT_DRAFT; s <= CONSTRA_INTENT_CANCELLED; s++) {
         if (strcmp(text, constra_intent_status_name(s)) == 0) {
             in->status = s;
         }
-    }
-    if (in->status < 0) {
-        return bad(jr, "status", "is not a known status");
     }
     if ((rc = constra__jr_int(jr, obj, "", "amount", CONSTRA__JR_REQUIRED, 0, 1, INT64_MAX,
                               &in->amount, NULL)) ||
@@ -268,7 +321,7 @@ static int read_intent(constra_t *h, constra__jr *jr, const cJSON *obj, struct c
                                sizeof(in->description), NULL)) ||
         (rc = constra__jr_text(jr, obj, "", "receipt", CONSTRA__JR_ID, in->receipt,
                                sizeof(in->receipt), NULL)) ||
-        (rc = constra__jr_object(jr, obj, "", "customer", CONSTRA__JR_REQUIRED, &cust)) ||
+        (rc = constra__jr_object(jr, obj, "", "customer", 0, &cust)) ||
         (rc = constra__jr_text(jr, cust, "customer", "name", CONSTRA__JR_FREE, in->customer_name,
                                sizeof(in->customer_name), NULL)) ||
         (rc = constra__jr_text(jr, cust, "customer", "phone_number", CONSTRA__JR_DIGITS,
@@ -317,7 +370,7 @@ static int read_intent(constra_t *h, constra__jr *jr, const cJSON *obj, struct c
         }
         in->retry_allowed = cJSON_IsTrue(ra);
     }
-    if ((rc = constra__jr_array(jr, obj, "", "attempts", CONSTRA__JR_REQUIRED, &atts))) {
+    if ((rc = constra__jr_array(jr, obj, "", "attempts", 0, &atts))) {
         return rc;
     }
     int n = cJSON_GetArraySize(atts);

@@ -8,6 +8,7 @@
 #include "engine/lists.h"
 #include "platform/platform.h"
 #include "util/check.h"
+#include "util/ids.h"
 #include "util/sbuf.h"
 
 #define LIST_DEFAULT 10
@@ -103,10 +104,7 @@ int constra_intent_list_get(constra_t *h, const constra_intent_list_params *para
         rc = constra__check_str(p.reference, CONSTRA__REFERENCE_MAX, 1, "reference", NULL, &e);
     }
     if (rc == CONSTRA_OK && p.starting_after && p.starting_after[0]) {
-        rc = constra_id_parse(p.starting_after, "pi", NULL, &e);
-        if (rc != CONSTRA_OK) {
-            constra__strlcpy(e.param, "starting_after", sizeof(e.param));
-        }
+        rc = constra__id_check_opaque(p.starting_after, "starting_after", &e);
     }
     if (rc == CONSTRA_OK && (p.created_from_ms < 0 || p.created_to_ms < 0)) {
         rc = constra__fail(&e, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid", "created",
@@ -256,7 +254,7 @@ int constra_event_list_get(constra_t *h, const char *id, constra_event_list **ou
         return constra__report(constra__fail_null(&e, "out"), &e, err);
     }
     *out = NULL;
-    int rc = constra_id_parse(id, "pi", NULL, &e);
+    int rc = constra__id_check_opaque(id, "id", &e);
     if (rc == CONSTRA_OK && h->remote_ops) {
         rc = h->remote_ops->events(h, id, out, &e);
     }

@@ -157,3 +157,24 @@ int constra_id_parse(const char *id, const char *prefix, int64_t *out_ms, constr
     }
     return CONSTRA_OK;
 }
+
+int constra__id_check_opaque(const char *id, const char *param, constra_error *err)
+{
+    size_t len = 0;
+    int rc = constra__check_str(id, CONSTRA_ID_SIZE - 1, 0, param, &len, err);
+    if (rc != CONSTRA_OK && id == NULL) {
+        return rc; /* missing, not malformed */
+    }
+    int ok = rc == CONSTRA_OK && len > 0;
+    for (size_t i = 0; ok && i < len; i++) {
+        char c = id[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '_' || c == '-';
+    }
+    if (!ok) {
+        return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid", param,
+                             "%s must be 1 to %d characters of A-Z a-z 0-9 _ -", param,
+                             CONSTRA_ID_SIZE - 1);
+    }
+    return CONSTRA_OK;
+}

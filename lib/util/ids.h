@@ -35,4 +35,10 @@ int constra__id_check_prefix(const char *prefix, size_t *len_out, constra_error 
 int constra__id_next(constra__idgen *g, int64_t now_ms, const uint8_t *fresh,
                      const char *prefix, char *out, size_t out_size, constra_error *err);
 
+/* Ids as opaque values (a server's, a caller's): 1 to CONSTRA_ID_SIZE - 1
+ * characters of [A-Za-z0-9_-]. Anything else fails with
+ * CONSTRA_E_INVALID_ARGUMENT, code "parameter_invalid", param `param`.
+ * Whether such an id exists is the storage's (or server's) to say. */
+int constra__id_check_opaque(const char *id, const char *param, constra_error *err);
+
 #endif /* CONSTRA_UTIL_IDS_H */

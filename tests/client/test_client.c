@@ -398,14 +398,13 @@ static void test_parser_refuses_wrong_shapes(void **state)
     struct {
         const char *from, *to;
     } edits[] = {
-        {"\"status\":\"pending_user_action\"", "\"status\":\"exploded\""},
         {"\"amount\":1250", "\"amount\":\"1250\""},
         {"\"amount\":1250", "\"amount\":12.5"},
         {"\"currency\":\"KES\"", "\"currency\":\"KESX\""},
         {"\"customer\":{", "\"customer\":[{"},
         {"\"attempts\":[", "\"attempts\":{\"x\":["},
+        {"\"id\":\"pi_", "\"id\":\"pi_/"},
         {"\"agent_policy\":\"operator_review\"", "\"agent_policy\":\"yolo\""},
-        {"\"id\":\"pi_", "\"id\":\"xx_"},
         {"\"created_at\":\"", "\"created_at\":\"yesterday"},
     };
     for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
@@ -494,6 +493,66 @@ static void test_parser_refuses_wrong_shapes(void **state)
 }
 
 /* An answer about another intent than the one asked for is refused. */
+/* Intents shaped as the hosted Constra docs show them: their ids, their
+ * times, only the documented fields, unknown fields and statuses. */
+static void test_docs_shapes(void **state)
+{
+    (void)state;
+    env *v = open_env(1, 0);
+    static const struct {
+        const char *json;
+        const char *id;
+        int status;
+        int64_t created_ms;
+    } cases[] = {
+        {"{\"id\":\"pi_01hx9k7s4v3p9e7m5n2\",\"object\":\"payment_intent\",\"status\":"
+         "\"pending_user_action\",\"amount\":1250,\"currency\":\"KES\",\"created_at\":"
+         "\"2026-05-15T13:41:08Z\"}",
+         "pi_01hx9k7s4v3p9e7m5n2", CONSTRA_INTENT_PENDING_USER_ACTION, INT64_C(1778852468000)},
+        {"{\"id\":\"pi_01hx9k7s4v3p9e7m5n2\",\"status\":\"succeeded\",\"amount\":1250,"
+         "\"currency\":\"KES\",\"created_at\":\"2026-05-15T16:41:08.5+03:00\","
+         "\"receipt\":\"TEB7Q2M1Z8\",\"brand_new_field\":{\"nested\":[1,2]}}",
+         "pi_01hx9k7s4v3p9e7m5n2", CONSTRA_INTENT_SUCCEEDED, INT64_C(1778852468500)},
+        {"{\"id\":\"pi-short\",\"status\":\"awaiting_settlement\",\"amount\":1,\"currency\":"
+         "\"KES\",\"created_at\":\"2026-05-15t13:41:08.123456789z\"}",
+         "pi-short", CONSTRA_INTENT_UNKNOWN, INT64_C(1778852468123)},
+        {"{\"id\":\"x\",\"status\":\"failed\",\"amount\":1,\"currency\":\"KES\","
+         "\"created_at\":\"2026-05-15T10:11:08-03:30\",\"customer\":null,\"attempts\":null}",
+         "x", CONSTRA_INTENT_FAILED, INT64_C(1778852468000)},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        constra_intent *in = NULL;
+        constra_error e = CONSTRA_ERROR_INIT;
+        int rc = constra__client_parse_intent(v->h, cases[i].json, strlen(cases[i].json), 0, &in,
+                                              &e);
+        if (rc != CONSTRA_OK) {
+            fail_msg("case %zu: %s (%s)", i, e.message, e.param);
+        }
+        assert_string_equal(constra_intent_id(in), cases[i].id);
+        assert_int_equal(constra_intent_status(in), cases[i].status);
+        assert_int_equal(constra_intent_created_at_ms(in), cases[i].created_ms);
+        /* The server's JSON as it came: unknown fields and words kept. */
+        assert_string_equal(constra_intent_json(in, NULL), cases[i].json);
+        constra_intent_free(in);
+    }
+    static const char *const times[] = {"2026-05-15T13:41:08", "2026-05-15T13:41:08+0300",
+                                        "2026-05-15T13:41:08.Z", "2026-02-30T13:41:08Z",
+                                        "2026-05-15T24:41:08Z", "15/05/2026 13:41"};
+    for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+        char json[256];
+        snprintf(json, sizeof(json),
+                 "{\"id\":\"pi_1\",\"status\":\"draft\",\"amount\":1,\"currency\":\"KES\","
+                 "\"created_at\":\"%s\"}",
+                 times[i]);
+        constra_intent *in = NULL;
+        constra_error e = CONSTRA_ERROR_INIT;
+        assert_int_equal(constra__client_parse_intent(v->h, json, strlen(json), 0, &in, &e),
+                         CONSTRA_E_PARSE);
+        assert_string_equal(e.param, "created_at");
+    }
+    close_env(v);
+}
+
 static void test_answer_for_another_id(void **state)
 {
     (void)state;
@@ -1029,6 +1088,7 @@ int main(void)
         cmocka_unit_test(test_401_wrong_key_and_live_simulate),
         cmocka_unit_test(test_malformed_answers),
         cmocka_unit_test(test_parser_refuses_wrong_shapes),
+        cmocka_unit_test(test_docs_shapes),
         cmocka_unit_test(test_answer_for_another_id),
         cmocka_unit_test(test_mutated_answers),
         cmocka_unit_test(test_env_configuration),

@@ -537,9 +537,12 @@ static void sc_bad_input(env *v)
     note_error(v->h, "unknown id", rc);
     assert_int_equal(rc, CONSTRA_E_NOT_FOUND);
     assert_int_equal(last(v->h).http_status, 404);
-    rc = constra_intent_get(v->h, "nonsense", &in, T_ERR);
+    rc = constra_intent_get(v->h, "pi_../x", &in, T_ERR);
     note_error(v->h, "bad id", rc);
     assert_int_equal(rc, CONSTRA_E_INVALID_ARGUMENT);
+    /* An opaque id the server does not know: its 404, not a local refusal. */
+    rc = constra_intent_get(v->h, "nonsense", &in, T_ERR);
+    assert_int_equal(rc, CONSTRA_E_NOT_FOUND);
     assert_int_equal(constra_intent_cancel(v->h, NULL, &in, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
     constra_event_list *ev = NULL;
     rc = constra_event_list_get(v->h, "pi_00000000000000000000000000", &ev, T_ERR);

@@ -1296,7 +1296,18 @@ static void test_bad_create_input_changes_nothing(void **state)
     assert_int_equal(constra_intent_get(v->h, "pi_00000000000000000000000000", &in, T_ERR),
                      CONSTRA_E_NOT_FOUND);
     assert_int_equal(last(v).http_status, 404);
-    assert_int_equal(constra_intent_get(v->h, "nonsense", &in, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
+    /* Ids are opaque: a well-formed one that names nothing is not found,
+     * one outside the id alphabet or too long is a bad argument. */
+    assert_int_equal(constra_intent_get(v->h, "nonsense", &in, T_ERR), CONSTRA_E_NOT_FOUND);
+    assert_int_equal(constra_intent_get(v->h, "pi_01hx9k7s4v3p9e7m5n2", &in, T_ERR),
+                     CONSTRA_E_NOT_FOUND);
+    assert_int_equal(constra_intent_get(v->h, "pi_../x", &in, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
+    assert_string_equal(last(v).code, "parameter_invalid");
+    assert_string_equal(last(v).param, "id");
+    assert_int_equal(constra_intent_get(v->h, "", &in, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_intent_get(v->h, "pi_0123456789012345678901234567890123456789x", &in,
+                                        T_ERR),
+                     CONSTRA_E_INVALID_ARGUMENT);
     assert_int_equal(constra_intent_cancel(v->h, NULL, &in, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
     constra_event_list *ev = NULL;
     assert_int_equal(constra_event_list_get(v->h, "pi_00000000000000000000000000", &ev, T_ERR),

@@ -76,7 +76,7 @@ class BadInput(unittest.TestCase):
         self.assertRefused(self.create(agent_policy="yolo"), "agent_policy")
         self.assertRefused(self.create(customer={"nmae": "x", "phone_number": "0712345678"}),
                            "customer.nmae")
-        self.assertRefused(lambda: self.c.get("not-an-id"), "id")
+        self.assertRefused(lambda: self.c.get("not an id"), "id")
         self.assertRefused(lambda: self.c.list(status="paid"), "status")
         self.assertRefused(lambda: self.c.resolve(self.first["id"], "maybe"), "outcome")
 
