@@ -81,11 +81,19 @@
  * Malformed 2xx answers (a Content-Type other than application/json, not
  * strict JSON, not an object of the promised shape, strings too long for
  * their field, an intent other than the one asked for) fail with
- * CONSTRA_E_PARSE, code "response_malformed", param naming the field, and
- * are not repeated: the server did answer (a create whose answer was
- * unreadable is safe to call again under the same key: it replays).
- * Members the client does not know are ignored (a newer server may add
- * some).
+ * CONSTRA_E_PARSE, code "response_malformed", HTTP status 502 (the
+ * server's fault), param naming the field, and are not repeated: the
+ * server did answer (a create whose answer was unreadable is safe to call
+ * again under the same key: it replays).
+ *
+ * What a server may send is read tolerantly: ids are opaque (1 to 42
+ * characters of [A-Za-z0-9_-], whatever their shape); members the client
+ * does not know are ignored and kept in constra_intent_json(), which is
+ * the server's JSON as it came; members the docs mark optional (customer,
+ * attempts, recovery, provider_result, times) may be absent or null;
+ * times are RFC 3339 with or without fractions, "Z" or "+hh:mm"; a status
+ * this library does not know reads as CONSTRA_INTENT_UNKNOWN. What the
+ * client sends is strict (the same checks as a local handle).
  *
  * Threads: a remote handle may be shared by threads as a local one; the
  * transport's send must then be thread-safe (the curl and loopback ones

@@ -145,7 +145,7 @@ static int check_json_answer(const constra_transport_response *resp, constra_err
     const char *ct = constra_transport_response_header(resp, "Content-Type");
     if (ct == NULL || !ieq_prefix(ct, "application/json") ||
         (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' ')) {
-        return constra__fail(e, CONSTRA_E_PARSE, "response_malformed", "Content-Type",
+        return constra__fail_http(e, CONSTRA_E_PARSE, 502, "response_malformed", "Content-Type",
                              "the server answered with Content-Type %.60s, not "
                              "application/json", ct ? ct : "(none)");
     }

@@ -224,7 +224,7 @@ static int respond_intent(constra_t *h, constra_transport_response *resp, const 
     constra_transport_response_free(resp);
     if (rc == CONSTRA_OK && want_id && strcmp(constra_intent_id(in), want_id) != 0) {
         constra_intent_free(in);
-        return constra__fail(e, CONSTRA_E_PARSE, "response_malformed", "id",
+        return constra__fail_http(e, CONSTRA_E_PARSE, 502, "response_malformed", "id",
                              "the server answered about another payment intent than %s",
                              want_id);
     }

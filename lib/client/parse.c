@@ -132,7 +132,7 @@ static int malformed(constra_error *e, const char *what)
     if (e->status == CONSTRA_E_NOMEM) {
         return CONSTRA_E_NOMEM;
     }
-    return constra__fail(e, CONSTRA_E_PARSE, "response_malformed", param[0] ? param : NULL,
+    return constra__fail_http(e, CONSTRA_E_PARSE, 502, "response_malformed", param[0] ? param : NULL,
                          "the server's answer is not %s: %.160s", what,
                          why[0] ? why : "wrong shape");
 }
@@ -506,7 +506,7 @@ int constra__client_parse_list(constra_t *h, const char *body, size_t len,
     if (read_wrapper(&jr, &data, &has_more) != CONSTRA_OK) {
         rc = malformed(e, "a list");
     } else if ((n = data_spans(body, len, spans, 100)) != cJSON_GetArraySize(data) || n > 100) {
-        rc = constra__fail(e, CONSTRA_E_PARSE, "response_malformed", "data",
+        rc = constra__fail_http(e, CONSTRA_E_PARSE, 502, "response_malformed", "data",
                            "the server's list has %d entries where at most 100 are allowed",
                            cJSON_GetArraySize(data));
     }
@@ -530,7 +530,7 @@ int constra__client_parse_list(constra_t *h, const char *body, size_t len,
         if (rc == CONSTRA_OK) {
             l->count++;
         } else if (rc == CONSTRA_E_PARSE) {
-            constra__fail(e, CONSTRA_E_PARSE, "response_malformed", "data",
+            constra__fail_http(e, CONSTRA_E_PARSE, 502, "response_malformed", "data",
                           "entry %ld of the server's list is not a payment intent", i);
         }
     }
@@ -564,7 +564,7 @@ int constra__client_parse_events(constra_t *h, const char *body, size_t len,
     if (read_wrapper(&jr, &data, &has_more) != CONSTRA_OK) {
         rc = malformed(e, "an event list");
     } else if (cJSON_GetArraySize(data) > EVENTS_MAX) {
-        rc = constra__fail(e, CONSTRA_E_PARSE, "response_malformed", "data",
+        rc = constra__fail_http(e, CONSTRA_E_PARSE, 502, "response_malformed", "data",
                            "the server's event list is longer than %d", EVENTS_MAX);
     } else {
         size_t want = (size_t)cJSON_GetArraySize(data);
@@ -579,7 +579,7 @@ int constra__client_parse_events(constra_t *h, const char *body, size_t len,
                          NULL)) {
             rc = constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
         } else if ((n = data_spans(body, len, spans, want)) != (long)want) {
-            rc = constra__fail(e, CONSTRA_E_PARSE, "response_malformed", "data",
+            rc = constra__fail_http(e, CONSTRA_E_PARSE, 502, "response_malformed", "data",
                                "the server's event list cannot be read");
         }
     }

@@ -344,6 +344,7 @@ static void test_malformed_answers(void **state)
         assert_null(in);
         constra_error err = last(v->h);
         assert_string_equal(err.code, "response_malformed");
+        assert_int_equal(err.http_status, 502); /* the server's fault, not the caller's */
         if (params[i]) {
             assert_string_equal(err.param, params[i]);
         }
