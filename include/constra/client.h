@@ -190,7 +190,8 @@ CONSTRA_API int constra_remote_config_init(constra_remote_config *config, size_t
  * other field as it was (initialise it first):
  *   CONSTRA_API_BASE_URL     -> base_url (required)
  *   CONSTRA_SECRET_KEY       -> secret_key (required)
- *   CONSTRA_ENVIRONMENT      -> mode: "sandbox" or "live"; when unset,
+ *   CONSTRA_ENVIRONMENT      -> mode: "sandbox" or "live" ("production" is
+ *                               accepted as live, as the hosted docs say); when unset,
  *                               taken from the key's prefix; when set it
  *                               must agree with the prefix
  *   CONSTRA_DEFAULT_PROVIDER -> default_provider (optional; "mpesa")

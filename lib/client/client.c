@@ -174,12 +174,15 @@ int constra_remote_config_from_env(constra_remote_config *config, constra_getenv
     }
     int mode = key_mode(v[1]);
     if (v[2] != NULL) {
-        int want = strcmp(v[2], "sandbox") == 0 ? CONSTRA_MODE_SANDBOX
-                   : strcmp(v[2], "live") == 0  ? CONSTRA_MODE_LIVE
-                                                : -1;
+        /* "production" is what the hosted docs call live. */
+        int want = strcmp(v[2], "sandbox") == 0                                   ? CONSTRA_MODE_SANDBOX
+                   : strcmp(v[2], "live") == 0 || strcmp(v[2], "production") == 0 ? CONSTRA_MODE_LIVE
+                                                                                  : -1;
         if (want < 0) {
             return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "environment_invalid",
-                                 names[2], "CONSTRA_ENVIRONMENT must be \"sandbox\" or \"live\"");
+                                 names[2],
+                                 "CONSTRA_ENVIRONMENT must be \"sandbox\", \"live\" or "
+                                 "\"production\" (the same as live)");
         }
         if (want != mode) {
             return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "environment_invalid",

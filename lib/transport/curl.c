@@ -41,6 +41,7 @@ int constra_transport_curl(constra_transport *out, const constra_curl_options *o
 #else /* CONSTRA_HAVE_CURL */
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 
@@ -146,6 +147,55 @@ static void give_back(curl_transport *t, CURL *c)
 }
 
 /* Maps a libcurl failure onto the transport's failure kinds. */
+/* What happened, in the words a person debugging it needs: "could not
+ * connect to 127.0.0.1:9: connection refused", not curl's generic text. */
+static void describe_failure(CURL *c, CURLcode cc, const char *url, const char *curl_error,
+                             char *out, size_t size)
+{
+    if (cc == CURLE_COULDNT_CONNECT) {
+        /* host:port as the URL names them (scheme://[userinfo@]host[:port]/...). */
+        const char *h = strstr(url, "://");
+        h = h ? h + 3 : url;
+        size_t n = strcspn(h, "/?#");
+        const char *at = memchr(h, '@', n);
+        if (at) {
+            n -= (size_t)(at + 1 - h);
+            h = at + 1;
+        }
+        long port = 0, os_errno = 0;
+        curl_easy_getinfo(c, CURLINFO_PRIMARY_PORT, &port);
+        curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
+        const char *why = os_errno == ECONNREFUSED   ? "connection refused"
+                          : os_errno == ETIMEDOUT    ? "connection timed out"
+                          : os_errno == EHOSTUNREACH ? "host unreachable"
+                          : os_errno == ENETUNREACH  ? "network unreachable"
+                                                     : "no connection";
+        int has_port = memchr(h, ':', n) != NULL && h[0] != '[';
+        if (port > 0 && !has_port) {
+            snprintf(out, size, "could not connect to %.*s:%ld: %s", (int)n, h, port, why);
+        } else {
+            snprintf(out, size, "could not connect to %.*s: %s", (int)n, h, why);
+        }
+        return;
+    }
+    if (cc == CURLE_COULDNT_RESOLVE_HOST) {
+        const char *h = strstr(url, "://");
+        h = h ? h + 3 : url;
+        snprintf(out, size, "could not resolve the host of %.*s", (int)strcspn(h, "/?#"), h);
+        return;
+    }
+    /* curl's own detail when it has one ("Operation timed out after 2001
+     * milliseconds ..."), else its generic text; lower-case first letter. */
+    snprintf(out, size, "%s", curl_error[0] ? curl_error : curl_easy_strerror(cc));
+    size_t len = strlen(out);
+    while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == '.')) {
+        out[--len] = '\0';
+    }
+    if (out[0] >= 'A' && out[0] <= 'Z' && !(out[1] >= 'A' && out[1] <= 'Z')) {
+        out[0] = (char)(out[0] - 'A' + 'a');
+    }
+}
+
 static int classify(CURL *c, CURLcode cc, const exchange *x)
 {
     switch (cc) {
@@ -241,6 +291,9 @@ static int curl_send(void *ud, const constra_transport_request *req,
     int64_t total_ms = req->timeout_ms > 0 ? req->timeout_ms : t->timeout_ms;
 
     curl_easy_setopt(c, CURLOPT_URL, req->url);
+    char curl_error[CURL_ERROR_SIZE];
+    curl_error[0] = '\0';
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_error);
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
@@ -290,8 +343,8 @@ static int curl_send(void *ud, const constra_transport_request *req,
     }
     if (cc != CURLE_OK) {
         int failure = classify(c, cc, &x);
-        char msg[160];
-        snprintf(msg, sizeof(msg), "curl: %s", curl_easy_strerror(cc));
+        char msg[200];
+        describe_failure(c, cc, req->url, curl_error, msg, sizeof(msg));
         rc = constra_transport_response_fail(response, failure, msg);
     } else {
         long status = 0;

@@ -415,11 +415,15 @@ int constra_transport_send(const constra_transport *transport, const constra_pla
     if (resp->failure != CONSTRA_TRANSPORT_NO_FAILURE) {
         int not_sent = constra_transport_failure_not_sent(resp->failure);
         int status = not_sent ? CONSTRA_E_TRANSPORT : CONSTRA_E_OUTCOME_UNKNOWN;
-        constra__fail(err, status, constra_transport_failure_code(resp->failure), NULL,
-                      "%s %s: %s%s", request->method, transport->name,
-                      resp->failure_message[0] ? resp->failure_message
-                                               : constra_transport_failure_code(resp->failure),
-                      not_sent ? "" : " (the request may have been received)");
+        /* HTTP status 0: no answer came, the failure is on this side of
+         * the wire (the message says what happened, then which request). */
+        constra__fail_http(err, status, 0, constra_transport_failure_code(resp->failure), NULL,
+                           "%s%s (%s via %s)",
+                           resp->failure_message[0]
+                               ? resp->failure_message
+                               : constra_transport_failure_code(resp->failure),
+                           not_sent ? "" : "; the request may have been received",
+                           request->method, transport->name);
         constra_transport_response_free(resp);
         return status;
     }

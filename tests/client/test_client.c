@@ -710,6 +710,13 @@ static void test_env_configuration(void **state)
         {{{"CONSTRA_API_BASE_URL", "http://x/v1", "CONSTRA_SECRET_KEY", SECRET,
            "CONSTRA_ENVIRONMENT", "production", NULL}},
          CONSTRA_E_INVALID_ARGUMENT, "CONSTRA_ENVIRONMENT", "environment_invalid"},
+        /* "production" is live: with a live key it is accepted. */
+        {{{"CONSTRA_API_BASE_URL", "http://x/v1", "CONSTRA_SECRET_KEY",
+           "cs_live_abcdefghijklmnop", "CONSTRA_ENVIRONMENT", "production", NULL}},
+         CONSTRA_OK, "", ""},
+        {{{"CONSTRA_API_BASE_URL", "http://x/v1", "CONSTRA_SECRET_KEY", SECRET,
+           "CONSTRA_ENVIRONMENT", "staging", NULL}},
+         CONSTRA_E_INVALID_ARGUMENT, "CONSTRA_ENVIRONMENT", "environment_invalid"},
         {{{"CONSTRA_API_BASE_URL", "http://x/v1", "CONSTRA_SECRET_KEY", SECRET,
            "CONSTRA_DEFAULT_PROVIDER", "airtel", NULL}},
          CONSTRA_E_INVALID_ARGUMENT, "CONSTRA_DEFAULT_PROVIDER", "environment_invalid"},

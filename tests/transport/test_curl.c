@@ -186,10 +186,19 @@ static void test_closed_port(void **state)
     constra_error e = CONSTRA_ERROR_INIT;
     assert_int_equal(constra_transport_send(&tr, NULL, &r, &resp, &e), CONSTRA_E_TRANSPORT);
     assert_string_equal(e.code, "transport_connect");
+    /* Said as what happened, on this side of the wire (no HTTP status). */
+    char want[96];
+    snprintf(want, sizeof(want), "could not connect to 127.0.0.1:%d: connection refused (GET via",
+             port);
+    if (strncmp(e.message, want, strlen(want)) != 0) {
+        fail_msg("message '%s', want it to start '%s'", e.message, want);
+    }
+    assert_int_equal(e.http_status, 0);
     /* Unresolvable name: also not sent. */
     r.url = "http://nonexistent.invalid/x";
     assert_int_equal(constra_transport_send(&tr, NULL, &r, &resp, &e), CONSTRA_E_TRANSPORT);
     assert_string_equal(e.code, "transport_connect");
+    assert_non_null(strstr(e.message, "could not resolve the host of nonexistent.invalid"));
     tr.destroy(tr.user_data);
 }
 
