@@ -548,6 +548,99 @@ static void test_platform_allocator(void **state)
     assert_int_equal(ca.live, 0);
 }
 
+/* ---- (g) keys in a file written by 0.1 --------------------------------- */
+
+static int64_t v01_clock = INT64_C(1764239894625);
+static int64_t v01_now(void *ud)
+{
+    (void)ud;
+    return v01_clock;
+}
+
+static constra_t *v01_open(const char *path)
+{
+    constra_platform p = CONSTRA_PLATFORM_INIT;
+    p.wall_time_ms = v01_now;
+    constra_sqlite_options o = CONSTRA_SQLITE_OPTIONS_INIT;
+    o.path = path;
+    constra_storage st = CONSTRA_STORAGE_INIT;
+    assert_int_equal(constra_storage_sqlite(&st, NULL, &o, NULL), CONSTRA_OK);
+    constra_config cfg = CONSTRA_CONFIG_INIT;
+    cfg.platform = &p;
+    cfg.storage = &st;
+    constra_t *h = NULL;
+    assert_int_equal(constra_open(&h, &cfg, NULL), CONSTRA_OK);
+    return h;
+}
+
+static int v01_create(constra_t *h, const char *key, int replayed, char *id, constra_error *err)
+{
+    constra_intent_params p = CONSTRA_INTENT_PARAMS_INIT;
+    p.amount = 1250;
+    p.currency = "KES";
+    p.phone_number = "254712345678";
+    constra_intent *in = NULL;
+    int rc = constra_intent_create(h, &p, key, &in, err);
+    if (rc == CONSTRA_OK) {
+        strcpy(id, constra_intent_id(in));
+        assert_int_equal(constra_intent_replayed(in), replayed);
+        constra_intent_free(in);
+    }
+    return rc;
+}
+
+/* A schema-2 file as 0.1 left it: keys reserved with lease == expiry,
+ * an in-flight one never linked (0.1 killed after its first commit: the
+ * intent exists, its prompt may be out). It opens and works; the
+ * completed key replays; the unlinked in-flight one stays 409 after the
+ * lease (never a second intent); new keys link and lease as usual. */
+static void test_v01_file_keys(void **state)
+{
+    (void)state;
+    char path[256];
+    new_path(path, sizeof(path));
+    constra_t *h = v01_open(path);
+    char id_stuck[CONSTRA_ID_SIZE], id_done[CONSTRA_ID_SIZE], id[CONSTRA_ID_SIZE];
+    constra_intent_params p = CONSTRA_INTENT_PARAMS_INIT;
+    p.amount = 1250;
+    p.currency = "KES";
+    p.phone_number = "254712345678";
+    constra_intent *in = NULL;
+    assert_int_equal(constra_intent_create(h, &p, "stuck", &in, NULL), CONSTRA_OK);
+    strcpy(id_stuck, constra_intent_id(in));
+    constra_intent_free(in);
+    assert_int_equal(constra_intent_create(h, &p, "done", &in, NULL), CONSTRA_OK);
+    strcpy(id_done, constra_intent_id(in));
+    constra_intent_free(in);
+    constra_close(h);
+
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "UPDATE idempotency SET lease_expires_at_ms = expires_at_ms;"
+                                  "UPDATE idempotency SET state = 1, http_status = 0,"
+                                  " response = NULL WHERE key = 'stuck'",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    v01_clock += 120000; /* two default leases */
+    h = v01_open(path);
+    constra_error err = CONSTRA_ERROR_INIT;
+    assert_int_equal(v01_create(h, "stuck", 1, id, &err), CONSTRA_E_CONFLICT);
+    assert_string_equal(err.code, "idempotent_request_in_flight");
+    assert_int_equal(v01_create(h, "done", 1, id, &err), CONSTRA_OK);
+    assert_string_equal(id, id_done);
+    assert_int_equal(v01_create(h, "fresh", 0, id, &err), CONSTRA_OK);
+    assert_int_equal(v01_create(h, "fresh", 1, id, &err), CONSTRA_OK);
+    constra_intent_list *l = NULL;
+    assert_int_equal(constra_intent_list_get(h, NULL, &l, NULL), CONSTRA_OK);
+    assert_int_equal(constra_intent_list_count(l), 3);
+    constra_intent_list_free(l);
+    assert_int_equal(constra_intent_get(h, id_stuck, &in, NULL), CONSTRA_OK);
+    constra_intent_free(in);
+    constra_close(h);
+}
+
 int main(int argc, char **argv)
 {
     const char *which = argc > 1 ? argv[1] : "file";
@@ -568,6 +661,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_busy_lock_is_storage_error),
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_platform_allocator),
+        cmocka_unit_test(test_v01_file_keys),
     };
     return cmocka_run_group_tests_name("sqlite storage", tests, NULL, NULL);
 }
