@@ -746,6 +746,16 @@ static answer create_seed(env *v, const char *key)
     return a;
 }
 
+/* A replay: the same intent, the same bytes as `first`. */
+static void expect_replay_of(const answer *got, const answer *first)
+{
+    assert_int_equal(got->rc, CONSTRA_OK);
+    assert_int_equal(got->replayed, 1);
+    assert_string_equal(got->id, first->id);
+    assert_int_equal(got->json_len, first->json_len);
+    assert_memory_equal(got->json, first->json, first->json_len);
+}
+
 static void expect_in_flight(env *v, const char *key)
 {
     answer a = create_seed(v, key);
@@ -781,11 +791,7 @@ static void test_lease_crash_after_reservation(void **state)
     assert_int_equal(intent_count(v), 1);
     /* From now on the key replays that run, byte for byte. */
     answer b = create_seed(v, "crash-1");
-    assert_int_equal(b.rc, CONSTRA_OK);
-    assert_int_equal(b.replayed, 1);
-    assert_string_equal(b.id, a.id);
-    assert_int_equal(b.json_len, a.json_len);
-    assert_memory_equal(b.json, a.json, a.json_len);
+    expect_replay_of(&b, &a);
     /* The fresh run's lease is its own: a different request is still
      * refused as reused, never run. */
     constra_intent_params other = seed_params("254712345678");
@@ -839,11 +845,7 @@ static void test_lease_crash_after_first_commit(void **state)
     clock_ms += 61000;
     assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
     answer c = create_seed(v, "crash-2");
-    assert_int_equal(c.rc, CONSTRA_OK);
-    assert_int_equal(c.replayed, 1);
-    assert_string_equal(c.id, b.id);
-    assert_int_equal(c.json_len, b.json_len);
-    assert_memory_equal(c.json, b.json, b.json_len);
+    expect_replay_of(&c, &b);
     assert_int_equal(c.status, CONSTRA_INTENT_REVIEW_REQUIRED);
     clock_ms += INT64_C(3600000);
     c = create_seed(v, "crash-2");

@@ -398,6 +398,20 @@ static constra_storage_idempotency idem_rec(const char *key, const char *fp, int
     return r;
 }
 
+/* `r` with a response: completed (COMPLETED, 201) or a link (IN_FLIGHT, 0). */
+static constra_storage_idempotency with_response(const constra_storage_idempotency *r, int state,
+                                                 const char *body)
+{
+    constra_storage_idempotency d = *r;
+    d.state = state;
+    d.http_status = state == CONSTRA_IDEMPOTENCY_COMPLETED ? 201 : 0;
+    d.response = body;
+    d.response_len = strlen(body);
+    return d;
+}
+#define completed_rec(r, body) with_response((r), CONSTRA_IDEMPOTENCY_COMPLETED, (body))
+#define link_rec(r, body) with_response((r), CONSTRA_IDEMPOTENCY_IN_FLIGHT, (body))
+
 static void test_idempotency_lifecycle(void **state)
 {
     constra_storage *s = *state;
@@ -422,11 +436,7 @@ static void test_idempotency_lifecycle(void **state)
 
     /* Complete together with the intent, in one commit. */
     static const char body[] = "{\"id\":\"pi_1\",\"status\":\"pending_user_action\"}";
-    constra_storage_idempotency done = r;
-    done.state = CONSTRA_IDEMPOTENCY_COMPLETED;
-    done.http_status = 201;
-    done.response = body;
-    done.response_len = sizeof(body) - 1;
+    constra_storage_idempotency done = completed_rec(&r, body);
     constra_storage_intent in = intent_rec("pi_1", "pending_user_action", 1, "{}");
     constra_storage_write w = {sizeof(w), &in, 0, NULL, 0, &done};
     assert_int_equal(s->commit(s->user_data, &w), CONSTRA_OK);
@@ -508,17 +518,6 @@ static idem_copy held(constra_storage *s, const char *key, const char *fp, int64
     return c;
 }
 
-static constra_storage_idempotency link_rec(const constra_storage_idempotency *r,
-                                            const char *body)
-{
-    constra_storage_idempotency l = *r;
-    l.state = CONSTRA_IDEMPOTENCY_IN_FLIGHT;
-    l.http_status = 0;
-    l.response = body;
-    l.response_len = strlen(body);
-    return l;
-}
-
 /* A key is linked to its intent in the commit that inserts the intent:
  * it stays in flight, shows the link when reserved again, links once,
  * is never released, and completes as before. */
@@ -588,11 +587,7 @@ static void test_idempotency_link(void **state)
 
     /* The owner's outcome commit completes it (intent CAS + COMPLETED). */
     static const char body[] = "{\"id\":\"pi_l1\",\"status\":\"pending_user_action\"}";
-    constra_storage_idempotency done = r;
-    done.state = CONSTRA_IDEMPOTENCY_COMPLETED;
-    done.http_status = 201;
-    done.response = body;
-    done.response_len = sizeof(body) - 1;
+    constra_storage_idempotency done = completed_rec(&r, body);
     constra_storage_intent in1b = intent_rec("pi_l1", "pending_user_action", 2, "{\"v\":2}");
     constra_storage_write w3 = {sizeof(w3), &in1b, 1, NULL, 0, &done};
     assert_int_equal(s->commit(s->user_data, &w3), CONSTRA_OK);
@@ -626,11 +621,7 @@ static void test_idempotency_link(void **state)
     constra_storage_idempotency l3 = link_rec(&k2, link3);
     constra_storage_write w5 = {sizeof(w5), &in3, 0, NULL, 0, &l3};
     assert_int_equal(s->commit(s->user_data, &w5), CONSTRA_OK);
-    constra_storage_idempotency by_retry = k2;
-    by_retry.state = CONSTRA_IDEMPOTENCY_COMPLETED;
-    by_retry.http_status = 201;
-    by_retry.response = body;
-    by_retry.response_len = sizeof(body) - 1;
+    constra_storage_idempotency by_retry = completed_rec(&k2, body);
     assert_int_equal(s->idempotency_complete(s->user_data, &by_retry), CONSTRA_OK);
     constra_storage_intent in3b = intent_rec("pi_l3", "pending_user_action", 2, "{}");
     constra_storage_write w6 = {sizeof(w6), &in3b, 1, NULL, 0, &by_retry};
@@ -671,66 +662,6 @@ static void test_idempotency_no_takeover_before_expiry(void **state)
     c = held(s, "k_old", "fpO", now + 1);
     assert_int_equal(c.lease_expires_at_ms, c.expires_at_ms);
     assert_int_equal(c.response_len, 0);
-}
-
-typedef struct link_race {
-    constra_storage *s;
-    pthread_barrier_t *barrier;
-    int index;
-    int rc;
-} link_race;
-
-static void *race_link(void *p)
-{
-    link_race *r = p;
-    char id[32], evid[32], body[64];
-    snprintf(id, sizeof(id), "pi_lr%d", r->index);
-    snprintf(evid, sizeof(evid), "evt_lr%d", r->index);
-    snprintf(body, sizeof(body), "{\"id\":\"%s\"}", id);
-    constra_storage_intent in = intent_rec(id, "pending_user_action", 1, "{}");
-    constra_storage_event ev = event_rec(evid, id, "payment_intent.created");
-    constra_storage_idempotency rec = idem_rec("link_contended", "fpR", 100);
-    constra_storage_idempotency l = link_rec(&rec, body);
-    constra_storage_write w = {sizeof(w), &in, 0, &ev, 1, &l};
-    pthread_barrier_wait(r->barrier);
-    r->rc = r->s->commit(r->s->user_data, &w);
-    return NULL;
-}
-
-/* Eight requests that all think they own one key (retries after a lease):
- * exactly one intent is created under it. */
-static void test_race_one_link_wins(void **state)
-{
-    constra_storage *s = *state;
-    constra_storage_idempotency rec = idem_rec("link_contended", "fpR", 100);
-    assert_int_equal(s->idempotency_reserve(s->user_data, &rec, 100, NULL, NULL), CONSTRA_OK);
-    enum { N = 8 };
-    pthread_t t[N];
-    link_race r[N];
-    pthread_barrier_t barrier;
-    pthread_barrier_init(&barrier, NULL, N);
-    for (int i = 0; i < N; i++) {
-        r[i] = (link_race){s, &barrier, i, 99};
-        assert_int_equal(pthread_create(&t[i], NULL, race_link, &r[i]), 0);
-    }
-    int wins = 0, winner = -1;
-    for (int i = 0; i < N; i++) {
-        pthread_join(t[i], NULL);
-        if (r[i].rc == CONSTRA_OK) {
-            wins++;
-            winner = i;
-        } else {
-            assert_int_equal(r[i].rc, CONSTRA_E_CONFLICT);
-        }
-    }
-    pthread_barrier_destroy(&barrier);
-    assert_int_equal(wins, 1);
-    assert_int_equal(events_of(s, NULL).count, 1);
-    idem_copy c = held(s, "link_contended", "fpR", 101);
-    char want[64];
-    snprintf(want, sizeof(want), "{\"id\":\"pi_lr%d\"}", winner);
-    assert_int_equal(c.response_len, strlen(want));
-    assert_memory_equal(c.response, want, strlen(want));
 }
 
 /* ---- concurrency -------------------------------------------------------------- */
@@ -789,6 +720,40 @@ static void run_race(constra_storage *s, void *(*fn)(void *))
     }
     pthread_barrier_destroy(&barrier);
     assert_int_equal(wins, 1);
+}
+
+static void *race_link(void *p)
+{
+    race *r = p;
+    char id[32], evid[32], body[64];
+    snprintf(id, sizeof(id), "pi_lr%d", r->index);
+    snprintf(evid, sizeof(evid), "evt_lr%d", r->index);
+    snprintf(body, sizeof(body), "{\"id\":\"%s\"}", id);
+    constra_storage_intent in = intent_rec(id, "pending_user_action", 1, "{}");
+    constra_storage_event ev = event_rec(evid, id, "payment_intent.created");
+    constra_storage_idempotency rec = idem_rec("link_contended", "fpR", 100);
+    constra_storage_idempotency l = link_rec(&rec, body);
+    constra_storage_write w = {sizeof(w), &in, 0, &ev, 1, &l};
+    pthread_barrier_wait(r->barrier);
+    r->rc = r->s->commit(r->s->user_data, &w);
+    return NULL;
+}
+
+/* Eight requests that all think they own one key (retries after a lease):
+ * exactly one intent is created under it, the one the link names. */
+static void test_race_one_link_wins(void **state)
+{
+    constra_storage *s = *state;
+    constra_storage_idempotency rec = idem_rec("link_contended", "fpR", 100);
+    assert_int_equal(s->idempotency_reserve(s->user_data, &rec, 100, NULL, NULL), CONSTRA_OK);
+    run_race(s, race_link);
+    id_list all = events_of(s, NULL);
+    assert_int_equal(all.count, 1);
+    idem_copy c = held(s, "link_contended", "fpR", 101);
+    char want[64];
+    snprintf(want, sizeof(want), "{\"id\":\"pi_lr%.8s\"}", all.ids[0] + strlen("evt_lr"));
+    assert_int_equal(c.response_len, strlen(want));
+    assert_memory_equal(c.response, want, strlen(want));
 }
 
 static void test_race_one_reservation_wins(void **state)

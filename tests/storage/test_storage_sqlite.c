@@ -601,17 +601,8 @@ static void test_v01_file_keys(void **state)
     new_path(path, sizeof(path));
     constra_t *h = v01_open(path);
     char id_stuck[CONSTRA_ID_SIZE], id_done[CONSTRA_ID_SIZE], id[CONSTRA_ID_SIZE];
-    constra_intent_params p = CONSTRA_INTENT_PARAMS_INIT;
-    p.amount = 1250;
-    p.currency = "KES";
-    p.phone_number = "254712345678";
-    constra_intent *in = NULL;
-    assert_int_equal(constra_intent_create(h, &p, "stuck", &in, NULL), CONSTRA_OK);
-    strcpy(id_stuck, constra_intent_id(in));
-    constra_intent_free(in);
-    assert_int_equal(constra_intent_create(h, &p, "done", &in, NULL), CONSTRA_OK);
-    strcpy(id_done, constra_intent_id(in));
-    constra_intent_free(in);
+    assert_int_equal(v01_create(h, "stuck", 0, id_stuck, NULL), CONSTRA_OK);
+    assert_int_equal(v01_create(h, "done", 0, id_done, NULL), CONSTRA_OK);
     constra_close(h);
 
     sqlite3 *db = NULL;
@@ -636,6 +627,7 @@ static void test_v01_file_keys(void **state)
     assert_int_equal(constra_intent_list_get(h, NULL, &l, NULL), CONSTRA_OK);
     assert_int_equal(constra_intent_list_count(l), 3);
     constra_intent_list_free(l);
+    constra_intent *in = NULL;
     assert_int_equal(constra_intent_get(h, id_stuck, &in, NULL), CONSTRA_OK);
     constra_intent_free(in);
     constra_close(h);
