@@ -972,6 +972,61 @@ static void test_lease_retries_race(void **state)
     }
 }
 
+/* A host storage written to the 0.1 contract completes the key on any
+ * commit that carries it (it ignores the state): the link then arrives
+ * as a COMPLETED record with http_status 0. The engine stays safe and
+ * useful: the outcome commit is saved without the key, and replays
+ * answer with the intent itself, never the bare link. */
+static constra_storage old_inner;
+static int old_contract_commit(void *ud, const constra_storage_write *w)
+{
+    (void)ud;
+    constra_storage_write copy = *w;
+    constra_storage_idempotency idem;
+    if (w->idempotency) {
+        idem = *w->idempotency;
+        idem.state = CONSTRA_IDEMPOTENCY_COMPLETED;
+        copy.idempotency = &idem;
+    }
+    return old_inner.commit(old_inner.user_data, &copy);
+}
+
+static void test_old_contract_host_storage(void **state)
+{
+    (void)state;
+    constra_storage mem = CONSTRA_STORAGE_INIT;
+    assert_int_equal(constra_storage_memory(&mem, NULL, NULL), CONSTRA_OK);
+    old_inner = mem;
+    constra_storage host = mem;
+    host.commit = old_contract_commit;
+    constra_platform p = CONSTRA_PLATFORM_INIT;
+    p.wall_time_ms = driven_clock;
+    constra_config cfg = CONSTRA_CONFIG_INIT;
+    cfg.platform = &p;
+    cfg.storage = &host;
+    env v;
+    memset(&v, 0, sizeof(v));
+    assert_int_equal(constra_open(&v.h, &cfg, NULL), CONSTRA_OK);
+    answer a = create_seed(&v, "old-host");
+    assert_int_equal(a.rc, CONSTRA_OK);
+    assert_string_equal(a.state, "sent_to_customer"); /* the outcome was saved */
+    answer b = create_seed(&v, "old-host");
+    assert_int_equal(b.rc, CONSTRA_OK);
+    assert_int_equal(b.replayed, 1);
+    assert_string_equal(b.id, a.id);
+    assert_non_null(strstr(b.json, "\"status\":\"pending_user_action\""));
+    assert_non_null(strstr(b.json, "\"state\":\"sent_to_customer\""));
+    constra_intent *in = NULL;
+    assert_int_equal(constra_intent_simulate_callback(v.h, a.id, "1032", NULL, &in, T_ERR),
+                     CONSTRA_OK);
+    constra_intent_free(in);
+    b = create_seed(&v, "old-host");
+    assert_string_equal(b.id, a.id);
+    assert_int_equal(b.status, CONSTRA_INTENT_REQUIRES_RECOVERY);
+    assert_int_equal(intent_count(&v), 1);
+    constra_close(v.h);
+}
+
 /* (d) The lease is configured on the handle: 0 is the default (60 s),
  * 1000 ms up to the retention; it is what the engine measures. */
 static void test_lease_config(void **state)
@@ -1227,6 +1282,7 @@ int main(void)
         cmocka_unit_test(test_lease_slow_owner_keeps_its_outcome),
         cmocka_unit_test(test_lease_retries_race),
         cmocka_unit_test(test_lease_config),
+        cmocka_unit_test(test_old_contract_host_storage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
