@@ -728,6 +728,12 @@ static int load_named(constra_t *h, const idem_seen *seen, struct constra_intent
         return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
     }
     int rc = load(h, id, *got, e);
+    if (rc == CONSTRA_E_NOT_FOUND) {
+        /* Not the caller's fault (a create names no id): the storage lost
+         * what the key says it holds. */
+        rc = constra__fail(e, CONSTRA_E_STORAGE, "storage_error", NULL,
+                           "the payment intent %s this idempotency key names is missing", id);
+    }
     if (rc == CONSTRA_OK) {
         (*got)->replayed = 1;
     } else {

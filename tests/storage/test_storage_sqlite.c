@@ -567,10 +567,8 @@ static constra_t *v01_open(const char *path)
 {
     constra_platform p = CONSTRA_PLATFORM_INIT;
     p.wall_time_ms = v01_now;
-    constra_sqlite_options o = CONSTRA_SQLITE_OPTIONS_INIT;
-    o.path = path;
-    constra_storage st = CONSTRA_STORAGE_INIT;
-    assert_int_equal(constra_storage_sqlite(&st, NULL, &o, NULL), CONSTRA_OK);
+    constra_storage st;
+    assert_int_equal(open_path(&st, NULL, path), CONSTRA_OK);
     constra_config cfg = CONSTRA_CONFIG_INIT;
     cfg.platform = &p;
     cfg.storage = &st;
@@ -615,6 +613,8 @@ static void test_v01_file_keys(void **state)
     char id_stuck[CONSTRA_ID_SIZE], id_done[CONSTRA_ID_SIZE], id[CONSTRA_ID_SIZE];
     assert_int_equal(v01_create(h, "stuck", 0, id_stuck, NULL), CONSTRA_OK);
     assert_int_equal(v01_create(h, "done", 0, id_done, NULL), CONSTRA_OK);
+    char id_gone[CONSTRA_ID_SIZE];
+    assert_int_equal(v01_create(h, "gone", 0, id_gone, NULL), CONSTRA_OK);
     constra_close(h);
 
     sqlite3 *db = NULL;
@@ -624,6 +624,10 @@ static void test_v01_file_keys(void **state)
                                   "UPDATE idempotency SET state = 1, http_status = 0,"
                                   " response = NULL WHERE key = 'stuck'",
                                   NULL, NULL, NULL), SQLITE_OK);
+    /* A key whose intent the storage lost (deleted by hand). */
+    char sql[256];
+    snprintf(sql, sizeof(sql), "DELETE FROM intents WHERE id = '%s'", id_gone);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
 
     v01_clock += 120000; /* two default leases */
@@ -633,6 +637,10 @@ static void test_v01_file_keys(void **state)
     assert_string_equal(err.code, "idempotent_request_in_flight");
     assert_int_equal(v01_create(h, "done", 1, id, &err), CONSTRA_OK);
     assert_string_equal(id, id_done);
+    /* Its key says what it held; the request is never run again. */
+    assert_int_equal(v01_create(h, "gone", 1, id, &err), CONSTRA_E_STORAGE);
+    assert_string_equal(err.code, "storage_error");
+    assert_non_null(strstr(err.message, id_gone));
     assert_int_equal(v01_create(h, "fresh", 0, id, &err), CONSTRA_OK);
     assert_int_equal(v01_create(h, "fresh", 1, id, &err), CONSTRA_OK);
     constra_intent_list *l = NULL;
