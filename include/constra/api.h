@@ -80,7 +80,10 @@
  * `idempotency_key_invalid`. A replay of the same key and request returns
  * the first body byte for byte with status 201 and `Idempotent-Replayed:
  * true`; another request under the key: 409 `idempotency_key_reused`;
- * while the first still runs: 409 `idempotent_request_in_flight`. Other
+ * while the first still runs (within the handle's idempotency lease,
+ * 60 s by default): 409 `idempotent_request_in_flight`; after the lease,
+ * 201 with the intent the first request created (replayed, its current
+ * state) or a fresh run if it created nothing. Other
  * POST routes ignore Idempotency-Key: their actions are guarded by the
  * intent's status (a repeated retry meets 409 `invalid_state`).
  *

@@ -113,9 +113,15 @@ CONSTRA_API int constra_intent_params_init(constra_intent_params *params, size_t
  * key with the same parameters returns the first result again, byte for
  * byte (constra_intent_replayed() is then 1), without a second rail call;
  * with different parameters: CONSTRA_E_CONFLICT, code
- * "idempotency_key_reused"; while the first request still runs:
- * CONSTRA_E_CONFLICT, code "idempotent_request_in_flight". Keys are kept
- * for the handle's idempotency_retention_ms.
+ * "idempotency_key_reused"; while the first request still runs, within
+ * the handle's idempotency_lease_ms (default 60 s) from its start:
+ * CONSTRA_E_CONFLICT, code "idempotent_request_in_flight". After the
+ * lease an unfinished first request (its process killed, its storage
+ * failed) no longer blocks the key: if it created an intent, that intent
+ * is returned as it is now (constra_intent_replayed() 1, no rail call,
+ * and its JSON then becomes the key's replayed response); if it created
+ * nothing, this call runs the request afresh. Keys are kept for the
+ * handle's idempotency_retention_ms.
  *
  * A rail that refuses synchronously does not make this fail: the intent
  * is created in `requires_recovery` or `failed`, as its code says.

@@ -12,6 +12,9 @@
  *     idempotency record are all written, or none is. It is guarded by the
  *     intent's version (compare-and-set): two writers can never both win.
  *   - idempotency_reserve() is an atomic insert-if-absent.
+ *   - an idempotency key is linked to the intent it created in the very
+ *     commit that inserts the intent (see constra_storage_write), and a
+ *     linked key is never released: a key can create one intent only.
  *   - events are read back in commit order (by `sequence`), per intent and
  *     globally. Webhook delivery relies on this strictly: once a reader
  *     has seen sequence N, no event with a sequence below N may commit
@@ -91,24 +94,37 @@ typedef struct constra_storage_event {
 
 /** States of an idempotency record. */
 typedef enum constra_idempotency_state {
-    CONSTRA_IDEMPOTENCY_IN_FLIGHT = 1, /* reserved, request running */
+    /* Reserved, request running. With a non-empty `response` (0.2 on) the
+     * record is *linked*: the request created the intent whose id the
+     * response names ({"id":"pi_..."}, http_status 0), and the rest of
+     * the request (the rail call, its outcome) may still be running. */
+    CONSTRA_IDEMPOTENCY_IN_FLIGHT = 1,
     CONSTRA_IDEMPOTENCY_COMPLETED = 2  /* response stored for replay */
 } constra_idempotency_state;
 
 /** An idempotency record: the key, what request it was for, and (once
- *  completed) the response to replay byte for byte. */
+ *  linked or completed) its response. */
 typedef struct constra_storage_idempotency {
     size_t struct_size;
     const char *key;
     const char *fingerprint;    /* hash of the canonical request */
     int state;                  /* constra_idempotency_state */
-    int http_status;            /* COMPLETED: the stored response's status */
-    const char *response;       /* COMPLETED: the body, not NUL-terminated */
+    int http_status;            /* COMPLETED: the stored response's status;
+                                   0 for a link */
+    const char *response;       /* COMPLETED: the body to replay; IN_FLIGHT:
+                                   empty, or the link; not NUL-terminated */
     size_t response_len;
-    int64_t created_at_ms;
+    int64_t created_at_ms;      /* when reserved (the engine's lease starts) */
     int64_t expires_at_ms;      /* record is dead (absent) from this time on */
-    int64_t lease_expires_at_ms; /* IN_FLIGHT: a crashed owner's reservation
-                                    may be taken over from this time on */
+    /* IN_FLIGHT: the storage itself treats the reservation as abandoned
+     * (absent) from this time on. The engine (0.2 on) reserves with
+     * lease_expires_at_ms = expires_at_ms + 1, so a storage never takes a
+     * reservation over before it expires: the engine decides, from
+     * created_at_ms, its own lease and the link. A record whose
+     * lease_expires_at_ms is not past expires_at_ms was reserved by an
+     * engine that did not link (0.1); the engine treats it as possibly
+     * owning an intent. Storages keep the value exactly as given. */
+    int64_t lease_expires_at_ms;
 } constra_storage_idempotency;
 
 /** One atomic write (see commit()). */
@@ -122,9 +138,20 @@ typedef struct constra_storage_write {
     int64_t expected_version;
     const constra_storage_event *events;
     size_t event_count;
-    /* Optional: complete this idempotency record (state COMPLETED) in the
-     * same transaction. CONSTRA_E_CONFLICT if the key is not reserved with
-     * this fingerprint. */
+    /* Optional: update this idempotency record in the same transaction,
+     * by `state`:
+     *   - COMPLETED: the stored record becomes COMPLETED with this
+     *     http_status, response and expires_at_ms. Only if it is IN_FLIGHT
+     *     (linked or not) with the same fingerprint.
+     *   - IN_FLIGHT, with a non-empty response: links the key (the
+     *     engine's first commit of a new intent). The record stays
+     *     IN_FLIGHT and takes this http_status, response and
+     *     expires_at_ms. Only if it is IN_FLIGHT with the same fingerprint
+     *     and not yet linked (empty response): a key links once.
+     * Otherwise CONSTRA_E_CONFLICT and nothing of the write is applied.
+     * Any other state, or a link with an empty response:
+     * CONSTRA_E_INVALID_ARGUMENT. key, fingerprint, created_at_ms and
+     * lease_expires_at_ms of the stored record never change. */
     const constra_storage_idempotency *idempotency;
 } constra_storage_write;
 
@@ -238,22 +265,27 @@ typedef struct constra_storage {
     int (*list_events)(void *user_data, const char *intent_id, int64_t after_sequence,
                        size_t limit, constra_storage_event_fn emit, void *ctx);
 
-    /** Atomic insert-if-absent of an IN_FLIGHT record. A record whose
-     *  expires_at_ms <= now_ms counts as absent, and so does an IN_FLIGHT
-     *  one whose lease_expires_at_ms <= now_ms (its owner died): both are
-     *  replaced. Returns CONSTRA_OK when reserved; otherwise emits the live
-     *  record and returns CONSTRA_E_CONFLICT. */
+    /** Atomic insert-if-absent of an IN_FLIGHT record (empty response,
+     *  http_status 0; created_at_ms, expires_at_ms and lease_expires_at_ms
+     *  as given). A record whose expires_at_ms <= now_ms counts as
+     *  absent, and so does an IN_FLIGHT one whose lease_expires_at_ms <=
+     *  now_ms: both are replaced. Returns CONSTRA_OK when reserved;
+     *  otherwise emits the live record, every field as stored (the
+     *  response of a linked IN_FLIGHT record included), and returns
+     *  CONSTRA_E_CONFLICT. */
     int (*idempotency_reserve)(void *user_data, const constra_storage_idempotency *record,
                                int64_t now_ms, constra_storage_idempotency_fn emit, void *ctx);
 
-    /** Stores the response of a reserved key (state COMPLETED) when no
-     *  intent changes with it (e.g. a 4xx answer). CONSTRA_E_CONFLICT if
-     *  the key is not reserved IN_FLIGHT with this fingerprint. */
+    /** The idempotency member of commit() alone, when no intent changes
+     *  with it: the engine completes a linked key whose owner is gone
+     *  with the intent's current state. Same rules and errors. */
     int (*idempotency_complete)(void *user_data, const constra_storage_idempotency *record);
 
     /** Drops an IN_FLIGHT reservation (a 5xx, or a failure before commit)
-     *  so a retry runs afresh. Only if its fingerprint matches; a missing
-     *  key is not an error. */
+     *  so a retry runs afresh. Only if its fingerprint matches and it is
+     *  not linked (a linked key names an intent that exists: dropping it
+     *  would let a retry create a second one and push again); otherwise,
+     *  or for a missing key, nothing changes and CONSTRA_OK is returned. */
     int (*idempotency_release)(void *user_data, const char *key, const char *fingerprint);
 
     /** Optional: deletes idempotency records expired at now_ms, and

@@ -200,8 +200,9 @@ static char *event_json(constra_t *h, const struct constra_intent *in, const cha
 
 /*
  * Commits `in` (version expected -> expected + 1) with at most one event
- * and optionally the completion of an idempotency record whose response
- * is `in`'s public JSON with status `http_status`.
+ * and optionally an idempotency record: state COMPLETED completes it with
+ * `in`'s public JSON as the response (status idem->http_status); state
+ * IN_FLIGHT is written as given (the link of a new intent, storage.h).
  */
 static int save(constra_t *h, struct constra_intent *in, int64_t expected, const char *event,
                 const char *reason, const constra_storage_idempotency *idem, int64_t now,
@@ -228,9 +229,10 @@ static int save(constra_t *h, struct constra_intent *in, int64_t expected, const
     constra_storage_idempotency done;
     if (idem) {
         done = *idem;
-        done.state = CONSTRA_IDEMPOTENCY_COMPLETED;
-        done.response = resp;
-        done.response_len = resp_len;
+        if (idem->state == CONSTRA_IDEMPOTENCY_COMPLETED) {
+            done.response = resp;
+            done.response_len = resp_len;
+        }
     }
     if (doc == NULL || (event && evt == NULL)) {
         rc = constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
@@ -346,7 +348,10 @@ static void apply_move(constra_t *h, struct constra_intent *in, const constra__s
 
 /* Commits a new "sending" attempt, calls the rail, commits the outcome.
  * `inserting`: the intent is new (commit #1 inserts it with its creation
- * event). `idem`: the idempotency record completed by commit #2. */
+ * event). `idem` (only when inserting): the reservation of the create's
+ * key. Commit #1 links it to the intent, so that from then on the key can
+ * only ever answer with this intent (a retry after the lease replays it,
+ * never pushes again); commit #2 completes it with the outcome. */
 static int run_attempt(constra_t *h, struct constra_intent *in, int inserting,
                        const constra_storage_idempotency *idem, constra_error *e)
 {
@@ -382,7 +387,20 @@ static int run_attempt(constra_t *h, struct constra_intent *in, int inserting,
         in->status = CONSTRA_INTENT_PENDING_USER_ACTION;
         in->due_at_ms = now + h->callback_timeout_ms;
     }
-    rc = save(h, in, expected, inserting ? "payment_intent.created" : NULL, "created", NULL, now, e);
+    constra_storage_idempotency link, done;
+    char link_body[CONSTRA_ID_SIZE + 16];
+    if (idem) {
+        link = *idem;
+        link.state = CONSTRA_IDEMPOTENCY_IN_FLIGHT;
+        link.http_status = 0;
+        int n = snprintf(link_body, sizeof(link_body), "{\"id\":\"%s\"}", in->id);
+        link.response = link_body;
+        link.response_len = (size_t)n;
+        done = *idem;
+        done.state = CONSTRA_IDEMPOTENCY_COMPLETED;
+    }
+    rc = save(h, in, expected, inserting ? "payment_intent.created" : NULL, "created",
+              idem ? &link : NULL, now, e);
     if (rc != CONSTRA_OK) {
         return rc; /* nothing was sent */
     }
@@ -436,7 +454,17 @@ static int run_attempt(constra_t *h, struct constra_intent *in, int inserting,
     if (st.verdict == CONSTRA__MOVE) {
         apply_move(h, in, &st, have_class ? &c : NULL, now);
     }
-    rc = save(h, in, in->version, st.event, st.reason, idem, now, e);
+    int64_t sent_version = in->version;
+    rc = save(h, in, sent_version, st.event, st.reason, idem ? &done : NULL, now, e);
+    if (rc == CONSTRA_E_CONFLICT && idem) {
+        /* The key is no longer ours to complete: this call outlived the
+         * lease and a retry answered with the intent as it then was
+         * (completing the key), or the key expired. The outcome (the
+         * checkout id above all) must still be recorded: save it alone.
+         * If the intent itself moved, this conflicts too and is reported
+         * below, as any lost outcome. */
+        rc = save(h, in, sent_version, st.event, st.reason, NULL, now, e);
+    }
     if (rc != CONSTRA_OK) {
         /* The rail was called: the attempt stays "sending" in storage and
          * the time-out sends it to review. Say so plainly. */
@@ -630,8 +658,11 @@ typedef struct idem_seen {
     int state;
     int http_status;
     char fingerprint[80];
-    char *response;
+    char *response; /* NUL-terminated copy, NULL when the record has none */
     size_t response_len;
+    int64_t created_at_ms;
+    int64_t expires_at_ms;
+    int64_t lease_expires_at_ms;
     const constra_platform *platform;
 } idem_seen;
 
@@ -640,16 +671,19 @@ static int seen_row(void *ctx, const constra_storage_idempotency *r)
     idem_seen *s = ctx;
     s->state = r->state;
     s->http_status = r->http_status;
-    constra__strlcpy(s->fingerprint, r->fingerprint, sizeof(s->fingerprint));
-    if (r->state == CONSTRA_IDEMPOTENCY_COMPLETED) {
-        s->response = constra__strndup(s->platform, r->response ? r->response : "",
-                                       r->response ? r->response_len : 0);
-        s->response_len = r->response_len;
+    constra__strlcpy(s->fingerprint, r->fingerprint ? r->fingerprint : "",
+                     sizeof(s->fingerprint));
+    s->created_at_ms = r->created_at_ms;
+    s->expires_at_ms = r->expires_at_ms;
+    s->lease_expires_at_ms = r->lease_expires_at_ms;
+    if (r->response != NULL && r->response_len > 0) {
+        s->response = constra__strndup(s->platform, r->response, r->response_len);
+        s->response_len = s->response ? r->response_len : 0;
     }
     return 1;
 }
 
-/* The id in a stored response ("{"id":"pi_..."): the replay's intent. */
+/* The id in a stored response or link ("{"id":"pi_..."): the intent. */
 static int response_id(const char *resp, char *id, size_t size)
 {
     const char *p = strstr(resp, "\"id\":\"");
@@ -666,34 +700,135 @@ static int response_id(const char *resp, char *id, size_t size)
     return 0;
 }
 
-static int replay(constra_t *h, idem_seen *seen, const char *fp, struct constra_intent *in,
-                  constra_error *e)
+/* What answer_held_key() may ask of its caller besides an answer. */
+enum { KEY_FREED = 1, /* released a dead reservation: reserve again */
+       KEY_MOVED = 2  /* the record changed meanwhile: look again */ };
+
+static int in_flight(constra_error *e)
+{
+    return constra__fail_http(e, CONSTRA_E_CONFLICT, 409, "idempotent_request_in_flight",
+                              "idempotency_key",
+                              "a request with this idempotency key is still in progress");
+}
+
+/* Loads the intent a stored response or link names into a new snapshot. */
+static int load_named(constra_t *h, const idem_seen *seen, struct constra_intent **got,
+                      constra_error *e)
+{
+    char id[CONSTRA_ID_SIZE];
+    if (seen->response == NULL || response_id(seen->response, id, sizeof(id)) != 0) {
+        return constra__fail(e, CONSTRA_E_STORAGE, "storage_error", NULL,
+                             "the stored response of this key cannot be read");
+    }
+    *got = new_intent(h);
+    if (*got == NULL) {
+        return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
+    }
+    int rc = load(h, id, *got, e);
+    if (rc == CONSTRA_E_NOT_FOUND) {
+        /* Not the caller's fault (a create names no id): the storage lost
+         * what the key says it holds. */
+        rc = constra__fail(e, CONSTRA_E_STORAGE, "storage_error", NULL,
+                           "the payment intent %s this idempotency key names is missing", id);
+    }
+    if (rc == CONSTRA_OK) {
+        (*got)->replayed = 1;
+    } else {
+        constra_intent_free(*got);
+        *got = NULL;
+    }
+    return rc;
+}
+
+/*
+ * The key is held (the reservation conflicted with `seen`). The answers:
+ *   - another request's key: 409 idempotency_key_reused;
+ *   - completed: its first response, byte for byte (*got, replayed);
+ *   - in flight within the handle's lease (from the reservation's
+ *     created_at_ms): 409 idempotent_request_in_flight;
+ *   - in flight past the lease, linked: the request created that intent
+ *     and its owner is gone (killed, or its last commit failed). The
+ *     answer is the intent as it is now, never a second push, and that
+ *     answer becomes the key's stored response (a failure to store it
+ *     leaves the link: the next retry answers the same way);
+ *   - in flight past the lease, not linked: nothing was created. The
+ *     reservation is released (when `may_free`) and KEY_FREED returned:
+ *     the caller reserves again and runs the request afresh.
+ *   - in flight, reserved by 0.1 (which linked nothing: its intent may
+ *     exist and its prompt may have been sent): 409 until it expires.
+ *
+ * Races: two retries may both release and reserve; only one can link (a
+ * key links once, storage.h) and only a linked request calls the rail,
+ * so one intent and one push whatever the interleaving. An owner that is
+ * merely slow (past the lease before its first commit) loses the key the
+ * same way and answers 409. An owner slow past the lease after its push
+ * finds the key completed by a retry and saves its outcome alone (see
+ * run_attempt): the key's stored response is then the intent as the
+ * retry saw it, the intent itself is current. Leases are measured on the
+ * reading process's clock against the reserving process's: processes
+ * sharing a storage need clocks within a small part of the lease.
+ */
+static int answer_held_key(constra_t *h, idem_seen *seen, const char *key, const char *fp,
+                           int64_t now, int may_free, struct constra_intent **got,
+                           constra_error *e)
 {
     if (strcmp(seen->fingerprint, fp) != 0) {
         return constra__fail_http(e, CONSTRA_E_CONFLICT, 409, "idempotency_key_reused",
                                   "idempotency_key",
                                   "this idempotency key was used with a different request");
     }
-    if (seen->state != CONSTRA_IDEMPOTENCY_COMPLETED || seen->response == NULL) {
-        return constra__fail_http(e, CONSTRA_E_CONFLICT, 409, "idempotent_request_in_flight",
-                                  "idempotency_key",
-                                  "a request with this idempotency key is still in progress");
-    }
-    char id[CONSTRA_ID_SIZE];
-    if (response_id(seen->response, id, sizeof(id)) != 0) {
-        return constra__fail(e, CONSTRA_E_STORAGE, "storage_error", NULL,
-                             "the stored response of this key cannot be read");
-    }
-    int rc = load(h, id, in, e);
-    if (rc != CONSTRA_OK) {
+    if (seen->state == CONSTRA_IDEMPOTENCY_COMPLETED) {
+        int rc = load_named(h, seen, got, e);
+        if (rc == CONSTRA_OK && seen->http_status != 0) {
+            /* The first response, byte for byte; accessors show the
+             * intent now. (http_status 0: a storage that ignores the link
+             * state completed the key with its link: answer with the
+             * intent as it is.) */
+            (*got)->json = seen->response;
+            (*got)->json_len = seen->response_len;
+            seen->response = NULL;
+        }
         return rc;
     }
-    /* The first response, byte for byte; accessors show the intent now. */
-    in->json = seen->response;
-    in->json_len = seen->response_len;
-    seen->response = NULL;
-    in->replayed = 1;
-    return CONSTRA_OK;
+    if (seen->created_at_ms > now - h->idempotency_lease_ms) {
+        return in_flight(e);
+    }
+    if (seen->response_len > 0) {
+        int rc = load_named(h, seen, got, e);
+        if (rc == CONSTRA_OK) {
+            rc = finish(h, *got, e);
+        }
+        if (rc != CONSTRA_OK) {
+            constra_intent_free(*got);
+            *got = NULL;
+            return rc;
+        }
+        constra_storage_idempotency done = {sizeof(done), key, fp,
+                                            CONSTRA_IDEMPOTENCY_COMPLETED, 201, (*got)->json,
+                                            (*got)->json_len, seen->created_at_ms,
+                                            seen->expires_at_ms, seen->lease_expires_at_ms};
+        if (h->storage.idempotency_complete(h->storage.user_data, &done) == CONSTRA_E_CONFLICT) {
+            constra_intent_free(*got); /* completed meanwhile: replay that */
+            *got = NULL;
+            return KEY_MOVED;
+        }
+        return CONSTRA_OK;
+    }
+    if (seen->lease_expires_at_ms <= seen->expires_at_ms) {
+        return constra__fail_http(e, CONSTRA_E_CONFLICT, 409, "idempotent_request_in_flight",
+                                  "idempotency_key",
+                                  "a request with this idempotency key was started by an earlier "
+                                  "library version and may have sent a prompt; the key frees when "
+                                  "it expires");
+    }
+    if (!may_free) {
+        return in_flight(e);
+    }
+    int rc = h->storage.idempotency_release(h->storage.user_data, key, fp);
+    if (rc != CONSTRA_OK) {
+        return storage_error(e, rc, "releasing an abandoned idempotency key");
+    }
+    return KEY_FREED;
 }
 
 int constra_intent_create(constra_t *h, const constra_intent_params *params,
@@ -732,21 +867,36 @@ int constra_intent_create(constra_t *h, const constra_intent_params *params,
     }
 
     int64_t now = constra__wall_ms(&h->platform);
+    /* lease_expires_at_ms past the expiry: no storage takes the key over
+     * before it expires; the engine's lease decides (answer_held_key). */
     constra_storage_idempotency rec = {sizeof(rec), idempotency_key, fp,
                                        CONSTRA_IDEMPOTENCY_IN_FLIGHT, 201, NULL, 0, now,
                                        now + h->idempotency_retention_ms,
-                                       now + h->idempotency_retention_ms};
-    idem_seen seen = {0, 0, "", NULL, 0, &h->platform};
-    rc = h->storage.idempotency_reserve(h->storage.user_data, &rec, now, seen_row, &seen);
-    if (rc == CONSTRA_E_CONFLICT) {
-        rc = replay(h, &seen, fp, in, &e);
-        constra__free(&h->platform, seen.response);
-        if (rc != CONSTRA_OK) {
-            constra_intent_free(in);
-            return constra__report(rc, &e, err);
+                                       now + h->idempotency_retention_ms + 1};
+    int freed = 0;
+    for (int round = 0;; round++) {
+        idem_seen seen = {0, 0, "", NULL, 0, 0, 0, 0, &h->platform};
+        rc = h->storage.idempotency_reserve(h->storage.user_data, &rec, now, seen_row, &seen);
+        if (rc != CONSTRA_E_CONFLICT) {
+            constra__free(&h->platform, seen.response);
+            break;
         }
-        *out = in;
-        return CONSTRA_OK;
+        struct constra_intent *got = NULL;
+        rc = answer_held_key(h, &seen, idempotency_key, fp, now, !freed, &got, &e);
+        constra__free(&h->platform, seen.response);
+        if (rc == CONSTRA_OK) {
+            constra_intent_free(in);
+            return hand_out(h, got, CONSTRA_OK, &e, out, err);
+        }
+        if (rc > 0 && round < 2) {
+            freed |= rc == KEY_FREED;
+            continue;
+        }
+        if (rc > 0) {
+            rc = in_flight(&e); /* the record keeps moving: someone works on it */
+        }
+        constra_intent_free(in);
+        return constra__report(rc, &e, err);
     }
     if (rc != CONSTRA_OK) {
         constra_intent_free(in);
@@ -754,13 +904,17 @@ int constra_intent_create(constra_t *h, const constra_intent_params *params,
     }
 
     /* The key is ours. From here, a failure before the rail call releases
-     * it (a retry runs afresh); after the rail call it is never released. */
+     * it (a retry runs afresh); after the rail call it is never released
+     * (nor can it be: it is linked to the intent by then). A draft makes
+     * no rail call: its one commit inserts it and completes the key. */
     in->created_at_ms = now;
     if ((rc = constra__new_id(h, "pi", in->id, sizeof(in->id), &e)) == CONSTRA_OK) {
         if (draft) {
             set_recovery(in, "none", 0, "", "");
             in->recommended_action[0] = '\0';
-            rc = save(h, in, 0, "payment_intent.created", "draft", &rec, now, &e);
+            constra_storage_idempotency done = rec;
+            done.state = CONSTRA_IDEMPOTENCY_COMPLETED;
+            rc = save(h, in, 0, "payment_intent.created", "draft", &done, now, &e);
         } else {
             rc = run_attempt(h, in, 1, &rec, &e);
         }
@@ -768,6 +922,12 @@ int constra_intent_create(constra_t *h, const constra_intent_params *params,
     if (rc != CONSTRA_OK) {
         if (strcmp(e.code, "outcome_unrecorded") != 0) {
             h->storage.idempotency_release(h->storage.user_data, idempotency_key, fp);
+        }
+        if (rc == CONSTRA_E_CONFLICT && strcmp(e.code, "conflict") == 0) {
+            /* The first commit found the key taken over (this call
+             * outlived the lease before it): another request owns it. */
+            e = (constra_error)CONSTRA_ERROR_INIT;
+            rc = in_flight(&e);
         }
         constra_intent_free(in);
         return constra__report(rc, &e, err);

@@ -313,8 +313,11 @@ static int prepare(mem_store *s, const constra_storage_write *w, prepared *p)
     }
     if (w->idempotency) {
         p->idem = constra__strmap_get(&s->idem, w->idempotency->key);
+        /* Reserved for this request; a link only onto an unlinked key. */
         if (p->idem == NULL || p->idem->state != CONSTRA_IDEMPOTENCY_IN_FLIGHT ||
-            strcmp(p->idem->fingerprint, w->idempotency->fingerprint) != 0) {
+            strcmp(p->idem->fingerprint, w->idempotency->fingerprint) != 0 ||
+            (w->idempotency->state == CONSTRA_IDEMPOTENCY_IN_FLIGHT &&
+             p->idem->response_len > 0)) {
             return CONSTRA_E_CONFLICT;
         }
         p->response = dup_mem(s, w->idempotency->response, w->idempotency->response_len);
@@ -376,7 +379,7 @@ static void apply(mem_store *s, const constra_storage_write *w, prepared *p)
         p->idem->response = p->response;
         p->idem->response_len = w->idempotency->response_len;
         p->idem->http_status = w->idempotency->http_status;
-        p->idem->state = CONSTRA_IDEMPOTENCY_COMPLETED;
+        p->idem->state = w->idempotency->state;
         p->idem->expires_at_ms = w->idempotency->expires_at_ms;
         p->response = NULL;
     }
@@ -573,7 +576,7 @@ static int mem_idem_release(void *ud, const char *key, const char *fingerprint)
     }
     constra__lock(&s->platform, s->mutex);
     mem_idem *cur = constra__strmap_get(&s->idem, key);
-    if (cur && cur->state == CONSTRA_IDEMPOTENCY_IN_FLIGHT &&
+    if (cur && cur->state == CONSTRA_IDEMPOTENCY_IN_FLIGHT && cur->response_len == 0 &&
         strcmp(cur->fingerprint, fingerprint) == 0) {
         constra__strmap_remove(&s->idem, key);
         free_idem(s, cur);

@@ -209,10 +209,14 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_IDEM_GET] = "SELECT " IDEM_COLS " FROM idempotency WHERE key = ?1",
     [ST_IDEM_PUT] = "INSERT OR REPLACE INTO idempotency (" IDEM_COLS ")"
                     " VALUES (?1, ?2, ?3, 0, NULL, ?4, ?5, ?6)",
+    /* ?3 COMPLETED completes an IN_FLIGHT key; ?3 IN_FLIGHT links one
+     * that is not linked yet (0.1 files hold NULL there). */
     [ST_IDEM_COMPLETE] = "UPDATE idempotency SET state = ?3, http_status = ?4, response = ?5,"
-                         " expires_at_ms = ?6 WHERE key = ?1 AND fingerprint = ?2 AND state = ?7",
+                         " expires_at_ms = ?6 WHERE key = ?1 AND fingerprint = ?2 AND state = ?7"
+                         " AND (?3 <> ?7 OR response IS NULL OR length(response) = 0)",
+    /* A linked key is never dropped. */
     [ST_IDEM_RELEASE] = "DELETE FROM idempotency WHERE key = ?1 AND fingerprint = ?2"
-                        " AND state = ?3",
+                        " AND state = ?3 AND (response IS NULL OR length(response) = 0)",
     [ST_IDEM_PURGE] = "DELETE FROM idempotency WHERE expires_at_ms <= ?1",
     [ST_UNMATCHED_PURGE] = "DELETE FROM events WHERE intent_id = '' AND type = 'callback.unmatched'"
                            " AND created_at_ms <= ?1",
@@ -522,7 +526,7 @@ static int complete_idem(sq_store *s, const constra_storage_idempotency *r)
     sqlite3_stmt *st = stmt(s, ST_IDEM_COMPLETE);
     int rc = bind_text(st, 1, r->key);
     if (rc == SQLITE_OK) rc = bind_text(st, 2, r->fingerprint);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 3, CONSTRA_IDEMPOTENCY_COMPLETED);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 3, r->state); /* checked: 1 or 2 */
     if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 4, r->http_status);
     if (rc == SQLITE_OK) rc = bind_blob(st, 5, r->response, r->response_len);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 6, r->expires_at_ms);
@@ -534,7 +538,8 @@ static int complete_idem(sq_store *s, const constra_storage_idempotency *r)
     if (rc != SQLITE_DONE) {
         return status_of(rc) == CONSTRA_OK ? CONSTRA_E_STORAGE : status_of(rc);
     }
-    /* Not reserved, completed already, or another request's key. */
+    /* Not reserved, completed already, linked already (a link), or
+     * another request's key. */
     return sqlite3_changes(s->db) == 1 ? CONSTRA_OK : CONSTRA_E_CONFLICT;
 }
 

@@ -192,5 +192,10 @@ int constra__storage_check_write(const constra_storage_write *w)
               (r->response == NULL && r->response_len > 0))) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
+    /* COMPLETED completes; IN_FLIGHT links, and a link names something. */
+    if (r && r->state != CONSTRA_IDEMPOTENCY_COMPLETED &&
+        !(r->state == CONSTRA_IDEMPOTENCY_IN_FLIGHT && r->response_len > 0)) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
     return CONSTRA_OK;
 }

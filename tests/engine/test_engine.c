@@ -69,7 +69,22 @@ static void remove_db(const char *path)
     }
 }
 
-static env *open_env(int max_attempts)
+/* Called inside the rail's collect (NULL: nothing): lets a test act while
+ * a create is between its first commit and its outcome commit. */
+static void (*collect_hook)(env *v);
+static env *hook_env;
+
+static int hooked_collect(void *ud, const constra_rail_collect *req, constra_rail_result *out)
+{
+    if (collect_hook) {
+        void (*hook)(env *) = collect_hook;
+        collect_hook = NULL; /* once */
+        hook(hook_env);
+    }
+    return counting_collect(ud, req, out);
+}
+
+static env *open_env_lease(int max_attempts, int64_t lease_ms)
 {
     env *v = calloc(1, sizeof(*v));
     constra_platform p = CONSTRA_PLATFORM_INIT;
@@ -79,18 +94,26 @@ static env *open_env(int max_attempts)
     fault_storage_wrap(&v->faults, &mem, &wrapped);
     constra_rail r;
     counting_rail_open(&v->rail, &r);
+    r.collect = hooked_collect;
+    hook_env = v;
     constra_config cfg = CONSTRA_CONFIG_INIT;
     cfg.platform = &p;
     cfg.storage = &wrapped;
     cfg.rail = &r;
     cfg.max_attempts = max_attempts;
     cfg.callback_timeout_ms = 60000;
+    cfg.idempotency_lease_ms = lease_ms;
     cfg.callback_token = "engine-test-callback-token";
     constra_error err = CONSTRA_ERROR_INIT;
     if (constra_open(&v->h, &cfg, &err) != CONSTRA_OK) {
         fail_msg("open: %s", err.message);
     }
     return v;
+}
+
+static env *open_env(int max_attempts)
+{
+    return open_env_lease(max_attempts, 0);
 }
 
 static void close_env(env *v)
@@ -1241,6 +1264,395 @@ typedef struct bad_case {
     const char *param;
 } bad_case;
 
+/* ---- the idempotency lease --------------------------------------------------------- */
+
+#define LEASE_MS INT64_C(60000) /* the default */
+
+static size_t intent_count(env *v)
+{
+    long fail_at = v->faults.fail_at;
+    v->faults.fail_at = 0;
+    constra_intent_list *l = NULL;
+    assert_int_equal(constra_intent_list_get(v->h, NULL, &l, T_ERR), CONSTRA_OK);
+    size_t n = constra_intent_list_count(l);
+    constra_intent_list_free(l);
+    v->faults.fail_at = fail_at;
+    return n;
+}
+
+/* Creates the seed request under `key`; on success copies out id, JSON
+ * and the replayed flag. */
+typedef struct answer {
+    int rc;
+    char code[64];
+    char id[CONSTRA_ID_SIZE];
+    char json[4096];
+    size_t json_len;
+    int replayed;
+    int status;
+    char state[32];
+} answer;
+
+static answer create_seed(env *v, const char *key)
+{
+    answer a;
+    memset(&a, 0, sizeof(a));
+    constra_intent_params p = seed_params("254712345678");
+    constra_intent *in = NULL;
+    a.rc = constra_intent_create(v->h, &p, key, &in, T_ERR);
+    if (a.rc == CONSTRA_OK) {
+        strcpy(a.id, constra_intent_id(in));
+        const char *j = constra_intent_json(in, &a.json_len);
+        assert_true(a.json_len < sizeof(a.json));
+        memcpy(a.json, j, a.json_len);
+        a.replayed = constra_intent_replayed(in);
+        a.status = constra_intent_status(in);
+        snprintf(a.state, sizeof(a.state), "%s", constra_intent_provider_action_state(in));
+        constra_intent_free(in);
+    } else {
+        assert_null(in);
+        snprintf(a.code, sizeof(a.code), "%s", t_last_error().code);
+    }
+    return a;
+}
+
+/* A replay: the same intent, the same bytes as `first`. */
+static void expect_replay_of(const answer *got, const answer *first)
+{
+    assert_int_equal(got->rc, CONSTRA_OK);
+    assert_int_equal(got->replayed, 1);
+    assert_string_equal(got->id, first->id);
+    assert_int_equal(got->json_len, first->json_len);
+    assert_memory_equal(got->json, first->json, first->json_len);
+}
+
+static void expect_in_flight(env *v, const char *key)
+{
+    answer a = create_seed(v, key);
+    assert_int_equal(a.rc, CONSTRA_E_CONFLICT);
+    assert_string_equal(a.code, "idempotent_request_in_flight");
+}
+
+/* (a) Killed between the reservation and the first commit (the commit and
+ * the release both fail): nothing was created. Within the lease the key
+ * is in flight; from its end a retry runs afresh: one intent, one push. */
+static void test_lease_crash_after_reservation(void **state)
+{
+    (void)state;
+    env *v = open_env(0);
+    v->faults.fail_at = v->faults.calls + 2; /* reserve passes, commit #1 fails */
+    v->faults.fail_count = 2;                /* and so does the release */
+    int64_t t0 = clock_ms;
+    answer a = create_seed(v, "crash-1");
+    assert_int_equal(a.rc, CONSTRA_E_STORAGE);
+    assert_int_equal(v->faults.failures, 2);
+    assert_int_equal(v->rail.collects, 0);
+    v->faults.fail_at = 0;
+    expect_in_flight(v, "crash-1");
+    clock_ms = t0 + LEASE_MS - 1;
+    expect_in_flight(v, "crash-1");
+    assert_int_equal(intent_count(v), 0);
+    clock_ms = t0 + LEASE_MS;
+    a = create_seed(v, "crash-1");
+    assert_int_equal(a.rc, CONSTRA_OK);
+    assert_int_equal(a.replayed, 0); /* a fresh run */
+    assert_int_equal(a.status, CONSTRA_INTENT_PENDING_USER_ACTION);
+    assert_int_equal(v->rail.collects, 1);
+    assert_int_equal(intent_count(v), 1);
+    /* From now on the key replays that run, byte for byte. */
+    answer b = create_seed(v, "crash-1");
+    expect_replay_of(&b, &a);
+    /* The fresh run's lease is its own: a different request is still
+     * refused as reused, never run. */
+    constra_intent_params other = seed_params("254712345678");
+    other.amount = 99;
+    constra_intent *in = NULL;
+    assert_int_equal(constra_intent_create(v->h, &other, "crash-1", &in, T_ERR),
+                     CONSTRA_E_CONFLICT);
+    assert_string_equal(t_last_error().code, "idempotency_key_reused");
+    assert_int_equal(v->rail.collects, 1);
+    close_env(v);
+}
+
+/* (b) Killed after the push, before its outcome was recorded (the outcome
+ * commit fails, and anything after it): the intent exists, linked to the
+ * key. Within the lease: in flight; after it: THAT intent, replayed, its
+ * current state; never a second push, at any later time. */
+static void test_lease_crash_after_first_commit(void **state)
+{
+    (void)state;
+    env *v = open_env(0);
+    v->faults.fail_at = v->faults.calls + 3; /* reserve, commit #1 pass; #2 fails */
+    v->faults.fail_count = 1000;             /* and everything after: killed */
+    int64_t t0 = clock_ms;
+    answer a = create_seed(v, "crash-2");
+    assert_int_equal(a.rc, CONSTRA_E_STORAGE);
+    assert_string_equal(a.code, "outcome_unrecorded");
+    assert_int_equal(v->rail.collects, 1);
+    v->faults.fail_at = 0;
+    v->faults.fail_count = 0;
+    assert_int_equal(intent_count(v), 1);
+    expect_in_flight(v, "crash-2");
+    clock_ms = t0 + LEASE_MS - 1;
+    expect_in_flight(v, "crash-2");
+
+    clock_ms = t0 + LEASE_MS;
+    answer b = create_seed(v, "crash-2");
+    assert_int_equal(b.rc, CONSTRA_OK);
+    assert_int_equal(b.replayed, 1);
+    assert_int_equal(b.status, CONSTRA_INTENT_PENDING_USER_ACTION);
+    assert_string_equal(b.state, "sending"); /* as stored: the outcome was lost */
+    assert_non_null(strstr(b.json, "\"status\":\"pending_user_action\""));
+    assert_int_equal(v->rail.collects, 1);
+    assert_int_equal(intent_count(v), 1);
+    constra_intent_list *l = NULL;
+    assert_int_equal(constra_intent_list_get(v->h, NULL, &l, T_ERR), CONSTRA_OK);
+    assert_string_equal(constra_intent_id(constra_intent_list_at(l, 0)), b.id);
+    constra_intent_list_free(l);
+
+    /* The time-out sends the unknown outcome to review; the key keeps
+     * answering the same bytes, its accessors the state now. */
+    clock_ms += 61000;
+    assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
+    answer c = create_seed(v, "crash-2");
+    expect_replay_of(&c, &b);
+    assert_int_equal(c.status, CONSTRA_INTENT_REVIEW_REQUIRED);
+    clock_ms += INT64_C(3600000);
+    c = create_seed(v, "crash-2");
+    assert_int_equal(c.rc, CONSTRA_OK);
+    assert_string_equal(c.id, b.id);
+    assert_int_equal(v->rail.collects, 1);
+    assert_int_equal(intent_count(v), 1);
+    close_env(v);
+}
+
+/* The owner is only slow: it outlives the lease during the rail call and
+ * a retry answers with the intent meanwhile (completing the key). The
+ * owner's outcome commit then cannot complete the key: it saves the
+ * outcome alone, so the checkout id is never lost. */
+static char slow_retry_id[CONSTRA_ID_SIZE];
+static int slow_retry_rc;
+static char slow_retry_state[32];
+
+static void retry_after_lease(env *v)
+{
+    clock_ms += LEASE_MS;
+    answer a = create_seed(v, "slow-1");
+    slow_retry_rc = a.rc;
+    strcpy(slow_retry_id, a.id);
+    strcpy(slow_retry_state, a.state);
+}
+
+static void test_lease_slow_owner_keeps_its_outcome(void **state)
+{
+    (void)state;
+    env *v = open_env(0);
+    collect_hook = retry_after_lease;
+    answer a = create_seed(v, "slow-1");
+    assert_null(collect_hook);
+    assert_int_equal(slow_retry_rc, CONSTRA_OK);
+    assert_string_equal(slow_retry_state, "sending");
+    assert_int_equal(a.rc, CONSTRA_OK);
+    assert_string_equal(a.id, slow_retry_id);
+    assert_string_equal(a.state, "sent_to_customer");
+    assert_int_equal(v->rail.collects, 1);
+    constra_intent *in = NULL;
+    assert_int_equal(constra_intent_get(v->h, a.id, &in, T_ERR), CONSTRA_OK);
+    assert_true(strncmp(constra_intent_checkout_request_id(in), "ws_CO_", 6) == 0);
+    constra_intent_free(in);
+    /* The key answers what the retry answered; the intent is current, and
+     * its callback still lands. */
+    answer b = create_seed(v, "slow-1");
+    assert_int_equal(b.rc, CONSTRA_OK);
+    assert_string_equal(b.id, a.id);
+    assert_non_null(strstr(b.json, "\"state\":\"sending\""));
+    assert_string_equal(b.state, "sent_to_customer");
+    assert_int_equal(constra_intent_simulate_callback(v->h, a.id, "0", NULL, &in, T_ERR),
+                     CONSTRA_OK);
+    assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_SUCCEEDED);
+    constra_intent_free(in);
+    assert_int_equal(v->rail.collects, 1);
+    close_env(v);
+}
+
+typedef struct racer {
+    env *v;
+    pthread_barrier_t *barrier;
+    const char *key;
+    answer a;
+} racer;
+
+static void *race_create(void *p)
+{
+    racer *r = p;
+    pthread_barrier_wait(r->barrier);
+    r->a = create_seed(r->v, r->key);
+    return NULL;
+}
+
+/* Eight retries of one abandoned key at once, after the lease: unlinked
+ * (nothing created) -> exactly one fresh run; linked -> all the same
+ * intent. One push either way. */
+static void test_lease_retries_race(void **state)
+{
+    (void)state;
+    enum { N = 8 };
+    for (int linked = 0; linked <= 1; linked++) {
+        for (int round = 0; round < 10; round++) {
+            env *v = open_env(0);
+            v->faults.fail_at = v->faults.calls + (linked ? 3 : 2);
+            v->faults.fail_count = 2;
+            answer first = create_seed(v, "race-key");
+            assert_int_not_equal(first.rc, CONSTRA_OK);
+            v->faults.fail_at = 0;
+            int collects = v->rail.collects;
+            assert_int_equal(collects, linked);
+            clock_ms += LEASE_MS;
+            pthread_t th[N];
+            racer r[N];
+            pthread_barrier_t barrier;
+            pthread_barrier_init(&barrier, NULL, N);
+            for (int i = 0; i < N; i++) {
+                r[i] = (racer){v, &barrier, "race-key", {0}};
+                pthread_create(&th[i], NULL, race_create, &r[i]);
+            }
+            const char *winner = NULL;
+            int fresh = 0;
+            for (int i = 0; i < N; i++) {
+                pthread_join(th[i], NULL);
+                if (r[i].a.rc == CONSTRA_OK) {
+                    if (winner) {
+                        assert_string_equal(winner, r[i].a.id);
+                    }
+                    winner = r[i].a.id;
+                    fresh += !r[i].a.replayed;
+                } else {
+                    assert_int_equal(r[i].a.rc, CONSTRA_E_CONFLICT);
+                    assert_string_equal(r[i].a.code, "idempotent_request_in_flight");
+                    assert_int_equal(linked, 0); /* a link always has its answer */
+                }
+            }
+            pthread_barrier_destroy(&barrier);
+            assert_non_null(winner);
+            assert_int_equal(fresh, linked ? 0 : 1);
+            assert_int_equal(v->rail.collects, 1);
+            assert_int_equal(intent_count(v), 1);
+            close_env(v);
+        }
+    }
+}
+
+/* A host storage written to the 0.1 contract completes the key on any
+ * commit that carries it (it ignores the state): the link then arrives
+ * as a COMPLETED record with http_status 0. The engine stays safe and
+ * useful: the outcome commit is saved without the key, and replays
+ * answer with the intent itself, never the bare link. */
+static constra_storage old_inner;
+static int old_contract_commit(void *ud, const constra_storage_write *w)
+{
+    (void)ud;
+    constra_storage_write copy = *w;
+    constra_storage_idempotency idem;
+    if (w->idempotency) {
+        idem = *w->idempotency;
+        idem.state = CONSTRA_IDEMPOTENCY_COMPLETED;
+        copy.idempotency = &idem;
+    }
+    return old_inner.commit(old_inner.user_data, &copy);
+}
+
+static void test_old_contract_host_storage(void **state)
+{
+    (void)state;
+    constra_storage mem = CONSTRA_STORAGE_INIT;
+    assert_int_equal(constra_storage_memory(&mem, NULL, NULL), CONSTRA_OK);
+    old_inner = mem;
+    constra_storage host = mem;
+    host.commit = old_contract_commit;
+    constra_platform p = CONSTRA_PLATFORM_INIT;
+    p.wall_time_ms = driven_clock;
+    constra_config cfg = CONSTRA_CONFIG_INIT;
+    cfg.platform = &p;
+    cfg.storage = &host;
+    env v;
+    memset(&v, 0, sizeof(v));
+    assert_int_equal(constra_open(&v.h, &cfg, NULL), CONSTRA_OK);
+    answer a = create_seed(&v, "old-host");
+    assert_int_equal(a.rc, CONSTRA_OK);
+    assert_string_equal(a.state, "sent_to_customer"); /* the outcome was saved */
+    answer b = create_seed(&v, "old-host");
+    assert_int_equal(b.rc, CONSTRA_OK);
+    assert_int_equal(b.replayed, 1);
+    assert_string_equal(b.id, a.id);
+    assert_non_null(strstr(b.json, "\"status\":\"pending_user_action\""));
+    assert_non_null(strstr(b.json, "\"state\":\"sent_to_customer\""));
+    constra_intent *in = NULL;
+    assert_int_equal(constra_intent_simulate_callback(v.h, a.id, "1032", NULL, &in, T_ERR),
+                     CONSTRA_OK);
+    constra_intent_free(in);
+    b = create_seed(&v, "old-host");
+    assert_string_equal(b.id, a.id);
+    assert_int_equal(b.status, CONSTRA_INTENT_REQUIRES_RECOVERY);
+    assert_int_equal(intent_count(&v), 1);
+    constra_close(v.h);
+}
+
+/* (d) The lease is configured on the handle: 0 is the default (60 s),
+ * 1000 ms up to the retention; it is what the engine measures. */
+static void test_lease_config(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t lease, retention;
+        int rc;
+    } cases[] = {
+        {0, 0, CONSTRA_OK},
+        {999, 0, CONSTRA_E_INVALID_ARGUMENT},
+        {1000, 0, CONSTRA_OK},
+        {-1, 0, CONSTRA_E_INVALID_ARGUMENT},
+        {INT64_C(86400000), 0, CONSTRA_OK},
+        {INT64_C(86400001), 0, CONSTRA_E_INVALID_ARGUMENT},
+        {5000, 5000, CONSTRA_OK},
+        {5001, 5000, CONSTRA_E_INVALID_ARGUMENT},
+        {INT64_MAX, 0, CONSTRA_E_INVALID_ARGUMENT},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        constra_config cfg = CONSTRA_CONFIG_INIT;
+        cfg.idempotency_lease_ms = cases[i].lease;
+        cfg.idempotency_retention_ms = cases[i].retention;
+        constra_t *h = NULL;
+        constra_error err = CONSTRA_ERROR_INIT;
+        int rc = constra_open(&h, &cfg, &err);
+        if (rc != cases[i].rc) {
+            fail_msg("lease %lld retention %lld: %d (%s)", (long long)cases[i].lease,
+                     (long long)cases[i].retention, rc, err.message);
+        }
+        if (rc == CONSTRA_OK) {
+            constra_close(h);
+        } else {
+            assert_null(h);
+            assert_string_equal(err.param, "config.idempotency_lease_ms");
+            assert_int_equal(err.http_status, 400);
+        }
+    }
+    /* 1 s measured: 999 ms after the reservation still in flight, at 1 s
+     * the abandoned key runs afresh. */
+    env *v = open_env_lease(0, 1000);
+    v->faults.fail_at = v->faults.calls + 2;
+    v->faults.fail_count = 2;
+    int64_t t0 = clock_ms;
+    assert_int_equal(create_seed(v, "short").rc, CONSTRA_E_STORAGE);
+    v->faults.fail_at = 0;
+    clock_ms = t0 + 999;
+    expect_in_flight(v, "short");
+    clock_ms = t0 + 1000;
+    answer a = create_seed(v, "short");
+    assert_int_equal(a.rc, CONSTRA_OK);
+    assert_int_equal(a.replayed, 0);
+    assert_int_equal(v->rail.collects, 1);
+    close_env(v);
+}
+
 static void test_bad_create_input_changes_nothing(void **state)
 {
     (void)state;
@@ -1328,63 +1740,107 @@ static void test_bad_create_input_changes_nothing(void **state)
  * the call that hit the fault reports an error; what is stored is always a
  * state the intent really passed through; the rail is never called twice
  * for one attempt; and replaying the request is always safe. */
+/* For every N: the N-th storage call fails (mode 0), or it and every call
+ * after it until the create returns (mode 1: the process is killed
+ * there; a restart sees the storage as the kill left it). Whatever
+ * failed: no partial state, never a second push, one intent at most;
+ * and once the lease has passed, the same key answers definitely (the
+ * intent, or a fresh run when nothing had been created): never 409 in
+ * flight, never a push for a key whose intent exists. */
 static void test_fault_at_every_storage_call(void **state)
 {
     (void)state;
-    int clean_runs = 0;
-    for (long n = 1; n <= 60; n++) {
-        env *v = open_env(0);
-        v->faults.fail_at = n;
-        constra_intent_params p = seed_params("254712345678");
-        constra_intent *in = NULL;
-        int rc = constra_intent_create(v->h, &p, "fault-key", &in, T_ERR);
-        int collects_after_create = v->rail.collects;
-        assert_true(collects_after_create <= 1);
-        if (rc != CONSTRA_OK) {
-            assert_null(in);
-            /* Replaying the same request never pushes a second time once the
-             * first push happened, and never creates a second intent. */
-            v->faults.fail_at = 0;
-            rc = constra_intent_create(v->h, &p, "fault-key", &in, T_ERR);
-            if (collects_after_create == 1) {
-                assert_int_not_equal(rc, CONSTRA_OK); /* in flight: reconcile, don't push */
-                assert_int_equal(v->rail.collects, 1);
-            } else {
-                assert_int_equal(rc, CONSTRA_OK);
-                assert_int_equal(v->rail.collects, 1);
+    int clean_runs = 0, answered_by_link = 0, ran_afresh = 0;
+    for (int mode = 0; mode <= 1; mode++) {
+        for (long n = 1; n <= 60; n++) {
+            env *v = open_env(0);
+            v->faults.fail_at = n;
+            v->faults.fail_count = mode ? 1000 : 1;
+            constra_intent_params p = seed_params("254712345678");
+            constra_intent *in = NULL;
+            int rc = constra_intent_create(v->h, &p, "fault-key", &in, T_ERR);
+            int collects_after_create = v->rail.collects;
+            assert_true(collects_after_create <= 1);
+            if (mode) {
+                v->faults.fail_count = 1; /* restarted: one more failure, at most */
+                v->faults.fail_at = 0;
             }
-        }
-        if (in) {
-            char id[CONSTRA_ID_SIZE];
-            strcpy(id, constra_intent_id(in));
-            constra_intent_free(in);
-            constra_intent *out = NULL;
-            rc = constra_intent_simulate_callback(v->h, id, "1032", NULL, &out, T_ERR);
-            constra_intent_free(out);
-            rc = constra_intent_retry(v->h, id, &out, T_ERR);
-            constra_intent_free(out);
-            rc = constra_intent_simulate_callback(v->h, id, "0", NULL, &out, T_ERR);
-            constra_intent_free(out);
-            /* Whatever failed, the intent is in a real state and has no more
-             * attempts than rail calls were made. */
+            if (rc != CONSTRA_OK) {
+                assert_null(in);
+                /* Replaying the same request never pushes a second time once
+                 * the first push happened, and never creates a second
+                 * intent. */
+                v->faults.fail_at = 0;
+                rc = constra_intent_create(v->h, &p, "fault-key", &in, T_ERR);
+                if (collects_after_create == 1) {
+                    assert_int_equal(rc, CONSTRA_E_CONFLICT); /* in flight: don't push */
+                    assert_string_equal(t_last_error().code, "idempotent_request_in_flight");
+                    assert_int_equal(v->rail.collects, 1);
+                } else if (rc == CONSTRA_E_CONFLICT) {
+                    /* the reservation survived (its release failed too) */
+                    assert_string_equal(t_last_error().code, "idempotent_request_in_flight");
+                    assert_int_equal(v->rail.collects, 0);
+                } else {
+                    assert_int_equal(rc, CONSTRA_OK);
+                    assert_int_equal(v->rail.collects, 1);
+                }
+            }
+            if (in) {
+                char id[CONSTRA_ID_SIZE];
+                strcpy(id, constra_intent_id(in));
+                constra_intent_free(in);
+                constra_intent *out = NULL;
+                rc = constra_intent_simulate_callback(v->h, id, "1032", NULL, &out, T_ERR);
+                constra_intent_free(out);
+                rc = constra_intent_retry(v->h, id, &out, T_ERR);
+                constra_intent_free(out);
+                rc = constra_intent_simulate_callback(v->h, id, "0", NULL, &out, T_ERR);
+                constra_intent_free(out);
+                /* Whatever failed, the intent is in a real state and has no
+                 * more attempts than rail calls were made. */
+                v->faults.fail_at = 0;
+                assert_int_equal(constra_intent_get(v->h, id, &out, T_ERR), CONSTRA_OK);
+                assert_true(constra_intent_attempts_used(out) <= v->rail.collects);
+                assert_true(v->rail.collects <= 2);
+                constra_intent_free(out);
+            }
+            if (v->faults.failures == 0) {
+                clean_runs++;
+            }
+            /* Only one intent ever. */
             v->faults.fail_at = 0;
-            assert_int_equal(constra_intent_get(v->h, id, &out, T_ERR), CONSTRA_OK);
-            assert_true(constra_intent_attempts_used(out) <= v->rail.collects);
-            assert_true(v->rail.collects <= 2);
-            constra_intent_free(out);
+            size_t before = intent_count(v);
+            assert_true(before <= 1);
+
+            /* After the lease: a definite answer for the key. */
+            int collects = v->rail.collects;
+            clock_ms += LEASE_MS;
+            answer a = create_seed(v, "fault-key");
+            if (a.rc != CONSTRA_OK) {
+                fail_msg("mode %d n=%ld: after the lease the key answers %d %s", mode, n, a.rc,
+                         a.code);
+            }
+            if (before == 1) {
+                assert_int_equal(a.replayed, 1); /* the intent that exists */
+                assert_int_equal(v->rail.collects, collects);
+                constra_intent_list *l = NULL;
+                assert_int_equal(constra_intent_list_get(v->h, NULL, &l, T_ERR), CONSTRA_OK);
+                assert_string_equal(constra_intent_id(constra_intent_list_at(l, 0)), a.id);
+                constra_intent_list_free(l);
+                answered_by_link += strstr(a.json, "\"state\":\"sending\"") != NULL;
+            } else {
+                assert_int_equal(collects, 0); /* nothing was ever pushed */
+                assert_int_equal(a.replayed, 0);
+                assert_int_equal(v->rail.collects, 1);
+                ran_afresh++;
+            }
+            assert_int_equal(intent_count(v), 1);
+            close_env(v);
         }
-        if (v->faults.failures == 0) {
-            clean_runs++;
-        }
-        /* Only one intent ever. */
-        v->faults.fail_at = 0;
-        constra_intent_list *l = NULL;
-        assert_int_equal(constra_intent_list_get(v->h, NULL, &l, T_ERR), CONSTRA_OK);
-        assert_true(constra_intent_list_count(l) <= 1);
-        constra_intent_list_free(l);
-        close_env(v);
     }
-    assert_true(clean_runs > 0); /* the sweep went past the last storage call */
+    assert_true(clean_runs > 0);       /* the sweep went past the last storage call */
+    assert_true(answered_by_link > 0); /* some N left a linked key, outcome unrecorded */
+    assert_true(ran_afresh > 0);       /* some N left nothing: the retry ran */
 }
 
 int main(void)
@@ -1407,6 +1863,12 @@ int main(void)
         cmocka_unit_test(test_list_filters),
         cmocka_unit_test(test_bad_create_input_changes_nothing),
         cmocka_unit_test(test_fault_at_every_storage_call),
+        cmocka_unit_test(test_lease_crash_after_reservation),
+        cmocka_unit_test(test_lease_crash_after_first_commit),
+        cmocka_unit_test(test_lease_slow_owner_keeps_its_outcome),
+        cmocka_unit_test(test_lease_retries_race),
+        cmocka_unit_test(test_lease_config),
+        cmocka_unit_test(test_old_contract_host_storage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -98,6 +98,7 @@ typedef struct idem_copy {
     char fingerprint[80];
     char response[256];
     size_t response_len;
+    int64_t created_at_ms, expires_at_ms, lease_expires_at_ms;
 } idem_copy;
 
 static int copy_idem(void *ctx, const constra_storage_idempotency *r)
@@ -112,6 +113,9 @@ static int copy_idem(void *ctx, const constra_storage_idempotency *r)
         memcpy(c->response, r->response, r->response_len);
     }
     c->response_len = r->response_len;
+    c->created_at_ms = r->created_at_ms;
+    c->expires_at_ms = r->expires_at_ms;
+    c->lease_expires_at_ms = r->lease_expires_at_ms;
     return 0;
 }
 
@@ -419,6 +423,20 @@ static constra_storage_idempotency idem_rec(const char *key, const char *fp, int
     return r;
 }
 
+/* `r` with a response: completed (COMPLETED, 201) or a link (IN_FLIGHT, 0). */
+static constra_storage_idempotency with_response(const constra_storage_idempotency *r, int state,
+                                                 const char *body)
+{
+    constra_storage_idempotency d = *r;
+    d.state = state;
+    d.http_status = state == CONSTRA_IDEMPOTENCY_COMPLETED ? 201 : 0;
+    d.response = body;
+    d.response_len = strlen(body);
+    return d;
+}
+#define completed_rec(r, body) with_response((r), CONSTRA_IDEMPOTENCY_COMPLETED, (body))
+#define link_rec(r, body) with_response((r), CONSTRA_IDEMPOTENCY_IN_FLIGHT, (body))
+
 static void test_idempotency_lifecycle(void **state)
 {
     constra_storage *s = *state;
@@ -443,11 +461,7 @@ static void test_idempotency_lifecycle(void **state)
 
     /* Complete together with the intent, in one commit. */
     static const char body[] = "{\"id\":\"pi_1\",\"status\":\"pending_user_action\"}";
-    constra_storage_idempotency done = r;
-    done.state = CONSTRA_IDEMPOTENCY_COMPLETED;
-    done.http_status = 201;
-    done.response = body;
-    done.response_len = sizeof(body) - 1;
+    constra_storage_idempotency done = completed_rec(&r, body);
     constra_storage_intent in = intent_rec("pi_1", "pending_user_action", 1, "{}");
     constra_storage_write w = {sizeof(w), &in, 0, NULL, 0, &done};
     assert_int_equal(s->commit(s->user_data, &w), CONSTRA_OK);
@@ -517,6 +531,164 @@ static void test_idempotency_release_and_lease(void **state)
     }
 }
 
+/* The record the key holds now (count 0: free at `now`, and then
+ * reserved by this probe: only for the end of a test). */
+static idem_copy held(constra_storage *s, const char *key, const char *fp, int64_t now)
+{
+    constra_storage_idempotency probe = idem_rec(key, fp, now);
+    idem_copy c;
+    memset(&c, 0, sizeof(c));
+    int rc = s->idempotency_reserve(s->user_data, &probe, now, copy_idem, &c);
+    assert_int_equal(rc, c.count ? CONSTRA_E_CONFLICT : CONSTRA_OK);
+    return c;
+}
+
+/* A key is linked to its intent in the commit that inserts the intent:
+ * it stays in flight, shows the link when reserved again, links once,
+ * is never released, and completes as before. */
+static void test_idempotency_link(void **state)
+{
+    constra_storage *s = *state;
+    int64_t now = 2000000;
+    constra_storage_idempotency r = idem_rec("order_link", "fpL", now);
+    r.expires_at_ms = now + 86400000;
+    r.lease_expires_at_ms = r.expires_at_ms + 1; /* as the engine reserves */
+    assert_int_equal(s->idempotency_reserve(s->user_data, &r, now, NULL, NULL), CONSTRA_OK);
+
+    static const char link1[] = "{\"id\":\"pi_l1\"}";
+    constra_storage_intent in1 = intent_rec("pi_l1", "pending_user_action", 1, "{}");
+    constra_storage_event ev1 = event_rec("evt_l1", "pi_l1", "payment_intent.created");
+
+    /* Refused links write nothing of the commit. */
+    constra_storage_idempotency bad = link_rec(&r, link1);
+    bad.fingerprint = "fpOther";
+    constra_storage_write w = {sizeof(w), &in1, 0, &ev1, 1, &bad};
+    assert_int_equal(s->commit(s->user_data, &w), CONSTRA_E_CONFLICT);
+    bad = link_rec(&r, "");
+    assert_int_equal(s->commit(s->user_data, &w), CONSTRA_E_INVALID_ARGUMENT);
+    bad = link_rec(&r, link1);
+    bad.state = 7;
+    assert_int_equal(s->commit(s->user_data, &w), CONSTRA_E_INVALID_ARGUMENT);
+    bad.state = 0;
+    assert_int_equal(s->commit(s->user_data, &w), CONSTRA_E_INVALID_ARGUMENT);
+    get(s, "pi_l1", CONSTRA_E_NOT_FOUND);
+    assert_int_equal(events_of(s, NULL).count, 0);
+    idem_copy c = held(s, "order_link", "fpL", now + 1);
+    assert_int_equal(c.state, CONSTRA_IDEMPOTENCY_IN_FLIGHT);
+    assert_int_equal(c.response_len, 0);
+
+    /* The link lands with the intent. */
+    constra_storage_idempotency l1 = link_rec(&r, link1);
+    w.idempotency = &l1;
+    assert_int_equal(s->commit(s->user_data, &w), CONSTRA_OK);
+    c = held(s, "order_link", "fpL", now + 2);
+    assert_int_equal(c.count, 1);
+    assert_int_equal(c.state, CONSTRA_IDEMPOTENCY_IN_FLIGHT);
+    assert_int_equal(c.http_status, 0);
+    assert_int_equal(c.response_len, sizeof(link1) - 1);
+    assert_memory_equal(c.response, link1, sizeof(link1) - 1);
+    assert_string_equal(c.fingerprint, "fpL");
+    /* The reservation's times are kept exactly. */
+    assert_int_equal(c.created_at_ms, now);
+    assert_int_equal(c.expires_at_ms, r.expires_at_ms);
+    assert_int_equal(c.lease_expires_at_ms, r.lease_expires_at_ms);
+
+    /* A key links once: a second intent under it is refused whole. */
+    static const char link2[] = "{\"id\":\"pi_l2\"}";
+    constra_storage_intent in2 = intent_rec("pi_l2", "pending_user_action", 1, "{}");
+    constra_storage_event ev2 = event_rec("evt_l2", "pi_l2", "payment_intent.created");
+    constra_storage_idempotency l2 = link_rec(&r, link2);
+    constra_storage_write w2 = {sizeof(w2), &in2, 0, &ev2, 1, &l2};
+    assert_int_equal(s->commit(s->user_data, &w2), CONSTRA_E_CONFLICT);
+    assert_int_equal(s->idempotency_complete(s->user_data, &l2), CONSTRA_E_CONFLICT);
+    get(s, "pi_l2", CONSTRA_E_NOT_FOUND);
+    assert_int_equal(events_of(s, NULL).count, 1);
+
+    /* A linked key is never released. */
+    assert_int_equal(s->idempotency_release(s->user_data, "order_link", "fpL"), CONSTRA_OK);
+    c = held(s, "order_link", "fpL", now + 3);
+    assert_int_equal(c.count, 1);
+    assert_int_equal(c.response_len, sizeof(link1) - 1);
+
+    /* The owner's outcome commit completes it (intent CAS + COMPLETED). */
+    static const char body[] = "{\"id\":\"pi_l1\",\"status\":\"pending_user_action\"}";
+    constra_storage_idempotency done = completed_rec(&r, body);
+    constra_storage_intent in1b = intent_rec("pi_l1", "pending_user_action", 2, "{\"v\":2}");
+    constra_storage_write w3 = {sizeof(w3), &in1b, 1, NULL, 0, &done};
+    assert_int_equal(s->commit(s->user_data, &w3), CONSTRA_OK);
+    c = held(s, "order_link", "fpL", now + 4);
+    assert_int_equal(c.state, CONSTRA_IDEMPOTENCY_COMPLETED);
+    assert_int_equal(c.http_status, 201);
+    assert_int_equal(c.response_len, sizeof(body) - 1);
+    assert_memory_equal(c.response, body, sizeof(body) - 1);
+    assert_int_equal(c.lease_expires_at_ms, r.lease_expires_at_ms);
+    /* Completed: neither linked nor completed again; the commit that
+     * tried is refused whole (the intent stays at version 2). */
+    assert_int_equal(s->idempotency_complete(s->user_data, &l1), CONSTRA_E_CONFLICT);
+    assert_int_equal(s->idempotency_complete(s->user_data, &done), CONSTRA_E_CONFLICT);
+    constra_storage_intent in1c = intent_rec("pi_l1", "succeeded", 3, "{\"v\":3}");
+    constra_storage_write w4 = {sizeof(w4), &in1c, 2, NULL, 0, &done};
+    assert_int_equal(s->commit(s->user_data, &w4), CONSTRA_E_CONFLICT);
+    assert_int_equal(get(s, "pi_l1", CONSTRA_OK).version, 2);
+    /* ... and the same commit without the key lands (the engine's
+     * fallback when a retry completed the key first). */
+    w4.idempotency = NULL;
+    assert_int_equal(s->commit(s->user_data, &w4), CONSTRA_OK);
+    assert_int_equal(get(s, "pi_l1", CONSTRA_OK).version, 3);
+
+    /* A retry completing a linked key on its own (idempotency_complete),
+     * the owner's outcome commit then refused. */
+    constra_storage_idempotency k2 = idem_rec("order_link2", "fpM", now);
+    k2.lease_expires_at_ms = k2.expires_at_ms + 1;
+    assert_int_equal(s->idempotency_reserve(s->user_data, &k2, now, NULL, NULL), CONSTRA_OK);
+    static const char link3[] = "{\"id\":\"pi_l3\"}";
+    constra_storage_intent in3 = intent_rec("pi_l3", "pending_user_action", 1, "{}");
+    constra_storage_idempotency l3 = link_rec(&k2, link3);
+    constra_storage_write w5 = {sizeof(w5), &in3, 0, NULL, 0, &l3};
+    assert_int_equal(s->commit(s->user_data, &w5), CONSTRA_OK);
+    constra_storage_idempotency by_retry = completed_rec(&k2, body);
+    assert_int_equal(s->idempotency_complete(s->user_data, &by_retry), CONSTRA_OK);
+    constra_storage_intent in3b = intent_rec("pi_l3", "pending_user_action", 2, "{}");
+    constra_storage_write w6 = {sizeof(w6), &in3b, 1, NULL, 0, &by_retry};
+    assert_int_equal(s->commit(s->user_data, &w6), CONSTRA_E_CONFLICT);
+    c = held(s, "order_link2", "fpM", now + 5);
+    assert_int_equal(c.state, CONSTRA_IDEMPOTENCY_COMPLETED);
+}
+
+/* With lease_expires_at_ms past the expiry (as the engine reserves), the
+ * storage never takes a reservation over before it expires; an unlinked
+ * one is released, and a 0.1-style record (lease == expiry) behaves as
+ * it always did. */
+static void test_idempotency_no_takeover_before_expiry(void **state)
+{
+    constra_storage *s = *state;
+    int64_t now = 3000000;
+    constra_storage_idempotency r = idem_rec("k_engine", "fpE", now);
+    r.expires_at_ms = now + 60000;
+    r.lease_expires_at_ms = r.expires_at_ms + 1;
+    assert_int_equal(s->idempotency_reserve(s->user_data, &r, now, NULL, NULL), CONSTRA_OK);
+    constra_storage_idempotency other = idem_rec("k_engine", "fpF", now);
+    assert_int_equal(s->idempotency_reserve(s->user_data, &other, r.expires_at_ms - 1, NULL,
+                                            NULL), CONSTRA_E_CONFLICT);
+    idem_copy c = held(s, "k_engine", "fpE", r.expires_at_ms - 1);
+    assert_string_equal(c.fingerprint, "fpE");
+    assert_int_equal(c.lease_expires_at_ms, r.lease_expires_at_ms);
+    /* Unlinked: the engine may release it (a request that created nothing). */
+    assert_int_equal(s->idempotency_release(s->user_data, "k_engine", "fpE"), CONSTRA_OK);
+    assert_int_equal(s->idempotency_reserve(s->user_data, &r, now + 1, NULL, NULL), CONSTRA_OK);
+    /* Expired: free whatever the lease says. */
+    assert_int_equal(s->idempotency_reserve(s->user_data, &other, r.expires_at_ms, NULL, NULL),
+                     CONSTRA_OK);
+
+    /* A record as 0.1 reserved it (lease == expiry) reads back as such. */
+    constra_storage_idempotency old = idem_rec("k_old", "fpO", now);
+    old.lease_expires_at_ms = old.expires_at_ms;
+    assert_int_equal(s->idempotency_reserve(s->user_data, &old, now, NULL, NULL), CONSTRA_OK);
+    c = held(s, "k_old", "fpO", now + 1);
+    assert_int_equal(c.lease_expires_at_ms, c.expires_at_ms);
+    assert_int_equal(c.response_len, 0);
+}
+
 /* ---- concurrency -------------------------------------------------------------- */
 
 typedef struct race {
@@ -573,6 +745,40 @@ static void run_race(constra_storage *s, void *(*fn)(void *))
     }
     pthread_barrier_destroy(&barrier);
     assert_int_equal(wins, 1);
+}
+
+static void *race_link(void *p)
+{
+    race *r = p;
+    char id[32], evid[32], body[64];
+    snprintf(id, sizeof(id), "pi_lr%d", r->index);
+    snprintf(evid, sizeof(evid), "evt_lr%d", r->index);
+    snprintf(body, sizeof(body), "{\"id\":\"%s\"}", id);
+    constra_storage_intent in = intent_rec(id, "pending_user_action", 1, "{}");
+    constra_storage_event ev = event_rec(evid, id, "payment_intent.created");
+    constra_storage_idempotency rec = idem_rec("link_contended", "fpR", 100);
+    constra_storage_idempotency l = link_rec(&rec, body);
+    constra_storage_write w = {sizeof(w), &in, 0, &ev, 1, &l};
+    pthread_barrier_wait(r->barrier);
+    r->rc = r->s->commit(r->s->user_data, &w);
+    return NULL;
+}
+
+/* Eight requests that all think they own one key (retries after a lease):
+ * exactly one intent is created under it, the one the link names. */
+static void test_race_one_link_wins(void **state)
+{
+    constra_storage *s = *state;
+    constra_storage_idempotency rec = idem_rec("link_contended", "fpR", 100);
+    assert_int_equal(s->idempotency_reserve(s->user_data, &rec, 100, NULL, NULL), CONSTRA_OK);
+    run_race(s, race_link);
+    id_list all = events_of(s, NULL);
+    assert_int_equal(all.count, 1);
+    idem_copy c = held(s, "link_contended", "fpR", 101);
+    char want[64];
+    snprintf(want, sizeof(want), "{\"id\":\"pi_lr%.8s\"}", all.ids[0] + strlen("evt_lr"));
+    assert_int_equal(c.response_len, strlen(want));
+    assert_memory_equal(c.response, want, strlen(want));
 }
 
 static void test_race_one_reservation_wins(void **state)
@@ -937,6 +1143,10 @@ int conformance_run(const char *name, conformance_factory f, void *arg)
         cmocka_unit_test_setup_teardown(test_idempotency_lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotency_commit_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotency_release_and_lease, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idempotency_link, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idempotency_no_takeover_before_expiry, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_race_one_link_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_race_one_reservation_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_race_one_writer_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input_changes_nothing, setup, teardown),

@@ -4,7 +4,8 @@
 static int inject(fault_storage *f)
 {
     f->calls++;
-    if (f->fail_at != 0 && f->calls == f->fail_at) {
+    long span = f->fail_count > 0 ? f->fail_count : 1;
+    if (f->fail_at != 0 && f->calls >= f->fail_at && f->calls - f->fail_at < span) {
         f->failures++;
         return 1;
     }
@@ -140,7 +141,7 @@ static void f_destroy(void *ud)
 void fault_storage_wrap(fault_storage *f, const constra_storage *inner, constra_storage *out)
 {
     f->inner = *inner;
-    f->calls = f->fail_at = f->failures = 0;
+    f->calls = f->fail_at = f->fail_count = f->failures = 0;
     f->destroyed = 0;
     constra_storage s = CONSTRA_STORAGE_INIT;
     s.user_data = f;

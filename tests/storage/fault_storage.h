@@ -1,9 +1,11 @@
 /*
  * A storage wrapper that fails on demand: it forwards every call to an
  * inner storage, except the fail_at-th call (1-based, counting every
- * method), which returns CONSTRA_E_STORAGE without touching the inner
- * storage. Used to prove that a failure at any point leaves no partial
- * state and never causes a second rail call.
+ * method) and the fail_count - 1 calls after it, which return
+ * CONSTRA_E_STORAGE without touching the inner storage. Used to prove that
+ * a failure at any point leaves no partial state and never causes a
+ * second rail call; a large fail_count models a process killed at that
+ * call (nothing it would do afterwards reaches the storage).
  */
 #ifndef CONSTRA_TEST_FAULT_STORAGE_H
 #define CONSTRA_TEST_FAULT_STORAGE_H
@@ -14,6 +16,7 @@ typedef struct fault_storage {
     constra_storage inner;
     long calls;    /* calls seen so far */
     long fail_at;  /* 0 = never fail */
+    long fail_count; /* calls failed from fail_at on; 0 means 1 */
     long failures; /* failures injected */
     int destroyed;
 } fault_storage;

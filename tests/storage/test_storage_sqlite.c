@@ -103,6 +103,8 @@ typedef struct seen {
     char doc[128];
     size_t doc_len;
     int idem_state, http_status;
+    size_t response_len;
+    int64_t expires_at_ms, lease_expires_at_ms;
 } seen;
 
 static int on_intent(void *ctx, const constra_storage_intent *r)
@@ -129,6 +131,9 @@ static int on_idem(void *ctx, const constra_storage_idempotency *r)
     s->count++;
     s->idem_state = r->state;
     s->http_status = r->http_status;
+    s->response_len = r->response_len;
+    s->expires_at_ms = r->expires_at_ms;
+    s->lease_expires_at_ms = r->lease_expires_at_ms;
     return 0;
 }
 
@@ -549,6 +554,191 @@ static void test_platform_allocator(void **state)
     assert_int_equal(ca.live, 0);
 }
 
+/* ---- (g) keys in a file written by 0.1 --------------------------------- */
+
+static int64_t v01_clock = INT64_C(1764239894625);
+static int64_t v01_now(void *ud)
+{
+    (void)ud;
+    return v01_clock;
+}
+
+static constra_t *v01_open(const char *path)
+{
+    constra_platform p = CONSTRA_PLATFORM_INIT;
+    p.wall_time_ms = v01_now;
+    constra_storage st;
+    assert_int_equal(open_path(&st, NULL, path), CONSTRA_OK);
+    constra_config cfg = CONSTRA_CONFIG_INIT;
+    cfg.platform = &p;
+    cfg.storage = &st;
+    constra_t *h = NULL;
+    assert_int_equal(constra_open(&h, &cfg, NULL), CONSTRA_OK);
+    return h;
+}
+
+static int v01_create_p(constra_t *h, const constra_intent_params *p, const char *key,
+                        int replayed, char *id, constra_error *err)
+{
+    constra_intent *in = NULL;
+    int rc = constra_intent_create(h, p, key, &in, err);
+    if (rc == CONSTRA_OK) {
+        strcpy(id, constra_intent_id(in));
+        assert_int_equal(constra_intent_replayed(in), replayed);
+        constra_intent_free(in);
+    }
+    return rc;
+}
+
+static int v01_create(constra_t *h, const char *key, int replayed, char *id, constra_error *err)
+{
+    constra_intent_params p = CONSTRA_INTENT_PARAMS_INIT;
+    p.amount = 1250;
+    p.currency = "KES";
+    p.phone_number = "254712345678";
+    return v01_create_p(h, &p, key, replayed, id, err);
+}
+
+/* A schema-2 file as 0.1 left it: keys reserved with lease == expiry,
+ * an in-flight one never linked (0.1 killed after its first commit: the
+ * intent exists, its prompt may be out). It opens and works; the
+ * completed key replays; the unlinked in-flight one stays 409 after the
+ * lease (never a second intent); new keys link and lease as usual. */
+static void test_v01_file_keys(void **state)
+{
+    (void)state;
+    char path[256];
+    new_path(path, sizeof(path));
+    constra_t *h = v01_open(path);
+    char id_stuck[CONSTRA_ID_SIZE], id_done[CONSTRA_ID_SIZE], id[CONSTRA_ID_SIZE];
+    assert_int_equal(v01_create(h, "stuck", 0, id_stuck, NULL), CONSTRA_OK);
+    assert_int_equal(v01_create(h, "done", 0, id_done, NULL), CONSTRA_OK);
+    char id_gone[CONSTRA_ID_SIZE];
+    assert_int_equal(v01_create(h, "gone", 0, id_gone, NULL), CONSTRA_OK);
+    constra_close(h);
+
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "UPDATE idempotency SET lease_expires_at_ms = expires_at_ms;"
+                                  "UPDATE idempotency SET state = 1, http_status = 0,"
+                                  " response = NULL WHERE key = 'stuck'",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    /* A key whose intent the storage lost (deleted by hand). */
+    char sql[256];
+    snprintf(sql, sizeof(sql), "DELETE FROM intents WHERE id = '%s'", id_gone);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    v01_clock += 120000; /* two default leases */
+    h = v01_open(path);
+    constra_error err = CONSTRA_ERROR_INIT;
+    assert_int_equal(v01_create(h, "stuck", 1, id, &err), CONSTRA_E_CONFLICT);
+    assert_string_equal(err.code, "idempotent_request_in_flight");
+    assert_int_equal(v01_create(h, "done", 1, id, &err), CONSTRA_OK);
+    assert_string_equal(id, id_done);
+    /* Its key says what it held; the request is never run again. */
+    assert_int_equal(v01_create(h, "gone", 1, id, &err), CONSTRA_E_STORAGE);
+    assert_string_equal(err.code, "storage_error");
+    assert_non_null(strstr(err.message, id_gone));
+    assert_int_equal(v01_create(h, "fresh", 0, id, &err), CONSTRA_OK);
+    assert_int_equal(v01_create(h, "fresh", 1, id, &err), CONSTRA_OK);
+    constra_intent_list *l = NULL;
+    assert_int_equal(constra_intent_list_get(h, NULL, &l, NULL), CONSTRA_OK);
+    assert_int_equal(constra_intent_list_count(l), 3);
+    constra_intent_list_free(l);
+    constra_intent *in = NULL;
+    assert_int_equal(constra_intent_get(h, id_stuck, &in, NULL), CONSTRA_OK);
+    constra_intent_free(in);
+    constra_close(h);
+}
+
+/* The file 0.1 really wrote (tests/storage/fixtures/v01.db, copied):
+ * its completed keys replay their intents, its key left in flight by a
+ * killed 0.1 process reads back unlinked with lease == expiry (so the
+ * engine never takes it for one of its own abandoned keys) and can be
+ * linked and kept like any, and new keys lease as usual on it. */
+static void test_v01_fixture_keys(void **state)
+{
+    (void)state;
+    const char *vec = getenv("CONSTRA_VECTORS");
+    assert_non_null(vec);
+    char src[512], path[256];
+    snprintf(src, sizeof(src), "%s/../storage/fixtures/v01.db", vec);
+    new_path(path, sizeof(path));
+    FILE *from = fopen(src, "rb"), *to = fopen(path, "wb");
+    assert_non_null(from);
+    assert_non_null(to);
+    char buf[8192];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), from)) > 0) {
+        assert_int_equal(fwrite(buf, 1, n, to), n);
+    }
+    fclose(from);
+    assert_int_equal(fclose(to), 0);
+
+    v01_clock = INT64_C(1767225616000) + 120000; /* two leases after 0.1 stopped */
+    constra_t *h = v01_open(path);
+    /* The requests as make_v01_fixture.c made them. */
+    constra_intent_params p = CONSTRA_INTENT_PARAMS_INIT;
+    p.currency = "KES";
+    p.customer_name = "Fixture Customer";
+    p.description = "0.1 fixture";
+    struct { int64_t amount; const char *phone, *ref; } req[] = {
+        {1250, "254712345678", "order-pending"}, {99, "254712345679", "order-draft"}};
+    p.amount = req[0].amount, p.phone_number = req[0].phone, p.reference = req[0].ref;
+    char id[CONSTRA_ID_SIZE];
+    assert_int_equal(v01_create_p(h, &p, "fx-pending", 1, id, NULL), CONSTRA_OK);
+    assert_string_equal(id, "pi_01kdvdna00p9z6ng9yjb72azr9");
+    p.amount = req[1].amount, p.phone_number = req[1].phone, p.reference = req[1].ref;
+    p.draft = 1;
+    assert_int_equal(v01_create_p(h, &p, "fx-draft", 1, id, NULL), CONSTRA_OK);
+    assert_string_equal(id, "pi_01kdvdncxrhmzckzvhf59hwawv");
+    /* The killed 0.1 request's key: its fingerprint is not this request's,
+     * and it is never run. */
+    constra_error err = CONSTRA_ERROR_INIT;
+    assert_int_equal(v01_create_p(h, &p, "fx-inflight", 0, id, &err), CONSTRA_E_CONFLICT);
+    assert_string_equal(err.code, "idempotency_key_reused");
+    assert_int_equal(v01_create(h, "after-0.1", 0, id, NULL), CONSTRA_OK);
+    assert_int_equal(v01_create(h, "after-0.1", 1, id, NULL), CONSTRA_OK);
+    constra_close(h);
+
+    constra_storage s;
+    assert_int_equal(open_path(&s, NULL, path), CONSTRA_OK);
+    static const char fp[] = "00000000000000000000000000000000000000000000000000000000000000ff";
+    constra_storage_idempotency probe = idem("fx-inflight", fp);
+    seen x;
+    memset(&x, 0, sizeof(x));
+    assert_int_equal(s.idempotency_reserve(s.user_data, &probe, v01_clock, on_idem, &x),
+                     CONSTRA_E_CONFLICT);
+    assert_int_equal(x.idem_state, CONSTRA_IDEMPOTENCY_IN_FLIGHT);
+    assert_int_equal(x.response_len, 0);
+    assert_int_equal(x.expires_at_ms, INT64_C(1767312016000));
+    assert_int_equal(x.lease_expires_at_ms, x.expires_at_ms);
+    /* A 0.1 row (response NULL) links, and is then kept. */
+    constra_storage_idempotency link = probe;
+    link.response = "{\"id\":\"pi_fx_link\"}";
+    link.response_len = strlen(link.response);
+    constra_storage_intent in = {sizeof(in), "pi_fx_link", "pending_user_action", "", "",
+                                 v01_clock, v01_clock, 1, "{}", 2};
+    constra_storage_write w = {sizeof(w), &in, 0, NULL, 0, &link};
+    assert_int_equal(s.commit(s.user_data, &w), CONSTRA_OK);
+    assert_int_equal(s.idempotency_release(s.user_data, "fx-inflight", fp), CONSTRA_OK);
+    memset(&x, 0, sizeof(x));
+    assert_int_equal(s.idempotency_reserve(s.user_data, &probe, v01_clock, on_idem, &x),
+                     CONSTRA_E_CONFLICT);
+    assert_int_equal(x.response_len, link.response_len);
+    /* The new key: completed, with the engine's lease marker. */
+    constra_storage_idempotency mine = idem("after-0.1", "any");
+    memset(&x, 0, sizeof(x));
+    assert_int_equal(s.idempotency_reserve(s.user_data, &mine, v01_clock, on_idem, &x),
+                     CONSTRA_E_CONFLICT);
+    assert_int_equal(x.idem_state, CONSTRA_IDEMPOTENCY_COMPLETED);
+    assert_int_equal(x.http_status, 201);
+    assert_true(x.lease_expires_at_ms > x.expires_at_ms);
+    s.destroy(s.user_data);
+}
+
 int main(int argc, char **argv)
 {
     const char *which = argc > 1 ? argv[1] : "file";
@@ -569,6 +759,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_busy_lock_is_storage_error),
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_platform_allocator),
+        cmocka_unit_test(test_v01_file_keys),
+        cmocka_unit_test(test_v01_fixture_keys),
     };
     return cmocka_run_group_tests_name("sqlite storage", tests, NULL, NULL);
 }

@@ -42,8 +42,14 @@ class DictStorage {
     }
     const idem = w.idempotency;
     if (idem) {
+      // COMPLETED completes an in-flight key; IN_FLIGHT with a response
+      // links one that is not linked yet (storage.h).
+      if (!(idem.state === COMPLETED || (idem.state === IN_FLIGHT && idem.response.length > 0))) {
+        throw new TypeError(`idempotency write in state ${idem.state} links nothing`);
+      }
       const held = this.idempotency.get(idem.key);
-      if (!held || held.state !== IN_FLIGHT || held.fingerprint !== idem.fingerprint) {
+      if (!held || held.state !== IN_FLIGHT || held.fingerprint !== idem.fingerprint ||
+          (idem.state === IN_FLIGHT && held.response.length > 0)) {
         throw new StorageConflict(`key ${idem.key} is not reserved for this request`);
       }
     }
@@ -71,7 +77,7 @@ class DictStorage {
     }
     if (idem) {
       const held = this.idempotency.get(idem.key);
-      this.idempotency.set(idem.key, { ...held, state: COMPLETED, httpStatus: idem.httpStatus,
+      this.idempotency.set(idem.key, { ...held, state: idem.state, httpStatus: idem.httpStatus,
         response: idem.response, expiresAtMs: idem.expiresAtMs });
     }
   }
@@ -126,7 +132,10 @@ class DictStorage {
 
   idempotencyRelease(key, fingerprint) {
     const cur = this.idempotency.get(key);
-    if (cur && cur.state === IN_FLIGHT && cur.fingerprint === fingerprint) this.idempotency.delete(key);
+    // A linked key (its intent exists) is never dropped.
+    if (cur && cur.state === IN_FLIGHT && cur.response.length === 0 && cur.fingerprint === fingerprint) {
+      this.idempotency.delete(key);
+    }
   }
 
   purgeExpired(nowMs) {

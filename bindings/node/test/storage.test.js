@@ -161,3 +161,67 @@ test('router: bad bodies are HTTP answers, wrong JS types throw', () => {
   assert.throws(() => c.request('GET', '/v1/payment-intents', [['a']]), (e) => e.param === 'headers');
   c.close();
 });
+
+// The storage contract of idempotency links (storage.h), kept by DictStorage.
+test('DictStorage links a key once, never releases a linked key, completes after', () => {
+  const { StorageConflict } = require('..');
+  const IN_FLIGHT = 1, COMPLETED = 2;
+  const rec = (o = {}) => ({ key: 'k', fingerprint: 'fpL', state: IN_FLIGHT, httpStatus: 0,
+    response: Buffer.alloc(0), createdAtMs: 100, expiresAtMs: 1000, leaseExpiresAtMs: 1001, ...o });
+  const intent = (id, version = 1) => ({ id, status: 'pending_user_action', reference: '',
+    checkoutRequestId: '', createdAtMs: 100, updatedAtMs: 100, version, document: Buffer.from('{}') });
+  const link = (id) => rec({ response: Buffer.from(`{"id":"${id}"}`) });
+  const s = new DictStorage();
+  assert.equal(s.idempotencyReserve(rec(), 100), null);
+  assert.throws(() => s.commit({ intent: intent('pi_1'), expectedVersion: 0, events: [],
+    idempotency: { ...link('pi_1'), fingerprint: 'other' } }), StorageConflict);
+  assert.throws(() => s.commit({ intent: intent('pi_1'), expectedVersion: 0, events: [],
+    idempotency: rec() }), TypeError);
+  assert.equal(s.intents.size, 0);
+  s.commit({ intent: intent('pi_1'), expectedVersion: 0, events: [], idempotency: link('pi_1') });
+  let held = s.idempotencyReserve(rec(), 101);
+  assert.equal(held.state, IN_FLIGHT);
+  assert.equal(held.httpStatus, 0);
+  assert.equal(held.response.toString(), '{"id":"pi_1"}');
+  assert.equal(held.leaseExpiresAtMs, 1001);
+  assert.throws(() => s.commit({ intent: intent('pi_2'), expectedVersion: 0, events: [],
+    idempotency: link('pi_2') }), StorageConflict);
+  assert.equal(s.intents.has('pi_2'), false);
+  s.idempotencyRelease('k', 'fpL');
+  assert.notEqual(s.idempotencyReserve(rec(), 102), null);
+  const done = rec({ state: COMPLETED, httpStatus: 201, response: Buffer.from('{"id":"pi_1"}') });
+  s.idempotencyComplete(done);
+  held = s.idempotencyReserve(rec(), 103);
+  assert.equal(held.state, COMPLETED);
+  assert.equal(held.httpStatus, 201);
+  assert.throws(() => s.commit({ intent: intent('pi_1', 2), expectedVersion: 1, events: [],
+    idempotency: done }), StorageConflict);
+  assert.equal(s.intents.get('pi_1').version, 1);
+  const s2 = new DictStorage();
+  s2.idempotencyReserve(rec(), 100);
+  s2.idempotencyRelease('k', 'fpL');
+  assert.equal(s2.idempotency.size, 0);
+});
+
+test('the engine links the key in its first commit and completes it in the second', () => {
+  const seen = [];
+  class Watching extends DictStorage {
+    commit(w) {
+      if (w.idempotency) {
+        seen.push([w.intent.version, w.idempotency.state, w.idempotency.httpStatus,
+          w.idempotency.response.toString()]);
+      }
+      super.commit(w);
+    }
+  }
+  const store = new Watching();
+  const c = new Client({ storage: store });
+  const made = createSeed(c);
+  c.close();
+  assert.deepEqual(seen[0], [1, 1, 0, `{"id":"${made.id}"}`]);
+  assert.deepEqual(seen[1].slice(0, 3), [2, 2, 201]);
+  assert.equal(seen.length, 2);
+  const rec = [...store.idempotency.values()][0];
+  assert.equal(rec.state, 2);
+  assert.ok(rec.leaseExpiresAtMs > rec.expiresAtMs);
+});

@@ -114,13 +114,19 @@ class Storage:
     def idempotency_reserve(self, record: IdempotencyRecord,
                             now_ms: int) -> Optional[IdempotencyRecord]:
         """Insert-if-absent of an IN_FLIGHT record: None when reserved, else
-        the live record that holds the key."""
+        the live record that holds the key (with its response: a linked
+        IN_FLIGHT record names its intent there)."""
         raise NotImplementedError
 
     def idempotency_complete(self, record: IdempotencyRecord) -> None:
+        """commit()'s idempotency part alone (same rules): COMPLETED
+        completes an IN_FLIGHT key of this fingerprint; IN_FLIGHT with a
+        response links one that is not linked yet; else StorageConflict."""
         raise NotImplementedError
 
     def idempotency_release(self, key: str, fingerprint: str) -> None:
+        """Drops an IN_FLIGHT, unlinked record of this fingerprint; a
+        linked one (its intent exists) is kept."""
         raise NotImplementedError
 
     def purge_expired(self, now_ms: int) -> None:
@@ -167,8 +173,15 @@ class DictStorage(Storage):
                     raise StorageConflict("checkout id belongs to another intent")
             idem = write.idempotency
             if idem is not None:
+                # COMPLETED completes an in-flight key; IN_FLIGHT with a
+                # response links one that is not linked yet (storage.h).
+                if idem.state not in (IN_FLIGHT, COMPLETED) or (
+                        idem.state == IN_FLIGHT and not idem.response):
+                    raise ValueError(f"idempotency write in state {idem.state} links nothing")
                 held = self.idempotency.get(idem.key)
-                if held is None or held.state != IN_FLIGHT or held.fingerprint != idem.fingerprint:
+                if (held is None or held.state != IN_FLIGHT or
+                        held.fingerprint != idem.fingerprint or
+                        (idem.state == IN_FLIGHT and held.response)):
                     raise StorageConflict(f"key {idem.key} is not reserved for this request")
             if new is not None:
                 cur = self.intents.get(new.id)
@@ -188,7 +201,7 @@ class DictStorage(Storage):
             if idem is not None:
                 held = self.idempotency[idem.key]
                 self.idempotency[idem.key] = dataclasses.replace(
-                    held, state=COMPLETED, http_status=idem.http_status,
+                    held, state=idem.state, http_status=idem.http_status,
                     response=idem.response, expires_at_ms=idem.expires_at_ms)
 
     def idempotency_reserve(self, record: IdempotencyRecord,
@@ -209,7 +222,9 @@ class DictStorage(Storage):
     def idempotency_release(self, key: str, fingerprint: str) -> None:
         with self._lock:
             cur = self.idempotency.get(key)
-            if cur is not None and cur.state == IN_FLIGHT and cur.fingerprint == fingerprint:
+            # A linked key (its intent exists) is never dropped.
+            if (cur is not None and cur.state == IN_FLIGHT and not cur.response and
+                    cur.fingerprint == fingerprint):
                 del self.idempotency[key]
 
     def purge_expired(self, now_ms: int) -> None:

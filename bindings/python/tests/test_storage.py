@@ -5,7 +5,7 @@ import threading
 import unittest
 
 import constra
-from constra import Client, StorageError
+from constra import Client, IdempotencyRecord, IntentRecord, StorageConflict, StorageError, Write
 from helpers import create_seed
 
 TIMELINE = ["payment_intent.created", "payment_intent.pending_user_action",
@@ -104,6 +104,70 @@ class PythonStorage(unittest.TestCase):
             ids = {r for r in results if r.startswith("pi_")}
             self.assertEqual(len(ids), 1)
             self.assertEqual(len(store.intents), 201)
+
+
+class IdempotencyLinks(unittest.TestCase):
+    """DictStorage keeps the storage contract of links (storage.h): the
+    key is linked in the commit that inserts the intent, links once, is
+    never released once linked, and completes as before."""
+
+    def rec(self, state=constra.storage.IN_FLIGHT, response=b"", fp="fpL", http_status=0):
+        return IdempotencyRecord("k", fp, state, http_status, response, 100, 1000, 1001)
+
+    def intent(self, iid, version=1):
+        return IntentRecord(iid, "pending_user_action", "", "", 100, 100, version, b"{}")
+
+    def test_link_rules(self):
+        s = constra.DictStorage()
+        self.assertIsNone(s.idempotency_reserve(self.rec(), 100))
+        with self.assertRaises(StorageConflict):
+            s.commit(Write(self.intent("pi_1"), 0, [],
+                           self.rec(response=b'{"id":"pi_1"}', fp="other")))
+        with self.assertRaises(ValueError):
+            s.commit(Write(self.intent("pi_1"), 0, [], self.rec(response=b"")))
+        self.assertEqual(s.intents, {})
+        s.commit(Write(self.intent("pi_1"), 0, [], self.rec(response=b'{"id":"pi_1"}')))
+        held = s.idempotency_reserve(self.rec(), 101)
+        self.assertEqual((held.state, held.http_status, held.response, held.lease_expires_at_ms),
+                         (constra.storage.IN_FLIGHT, 0, b'{"id":"pi_1"}', 1001))
+        with self.assertRaises(StorageConflict):  # links once
+            s.commit(Write(self.intent("pi_2"), 0, [], self.rec(response=b'{"id":"pi_2"}')))
+        self.assertNotIn("pi_2", s.intents)
+        s.idempotency_release("k", "fpL")  # never released once linked
+        self.assertIsNotNone(s.idempotency_reserve(self.rec(), 102))
+        done = self.rec(constra.storage.COMPLETED, b'{"id":"pi_1","status":"x"}', http_status=201)
+        s.idempotency_complete(done)
+        held = s.idempotency_reserve(self.rec(), 103)
+        self.assertEqual((held.state, held.http_status), (constra.storage.COMPLETED, 201))
+        with self.assertRaises(StorageConflict):
+            s.commit(Write(self.intent("pi_1", 2), 1, [], done))
+        self.assertEqual(s.intents["pi_1"].version, 1)
+        # Unlinked reservations are released as before.
+        s2 = constra.DictStorage()
+        s2.idempotency_reserve(self.rec(), 100)
+        s2.idempotency_release("k", "fpL")
+        self.assertEqual(s2.idempotency, {})
+
+    def test_engine_links_in_its_first_commit(self):
+        seen = []
+
+        class Watching(constra.DictStorage):
+            def commit(self, write):
+                if write.idempotency is not None:
+                    seen.append((write.intent.version, write.idempotency.state,
+                                 write.idempotency.http_status, write.idempotency.response))
+                super().commit(write)
+
+        store = Watching()
+        with Client(storage=store) as c:
+            made = create_seed(c)
+        link = ('{"id":"%s"}' % made["id"]).encode()
+        self.assertEqual(seen[0], (1, constra.storage.IN_FLIGHT, 0, link))
+        self.assertEqual(seen[1][:3], (2, constra.storage.COMPLETED, 201))
+        self.assertEqual(len(seen), 2)
+        rec = next(iter(store.idempotency.values()))
+        self.assertEqual(rec.state, constra.storage.COMPLETED)
+        self.assertGreater(rec.lease_expires_at_ms, rec.expires_at_ms)  # the engine decides
 
 
 class RaisingStorage(unittest.TestCase):
