@@ -29,6 +29,13 @@ int constra__storage_check_write(const constra_storage_write *w);
 /* 1 when the storage has the webhook group (storage.h). */
 int constra__storage_has_webhooks(const constra_storage *s);
 
+/* 1 when the storage has the workspace metadata pair (storage.h). */
+int constra__storage_has_meta(const constra_storage *s);
+
+/* A metadata key (1 to CONSTRA_STORAGE_KEY_MAX bytes) and, unless NULL,
+ * a value (0 to CONSTRA_STORAGE_KEY_MAX bytes). */
+int constra__storage_meta_args_valid(const char *key, const char *value);
+
 /* Usable webhook records: ids and texts within bounds, a known state,
  * versions in range. */
 int constra__storage_endpoint_valid(const constra_storage_webhook_endpoint *ep);

@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "../storage/fault_storage.h"
+#include "../unit/live_rail.h"
 #include "engine/engine.h"
 #include "../test_error.h"
 
@@ -29,6 +30,7 @@ static int64_t driven_clock(void *ud)
 typedef struct env {
     constra_t *h;
     fault_storage faults;
+    live_rail lr; /* live handles: the Daraja rail against the emulator */
 } env;
 
 static env *open_env_mode(int mode, const char *secret)
@@ -44,6 +46,11 @@ static env *open_env_mode(int mode, const char *secret)
     cfg.storage = &wrapped;
     cfg.mode = mode;
     cfg.secret_key = secret;
+    constra_rail rail;
+    if (mode == CONSTRA_MODE_LIVE) {
+        live_rail_open(&v->lr, NULL, &rail);
+        cfg.rail = &rail;
+    }
     constra_error err = CONSTRA_ERROR_INIT;
     if (constra_open(&v->h, &cfg, &err) != CONSTRA_OK) {
         fail_msg("open: %s", err.message);
@@ -59,6 +66,9 @@ static env *open_env(void)
 static void close_env(env *v)
 {
     constra_close(v->h);
+    if (v->lr.lb) {
+        live_rail_close(&v->lr);
+    }
     free(v);
 }
 
@@ -731,7 +741,11 @@ static void test_workspace(void **state)
 
     /* The configured values, and a live handle (no sandbox short code). */
     constra_t *h = NULL;
+    live_rail lr;
+    constra_rail rail;
+    live_rail_open(&lr, NULL, &rail);
     constra_config cfg = CONSTRA_CONFIG_INIT;
+    cfg.rail = &rail;
     cfg.mode = CONSTRA_MODE_LIVE;
     cfg.secret_key = "cs_live_router_secret_0001";
     cfg.max_attempts = 5;
@@ -754,8 +768,10 @@ static void test_workspace(void **state)
     assert_string_equal(jget(b, "retry_policy.callback_timeout_ms"), "45000");
     assert_string_equal(jget(b, "retry_policy.idempotency_retention_ms"), "3600000");
     assert_null(strstr(b, "cs_live_"));
+    assert_string_equal(jget(b, "rail.name"), "mpesa");
     constra_api_response_free(r);
     constra_close(h);
+    live_rail_close(&lr);
 }
 
 /* ---- 404, 405, 409 --------------------------------------------------------------------- */
