@@ -117,7 +117,7 @@
  * callbacks for unknown checkout ids. Served in both modes (read-only).
  *
  * Workspace: {"object":"workspace","api_version":"v1","library_version":
- * "0.2.0","livemode":false,"workspace_id":"ws_...","callback_url":
+ * "0.1.0","livemode":false,"workspace_id":"ws_...","callback_url":
  * "https://pay.example.com/api/v1/providers/mpesa/callback?token=...",
  * "rail":{"name":"sim","provider":"mpesa","shortcode":"174379",
  * "callback_path":"/api/v1/providers/mpesa/callback"},"retry_policy":
