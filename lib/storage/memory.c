@@ -968,7 +968,7 @@ static int mem_dl_update(void *ud, const constra_storage_delivery *d, int64_t ex
 static int mem_meta_get(void *ud, const char *key, constra_storage_meta_fn emit, void *ctx)
 {
     mem_store *s = ud;
-    if (!constra__storage_meta_args_valid(key, NULL) || emit == NULL) {
+    if (!constra__storage_meta_key_valid(key) || emit == NULL) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     constra__lock(&s->platform, s->mutex);
@@ -993,7 +993,7 @@ static int mem_meta_put(void *ud, const char *key, const char *value,
                         constra_storage_meta_fn emit, void *ctx)
 {
     mem_store *s = ud;
-    if (value == NULL || !constra__storage_meta_args_valid(key, value)) {
+    if (!constra__storage_meta_put_valid(key, value)) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     constra__lock(&s->platform, s->mutex);

@@ -1053,7 +1053,7 @@ static int meta_read(sq_store *s, const char *key, constra_storage_meta_fn emit,
 static int sq_meta_get(void *ud, const char *key, constra_storage_meta_fn emit, void *ctx)
 {
     sq_store *s = ud;
-    if (!constra__storage_meta_args_valid(key, NULL) || emit == NULL) {
+    if (!constra__storage_meta_key_valid(key) || emit == NULL) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     constra__lock(&s->platform, s->mutex);
@@ -1066,7 +1066,7 @@ static int sq_meta_put(void *ud, const char *key, const char *value,
                        constra_storage_meta_fn emit, void *ctx)
 {
     sq_store *s = ud;
-    if (value == NULL || !constra__storage_meta_args_valid(key, value)) {
+    if (!constra__storage_meta_put_valid(key, value)) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     constra__lock(&s->platform, s->mutex);

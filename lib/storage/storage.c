@@ -97,10 +97,14 @@ int constra__storage_has_meta(const constra_storage *s)
            s->meta_put_if_absent != NULL;
 }
 
-int constra__storage_meta_args_valid(const char *key, const char *value)
+int constra__storage_meta_key_valid(const char *key)
 {
-    return constra__storage_valid_text(key) && key[0] != '\0' &&
-           (value == NULL || constra__storage_valid_text(value));
+    return constra__storage_valid_text(key) && key[0] != '\0';
+}
+
+int constra__storage_meta_put_valid(const char *key, const char *value)
+{
+    return constra__storage_meta_key_valid(key) && constra__storage_valid_text(value);
 }
 
 static int valid_long_text(const char *t, int allow_empty)

@@ -32,9 +32,10 @@ int constra__storage_has_webhooks(const constra_storage *s);
 /* 1 when the storage has the workspace metadata pair (storage.h). */
 int constra__storage_has_meta(const constra_storage *s);
 
-/* A metadata key (1 to CONSTRA_STORAGE_KEY_MAX bytes) and, unless NULL,
- * a value (0 to CONSTRA_STORAGE_KEY_MAX bytes). */
-int constra__storage_meta_args_valid(const char *key, const char *value);
+/* A metadata key (1 to CONSTRA_STORAGE_KEY_MAX bytes); and with a value
+ * (non-NULL, 0 to CONSTRA_STORAGE_KEY_MAX bytes) for meta_put_if_absent. */
+int constra__storage_meta_key_valid(const char *key);
+int constra__storage_meta_put_valid(const char *key, const char *value);
 
 /* Usable webhook records: ids and texts within bounds, a known state,
  * versions in range. */
