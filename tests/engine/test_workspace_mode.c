@@ -56,7 +56,8 @@ static void sqlite_on(constra_storage *s, const char *path)
 }
 
 /* Opens a handle of `mode` on `storage` (live: the Daraja rail against
- * the emulator, in *lr). Returns constra_open's status. */
+ * the emulator, in *lr, freed again when the open fails). Returns
+ * constra_open's status. */
 static int open_mode(constra_t **h, int mode, const constra_storage *storage, live_rail *lr,
                      constra_error *err)
 {
@@ -72,6 +73,7 @@ static int open_mode(constra_t **h, int mode, const constra_storage *storage, li
     int rc = constra_open(h, &cfg, err);
     if (rc != CONSTRA_OK && mode == CONSTRA_MODE_LIVE) {
         rail.destroy(rail.user_data); /* not handed over */
+        live_rail_close(lr);
     }
     return rc;
 }
