@@ -163,9 +163,10 @@ CONSTRA_API int constra_id_new(constra_t *handle, const char *prefix, char *out,
  * The callback token constra_open() derives from `secret_key` when
  * config.callback_token is NULL (HMAC-SHA256 of a fixed label under the
  * key, as 32 lower-case hex digits), written NUL-terminated into `out`
- * (out_size >= 33). For hosts that must know it before the handle exists
- * (a Daraja rail's callback_token goes into the rail given to
- * constra_open()). `secret_key` must be a valid key (cs_test_ / cs_live_,
+ * (out_size >= 33): what constra_callback_token() then returns for that
+ * handle. For hosts that must know it before the handle exists (a Daraja
+ * rail's callback_token goes into the rail given to constra_open(); give
+ * the same value to config.callback_token, as `constra serve` does). `secret_key` must be a valid key (cs_test_ / cs_live_,
  * 16 to 127 characters). The token is a credential: never log it.
  * Errors: CONSTRA_E_INVALID_ARGUMENT (NULL, or a malformed key: param
  * "secret_key"), CONSTRA_E_BUFFER_TOO_SMALL (out untouched),
