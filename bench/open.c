@@ -21,18 +21,7 @@
 
 #include <constra.h>
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
+#include "bench.h"
 
 static void die(const char *what)
 {
@@ -89,8 +78,7 @@ static double median_of(const char *path, int with_meta, int runs, int opens)
     for (int r = 0; r < runs; r++) {
         v[r] = run(path, with_meta, opens);
     }
-    qsort(v, (size_t)runs, sizeof(*v), cmp_double);
-    double m = v[runs / 2];
+    double m = median(v, runs);
     free(v);
     return m;
 }
