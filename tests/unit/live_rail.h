@@ -23,6 +23,26 @@
 #define LIVE_RAIL_CALLBACK "https://merchant.example/api/v1/providers/mpesa/callback"
 #define LIVE_RAIL_TOKEN "liveRailCallbackToken_0123456789"
 
+/* A Daraja rail configuration for the emulator's sandbox app: the
+ * sandbox environment, shortcode 174379 with its published passkey, a
+ * Paybill, the app's credentials and the callback URL and token given.
+ * Shared with tests/daraja-e2e/e2e.h. */
+static inline void emulator_rail_config(constra_daraja_config *c, const char *consumer_key,
+                                        const char *consumer_secret, const char *callback_url,
+                                        const char *callback_token)
+{
+    constra_daraja_config init = CONSTRA_DARAJA_CONFIG_INIT;
+    *c = init;
+    c->environment = CONSTRA_DARAJA_ENV_SANDBOX;
+    c->consumer_key = consumer_key;
+    c->consumer_secret = consumer_secret;
+    c->shortcode = CONSTRA_DARAJA_SANDBOX_SHORTCODE;
+    c->passkey = CONSTRA_DARAJA_SANDBOX_PASSKEY;
+    c->transaction_type = CONSTRA_DARAJA_STK_PAYBILL;
+    c->callback_url = callback_url;
+    c->callback_token = callback_token;
+}
+
 typedef struct live_rail {
     constra_loopback *lb;
     constra_daraja_emulator *emu;
@@ -45,15 +65,8 @@ static inline void live_rail_open(live_rail *lr, const constra_platform *platfor
                                             constra_daraja_emulator_handler, lr->emu, &err),
                      CONSTRA_OK);
     assert_int_equal(constra_loopback_transport(lr->lb, &tr, &err), CONSTRA_OK);
-    constra_daraja_config c = CONSTRA_DARAJA_CONFIG_INIT;
-    c.environment = CONSTRA_DARAJA_ENV_SANDBOX;
-    c.consumer_key = LIVE_RAIL_KEY;
-    c.consumer_secret = LIVE_RAIL_SECRET;
-    c.shortcode = CONSTRA_DARAJA_SANDBOX_SHORTCODE;
-    c.passkey = CONSTRA_DARAJA_SANDBOX_PASSKEY;
-    c.transaction_type = CONSTRA_DARAJA_STK_PAYBILL;
-    c.callback_url = LIVE_RAIL_CALLBACK;
-    c.callback_token = LIVE_RAIL_TOKEN;
+    constra_daraja_config c;
+    emulator_rail_config(&c, LIVE_RAIL_KEY, LIVE_RAIL_SECRET, LIVE_RAIL_CALLBACK, LIVE_RAIL_TOKEN);
     constra_rail_init(out, sizeof(*out));
     if (constra_rail_daraja(out, &c, &tr, platform, &err) != CONSTRA_OK) {
         fail_msg("daraja rail: %s", err.message);
