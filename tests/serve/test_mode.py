@@ -12,9 +12,9 @@ callback URL with its token, and --callback-timeout (issue 11).
   - a live key with the simulator is refused (usage error), and so is a
     live key without the Daraja rail's settings (each one named);
   - a live server on the Daraja rail against the Daraja emulator hosted
-    by the same server (--emulate-daraja, --rail-url pointing at it) takes
-    a payment end to end: push, the emulator's callback to the printed
-    URL, confirmation by STK query, succeeded with a receipt;
+    by a second server (--emulate-daraja; --rail-url pointing at it)
+    takes a payment end to end: push, the emulator's callback to the
+    printed URL, confirmation by STK query, succeeded with a receipt;
     simulate-callback refused; no rail secret on stdout or in the log;
   - a sandbox server on the file that live server wrote refuses to start,
     saying the data is live; the live data is intact afterwards.
@@ -142,23 +142,30 @@ t.ok(rc == 2 and all(x in err for x in ("--public-url", "--rail-consumer-key",
 rc, err = run_fail(["--db", ":memory:", "--rail-url", "http://127.0.0.1:1"])
 t.ok(rc == 2 and "--rail daraja" in err, "--rail-* on the simulator: usage error", (rc, err))
 
-# ---- a live server on the Daraja rail, against its own emulator -----------------------------
+# ---- a live server on the Daraja rail, against the Daraja emulator -------------------------
+# The emulator is hosted by a second `constra serve --emulate-daraja`: a
+# server that were its own Daraja would confirm a callback by an STK query
+# to itself from inside the callback's request, and curl may send that
+# query on a kept-alive connection owned by the very thread that waits
+# for it (seen under ASan: the confirmation timed out after 30 s).
+consumer_key = "ck_" + os.urandom(6).hex()
+consumer_secret = "sec_" + os.urandom(12).hex()
+emu = Server(binary, "--db", ":memory:", "--emulate-daraja", "--daraja-consumer-key",
+             consumer_key, "--daraja-consumer-secret", consumer_secret,
+             "--daraja-result-delay-ms", "500")
+daraja = f"http://127.0.0.1:{emu.port}"
 tmp = tempfile.mkdtemp(prefix="constra-mode-")
 db = os.path.join(tmp, "live.db")
 port = free_port()
 base = f"http://127.0.0.1:{port}"
-consumer_key = "ck_" + os.urandom(6).hex()
-consumer_secret = "sec_" + os.urandom(12).hex()
 rail_env = {"CONSTRA_RAIL_CONSUMER_SECRET": consumer_secret, "CONSTRA_RAIL_PASSKEY": PASSKEY}
 live_args = ["--db", db, "--port", str(port), "--callback-timeout", "120",
-             "--emulate-daraja", "--daraja-consumer-key", consumer_key,
-             "--daraja-consumer-secret", consumer_secret, "--daraja-result-delay-ms", "500",
-             "--rail", "daraja", "--rail-env", "sandbox", "--rail-url", base,
+             "--rail", "daraja", "--rail-env", "sandbox", "--rail-url", daraja,
              "--rail-consumer-key", consumer_key, "--rail-shortcode", "174379",
              "--public-url", base]
 live = Server(binary, *live_args, db=db, key=live_key, env=rail_env)
 first = live.stdout_lines[0]
-t.ok("live mode" in first and f"Daraja rail (sandbox, {base}, shortcode 174379)" in first,
+t.ok("live mode" in first and f"Daraja rail (sandbox, {daraja}, shortcode 174379)" in first,
      "live banner names the Daraja rail", first)
 st, ws = workspace(live)
 t.ok(st == 200 and ws.get("livemode") is True and ws.get("rail", {}).get("name") == "mpesa",
@@ -188,10 +195,11 @@ t.eq(final.get("status"), "succeeded",
 receipt = final.get("receipt") or ""
 t.ok(len(receipt) == 10 and receipt.isalnum() and receipt.upper() == receipt,
      "the success carries the M-Pesa receipt", final)
-log = live.access_log()
+log, emu_log = live.access_log(), emu.access_log()
 t.ok('"POST /api/v1/providers/mpesa/callback" 200' in log and
-     '"POST /mpesa/stkpushquery/v1/query" 200' in log,
-     "the callback arrived over HTTP on the callback route and was confirmed by STK query", log)
+     '"POST /mpesa/stkpushquery/v1/query" 200' in emu_log,
+     "the callback arrived over HTTP on the callback route and was confirmed by STK query",
+     log + emu_log)
 st, _, b = live.request("GET", f"/v1/payment-intents/{pid}/events", live.auth())
 types = [e.get("type") for e in jbody(b).get("data", [])]
 t.ok(types[:1] == ["payment_intent.created"] and types[-1:] == ["payment_intent.succeeded"],
@@ -199,9 +207,9 @@ t.ok(types[:1] == ["payment_intent.created"] and types[-1:] == ["payment_intent.
 st, _, b = live.request("POST", f"/v1/payment-intents/{pid}/simulate-callback",
                         live.auth({"Content-Type": "application/json"}), {"result_code": 0})
 t.eq(st, 403, "simulate-callback refused on the live server")
-logs = "\n".join(live.stdout_lines) + live.access_log()
+logs = "\n".join(live.stdout_lines) + live.access_log() + live.stderr()
 t.ok(consumer_secret not in logs and PASSKEY not in logs,
-     "no rail secret on stdout or in the access log")
+     "no rail secret on the live server's stdout, stderr or access log")
 t.eq(live.stop(), 0, "live server exits 0")
 
 # ---- a sandbox server on the live file: refused, the live data intact ----------------------
@@ -217,5 +225,6 @@ t.ok(st == 200 and again.get("status") == "succeeded", "the live intent is intac
 st, ws = workspace(live)
 t.eq(ws.get("workspace_id"), live_ws_id, "the same workspace id after the refusal")
 t.eq(live.stop(), 0, "live server exits 0 again")
+t.eq(emu.stop(), 0, "the emulator's server exits 0")
 
 t.done()
