@@ -73,6 +73,11 @@ export interface Storage {
   idempotencyRelease(key: string, fingerprint: string): void;
   purgeExpired?(nowMs: number): void;
   close?(): void;
+  /** Workspace metadata, optional as a pair (both or neither). Without it the
+   *  workspace mode is NOT checked: a sandbox Client could open live data. */
+  metaGet?(key: string): string | null;
+  /** Atomically stores value if key has none (returns null), else returns the stored value. */
+  metaPutIfAbsent?(key: string, value: string): string | null;
 }
 
 export class StorageConflict extends Error {}
@@ -93,6 +98,9 @@ export class DictStorage implements Storage {
   idempotencyComplete(record: IdempotencyRecord): void;
   idempotencyRelease(key: string, fingerprint: string): void;
   purgeExpired(nowMs: number): void;
+  meta: Map<string, string>;
+  metaGet(key: string): string | null;
+  metaPutIfAbsent(key: string, value: string): string | null;
 }
 
 export interface ClientOptions {

@@ -67,6 +67,10 @@ function makeStorage(storage) {
  * Methods return objects equal to the REST API's JSON and throw
  * ConstraError (code, httpStatus, param) on failure, leaving stored state
  * as it was. Call close() when done; a finalizer closes a forgotten one.
+ * The rail is the simulator, so the local Client is sandbox only: mode
+ * 'live' throws `live_needs_real_rail` (reach a live workspace with
+ * Client.remote()). A storage that has (or, like DictStorage, records)
+ * the workspace's mode refuses the other one: `workspace_mode_mismatch`.
  */
 class Client {
   constructor({ storage = 'memory', secretKey = null, mode = 'sandbox', callbackTimeoutMs = 0,

@@ -120,13 +120,22 @@
  * callbacks for unknown checkout ids. Served in both modes (read-only).
  *
  * Workspace: {"object":"workspace","api_version":"v1","library_version":
- * "0.1.0","livemode":false,"rail":{"name":"sim","provider":"mpesa",
- * "shortcode":"174379","callback_path":"/api/v1/providers/mpesa/callback"},
- * "retry_policy":{"max_attempts":3,"callback_timeout_ms":120000,
+ * "0.1.0","livemode":false,"workspace_id":"ws_...","callback_url":
+ * "https://pay.example.com/api/v1/providers/mpesa/callback?token=...",
+ * "rail":{"name":"sim","provider":"mpesa","shortcode":"174379",
+ * "callback_path":"/api/v1/providers/mpesa/callback"},"retry_policy":
+ * {"max_attempts":3,"callback_timeout_ms":120000,
  * "idempotency_retention_ms":86400000}} from the handle's configuration
- * (what an operator console shows; never the key). shortcode is the
- * Daraja sandbox's 174379 on a sandbox handle, null on a live one (it
- * belongs to the Daraja rail's configuration). Served in both modes.
+ * (what an operator console shows; never the key). workspace_id is the id
+ * the storage recorded when it was first opened (handle.h), null on a
+ * storage without workspace metadata. callback_url is the URL to give the
+ * provider, with the workspace's callback token: built from the base set
+ * by constra_api_set_public_url() (below), null while none is set or when
+ * the handle has no callback token. It is a credential for callbacks:
+ * the route needs the secret key, so only the key's holder sees it.
+ * shortcode is the Daraja sandbox's 174379 on a sandbox handle, null on a
+ * live one (it belongs to the Daraja rail's configuration). Served in
+ * both modes.
  *
  * Instructions: body {"text":"charge 0712 345 678 KES 1,250 for order
  * 7429 solar kit deposit"} (see instruction.h). Refused: 422
@@ -243,6 +252,37 @@ CONSTRA_API const char *constra_api_response_header(const constra_api_response *
 
 /** Frees a response. NULL is a no-op. */
 CONSTRA_API void constra_api_response_free(constra_api_response *response);
+
+/**
+ * Sets the externally reachable base of the server that puts this
+ * handle's router on the network, e.g. "https://pay.example.com" or
+ * "http://127.0.0.1:8000" (an http(s) origin with an optional path
+ * prefix; no query, fragment, credentials or spaces; at most 1024 bytes;
+ * trailing '/' dropped). Copied. The router never learns it from a
+ * request (a Host header is the client's to choose). It is used only to
+ * show the callback URL (GET /workspace `callback_url`,
+ * constra_api_callback_url()); it changes no route. NULL or "" clears it.
+ * Errors: CONSTRA_E_INVALID_ARGUMENT (handle NULL; base_url malformed:
+ * code `url_invalid`, param "base_url"), the previous value kept.
+ * Thread-safe: may be called while other threads serve requests.
+ */
+CONSTRA_API int constra_api_set_public_url(constra_t *handle, const char *base_url,
+                                           constra_error *err);
+
+/**
+ * Writes the callback URL to hand the provider (the Daraja rail's
+ * callback_url plus token, the one GET /workspace shows):
+ * "<public url>/api/v1/providers/mpesa/callback?token=<callback token>",
+ * NUL-terminated, into `out` (out_size bytes; 1200 always suffice). It
+ * contains the workspace's callback token: show it only to whoever holds
+ * the secret key. Errors: CONSTRA_E_INVALID_ARGUMENT (handle or out
+ * NULL), CONSTRA_E_INVALID_STATE `callback_url_unavailable` (no public
+ * URL set, or the handle has no callback token), CONSTRA_E_UNSUPPORTED
+ * (a remote handle), CONSTRA_E_BUFFER_TOO_SMALL (out untouched; the
+ * message says how many bytes). Thread-safe.
+ */
+CONSTRA_API int constra_api_callback_url(constra_t *handle, char *out, size_t out_size,
+                                         constra_error *err);
 
 /**
  * A constra_loopback_handler (transport.h) that serves the REST router of

@@ -120,6 +120,22 @@ CONSTRA_API int constra_config_init(constra_config *config, size_t struct_size);
  * Errors: CONSTRA_E_INVALID_ARGUMENT (out NULL, bad platform groups),
  * CONSTRA_E_ABI (struct sizes), CONSTRA_E_NOMEM, CONSTRA_E_PLATFORM
  * (mutex creation failed). Thread-safe.
+ *
+ * Sandbox and live are kept apart:
+ *   - a live handle (CONSTRA_MODE_LIVE) needs a real rail: with no rail
+ *     (the simulator is the default), the simulator itself, or a rail
+ *     named "sim", it fails with CONSTRA_E_INVALID_ARGUMENT, code
+ *     `live_needs_real_rail`, param "config.rail". The simulator's magic
+ *     phone numbers therefore exist only in sandbox.
+ *   - on a storage with workspace metadata (storage.h; the memory and
+ *     SQLite storages have it), the first handle to open it records its
+ *     mode ("sandbox" / "live") and a new workspace id ("ws_..."). A
+ *     handle of the other mode then fails with CONSTRA_E_INVALID_STATE
+ *     (HTTP 409), code `workspace_mode_mismatch`, param "config.mode",
+ *     the message naming the mode the data belongs to; nothing is
+ *     written. A storage that fails while this is read or recorded:
+ *     CONSTRA_E_STORAGE (param "config.storage"). Storages without the
+ *     metadata pair are not checked.
  */
 CONSTRA_API int constra_open(constra_t **out, const constra_config *config, constra_error *err);
 
@@ -142,6 +158,22 @@ CONSTRA_API void constra_close(constra_t *handle);
  */
 CONSTRA_API int constra_id_new(constra_t *handle, const char *prefix, char *out, size_t out_size,
                                constra_error *err);
+
+/**
+ * The callback token constra_open() derives from `secret_key` when
+ * config.callback_token is NULL (HMAC-SHA256 of a fixed label under the
+ * key, as 32 lower-case hex digits), written NUL-terminated into `out`
+ * (out_size >= 33): what constra_callback_token() then returns for that
+ * handle. For hosts that must know it before the handle exists (a Daraja
+ * rail's callback_token goes into the rail given to constra_open(); give
+ * the same value to config.callback_token, as `constra serve` does). `secret_key` must be a valid key (cs_test_ / cs_live_,
+ * 16 to 127 characters). The token is a credential: never log it.
+ * Errors: CONSTRA_E_INVALID_ARGUMENT (NULL, or a malformed key: param
+ * "secret_key"), CONSTRA_E_BUFFER_TOO_SMALL (out untouched),
+ * CONSTRA_E_PLATFORM (the HMAC failed). Thread-safe.
+ */
+CONSTRA_API int constra_derive_callback_token(const char *secret_key, char *out, size_t out_size,
+                                              constra_error *err);
 
 /** The handle's wall clock (platform wall_time_ms), for callers that must
  *  agree with the library's idea of "now". 0 for a NULL handle. */

@@ -229,6 +229,10 @@ typedef struct constra_storage_delivery_query {
     size_t limit;               /* at most this many rows (>= 1) */
 } constra_storage_delivery_query;
 
+/** Value sink of the workspace metadata methods (below): `value` is
+ *  NUL-terminated and valid only during the call. Return 0. */
+typedef int (*constra_storage_meta_fn)(void *ctx, const char *value);
+
 typedef int (*constra_storage_endpoint_fn)(void *ctx, const constra_storage_webhook_endpoint *row);
 typedef int (*constra_storage_delivery_fn)(void *ctx, const constra_storage_delivery *row);
 
@@ -339,19 +343,46 @@ typedef struct constra_storage {
      *  version is expected_version; d->version must be expected + 1. */
     int (*webhook_delivery_update)(void *user_data, const constra_storage_delivery *d,
                                    int64_t expected_version);
+
+    /* ---- workspace metadata (appended in 0.2): optional as a pair (both
+     * or neither; constra_storage_check() refuses one alone). A few
+     * key/value texts that describe the data as a whole. constra_open()
+     * records "mode" ("sandbox" or "live") and "workspace_id" ("ws_...")
+     * the first time a handle opens the storage, and refuses a handle of
+     * the other mode from then on (`workspace_mode_mismatch`, handle.h).
+     * A storage without the pair is not checked: nothing stops a sandbox
+     * handle from reading live data on it, so give shared storages the
+     * pair. Keys are 1 to CONSTRA_STORAGE_KEY_MAX bytes, values 0 to
+     * CONSTRA_STORAGE_KEY_MAX bytes, both NUL-terminated text. Entries
+     * are never changed or deleted through the vtable. */
+
+    /** Emits the value stored under `key` once (emit(ctx, value), the
+     *  value NUL-terminated and valid during the call) and returns
+     *  CONSTRA_OK, or returns CONSTRA_E_NOT_FOUND. */
+    int (*meta_get)(void *user_data, const char *key, constra_storage_meta_fn emit, void *ctx);
+
+    /** Atomic insert-if-absent: stores `value` under `key` and returns
+     *  CONSTRA_OK when the key has no value; otherwise changes nothing,
+     *  emits the stored value (when emit is not NULL) and returns
+     *  CONSTRA_E_CONFLICT. Two processes racing on one key: exactly one
+     *  stores, the other is told the winner's value. */
+    int (*meta_put_if_absent)(void *user_data, const char *key, const char *value,
+                              constra_storage_meta_fn emit, void *ctx);
     /* New members are appended here. */
 } constra_storage;
 
 #define CONSTRA_STORAGE_INIT { sizeof(constra_storage), NULL, NULL, NULL, NULL, NULL, NULL, \
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
 
 /** Run-time initialiser (FFI): zero-fills and sets struct_size. Returns
  *  CONSTRA_OK, CONSTRA_E_INVALID_ARGUMENT (NULL) or CONSTRA_E_ABI. */
 CONSTRA_API int constra_storage_init(constra_storage *storage, size_t struct_size);
 
 /**
- * Checks a storage vtable as constra_open() will: struct_size, and every
- * required method (all but purge_expired and destroy) present. Returns
+ * Checks a storage vtable as constra_open() will: struct_size, every
+ * required method (all but purge_expired, destroy and the optional
+ * groups) present, and each optional group (webhooks, workspace
+ * metadata) complete or absent. Returns
  * CONSTRA_OK or the error, `err` naming the member. Thread-safe.
  */
 CONSTRA_API int constra_storage_check(const constra_storage *storage, constra_error *err);

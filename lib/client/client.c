@@ -640,7 +640,7 @@ int constra_open_remote(constra_t **out, const constra_remote_config *config, co
     cfg.secret_key = r.secret_key;
     cfg.max_attempts = r.max_attempts;
     constra_t *h = NULL;
-    if ((rc = constra_open(&h, &cfg, err)) != CONSTRA_OK) {
+    if ((rc = constra__open(&h, &cfg, 1, err)) != CONSTRA_OK) {
         return rc;
     }
     constra__client *c = constra__calloc(&h->platform, 1, sizeof(*c));

@@ -14,6 +14,9 @@
 #include "engine/model.h"
 #include "util/ids.h"
 
+/* Longest public base URL constra_api_set_public_url() accepts. */
+#define CONSTRA__PUBLIC_URL_MAX 1024
+
 struct constra {
     constra_platform platform; /* resolved copy: every method set */
     constra_storage storage;   /* copy; destroyed at close */
@@ -39,6 +42,13 @@ struct constra {
     uint64_t unmatched_dropped;
     int64_t amount_max;
     char secret_key[128]; /* "" when none: the router then refuses all */
+    /* The storage's "workspace_id" (handle.c records it at open); "" when
+     * the storage has no workspace metadata. Set once, then read-only. */
+    char workspace_id[CONSTRA_STORAGE_KEY_MAX + 1];
+    /* The server's externally reachable origin for the callback URL the
+     * workspace route shows (constra_api_set_public_url); "" when unset.
+     * Guarded by `mutex`. */
+    char public_url[CONSTRA__PUBLIC_URL_MAX + 1];
     void *mutex; /* guards the id generator and the cache */
     constra__idgen ids;
     /* Randomness for ids, drawn from the platform in blocks: one system
@@ -93,6 +103,12 @@ typedef struct constra__remote_ops {
     /* Frees h->remote (called by constra_close). */
     void (*destroy)(constra_t *h);
 } constra__remote_ops;
+
+/* constra_open(); `remote` non-zero for the ordinary handle under a
+ * remote one (lib/client): its default storage and simulator stay unused,
+ * so neither the live-needs-a-real-rail rule nor the storage's workspace
+ * record applies (the server checks both for its own handle). */
+int constra__open(constra_t **out, const constra_config *config, int remote, constra_error *err);
 
 /* A new id from the handle's generator (e gets the failure). */
 int constra__new_id(constra_t *h, const char *prefix, char *out, size_t size, constra_error *e);

@@ -6,6 +6,8 @@
 #include "engine/cache.h"
 #include "engine/engine.h"
 #include "platform/platform.h"
+#include "rails/rail_internal.h"
+#include "storage/storage_internal.h"
 #include "util/check.h"
 #include "util/hmac.h"
 
@@ -115,7 +117,118 @@ static int derive_callback_token(const char *secret_key, char out[65])
     return 0;
 }
 
+/* ---- the workspace a storage belongs to ------------------------------ */
+
+typedef struct meta_copy {
+    char text[CONSTRA_STORAGE_KEY_MAX + 1];
+} meta_copy;
+
+static int copy_meta(void *ctx, const char *value)
+{
+    constra__strlcpy(((meta_copy *)ctx)->text, value ? value : "", sizeof(meta_copy));
+    return 0;
+}
+
+/* Records `fresh` under `key` unless another process recorded a value
+ * first: then that value is the one. CONSTRA_OK with *out filled, or the
+ * storage's failure. */
+static int meta_record(constra_t *h, const char *key, const char *fresh, meta_copy *out)
+{
+    const constra_storage *s = &h->storage;
+    int rc = s->meta_put_if_absent(s->user_data, key, fresh, copy_meta, out);
+    if (rc == CONSTRA_OK) {
+        constra__strlcpy(out->text, fresh, sizeof(out->text));
+    }
+    return rc == CONSTRA_E_CONFLICT ? CONSTRA_OK : rc; /* lost a race: the winner's emitted */
+}
+
+static int meta_failed(int rc, const char *what, constra_error *err)
+{
+    return constra__fail(err, rc == CONSTRA_E_NOMEM ? CONSTRA_E_NOMEM : CONSTRA_E_STORAGE, NULL,
+                         "config.storage", "the storage failed %s", what);
+}
+
+/* Sandbox and live never share data (DESIGN.md section 13): on a storage
+ * with workspace metadata, the first handle records its mode and a new
+ * workspace id; later handles must have that mode. A mismatch writes
+ * nothing (the mode is read before anything is recorded). */
+static int bind_workspace(constra_t *h, constra_error *err)
+{
+    if (!constra__storage_has_meta(&h->storage)) {
+        return CONSTRA_OK; /* "mode not checked" (storage.h) */
+    }
+    const char *mode = h->mode == CONSTRA_MODE_LIVE ? "live" : "sandbox";
+    const constra_storage *s = &h->storage;
+    meta_copy held = {{0}};
+    int rc = s->meta_get(s->user_data, "mode", copy_meta, &held);
+    if (rc == CONSTRA_E_NOT_FOUND) {
+        rc = meta_record(h, "mode", mode, &held);
+    }
+    if (rc != CONSTRA_OK) {
+        return meta_failed(rc, "reading the workspace's mode", err);
+    }
+    if (strcmp(held.text, mode) != 0) {
+        int known = strcmp(held.text, "live") == 0 || strcmp(held.text, "sandbox") == 0;
+        return constra__fail(err, CONSTRA_E_INVALID_STATE, "workspace_mode_mismatch",
+                             "config.mode",
+                             "this storage holds %s data; a %s handle (a %s key) cannot open it",
+                             known ? held.text : "another mode's", mode,
+                             h->mode == CONSTRA_MODE_LIVE ? "cs_live_" : "cs_test_");
+    }
+    rc = s->meta_get(s->user_data, "workspace_id", copy_meta, &held);
+    if (rc == CONSTRA_E_NOT_FOUND) {
+        char fresh[CONSTRA_ID_SIZE];
+        constra_error e = CONSTRA_ERROR_INIT;
+        rc = constra__new_id(h, "ws", fresh, sizeof(fresh), &e);
+        if (rc != CONSTRA_OK) {
+            return constra__report(rc, &e, err);
+        }
+        rc = meta_record(h, "workspace_id", fresh, &held);
+    }
+    if (rc != CONSTRA_OK) {
+        return meta_failed(rc, "reading the workspace id", err);
+    }
+    constra__strlcpy(h->workspace_id, held.text, sizeof(h->workspace_id));
+    return CONSTRA_OK;
+}
+
+int constra_derive_callback_token(const char *secret_key, char *out, size_t out_size,
+                                  constra_error *err)
+{
+    if (out == NULL) {
+        return constra__fail_null(err, "out");
+    }
+    size_t len;
+    int rc = constra__check_str(secret_key, 127, 0, "secret_key", &len, err);
+    if (rc != CONSTRA_OK) {
+        return rc;
+    }
+    if (len < 16 || (strncmp(secret_key, "cs_test_", 8) != 0 &&
+                     strncmp(secret_key, "cs_live_", 8) != 0)) {
+        return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid", "secret_key",
+                             "secret_key must start with cs_test_ or cs_live_ and have 16 to "
+                             "127 characters");
+    }
+    if (out_size < 33) {
+        return constra__fail(err, CONSTRA_E_BUFFER_TOO_SMALL, NULL, "out_size",
+                             "the callback token needs 33 bytes");
+    }
+    char token[65];
+    if (derive_callback_token(secret_key, token) != 0) {
+        return constra__fail(err, CONSTRA_E_PLATFORM, "platform_error", NULL,
+                             "cannot derive the callback token");
+    }
+    memcpy(out, token, 33);
+    constra__wipe(token, sizeof(token));
+    return CONSTRA_OK;
+}
+
 int constra_open(constra_t **out, const constra_config *config, constra_error *err)
+{
+    return constra__open(out, config, 0, err);
+}
+
+int constra__open(constra_t **out, const constra_config *config, int remote, constra_error *err)
 {
     if (out == NULL) {
         return constra__fail_null(err, "out");
@@ -139,6 +252,19 @@ int constra_open(constra_t **out, const constra_config *config, constra_error *e
     if (cfg.rail && (rc = constra_rail_check(cfg.rail, err)) != CONSTRA_OK) {
         return rc;
     }
+    if (cfg.mode == CONSTRA_MODE_LIVE && !remote) {
+        constra_rail r;
+        constra_rail_init(&r, sizeof(r));
+        if (cfg.rail) {
+            constra__copy_struct(&r, sizeof(r), cfg.rail);
+        }
+        if (cfg.rail == NULL || constra__rail_is_sim(&r)) {
+            return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "live_needs_real_rail",
+                                 "config.rail",
+                                 "a live handle needs a real rail (e.g. constra_rail_daraja()); "
+                                 "the simulator moves no money and is for sandbox only");
+        }
+    }
     if (cfg.transport && (rc = constra_transport_check(cfg.transport, err)) != CONSTRA_OK) {
         return rc;
     }
@@ -152,6 +278,7 @@ int constra_open(constra_t **out, const constra_config *config, constra_error *e
         return constra__fail(err, CONSTRA_E_NOMEM, NULL, NULL, "cannot allocate the handle");
     }
     h->platform = plat;
+    h->mode = cfg.mode;
     if (plat.mutex_create(plat.user_data, &h->mutex) != 0 || h->mutex == NULL) {
         constra__free(&plat, h);
         return constra__fail(err, CONSTRA_E_PLATFORM, NULL, "platform.mutex_create",
@@ -178,6 +305,14 @@ int constra_open(constra_t **out, const constra_config *config, constra_error *e
             h->storage.destroy(h->storage.user_data);
         }
     }
+    if (rc == CONSTRA_OK && !remote && (rc = bind_workspace(h, err)) != CONSTRA_OK) {
+        if (own_rail && h->rail.destroy) {
+            h->rail.destroy(h->rail.user_data);
+        }
+        if (own_storage && h->storage.destroy) {
+            h->storage.destroy(h->storage.user_data);
+        }
+    }
     if (rc != CONSTRA_OK) {
         plat.mutex_destroy(plat.user_data, h->mutex);
         constra__free(&plat, h);
@@ -188,7 +323,6 @@ int constra_open(constra_t **out, const constra_config *config, constra_error *e
     }
     h->resolve = cfg.resolve;
     h->resolve_ctx = cfg.resolve_ctx;
-    h->mode = cfg.mode;
     h->callback_timeout_ms = cfg.callback_timeout_ms ? cfg.callback_timeout_ms
                                                      : DEFAULT_CALLBACK_TIMEOUT_MS;
     h->max_attempts = cfg.max_attempts ? cfg.max_attempts : DEFAULT_MAX_ATTEMPTS;

@@ -327,6 +327,11 @@ static void sim_destroy(void *ud)
     constra__free(&plat, s);
 }
 
+int constra__rail_is_sim(const constra_rail *rail)
+{
+    return rail->collect == sim_collect || strncmp(rail->name, "sim", sizeof(rail->name)) == 0;
+}
+
 int constra_rail_sim(constra_rail *out, const constra_platform *platform,
                      const constra_sim_options *options, constra_error *err)
 {

@@ -89,7 +89,13 @@ typedef struct mem_store {
     mem_delivery **deliveries;   /* ascending by id */
     size_t delivery_count, delivery_cap;
     constra__strmap pairs;       /* (endpoint, event) -> mem_delivery */
+    constra__strmap meta;        /* workspace metadata: key -> mem_meta */
 } mem_store;
+
+typedef struct mem_meta {
+    char *key;
+    char *value;
+} mem_meta;
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -987,6 +993,64 @@ static int mem_dl_update(void *ud, const constra_storage_delivery *d, int64_t ex
     return rc;
 }
 
+/* ---- workspace metadata --------------------------------------------- */
+
+static int mem_meta_get(void *ud, const char *key, constra_storage_meta_fn emit, void *ctx)
+{
+    mem_store *s = ud;
+    if (!constra__storage_meta_key_valid(key) || emit == NULL) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    constra__lock(&s->platform, s->mutex);
+    const mem_meta *m = constra__strmap_get(&s->meta, key);
+    if (m != NULL) {
+        emit(ctx, m->value);
+    }
+    constra__unlock(&s->platform, s->mutex);
+    return m != NULL ? CONSTRA_OK : CONSTRA_E_NOT_FOUND;
+}
+
+static void free_meta(mem_store *s, mem_meta *m)
+{
+    if (m != NULL) {
+        constra__free(&s->platform, m->key);
+        constra__free(&s->platform, m->value);
+        constra__free(&s->platform, m);
+    }
+}
+
+static int mem_meta_put(void *ud, const char *key, const char *value,
+                        constra_storage_meta_fn emit, void *ctx)
+{
+    mem_store *s = ud;
+    if (!constra__storage_meta_put_valid(key, value)) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    constra__lock(&s->platform, s->mutex);
+    int rc = CONSTRA_OK;
+    const mem_meta *held = constra__strmap_get(&s->meta, key);
+    if (held != NULL) {
+        if (emit != NULL) {
+            emit(ctx, held->value);
+        }
+        rc = CONSTRA_E_CONFLICT;
+    } else {
+        /* Everything allocated first: a failure leaves the map as it was. */
+        mem_meta *m = constra__calloc(&s->platform, 1, sizeof(*m));
+        if (m != NULL) {
+            m->key = dup_str(s, key);
+            m->value = dup_str(s, value);
+        }
+        if (m == NULL || m->key == NULL || m->value == NULL ||
+            constra__strmap_put(&s->meta, m->key, m) != 0) {
+            free_meta(s, m);
+            rc = CONSTRA_E_NOMEM;
+        }
+    }
+    constra__unlock(&s->platform, s->mutex);
+    return rc;
+}
+
 /* ---- lifetime --------------------------------------------------------- */
 
 static void mem_destroy(void *ud)
@@ -1016,6 +1080,12 @@ static void mem_destroy(void *ud)
         free_delivery(s, s->deliveries[i]);
     }
     constra__strmap_free(&s->pairs);
+    for (size_t i = 0; i < s->meta.capacity; i++) {
+        if (s->meta.slots[i].key != NULL && s->meta.slots[i].value != NULL) {
+            free_meta(s, s->meta.slots[i].value);
+        }
+    }
+    constra__strmap_free(&s->meta);
     constra__free(&plat, s->endpoints);
     constra__free(&plat, s->deliveries);
     constra__strmap_free(&s->by_id);
@@ -1049,6 +1119,7 @@ int constra_storage_memory(constra_storage *out, const constra_platform *platfor
     constra__strmap_init(&s->by_checkout, &s->platform);
     constra__strmap_init(&s->idem, &s->platform);
     constra__strmap_init(&s->pairs, &s->platform);
+    constra__strmap_init(&s->meta, &s->platform);
     if (plat.mutex_create(plat.user_data, &s->mutex) != 0) {
         constra__free(&plat, s);
         return constra__fail(err, CONSTRA_E_PLATFORM, NULL, "platform.mutex_create",
@@ -1073,6 +1144,8 @@ int constra_storage_memory(constra_storage *out, const constra_platform *platfor
     st.webhook_enqueue = mem_enqueue;
     st.webhook_delivery_list = mem_dl_list;
     st.webhook_delivery_update = mem_dl_update;
+    st.meta_get = mem_meta_get;
+    st.meta_put_if_absent = mem_meta_put;
     constra__fill_struct(out, &st, sizeof(st));
     return CONSTRA_OK;
 }

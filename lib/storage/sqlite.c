@@ -125,6 +125,12 @@ static const char *const migrations[] = {
     " FROM intents i, json_each(CAST(i.document AS TEXT), '$.attempts') a"
     " WHERE json_valid(CAST(i.document AS TEXT))"
     " AND ifnull(json_extract(a.value, '$.checkout_request_id'), '') <> '';",
+    /* 3 -> 4: the workspace metadata of the storage vtable (the mode and
+     * workspace id constra_open() records). Not the `meta` table, which
+     * is this file's own bookkeeping (schema_version). */
+    "CREATE TABLE workspace_meta ("
+    " key TEXT PRIMARY KEY NOT NULL,"
+    " value TEXT NOT NULL);",
 };
 #define SCHEMA_VERSION ((int64_t)CONSTRA__ARRAY_LEN(migrations))
 
@@ -176,6 +182,8 @@ enum {
     ST_DL_LIST,
     ST_DL_VERSION,
     ST_DL_UPDATE,
+    ST_META_GET,
+    ST_META_PUT,
     ST_COUNT
 };
 
@@ -242,6 +250,8 @@ static const char *const statement_sql[ST_COUNT] = {
                      " last_status = ?4, last_error = ?5, next_attempt_at_ms = ?6,"
                      " updated_at_ms = ?7, version = ?8, log = ?9"
                      " WHERE id = ?1 AND version = ?10",
+    [ST_META_GET] = "SELECT value FROM workspace_meta WHERE key = ?1",
+    [ST_META_PUT] = "INSERT INTO workspace_meta (key, value) VALUES (?1, ?2)",
 };
 
 typedef struct sq_store {
@@ -1096,6 +1106,61 @@ static int sq_dl_update(void *ud, const constra_storage_delivery *d, int64_t exp
     return rc;
 }
 
+/* ---- workspace metadata --------------------------------------------- */
+
+/* Emits the value of `key` if it has one: CONSTRA_OK or CONSTRA_E_NOT_FOUND.
+ * Called with the mutex held. */
+static int meta_read(sq_store *s, const char *key, constra_storage_meta_fn emit, void *ctx)
+{
+    sqlite3_stmt *st = stmt(s, ST_META_GET);
+    bind_text(st, 1, key);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && emit != NULL) {
+        emit(ctx, col_text(st, 0));
+    }
+    done(st);
+    return rc == SQLITE_ROW ? CONSTRA_OK : rc == SQLITE_DONE ? CONSTRA_E_NOT_FOUND : step_status(rc);
+}
+
+static int sq_meta_get(void *ud, const char *key, constra_storage_meta_fn emit, void *ctx)
+{
+    sq_store *s = ud;
+    if (!constra__storage_meta_key_valid(key) || emit == NULL) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    constra__lock(&s->platform, s->mutex);
+    int rc = meta_read(s, key, emit, ctx);
+    constra__unlock(&s->platform, s->mutex);
+    return rc;
+}
+
+static int sq_meta_put(void *ud, const char *key, const char *value,
+                       constra_storage_meta_fn emit, void *ctx)
+{
+    sq_store *s = ud;
+    if (!constra__storage_meta_put_valid(key, value)) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    constra__lock(&s->platform, s->mutex);
+    /* Read and insert under the write lock: another process cannot slip
+     * its value in between. */
+    int rc = begin(s);
+    if (rc == CONSTRA_OK) {
+        rc = meta_read(s, key, emit, ctx);
+        if (rc == CONSTRA_OK) {
+            rc = CONSTRA_E_CONFLICT;
+        } else if (rc == CONSTRA_E_NOT_FOUND) {
+            sqlite3_stmt *st = stmt(s, ST_META_PUT);
+            bind_text(st, 1, key);
+            bind_text(st, 2, value);
+            rc = step_done(st);
+        }
+        rc = finish(s, rc);
+    }
+    constra__unlock(&s->platform, s->mutex);
+    return rc;
+}
+
 /* ---- lifetime --------------------------------------------------------- */
 
 static void close_store(sq_store *s)
@@ -1304,6 +1369,8 @@ int constra_storage_sqlite(constra_storage *out, const constra_platform *platfor
     st.webhook_enqueue = sq_enqueue;
     st.webhook_delivery_list = sq_dl_list;
     st.webhook_delivery_update = sq_dl_update;
+    st.meta_get = sq_meta_get;
+    st.meta_put_if_absent = sq_meta_put;
     constra__fill_struct(out, &st, sizeof(st));
     return CONSTRA_OK;
 }

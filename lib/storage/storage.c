@@ -74,6 +74,14 @@ int constra_storage_check(const constra_storage *caller, constra_error *err)
                                  group[i].name);
         }
     }
+    /* The metadata pair: one without the other would record a mode that
+     * is never read back, or read one that can never be recorded. */
+    if ((s->meta_get == NULL) != (s->meta_put_if_absent == NULL)) {
+        const char *missing = s->meta_get ? "storage.meta_put_if_absent" : "storage.meta_get";
+        return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_missing", missing,
+                             "%s is required when the other workspace metadata method is "
+                             "present", missing);
+    }
     return CONSTRA_OK;
 }
 
@@ -81,6 +89,22 @@ int constra__storage_has_webhooks(const constra_storage *s)
 {
     return s->struct_size > offsetof(constra_storage, webhook_delivery_update) &&
            s->webhook_endpoint_insert != NULL;
+}
+
+int constra__storage_has_meta(const constra_storage *s)
+{
+    return s->struct_size > offsetof(constra_storage, meta_put_if_absent) && s->meta_get != NULL &&
+           s->meta_put_if_absent != NULL;
+}
+
+int constra__storage_meta_key_valid(const char *key)
+{
+    return constra__storage_valid_text(key) && key[0] != '\0';
+}
+
+int constra__storage_meta_put_valid(const char *key, const char *value)
+{
+    return constra__storage_meta_key_valid(key) && constra__storage_valid_text(value);
 }
 
 static int valid_long_text(const char *t, int allow_empty)

@@ -29,6 +29,14 @@ int constra__storage_check_write(const constra_storage_write *w);
 /* 1 when the storage has the webhook group (storage.h). */
 int constra__storage_has_webhooks(const constra_storage *s);
 
+/* 1 when the storage has the workspace metadata pair (storage.h). */
+int constra__storage_has_meta(const constra_storage *s);
+
+/* A metadata key (1 to CONSTRA_STORAGE_KEY_MAX bytes); and with a value
+ * (non-NULL, 0 to CONSTRA_STORAGE_KEY_MAX bytes) for meta_put_if_absent. */
+int constra__storage_meta_key_valid(const char *key);
+int constra__storage_meta_put_valid(const char *key, const char *value);
+
 /* Usable webhook records: ids and texts within bounds, a known state,
  * versions in range. */
 int constra__storage_endpoint_valid(const constra_storage_webhook_endpoint *ep);

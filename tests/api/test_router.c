@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "../storage/fault_storage.h"
+#include "../unit/live_rail.h"
 #include "engine/engine.h"
 #include "../test_error.h"
 
@@ -29,6 +30,7 @@ static int64_t driven_clock(void *ud)
 typedef struct env {
     constra_t *h;
     fault_storage faults;
+    live_rail lr; /* live handles: the Daraja rail against the emulator */
 } env;
 
 static env *open_env_mode(int mode, const char *secret)
@@ -38,12 +40,18 @@ static env *open_env_mode(int mode, const char *secret)
     p.wall_time_ms = driven_clock;
     constra_storage mem = CONSTRA_STORAGE_INIT, wrapped;
     assert_int_equal(constra_storage_memory(&mem, NULL, NULL), CONSTRA_OK);
+    v->faults.forward_meta = 1; /* the workspace records its mode and id */
     fault_storage_wrap(&v->faults, &mem, &wrapped);
     constra_config cfg = CONSTRA_CONFIG_INIT;
     cfg.platform = &p;
     cfg.storage = &wrapped;
     cfg.mode = mode;
     cfg.secret_key = secret;
+    constra_rail rail;
+    if (mode == CONSTRA_MODE_LIVE) {
+        live_rail_open(&v->lr, NULL, &rail);
+        cfg.rail = &rail;
+    }
     constra_error err = CONSTRA_ERROR_INIT;
     if (constra_open(&v->h, &cfg, &err) != CONSTRA_OK) {
         fail_msg("open: %s", err.message);
@@ -59,6 +67,9 @@ static env *open_env(void)
 static void close_env(env *v)
 {
     constra_close(v->h);
+    if (v->lr.lb) {
+        live_rail_close(&v->lr);
+    }
     free(v);
 }
 
@@ -731,7 +742,11 @@ static void test_workspace(void **state)
 
     /* The configured values, and a live handle (no sandbox short code). */
     constra_t *h = NULL;
+    live_rail lr;
+    constra_rail rail;
+    live_rail_open(&lr, NULL, &rail);
     constra_config cfg = CONSTRA_CONFIG_INIT;
+    cfg.rail = &rail;
     cfg.mode = CONSTRA_MODE_LIVE;
     cfg.secret_key = "cs_live_router_secret_0001";
     cfg.max_attempts = 5;
@@ -754,8 +769,10 @@ static void test_workspace(void **state)
     assert_string_equal(jget(b, "retry_policy.callback_timeout_ms"), "45000");
     assert_string_equal(jget(b, "retry_policy.idempotency_retention_ms"), "3600000");
     assert_null(strstr(b, "cs_live_"));
+    assert_string_equal(jget(b, "rail.name"), "mpesa");
     constra_api_response_free(r);
     constra_close(h);
+    live_rail_close(&lr);
 }
 
 /* ---- 404, 405, 409 --------------------------------------------------------------------- */
@@ -1094,6 +1111,140 @@ static void test_list(void **state)
 }
 
 /* ---- the Daraja callback route ------------------------------------------------------------ */
+
+/* The callback URL: null until a public base is set, then absolute with
+ * the handle's callback token (the one constra_derive_callback_token()
+ * gives for the key); a POST to it reaches the callback route. */
+static void test_workspace_callback_url(void **state)
+{
+    (void)state;
+    env *v = open_env();
+    constra_api_response *r = call(v, "GET", "/v1/workspace", NULL);
+    expect_status(r, 200);
+    assert_string_equal(jget(body_of(r), "callback_url"), "null");
+    const char *ws = jget(body_of(r), "workspace_id");
+    assert_int_equal(strncmp(ws, "ws_", 3), 0);
+    assert_int_equal(strlen(ws), 29);
+    char wsid[64];
+    strcpy(wsid, ws);
+    constra_api_response_free(r);
+    char url[1200];
+    constra_error err = CONSTRA_ERROR_INIT;
+    assert_int_equal(constra_api_callback_url(v->h, url, sizeof(url), &err),
+                     CONSTRA_E_INVALID_STATE);
+    assert_string_equal(err.code, "callback_url_unavailable");
+
+    assert_int_equal(constra_api_set_public_url(v->h, "https://pay.example.com/shop//", T_ERR),
+                     CONSTRA_OK);
+    char token[65], want[512];
+    assert_int_equal(constra_derive_callback_token(SECRET, token, sizeof(token), T_ERR),
+                     CONSTRA_OK);
+    assert_int_equal(strlen(token), 32);
+    snprintf(want, sizeof(want),
+             "https://pay.example.com/shop/api/v1/providers/mpesa/callback?token=%s", token);
+    r = call(v, "GET", "/api/v1/workspace", NULL);
+    assert_string_equal(jget(body_of(r), "callback_url"), want);
+    assert_string_equal(jget(body_of(r), "workspace_id"), wsid); /* same on every read */
+    assert_null(strstr(body_of(r), SECRET));
+    constra_api_response_free(r);
+    assert_int_equal(constra_api_callback_url(v->h, url, sizeof(url), T_ERR), CONSTRA_OK);
+    assert_string_equal(url, want);
+    /* Too small: refused, out untouched. */
+    char tiny[16] = "untouched";
+    err = (constra_error)CONSTRA_ERROR_INIT;
+    assert_int_equal(constra_api_callback_url(v->h, tiny, sizeof(tiny), &err),
+                     CONSTRA_E_BUFFER_TOO_SMALL);
+    assert_string_equal(tiny, "untouched");
+    assert_int_equal(constra_api_callback_url(v->h, url, strlen(want) + 1, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_api_callback_url(NULL, url, sizeof(url), T_ERR),
+                     CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_api_callback_url(v->h, NULL, 1, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
+
+    /* The URL's path and query are what the router serves: a callback
+     * there (an unknown checkout id) is acknowledged by the callback route. */
+    const char *target = want + strlen("https://pay.example.com/shop");
+    static const char cb[] = "{\"Body\":{\"stkCallback\":{\"MerchantRequestID\":\"m\","
+                             "\"CheckoutRequestID\":\"ws_CO_router_unknown\",\"ResultCode\":1032,"
+                             "\"ResultDesc\":\"Request cancelled by user\"}}}";
+    const char *ct[] = {"Content-Type", "application/json", NULL};
+    expect_ack(call_h(v, "POST", target, cb, sizeof(cb) - 1, 0, ct)); /* frees it */
+    /* The same without the token, or with another: refused. */
+    r = call_h(v, "POST", "/api/v1/providers/mpesa/callback", cb, sizeof(cb) - 1, 0, ct);
+    assert_int_equal(constra_api_response_status(r), 401);
+    constra_api_response_free(r);
+    /* The token in the URL is the handle's own. */
+    char htoken[65];
+    assert_int_equal(constra_callback_token(v->h, htoken, sizeof(htoken), T_ERR), CONSTRA_OK);
+    assert_string_equal(htoken, token);
+
+    /* Malformed bases are refused and the previous one kept. */
+    static const char *const bad[] = {
+        "ftp://pay.example.com", "pay.example.com", "https://", "https://a b.example",
+        "https://pay.example.com/?q=1", "https://pay.example.com/#f", "https://u:p@pay.example.com",
+        "https://pay.example.com/\"x", "https://pay.example.com/<script>", "http://[::1",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err = (constra_error)CONSTRA_ERROR_INIT;
+        assert_int_equal(constra_api_set_public_url(v->h, bad[i], &err),
+                         CONSTRA_E_INVALID_ARGUMENT);
+        assert_string_equal(err.param, "base_url");
+    }
+    char longurl[1100];
+    memcpy(longurl, "https://a.example/", 18);
+    memset(longurl + 18, 'p', sizeof(longurl) - 19);
+    longurl[sizeof(longurl) - 1] = '\0';
+    assert_int_equal(constra_api_set_public_url(v->h, longurl, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_api_set_public_url(NULL, "https://a.example", T_ERR),
+                     CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_api_callback_url(v->h, url, sizeof(url), T_ERR), CONSTRA_OK);
+    assert_string_equal(url, want);
+    /* NULL clears it. */
+    assert_int_equal(constra_api_set_public_url(v->h, NULL, T_ERR), CONSTRA_OK);
+    r = call(v, "GET", "/v1/workspace", NULL);
+    assert_string_equal(jget(body_of(r), "callback_url"), "null");
+    constra_api_response_free(r);
+    close_env(v);
+
+    /* A handle with neither key nor token refuses every callback: no URL. */
+    constra_t *h = NULL;
+    assert_int_equal(constra_open(&h, NULL, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_api_set_public_url(h, "http://127.0.0.1:8000", T_ERR), CONSTRA_OK);
+    err = (constra_error)CONSTRA_ERROR_INIT;
+    assert_int_equal(constra_api_callback_url(h, url, sizeof(url), &err), CONSTRA_E_INVALID_STATE);
+    assert_non_null(strstr(err.message, "no callback token"));
+    constra_close(h);
+
+    /* An explicit config.callback_token is the one in the URL. */
+    constra_config cfg = CONSTRA_CONFIG_INIT;
+    cfg.secret_key = SECRET;
+    cfg.callback_token = "explicit_token_0123456789";
+    assert_int_equal(constra_open(&h, &cfg, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_api_set_public_url(h, "http://127.0.0.1:8000", T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_api_callback_url(h, url, sizeof(url), T_ERR), CONSTRA_OK);
+    assert_string_equal(url, "http://127.0.0.1:8000/api/v1/providers/mpesa/callback"
+                             "?token=explicit_token_0123456789");
+    constra_close(h);
+
+    /* The derivation's own checks. */
+    assert_int_equal(constra_derive_callback_token(NULL, token, sizeof(token), T_ERR),
+                     CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_derive_callback_token("sk_test_0123456789abcdef", token,
+                                                   sizeof(token), T_ERR),
+                     CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_derive_callback_token("cs_test_short", token, sizeof(token), T_ERR),
+                     CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_derive_callback_token(SECRET, NULL, 33, T_ERR),
+                     CONSTRA_E_INVALID_ARGUMENT);
+    char small[32] = "untouched";
+    assert_int_equal(constra_derive_callback_token(SECRET, small, sizeof(small), T_ERR),
+                     CONSTRA_E_BUFFER_TOO_SMALL);
+    assert_string_equal(small, "untouched");
+    char other[65];
+    assert_int_equal(constra_derive_callback_token("cs_test_router_secret_0002", other,
+                                                   sizeof(other), T_ERR),
+                     CONSTRA_OK);
+    assert_string_not_equal(other, token); /* another key, another token */
+}
 
 /* A callback as Daraja sends it: to the workspace's callback URL, which
  * carries the callback token, with no bearer key. */
@@ -1670,6 +1821,7 @@ int main(void)
         cmocka_unit_test(test_auth),
         cmocka_unit_test(test_live_mode),
         cmocka_unit_test(test_workspace),
+        cmocka_unit_test(test_workspace_callback_url),
         cmocka_unit_test(test_not_found_and_methods),
         cmocka_unit_test(test_wrong_state),
         cmocka_unit_test(test_simulate_and_resolve),

@@ -11,6 +11,7 @@
 //
 // Every wait is on a condition (an element's text or state), with a
 // generous time-out, never a fixed sleep: the sanitizer build is slow.
+import { createHmac } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -275,7 +276,11 @@ async function main() {
       await waitText(page, 'health-rail', 'sim');
       await waitText(page, 'rail-mode', 'sandbox');
       await waitText(page, 'rail-shortcode', '174379');
-      await waitText(page, 'rail-callback', `${server.base}/api/v1/providers/mpesa/callback`);
+      /* The callback URL with the workspace's token, computed here a second
+       * way (HMAC-SHA256 of the label under the key, 128 bits in hex). */
+      const token = createHmac('sha256', KEY).update('constra callback token v1').digest('hex').slice(0, 32);
+      await waitText(page, 'rail-callback', `${server.base}/api/v1/providers/mpesa/callback?token=${token}`);
+      await waitText(page, 'rail-workspace', /^ws_[0-9a-z]{26}$/);
       await waitText(page, 'rail-attempts', /^\d+$/);
       await waitText(page, 'rail-timeout', /\d+ (minute|hour|s)/);
       await waitText(page, 'connection', 'Live');

@@ -7,6 +7,7 @@
 #define TESTS_DARAJA_E2E_H
 
 #include "../unit/testutil.h"
+#include "../unit/live_rail.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -107,15 +108,8 @@ static inline e2e *e2e_open_with(void (*cfg_edit)(constra_daraja_config *), cons
     } else {
         assert_int_equal(constra_loopback_transport(f->lb, &tr, &err), CONSTRA_OK);
     }
-    constra_daraja_config c = CONSTRA_DARAJA_CONFIG_INIT;
-    c.environment = CONSTRA_DARAJA_ENV_SANDBOX;
-    c.consumer_key = E2E_KEY;
-    c.consumer_secret = E2E_SECRET;
-    c.shortcode = CONSTRA_DARAJA_SANDBOX_SHORTCODE;
-    c.passkey = CONSTRA_DARAJA_SANDBOX_PASSKEY;
-    c.transaction_type = CONSTRA_DARAJA_STK_PAYBILL;
-    c.callback_url = E2E_CALLBACK;
-    c.callback_token = E2E_CB_TOKEN;
+    constra_daraja_config c;
+    emulator_rail_config(&c, E2E_KEY, E2E_SECRET, E2E_CALLBACK, E2E_CB_TOKEN);
     c.retry_delay_ms = 1;
     if (cfg_edit) {
         cfg_edit(&c);

@@ -1128,6 +1128,173 @@ static void test_webhook_bad_input(void **state)
     assert_string_equal(dc.state[0], "pending");
 }
 
+/* ---- workspace metadata ------------------------------------------------- */
+
+typedef struct meta_seen {
+    int count;
+    char value[300];
+} meta_seen;
+
+static int on_meta(void *ctx, const char *value)
+{
+    meta_seen *m = ctx;
+    m->count++;
+    snprintf(m->value, sizeof(m->value), "%s", value);
+    return 0;
+}
+
+static int has_meta(const constra_storage *s)
+{
+    return s->meta_get != NULL && s->meta_put_if_absent != NULL;
+}
+
+/* The value of key, or "<absent>". */
+static meta_seen meta_of(constra_storage *s, const char *key)
+{
+    meta_seen m = {0, ""};
+    int rc = s->meta_get(s->user_data, key, on_meta, &m);
+    if (rc == CONSTRA_E_NOT_FOUND) {
+        assert_int_equal(m.count, 0);
+        snprintf(m.value, sizeof(m.value), "<absent>");
+    } else {
+        assert_int_equal(rc, CONSTRA_OK);
+        assert_int_equal(m.count, 1);
+    }
+    return m;
+}
+
+static void test_meta_insert_if_absent(void **state)
+{
+    constra_storage *s = *state;
+    if (!has_meta(s)) {
+        /* Optional as a pair: neither half alone (constra_storage_check). */
+        assert_null(s->meta_get);
+        assert_null(s->meta_put_if_absent);
+        return;
+    }
+    assert_string_equal(meta_of(s, "mode").value, "<absent>");
+    assert_int_equal(s->meta_put_if_absent(s->user_data, "mode", "sandbox", NULL, NULL), CONSTRA_OK);
+    assert_string_equal(meta_of(s, "mode").value, "sandbox");
+    /* Taken: nothing changes, the stored value is told. */
+    meta_seen m = {0, ""};
+    assert_int_equal(s->meta_put_if_absent(s->user_data, "mode", "live", on_meta, &m),
+                     CONSTRA_E_CONFLICT);
+    assert_int_equal(m.count, 1);
+    assert_string_equal(m.value, "sandbox");
+    assert_int_equal(s->meta_put_if_absent(s->user_data, "mode", "live", NULL, NULL),
+                     CONSTRA_E_CONFLICT);
+    assert_int_equal(s->meta_put_if_absent(s->user_data, "mode", "sandbox", NULL, NULL),
+                     CONSTRA_E_CONFLICT); /* even the same value: it is not a second insert */
+    assert_string_equal(meta_of(s, "mode").value, "sandbox");
+    /* Keys are independent; an empty value is a value. */
+    assert_string_equal(meta_of(s, "workspace_id").value, "<absent>");
+    assert_int_equal(s->meta_put_if_absent(s->user_data, "empty", "", NULL, NULL), CONSTRA_OK);
+    assert_string_equal(meta_of(s, "empty").value, "");
+    assert_int_equal(s->meta_put_if_absent(s->user_data, "workspace_id",
+                                           "ws_01kdvdna00p9z6ng9yjb72azr9", NULL, NULL),
+                     CONSTRA_OK);
+    assert_string_equal(meta_of(s, "workspace_id").value, "ws_01kdvdna00p9z6ng9yjb72azr9");
+    assert_string_equal(meta_of(s, "mode").value, "sandbox");
+    /* Longest key and value. */
+    char k255[256], v255[256];
+    memset(k255, 'k', 255);
+    k255[255] = '\0';
+    memset(v255, 'v', 255);
+    v255[255] = '\0';
+    assert_int_equal(s->meta_put_if_absent(s->user_data, k255, v255, NULL, NULL), CONSTRA_OK);
+    assert_string_equal(meta_of(s, k255).value, v255);
+    /* Metadata is not intents, events or idempotency. */
+    assert_int_equal(events_of(s, NULL).count, 0);
+}
+
+static void test_meta_bad_input_changes_nothing(void **state)
+{
+    constra_storage *s = *state;
+    if (!has_meta(s)) {
+        return; /* nothing to call (checked by the test above) */
+    }
+    assert_int_equal(s->meta_put_if_absent(s->user_data, "mode", "sandbox", NULL, NULL), CONSTRA_OK);
+    char k256[257], v256[257];
+    memset(k256, 'k', 256);
+    k256[256] = '\0';
+    memset(v256, 'v', 256);
+    v256[256] = '\0';
+    meta_seen m = {0, ""};
+    const struct {
+        const char *key, *value;
+    } bad[] = {{NULL, "x"}, {"", "x"}, {k256, "x"}, {"other", NULL}, {"other", v256},
+               {"mode", NULL}, {"mode", v256}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(s->meta_put_if_absent(s->user_data, bad[i].key, bad[i].value, on_meta, &m),
+                         CONSTRA_E_INVALID_ARGUMENT);
+    }
+    assert_int_equal(s->meta_get(s->user_data, NULL, on_meta, &m), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(s->meta_get(s->user_data, "", on_meta, &m), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(s->meta_get(s->user_data, k256, on_meta, &m), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(s->meta_get(s->user_data, "mode", NULL, NULL), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(m.count, 0);
+    assert_string_equal(meta_of(s, "mode").value, "sandbox");
+    assert_string_equal(meta_of(s, "other").value, "<absent>");
+}
+
+typedef struct meta_race {
+    constra_storage *s;
+    pthread_barrier_t *barrier;
+    char mine[32];
+    int rc;
+    meta_seen seen;
+} meta_race;
+
+static void *race_meta(void *p)
+{
+    meta_race *r = p;
+    pthread_barrier_wait(r->barrier);
+    r->rc = r->s->meta_put_if_absent(r->s->user_data, "workspace_id", r->mine, on_meta, &r->seen);
+    return NULL;
+}
+
+/* Two openers of one storage: exactly one records its value, every other
+ * is told that one's (constra_open adopts it). */
+static void test_meta_race_one_value_wins(void **state)
+{
+    constra_storage *s = *state;
+    if (!has_meta(s)) {
+        return;
+    }
+    enum { N = 8 };
+    pthread_t t[N];
+    meta_race r[N];
+    pthread_barrier_t barrier;
+    pthread_barrier_init(&barrier, NULL, N);
+    for (int i = 0; i < N; i++) {
+        memset(&r[i], 0, sizeof(r[i]));
+        r[i].s = s;
+        r[i].barrier = &barrier;
+        snprintf(r[i].mine, sizeof(r[i].mine), "ws_racer_%d", i);
+        r[i].rc = 99;
+        assert_int_equal(pthread_create(&t[i], NULL, race_meta, &r[i]), 0);
+    }
+    int winner = -1;
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        if (r[i].rc == CONSTRA_OK) {
+            assert_int_equal(winner, -1);
+            winner = i;
+        } else {
+            assert_int_equal(r[i].rc, CONSTRA_E_CONFLICT);
+        }
+    }
+    pthread_barrier_destroy(&barrier);
+    assert_int_not_equal(winner, -1);
+    for (int i = 0; i < N; i++) {
+        if (i != winner) {
+            assert_int_equal(r[i].seen.count, 1);
+            assert_string_equal(r[i].seen.value, r[winner].mine);
+        }
+    }
+    assert_string_equal(meta_of(s, "workspace_id").value, r[winner].mine);
+}
+
 int conformance_run(const char *name, conformance_factory f, void *arg)
 {
     factory = f;
@@ -1153,6 +1320,9 @@ int conformance_run(const char *name, conformance_factory f, void *arg)
         cmocka_unit_test_setup_teardown(test_webhook_endpoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_webhook_enqueue_and_update, setup, teardown),
         cmocka_unit_test_setup_teardown(test_webhook_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_meta_insert_if_absent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_meta_bad_input_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_meta_race_one_value_wins, setup, teardown),
     };
     return _cmocka_run_group_tests(name, tests, sizeof(tests) / sizeof(tests[0]), NULL, NULL);
 }

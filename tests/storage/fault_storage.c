@@ -129,6 +129,20 @@ static int f_dl_update(void *ud, const constra_storage_delivery *d, int64_t expe
                      : f->inner.webhook_delivery_update(f->inner.user_data, d, expected);
 }
 
+static int f_meta_get(void *ud, const char *key, constra_storage_meta_fn emit, void *ctx)
+{
+    fault_storage *f = ud;
+    return inject(f) ? CONSTRA_E_STORAGE : f->inner.meta_get(f->inner.user_data, key, emit, ctx);
+}
+
+static int f_meta_put(void *ud, const char *key, const char *value, constra_storage_meta_fn emit,
+                      void *ctx)
+{
+    fault_storage *f = ud;
+    return inject(f) ? CONSTRA_E_STORAGE
+                     : f->inner.meta_put_if_absent(f->inner.user_data, key, value, emit, ctx);
+}
+
 static void f_destroy(void *ud)
 {
     fault_storage *f = ud;
@@ -163,6 +177,10 @@ void fault_storage_wrap(fault_storage *f, const constra_storage *inner, constra_
         s.webhook_enqueue = f_enqueue;
         s.webhook_delivery_list = f_dl_list;
         s.webhook_delivery_update = f_dl_update;
+    }
+    if (f->forward_meta && inner->meta_get) { /* a pair too */
+        s.meta_get = f_meta_get;
+        s.meta_put_if_absent = f_meta_put;
     }
     *out = s;
 }

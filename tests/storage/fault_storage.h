@@ -19,6 +19,11 @@ typedef struct fault_storage {
     long fail_count; /* calls failed from fail_at on; 0 means 1 */
     long failures; /* failures injected */
     int destroyed;
+    /* Set before fault_storage_wrap to pass the workspace metadata pair
+     * through (counted and failed like every call). Off by default: a
+     * handle opened on the wrapper then makes no storage call at open,
+     * so the N-th call of a sweep is the N-th call after open. */
+    int forward_meta;
 } fault_storage;
 
 /* Fills `out` with a vtable over `f` (which must outlive it). Destroying

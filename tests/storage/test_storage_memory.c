@@ -22,6 +22,7 @@ static int make_wrapped(constra_storage *out, const constra_platform *platform, 
     constra_storage inner = CONSTRA_STORAGE_INIT;
     int rc = constra_storage_memory(&inner, platform, NULL);
     if (rc == CONSTRA_OK) {
+        wrapper_state.forward_meta = 1; /* the whole vtable, metadata included */
         fault_storage_wrap(&wrapper_state, &inner, out);
     }
     return rc;

@@ -78,7 +78,9 @@ static void test_allocation_failure_injection(void **state)
 {
     (void)state;
     int opened = 0;
-    for (long n = 1; n <= 10; n++) {
+    /* Open allocates the handle, the memory storage and its workspace
+     * metadata (mode, workspace id), and the simulator. */
+    for (long n = 1; n <= 40; n++) {
         counting_alloc ca = {0};
         ca.fail_at = n;
         constra_platform p;

@@ -216,26 +216,46 @@ static void test_unique_across_processes(void **state)
     }
 }
 
+/* Fails once *ud is non-zero; before that, fills with a fixed byte. */
 static int fail_random(void *ud, uint8_t *buf, size_t len)
 {
-    (void)ud;
-    (void)buf;
-    (void)len;
-    return -1;
+    if (*(int *)ud) {
+        return -1;
+    }
+    memset(buf, 0x5a, len);
+    return 0;
 }
 
 static void test_random_failure_reported(void **state)
 {
     (void)state;
+    int failing = 1;
     constra_platform p = CONSTRA_PLATFORM_INIT;
     p.random_bytes = fail_random;
+    p.user_data = &failing;
     constra_config cfg = CONSTRA_CONFIG_INIT;
     cfg.platform = &p;
     constra_t *h = NULL;
+    /* Open makes the storage's workspace id: without randomness it fails,
+     * cleanly and saying why. */
+    constra_error oerr = CONSTRA_ERROR_INIT;
+    assert_int_equal(constra_open(&h, &cfg, &oerr), CONSTRA_E_PLATFORM);
+    assert_null(h);
+    assert_string_equal(oerr.param, "platform.random_bytes");
+    failing = 0;
     assert_int_equal(constra_open(&h, &cfg, NULL), CONSTRA_OK);
+    /* Ids come from a pool of random bytes drawn in blocks: once the
+     * source fails, the pool runs dry within 25 ids and the next one
+     * reports the failure, leaving `out` untouched. */
+    failing = 1;
     char id[CONSTRA_ID_SIZE] = "unchanged";
     constra_error err = CONSTRA_ERROR_INIT;
-    assert_int_equal(constra_id_new(h, "pi", id, sizeof(id), &err), CONSTRA_E_PLATFORM);
+    int rc = CONSTRA_OK;
+    for (int i = 0; i < 26 && rc == CONSTRA_OK; i++) {
+        strcpy(id, "unchanged");
+        rc = constra_id_new(h, "pi", id, sizeof(id), &err);
+    }
+    assert_int_equal(rc, CONSTRA_E_PLATFORM);
     assert_string_equal(id, "unchanged");
     assert_int_equal(err.status, CONSTRA_E_PLATFORM);
     assert_string_equal(err.param, "platform.random_bytes");

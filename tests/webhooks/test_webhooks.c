@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../storage/fault_storage.h"
+#include "../unit/live_rail.h"
 #include "webhook/ssrf.h"
 #include "../test_error.h"
 
@@ -121,6 +122,7 @@ typedef struct wenv {
     constra_loopback *lb;
     receiver rx;
     fault_storage faults;
+    live_rail lr; /* live handles: the Daraja rail against the emulator */
 } wenv;
 
 /* When set, the handle allocates through it (allocation-failure runs). */
@@ -162,6 +164,11 @@ static wenv *open_env_with(int mode, const constra_storage *storage, int with_tr
     cfg.mode = mode;
     cfg.secret_key = mode == CONSTRA_MODE_LIVE ? "cs_live_0123456789abcdef" : NULL;
     cfg.resolve = fake_resolve;
+    constra_rail rail;
+    if (mode == CONSTRA_MODE_LIVE) {
+        live_rail_open(&v->lr, NULL, &rail);
+        cfg.rail = &rail;
+    }
     if (constra_open(&v->h, &cfg, &err) != CONSTRA_OK) {
         fail_msg("open: %s", err.message);
     }
@@ -176,6 +183,9 @@ static wenv *open_env(int mode)
 static void close_env(wenv *v)
 {
     constra_close(v->h);
+    if (v->lr.lb) {
+        live_rail_close(&v->lr);
+    }
     constra_loopback_free(v->lb);
     pthread_mutex_destroy(&v->rx.lock);
     free(v);

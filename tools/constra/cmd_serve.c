@@ -1,6 +1,7 @@
 /*
- * constra serve — the local sandbox: the REST API over HTTP, the
- * dashboard at /, on a SQLite file (or memory), with the simulator rail.
+ * constra serve — the REST API over HTTP and the dashboard at /, on a
+ * SQLite file (or memory), with the simulator rail (sandbox keys) or the
+ * Daraja rail (--rail daraja; the only choice for a cs_live_ key).
  *
  * Life of the process:
  *   1. options; the secret key from --secret-key, CONSTRA_SECRET_KEY, or
@@ -8,7 +9,7 @@
  *   2. SIGINT/SIGTERM are BLOCKED before any thread starts, so every
  *      thread inherits the mask and only the main thread, in sigwait(),
  *      ever receives them: no signal handler, no unsafe work in one;
- *   3. the handle (storage + simulator rail), the HTTP daemon (see
+ *   3. the handle (storage + rail), the HTTP daemon (see
  *      serve_http.c), the ticker thread (constra_tick every 250 ms: time-
  *      outs and delayed simulator outcomes);
  *   4. the URLs on stdout, ending with the line
@@ -55,7 +56,30 @@ typedef struct serve_options {
     const char *daraja_key;     /* NULL: the emulator's default */
     const char *daraja_secret;  /* NULL: the emulator's default; never printed */
     int64_t daraja_delay_ms;    /* 0: the emulator's default (20 s) */
+    int64_t callback_timeout_s; /* 0: the engine's default (120 s) */
+    const char *public_url;     /* NULL: the listen URL */
+    /* The rail: "sim" or "daraja"; NULL picks by the key (cs_live_:
+     * daraja). The Daraja rail's environment ("sandbox" / "production";
+     * NULL: production for a live key, sandbox for a test key), base URL
+     * (NULL: the environment's), consumer key and shortcode; its two
+     * secrets come from the environment only (never argv). */
+    const char *rail;
+    const char *rail_env;
+    const char *rail_url;
+    const char *rail_consumer_key;
+    const char *rail_shortcode;
 } serve_options;
+
+/* The Daraja rail's secrets: environment variables only, so that they
+ * never appear in argv (ps, /proc, shell history). */
+#define ENV_RAIL_CONSUMER_SECRET "CONSTRA_RAIL_CONSUMER_SECRET"
+#define ENV_RAIL_PASSKEY "CONSTRA_RAIL_PASSKEY"
+#define ENV_RAIL_CONSUMER_KEY "CONSTRA_RAIL_CONSUMER_KEY"
+#define ENV_RAIL_SHORTCODE "CONSTRA_RAIL_SHORTCODE"
+
+/* The route the router serves callbacks on (api.h); the Daraja rail adds
+ * "?token=<callback token>" to it. */
+#define CALLBACK_PATH "/api/v1/providers/mpesa/callback"
 
 /* ---- options ------------------------------------------------------------------ */
 
@@ -85,6 +109,19 @@ static int parse_options(int argc, char **argv, serve_options *o)
     o->daraja_key = NULL;
     o->daraja_secret = NULL;
     o->daraja_delay_ms = 0;
+    o->callback_timeout_s = 0;
+    o->public_url = NULL;
+    o->rail = NULL;
+    o->rail_env = NULL;
+    o->rail_url = NULL;
+    o->rail_consumer_key = NULL;
+    o->rail_shortcode = NULL;
+    static const char *const valued[] = {
+        "--host", "--port", "--db", "--secret-key", "--rate-limit", "--rate-burst",
+        "--access-log", "--threads", "--timeout", "--daraja-consumer-key",
+        "--daraja-consumer-secret", "--daraja-result-delay-ms", "--callback-timeout",
+        "--public-url", "--rail", "--rail-env", "--rail-url", "--rail-consumer-key",
+        "--rail-shortcode", NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = NULL;
@@ -97,13 +134,11 @@ static int parse_options(int argc, char **argv, serve_options *o)
             o->emulate_daraja = 1;
             continue;
         }
-        if (strcmp(a, "--host") != 0 && strcmp(a, "--port") != 0 && strcmp(a, "--db") != 0 &&
-            strcmp(a, "--secret-key") != 0 && strcmp(a, "--rate-limit") != 0 &&
-            strcmp(a, "--rate-burst") != 0 && strcmp(a, "--access-log") != 0 &&
-            strcmp(a, "--threads") != 0 && strcmp(a, "--timeout") != 0 &&
-            strcmp(a, "--daraja-consumer-key") != 0 &&
-            strcmp(a, "--daraja-consumer-secret") != 0 &&
-            strcmp(a, "--daraja-result-delay-ms") != 0) {
+        size_t k = 0;
+        while (valued[k] != NULL && strcmp(a, valued[k]) != 0) {
+            k++;
+        }
+        if (valued[k] == NULL) {
             return cli_usage_error("serve", "unknown option '%s' (see 'constra help serve')", a);
         }
         if ((v = cli_option_value("serve", argc, argv, &i)) == NULL) {
@@ -152,6 +187,29 @@ static int parse_options(int argc, char **argv, serve_options *o)
                 return CLI_EXIT_USAGE;
             }
             o->daraja_delay_ms = n;
+        } else if (strcmp(a, "--callback-timeout") == 0) {
+            if (parse_num(a, v, 1, 86400, &n)) {
+                return CLI_EXIT_USAGE;
+            }
+            o->callback_timeout_s = n;
+        } else if (strcmp(a, "--public-url") == 0) {
+            o->public_url = v;
+        } else if (strcmp(a, "--rail") == 0) {
+            if (strcmp(v, "sim") != 0 && strcmp(v, "daraja") != 0) {
+                return cli_usage_error("serve", "--rail wants sim or daraja");
+            }
+            o->rail = v;
+        } else if (strcmp(a, "--rail-env") == 0) {
+            if (strcmp(v, "sandbox") != 0 && strcmp(v, "production") != 0) {
+                return cli_usage_error("serve", "--rail-env wants sandbox or production");
+            }
+            o->rail_env = v;
+        } else if (strcmp(a, "--rail-url") == 0) {
+            o->rail_url = v;
+        } else if (strcmp(a, "--rail-consumer-key") == 0) {
+            o->rail_consumer_key = v;
+        } else if (strcmp(a, "--rail-shortcode") == 0) {
+            o->rail_shortcode = v;
         } else {
             if (parse_num(a, v, 1, 3600, &n)) {
                 return CLI_EXIT_USAGE;
@@ -165,6 +223,107 @@ static int parse_options(int argc, char **argv, serve_options *o)
     if (!o->emulate_daraja && (o->daraja_key || o->daraja_secret || o->daraja_delay_ms)) {
         return cli_usage_error("serve", "the --daraja-* options need --emulate-daraja");
     }
+    return 0;
+}
+
+/* ---- the rail ------------------------------------------------------------------ */
+
+/* The option's value, else the environment variable's (NULL when both
+ * are absent or empty). */
+static const char *option_or_env(const char *option, const char *env)
+{
+    if (option != NULL && option[0] != '\0') {
+        return option;
+    }
+    const char *v = getenv(env);
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+/* What the banner says about the rail. */
+typedef struct rail_info {
+    int daraja;
+    int production;
+    char base_url[512];
+    char shortcode[16];
+} rail_info;
+
+/* --rail daraja: the Daraja rail over curl, its CallBackURL
+ * `<public url>/api/v1/providers/mpesa/callback` with `token` (the
+ * handle's callback token, the same value) added by the rail. Every
+ * missing setting is named in one usage error. */
+static int open_daraja_rail(const serve_options *o, int live, const char *token,
+                            constra_rail *rail, rail_info *info)
+{
+    const char *consumer_key = option_or_env(o->rail_consumer_key, ENV_RAIL_CONSUMER_KEY);
+    const char *shortcode = option_or_env(o->rail_shortcode, ENV_RAIL_SHORTCODE);
+    const char *consumer_secret = option_or_env(NULL, ENV_RAIL_CONSUMER_SECRET);
+    const char *passkey = option_or_env(NULL, ENV_RAIL_PASSKEY);
+    char missing[512] = "";
+    const struct {
+        const char *value, *what;
+    } need[] = {
+        {o->public_url, "--public-url URL (the server's externally reachable base)"},
+        {consumer_key, "--rail-consumer-key KEY (or " ENV_RAIL_CONSUMER_KEY ")"},
+        {consumer_secret, ENV_RAIL_CONSUMER_SECRET " (environment only)"},
+        {shortcode, "--rail-shortcode CODE (or " ENV_RAIL_SHORTCODE ")"},
+        {passkey, ENV_RAIL_PASSKEY " (environment only)"},
+    };
+    for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+        if (need[i].value == NULL) {
+            size_t n = strlen(missing);
+            snprintf(missing + n, sizeof(missing) - n, "%s%s", n ? ", " : "", need[i].what);
+        }
+    }
+    if (missing[0] != '\0') {
+        return cli_usage_error("serve", "%s needs the Daraja rail settings; missing: %s",
+                               live ? "a live key (cs_live_)" : "--rail daraja", missing);
+    }
+    int production = o->rail_env ? strcmp(o->rail_env, "production") == 0 : live;
+    char callback[1200];
+    size_t plen = strlen(o->public_url);
+    while (plen > 0 && o->public_url[plen - 1] == '/') {
+        plen--;
+    }
+    if (plen + sizeof(CALLBACK_PATH) > sizeof(callback)) {
+        return cli_usage_error("serve", "--public-url is too long");
+    }
+    snprintf(callback, sizeof(callback), "%.*s" CALLBACK_PATH, (int)plen, o->public_url);
+
+    constra_error err = CONSTRA_ERROR_INIT;
+    constra_transport curl;
+    memset(&curl, 0, sizeof(curl));
+    constra_curl_options co = CONSTRA_CURL_OPTIONS_INIT;
+    if (constra_transport_curl(&curl, &co, &err) != CONSTRA_OK) {
+        fprintf(stderr, "constra serve: the Daraja rail needs the curl transport: %s\n",
+                err.message);
+        return CLI_EXIT_NO;
+    }
+    constra_daraja_config dc = CONSTRA_DARAJA_CONFIG_INIT;
+    dc.environment = production ? CONSTRA_DARAJA_ENV_PRODUCTION : CONSTRA_DARAJA_ENV_SANDBOX;
+    dc.base_url = o->rail_url;
+    dc.consumer_key = consumer_key;
+    dc.consumer_secret = consumer_secret;
+    dc.shortcode = shortcode;
+    dc.passkey = passkey;
+    dc.transaction_type = CONSTRA_DARAJA_STK_PAYBILL;
+    dc.callback_url = callback;
+    dc.callback_token = token;
+    /* Daraja's sandbox may call back over plain HTTP (a tunnel, a test);
+     * production never (the rail refuses it there). */
+    dc.allow_insecure_callback = !production && strncmp(callback, "http://", 7) == 0;
+    constra_rail_init(rail, sizeof(*rail));
+    /* The rail owns the transport from here on, also when this fails. */
+    if (constra_rail_daraja(rail, &dc, &curl, NULL, &err) != CONSTRA_OK) {
+        return cli_usage_error("serve", "cannot set up the Daraja rail: %s%s%s%s", err.message,
+                               err.param[0] ? " (" : "", err.param, err.param[0] ? ")" : "");
+    }
+    info->daraja = 1;
+    info->production = production;
+    snprintf(info->base_url, sizeof(info->base_url), "%s",
+             o->rail_url ? o->rail_url
+             : production ? CONSTRA_DARAJA_PRODUCTION_BASE_URL
+                          : CONSTRA_DARAJA_SANDBOX_BASE_URL);
+    snprintf(info->shortcode, sizeof(info->shortcode), "%s", shortcode);
     return 0;
 }
 
@@ -299,10 +458,38 @@ static void ticker_stop(ticker *t)
 /* ---- start-up pieces ------------------------------------------------------------- */
 
 /* Opens the handle: memory storage for ":memory:", else SQLite on the
- * file; the simulator rail; sandbox unless the key is a live key. */
-static int open_handle(const serve_options *o, const char *key, constra_t **out)
+ * file; the simulator rail, or the Daraja rail (--rail daraja, the
+ * default for a live key); sandbox unless the key is a live key. The
+ * callback token is derived from the key once and given to both the rail
+ * and the handle. Returns 0, or the exit code. */
+static int open_handle(const serve_options *o, const char *key, constra_t **out,
+                       rail_info *info)
 {
     constra_error err = CONSTRA_ERROR_INIT;
+    int live = strncmp(key, "cs_live_", 8) == 0;
+    int daraja = o->rail ? strcmp(o->rail, "daraja") == 0 : live;
+    if (live && !daraja) {
+        return cli_usage_error("serve", "a live key (cs_live_) needs a real rail: --rail daraja "
+                                        "(the simulator is for sandbox keys only)");
+    }
+    if (!daraja && (o->rail_env || o->rail_url || o->rail_consumer_key || o->rail_shortcode)) {
+        return cli_usage_error("serve", "the --rail-* options are for the Daraja rail "
+                                        "(--rail daraja)");
+    }
+    char token[65];
+    if (constra_derive_callback_token(key, token, sizeof(token), &err) != CONSTRA_OK) {
+        fprintf(stderr, "constra serve: %s\n", err.message);
+        return CLI_EXIT_USAGE;
+    }
+    memset(info, 0, sizeof(*info));
+    constra_rail rail;
+    constra_rail_init(&rail, sizeof(rail));
+    if (daraja) {
+        int rc = open_daraja_rail(o, live, token, &rail, info);
+        if (rc != 0) {
+            return rc;
+        }
+    }
     constra_storage storage = CONSTRA_STORAGE_INIT;
     constra_config cfg = CONSTRA_CONFIG_INIT;
     if (strcmp(o->db, ":memory:") != 0) {
@@ -312,21 +499,36 @@ static int open_handle(const serve_options *o, const char *key, constra_t **out)
         if (constra_storage_sqlite(&storage, NULL, &so, &err) != CONSTRA_OK) {
             fprintf(stderr, "constra serve: cannot open the database %s: %s\n", o->db,
                     err.message);
-            return -1;
+            if (daraja) {
+                rail.destroy(rail.user_data);
+            }
+            return CLI_EXIT_NO;
         }
         cfg.storage = &storage;
     }
-    cfg.rail = NULL; /* the simulator */
-    cfg.mode = strncmp(key, "cs_live_", 8) == 0 ? CONSTRA_MODE_LIVE : CONSTRA_MODE_SANDBOX;
+    cfg.rail = daraja ? &rail : NULL; /* NULL: the simulator */
+    cfg.mode = live ? CONSTRA_MODE_LIVE : CONSTRA_MODE_SANDBOX;
     cfg.secret_key = key;
-    if (constra_open(out, &cfg, &err) != CONSTRA_OK) {
-        fprintf(stderr, "constra serve: cannot open the workspace: %s%s%s\n", err.message,
-                err.param[0] ? " (" : "", err.param[0] ? err.param : "");
+    cfg.callback_token = token;
+    cfg.callback_timeout_ms = o->callback_timeout_s * 1000;
+    int rc = constra_open(out, &cfg, &err);
+    memset(token, 0, sizeof(token));
+    if (rc != CONSTRA_OK) {
+        fprintf(stderr, "constra serve: cannot open the workspace: %s%s%s%s\n", err.message,
+                err.param[0] ? " (" : "", err.param, err.param[0] ? ")" : "");
+        /* constra_open does not take ownership when it fails. */
         if (cfg.storage) {
-            /* constra_open does not take ownership when it fails. */
             storage.destroy(storage.user_data);
         }
-        return -1;
+        if (daraja) {
+            rail.destroy(rail.user_data);
+        }
+        return CLI_EXIT_NO;
+    }
+    if (o->public_url != NULL && constra_api_set_public_url(*out, o->public_url, &err) != 0) {
+        constra_close(*out);
+        *out = NULL;
+        return cli_usage_error("serve", "--public-url: %s", err.message);
     }
     return 0;
 }
@@ -490,7 +692,10 @@ int cmd_serve(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     constra_t *handle = NULL;
-    if (open_handle(&o, key, &handle) != 0) {
+    rail_info rinfo;
+    int orc = open_handle(&o, key, &handle, &rinfo);
+    if (orc != 0) {
+        rc = orc;
         goto out_log;
     }
 
@@ -528,11 +733,29 @@ int cmd_serve(int argc, char **argv)
     char host[300];
     url_host(o.host, host, sizeof(host));
     int live = strncmp(key, "cs_live_", 8) == 0;
-    printf("constra serve %s: %s mode, simulator rail, storage %s%s\n", constra_version(),
-           live ? "live" : "sandbox", strcmp(o.db, ":memory:") == 0 ? "memory" : "sqlite:",
+    if (o.public_url == NULL) {
+        /* The listen URL, known now that the port is bound. */
+        char listen_url[400];
+        snprintf(listen_url, sizeof(listen_url), "http://%s:%d", host, port);
+        constra_api_set_public_url(handle, listen_url, NULL);
+    }
+    char rail_text[700];
+    if (rinfo.daraja) {
+        snprintf(rail_text, sizeof(rail_text), "Daraja rail (%s, %s, shortcode %s)",
+                 rinfo.production ? "production" : "sandbox", rinfo.base_url, rinfo.shortcode);
+    } else {
+        snprintf(rail_text, sizeof(rail_text), "simulator rail");
+    }
+    printf("constra serve %s: %s mode, %s, storage %s%s\n", constra_version(),
+           live ? "live" : "sandbox", rail_text,
+           strcmp(o.db, ":memory:") == 0 ? "memory" : "sqlite:",
            strcmp(o.db, ":memory:") == 0 ? "" : o.db);
     printf("  API base:        http://%s:%d/api/v1  (also /v1)\n", host, port);
-    printf("  M-Pesa callback: http://%s:%d/api/v1/providers/mpesa/callback\n", host, port);
+    char callback_url[1200];
+    if (constra_api_callback_url(handle, callback_url, sizeof(callback_url), NULL) == 0) {
+        /* With its token: give it to the provider, keep it from others. */
+        printf("  Callback URL:    %s\n", callback_url);
+    }
     printf("  Dashboard:       http://%s:%d/#key=%s\n", host, port, key);
     printf("  Secret key:      %s (%s)\n", key, key_source);
     printf("  Rate limit:      ");
@@ -552,10 +775,6 @@ int cmd_serve(int argc, char **argv)
     }
     printf("constra serve: listening on http://%s:%d\n", host, port);
     fflush(stdout);
-    if (live) {
-        fprintf(stderr, "constra serve: warning: a live key with the simulator rail: "
-                        "no money moves, and simulated callbacks are refused\n");
-    }
 
     int sig = 0;
     while (sigwait(&sigs, &sig) != 0) {

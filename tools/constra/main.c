@@ -43,9 +43,13 @@ const cli_command cli_commands[] = {
     {"serve", cmd_serve,
      "[--host H] [--port P] [--db FILE|:memory:] [--secret-key K] [--rate-limit N] "
      "[--rate-burst N] [--access-log FILE|-|off] [--threads N] [--timeout S] [--sync-normal] "
+     "[--callback-timeout S] [--public-url URL] "
+     "[--rail sim|daraja [--rail-env sandbox|production] [--rail-url URL] "
+     "[--rail-consumer-key K] [--rail-shortcode N]] "
      "[--emulate-daraja [--daraja-consumer-key K] [--daraja-consumer-secret S] "
      "[--daraja-result-delay-ms MS]]",
-     "run the sandbox API (/api/v1, /v1) and the dashboard (/) over HTTP"},
+     "run the API (/api/v1, /v1) and the dashboard (/) over HTTP; a cs_live_ key needs "
+     "--rail daraja (secrets from CONSTRA_RAIL_CONSUMER_SECRET, CONSTRA_RAIL_PASSKEY)"},
 #endif
     {NULL, NULL, NULL, NULL},
 };

@@ -118,12 +118,21 @@ const CompleteFn = koffi.proto('int storage_complete_fn(void *ud, void *record)'
 const ReleaseFn = koffi.proto('int storage_release_fn(void *ud, const char *key, const char *fingerprint)');
 const PurgeFn = koffi.proto('int storage_purge_fn(void *ud, int64_t now)');
 const DestroyFn = koffi.proto('void storage_destroy_fn(void *ud)');
+// The workspace metadata pair (appended in 0.2).
+const MetaFn = koffi.proto('int constra_storage_meta_fn(void *ctx, const char *value)');
+const MetaGetFn = koffi.proto('int storage_meta_get_fn(void *ud, const char *key, void *emit, void *ctx)');
+const MetaPutFn = koffi.proto('int storage_meta_put_fn(void *ud, const char *key, const char *value, void *emit, void *ctx)');
 
+// The webhook group (seven methods) sits between destroy and the metadata
+// pair; JS storages do not implement it (left NULL).
 const StorageT = koffi.struct('constra_storage', {
   struct_size: 'size_t', user_data: 'void *', commit: 'void *', get_intent: 'void *',
   find_by_checkout: 'void *', list_intents: 'void *', list_events: 'void *',
   idempotency_reserve: 'void *', idempotency_complete: 'void *', idempotency_release: 'void *',
   purge_expired: 'void *', destroy: 'void *',
+  webhook_endpoint_insert: 'void *', webhook_endpoint_update: 'void *', webhook_endpoint_delete: 'void *',
+  webhook_endpoint_list: 'void *', webhook_enqueue: 'void *', webhook_delivery_list: 'void *',
+  webhook_delivery_update: 'void *', meta_get: 'void *', meta_put_if_absent: 'void *',
 });
 
 // transport.h
@@ -265,7 +274,7 @@ module.exports = {
   apiLoopbackHandler,
   protos: {
     IntentFn, EventFn, IdemFn, CommitFn, GetIntentFn, ListIntentsFn, ListEventsFn, ReserveFn,
-    CompleteFn, ReleaseFn, PurgeFn, DestroyFn, TransportSendFn,
+    CompleteFn, ReleaseFn, PurgeFn, DestroyFn, MetaFn, MetaGetFn, MetaPutFn, TransportSendFn,
   },
   status: {
     OK: 0, E_INVALID_ARGUMENT: -2, E_NOT_FOUND: -4, E_CONFLICT: -5, E_INVALID_STATE: -6,

@@ -4,7 +4,10 @@
 // are Buffers. Throw StorageConflict for a version mismatch / duplicate /
 // taken key, StorageNotFound for a compare-and-set on a missing intent;
 // any other exception becomes CONSTRA_E_STORAGE in C (state untouched) and
-// the Client's ConstraError carries it as `cause`.
+// the Client's ConstraError carries it as `cause`. Optional pair:
+// metaGet(key) -> string | null and metaPutIfAbsent(key, value) -> null
+// (stored) | the value already there; without them the workspace mode is
+// not checked (a sandbox Client could open live data).
 
 const { koffi, C, initStruct, takeBytes, types: T, protos: P, status: S } = require('./native');
 
@@ -26,6 +29,17 @@ class DictStorage {
     this.eventsOf = new Map();
     this.seq = 0;
     this.idempotency = new Map();
+    this.meta = new Map();
+  }
+
+  // Workspace metadata (optional as a pair, storage.h): the engine records
+  // the mode and workspace id on first open and refuses the other mode.
+  metaGet(key) { return this.meta.has(key) ? this.meta.get(key) : null; }
+
+  metaPutIfAbsent(key, value) {
+    if (this.meta.has(key)) return this.meta.get(key);
+    this.meta.set(key, value);
+    return null;
   }
 
   commit(w) {
@@ -275,6 +289,26 @@ class StorageAdapter {
         if (typeof this.storage.purgeExpired === 'function') this.storage.purgeExpired(num(now));
       }],
     };
+    // The metadata pair only if the storage has it; both or neither
+    // (constra_storage_check refuses one alone, naming the other). Without
+    // it the workspace mode is NOT checked.
+    const emitMeta = (value, emit, ctx) => {
+      if (value === null || value === undefined) return S.E_NOT_FOUND;
+      const v = str(value, 'a metadata value');
+      if (emit) koffi.call(emit, P.MetaFn, ctx, v);
+      return S.OK;
+    };
+    if (typeof storage.metaGet === 'function') {
+      impl.meta_get = [P.MetaGetFn, (_ud, key, emit, ctx) => emitMeta(this.storage.metaGet(key || ''), emit, ctx)];
+    }
+    if (typeof storage.metaPutIfAbsent === 'function') {
+      impl.meta_put_if_absent = [P.MetaPutFn, (_ud, key, value, emit, ctx) => {
+        const held = this.storage.metaPutIfAbsent(key || '', value || '');
+        if (held === null || held === undefined) return S.OK;
+        emitMeta(held, emit, ctx);
+        return S.E_CONFLICT;
+      }];
+    }
     this.registered = [];
     this.vtable = initStruct(C.storage_init, T.StorageT);
     for (const [field, [proto, fn]] of Object.entries(impl)) {

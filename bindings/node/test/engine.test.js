@@ -147,16 +147,16 @@ test('list filters and cursor paging', () => {
   c.close();
 });
 
-test('magic number outcome arrives by tick; live mode refuses simulation', () => {
+test('magic number outcome arrives by tick; a live Client needs a real rail', () => {
   const c = new Client();
   const made = c.create({ amount: 50, phoneNumber: '254711000003' }, { idempotencyKey: 'magic' });
   c.tick(c.nowMs() + 10000);
   assert.equal(c.get(made.id).status, 'requires_recovery');
   c.close();
-  const live = new Client({ mode: 'live' });
-  const m2 = live.create({ amount: 10, phoneNumber: '0712345678' }, { idempotencyKey: 'l' });
-  assert.throws(() => live.simulate(m2.id, 0), (e) => e.httpStatus === 403);
-  live.close();
+  // The local Client has only the simulator: live is refused at open, so
+  // magic numbers exist only in sandbox (a live workspace: Client.remote).
+  assert.throws(() => new Client({ mode: 'live' }),
+    (e) => e.code === 'live_needs_real_rail' && e.param === 'config.rail' && e.httpStatus === 400);
 });
 
 test('close is deterministic and idempotent; use after close throws', () => {

@@ -96,6 +96,42 @@ test('fault at every storage call of the lifecycle', () => {
   assert.ok(sending > 0, 'no fault hit between the sending and outcome commits');
 });
 
+test('workspace metadata: mode and id recorded on first open, the other mode refused', () => {
+  const store = new DictStorage();
+  const c = new Client({ storage: store });
+  createSeed(c);
+  c.close();
+  assert.equal(store.meta.get('mode'), 'sandbox');
+  const ws = store.meta.get('workspace_id');
+  assert.match(ws, /^ws_[0-9a-z]{26}$/);
+  new Client({ storage: store }).close();
+  assert.equal(store.meta.get('workspace_id'), ws); // kept, not remade
+  store.meta.set('mode', 'live'); // as a live workspace would have left it
+  const before = JSON.stringify([[...store.intents.keys()], store.events.length, [...store.meta]]);
+  assert.throws(() => new Client({ storage: store }),
+    (e) => e.code === 'workspace_mode_mismatch' && e.param === 'config.mode' && e.httpStatus === 409 &&
+      /live data/.test(e.message));
+  assert.equal(JSON.stringify([[...store.intents.keys()], store.events.length, [...store.meta]]), before);
+});
+
+test('workspace metadata: half a pair refused, none means unchecked, failures are storage errors', () => {
+  class GetOnly extends DictStorage {}
+  GetOnly.prototype.metaPutIfAbsent = undefined;
+  assert.throws(() => new Client({ storage: new GetOnly() }), (e) => e.param === 'storage.meta_put_if_absent');
+  class Plain extends DictStorage {}
+  Plain.prototype.metaGet = undefined;
+  Plain.prototype.metaPutIfAbsent = undefined;
+  const plain = new Plain();
+  const c = new Client({ storage: plain });
+  createSeed(c);
+  c.close();
+  assert.equal(plain.meta.size, 0);
+  class Failing extends DictStorage { metaGet() { throw new Error('disk gone'); } }
+  assert.throws(() => new Client({ storage: new Failing() }), (e) => e.status === -13 && e.param === 'config.storage');
+  class Liar extends DictStorage { metaGet() { return 42; } }
+  assert.throws(() => new Client({ storage: new Liar() }), (e) => e.status === -13);
+});
+
 test('a storage returning the wrong shape is a storage error', () => {
   class Liar extends DictStorage { getIntent(id) { return { id }; } }
   const c = new Client({ storage: new Liar() });

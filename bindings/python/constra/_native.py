@@ -137,15 +137,26 @@ CompleteFn = CFUNCTYPE(c_int, c_void_p, POINTER(StorageIdempotency))
 ReleaseFn = CFUNCTYPE(c_int, c_void_p, c_char_p, c_char_p)
 PurgeFn = CFUNCTYPE(c_int, c_void_p, c_int64)
 DestroyFn = CFUNCTYPE(None, c_void_p)
+# The workspace metadata pair (appended in 0.2): a value sink, get, put.
+MetaFn = CFUNCTYPE(c_int, c_void_p, c_char_p)
+MetaGetFn = CFUNCTYPE(c_int, c_void_p, c_char_p, MetaFn, c_void_p)
+MetaPutFn = CFUNCTYPE(c_int, c_void_p, c_char_p, c_char_p, MetaFn, c_void_p)
 
 
 class Storage(Structure):
+    # The webhook group (seven methods) sits between destroy and the
+    # metadata pair; Python storages do not implement it (left NULL).
     _fields_ = [("struct_size", c_size_t), ("user_data", c_void_p),
                 ("commit", CommitFn), ("get_intent", GetIntentFn),
                 ("find_by_checkout", GetIntentFn), ("list_intents", ListIntentsFn),
                 ("list_events", ListEventsFn), ("idempotency_reserve", ReserveFn),
                 ("idempotency_complete", CompleteFn), ("idempotency_release", ReleaseFn),
-                ("purge_expired", PurgeFn), ("destroy", DestroyFn)]
+                ("purge_expired", PurgeFn), ("destroy", DestroyFn),
+                ("webhook_endpoint_insert", c_void_p), ("webhook_endpoint_update", c_void_p),
+                ("webhook_endpoint_delete", c_void_p), ("webhook_endpoint_list", c_void_p),
+                ("webhook_enqueue", c_void_p), ("webhook_delivery_list", c_void_p),
+                ("webhook_delivery_update", c_void_p),
+                ("meta_get", MetaGetFn), ("meta_put_if_absent", MetaPutFn)]
 
 
 # ---- finding the library ---------------------------------------------------

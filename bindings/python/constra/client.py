@@ -61,7 +61,12 @@ class Client:
 
     ``storage``: ``"memory"`` (default), ``"sqlite:/path/to.db"`` (or
     ``"sqlite::memory:"``), or an object implementing
-    :class:`constra.storage.Storage`. The rail is the simulator.
+    :class:`constra.storage.Storage`. The rail is the simulator, so a
+    local Client is sandbox only: ``mode="live"`` raises ConstraError
+    ``live_needs_real_rail`` (reach a live workspace with
+    :meth:`Client.remote`). A storage that records the workspace's mode
+    (the built-in ones, ``DictStorage``) refuses the other mode:
+    ``workspace_mode_mismatch``.
     ``secret_key`` is the workspace key the REST router (:meth:`request`)
     requires as the bearer token (``cs_test_...`` in sandbox); ``mode`` is
     ``"sandbox"`` or ``"live"``.

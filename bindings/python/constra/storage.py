@@ -135,6 +135,21 @@ class Storage:
     def close(self) -> None:
         """Called once when the engine drops the storage."""
 
+    # Optional, as a pair (storage.h "workspace metadata"): implement both
+    # or neither; they are not defined here so that a storage without them
+    # is recognised as such.
+    #
+    #   meta_get(key: str) -> Optional[str]
+    #       the value stored under key, or None
+    #   meta_put_if_absent(key: str, value: str) -> Optional[str]
+    #       atomically: store value if key has none and return None;
+    #       otherwise change nothing and return the stored value
+    #
+    # With them the engine records the workspace's mode and id when it
+    # first opens the storage and refuses a handle of the other mode
+    # (ConstraError code "workspace_mode_mismatch"). Without them the
+    # mode is NOT checked: a sandbox Client could open live data.
+
 
 class DictStorage(Storage):
     """A storage in Python dicts, thread-safe, same semantics as the C
@@ -153,6 +168,19 @@ class DictStorage(Storage):
             self._events_of: Dict[str, List[int]] = {}
             self._seq = 0
             self.idempotency: Dict[str, IdempotencyRecord] = {}
+            self.meta: Dict[str, str] = {}
+
+    # -- workspace metadata ------------------------------------------------
+    def meta_get(self, key: str) -> Optional[str]:
+        with self._lock:
+            return self.meta.get(key)
+
+    def meta_put_if_absent(self, key: str, value: str) -> Optional[str]:
+        with self._lock:
+            held = self.meta.get(key)
+            if held is None:
+                self.meta[key] = value
+            return held
 
     # -- writes ------------------------------------------------------------
     def commit(self, write: Write) -> None:
@@ -375,6 +403,12 @@ class StorageAdapter:
             purge_expired=N.PurgeFn(self._purge),
             destroy=N.DestroyFn(self._destroy),
         )
+        # The metadata pair only if the storage has it (both or neither:
+        # constra_storage_check refuses one alone, naming the other).
+        if callable(getattr(storage, "meta_get", None)):
+            self._fns["meta_get"] = N.MetaGetFn(self._meta_get)
+        if callable(getattr(storage, "meta_put_if_absent", None)):
+            self._fns["meta_put_if_absent"] = N.MetaPutFn(self._meta_put)
         for name, fn in self._fns.items():
             setattr(self.vtable, name, fn)
 
@@ -457,6 +491,27 @@ class StorageAdapter:
 
     def _release(self, _ud, key, fingerprint) -> int:
         return self._guard(lambda: self.storage.idempotency_release(_s(key), _s(fingerprint)))
+
+    @staticmethod
+    def _meta_value(value, emit, ctx) -> int:
+        if value is None:
+            return N.E_NOT_FOUND
+        raw = _enc(value)
+        if emit:
+            emit(ctx, raw)
+        return N.OK
+
+    def _meta_get(self, _ud, key, emit, ctx) -> int:
+        return self._guard(lambda: self._meta_value(self.storage.meta_get(_s(key)), emit, ctx))
+
+    def _meta_put(self, _ud, key, value, emit, ctx) -> int:
+        def run():
+            held = self.storage.meta_put_if_absent(_s(key), _s(value))
+            if held is None:
+                return N.OK
+            self._meta_value(held, emit, ctx)
+            return N.E_CONFLICT
+        return self._guard(run)
 
     def _purge(self, _ud, now) -> int:
         return self._guard(lambda: self.storage.purge_expired(now))

@@ -168,12 +168,15 @@ class Actions(unittest.TestCase):
         self.c.tick(self.c.now_ms() + 10_000)
         self.assertEqual(self.c.get(created["id"])["status"], "requires_recovery")
 
-    def test_live_mode_refuses_simulation(self):
-        with Client(mode="live") as live:
-            created = live.create(10, idempotency_key="live1", phone_number="0712345678")
-            with self.assertRaises(ConstraError) as cm:
-                live.simulate(created["id"], 0)
-            self.assertEqual(cm.exception.http_status, 403)
+    def test_live_mode_needs_a_real_rail(self):
+        # The binding's local Client has only the simulator: a live one is
+        # refused at open (handle.h), so magic numbers exist only in
+        # sandbox. A live workspace is reached through Client.remote().
+        with self.assertRaises(ConstraError) as cm:
+            Client(mode="live")
+        self.assertEqual(cm.exception.code, "live_needs_real_rail")
+        self.assertEqual(cm.exception.param, "config.rail")
+        self.assertEqual(cm.exception.http_status, 400)
 
 
 class PerCallErrors(unittest.TestCase):

@@ -257,6 +257,100 @@ class RaisingStorage(unittest.TestCase):
         self.assertGreater(sending, 0, "no fault hit between the sending and outcome commits")
 
 
+class WorkspaceMode(unittest.TestCase):
+    """storage.h workspace metadata through the Python adapter: the mode
+    and workspace id are recorded on first open, the other mode is
+    refused with nothing written, and a storage without the pair opens
+    unchecked."""
+
+    def test_first_open_records_mode_and_workspace_id(self):
+        store = constra.DictStorage()
+        with Client(storage=store) as c:
+            create_seed(c)
+        self.assertEqual(store.meta["mode"], "sandbox")
+        first = store.meta["workspace_id"]
+        self.assertTrue(first.startswith("ws_") and len(first) == 29, first)
+        with Client(storage=store):
+            pass
+        self.assertEqual(store.meta["workspace_id"], first)  # kept, not remade
+
+    def test_other_mode_is_refused_and_nothing_written(self):
+        store = constra.DictStorage()
+        with Client(storage=store) as c:
+            create_seed(c)
+        store.meta["mode"] = "live"  # as a live workspace would have left it
+        before = copy.deepcopy((store.intents, store.events, store.idempotency, store.meta))
+        with self.assertRaises(constra.ConstraError) as cm:
+            Client(storage=store)
+        e = cm.exception
+        self.assertEqual((e.code, e.param, e.http_status),
+                         ("workspace_mode_mismatch", "config.mode", 409))
+        self.assertIn("live data", str(e))
+        self.assertEqual(copy.deepcopy((store.intents, store.events, store.idempotency,
+                                        store.meta)), before)
+
+    def test_racing_opener_gets_the_winners_values(self):
+        class Racer(constra.DictStorage):
+            """Another process records its values between our get and put."""
+            def meta_get(self, key):
+                value = super().meta_get(key)
+                if value is None:
+                    self.meta[key] = {"mode": "sandbox", "workspace_id": "ws_other"}[key]
+                return value
+
+        store = Racer()
+        with Client(storage=store):
+            pass
+        self.assertEqual(store.meta, {"mode": "sandbox", "workspace_id": "ws_other"})
+        store2 = Racer()
+        orig = store2.meta_get
+
+        def live_first(key):
+            if key == "mode" and "mode" not in store2.meta:
+                store2.meta["mode"] = "live"
+                return None
+            return orig(key)
+        store2.meta_get = live_first
+        with self.assertRaises(constra.ConstraError) as cm:
+            Client(storage=store2)
+        self.assertEqual(cm.exception.code, "workspace_mode_mismatch")
+        self.assertNotIn("workspace_id", store2.meta)
+
+    def test_half_a_pair_is_refused(self):
+        class GetOnly(constra.DictStorage):
+            meta_put_if_absent = None
+
+        with self.assertRaises(constra.ConstraError) as cm:
+            Client(storage=GetOnly())
+        self.assertEqual(cm.exception.param, "storage.meta_put_if_absent")
+
+    def test_without_the_pair_the_mode_is_not_checked(self):
+        class Plain(constra.DictStorage):
+            meta_get = None
+            meta_put_if_absent = None
+
+        store = Plain()
+        with Client(storage=store) as c:
+            create_seed(c)
+        self.assertEqual(store.meta, {})
+
+    def test_failing_or_lying_metadata_is_a_storage_error(self):
+        class Failing(constra.DictStorage):
+            def meta_get(self, key):
+                raise Injected("disk gone")
+
+        with self.assertRaises(StorageError) as cm:
+            Client(storage=Failing())
+        self.assertEqual(cm.exception.param, "config.storage")
+
+        class Liar(constra.DictStorage):
+            def meta_get(self, key):
+                return 42  # not a str
+
+        with self.assertRaises(StorageError):
+            Client(storage=Liar())
+
+
 class MisbehavingStorage(unittest.TestCase):
     def test_wrong_return_types_are_storage_errors(self):
         class Liar(constra.DictStorage):

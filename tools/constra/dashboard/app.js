@@ -450,7 +450,10 @@
     setText('rail-mode', ws.livemode ? 'live (real money)' : 'sandbox (simulated)');
     setText('rail-name', rail.name ? `${rail.name} (${rail.provider})` : null);
     setText('rail-shortcode', rail.shortcode ?? 'set on the Daraja rail');
-    setText('rail-callback', rail.callback_path ? location.origin + rail.callback_path : null);
+    /* The server's own URL with the workspace's callback token (GET
+     * /workspace callback_url); without one, callbacks are refused. */
+    setText('rail-callback', ws.callback_url || 'none: every callback is refused (no callback token or public URL)');
+    setText('rail-workspace', ws.workspace_id || 'not recorded by this storage (mode not checked)');
     setText('rail-attempts', policy.max_attempts);
     setText('rail-timeout', duration(policy.callback_timeout_ms));
     setText('rail-retention', duration(policy.idempotency_retention_ms));
@@ -462,7 +465,7 @@
   /* Nothing shown may outlive the key it was read with. */
   function resetView() {
     for (const id of ['health-api', 'health-rail', 'health-mode', 'health-success', 'rail-mode',
-      'rail-name', 'rail-shortcode', 'rail-callback', 'rail-attempts', 'rail-timeout',
+      'rail-name', 'rail-shortcode', 'rail-callback', 'rail-workspace', 'rail-attempts', 'rail-timeout',
       'rail-retention', 'rail-version', 'count-total', 'count-awaiting', 'count-paid',
       'count-review']) {
       setText(id, null);
