@@ -54,14 +54,14 @@ esac
 links "$want" && ok "crypto=$backend: $want linked" || not_ok "crypto=$backend but $want not linked"
 links "$other" && not_ok "crypto=$backend but $other linked too" || ok "crypto=$backend: $other not linked"
 if [ -f "$pc" ]; then
-  priv=$(grep -E '^(Libs|Requires)\.private:' "$pc" | tr '\n' ' ')
+  priv=$(grep -E '^(Libs|Requires)(\.private)?:' "$pc" | tr '\n' ' ')
   case $backend in
     openssl) bad='mbedcrypto' good='crypto' ;;
     mbedtls) bad='libcrypto|-lcrypto( |$)' good='mbedcrypto' ;;
   esac
   if printf '%s' "$priv" | grep -Eq "$good" && ! printf '%s' "$priv" | grep -Eq "$bad"; then
     ok "constra.pc hands static consumers only $backend"
-  else not_ok "constra.pc private deps: $priv"; fi
+  else not_ok "constra.pc link lines: $priv"; fi
 else
   not_ok "no pkg-config file at $pc"
 fi
