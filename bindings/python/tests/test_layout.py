@@ -154,6 +154,14 @@ class Doctored(unittest.TestCase):
     def field(self, c, struct, name):
         return next(f for f in c[struct]["fields"] if f["name"] == name)
 
+    def appended(self, struct, name):
+        """A doctored copy where the C struct has one more 8-byte member."""
+        c = self.doctored()
+        s = c[struct]
+        s["fields"].append({"name": name, "offset": s["size"], "size": 8})
+        s["size"] += 8
+        return c
+
     def test_clean_copy_has_no_errors(self):
         errors, _ = compare_all(self.b, self.doctored())
         self.assertEqual(errors, [])
@@ -200,21 +208,14 @@ class Doctored(unittest.TestCase):
                             for e in errors), errors)
 
     def test_prefix_of_versioned_struct_is_a_warning(self):
-        c = self.doctored()
-        s = c["constra_sqlite_options"]
-        s["fields"].append({"name": "journal_mode", "offset": s["size"], "size": 8})
-        s["size"] += 8
-        errors, warnings = compare_all(self.b, c)
+        errors, warnings = compare_all(self.b, self.appended("constra_sqlite_options",
+                                                             "journal_mode"))
         self.assertEqual(errors, [])
         self.assertTrue(any("constra_sqlite_options" in w and "journal_mode" in w
                             for w in warnings), warnings)
 
     def test_unversioned_struct_must_be_whole(self):
-        c = self.doctored()
-        s = c["constra_http_header"]
-        s["fields"].append({"name": "flags", "offset": s["size"], "size": 8})
-        s["size"] += 8
-        errors, _ = compare_all(self.b, c)
+        errors, _ = compare_all(self.b, self.appended("constra_http_header", "flags"))
         self.assertTrue(any("constra_http_header.flags" in e for e in errors), errors)
 
     def test_struct_missing_from_c_is_reported(self):
