@@ -147,6 +147,26 @@ CONSTRA_API int constra_id_new(constra_t *handle, const char *prefix, char *out,
  *  agree with the library's idea of "now". 0 for a NULL handle. */
 CONSTRA_API int64_t constra_now_ms(constra_t *handle);
 
+/**
+ * Copies the workspace's callback token (NUL-terminated, at most 64
+ * characters) into `out`: the value of "token=" that every provider
+ * callback must carry in the URL it is sent to (see config.callback_token
+ * and constra_handle_mpesa_callback()). Give the provider a CallBackURL
+ * with it; treat it as a secret (whoever has it can post callbacks).
+ *
+ * On a handle whose rail checks callbacks itself (the Daraja rail: its
+ * own callback_token) that rail's token is what counts, not this one.
+ *
+ * Errors: CONSTRA_E_INVALID_ARGUMENT (NULL handle or out),
+ * CONSTRA_E_BUFFER_TOO_SMALL (size below the token's length + 1; use 65),
+ * CONSTRA_E_NOT_FOUND (code "callback_token_missing": the handle has no
+ * token, neither configured nor derivable without a secret key, so it
+ * refuses every callback), CONSTRA_E_UNSUPPORTED on a remote handle.
+ * Thread-safe.
+ */
+CONSTRA_API int constra_callback_token(constra_t *handle, char *out, size_t size,
+                                       constra_error *err);
+
 CONSTRA_END_DECLS
 
 #endif /* CONSTRA_HANDLE_H */

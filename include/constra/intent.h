@@ -316,6 +316,13 @@ CONSTRA_API void constra_event_list_free(constra_event_list *list);
  * constra_daraja_parse_stk_callback() in daraja.h), CONSTRA_E_STORAGE,
  * CONSTRA_E_NOMEM, CONSTRA_E_PLATFORM. Thread-safe.
  */
+/** Authenticated callbacks that match no intent are kept (as
+ *  "callback.unmatched" events, for reconciliation) up to this many per
+ *  hour per handle; beyond it they are acknowledged but not stored, and
+ *  counted ("callbacks.unmatched_dropped" in the sandbox overview).
+ *  Storages drop them after CONSTRA_STORAGE_UNMATCHED_RETENTION_MS. */
+#define CONSTRA_UNMATCHED_CALLBACKS_PER_HOUR 1000
+
 CONSTRA_API int constra_handle_mpesa_callback(constra_t *handle, const char *query,
                                               size_t query_len, const char *body, size_t len,
                                               constra_error *err);

@@ -84,6 +84,11 @@ typedef struct constra_storage_event {
     size_t document_len;
 } constra_storage_event;
 
+/** How long a storage keeps a provider callback that matched no intent
+ *  (for reconciliation): 30 days. The engine also bounds how many it
+ *  keeps (CONSTRA_UNMATCHED_CALLBACKS_PER_HOUR, intent.h). */
+#define CONSTRA_STORAGE_UNMATCHED_RETENTION_MS INT64_C(2592000000)
+
 /** States of an idempotency record. */
 typedef enum constra_idempotency_state {
     CONSTRA_IDEMPOTENCY_IN_FLIGHT = 1, /* reserved, request running */
@@ -213,8 +218,12 @@ typedef struct constra_storage {
     int (*get_intent)(void *user_data, const char *id, constra_storage_intent_fn emit,
                       void *ctx);
 
-    /** Emits the intent whose checkout_request_id is this one, or
-     *  CONSTRA_E_NOT_FOUND. */
+    /** Emits the intent whose checkout_request_id is this one NOW OR EVER
+     *  WAS (since 0.2: every attempt's provider request id stays findable
+     *  for the life of the intent, so a late result for a superseded
+     *  attempt still reaches it), or CONSTRA_E_NOT_FOUND. A checkout id
+     *  belongs to one intent forever: commit() of another intent with it
+     *  is CONSTRA_E_CONFLICT. */
     int (*find_by_checkout)(void *user_data, const char *checkout_request_id,
                             constra_storage_intent_fn emit, void *ctx);
 
@@ -247,7 +256,10 @@ typedef struct constra_storage {
      *  key is not an error. */
     int (*idempotency_release)(void *user_data, const char *key, const char *fingerprint);
 
-    /** Optional: deletes idempotency records expired at now_ms. */
+    /** Optional: deletes idempotency records expired at now_ms, and
+     *  unmatched callbacks (events with intent_id "") older than
+     *  CONSTRA_STORAGE_UNMATCHED_RETENTION_MS. The memory storage keeps
+     *  them for its lifetime (within the engine's rate bound). */
     int (*purge_expired)(void *user_data, int64_t now_ms);
 
     /** Optional: called exactly once when the last user drops the copy. */

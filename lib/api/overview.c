@@ -157,6 +157,16 @@ int constra__api_overview(constra__api_ctx *c)
     constra__sbuf_int(&b, es.duplicates);
     constra__sbuf_puts(&b, ",\"unmatched\":");
     constra__sbuf_int(&b, es.unmatched);
+    /* Refused for a missing or wrong token since this process started:
+     * counted, never stored (they are not in "total"). */
+    constra__lock(&h->platform, h->mutex);
+    uint64_t refused = h->callbacks_refused;
+    uint64_t dropped = h->unmatched_dropped;
+    constra__unlock(&h->platform, h->mutex);
+    constra__sbuf_puts(&b, ",\"refused\":");
+    constra__sbuf_int(&b, (int64_t)refused);
+    constra__sbuf_puts(&b, ",\"unmatched_dropped\":");
+    constra__sbuf_int(&b, (int64_t)dropped);
     constra__sbuf_puts(&b, "},\"recent_intents\":[");
     for (size_t i = 0; i < constra_intent_list_count(recent); i++) {
         size_t len = 0;

@@ -185,9 +185,6 @@ static int lookup_name(const char *const *names, int lo, int hi, const char *s)
     return -1;
 }
 
-static const char *const attempt_states[] = {NULL, "sending", "sent_to_customer",
-                                             "outcome_unknown", "rejected", "not_sent",
-                                             "completed"};
 static const char *const policies[] = {"operator_review", "auto_retry", "none"};
 
 static int bad(constra__jr *jr, const char *path, const char *what)
@@ -220,9 +217,11 @@ static int read_attempt(constra__jr *jr, const cJSON *item, const char *path, co
         (rc = read_time(jr, item, path, "completed_at", &a->completed_at_ms))) {
         return rc;
     }
-    a->state = lookup_name(attempt_states, 1, 6, state);
-    if (a->state < 0) {
-        return bad(jr, path, "has an unknown state");
+    /* A state this library does not know (a newer server) is read as the
+     * cautious one: the outcome is unknown, money may have moved. */
+    a->state = constra__attempt_state_from_name(state);
+    if (a->state == 0) {
+        a->state = CONSTRA__ATTEMPT_UNKNOWN;
     }
     return CONSTRA_OK;
 }
@@ -335,6 +334,21 @@ static int read_intent(constra_t *h, constra__jr *jr, const cJSON *obj, struct c
     }
     if (rec && used != n) {
         return bad(jr, "recovery.attempts_used", "disagrees with attempts");
+    }
+    /* Every receipt the server holds for the intent (0.2 servers). */
+    const cJSON *recs = cJSON_GetObjectItemCaseSensitive(obj, "receipts");
+    if (cJSON_IsArray(recs)) {
+        const cJSON *r;
+        cJSON_ArrayForEach(r, recs)
+        {
+            if (cJSON_IsString(r) && r->valuestring && r->valuestring[0] &&
+                strlen(r->valuestring) < CONSTRA_RAIL_RECEIPT_SIZE) {
+                (void)constra__model_add_receipt(in, r->valuestring);
+            }
+        }
+    }
+    if (in->receipt[0]) {
+        (void)constra__model_add_receipt(in, in->receipt);
     }
     in->max_attempts = rec ? (int)(used + left) : c->max_attempts;
     if (in->max_attempts < n) {

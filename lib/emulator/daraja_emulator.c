@@ -12,7 +12,7 @@
 #include "constra/daraja.h"
 #include "constra/daraja_emulator.h"
 #include "platform/platform.h"
-#include "rails/sim.h"
+#include "mpesa/receipt.h"
 #include "transport/transport_internal.h"
 #include "util/check.h"
 #include "util/ascii.h"
@@ -476,7 +476,7 @@ static int serve_push(constra_daraja_emulator *e, const constra_transport_reques
     p->result_ms = now + e->delay_ms;
     p->callback_ms = p->result_ms;
     p->callbacks_left = 1;
-    if (constra__sim_receipt(&e->platform, now, p->receipt) != 0) {
+    if (constra__mpesa_receipt_random(&e->platform, now, p->receipt) != 0) {
         constra__strlcpy(p->receipt, "SIM0000000", sizeof(p->receipt));
     }
     for (int f = CONSTRA_DARAJA_FAULT_CALLBACK_NEVER; f <= CONSTRA_DARAJA_FAULT_CALLBACK_TRUNCATED;

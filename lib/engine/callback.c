@@ -19,6 +19,22 @@ static int parse_builtin(const char *body, size_t len, constra_rail_result *r, c
     return rc != CONSTRA_OK ? rc : constra__rail_result_from_stk_callback(&cb, r, e);
 }
 
+/* Every callback proves where it comes from by the token in the URL it
+ * was sent to: the rail's own check when it has one (the Daraja rail's
+ * callback_token, rail_daraja.h), else the handle's callback token
+ * (config.callback_token, or derived from the secret key), for every rail
+ * including the simulator. A handle with neither refuses them all. */
+static int callback_authentic(constra_t *h, const char *query, size_t query_len)
+{
+    if (query == NULL) {
+        query_len = 0;
+    }
+    if (h->rail.authenticate_callback) {
+        return h->rail.authenticate_callback(h->rail.user_data, query, query_len) == CONSTRA_OK;
+    }
+    return constra__query_has_token(query, query_len, h->callback_token);
+}
+
 /* `authenticated`: the host vouched for the request itself
  * (constra_handle_mpesa_callback_preauthenticated); no token is checked. */
 static int callback_impl(constra_t *h, int authenticated, const char *query, size_t query_len,
@@ -37,14 +53,21 @@ static int callback_impl(constra_t *h, int authenticated, const char *query, siz
                                                     NULL, "a remote handle does not take "
                                                     "provider callbacks; the server does"), &e, err);
     }
-    if (!authenticated && h->rail.authenticate_callback &&
-        h->rail.authenticate_callback(h->rail.user_data, query, query ? query_len : 0) !=
-            CONSTRA_OK) {
-        /* A forged or misrouted callback: nothing is recorded. */
-        constra__log(&h->platform, CONSTRA_LOG_WARN,
-                     "refused a provider callback without a valid token");
-        int rc = constra__fail_http(&e, CONSTRA_E_AUTH, 401, "callback_unauthenticated", NULL,
-                                    "the callback does not carry this rail's callback token");
+    if (!authenticated && !callback_authentic(h, query, query_len)) {
+        /* Forged, replayed from elsewhere or misrouted: nothing is stored,
+         * no event is written (unauthenticated traffic must not grow the
+         * storage); a counter is the only trace (the overview shows it). */
+        constra__lock(&h->platform, h->mutex);
+        uint64_t refused = ++h->callbacks_refused;
+        constra__unlock(&h->platform, h->mutex);
+        if (refused == 1 || refused % 1000 == 0) {
+            constra__log(&h->platform, CONSTRA_LOG_WARN,
+                         "refused a provider callback without a valid token (%llu so far)",
+                         (unsigned long long)refused);
+        }
+        int rc = constra__fail_http(&e, CONSTRA_E_AUTH, 401, "callback_unauthenticated", "token",
+                                    "the callback URL does not carry this workspace's callback "
+                                    "token");
         return constra__report(rc, &e, err);
     }
     constra_rail_result r;
@@ -72,7 +95,7 @@ static int callback_impl(constra_t *h, int authenticated, const char *query, siz
         }
     }
     int64_t now = constra__wall_ms(&h->platform);
-    rc = constra__engine_apply_result(h, &r, now, &e);
+    rc = constra__engine_apply_result(h, &r, 0, now, &e);
     return rc == CONSTRA_OK ? CONSTRA_OK : constra__report(rc, &e, err);
 }
 

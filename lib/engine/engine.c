@@ -17,7 +17,7 @@
 #include "engine/cache.h"
 #include "engine/engine.h"
 #include "platform/platform.h"
-#include "rails/sim.h"
+#include "mpesa/receipt.h"
 #include "util/check.h"
 #include "util/encode.h"
 #include "util/sbuf.h"
@@ -165,7 +165,12 @@ static char *event_json(constra_t *h, const struct constra_intent *in, const cha
     constra__sbuf_json_str(&b, in->currency);
     constra__sbuf_json_key(&b, "provider", 0);
     constra__sbuf_json_str(&b, in->provider);
-    const constra__attempt *a = in->attempt_count ? &in->attempts[in->attempt_count - 1] : NULL;
+    /* The attempt the event is about: the one a result was for, else the
+     * current one. */
+    const constra__attempt *a =
+        in->event_attempt > 0 && in->event_attempt <= in->attempt_count
+            ? &in->attempts[in->event_attempt - 1]
+            : (in->attempt_count ? &in->attempts[in->attempt_count - 1] : NULL);
     constra__sbuf_json_key(&b, "attempt_id", 0);
     constra__sbuf_json_str(&b, a ? a->id : NULL);
     constra__sbuf_json_key(&b, "checkout_request_id", 0);
@@ -175,7 +180,17 @@ static char *event_json(constra_t *h, const struct constra_intent *in, const cha
     constra__sbuf_json_key(&b, "provider_result_desc", 0);
     constra__sbuf_json_str(&b, in->result_desc[0] ? in->result_desc : NULL);
     constra__sbuf_json_key(&b, "receipt", 0);
-    constra__sbuf_json_str(&b, in->receipt[0] ? in->receipt : NULL);
+    constra__sbuf_json_str(&b, a && a->receipt[0] ? a->receipt
+                                                 : (in->receipt[0] ? in->receipt : NULL));
+    constra__sbuf_json_key(&b, "receipts", 0);
+    constra__sbuf_puts(&b, "[");
+    for (int i = 0; i < in->receipt_count; i++) {
+        if (i) {
+            constra__sbuf_puts(&b, ",");
+        }
+        constra__sbuf_json_str(&b, in->receipts[i]);
+    }
+    constra__sbuf_puts(&b, "]");
     constra__sbuf_json_key(&b, "reason", 0);
     constra__sbuf_json_str(&b, reason);
     constra__sbuf_json_key(&b, "agent_note", 0);
@@ -939,8 +954,36 @@ int constra_intent_resolve(constra_t *h, const char *id, int succeeded, const ch
 
 /* ---- provider results ----------------------------------------------------------- */
 
+/* Room to keep one more unmatched callback this hour (see
+ * CONSTRA_UNMATCHED_CALLBACKS_PER_HOUR): 1, or 0 and counted as dropped. */
+static int unmatched_room(constra_t *h, int64_t now)
+{
+    constra__lock(&h->platform, h->mutex);
+    if (now - h->unmatched_window_ms >= INT64_C(3600000) || now < h->unmatched_window_ms) {
+        h->unmatched_window_ms = now;
+        h->unmatched_in_window = 0;
+    }
+    int room = h->unmatched_in_window < CONSTRA_UNMATCHED_CALLBACKS_PER_HOUR;
+    if (room) {
+        h->unmatched_in_window++;
+    } else {
+        h->unmatched_dropped++;
+    }
+    uint64_t dropped = h->unmatched_dropped;
+    constra__unlock(&h->platform, h->mutex);
+    if (!room && (dropped == 1 || dropped % 1000 == 0)) {
+        constra__log(&h->platform, CONSTRA_LOG_WARN,
+                     "dropped an unmatched callback past %d this hour (%llu so far)",
+                     CONSTRA_UNMATCHED_CALLBACKS_PER_HOUR, (unsigned long long)dropped);
+    }
+    return room;
+}
+
 static int keep_unmatched(constra_t *h, const constra_rail_result *r, int64_t now, constra_error *e)
 {
+    if (!unmatched_room(h, now)) {
+        return CONSTRA_OK; /* acknowledged, counted, not stored */
+    }
     char evt_id[CONSTRA_ID_SIZE];
     int rc = constra__new_id(h, "evt", evt_id, sizeof(evt_id), e);
     if (rc != CONSTRA_OK) {
@@ -982,10 +1025,106 @@ static int keep_unmatched(constra_t *h, const constra_rail_result *r, int64_t no
     return rc == CONSTRA_OK ? CONSTRA_OK : storage_error(e, rc, "keeping an unmatched callback");
 }
 
-/* Decides what a final result means for this intent (attempt bookkeeping
- * included) and commits it. */
+/* A final failure (or refusal) is already recorded for this attempt. */
+static int attempt_has_failure(const constra__attempt *a)
+{
+    return a->state == CONSTRA__ATTEMPT_REJECTED ||
+           (a->state == CONSTRA__ATTEMPT_COMPLETED && a->result_code[0] != '\0' &&
+            strcmp(a->result_code, "0") != 0);
+}
+
+/* The same success again: a receipt the intent holds, or a receipt-less
+ * repeat for an attempt that already succeeded. */
+static int is_repeat_success(const struct constra_intent *in, const constra__attempt *a,
+                             const char *receipt)
+{
+    if (receipt[0] != '\0') {
+        return constra__model_has_receipt(in, receipt);
+    }
+    return a->state == CONSTRA__ATTEMPT_COMPLETED && strcmp(a->result_code, "0") == 0;
+}
+
+/* The receipts on the intent as "A, B" for notes. */
+static void receipt_list(const struct constra_intent *in, char *out, size_t size)
+{
+    out[0] = '\0';
+    size_t n = 0;
+    for (int i = 0; i < in->receipt_count && n + 1 < size; i++) {
+        int w = snprintf(out + n, size - n, "%s%s", i ? ", " : "", in->receipts[i]);
+        if (w < 0) {
+            break;
+        }
+        n += (size_t)w < size - n ? (size_t)w : size - n - 1;
+    }
+}
+
+/* The operator's note for a success that needs a person (or tells one). */
+static void success_note(const struct constra_intent *in, int from_status, const char *reason,
+                         const char *receipt, int attempt_no, char *note, size_t size)
+{
+    char all[CONSTRA__RECEIPTS_MAX * (CONSTRA_RAIL_RECEIPT_SIZE + 2) + 1];
+    receipt_list(in, all, sizeof(all));
+    if (strcmp(reason, "success_without_receipt") == 0) {
+        snprintf(note, size,
+                 "M-Pesa reported attempt %d as paid but sent no receipt number: there is no "
+                 "proof of payment. Find the payment on the M-Pesa statement, then resolve as "
+                 "succeeded with its receipt, or as failed. Do not charge again meanwhile.",
+                 attempt_no);
+    } else if (strcmp(reason, "paid_twice") == 0) {
+        snprintf(note, size,
+                 "The customer paid twice (receipts %s). Refund the extra payment, then resolve "
+                 "as succeeded.",
+                 all);
+    } else if (strcmp(reason, "late_success") == 0) {
+        snprintf(note, size,
+                 "Money arrived (receipt %s, attempt %d) after this intent was %s. Do not charge "
+                 "again: honour the order (resolve as succeeded) or refund the customer and "
+                 "resolve as failed.",
+                 receipt[0] ? receipt : "unknown", attempt_no,
+                 from_status == CONSTRA_INTENT_REQUIRES_RECOVERY ? "marked for recovery"
+                                                                 : constra_intent_status_name(
+                                                                       from_status));
+    } else if (strcmp(reason, "earlier_attempt_paid") == 0) {
+        snprintf(note, size,
+                 "Paid on an earlier prompt (attempt %d, receipt %s). A newer prompt may still be "
+                 "on the customer's phone: if it is paid too, this intent goes to review.",
+                 attempt_no, receipt[0] ? receipt : "unknown");
+    } else if (strcmp(reason, "result_during_review") == 0) {
+        snprintf(note, size,
+                 "Another payment arrived during review (attempt %d, receipt %s). Receipts on "
+                 "this intent: %s. Refund what is not owed before resolving.",
+                 attempt_no, receipt[0] ? receipt : "unknown", all);
+    } else {
+        note[0] = '\0';
+    }
+}
+
+/*
+ * Decides what a provider result means for this intent and commits it:
+ * one rule set for every attempt, current or superseded, at any time
+ * (the table test in tests/engine/test_engine.c walks it):
+ *
+ *   - the same receipt again, or a failure for an attempt that already has
+ *     one: a duplicate, recorded, nothing changes;
+ *   - a success while pending: succeeded (the current attempt's, or an
+ *     earlier one's while a newer prompt is open), unless it carries no
+ *     receipt (success_without_receipt) or not the money asked for
+ *     (amount_mismatch, phone_mismatch): review;
+ *   - a success after the intent reached requires_recovery, failed or
+ *     cancelled: review, late_success; after succeeded: review,
+ *     paid_twice; during review: recorded for the person deciding. Every
+ *     receipt stays on the intent; retries are refused in review.
+ *   - a failure for the current attempt while pending: the machine's
+ *     recovery rules; for a superseded attempt or a closed intent: a note.
+ *
+ * `by_rail`: the result came from the rail itself (its query or poll:
+ * the provider asked over its authenticated API, or the in-process
+ * simulator), not from a request off the network; a query learns no
+ * receipt, so such a success needs none. Callbacks and simulated
+ * callbacks must carry one.
+ */
 static int apply_to(constra_t *h, struct constra_intent *in, const constra_rail_result *r,
-                    int64_t now, constra_error *e)
+                    int by_rail, int64_t now, constra_error *e)
 {
     constra__attempt *a = constra__model_attempt_by_checkout(in, r->checkout_request_id);
     if (a == NULL) {
@@ -995,23 +1134,37 @@ static int apply_to(constra_t *h, struct constra_intent *in, const constra_rail_
     constra__classified c;
     constra__classify(r->result_code, r->result_desc, &c);
     int current = a == constra__model_current(in);
+    int attempt_no = (int)(a - in->attempts) + 1;
+    int success = c.input == CONSTRA__IN_SUCCEEDED;
+    int from_status = in->status;
     constra__input input = c.input;
-    const char *mismatch = NULL;
-    if (a->state == CONSTRA__ATTEMPT_COMPLETED) {
+    const char *doubt = NULL; /* why a success is not taken as paid */
+    int fills_receipt = 0;    /* the receipt of a payment known without one */
+    if (success && r->receipt[0] && a->state == CONSTRA__ATTEMPT_COMPLETED &&
+        strcmp(a->result_code, "0") == 0 && a->receipt[0] == '\0') {
+        /* The attempt's success was learnt by query (no receipt); this is
+         * the callback of the same payment: its receipt, not a second one. */
         input = CONSTRA__IN_DUPLICATE;
-    } else if (!current) {
-        input = c.input == CONSTRA__IN_SUCCEEDED ? CONSTRA__IN_OTHER_ATTEMPT_SUCCEEDED
-                                                 : CONSTRA__IN_OTHER_ATTEMPT_RESULT;
-    } else if (c.input == CONSTRA__IN_SUCCEEDED) {
-        /* Money moved: it must be the money asked for, from the phone asked. */
-        if (r->amount >= 0 && r->amount != in->amount) {
-            mismatch = "amount_mismatch";
+        fills_receipt = !constra__model_has_receipt(in, r->receipt);
+    } else if (success && is_repeat_success(in, a, r->receipt)) {
+        input = CONSTRA__IN_DUPLICATE;
+    } else if (!success && c.input != CONSTRA__IN_PENDING && attempt_has_failure(a)) {
+        input = CONSTRA__IN_DUPLICATE;
+    } else if (success) {
+        if (r->receipt[0] == '\0' && !by_rail) {
+            doubt = "success_without_receipt";
+        } else if (r->amount >= 0 && r->amount != in->amount) {
+            doubt = "amount_mismatch";
         } else if (r->phone[0] != '\0' && strcmp(r->phone, in->phone) != 0) {
-            mismatch = "phone_mismatch";
+            doubt = "phone_mismatch";
         }
-        if (mismatch) {
+        if (doubt && in->status == CONSTRA_INTENT_PENDING_USER_ACTION) {
             input = CONSTRA__IN_REVIEW;
+        } else {
+            input = current ? CONSTRA__IN_SUCCEEDED : CONSTRA__IN_OTHER_ATTEMPT_SUCCEEDED;
         }
+    } else if (!current) {
+        input = CONSTRA__IN_OTHER_ATTEMPT_RESULT;
     }
     constra__step st = constra__machine_step(in->status, input,
                                              in->max_attempts - in->attempt_count);
@@ -1019,43 +1172,58 @@ static int apply_to(constra_t *h, struct constra_intent *in, const constra_rail_
         st.verdict == CONSTRA__CALL_RAIL) {
         return CONSTRA_OK;
     }
+    if (fills_receipt) {
+        constra__strlcpy(a->receipt, r->receipt, sizeof(a->receipt));
+        (void)constra__model_add_receipt(in, r->receipt);
+    }
     if (input != CONSTRA__IN_DUPLICATE) {
         a->state = CONSTRA__ATTEMPT_COMPLETED;
         a->completed_at_ms = now;
         constra__strlcpy(a->result_code, r->result_code, sizeof(a->result_code));
         constra__strlcpy(a->result_desc, r->result_desc, sizeof(a->result_desc));
-        constra__strlcpy(a->receipt, r->receipt, sizeof(a->receipt));
+        if (success && r->receipt[0]) {
+            constra__strlcpy(a->receipt, r->receipt, sizeof(a->receipt));
+            /* Past CONSTRA__RECEIPTS_MAX payments for one intent the list
+             * is full; the attempt and the event below still name it. */
+            (void)constra__model_add_receipt(in, r->receipt);
+        }
     }
+    in->event_attempt = attempt_no;
+    char note[CONSTRA__NOTE_MAX + 1];
     if (st.verdict == CONSTRA__MOVE) {
         constra__strlcpy(in->result_code, r->result_code, sizeof(in->result_code));
         constra__strlcpy(in->result_desc, r->result_desc, sizeof(in->result_desc));
-        if (c.input == CONSTRA__IN_SUCCEEDED && r->receipt[0]) {
-            constra__strlcpy(in->receipt, r->receipt, sizeof(in->receipt));
-        }
         constra__classified review = {CONSTRA__IN_REVIEW, "operator_review", 0, NULL};
-        char note[CONSTRA__NOTE_MAX + 1];
-        if (mismatch) {
+        if (st.to == CONSTRA_INTENT_REVIEW_REQUIRED && doubt &&
+            strcmp(doubt, "success_without_receipt") != 0 && strcmp(doubt, "paid_twice") != 0) {
             snprintf(note, sizeof(note),
                      "M-Pesa reports a payment that does not match this intent (%s: paid %lld "
                      "from %s). Check the statement, then refund or resolve.",
-                     mismatch, (long long)r->amount, r->phone[0] ? "the payer" : "unknown");
+                     doubt, (long long)r->amount, r->phone[0] ? "the payer" : "unknown");
             review.note = note;
-            st.reason = mismatch;
-        } else if (st.to == CONSTRA_INTENT_REVIEW_REQUIRED &&
-                   (strcmp(st.reason, "paid_after_close") == 0 ||
-                    strcmp(st.reason, "paid_twice") == 0 ||
-                    strcmp(st.reason, "earlier_attempt_paid") == 0)) {
-            snprintf(note, sizeof(note),
-                     "Money arrived (receipt %s) for an intent that was %s. Refund it or "
-                     "honour the order.",
-                     r->receipt[0] ? r->receipt : "unknown",
-                     strcmp(st.reason, "paid_twice") == 0 ? "already paid" : "closed");
+            st.reason = doubt;
+        } else if (st.to == CONSTRA_INTENT_REVIEW_REQUIRED && success) {
+            if (doubt) {
+                st.reason = doubt;
+            }
+            success_note(in, from_status, st.reason, r->receipt, attempt_no, note, sizeof(note));
             review.note = note;
         }
         apply_move(h, in, &st,
                    st.to == CONSTRA_INTENT_REVIEW_REQUIRED && review.note ? &review : &c, now);
+        if (st.to == CONSTRA_INTENT_SUCCEEDED && !current) {
+            success_note(in, from_status, st.reason, r->receipt, attempt_no, in->agent_note,
+                         sizeof(in->agent_note));
+        }
+    } else if (success && input != CONSTRA__IN_DUPLICATE &&
+               in->status == CONSTRA_INTENT_REVIEW_REQUIRED) {
+        st.reason = "result_during_review";
+        success_note(in, from_status, st.reason, r->receipt, attempt_no, in->agent_note,
+                     sizeof(in->agent_note));
     }
-    return save(h, in, in->version, st.event, st.reason, NULL, now, e);
+    int rc = save(h, in, in->version, st.event, st.reason, NULL, now, e);
+    in->event_attempt = 0;
+    return rc;
 }
 
 typedef struct find_ctx {
@@ -1063,8 +1231,8 @@ typedef struct find_ctx {
     int rc;
 } find_ctx;
 
-int constra__engine_apply_result(constra_t *h, const constra_rail_result *r, int64_t now,
-                                 constra_error *e)
+int constra__engine_apply_result(constra_t *h, const constra_rail_result *r, int by_rail,
+                                 int64_t now, constra_error *e)
 {
     if (r->checkout_request_id[0] == '\0') {
         return constra__fail(e, CONSTRA_E_INVALID_ARGUMENT, "parameter_missing",
@@ -1087,7 +1255,7 @@ int constra__engine_apply_result(constra_t *h, const constra_rail_result *r, int
             rc = storage_error(e, rc != CONSTRA_OK ? rc : l.rc, "finding the intent");
             break;
         }
-        rc = apply_to(h, in, r, now, e);
+        rc = apply_to(h, in, r, by_rail, now, e);
         if (rc != CONSTRA_E_CONFLICT) {
             break;
         }
@@ -1157,14 +1325,14 @@ int constra_intent_simulate_callback(constra_t *h, const char *id, const char *r
         r.amount = -1;
         if (strcmp(result_code, "0") == 0) {
             /* A receipt as the simulator makes them. */
-            if (constra__sim_receipt(&h->platform, now, r.receipt) != 0) {
-                r.receipt[0] = '\0';
-            }
+            /* Derived from the attempt: simulating one payment twice is
+             * a duplicate, as a repeated real callback would be. */
+            constra__mpesa_receipt_derived(a->id, a->started_at_ms, r.receipt);
             r.amount = in->amount;
             constra__strlcpy(r.phone, in->phone, sizeof(r.phone));
             r.paid_at_ms = now;
         }
-        rc = apply_to(h, in, &r, now, &e);
+        rc = apply_to(h, in, &r, 0, now, &e);
         if (rc != CONSTRA_E_CONFLICT) {
             break;
         }
@@ -1190,7 +1358,7 @@ typedef struct tick_ctx {
 static int tick_result(void *ctx, const constra_rail_result *r)
 {
     tick_ctx *t = ctx;
-    int rc = constra__engine_apply_result(t->h, r, t->now, t->e);
+    int rc = constra__engine_apply_result(t->h, r, 1, t->now, t->e);
     if (rc != CONSTRA_OK && t->rc == CONSTRA_OK) {
         t->rc = rc;
     }
@@ -1220,7 +1388,7 @@ static int expire_one(constra_t *h, const char *id, int64_t now, constra_error *
                 q.outcome == CONSTRA_RAIL_FINAL) {
                 constra__strlcpy(q.checkout_request_id, a->checkout, sizeof(q.checkout_request_id));
                 q.amount = q.receipt[0] ? q.amount : -1;
-                rc = apply_to(h, in, &q, now, e);
+                rc = apply_to(h, in, &q, 1, now, e);
                 if (rc == CONSTRA_E_CONFLICT) {
                     continue;
                 }
@@ -1231,7 +1399,9 @@ static int expire_one(constra_t *h, const char *id, int64_t now, constra_error *
         constra__classified c;
         if (a && a->state == CONSTRA__ATTEMPT_SENT) {
             c = (constra__classified){CONSTRA__IN_TIMEOUT, "retry", 1,
-                                      "No answer from the customer's phone in time. Offer a retry."};
+                                      "No answer from the customer's phone in time. The prompt "
+                                      "may still be paid: check for a payment before offering a "
+                                      "retry."};
             st = constra__machine_step(in->status, CONSTRA__IN_TIMEOUT,
                                        in->max_attempts - in->attempt_count);
         } else {
@@ -1246,7 +1416,9 @@ static int expire_one(constra_t *h, const char *id, int64_t now, constra_error *
             st.reason = "outcome_unknown";
         }
         if (a) {
-            a->state = CONSTRA__ATTEMPT_COMPLETED;
+            /* Not a result: the prompt may still be paid, and a success
+             * arriving later is news (late_success), never a duplicate. */
+            a->state = CONSTRA__ATTEMPT_TIMED_OUT;
             a->completed_at_ms = now;
         }
         if (st.verdict == CONSTRA__MOVE) {
@@ -1303,21 +1475,90 @@ static int for_each_status(constra_t *h, const char *status, int64_t now, constr
     }
 }
 
+/* Whether an attempt can still turn out paid: no result yet (timed out,
+ * outcome unknown), or 1037 ("DS timeout user cannot be reached": the
+ * prompt may still reach the phone; daraja.md says query before
+ * re-pushing). Anything else final by callback or query is settled. */
+static int attempt_may_still_pay(const constra__attempt *a)
+{
+    switch (a->state) {
+    case CONSTRA__ATTEMPT_SENDING:
+    case CONSTRA__ATTEMPT_SENT:
+    case CONSTRA__ATTEMPT_UNKNOWN:
+    case CONSTRA__ATTEMPT_TIMED_OUT:
+        return 1;
+    case CONSTRA__ATTEMPT_COMPLETED:
+        return strcmp(a->result_code, "1037") == 0;
+    default:
+        return 0;
+    }
+}
+
+/* How often auto-retry asks the rail about an unsettled prompt. */
+#define AUTO_RETRY_QUERY_EVERY_MS INT64_C(30000)
+
+/*
+ * agent_policy auto_retry: sends the next attempt by itself, but never
+ * while an earlier attempt of the intent can still be paid. Such an
+ * attempt is first asked about (the rail's query, at most every 30 s):
+ * a final failure settles it and the retry goes out; a success is applied
+ * (the intent goes to review: late_success); "still processing", an
+ * error, or a rail that cannot query leave it waiting for a person, who
+ * may retry after checking (constra_intent_retry()).
+ */
 static int auto_retry_one(constra_t *h, const char *id, int64_t now, constra_error *e)
 {
-    (void)now;
     struct constra_intent *in = new_intent(h);
     if (in == NULL) {
         return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
     }
     int rc = load(h, id, in, e);
-    if (rc == CONSTRA_OK && in->agent_policy == CONSTRA_AGENT_AUTO_RETRY && in->retry_allowed &&
-        in->status == CONSTRA_INTENT_REQUIRES_RECOVERY &&
-        strcmp(in->recommended_action, "retry") == 0 && in->attempt_count < in->max_attempts) {
-        rc = run_attempt(h, in, 0, NULL, e);
-        if (rc == CONSTRA_E_CONFLICT) {
-            rc = CONSTRA_OK; /* someone else acted first: fine */
+    if (rc != CONSTRA_OK || in->agent_policy != CONSTRA_AGENT_AUTO_RETRY || !in->retry_allowed ||
+        in->status != CONSTRA_INTENT_REQUIRES_RECOVERY ||
+        strcmp(in->recommended_action, "retry") != 0 || in->attempt_count >= in->max_attempts) {
+        constra_intent_free(in);
+        return rc;
+    }
+    constra__attempt *a = constra__model_current(in);
+    if (a && attempt_may_still_pay(a)) {
+        int settled = 0;
+        if (h->rail.query && a->checkout[0] && now - a->queried_at_ms >= AUTO_RETRY_QUERY_EVERY_MS) {
+            constra_rail_result q;
+            memset(&q, 0, sizeof(q));
+            q.struct_size = sizeof(q);
+            int qrc = h->rail.query(h->rail.user_data, a->checkout, now, &q);
+            a->queried_at_ms = now;
+            if (qrc == CONSTRA_OK && q.outcome == CONSTRA_RAIL_FINAL) {
+                constra__strlcpy(q.checkout_request_id, a->checkout, sizeof(q.checkout_request_id));
+                constra__classified qc;
+                constra__classify(q.result_code, q.result_desc, &qc);
+                if (qc.input == CONSTRA__IN_SUCCEEDED || qc.input == CONSTRA__IN_REVIEW ||
+                    qc.input == CONSTRA__IN_PENDING) {
+                    q.amount = q.receipt[0] ? q.amount : -1;
+                    rc = apply_to(h, in, &q, 1, now, e); /* paid after all: to review */
+                    constra_intent_free(in);
+                    return rc == CONSTRA_E_CONFLICT ? CONSTRA_OK : rc;
+                }
+                /* Settled as not paid, by the provider's own answer. */
+                a->state = CONSTRA__ATTEMPT_COMPLETED;
+                a->completed_at_ms = now;
+                constra__strlcpy(a->result_code, q.result_code, sizeof(a->result_code));
+                constra__strlcpy(a->result_desc, q.result_desc, sizeof(a->result_desc));
+                settled = 1;
+            } else {
+                /* Remember when it was asked, so the provider is not asked
+                 * every tick. */
+                rc = save(h, in, in->version, NULL, NULL, NULL, now, e);
+            }
         }
+        if (!settled) {
+            constra_intent_free(in);
+            return rc == CONSTRA_E_CONFLICT ? CONSTRA_OK : rc;
+        }
+    }
+    rc = run_attempt(h, in, 0, NULL, e);
+    if (rc == CONSTRA_E_CONFLICT) {
+        rc = CONSTRA_OK; /* someone else acted first: fine */
     }
     constra_intent_free(in);
     return rc;

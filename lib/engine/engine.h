@@ -31,6 +31,12 @@ struct constra {
     /* Callbacks refused for a missing or wrong token, guarded by `mutex`:
      * the only trace unauthenticated traffic leaves (the overview shows it). */
     uint64_t callbacks_refused;
+    /* The bound on kept unmatched callbacks (guarded by `mutex`): how many
+     * were kept in the hour starting at unmatched_window_ms, and how many
+     * were dropped past CONSTRA_UNMATCHED_CALLBACKS_PER_HOUR. */
+    int64_t unmatched_window_ms;
+    int unmatched_in_window;
+    uint64_t unmatched_dropped;
     int64_t amount_max;
     char secret_key[128]; /* "" when none: the router then refuses all */
     void *mutex; /* guards the id generator and the cache */
@@ -93,8 +99,11 @@ int constra__new_id(constra_t *h, const char *prefix, char *out, size_t size, co
 
 /* Applies one provider result (callback, poll, query) to whichever intent
  * it is about; unknown checkout ids are kept for reconciliation. */
-int constra__engine_apply_result(constra_t *h, const constra_rail_result *r, int64_t now_ms,
-                                 constra_error *e);
+/* Applies a provider result found by its checkout id (unmatched ones are
+ * kept for reconciliation). by_rail: it came from the rail's own poll or
+ * query rather than a callback off the network (see apply_to). */
+int constra__engine_apply_result(constra_t *h, const constra_rail_result *r, int by_rail,
+                                 int64_t now_ms, constra_error *e);
 
 /* What a provider result code means for the engine (through the M-Pesa
  * result-code catalogue). */

@@ -276,3 +276,29 @@ int64_t constra_now_ms(constra_t *h)
 {
     return h ? constra__wall_ms(&h->platform) : 0;
 }
+
+int constra_callback_token(constra_t *h, char *out, size_t size, constra_error *err)
+{
+    if (h == NULL) {
+        return constra__fail_null(err, "handle");
+    }
+    if (out == NULL) {
+        return constra__fail_null(err, "out");
+    }
+    if (h->remote_ops) {
+        return constra__fail(err, CONSTRA_E_UNSUPPORTED, "remote_handle", NULL,
+                             "a remote handle takes no provider callbacks; the server does");
+    }
+    size_t n = strlen(h->callback_token);
+    if (n == 0) {
+        return constra__fail(err, CONSTRA_E_NOT_FOUND, "callback_token_missing", NULL,
+                             "this handle has no callback token (no config.callback_token and no "
+                             "secret key): it refuses every callback");
+    }
+    if (size < n + 1) {
+        return constra__fail(err, CONSTRA_E_BUFFER_TOO_SMALL, "buffer_too_small", "size",
+                             "the callback token needs %zu bytes", n + 1);
+    }
+    memcpy(out, h->callback_token, n + 1);
+    return CONSTRA_OK;
+}

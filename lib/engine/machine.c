@@ -65,6 +65,12 @@ constra__step constra__machine_step(int status, constra__input in, int attempts_
                    ? simple(CONSTRA__CALL_RAIL, NULL, "retry")
                    : move(CONSTRA_INTENT_FAILED, "payment_intent.failed", "retries_exhausted");
     case CONSTRA__IN_CANCEL:
+        if (status == CONSTRA_INTENT_REVIEW_REQUIRED) {
+            /* Money may have moved (a late or second payment, an unknown
+             * outcome): a person resolves it as paid or not, never just
+             * closes it. */
+            return simple(CONSTRA__REFUSE, NULL, "in_review");
+        }
         return is_terminal(status)
                    ? simple(CONSTRA__REFUSE, NULL, "terminal")
                    : move(CONSTRA_INTENT_CANCELLED, "payment_intent.cancelled", "operator_cancelled");
@@ -110,10 +116,15 @@ constra__step constra__machine_step(int status, constra__input in, int attempts_
             return recover_or_fail(attempts_left, "timeout");
         case CONSTRA__IN_FAILED:
             return move(CONSTRA_INTENT_FAILED, "payment_intent.failed", "failed_result");
-        case CONSTRA__IN_REVIEW:
         case CONSTRA__IN_OTHER_ATTEMPT_SUCCEEDED:
+            /* An earlier prompt was paid while a newer one is open: that
+             * payment is the intent's. Should the newer one be paid too,
+             * that is paid_twice (below). */
+            return move(CONSTRA_INTENT_SUCCEEDED, "payment_intent.succeeded",
+                        "earlier_attempt_paid");
+        case CONSTRA__IN_REVIEW:
             return move(CONSTRA_INTENT_REVIEW_REQUIRED, "payment_intent.review_required",
-                        in == CONSTRA__IN_REVIEW ? "ambiguous_result" : "earlier_attempt_paid");
+                        "ambiguous_result");
         default:
             break;
         }
@@ -123,8 +134,11 @@ constra__step constra__machine_step(int status, constra__input in, int attempts_
         switch (in) {
         case CONSTRA__IN_SUCCEEDED:
         case CONSTRA__IN_OTHER_ATTEMPT_SUCCEEDED:
-            /* Money moved after all (a late success): it is paid. */
-            return move(CONSTRA_INTENT_SUCCEEDED, "payment_intent.succeeded", "late_success");
+            /* Money moved after the operator was told to recover (maybe
+             * to charge again): a person honours it or refunds it, and no
+             * retry may run meanwhile. */
+            return move(CONSTRA_INTENT_REVIEW_REQUIRED, "payment_intent.review_required",
+                        "late_success");
         case CONSTRA__IN_REVIEW:
             return move(CONSTRA_INTENT_REVIEW_REQUIRED, "payment_intent.review_required",
                         "ambiguous_result");
@@ -153,7 +167,7 @@ constra__step constra__machine_step(int status, constra__input in, int attempts_
         if (in == CONSTRA__IN_SUCCEEDED || in == CONSTRA__IN_OTHER_ATTEMPT_SUCCEEDED) {
             /* Money arrived after the intent was closed. */
             return move(CONSTRA_INTENT_REVIEW_REQUIRED, "payment_intent.review_required",
-                        "paid_after_close");
+                        "late_success");
         }
         return in == CONSTRA__IN_TIMEOUT ? simple(CONSTRA__NOTHING, NULL, "not_waiting")
                                          : simple(CONSTRA__RECORD, EV_NOTE, "late_result");

@@ -11,7 +11,7 @@
 static const char *const policy_names[] = {"operator_review", "auto_retry", "none"};
 static const char *const attempt_state_names[] = {"unknown", "sending", "sent_to_customer",
                                                   "outcome_unknown", "rejected", "not_sent",
-                                                  "completed"};
+                                                  "completed", "timed_out"};
 
 const char *constra__agent_policy_name(int policy)
 {
@@ -20,9 +20,19 @@ const char *constra__agent_policy_name(int policy)
 
 static const char *attempt_state_name(int state)
 {
-    return (state >= CONSTRA__ATTEMPT_SENDING && state <= CONSTRA__ATTEMPT_COMPLETED)
+    return (state >= CONSTRA__ATTEMPT_SENDING && state <= CONSTRA__ATTEMPT_TIMED_OUT)
                ? attempt_state_names[state]
                : attempt_state_names[0];
+}
+
+int constra__attempt_state_from_name(const char *name)
+{
+    for (int st = CONSTRA__ATTEMPT_SENDING; st <= CONSTRA__ATTEMPT_TIMED_OUT; st++) {
+        if (strcmp(attempt_state_names[st], name) == 0) {
+            return st;
+        }
+    }
+    return 0;
 }
 
 void constra__model_copy(struct constra_intent *dst, const struct constra_intent *src)
@@ -181,6 +191,15 @@ static void write_public(constra__sbuf *b, const struct constra_intent *in)
     }
     constra__sbuf_json_key(b, "receipt", 0);
     str_or_null(b, in->receipt);
+    constra__sbuf_json_key(b, "receipts", 0);
+    constra__sbuf_puts(b, "[");
+    for (int i = 0; i < in->receipt_count; i++) {
+        if (i) {
+            constra__sbuf_puts(b, ",");
+        }
+        constra__sbuf_json_str(b, in->receipts[i]);
+    }
+    constra__sbuf_puts(b, "]");
     constra__sbuf_json_key(b, "next_action", 0);
     constra__sbuf_json_str(b, constra__next_action(in));
 
@@ -248,6 +267,8 @@ static void write_engine(constra__sbuf *b, const struct constra_intent *in)
         constra__sbuf_int(b, in->attempts[i].started_at_ms);
         constra__sbuf_puts(b, ",");
         constra__sbuf_int(b, in->attempts[i].completed_at_ms);
+        constra__sbuf_puts(b, ",");
+        constra__sbuf_int(b, in->attempts[i].queried_at_ms);
         constra__sbuf_puts(b, "]");
     }
     constra__sbuf_puts(b, "]}");
@@ -407,7 +428,9 @@ static int parse_tree(struct constra_intent *in, const cJSON *root)
         constra__attempt *a = &in->attempts[i];
         const cJSON *j = cJSON_GetArrayItem(atts, i);
         const cJSON *t = cJSON_GetArrayItem(times, i);
-        if (!cJSON_IsObject(j) || !cJSON_IsArray(t) || cJSON_GetArraySize(t) != 3 ||
+        /* [state, started, completed] (0.1) or [..., queried] (0.2) */
+        int tn = cJSON_GetArraySize(t);
+        if (!cJSON_IsObject(j) || !cJSON_IsArray(t) || (tn != 3 && tn != 4) ||
             get_str(j, "id", a->id, sizeof(a->id)) ||
             get_str(j, "checkout_request_id", a->checkout, sizeof(a->checkout)) ||
             get_str(j, "merchant_request_id", a->merchant, sizeof(a->merchant)) ||
@@ -420,12 +443,69 @@ static int parse_tree(struct constra_intent *in, const cJSON *root)
         const cJSON *t0 = cJSON_GetArrayItem(t, 1);
         const cJSON *t1 = cJSON_GetArrayItem(t, 2);
         if (!cJSON_IsNumber(st) || !cJSON_IsNumber(t0) || !cJSON_IsNumber(t1) ||
-            st->valueint < CONSTRA__ATTEMPT_SENDING || st->valueint > CONSTRA__ATTEMPT_COMPLETED) {
+            st->valueint < CONSTRA__ATTEMPT_SENDING || st->valueint > CONSTRA__ATTEMPT_TIMED_OUT) {
             return -1;
         }
         a->state = st->valueint;
         a->started_at_ms = (int64_t)t0->valuedouble;
         a->completed_at_ms = (int64_t)t1->valuedouble;
+        const cJSON *t2 = tn == 4 ? cJSON_GetArrayItem(t, 3) : NULL;
+        if (t2 != NULL && !cJSON_IsNumber(t2)) {
+            return -1;
+        }
+        a->queried_at_ms = t2 ? (int64_t)t2->valuedouble : 0;
+    }
+    /* Receipts: written since 0.2; older documents have at most the
+     * intent's and the attempts' own, which are rebuilt from them. */
+    const cJSON *recs = cJSON_GetObjectItemCaseSensitive(root, "receipts");
+    if (recs != NULL && !cJSON_IsNull(recs)) {
+        if (!cJSON_IsArray(recs) || cJSON_GetArraySize(recs) > CONSTRA__RECEIPTS_MAX) {
+            return -1;
+        }
+        const cJSON *r;
+        cJSON_ArrayForEach(r, recs)
+        {
+            if (!cJSON_IsString(r) || r->valuestring == NULL ||
+                strlen(r->valuestring) >= CONSTRA_RAIL_RECEIPT_SIZE || r->valuestring[0] == '\0') {
+                return -1;
+            }
+            constra__strlcpy(in->receipts[in->receipt_count++], r->valuestring,
+                             CONSTRA_RAIL_RECEIPT_SIZE);
+        }
+    } else {
+        if (in->receipt[0]) {
+            constra__model_add_receipt(in, in->receipt);
+        }
+        for (int i = 0; i < n; i++) {
+            if (in->attempts[i].receipt[0]) {
+                constra__model_add_receipt(in, in->attempts[i].receipt);
+            }
+        }
+    }
+    return 0;
+}
+
+int constra__model_has_receipt(const struct constra_intent *in, const char *receipt)
+{
+    for (int i = 0; i < in->receipt_count; i++) {
+        if (strcmp(in->receipts[i], receipt) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int constra__model_add_receipt(struct constra_intent *in, const char *receipt)
+{
+    if (constra__model_has_receipt(in, receipt)) {
+        return 1;
+    }
+    if (in->receipt_count >= CONSTRA__RECEIPTS_MAX) {
+        return -1;
+    }
+    constra__strlcpy(in->receipts[in->receipt_count++], receipt, CONSTRA_RAIL_RECEIPT_SIZE);
+    if (in->receipt[0] == '\0') {
+        constra__strlcpy(in->receipt, receipt, sizeof(in->receipt));
     }
     return 0;
 }

@@ -22,6 +22,9 @@
 #define CONSTRA__REFERENCE_MAX 64
 #define CONSTRA__DESCRIPTION_MAX 255
 #define CONSTRA__NOTE_MAX 511
+/* Distinct M-Pesa receipts one intent can hold: every payment made for
+ * it, a double payment included, stays on the intent. */
+#define CONSTRA__RECEIPTS_MAX 10
 
 /* Where an attempt's push stands. */
 typedef enum constra__attempt_state {
@@ -30,7 +33,10 @@ typedef enum constra__attempt_state {
     CONSTRA__ATTEMPT_UNKNOWN,      /* sent, no answer from the rail */
     CONSTRA__ATTEMPT_REJECTED,     /* rail refused synchronously */
     CONSTRA__ATTEMPT_NOT_SENT,     /* transport failed before sending */
-    CONSTRA__ATTEMPT_COMPLETED     /* a final result arrived */
+    CONSTRA__ATTEMPT_COMPLETED,    /* a final result arrived */
+    CONSTRA__ATTEMPT_TIMED_OUT     /* no result within the time-out: the prompt
+                                      may still be paid (a late result is
+                                      news, not a duplicate) */
 } constra__attempt_state;
 
 typedef struct constra__attempt {
@@ -43,6 +49,7 @@ typedef struct constra__attempt {
     char receipt[CONSTRA_RAIL_RECEIPT_SIZE];
     int64_t started_at_ms;
     int64_t completed_at_ms;
+    int64_t queried_at_ms; /* when auto-retry last asked the rail about it (0: never) */
 } constra__attempt;
 
 struct constra_intent {
@@ -72,6 +79,10 @@ struct constra_intent {
     char result_code[CONSTRA_RAIL_CODE_SIZE];
     char result_desc[CONSTRA_RAIL_DESC_SIZE];
     char receipt[CONSTRA_RAIL_RECEIPT_SIZE];
+    /* Every distinct receipt recorded for this intent, in arrival order
+     * (receipt above is the first). */
+    int receipt_count;
+    char receipts[CONSTRA__RECEIPTS_MAX][CONSTRA_RAIL_RECEIPT_SIZE];
     /* Recovery summary (non-success outcomes). */
     char recommended_action[24]; /* retry, retry_later, contact_customer, operator_review, none */
     int retry_allowed;
@@ -83,6 +94,10 @@ struct constra_intent {
     size_t json_len;
     int64_t json_version;
     int replayed;
+    /* Transient, never stored: the attempt (1-based) the next event is
+     * about when it is not the current one (a superseded attempt's
+     * result); 0 for the current attempt. */
+    int event_attempt;
 };
 
 /* An intent is ~8.5 KB, most of it the fixed array of 10 attempts of
@@ -99,6 +114,13 @@ constra__attempt *constra__model_current(struct constra_intent *in);
 /* The attempt whose checkout id is this, or NULL. */
 constra__attempt *constra__model_attempt_by_checkout(struct constra_intent *in,
                                                       const char *checkout);
+
+/* 1 when this receipt is already recorded on the intent, else 0. */
+int constra__model_has_receipt(const struct constra_intent *in, const char *receipt);
+
+/* Records a new receipt (the first also becomes `receipt`): 0 added,
+ * 1 already recorded, -1 no room (CONSTRA__RECEIPTS_MAX). */
+int constra__model_add_receipt(struct constra_intent *in, const char *receipt);
 
 /* Public JSON (stored = 0) or stored document (stored = 1), NUL-terminated,
  * allocated from `platform`; NULL when out of memory. */
@@ -117,6 +139,10 @@ int constra__model_render(const struct constra_intent *in, const constra_platfor
 int constra__model_parse(struct constra_intent *in, const char *doc, size_t len);
 
 const char *constra__agent_policy_name(int policy);
+
+/* The attempt state named `name` in the public JSON ("sent_to_customer",
+ * "timed_out", ...), or 0 when the name is not one of ours. */
+int constra__attempt_state_from_name(const char *name);
 const char *constra__next_action(const struct constra_intent *in);
 const char *constra__provider_action_state(const struct constra_intent *in);
 

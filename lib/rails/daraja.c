@@ -677,25 +677,7 @@ static int daraja_query(void *ud, const char *checkout, int64_t now, constra_rai
 static int daraja_authenticate(void *ud, const char *query, size_t len)
 {
     daraja_rail *d = ud;
-    size_t want = strlen(d->cb_token);
-    const char *p = query, *end = query ? query + len : NULL;
-    while (p && p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *stop = amp ? amp : end;
-        if ((size_t)(stop - p) > 6 && memcmp(p, "token=", 6) == 0) {
-            const char *v = p + 6;
-            size_t n = (size_t)(stop - v);
-            /* Constant time over the expected length. */
-            unsigned diff = (unsigned)(n ^ want);
-            for (size_t i = 0; i < want; i++) {
-                diff |= (unsigned)(unsigned char)d->cb_token[i] ^
-                        (unsigned)(unsigned char)(i < n ? v[i] : 0);
-            }
-            return diff == 0 ? CONSTRA_OK : CONSTRA_E_AUTH;
-        }
-        p = amp ? amp + 1 : end;
-    }
-    return CONSTRA_E_AUTH;
+    return constra__query_has_token(query, len, d->cb_token) ? CONSTRA_OK : CONSTRA_E_AUTH;
 }
 
 static int daraja_parse_callback(void *ud, const char *body, size_t len, constra_rail_result *out)

@@ -12,7 +12,7 @@
 #include "util/check.h"
 #include "util/civil.h"
 #include "util/strmap.h"
-#include "rails/sim.h"
+#include "mpesa/receipt.h"
 
 #define EAT_OFFSET_S 10800
 #define DEFAULT_DELAY_MS 3000
@@ -58,31 +58,11 @@ typedef struct sim_rail {
     constra__strmap pushes; /* checkout id -> sim_push */
     sim_push **due;         /* scheduled, not yet delivered */
     size_t due_count, due_cap;
-    sim_push **waiting;     /* no outcome scheduled, oldest first (a FIFO) */
+    sim_push **waiting;     /* no outcome due: waiting, or delivered and kept for
+                               query; oldest first (a FIFO), aged out */
     size_t waiting_head, waiting_count, waiting_cap;
     uint32_t counter;       /* makes ids unique within one millisecond */
 } sim_rail;
-
-static const char receipt_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-
-int constra__sim_receipt(const constra_platform *platform, int64_t now_ms, char out[11])
-{
-    constra__civil c;
-    constra__civil_from_ms(now_ms, EAT_OFFSET_S, &c);
-    int year_index = c.year - 2006; /* L = 2017 */
-    out[0] = (char)('A' + (year_index % 26 + 26) % 26);
-    out[1] = (char)('A' + c.month - 1);
-    out[2] = c.day <= 9 ? (char)('0' + c.day) : (char)('A' + c.day - 10);
-    uint8_t r[7];
-    if (constra__random(platform, r, sizeof(r)) != 0) {
-        return -1;
-    }
-    for (int i = 0; i < 7; i++) {
-        out[3 + i] = receipt_chars[r[i] % (sizeof(receipt_chars) - 1)];
-    }
-    out[10] = '\0';
-    return 0;
-}
 
 static const magic_number *magic_for(const char *phone)
 {
@@ -103,7 +83,7 @@ static void fill_final(sim_rail *s, const sim_push *p, int64_t now_ms, constra_r
     constra__strlcpy(out->result_desc, p->outcome->desc, sizeof(out->result_desc));
     out->amount = -1;
     if (strcmp(p->outcome->code, "0") == 0) {
-        if (constra__sim_receipt(&s->platform, now_ms, out->receipt) != 0) {
+        if (constra__mpesa_receipt_random(&s->platform, now_ms, out->receipt) != 0) {
             out->receipt[0] = '\0';
         }
         out->amount = p->amount;
@@ -191,10 +171,35 @@ static int sim_collect(void *ud, const constra_rail_collect *req, constra_rail_r
     constra__civil_from_ms(req->now_ms, EAT_OFFSET_S, &c);
     constra__lock(&s->platform, s->mutex);
     uint32_t n = ++s->counter;
-    /* ws_CO_<DDMMYYYYHHmmss><mmm><9-digit national number>, plus a counter
-     * so two pushes to one phone in one millisecond still differ. */
-    snprintf(p->checkout, sizeof(p->checkout), "ws_CO_%02d%02d%04d%02d%02d%02d%03d%s%u", c.day,
-             c.month, c.year, c.hour, c.minute, c.second, c.ms, req->phone + 3, n);
+    /* ws_CO_<DDMMYYYYHHmmss><20 hex digits: 80 random bits>. The id is the
+     * only handle a callback has on a payment: it must not be guessable
+     * (the time and phone it used to be made of were), and it must not
+     * repeat across processes sharing one database (a counter did). A
+     * clash with a push this rail still knows draws again. */
+    int rc = CONSTRA_OK;
+    for (int tries = 0;; tries++) {
+        uint8_t rnd[10];
+        if (constra__random(&s->platform, rnd, sizeof(rnd)) != 0) {
+            rc = CONSTRA_E_PLATFORM;
+            break;
+        }
+        char hex[2 * sizeof(rnd) + 1];
+        for (size_t i = 0; i < sizeof(rnd); i++) {
+            static const char digits[] = "0123456789abcdef";
+            hex[2 * i] = digits[rnd[i] >> 4];
+            hex[2 * i + 1] = digits[rnd[i] & 15];
+        }
+        hex[sizeof(hex) - 1] = '\0';
+        snprintf(p->checkout, sizeof(p->checkout), "ws_CO_%02d%02d%04d%02d%02d%02d%s", c.day,
+                 c.month, c.year, c.hour, c.minute, c.second, hex);
+        if (constra__strmap_get(&s->pushes, p->checkout) == NULL) {
+            break;
+        }
+        if (tries == 3) {
+            rc = CONSTRA_E_PLATFORM; /* the random source repeats itself */
+            break;
+        }
+    }
     snprintf(p->merchant, sizeof(p->merchant), "%u-%u-%u", 29115u + (n % 1000u),
              34620561u + n, 1u);
     constra__strlcpy(p->phone, req->phone, sizeof(p->phone));
@@ -203,8 +208,9 @@ static int sim_collect(void *ud, const constra_rail_collect *req, constra_rail_r
     p->due_ms = req->now_ms + s->delay_ms;
     p->pushed_ms = req->now_ms;
     forget_old_waiting(s, req->now_ms);
-    int rc = CONSTRA_OK;
-    if (constra__strmap_reserve(&s->pushes, 1) != 0) {
+    if (rc != CONSTRA_OK) {
+        /* reported below */
+    } else if (constra__strmap_reserve(&s->pushes, 1) != 0) {
         rc = CONSTRA_E_NOMEM;
     } else if (!p->outcome && waiting_reserve(s) != 0) {
         rc = CONSTRA_E_NOMEM;
@@ -276,11 +282,23 @@ static int sim_poll(void *ud, int64_t now_ms, constra_rail_result_fn emit, void 
     for (;;) {
         sim_push *p = NULL;
         constra__lock(&s->platform, s->mutex);
+        constra_rail_result r;
+        memset(&r, 0, sizeof(r));
+        r.struct_size = sizeof(r);
         for (size_t i = 0; i < s->due_count; i++) {
             if (s->due[i]->due_ms <= now_ms) {
                 p = s->due[i];
                 s->due[i] = s->due[--s->due_count];
-                constra__strmap_remove(&s->pushes, p->checkout);
+                fill_final(s, p, now_ms, &r);
+                /* Delivered, but still answerable by query until it ages
+                 * out with the waiting ones (auto-retry asks before it
+                 * re-pushes after a 1037). */
+                if (waiting_reserve(s) == 0) {
+                    s->waiting[s->waiting_head + s->waiting_count++] = p;
+                } else {
+                    constra__strmap_remove(&s->pushes, p->checkout);
+                    constra__free(&s->platform, p);
+                }
                 break;
             }
         }
@@ -288,11 +306,6 @@ static int sim_poll(void *ud, int64_t now_ms, constra_rail_result_fn emit, void 
         if (p == NULL) {
             return CONSTRA_OK;
         }
-        constra_rail_result r;
-        memset(&r, 0, sizeof(r));
-        r.struct_size = sizeof(r);
-        fill_final(s, p, now_ms, &r);
-        constra__free(&s->platform, p);
         emit(ctx, &r);
     }
 }

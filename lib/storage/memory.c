@@ -20,6 +20,11 @@ typedef struct mem_intent {
     char *status;
     char *reference;
     char *checkout;
+    /* Checkout ids the intent had before `checkout` (earlier attempts):
+     * still in by_checkout, findable for the life of the intent. */
+    char **former_checkouts;
+    size_t former_count;
+    size_t former_cap;
     int64_t created_at_ms;
     int64_t updated_at_ms;
     int64_t version;
@@ -119,6 +124,14 @@ static int grow(mem_store *s, void **arr, size_t *cap, size_t need, size_t size)
     *arr = p;
     *cap = ncap;
     return 0;
+}
+
+static void free_former_checkouts(mem_store *s, mem_intent *i)
+{
+    for (size_t k = 0; k < i->former_count; k++) {
+        constra__free(&s->platform, i->former_checkouts[k]);
+    }
+    constra__free(&s->platform, i->former_checkouts);
 }
 
 static void free_intent_fields(mem_store *s, mem_intent *i)
@@ -240,6 +253,12 @@ static int prepare(mem_store *s, const constra_storage_write *w, prepared *p)
                 return CONSTRA_E_CONFLICT; /* one checkout id, one intent */
             }
         }
+        /* A new current checkout keeps the old one findable: room for it. */
+        if (existing && existing->checkout[0] != '\0' && strcmp(existing->checkout, checkout) != 0 &&
+            grow(s, (void **)&existing->former_checkouts, &existing->former_cap,
+                 existing->former_count + 1, sizeof(char *))) {
+            return CONSTRA_E_NOMEM;
+        }
         p->inserting = existing == NULL;
         if (p->inserting) {
             p->target = constra__calloc(&s->platform, 1, sizeof(mem_intent));
@@ -312,7 +331,15 @@ static void apply(mem_store *s, const constra_storage_write *w, prepared *p)
     if (p->target) {
         mem_intent *t = p->target;
         if (!p->inserting && t->checkout[0] != '\0') {
-            constra__strmap_remove(&s->by_checkout, t->checkout);
+            if (strcmp(t->checkout, p->fresh.checkout) != 0) {
+                /* The earlier attempt's id stays mapped (room made in
+                 * prepare): a late result for it still finds the intent. */
+                t->former_checkouts[t->former_count++] = t->checkout;
+                t->checkout = NULL;
+            } else {
+                /* Same id: mapped again below with the new string. */
+                constra__strmap_remove(&s->by_checkout, t->checkout);
+            }
         }
         free_intent_fields(s, t);
         t->status = p->fresh.status;
@@ -966,6 +993,7 @@ static void mem_destroy(void *ud)
     for (size_t i = 0; i < s->intent_count; i++) {
         mem_intent *t = s->sorted[i];
         free_intent_fields(s, t);
+        free_former_checkouts(s, t);
         constra__free(&plat, t->id);
         constra__free(&plat, t->events);
         constra__free(&plat, t);

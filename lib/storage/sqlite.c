@@ -111,6 +111,20 @@ static const char *const migrations[] = {
     " log BLOB NOT NULL,"
     " UNIQUE (endpoint_id, event_id));"
     "CREATE INDEX webhook_deliveries_due ON webhook_deliveries(state, next_attempt_at_ms);",
+    /* 2 -> 3: every checkout id an intent has had (one per attempt), so a
+     * late result for a superseded attempt still finds its intent. */
+    "CREATE TABLE intent_checkouts ("
+    " checkout_request_id TEXT PRIMARY KEY NOT NULL,"
+    " intent_id TEXT NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO intent_checkouts (checkout_request_id, intent_id)"
+    " SELECT checkout_request_id, id FROM intents WHERE checkout_request_id <> '';"
+    /* Earlier attempts' ids, which 0.1 stopped indexing, from the stored
+     * documents (SQLite's built-in JSON functions, 3.38+). */
+    "INSERT OR IGNORE INTO intent_checkouts (checkout_request_id, intent_id)"
+    " SELECT json_extract(a.value, '$.checkout_request_id'), i.id"
+    " FROM intents i, json_each(CAST(i.document AS TEXT), '$.attempts') a"
+    " WHERE json_valid(CAST(i.document AS TEXT))"
+    " AND ifnull(json_extract(a.value, '$.checkout_request_id'), '') <> '';",
 };
 #define SCHEMA_VERSION ((int64_t)CONSTRA__ARRAY_LEN(migrations))
 
@@ -138,6 +152,8 @@ enum {
     ST_INTENT_VERSION,
     ST_INTENT_INSERT,
     ST_INTENT_UPDATE,
+    ST_CHECKOUT_ADD,
+    ST_CHECKOUT_OWNER,
     ST_INTENT_LIST,
     ST_EVENT_INSERT,
     ST_EVENTS_OF,
@@ -147,6 +163,7 @@ enum {
     ST_IDEM_COMPLETE,
     ST_IDEM_RELEASE,
     ST_IDEM_PURGE,
+    ST_UNMATCHED_PURGE,
     ST_EVENTS_HEAD,
     ST_EP_INSERT,
     ST_EP_STATE,
@@ -167,8 +184,12 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_INTENT_GET] = "SELECT " INTENT_COLS " FROM intents WHERE id = ?1",
-    [ST_INTENT_BY_CHECKOUT] = "SELECT " INTENT_COLS " FROM intents"
-                              " WHERE checkout_request_id = ?1 AND checkout_request_id <> ''",
+    [ST_INTENT_BY_CHECKOUT] = "SELECT " INTENT_COLS " FROM intents WHERE id ="
+                              " (SELECT intent_id FROM intent_checkouts"
+                              " WHERE checkout_request_id = ?1)",
+    [ST_CHECKOUT_ADD] = "INSERT OR IGNORE INTO intent_checkouts (checkout_request_id, intent_id)"
+                        " VALUES (?1, ?2)",
+    [ST_CHECKOUT_OWNER] = "SELECT intent_id FROM intent_checkouts WHERE checkout_request_id = ?1",
     [ST_INTENT_VERSION] = "SELECT version FROM intents WHERE id = ?1",
     [ST_INTENT_INSERT] = "INSERT INTO intents (" INTENT_COLS ")"
                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -193,6 +214,8 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_IDEM_RELEASE] = "DELETE FROM idempotency WHERE key = ?1 AND fingerprint = ?2"
                         " AND state = ?3",
     [ST_IDEM_PURGE] = "DELETE FROM idempotency WHERE expires_at_ms <= ?1",
+    [ST_UNMATCHED_PURGE] = "DELETE FROM events WHERE intent_id = '' AND type = 'callback.unmatched'"
+                           " AND created_at_ms <= ?1",
     [ST_EVENTS_HEAD] = "SELECT COALESCE(MAX(sequence), 0) FROM events",
     [ST_EP_INSERT] = "INSERT INTO webhook_endpoints (" ENDPOINT_COLS ")"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)",
@@ -389,6 +412,39 @@ static int finish(sq_store *s, int status)
 
 /* ---- commit ----------------------------------------------------------- */
 
+/* Records that `checkout` belongs to intent `id` for the life of the
+ * intent (inside the commit's transaction). A checkout id another intent
+ * has ever had is a conflict: one provider request, one intent. */
+static int claim_checkout(sq_store *s, const char *checkout, const char *id)
+{
+    sqlite3_stmt *st = stmt(s, ST_CHECKOUT_ADD);
+    int rc = bind_text(st, 1, checkout);
+    if (rc == SQLITE_OK) rc = bind_text(st, 2, id);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    done(st);
+    if (rc != SQLITE_DONE) {
+        return status_of(rc) == CONSTRA_OK ? CONSTRA_E_STORAGE : status_of(rc);
+    }
+    if (sqlite3_changes(s->db) == 1) {
+        return CONSTRA_OK;
+    }
+    st = stmt(s, ST_CHECKOUT_OWNER);
+    rc = bind_text(st, 1, checkout);
+    int owned = 0;
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *owner = (const char *)sqlite3_column_text(st, 0);
+        owned = owner != NULL && strcmp(owner, id) == 0;
+        rc = SQLITE_DONE;
+    }
+    done(st);
+    if (rc != SQLITE_DONE) {
+        return status_of(rc) == CONSTRA_OK ? CONSTRA_E_STORAGE : status_of(rc);
+    }
+    return owned ? CONSTRA_OK : CONSTRA_E_CONFLICT;
+}
+
 static int write_intent(sq_store *s, const constra_storage_write *w)
 {
     const constra_storage_intent *in = w->intent;
@@ -433,7 +489,11 @@ static int write_intent(sq_store *s, const constra_storage_write *w)
         return is_duplicate(rc) ? CONSTRA_E_CONFLICT
                    : (status_of(rc) == CONSTRA_OK ? CONSTRA_E_STORAGE : status_of(rc));
     }
-    return sqlite3_changes(s->db) == 1 ? CONSTRA_OK : CONSTRA_E_CONFLICT;
+    if (sqlite3_changes(s->db) != 1) {
+        return CONSTRA_E_CONFLICT;
+    }
+    return in->checkout_request_id[0] ? claim_checkout(s, in->checkout_request_id, in->id)
+                                      : CONSTRA_OK;
 }
 
 static int write_event(sq_store *s, const constra_storage_event *e)
@@ -711,6 +771,13 @@ static int sq_purge_expired(void *ud, int64_t now)
     sqlite3_stmt *st = stmt(s, ST_IDEM_PURGE);
     sqlite3_bind_int64(st, 1, now);
     int rc = run(s, ST_IDEM_PURGE);
+    if (rc == SQLITE_OK) {
+        /* Unmatched callbacks are kept for reconciliation for
+         * CONSTRA_STORAGE_UNMATCHED_RETENTION_MS (storage.h). */
+        st = stmt(s, ST_UNMATCHED_PURGE);
+        sqlite3_bind_int64(st, 1, now - CONSTRA_STORAGE_UNMATCHED_RETENTION_MS);
+        rc = run(s, ST_UNMATCHED_PURGE);
+    }
     if (rc != SQLITE_OK) {
         log_failure(s, "purge_expired", rc);
     }

@@ -112,4 +112,10 @@ void constra__strlcpy(char *dst, const char *src, size_t dst_size);
  * equal, 0 otherwise. For secrets and signatures. */
 int constra__ct_equal(const void *a, const void *b, size_t len);
 
+/* 1 when the URL query `query` (without '?', `len` bytes, may be NULL)
+ * has a parameter "token=<token>" whose value equals `token` exactly,
+ * compared in constant time over the token's length; 0 otherwise, and
+ * always 0 for an empty `token` (no secret: refuse, never accept all). */
+int constra__query_has_token(const char *query, size_t len, const char *token);
+
 #endif /* CONSTRA_UTIL_CHECK_H */

@@ -304,6 +304,32 @@ int constra__ct_equal(const void *a, const void *b, size_t len)
     return diff == 0;
 }
 
+int constra__query_has_token(const char *query, size_t len, const char *token)
+{
+    size_t want = strlen(token);
+    if (want == 0 || query == NULL) {
+        return 0;
+    }
+    const char *p = query, *end = query + len;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        if ((size_t)(stop - p) >= 6 && memcmp(p, "token=", 6) == 0) {
+            const char *v = p + 6;
+            size_t n = (size_t)(stop - v);
+            /* The time depends on the expected token's length only. */
+            const volatile unsigned char *t = (const unsigned char *)token;
+            unsigned diff = (unsigned)(n != want);
+            for (size_t i = 0; i < want; i++) {
+                diff |= (unsigned)(t[i] ^ (unsigned char)(i < n ? v[i] : 0));
+            }
+            return diff == 0;
+        }
+        p = amp ? amp + 1 : end;
+    }
+    return 0;
+}
+
 int constra__report(int rc, const constra_error *e, constra_error *err)
 {
     if (rc == CONSTRA_OK || err == NULL) {

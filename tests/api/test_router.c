@@ -1093,11 +1093,17 @@ static void test_list(void **state)
 
 /* ---- the Daraja callback route ------------------------------------------------------------ */
 
+/* A callback as Daraja sends it: to the workspace's callback URL, which
+ * carries the callback token, with no bearer key. */
 static constra_api_response *post_callback(env *v, const char *target, const char *body,
                                            size_t len)
 {
     const char *ct[] = {"Content-Type", "application/json", NULL};
-    return call_h(v, "POST", target, body, len, 0, ct); /* no bearer: Daraja sends none */
+    char token[65], with_token[300];
+    assert_int_equal(constra_callback_token(v->h, token, sizeof(token), T_ERR), CONSTRA_OK);
+    snprintf(with_token, sizeof(with_token), "%s%ctoken=%s", target,
+             strchr(target, '?') ? '&' : '?', token);
+    return call_h(v, "POST", with_token, body, len, 0, ct); /* no bearer: Daraja sends none */
 }
 
 static void expect_ack(constra_api_response *r)
@@ -1105,6 +1111,80 @@ static void expect_ack(constra_api_response *r)
     expect_status(r, 200);
     assert_string_equal(body_of(r), "{\"ResultCode\":0,\"ResultDesc\":\"Accepted\"}");
     constra_api_response_free(r);
+}
+
+/* Callbacks that do not carry the workspace's token, on every callback
+ * path, as Daraja or a browser page (text/plain, no-cors) would send them:
+ * 401 with the JSON error, nothing stored, only the overview's counter. */
+static void test_callback_forgeries(void **state)
+{
+    (void)state;
+    env *v = open_env();
+    char a[CONSTRA_ID_SIZE], a_co[CONSTRA_RAIL_ID_SIZE];
+    create_ok(v, "forge_a",
+              "{\"amount\":1,\"currency\":\"KES\",\"customer\":{\"phone_number\":\"254708374149\"}}",
+              a, a_co);
+    char *success = vector_for("stk_callback_success.json", a_co);
+    char token[65];
+    assert_int_equal(constra_callback_token(v->h, token, sizeof(token), T_ERR), CONSTRA_OK);
+    char near[80], upper[80];
+    snprintf(near, sizeof(near), "?token=%.31s", token);
+    snprintf(upper, sizeof(upper), "?TOKEN=%s", token);
+    static const char *const paths[] = {"/v1/providers/mpesa/callback",
+                                        "/api/v1/providers/mpesa/callback",
+                                        "/api/v1/mpesa/callback"};
+    const char *const queries[] = {"", "?token=", "?token=s3cret", near, upper, "?x=1"};
+    static const char *const types[] = {"application/json", "text/plain"};
+    char *before = snapshot(v);
+    int refused = 0;
+    for (size_t p = 0; p < 3; p++) {
+        for (size_t q = 0; q < sizeof(queries) / sizeof(queries[0]); q++) {
+            for (size_t t = 0; t < 2; t++) {
+                char target[200];
+                snprintf(target, sizeof(target), "%s%s", paths[p], queries[q]);
+                const char *hs[] = {"Content-Type", types[t], NULL};
+                constra_api_response *r =
+                    call_h(v, "POST", target, success, strlen(success), 0, hs);
+                expect_error(r, 401, "callback_unauthenticated", "token");
+                constra_api_response_free(r);
+                refused++;
+            }
+        }
+    }
+    /* Guessing checkout ids without the token: none is even looked at. */
+    for (int i = 0; i < 2000; i++) {
+        char body[400], target[80];
+        snprintf(body, sizeof(body),
+                 "{\"Body\":{\"stkCallback\":{\"MerchantRequestID\":\"m\",\"CheckoutRequestID\":"
+                 "\"ws_CO_%020d\",\"ResultCode\":0,\"ResultDesc\":\"x\"}}}",
+                 i);
+        snprintf(target, sizeof(target), "/v1/providers/mpesa/callback?token=guess%d", i);
+        const char *hs[] = {"Content-Type", "text/plain", NULL};
+        constra_api_response *r = call_h(v, "POST", target, body, strlen(body), 0, hs);
+        assert_int_equal(constra_api_response_status(r), 401);
+        constra_api_response_free(r);
+        refused++;
+    }
+    expect_unchanged(v, before);
+    free(before);
+    char target[120];
+    snprintf(target, sizeof(target), "/v1/payment-intents/%s", a);
+    constra_api_response *r = call(v, "GET", target, NULL);
+    assert_string_equal(jget(body_of(r), "status"), "pending_user_action");
+    constra_api_response_free(r);
+    r = call(v, "GET", "/v1/sandbox/overview", NULL);
+    char want[32];
+    snprintf(want, sizeof(want), "%d", refused);
+    assert_string_equal(jget(body_of(r), "callbacks.refused"), want);
+    assert_string_equal(jget(body_of(r), "callbacks.total"), "0");
+    constra_api_response_free(r);
+    /* With the token it is applied. */
+    expect_ack(post_callback(v, "/v1/providers/mpesa/callback", success, strlen(success)));
+    r = call(v, "GET", target, NULL);
+    assert_string_equal(jget(body_of(r), "status"), "succeeded");
+    constra_api_response_free(r);
+    free(success);
+    close_env(v);
 }
 
 static void test_callback_route(void **state)
@@ -1139,7 +1219,7 @@ static void test_callback_route(void **state)
     char b[CONSTRA_ID_SIZE], b_co[CONSTRA_RAIL_ID_SIZE];
     create_ok(v, "cb_b", seed_body, b, b_co);
     char *cancelled = vector_for("stk_callback_cancelled.json", b_co);
-    expect_ack(post_callback(v, "/api/v1/mpesa/callback?token=s3cret", cancelled,
+    expect_ack(post_callback(v, "/api/v1/mpesa/callback", cancelled,
                              strlen(cancelled)));
     snprintf(target, sizeof(target), "/v1/payment-intents/%s", b);
     r = call(v, "GET", target, NULL);
@@ -1418,11 +1498,16 @@ static long run_oom(const char *method, const char *target, const char *body, in
             strcpy(seed_id, constra_intent_id(in));
             constra_intent_free(in);
         }
-        /* target with its "{id}" (if any) replaced by the seed's id. */
-        char t[200];
+        /* target with its "{id}" (if any) replaced by the seed's id; a
+         * callback goes to the callback URL with its token. */
+        char t[300];
         const char *mark = strstr(target, "{id}");
         if (mark) {
             snprintf(t, sizeof(t), "%.*s%s%s", (int)(mark - target), target, seed_id, mark + 4);
+        } else if (strstr(target, "/providers/mpesa/callback")) {
+            char token[65];
+            assert_int_equal(constra_callback_token(h, token, sizeof(token), NULL), CONSTRA_OK);
+            snprintf(t, sizeof(t), "%s?token=%s", target, token);
         } else {
             snprintf(t, sizeof(t), "%s", target);
         }
@@ -1549,7 +1634,25 @@ static void test_arguments(void **state)
     /* constra_handle_mpesa_callback directly. */
     assert_int_equal(constra_handle_mpesa_callback(NULL, NULL, 0, "{}", 2, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
     assert_int_equal(constra_handle_mpesa_callback(v->h, NULL, 0, NULL, 2, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
-    assert_int_equal(constra_handle_mpesa_callback(v->h, NULL, 0, "{}", 2, T_ERR), CONSTRA_E_PARSE);
+    /* Without the token (or with a wrong one) nothing is even parsed. */
+    assert_int_equal(constra_handle_mpesa_callback(v->h, NULL, 0, "{}", 2, T_ERR), CONSTRA_E_AUTH);
+    assert_string_equal(t_last_error().code, "callback_unauthenticated");
+    assert_int_equal(t_last_error().http_status, 401);
+    assert_int_equal(constra_handle_mpesa_callback(v->h, "token=x", 7, "{}", 2, T_ERR),
+                     CONSTRA_E_AUTH);
+    char tok[65], q[80];
+    assert_int_equal(constra_callback_token(v->h, tok, sizeof(tok), T_ERR), CONSTRA_OK);
+    assert_int_equal(strlen(tok), 32);
+    assert_int_equal(constra_callback_token(v->h, tok, 32, T_ERR), CONSTRA_E_BUFFER_TOO_SMALL);
+    assert_int_equal(constra_callback_token(v->h, tok, sizeof(tok), T_ERR), CONSTRA_OK);
+    int qn = snprintf(q, sizeof(q), "a=1&token=%s", tok);
+    assert_int_equal(constra_handle_mpesa_callback(v->h, q, (size_t)qn, "{}", 2, T_ERR),
+                     CONSTRA_E_PARSE);
+    /* The query length bounds the token: one character short is refused. */
+    assert_int_equal(constra_handle_mpesa_callback(v->h, q, (size_t)qn - 1, "{}", 2, T_ERR),
+                     CONSTRA_E_AUTH);
+    assert_int_equal(constra_handle_mpesa_callback_preauthenticated(v->h, "{}", 2, T_ERR),
+                     CONSTRA_E_PARSE);
     err = t_last_error();
     assert_string_equal(err.code, "field_missing");
     assert_int_equal(err.http_status, 400);
@@ -1570,6 +1673,7 @@ int main(void)
         cmocka_unit_test(test_simulate_and_resolve),
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_callback_route),
+        cmocka_unit_test(test_callback_forgeries),
         cmocka_unit_test(test_instructions),
         cmocka_unit_test(test_storage_failure_not_stored),
         cmocka_unit_test(test_out_of_memory),

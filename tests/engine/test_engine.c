@@ -12,6 +12,9 @@
 
 #include "../storage/fault_storage.h"
 #include "../test_error.h"
+#include "engine/engine.h"
+
+#include <cjson/cJSON.h>
 
 /* ---- fixtures ----------------------------------------------------------- */
 
@@ -82,6 +85,7 @@ static env *open_env(int max_attempts)
     cfg.rail = &r;
     cfg.max_attempts = max_attempts;
     cfg.callback_timeout_ms = 60000;
+    cfg.callback_token = "engine-test-callback-token";
     constra_error err = CONSTRA_ERROR_INIT;
     if (constra_open(&v->h, &cfg, &err) != CONSTRA_OK) {
         fail_msg("open: %s", err.message);
@@ -550,6 +554,572 @@ static void test_duplicate_and_late_callbacks(void **state)
     close_env(v);
 }
 
+/* ---- provider results: one rule set, table-tested ---------------------- */
+
+/* The checkout id of attempt `n` (1-based) of the intent, from its JSON. */
+static void checkout_of(env *v, const char *id, int n, char *out, size_t size)
+{
+    constra_intent *in = NULL;
+    assert_int_equal(constra_intent_get(v->h, id, &in, T_ERR), CONSTRA_OK);
+    cJSON *j = cJSON_Parse(constra_intent_json(in, NULL));
+    const cJSON *a = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "attempts"), n - 1);
+    const cJSON *c = cJSON_GetObjectItem(a, "checkout_request_id");
+    assert_true(cJSON_IsString(c));
+    snprintf(out, size, "%s", c->valuestring);
+    cJSON_Delete(j);
+    constra_intent_free(in);
+}
+
+/* A Daraja STK callback, to the workspace's callback URL (with its token):
+ * code "0" is a success of `amount` from 254712345678 with `receipt`
+ * ("" leaves the receipt out), any other code a failure. */
+static int deliver(env *v, const char *checkout, const char *code, const char *receipt,
+                   int64_t amount)
+{
+    char body[1024];
+    if (strcmp(code, "0") == 0) {
+        char rec[96] = "";
+        if (receipt[0]) {
+            snprintf(rec, sizeof(rec), "{\"Name\":\"MpesaReceiptNumber\",\"Value\":\"%s\"},",
+                     receipt);
+        }
+        snprintf(body, sizeof(body),
+                 "{\"Body\":{\"stkCallback\":{\"MerchantRequestID\":\"m-1\","
+                 "\"CheckoutRequestID\":\"%s\",\"ResultCode\":0,\"ResultDesc\":\"The service "
+                 "request is processed successfully.\",\"CallbackMetadata\":{\"Item\":["
+                 "{\"Name\":\"Amount\",\"Value\":%lld},%s"
+                 "{\"Name\":\"TransactionDate\",\"Value\":20251127133814},"
+                 "{\"Name\":\"PhoneNumber\",\"Value\":254712345678}]}}}}",
+                 checkout, (long long)amount, rec);
+    } else {
+        snprintf(body, sizeof(body),
+                 "{\"Body\":{\"stkCallback\":{\"MerchantRequestID\":\"m-1\","
+                 "\"CheckoutRequestID\":\"%s\",\"ResultCode\":%s,\"ResultDesc\":\"x\"}}}",
+                 checkout, code);
+    }
+    char token[65], query[80];
+    assert_int_equal(constra_callback_token(v->h, token, sizeof(token), T_ERR), CONSTRA_OK);
+    int qn = snprintf(query, sizeof(query), "token=%s", token);
+    return constra_handle_mpesa_callback(v->h, query, (size_t)qn, body, strlen(body), T_ERR);
+}
+
+/* The intent as the table checks it. */
+typedef struct view {
+    int status;
+    char reason[48];
+    char receipts[200]; /* "A,B" */
+    char last_event[64];
+    char last_event_reason[48];
+    int events;
+} view;
+
+static view look(env *v, const char *id)
+{
+    view s;
+    memset(&s, 0, sizeof(s));
+    constra_intent *in = NULL;
+    assert_int_equal(constra_intent_get(v->h, id, &in, T_ERR), CONSTRA_OK);
+    s.status = constra_intent_status(in);
+    cJSON *j = cJSON_Parse(constra_intent_json(in, NULL));
+    const cJSON *rec = cJSON_GetObjectItem(j, "recovery");
+    const cJSON *reason = cJSON_GetObjectItem(rec, "reason");
+    if (cJSON_IsString(reason)) {
+        snprintf(s.reason, sizeof(s.reason), "%s", reason->valuestring);
+    }
+    const cJSON *r;
+    cJSON_ArrayForEach(r, cJSON_GetObjectItem(j, "receipts"))
+    {
+        size_t n = strlen(s.receipts);
+        snprintf(s.receipts + n, sizeof(s.receipts) - n, "%s%s", n ? "," : "", r->valuestring);
+    }
+    cJSON_Delete(j);
+    constra_intent_free(in);
+    constra_event_list *ev = NULL;
+    assert_int_equal(constra_event_list_get(v->h, id, &ev, T_ERR), CONSTRA_OK);
+    s.events = (int)constra_event_list_count(ev);
+    snprintf(s.last_event, sizeof(s.last_event), "%s",
+             constra_event_list_type(ev, (size_t)s.events - 1));
+    size_t len = 0;
+    cJSON *ej = cJSON_Parse(constra_event_list_json(ev, &len));
+    const cJSON *last = cJSON_GetArrayItem(cJSON_GetObjectItem(ej, "data"), s.events - 1);
+    const cJSON *er = cJSON_GetObjectItem(cJSON_GetObjectItem(last, "data"), "reason");
+    if (cJSON_IsString(er)) {
+        snprintf(s.last_event_reason, sizeof(s.last_event_reason), "%s", er->valuestring);
+    }
+    cJSON_Delete(ej);
+    constra_event_list_free(ev);
+    return s;
+}
+
+enum setup {
+    AT_PENDING,          /* attempt 1 waiting */
+    AT_PENDING_SECOND,   /* attempt 1 cancelled (1032), attempt 2 waiting */
+    AT_RECOVERY_TIMEOUT, /* attempt 1 timed out */
+    AT_RECOVERY_1032,    /* attempt 1 cancelled by the customer */
+    AT_RECOVERY_1037,    /* attempt 1 unreachable (1037) */
+    AT_FAILED,           /* three attempts, all cancelled */
+    AT_CANCELLED,        /* attempt 1 waiting, the operator cancelled */
+    AT_SUCCEEDED,        /* attempt 1 paid, receipt RA00000001 */
+    AT_REVIEW            /* attempt 1 answered with an unknown code */
+};
+
+/* Brings a fresh intent to `setup`; its id in `id`. */
+static void reach(env *v, int setup, const char *key, char *id)
+{
+    constra_intent *in = create_for(v, "254712345678", key);
+    strcpy(id, constra_intent_id(in));
+    constra_intent_free(in);
+    char co[CONSTRA_RAIL_ID_SIZE];
+    checkout_of(v, id, 1, co, sizeof(co));
+    switch (setup) {
+    case AT_PENDING:
+        break;
+    case AT_PENDING_SECOND:
+        assert_int_equal(deliver(v, co, "1032", "", 0), CONSTRA_OK);
+        assert_int_equal(constra_intent_retry(v->h, id, &in, T_ERR), CONSTRA_OK);
+        constra_intent_free(in);
+        break;
+    case AT_RECOVERY_TIMEOUT:
+        clock_ms += 60001;
+        assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
+        break;
+    case AT_RECOVERY_1032:
+        assert_int_equal(deliver(v, co, "1032", "", 0), CONSTRA_OK);
+        break;
+    case AT_RECOVERY_1037:
+        assert_int_equal(deliver(v, co, "1037", "", 0), CONSTRA_OK);
+        break;
+    case AT_FAILED:
+        for (int n = 1; n <= 3; n++) {
+            checkout_of(v, id, n, co, sizeof(co));
+            assert_int_equal(deliver(v, co, "1032", "", 0), CONSTRA_OK);
+            if (n < 3) {
+                assert_int_equal(constra_intent_retry(v->h, id, &in, T_ERR), CONSTRA_OK);
+                constra_intent_free(in);
+            }
+        }
+        break;
+    case AT_CANCELLED:
+        assert_int_equal(constra_intent_cancel(v->h, id, &in, T_ERR), CONSTRA_OK);
+        constra_intent_free(in);
+        break;
+    case AT_SUCCEEDED:
+        assert_int_equal(deliver(v, co, "0", "RA00000001", 1250), CONSTRA_OK);
+        break;
+    case AT_REVIEW:
+        assert_int_equal(deliver(v, co, "777777", "", 0), CONSTRA_OK);
+        break;
+    default:
+        fail();
+    }
+}
+
+static void test_result_rules_table(void **state)
+{
+    (void)state;
+    static const char *const setups[] = {"pending", "pending_second", "recovery_timeout",
+                                         "recovery_1032", "recovery_1037", "failed",
+                                         "cancelled", "succeeded", "review"};
+    /* attempt: 0 = the current one, 1 = attempt 1 (superseded where the
+     * intent has more). receipt "" = none; "RA00000001" repeats the
+     * receipt AT_SUCCEEDED recorded. */
+    static const struct {
+        int setup;
+        int attempt;
+        const char *code, *receipt;
+        int64_t amount;
+        int status;
+        const char *reason;     /* recovery.reason after ("" = none) */
+        const char *receipts;   /* every receipt on the intent after */
+        const char *event;      /* the last event */
+        const char *event_reason;
+    } rows[] = {
+        /* pending: the current attempt decides */
+        {AT_PENDING, 0, "0", "RB00000001", 1250, CONSTRA_INTENT_SUCCEEDED, "", "RB00000001",
+         "payment_intent.succeeded", "paid"},
+        {AT_PENDING, 0, "0", "", 1250, CONSTRA_INTENT_REVIEW_REQUIRED, "success_without_receipt",
+         "", "payment_intent.review_required", "success_without_receipt"},
+        {AT_PENDING, 0, "0", "RB00000002", 1, CONSTRA_INTENT_REVIEW_REQUIRED, "amount_mismatch",
+         "RB00000002", "payment_intent.review_required", "amount_mismatch"},
+        {AT_PENDING, 0, "1032", "", 0, CONSTRA_INTENT_REQUIRES_RECOVERY, "recoverable_result", "",
+         "payment_intent.requires_recovery", "recoverable_result"},
+        /* pending on attempt 2: the superseded attempt 1 still counts */
+        {AT_PENDING_SECOND, 1, "0", "RB00000003", 1250, CONSTRA_INTENT_SUCCEEDED, "",
+         "RB00000003", "payment_intent.succeeded", "earlier_attempt_paid"},
+        {AT_PENDING_SECOND, 0, "0", "RB00000004", 1250, CONSTRA_INTENT_SUCCEEDED, "",
+         "RB00000004", "payment_intent.succeeded", "paid"},
+        {AT_PENDING_SECOND, 1, "1032", "", 0, CONSTRA_INTENT_PENDING_USER_ACTION, "", "",
+         "payment_intent.callback_duplicate", "duplicate_result"},
+        {AT_PENDING_SECOND, 1, "1037", "", 0, CONSTRA_INTENT_PENDING_USER_ACTION, "", "",
+         "payment_intent.callback_duplicate", "duplicate_result"},
+        /* recovery: a late success goes to a person, never lost */
+        {AT_RECOVERY_TIMEOUT, 0, "0", "RB00000005", 1250, CONSTRA_INTENT_REVIEW_REQUIRED,
+         "late_success", "RB00000005", "payment_intent.review_required", "late_success"},
+        {AT_RECOVERY_TIMEOUT, 0, "1032", "", 0, CONSTRA_INTENT_REQUIRES_RECOVERY, "timeout", "",
+         "payment_intent.note_added", "late_result"},
+        {AT_RECOVERY_1032, 0, "0", "RB00000006", 1250, CONSTRA_INTENT_REVIEW_REQUIRED,
+         "late_success", "RB00000006", "payment_intent.review_required", "late_success"},
+        {AT_RECOVERY_1032, 0, "1032", "", 0, CONSTRA_INTENT_REQUIRES_RECOVERY,
+         "recoverable_result", "", "payment_intent.callback_duplicate", "duplicate_result"},
+        {AT_RECOVERY_1037, 0, "0", "RB00000007", 1250, CONSTRA_INTENT_REVIEW_REQUIRED,
+         "late_success", "RB00000007", "payment_intent.review_required", "late_success"},
+        {AT_RECOVERY_1037, 0, "0", "", 1250, CONSTRA_INTENT_REVIEW_REQUIRED,
+         "success_without_receipt", "", "payment_intent.review_required",
+         "success_without_receipt"},
+        /* closed: money arriving anyway is reviewed */
+        {AT_FAILED, 0, "0", "RB00000008", 1250, CONSTRA_INTENT_REVIEW_REQUIRED, "late_success",
+         "RB00000008", "payment_intent.review_required", "late_success"},
+        {AT_FAILED, 1, "0", "RB00000009", 1250, CONSTRA_INTENT_REVIEW_REQUIRED, "late_success",
+         "RB00000009", "payment_intent.review_required", "late_success"},
+        {AT_FAILED, 1, "1032", "", 0, CONSTRA_INTENT_FAILED, "retries_exhausted", "",
+         "payment_intent.callback_duplicate", "duplicate_result"},
+        {AT_CANCELLED, 0, "0", "RB00000010", 1250, CONSTRA_INTENT_REVIEW_REQUIRED, "late_success",
+         "RB00000010", "payment_intent.review_required", "late_success"},
+        {AT_CANCELLED, 0, "1032", "", 0, CONSTRA_INTENT_CANCELLED, "operator_cancelled", "",
+         "payment_intent.note_added", "late_result"},
+        /* paid: the same receipt is a duplicate, another one a second payment */
+        {AT_SUCCEEDED, 0, "0", "RA00000001", 1250, CONSTRA_INTENT_SUCCEEDED, "", "RA00000001",
+         "payment_intent.callback_duplicate", "duplicate_result"},
+        {AT_SUCCEEDED, 0, "0", "", 1250, CONSTRA_INTENT_SUCCEEDED, "", "RA00000001",
+         "payment_intent.callback_duplicate", "duplicate_result"},
+        {AT_SUCCEEDED, 0, "0", "RB00000011", 1250, CONSTRA_INTENT_REVIEW_REQUIRED, "paid_twice",
+         "RA00000001,RB00000011", "payment_intent.review_required", "paid_twice"},
+        {AT_SUCCEEDED, 0, "1032", "", 0, CONSTRA_INTENT_SUCCEEDED, "", "RA00000001",
+         "payment_intent.note_added", "late_result"},
+        /* review: news is kept for the person deciding */
+        {AT_REVIEW, 0, "0", "RB00000012", 1250, CONSTRA_INTENT_REVIEW_REQUIRED,
+         "ambiguous_result", "RB00000012", "payment_intent.note_added", "result_during_review"},
+        {AT_REVIEW, 0, "1032", "", 0, CONSTRA_INTENT_REVIEW_REQUIRED, "ambiguous_result", "",
+         "payment_intent.callback_duplicate", "duplicate_result"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        env *v = open_env(3);
+        char id[CONSTRA_ID_SIZE], key[32], co[CONSTRA_RAIL_ID_SIZE];
+        snprintf(key, sizeof(key), "rule-%zu", i);
+        reach(v, rows[i].setup, key, id);
+        view before = look(v, id);
+        int pushes = v->rail.collects;
+        constra_intent *in = NULL;
+        assert_int_equal(constra_intent_get(v->h, id, &in, T_ERR), CONSTRA_OK);
+        int n = rows[i].attempt ? rows[i].attempt : constra_intent_attempts_used(in);
+        constra_intent_free(in);
+        checkout_of(v, id, n, co, sizeof(co));
+        int rc = deliver(v, co, rows[i].code, rows[i].receipt, rows[i].amount);
+        view after = look(v, id);
+        if (rc != CONSTRA_OK || after.status != rows[i].status ||
+            strcmp(after.reason, rows[i].reason) != 0 ||
+            strcmp(after.receipts, rows[i].receipts) != 0 ||
+            strcmp(after.last_event, rows[i].event) != 0 ||
+            strcmp(after.last_event_reason, rows[i].event_reason) != 0 ||
+            after.events != before.events + 1) {
+            fail_msg("row %zu (%s, attempt %d, code %s, receipt '%s'): rc %d, status %s, reason "
+                     "'%s', receipts '%s', event %s/%s, %d events (before %d)",
+                     i, setups[rows[i].setup], n, rows[i].code, rows[i].receipt, rc,
+                     constra_intent_status_name(after.status), after.reason, after.receipts,
+                     after.last_event, after.last_event_reason, after.events, before.events);
+        }
+        /* No result ever sends a push; in review a retry is refused. */
+        assert_int_equal(v->rail.collects, pushes);
+        if (after.status == CONSTRA_INTENT_REVIEW_REQUIRED) {
+            assert_int_equal(constra_intent_retry(v->h, id, &in, T_ERR), CONSTRA_E_INVALID_STATE);
+            assert_int_equal(constra_intent_cancel(v->h, id, &in, T_ERR),
+                             CONSTRA_E_INVALID_STATE);
+            clock_ms += 600000;
+            assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
+            assert_int_equal(v->rail.collects, pushes);
+            assert_int_equal(status_of(v, id), CONSTRA_INTENT_REVIEW_REQUIRED);
+        }
+        /* The same callback once more changes nothing but the timeline. */
+        rc = deliver(v, co, rows[i].code, rows[i].receipt, rows[i].amount);
+        view again = look(v, id);
+        assert_int_equal(rc, CONSTRA_OK);
+        assert_int_equal(again.status, after.status);
+        assert_string_equal(again.receipts, after.receipts);
+        if (strcmp(again.last_event, "payment_intent.callback_duplicate") != 0 &&
+            strcmp(again.last_event, "payment_intent.note_added") != 0) {
+            fail_msg("row %zu: a repeat wrote %s", i, again.last_event);
+        }
+        close_env(v);
+    }
+}
+
+/* The scenarios of issue 11, end to end through the engine. */
+static void test_late_and_double_payments(void **state)
+{
+    (void)state;
+    env *v = open_env(3);
+    char id[CONSTRA_ID_SIZE], co1[CONSTRA_RAIL_ID_SIZE], co2[CONSTRA_RAIL_ID_SIZE];
+    constra_intent *in = NULL;
+
+    /* (a) time-out -> recovery -> the genuine success: review with the
+     * receipt; the operator's retry is refused, no second push. */
+    reach(v, AT_RECOVERY_TIMEOUT, "late-a", id);
+    checkout_of(v, id, 1, co1, sizeof(co1));
+    assert_int_equal(deliver(v, co1, "0", "QKA1111111", 1250), CONSTRA_OK);
+    assert_int_equal(constra_intent_retry(v->h, id, &in, T_ERR), CONSTRA_E_INVALID_STATE);
+    assert_int_equal(constra_intent_get(v->h, id, &in, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_REVIEW_REQUIRED);
+    assert_string_equal(constra_intent_receipt(in), "QKA1111111");
+    assert_non_null(strstr(constra_intent_agent_note(in), "QKA1111111"));
+    assert_non_null(strstr(constra_intent_agent_note(in), "Do not charge again"));
+    constra_intent_free(in);
+    assert_int_equal(v->rail.collects, 1);
+
+    /* (b) 1032 on attempt 1 -> retry -> success on attempt 1 -> success
+     * on attempt 2: both receipts kept, paid twice, a person refunds. */
+    reach(v, AT_PENDING_SECOND, "late-b", id);
+    checkout_of(v, id, 1, co1, sizeof(co1));
+    checkout_of(v, id, 2, co2, sizeof(co2));
+    assert_int_equal(deliver(v, co1, "0", "QKB1111111", 1250), CONSTRA_OK);
+    assert_int_equal(status_of(v, id), CONSTRA_INTENT_SUCCEEDED);
+    assert_int_equal(deliver(v, co2, "0", "QKB2222222", 1250), CONSTRA_OK);
+    view s = look(v, id);
+    assert_int_equal(s.status, CONSTRA_INTENT_REVIEW_REQUIRED);
+    assert_string_equal(s.reason, "paid_twice");
+    assert_string_equal(s.receipts, "QKB1111111,QKB2222222");
+    assert_int_equal(constra_intent_get(v->h, id, &in, T_ERR), CONSTRA_OK);
+    assert_non_null(strstr(constra_intent_agent_note(in), "Refund"));
+    constra_intent_free(in);
+    /* Resolved by the operator: honoured, one refund done outside. */
+    assert_int_equal(constra_intent_resolve(v->h, id, 1, "QKB1111111", "refunded QKB2222222",
+                                            &in, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_SUCCEEDED);
+    constra_intent_free(in);
+
+    /* (c) auto_retry and 1037: no re-push until the rail says the prompt
+     * is settled; the simulator answers the query once the 1037 is in. */
+    constra_intent_params p = seed_params("254711000002"); /* 1037 after 3 s */
+    p.agent_policy = CONSTRA_AGENT_AUTO_RETRY;
+    assert_int_equal(constra_intent_create(v->h, &p, "late-c", &in, T_ERR), CONSTRA_OK);
+    strcpy(id, constra_intent_id(in));
+    constra_intent_free(in);
+    int pushes = v->rail.collects;
+    clock_ms += 3000;
+    assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK); /* 1037 arrives */
+    assert_int_equal(status_of(v, id), CONSTRA_INTENT_PENDING_USER_ACTION);
+    assert_int_equal(v->rail.collects, pushes + 1); /* re-pushed after the query said 1037 */
+    constra_intent *again = NULL;
+    assert_int_equal(constra_intent_get(v->h, id, &again, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_intent_attempts_used(again), 2);
+    constra_intent_free(again);
+
+    close_env(v);
+
+    /* (d) auto_retry after a time-out: the prompt may still be paid and the
+     * simulator cannot settle it, so nothing is re-sent by itself. */
+    v = open_env(3);
+    p = seed_params("254712345670");
+    p.agent_policy = CONSTRA_AGENT_AUTO_RETRY;
+    assert_int_equal(constra_intent_create(v->h, &p, "late-d", &in, T_ERR), CONSTRA_OK);
+    strcpy(id, constra_intent_id(in));
+    constra_intent_free(in);
+    pushes = v->rail.collects;
+    for (int i = 0; i < 10; i++) {
+        clock_ms += 30000;
+        assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
+    }
+    assert_int_equal(status_of(v, id), CONSTRA_INTENT_REQUIRES_RECOVERY);
+    assert_int_equal(v->rail.collects, pushes);
+    /* ...and the success that then arrives is honoured by a person. */
+    checkout_of(v, id, 1, co1, sizeof(co1));
+    assert_int_equal(deliver(v, co1, "0", "QKD1111111", 1250), CONSTRA_OK);
+    assert_int_equal(status_of(v, id), CONSTRA_INTENT_REVIEW_REQUIRED);
+    close_env(v);
+}
+
+static int copy_found_id(void *ctx, const constra_storage_intent *row)
+{
+    snprintf(ctx, CONSTRA_ID_SIZE, "%s", row->id);
+    return 1;
+}
+
+static int count_event(void *ctx, const constra_storage_event *ev)
+{
+    (void)ev;
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
+/* Every event in the storage, unmatched callbacks included. */
+static size_t all_events(env *v)
+{
+    size_t n = 0;
+    assert_int_equal(v->h->storage.list_events(v->h->storage.user_data, NULL, 0, 100000,
+                                               count_event, &n),
+                     CONSTRA_OK);
+    return n;
+}
+
+/* Callbacks without the workspace's token: refused, nothing stored. */
+static void test_forged_callbacks_store_nothing(void **state)
+{
+    (void)state;
+    env *v = open_env(3);
+    char id[CONSTRA_ID_SIZE], co[CONSTRA_RAIL_ID_SIZE];
+    reach(v, AT_PENDING, "forged", id);
+    checkout_of(v, id, 1, co, sizeof(co));
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"Body\":{\"stkCallback\":{\"MerchantRequestID\":\"m\",\"CheckoutRequestID\":"
+             "\"%s\",\"ResultCode\":0,\"ResultDesc\":\"x\"}}}",
+             co);
+    size_t events_before = all_events(v);
+    char token[65];
+    assert_int_equal(constra_callback_token(v->h, token, sizeof(token), T_ERR), CONSTRA_OK);
+    char wrong[80], prefix[80], longer[80], other[80];
+    int cut = (int)strlen(token) - 1;
+    snprintf(wrong, sizeof(wrong), "token=%.*sX", cut, token);
+    snprintf(prefix, sizeof(prefix), "token=%.*s", cut, token);
+    snprintf(longer, sizeof(longer), "token=%sX", token);
+    snprintf(other, sizeof(other), "tokenx=%s", token);
+    const char *const queries[] = {NULL, "", "token=", wrong, prefix, longer, other,
+                                   "token=s3cret"};
+    for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+        const char *q = queries[i];
+        int rc = constra_handle_mpesa_callback(v->h, q, q ? strlen(q) : 0, body, strlen(body),
+                                               T_ERR);
+        if (rc != CONSTRA_E_AUTH) {
+            fail_msg("query %zu '%s' accepted (rc %d)", i, q ? q : "(null)", rc);
+        }
+        assert_int_equal(t_last_error().http_status, 401);
+        /* An unknown checkout id with a wrong token: not kept either. */
+        char guess[512];
+        snprintf(guess, sizeof(guess),
+                 "{\"Body\":{\"stkCallback\":{\"MerchantRequestID\":\"m\",\"CheckoutRequestID\":"
+                 "\"ws_CO_guess%zu\",\"ResultCode\":0,\"ResultDesc\":\"x\"}}}",
+                 i);
+        assert_int_equal(constra_handle_mpesa_callback(v->h, q, q ? strlen(q) : 0, guess,
+                                                       strlen(guess), T_ERR),
+                         CONSTRA_E_AUTH);
+    }
+    assert_int_equal(status_of(v, id), CONSTRA_INTENT_PENDING_USER_ACTION);
+    assert_int_equal(all_events(v), events_before);
+    /* The right token, a success without a receipt: still no success. */
+    char q[80];
+    int qn = snprintf(q, sizeof(q), "token=%s", token);
+    assert_int_equal(constra_handle_mpesa_callback(v->h, q, (size_t)qn, body, strlen(body), T_ERR),
+                     CONSTRA_OK);
+    view s = look(v, id);
+    assert_int_equal(s.status, CONSTRA_INTENT_REVIEW_REQUIRED);
+    assert_string_equal(s.reason, "success_without_receipt");
+    close_env(v);
+}
+
+/* Authenticated callbacks for unknown checkout ids are kept for
+ * reconciliation, at most CONSTRA_UNMATCHED_CALLBACKS_PER_HOUR an hour;
+ * a SQLite storage drops them after the retention. */
+static void test_unmatched_callbacks_bounded(void **state)
+{
+    (void)state;
+    env *v = open_env(3);
+    size_t base = all_events(v);
+    for (int i = 0; i < CONSTRA_UNMATCHED_CALLBACKS_PER_HOUR + 5; i++) {
+        char co[48];
+        snprintf(co, sizeof(co), "ws_CO_unknown_%d", i);
+        assert_int_equal(deliver(v, co, "1032", "", 0), CONSTRA_OK);
+    }
+    assert_int_equal(all_events(v), base + CONSTRA_UNMATCHED_CALLBACKS_PER_HOUR);
+    assert_int_equal(v->h->unmatched_dropped, 5);
+    clock_ms += 3600000; /* a new hour: kept again */
+    assert_int_equal(deliver(v, "ws_CO_unknown_next_hour", "1032", "", 0), CONSTRA_OK);
+    assert_int_equal(all_events(v), base + CONSTRA_UNMATCHED_CALLBACKS_PER_HOUR + 1);
+    if (v->db_path[0] != '\0') {
+        /* SQLite: gone after the retention, intent events untouched. */
+        char id[CONSTRA_ID_SIZE];
+        reach(v, AT_PENDING, "kept", id);
+        size_t with_intent = all_events(v);
+        assert_int_equal(v->h->storage.purge_expired(v->h->storage.user_data,
+                                                     clock_ms - 3600000 +
+                                                         CONSTRA_STORAGE_UNMATCHED_RETENTION_MS),
+                         CONSTRA_OK);
+        assert_int_equal(all_events(v), with_intent - CONSTRA_UNMATCHED_CALLBACKS_PER_HOUR);
+        assert_int_equal(v->h->storage.purge_expired(v->h->storage.user_data,
+                                                     clock_ms + 1 +
+                                                         CONSTRA_STORAGE_UNMATCHED_RETENTION_MS),
+                         CONSTRA_OK);
+        assert_int_equal(all_events(v),
+                         with_intent - CONSTRA_UNMATCHED_CALLBACKS_PER_HOUR - 1);
+        assert_int_equal(status_of(v, id), CONSTRA_INTENT_PENDING_USER_ACTION);
+    }
+    close_env(v);
+}
+
+/* A 0.1 SQLite file (tests/storage/fixtures): opened by this version, its
+ * intents are all there and every attempt's checkout id finds its intent,
+ * including the superseded one 0.1 stopped indexing. A late success for it
+ * is reviewed, not lost. */
+static void test_v01_file_late_success_on_old_attempt(void **state)
+{
+    (void)state;
+    if (!constra_feature_enabled("sqlite")) {
+        fail_msg("this build has no SQLite: the 0.1 file cannot be checked");
+    }
+    const char *vec = getenv("CONSTRA_VECTORS");
+    assert_non_null(vec);
+    char src[512], path[64];
+    snprintf(src, sizeof(src), "%s/../storage/fixtures/v01.db", vec);
+    snprintf(path, sizeof(path), "/tmp/constra-v01-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *in_f = fopen(src, "rb");
+    assert_non_null(in_f);
+    char buf[8192];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), in_f)) > 0) {
+        assert_int_equal(write(fd, buf, n), (ssize_t)n);
+    }
+    fclose(in_f);
+    close(fd);
+
+    constra_sqlite_options o = CONSTRA_SQLITE_OPTIONS_INIT;
+    o.path = path;
+    constra_storage st = CONSTRA_STORAGE_INIT;
+    assert_int_equal(constra_storage_sqlite(&st, NULL, &o, T_ERR), CONSTRA_OK);
+    constra_config cfg = CONSTRA_CONFIG_INIT;
+    cfg.storage = &st;
+    cfg.callback_token = "engine-test-callback-token";
+    env v;
+    memset(&v, 0, sizeof(v));
+    assert_int_equal(constra_open(&v.h, &cfg, T_ERR), CONSTRA_OK);
+    static const struct {
+        const char *checkout, *id;
+    } known[] = {
+        {"ws_CO_010120260300000007123456781", "pi_01kdvdna00p9z6ng9yjb72azr9"},
+        {"ws_CO_010120260300010007083741492", "pi_01kdvdnaz804jgexm6mhp63e90"},
+        {"ws_CO_010120260300020007110000033", "pi_01kdvdnbyg2ctsappa597aehef"},
+        {"ws_CO_010120260300100007110000035", "pi_01kdvdnbyg2ctsappa597aehef"},
+        {"ws_CO_010120260300040007123456704", "pi_01kdvdndx0abrkhqm6fn7j2kp0"},
+    };
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        char got[CONSTRA_ID_SIZE] = "";
+        assert_int_equal(v.h->storage.find_by_checkout(v.h->storage.user_data, known[i].checkout,
+                                                       copy_found_id, got),
+                         CONSTRA_OK);
+        assert_string_equal(got, known[i].id);
+    }
+    assert_int_equal(status_of(&v, "pi_01kdvdnbyg2ctsappa597aehef"),
+                     CONSTRA_INTENT_REQUIRES_RECOVERY);
+    /* The first, superseded attempt of fx-recovery turns out paid. */
+    char body[1024];
+    snprintf(body, sizeof(body),
+             "{\"Body\":{\"stkCallback\":{\"MerchantRequestID\":\"m-1\",\"CheckoutRequestID\":"
+             "\"ws_CO_010120260300020007110000033\",\"ResultCode\":0,\"ResultDesc\":\"ok\","
+             "\"CallbackMetadata\":{\"Item\":[{\"Name\":\"MpesaReceiptNumber\",\"Value\":"
+             "\"UA1OLDPAID\"},{\"Name\":\"TransactionDate\",\"Value\":20260101030100}]}}}}");
+    const char *q = "token=engine-test-callback-token";
+    assert_int_equal(constra_handle_mpesa_callback(v.h, q, strlen(q), body, strlen(body), T_ERR),
+                     CONSTRA_OK);
+    view s = look(&v, "pi_01kdvdnbyg2ctsappa597aehef");
+    assert_int_equal(s.status, CONSTRA_INTENT_REVIEW_REQUIRED);
+    assert_string_equal(s.reason, "late_success");
+    assert_string_equal(s.receipts, "UA1OLDPAID");
+    /* The 0.1 receipt of fx-succeeded reads back as its receipts list. */
+    s = look(&v, "pi_01kdvdnaz804jgexm6mhp63e90");
+    assert_string_equal(s.receipts, "UA13UYXIZQ");
+    constra_close(v.h);
+    remove_db(path);
+}
+
 static void test_drafts(void **state)
 {
     (void)state;
@@ -813,6 +1383,11 @@ int main(void)
         cmocka_unit_test(test_idempotent_replay_byte_for_byte),
         cmocka_unit_test(test_threads_hammer_one_key),
         cmocka_unit_test(test_errors_are_per_call_across_threads),
+        cmocka_unit_test(test_result_rules_table),
+        cmocka_unit_test(test_late_and_double_payments),
+        cmocka_unit_test(test_forged_callbacks_store_nothing),
+        cmocka_unit_test(test_v01_file_late_success_on_old_attempt),
+        cmocka_unit_test(test_unmatched_callbacks_bounded),
         cmocka_unit_test(test_magic_numbers_via_tick),
         cmocka_unit_test(test_timeout_then_retries_exhausted),
         cmocka_unit_test(test_duplicate_and_late_callbacks),

@@ -47,10 +47,26 @@ static void test_checkout_ids_look_real(void **state)
     constra_rail r = make_sim(0);
     constra_rail_result a = push(&r, "254708374149", 1250, T0);
     assert_int_equal(a.outcome, CONSTRA_RAIL_ACCEPTED);
-    /* ws_CO_<DDMMYYYYHHmmss><mmm><national number><counter> in EAT. */
-    assert_true(strncmp(a.checkout_request_id, "ws_CO_27112025133814625708374149", 32) == 0);
-    constra_rail_result b = push(&r, "254708374149", 1250, T0);
-    assert_string_not_equal(a.checkout_request_id, b.checkout_request_id);
+    /* ws_CO_<DDMMYYYYHHmmss in EAT><20 hex digits: 80 random bits>: the
+     * phone, the milliseconds and a counter are no longer in it (they made
+     * ids guessable and let two processes repeat them). */
+    assert_int_equal(strlen(a.checkout_request_id), 40);
+    assert_true(strncmp(a.checkout_request_id, "ws_CO_27112025133814", 20) == 0);
+    assert_null(strstr(a.checkout_request_id, "708374149"));
+    for (size_t i = 20; i < 40; i++) {
+        assert_non_null(strchr("0123456789abcdef", a.checkout_request_id[i]));
+    }
+    /* 2,000 pushes in one millisecond to one phone: all different. */
+    char seen[2000][41];
+    for (int i = 0; i < 2000; i++) {
+        constra_rail_result b = push(&r, "254708374149", 1250, T0);
+        assert_int_equal(strlen(b.checkout_request_id), 40);
+        memcpy(seen[i], b.checkout_request_id, 41);
+        assert_string_not_equal(a.checkout_request_id, b.checkout_request_id);
+        for (int k = 0; k < i; k++) {
+            assert_string_not_equal(seen[k], seen[i]);
+        }
+    }
     assert_true(strlen(a.merchant_request_id) > 0);
     r.destroy(r.user_data);
 }

@@ -303,19 +303,44 @@ static void test_find_by_checkout(void **state)
     memset(&c, 0, sizeof(c));
     assert_int_equal(s->find_by_checkout(s->user_data, "ws_CO_A", copy_intent, &c), CONSTRA_OK);
     assert_string_equal(c.id, "pi_a");
-    /* A retry moves the intent to a new checkout id: the old one is gone. */
-    constra_storage_intent a2 = intent_rec("pi_a", "pending_user_action", 2, "{}");
+    /* A retry moves the intent to a new checkout id, through a "sending"
+     * attempt that has none yet: the old id still finds the intent (a late
+     * result for the superseded attempt must reach it). */
+    constra_storage_intent mid = intent_rec("pi_a", "pending_user_action", 2, "{}");
+    mid.checkout_request_id = "";
+    assert_int_equal(write_intent(s, &mid, 1, NULL, 0), CONSTRA_OK);
+    constra_storage_intent a2 = intent_rec("pi_a", "pending_user_action", 3, "{}");
     a2.checkout_request_id = "ws_CO_A2";
-    assert_int_equal(write_intent(s, &a2, 1, NULL, 0), CONSTRA_OK);
-    memset(&c, 0, sizeof(c));
-    assert_int_equal(s->find_by_checkout(s->user_data, "ws_CO_A", copy_intent, &c),
-                     CONSTRA_E_NOT_FOUND);
-    assert_int_equal(s->find_by_checkout(s->user_data, "ws_CO_A2", copy_intent, &c), CONSTRA_OK);
-    /* One checkout id belongs to one intent. */
+    assert_int_equal(write_intent(s, &a2, 2, NULL, 0), CONSTRA_OK);
+    constra_storage_intent a3 = intent_rec("pi_a", "requires_recovery", 4, "{}");
+    a3.checkout_request_id = "ws_CO_A2"; /* same id again: still one mapping */
+    assert_int_equal(write_intent(s, &a3, 3, NULL, 0), CONSTRA_OK);
+    const char *const ids[] = {"ws_CO_A", "ws_CO_A2"};
+    for (size_t i = 0; i < 2; i++) {
+        memset(&c, 0, sizeof(c));
+        assert_int_equal(s->find_by_checkout(s->user_data, ids[i], copy_intent, &c), CONSTRA_OK);
+        assert_string_equal(c.id, "pi_a");
+        assert_int_equal(c.version, 4);
+    }
+    /* One checkout id belongs to one intent, its current one or a former. */
+    for (size_t i = 0; i < 2; i++) {
+        constra_storage_intent b = intent_rec("pi_b", "pending_user_action", 1, "{}");
+        b.checkout_request_id = ids[i];
+        assert_int_equal(write_intent(s, &b, 0, NULL, 0), CONSTRA_E_CONFLICT);
+    }
     constra_storage_intent b = intent_rec("pi_b", "pending_user_action", 1, "{}");
-    b.checkout_request_id = "ws_CO_A2";
-    assert_int_equal(write_intent(s, &b, 0, NULL, 0), CONSTRA_E_CONFLICT);
-    get(s, "pi_b", CONSTRA_E_NOT_FOUND);
+    b.checkout_request_id = "ws_CO_B";
+    assert_int_equal(write_intent(s, &b, 0, NULL, 0), CONSTRA_OK);
+    constra_storage_intent b2 = intent_rec("pi_b", "pending_user_action", 2, "{}");
+    b2.checkout_request_id = "ws_CO_A";
+    assert_int_equal(write_intent(s, &b2, 1, NULL, 0), CONSTRA_E_CONFLICT);
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(s->find_by_checkout(s->user_data, "ws_CO_A", copy_intent, &c), CONSTRA_OK);
+    assert_string_equal(c.id, "pi_a");
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(s->find_by_checkout(s->user_data, "ws_CO_B", copy_intent, &c), CONSTRA_OK);
+    assert_string_equal(c.id, "pi_b");
+    assert_int_equal(c.version, 1);
 }
 
 static void test_list_filters_and_cursor(void **state)

@@ -212,11 +212,12 @@ static void test_reopen_keeps_data(void **state)
     assert_int_equal(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'",
                                         -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int64(st, 0), 2);
+    assert_int_equal(sqlite3_column_int64(st, 0), 3);
     sqlite3_finalize(st);
     /* A version-1 file (before webhooks) is migrated in place: its data
      * stays, the webhook tables appear. */
     assert_int_equal(sqlite3_exec(db, "DROP TABLE webhook_endpoints; DROP TABLE webhook_deliveries;"
+                                  " DROP TABLE intent_checkouts;"
                                   " UPDATE meta SET value = 1 WHERE key='schema_version'",
                                   NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
@@ -236,7 +237,7 @@ static void test_reopen_keeps_data(void **state)
     assert_int_equal(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'",
                                         -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int64(st, 0), 2);
+    assert_int_equal(sqlite3_column_int64(st, 0), 3);
     sqlite3_finalize(st);
     assert_int_equal(sqlite3_prepare_v2(db, "SELECT cursor FROM webhook_endpoints WHERE id='we_1'",
                                         -1, &st, NULL), SQLITE_OK);

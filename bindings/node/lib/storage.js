@@ -54,7 +54,10 @@ class DictStorage {
         let lo = 0, hi = this.sorted.length;
         while (lo < hi) { const mid = (lo + hi) >> 1; if (this.sorted[mid] < nu.id) lo = mid + 1; else hi = mid; }
         this.sorted.splice(lo, 0, nu.id);
-      } else if (cur.checkoutRequestId) this.byCheckout.delete(cur.checkoutRequestId);
+      }
+      // Earlier checkout ids stay mapped for the life of the intent
+      // (storage.h find_by_checkout): a late result for a superseded
+      // attempt must still find it.
       this.intents.set(nu.id, nu);
       if (nu.checkoutRequestId) this.byCheckout.set(nu.checkoutRequestId, nu.id);
     }

@@ -174,8 +174,9 @@ class DictStorage(Storage):
                 cur = self.intents.get(new.id)
                 if cur is None:
                     bisect.insort(self._sorted, new.id)
-                elif cur.checkout_request_id:
-                    self._by_checkout.pop(cur.checkout_request_id, None)
+                # Earlier checkout ids stay mapped for the life of the intent
+                # (storage.h find_by_checkout): a late result for a
+                # superseded attempt must still find it.
                 self.intents[new.id] = new
                 if new.checkout_request_id:
                     self._by_checkout[new.checkout_request_id] = new.id
