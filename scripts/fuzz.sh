@@ -26,7 +26,7 @@ fi
 dir=build-fuzz
 if [ ! -f "$dir/build.ninja" ]; then
   CC=clang meson setup "$dir" -Dfuzzing=true -Dtests=false -Dexamples=false \
-    --wrap-mode=nofallback > "$dir.setup.log" 2>&1 || {
+    -Dwerror=true --wrap-mode=nofallback > "$dir.setup.log" 2>&1 || {
     cat "$dir.setup.log"; rm -f "$dir.setup.log"; echo "fuzz: configure failed"; exit 1; }
   rm -f "$dir.setup.log"
 fi

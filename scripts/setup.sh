@@ -6,10 +6,12 @@ set -euo pipefail
 packages=(
   # toolchain
   gcc g++ make meson ninja-build pkg-config binutils python3
-  # required libraries
-  libcjson-dev libmbedtls-dev
+  # required libraries: cJSON and a crypto library; both crypto backends,
+  # since scripts/test.sh builds each (-Dcrypto: auto takes OpenSSL's
+  # libcrypto, the second build mbedTLS)
+  libcjson-dev libssl-dev libmbedtls-dev
   # optional libraries (feature options, `auto`)
-  libcurl4-openssl-dev libsqlite3-dev libpq-dev libmicrohttpd-dev libssl-dev
+  libcurl4-openssl-dev libsqlite3-dev libmicrohttpd-dev
   # tests: cmocka, and clang for the libFuzzer harnesses
   libcmocka-dev clang
   # the dashboard's browser test (tests/browser) drives Debian's Chromium

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# The whole test suite: set up, then build and test twice, a normal build
-# and one under AddressSanitizer + UndefinedBehaviorSanitizer, then the
-# fuzz harnesses for a bounded time. Ends with the line
-# "N passed, N failed" and exits non-zero if anything failed.
+# The whole test suite: set up, then build and test three times: a normal
+# build (crypto backend auto: OpenSSL when libcrypto is installed, as
+# setup.sh makes sure), the same under AddressSanitizer +
+# UndefinedBehaviorSanitizer, and a plain one on the other backend,
+# mbedTLS (-Dcrypto=mbedtls, the firmware's); then the fuzz harnesses for a
+# bounded time. Every build treats warnings as errors (scripts/build.sh).
+# Ends with the line "N passed, N failed" and exits non-zero if anything
+# failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
@@ -23,6 +27,7 @@ PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no
 
 run_suite() { # build_dir [meson options...]
   local dir=$1; shift
+  local start=$SECONDS
   echo "=== build $dir $*"
   if ! bash scripts/build.sh "$dir" "$@"; then
     echo "build $dir failed"; status=1; return
@@ -30,11 +35,14 @@ run_suite() { # build_dir [meson options...]
   rm -f "$dir/meson-logs/testlog.json"
   echo "=== test $dir"
   meson test -C "$dir" --print-errorlogs --no-rebuild || status=1
+  echo "=== $dir: build and test took $((SECONDS - start)) s"
 }
 
 run_suite build
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false
+# The second crypto backend: the whole suite once more, without sanitizers.
+run_suite build-mbedtls -Dcrypto=mbedtls
 
 # Checks that are not meson tests, each counted in the totals as one
 # passed or failed check.
@@ -53,5 +61,5 @@ echo "=== fuzz"
 check_step fuzz bash -c 'bash scripts/fuzz.sh "${CONSTRA_FUZZ_SECONDS:-20}" > build/fuzz.log 2>&1'
 tail -n 12 build/fuzz.log
 
-python3 scripts/test_totals.py build build-asan --extra "${extra[@]}" || status=1
+python3 scripts/test_totals.py build build-asan build-mbedtls --extra "${extra[@]}" || status=1
 exit $status

@@ -270,8 +270,10 @@ CONSTRA_API const char *constra_webhook_scheme_name(int scheme);
 CONSTRA_API const char *constra_webhook_result_name(int reason);
 
 /**
- * The HMAC-SHA256 backend compiled into this library: "mbedtls" (the
- * default) or "openssl" (built with -Dopenssl=enabled). Static storage,
+ * The HMAC-SHA256 backend compiled into this library: "openssl" or
+ * "mbedtls", as -Dcrypto chose (auto: OpenSSL 3 libcrypto when found at
+ * build time, else mbedTLS); constra_features() lists it as
+ * "crypto=<backend>". Static storage,
  * never NULL. Thread-safe.
  */
 CONSTRA_API const char *constra_webhook_hmac_backend(void);

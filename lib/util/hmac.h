@@ -1,11 +1,12 @@
 /*
  * Internal: the HMAC-SHA256 seam (RFC 2104 over FIPS 180-4 SHA-256).
  *
- * One interface, two backends chosen at build time (lib/util/meson.build):
- *   - hmac_mbedtls.c (default): HMAC computed here on top of a stack
+ * One interface, two backends; -Dcrypto chooses one at build time (root
+ * meson.build; auto = OpenSSL when libcrypto 3 is found, else mbedTLS):
+ *   - hmac_mbedtls.c (-Dcrypto=mbedtls, firmware): HMAC computed here on top of a stack
  *     mbedtls_sha256_context, so it never allocates (mbedtls_md_setup()
  *     would). Works with mbedTLS 2.28 (the *_ret functions) and 3.x.
- *   - hmac_openssl.c (only with -Dopenssl=enabled): HMAC computed here
+ *   - hmac_openssl.c (-Dcrypto=openssl, auto's first choice): HMAC computed here
  *     over OpenSSL 3's SHA-256 (EVP_Digest with an explicitly fetched
  *     digest; faster than EVP_MAC, see the file). OpenSSL allocates the
  *     digest context with its own allocator; _final() or _abort() free it.

@@ -1,5 +1,5 @@
 /*
- * HMAC-SHA256 on OpenSSL 3 libcrypto (built only with -Dopenssl=enabled).
+ * HMAC-SHA256 on OpenSSL 3 libcrypto (-Dcrypto=openssl, or auto with libcrypto 3 found).
  *
  * RFC 2104 computed here over OpenSSL's SHA-256 through the EVP_Digest
  * API, with the digest fetched explicitly (EVP_MD_fetch) per context:

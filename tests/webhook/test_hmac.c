@@ -204,9 +204,16 @@ static void test_backend_name(void **state)
     assert_non_null(b);
     assert_string_equal(b, constra__hmac_backend());
     assert_true(strcmp(b, "mbedtls") == 0 || strcmp(b, "openssl") == 0);
-    /* meson passes the backend its option selects: openssl only with
-     * -Dopenssl=enabled, mbedtls otherwise (auto included). */
+    /* meson passes the backend -Dcrypto chose (auto: openssl when
+     * libcrypto 3 is found, else mbedtls). */
     assert_string_equal(b, EXPECTED_HMAC_BACKEND);
+    /* ...and constra_features() names it. */
+    char word[32];
+    snprintf(word, sizeof word, "crypto=%s", b);
+    assert_int_equal(constra_feature_enabled(word), 1);
+    assert_int_equal(constra_feature_enabled(strcmp(b, "openssl") == 0 ? "crypto=mbedtls"
+                                                                       : "crypto=openssl"),
+                     0);
     printf("# HMAC backend: %s\n", b);
 }
 

@@ -26,8 +26,8 @@ library_path = _native.lib_path
 
 def feature_enabled(name: str) -> bool:
     """Whether the loaded library was built with an optional feature:
-    ``"sqlite"``, ``"curl"``, ``"microhttpd"``, ``"postgres"``,
-    ``"openssl"``. Unknown names give False."""
+    ``"sqlite"``, ``"curl"``, or its crypto backend, ``"crypto=openssl"`` /
+    ``"crypto=mbedtls"`` (constra_features()). Unknown names give False."""
     if not isinstance(name, str):
         raise wrong_type("name", "a str", name)
     return bool(_native.feature_enabled(name.encode("utf-8")))
