@@ -38,6 +38,12 @@ int constra_storage_sqlite(constra_storage *out, const constra_platform *platfor
                          "libconstra was built without SQLite");
 }
 
+const char *constra__sqlite_statement_sql(size_t i)
+{
+    (void)i;
+    return NULL;
+}
+
 #else /* CONSTRA_HAVE_SQLITE */
 
 #include <sqlite3.h>
@@ -160,7 +166,10 @@ enum {
     ST_INTENT_UPDATE,
     ST_CHECKOUT_ADD,
     ST_CHECKOUT_OWNER,
-    ST_INTENT_LIST,
+    ST_INTENT_LIST,           /* the four list statements, in this order: */
+    ST_INTENT_LIST_STATUS,    /* ... + status = */
+    ST_INTENT_LIST_REFERENCE, /* ... + reference = */
+    ST_INTENT_LIST_BOTH,      /* ... + both */
     ST_EVENT_INSERT,
     ST_EVENTS_OF,
     ST_EVENTS_ALL,
@@ -204,10 +213,22 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_INTENT_UPDATE] = "UPDATE intents SET status = ?2, reference = ?3,"
                          " checkout_request_id = ?4, created_at_ms = ?5, updated_at_ms = ?6,"
                          " version = ?7, document = ?8 WHERE id = ?1 AND version = ?9",
-    [ST_INTENT_LIST] = "SELECT " INTENT_COLS " FROM intents"
-                       " WHERE (?1 = '' OR status = ?1) AND (?2 = '' OR reference = ?2)"
-                       " AND (?3 = 0 OR created_at_ms >= ?3) AND (?4 = 0 OR created_at_ms < ?4)"
-                       " AND (?5 = '' OR id < ?5) ORDER BY id DESC LIMIT ?6",
+    /* One statement per filter shape, so that each one's equality and the
+     * cursor are an index range (intents_status, intents_reference, the
+     * primary key): "(?1 = '' OR status = ?1)" would make SQLite scan the
+     * whole table. ?5 is the cursor, bound to a byte above every id
+     * (0xFF) for the first page; the created_at bounds stay filters. ?6 (LIMIT)
+     * is the highest parameter in each, so the binds are the same. */
+#define LIST_RANGE " AND (?3 = 0 OR created_at_ms >= ?3) AND (?4 = 0 OR created_at_ms < ?4)" \
+                   " AND id < ?5 ORDER BY id DESC LIMIT ?6"
+    [ST_INTENT_LIST] = "SELECT " INTENT_COLS " FROM intents WHERE 1" LIST_RANGE,
+    [ST_INTENT_LIST_STATUS] = "SELECT " INTENT_COLS " FROM intents"
+                              " INDEXED BY intents_status WHERE status = ?1" LIST_RANGE,
+    [ST_INTENT_LIST_REFERENCE] = "SELECT " INTENT_COLS " FROM intents"
+                                 " INDEXED BY intents_reference WHERE reference = ?2" LIST_RANGE,
+    [ST_INTENT_LIST_BOTH] = "SELECT " INTENT_COLS " FROM intents INDEXED BY intents_reference"
+                            " WHERE reference = ?2 AND status = ?1" LIST_RANGE,
+#undef LIST_RANGE
     [ST_EVENT_INSERT] = "INSERT INTO events (id, intent_id, type, created_at_ms, document)"
                         " VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_EVENTS_OF] = "SELECT " EVENT_COLS " FROM events WHERE intent_id = ?1 AND sequence > ?2"
@@ -253,6 +274,13 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_META_GET] = "SELECT value FROM workspace_meta WHERE key = ?1",
     [ST_META_PUT] = "INSERT INTO workspace_meta (key, value) VALUES (?1, ?2)",
 };
+
+/* The SQL of statement i (NULL past the end), for the test that checks
+ * every query's plan uses an index. */
+const char *constra__sqlite_statement_sql(size_t i)
+{
+    return i < ST_COUNT ? statement_sql[i] : NULL;
+}
 
 typedef struct sq_store {
     constra_platform platform;
@@ -643,12 +671,16 @@ static int sq_list_intents(void *ud, const constra_storage_query *q,
     }
     int count = 0;
     constra__lock(&s->platform, s->mutex);
-    sqlite3_stmt *st = stmt(s, ST_INTENT_LIST);
+    int by_status = q->status && q->status[0];
+    int by_reference = q->reference && q->reference[0];
+    sqlite3_stmt *st = stmt(s, ST_INTENT_LIST + by_status + 2 * by_reference);
     bind_text(st, 1, q->status);
     bind_text(st, 2, q->reference);
     sqlite3_bind_int64(st, 3, q->created_from_ms);
     sqlite3_bind_int64(st, 4, q->created_to_ms);
-    bind_text(st, 5, q->starting_after);
+    /* The byte 0xFF never occurs in UTF-8, so under SQLite's BINARY
+     * collation it sorts above every stored id: the first page. */
+    bind_text(st, 5, q->starting_after && q->starting_after[0] ? q->starting_after : "\xff");
     sqlite3_bind_int64(st, 6, limit_of(q->limit));
     int rc = emit_intents(s, st, emit, ctx, &count);
     constra__unlock(&s->platform, s->mutex);

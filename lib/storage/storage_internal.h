@@ -48,4 +48,8 @@ int constra__storage_delivery_matches(const constra_storage_delivery_query *q,
                                       const char *id, const char *endpoint_id, const char *state,
                                       int64_t next_attempt_at_ms);
 
+/* The SQLite storage's prepared statements, in order; NULL past the last
+ * (and always NULL in a build without SQLite). For tests of query plans. */
+const char *constra__sqlite_statement_sql(size_t i);
+
 #endif
