@@ -10,18 +10,36 @@
 #define CONSTRA_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_NO 1
 #define CLI_EXIT_USAGE 2
 
+/* One option of a command, as its --help, 'constra help CMD' and the
+ * constra.1 man page show it (all three are printed from these tables). */
+typedef struct cli_option {
+    const char *name;     /* "--port"; NULL ends a table */
+    const char *arg;      /* "P", or NULL for a flag */
+    const char *fallback; /* the default, in words; NULL: none */
+    const char *help;     /* what it does, one or more sentences */
+} cli_option;
+
 typedef struct cli_command {
     const char *name;
     int (*run)(int argc, char **argv);
     const char *usage;   /* one line: arguments after the name */
     const char *summary; /* one line: what it does */
+    const cli_option *options; /* NULL: none beyond the usage line */
+    const char *notes;   /* NULL, or paragraphs (environment, exit codes) */
 } cli_command;
+
+/* Prints a command's whole help (usage, summary, options, notes) to
+ * out. Used by 'constra help CMD' and by 'constra CMD --help'. */
+void cli_print_help(const cli_command *c, FILE *out);
+/* The command of that name in cli_commands, or NULL. */
+const cli_command *cli_find_command(const char *name);
 
 /* The table in main.c, terminated by a zeroed entry. */
 extern const cli_command cli_commands[];

@@ -51,6 +51,8 @@ typedef struct serve_options {
     const char *access_log;
     unsigned threads;
     int timeout_s;
+    int header_timeout_s;       /* 0: the same as timeout_s */
+    unsigned max_client_connections;
     int sync_normal;
     int emulate_daraja;
     const char *daraja_key;     /* NULL: the emulator's default */
@@ -83,6 +85,76 @@ typedef struct serve_options {
 
 /* ---- options ------------------------------------------------------------------ */
 
+/* Every option of the command: the parser accepts exactly these (a NULL
+ * arg is a flag), and --help, 'constra help serve' and constra.1 print
+ * them (main.c). */
+const cli_option serve_options_table[] = {
+    {"--host", "H", "127.0.0.1", "Address to listen on: an IP address or a name (0.0.0.0 or :: "
+                                 "for every interface)."},
+    {"--port", "P", "8000", "TCP port; 0 picks a free one (the banner says which). A port "
+                            "already in use fails the start-up (exit 1)."},
+    {"--db", "FILE|:memory:", "constra.db", "The SQLite database file, created when missing; "
+                                            ":memory: keeps everything in memory (lost at exit)."},
+    {"--secret-key", "K", "CONSTRA_SECRET_KEY, else a fresh cs_test_ key",
+     "The workspace's secret key (cs_test_ sandbox, cs_live_ live). Visible in the process "
+     "list: prefer CONSTRA_SECRET_KEY."},
+    {"--rate-limit", "N", "100", "Requests per second per client (the workspace key, else the "
+                                 "client address), with X-RateLimit-* headers and 429 past it; "
+                                 "0 turns the limiter off."},
+    {"--rate-burst", "N", "twice the rate", "Requests a client may make at once before the "
+                                            "rate applies."},
+    {"--access-log", "FILE|-|off", "- (standard error)",
+     "Where the access log goes, one line per request (never the key or the body)."},
+    {"--threads", "N", "the CPUs, 2 to 8", "HTTP threads; each serves many connections."},
+    {"--timeout", "S", "10", "Seconds a connection may stay idle (no byte either way) before "
+                             "it is closed."},
+    {"--header-timeout", "S", "the --timeout value",
+     "Seconds a client has to send a whole request head (request line and headers), counted "
+     "from its connection or its previous response, however slowly the bytes come; then it "
+     "gets a 408 and the connection is closed."},
+    {"--max-client-connections", "N", "64",
+     "Connections one client address may hold at once; more are refused as they come. The "
+     "server's own limit is 1000."},
+    {"--sync-normal", NULL, "off (FULL)", "SQLite synchronous=NORMAL: faster commits, but a "
+                                          "power cut may lose the last ones (never corrupts)."},
+    {"--callback-timeout", "S", "120", "Seconds to wait for the provider's callback before an "
+                                       "attempt is queried and then needs recovery."},
+    {"--public-url", "URL", "the listen URL",
+     "The base URL the world reaches this server at: the callback URL given to the provider "
+     "and shown by /workspace is built from it."},
+    {"--rail", "sim|daraja", "sim (daraja for a cs_live_ key)",
+     "The payment rail: the in-process simulator, or Safaricom's Daraja over HTTPS."},
+    {"--rail-env", "sandbox|production", "production for a cs_live_ key, else sandbox",
+     "The Daraja environment (its base URL)."},
+    {"--rail-url", "URL", "the environment's", "Daraja's base URL (an emulator's, a proxy)."},
+    {"--rail-consumer-key", "K", "CONSTRA_RAIL_CONSUMER_KEY", "The Daraja app's consumer key."},
+    {"--rail-shortcode", "N", "CONSTRA_RAIL_SHORTCODE", "The paybill or till shortcode."},
+    {"--emulate-daraja", NULL, "off",
+     "Also answer Daraja's own paths (OAuth, STK push, STK query) as a Daraja emulator, "
+     "sending callbacks to the CallBackURL of each push."},
+    {"--daraja-consumer-key", "K", "emulator-consumer-key",
+     "The consumer key the emulator accepts (with --emulate-daraja)."},
+    {"--daraja-consumer-secret", "S", "the emulator's default",
+     "The consumer secret the emulator accepts (with --emulate-daraja)."},
+    {"--daraja-result-delay-ms", "MS", "20000",
+     "How long the emulated customer takes before the emulator calls back."},
+    {NULL, NULL, NULL, NULL},
+};
+
+const char serve_notes[] =
+    "Environment: CONSTRA_SECRET_KEY (the key, when --secret-key is absent); "
+    "CONSTRA_RAIL_CONSUMER_SECRET and CONSTRA_RAIL_PASSKEY (the Daraja secrets: environment "
+    "only, never argv); CONSTRA_RAIL_CONSUMER_KEY and CONSTRA_RAIL_SHORTCODE (when the options "
+    "are absent).\n"
+    "Paths: /api/v1 and /v1 (the REST API, Bearer key), /api/v1/providers/mpesa/callback "
+    "(provider callbacks, with the callback token), / (the dashboard), /healthz (the process "
+    "answers) and /readyz (the storage answers), both without a key, /metrics (Prometheus "
+    "text, Bearer key).\n"
+    "Signals: SIGINT or SIGTERM stop accepting, let requests in flight finish (up to 10 s; "
+    "a second signal cuts it short) and exit 0. Exit status: 0 stopped cleanly, 1 could not "
+    "start (storage, port in use), 2 usage errors.";
+
+
 static int parse_num(const char *opt, const char *text, int64_t lo, int64_t hi, int64_t *out)
 {
     if (cli_parse_int64(text, out) != 0 || *out < lo || *out > hi) {
@@ -104,6 +176,8 @@ static int parse_options(int argc, char **argv, serve_options *o)
     o->access_log = "-";
     o->threads = ncpu < 2 ? 2 : ncpu > 8 ? 8 : (unsigned)ncpu;
     o->timeout_s = 10;
+    o->header_timeout_s = 0;
+    o->max_client_connections = 64;
     o->sync_normal = 0;
     o->emulate_daraja = 0;
     o->daraja_key = NULL;
@@ -116,30 +190,29 @@ static int parse_options(int argc, char **argv, serve_options *o)
     o->rail_url = NULL;
     o->rail_consumer_key = NULL;
     o->rail_shortcode = NULL;
-    static const char *const valued[] = {
-        "--host", "--port", "--db", "--secret-key", "--rate-limit", "--rate-burst",
-        "--access-log", "--threads", "--timeout", "--daraja-consumer-key",
-        "--daraja-consumer-secret", "--daraja-result-delay-ms", "--callback-timeout",
-        "--public-url", "--rail", "--rail-env", "--rail-url", "--rail-consumer-key",
-        "--rail-shortcode", NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = NULL;
         int64_t n = 0;
-        if (strcmp(a, "--sync-normal") == 0) {
-            o->sync_normal = 1;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            cli_print_help(cli_find_command("serve"), stdout);
+            return -1; /* done: exit 0 */
+        }
+        const cli_option *opt = serve_options_table;
+        while (opt->name != NULL && strcmp(a, opt->name) != 0) {
+            opt++;
+        }
+        if (opt->name == NULL) {
+            return cli_usage_error("serve", "unknown option '%s' (see 'constra serve --help')",
+                                   a);
+        }
+        if (opt->arg == NULL) {
+            if (strcmp(a, "--sync-normal") == 0) {
+                o->sync_normal = 1;
+            } else {
+                o->emulate_daraja = 1;
+            }
             continue;
-        }
-        if (strcmp(a, "--emulate-daraja") == 0) {
-            o->emulate_daraja = 1;
-            continue;
-        }
-        size_t k = 0;
-        while (valued[k] != NULL && strcmp(a, valued[k]) != 0) {
-            k++;
-        }
-        if (valued[k] == NULL) {
-            return cli_usage_error("serve", "unknown option '%s' (see 'constra help serve')", a);
         }
         if ((v = cli_option_value("serve", argc, argv, &i)) == NULL) {
             return CLI_EXIT_USAGE;
@@ -210,15 +283,31 @@ static int parse_options(int argc, char **argv, serve_options *o)
             o->rail_consumer_key = v;
         } else if (strcmp(a, "--rail-shortcode") == 0) {
             o->rail_shortcode = v;
-        } else {
+        } else if (strcmp(a, "--header-timeout") == 0) {
+            if (parse_num(a, v, 1, 3600, &n)) {
+                return CLI_EXIT_USAGE;
+            }
+            o->header_timeout_s = (int)n;
+        } else if (strcmp(a, "--max-client-connections") == 0) {
+            if (parse_num(a, v, 1, 1000, &n)) {
+                return CLI_EXIT_USAGE;
+            }
+            o->max_client_connections = (unsigned)n;
+        } else if (strcmp(a, "--timeout") == 0) {
             if (parse_num(a, v, 1, 3600, &n)) {
                 return CLI_EXIT_USAGE;
             }
             o->timeout_s = (int)n;
+        } else {
+            /* An option of the table without a case here: a bug of ours. */
+            return cli_usage_error("serve", "option '%s' is not handled", a);
         }
     }
     if (o->burst <= 0) {
         o->burst = o->rate * 2;
+    }
+    if (o->header_timeout_s == 0) {
+        o->header_timeout_s = o->timeout_s;
     }
     if (!o->emulate_daraja && (o->daraja_key || o->daraja_secret || o->daraja_delay_ms)) {
         return cli_usage_error("serve", "the --daraja-* options need --emulate-daraja");
@@ -372,6 +461,7 @@ static int generate_key(char *out, size_t size)
 
 typedef struct ticker {
     constra_t *handle;
+    serve_metrics *metrics;
     constra_daraja_emulator *emulator; /* NULL: no emulator */
     pthread_t thread;
     pthread_mutex_t lock;
@@ -403,6 +493,9 @@ static void *ticker_main(void *arg)
             fprintf(stderr, "constra serve: tick recovered\n");
         }
         failing = rc != CONSTRA_OK;
+        if (failing) {
+            atomic_fetch_add(&t->metrics->tick_failures, 1);
+        }
 
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
@@ -419,10 +512,12 @@ static void *ticker_main(void *arg)
     return NULL;
 }
 
-static int ticker_start(ticker *t, constra_t *handle, constra_daraja_emulator *emulator)
+static int ticker_start(ticker *t, constra_t *handle, constra_daraja_emulator *emulator,
+                        serve_metrics *metrics)
 {
     memset(t, 0, sizeof(*t));
     t->handle = handle;
+    t->metrics = metrics;
     t->emulator = emulator;
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -649,8 +744,9 @@ int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     serve_options o;
-    if (parse_options(argc, argv, &o) != 0) {
-        return CLI_EXIT_USAGE;
+    int prc = parse_options(argc, argv, &o);
+    if (prc != 0) {
+        return prc < 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     }
 
     char generated[8 + 2 * KEY_RANDOM_BYTES + 1];
@@ -712,22 +808,38 @@ int cmd_serve(int argc, char **argv)
     server.limiter = limiter;
     server.log = &log;
     server.connection_timeout_s = o.timeout_s;
+    server.max_client_connections = o.max_client_connections;
     atomic_init(&server.in_flight, 0);
     atomic_init(&server.draining, 0);
+    /* Both outlive the daemon: its threads use them until it stops. */
+    static serve_conns conns;
+    static serve_metrics metrics;
+    server.conns = &conns;
+    server.metrics = &metrics;
+    if (serve_metrics_init(&metrics, constra_now_ms(handle)) != 0) {
+        fprintf(stderr, "constra serve: cannot set up the metrics\n");
+        goto out_handle;
+    }
+    if (serve_conns_start(&conns, (int64_t)o.header_timeout_s * 1000) != 0) {
+        fprintf(stderr, "constra serve: cannot start the connection watchdog\n");
+        goto out_metrics;
+    }
 
     struct MHD_Daemon *daemon = serve_http_start(&server, &addr, addr_len, o.threads);
     if (daemon == NULL) {
-        fprintf(stderr, "constra serve: cannot listen on %s port %d (in use?)\n", o.host, o.port);
-        goto out_handle;
+        /* libmicrohttpd has said why (bind: Address already in use). */
+        fprintf(stderr, "constra serve: cannot listen on %s port %d (is another server on "
+                        "it?)\n", o.host, o.port);
+        goto out_conns;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
     int port = info ? (int)info->port : o.port;
 
     ticker tick;
-    if (ticker_start(&tick, handle, emulator) != 0) {
+    if (ticker_start(&tick, handle, emulator, &metrics) != 0) {
         fprintf(stderr, "constra serve: cannot start the ticker thread\n");
         MHD_stop_daemon(daemon);
-        goto out_handle;
+        goto out_conns;
     }
 
     char host[300];
@@ -802,6 +914,10 @@ int cmd_serve(int argc, char **argv)
     rc = CLI_EXIT_OK;
     fprintf(stderr, "constra serve: stopped\n");
 
+out_conns:
+    serve_conns_stop(&conns);
+out_metrics:
+    serve_metrics_destroy(&metrics);
 out_handle:
     /* After the ticker and the daemon: nothing uses it any more. */
     constra_daraja_emulator_free(emulator);

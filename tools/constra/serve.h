@@ -7,6 +7,9 @@
  *                  headers
  *   serve_limit.c  the per-key token-bucket rate limiter
  *   serve_log.c    the access log
+ *   serve_conn.c   the request-head deadline (a watchdog over every open
+ *                  connection)
+ *   serve_metrics.c the counters behind GET /metrics
  *   serve_assets   the dashboard files, generated at build time by
  *                  scripts/embed_files.py (serve_assets.c in the build dir)
  *
@@ -105,6 +108,92 @@ typedef struct serve_log_entry {
  * lines. Thread-safe (one stdio call per line). */
 void serve_log_write(serve_log *log, const serve_log_entry *e);
 
+/* ---- connections: the request-head deadline ------------------------------- */
+
+/* libmicrohttpd's connection time-out restarts on every byte, so a client
+ * sending one header byte every few seconds holds its connection for
+ * ever. Each connection is registered here (libmicrohttpd's connection
+ * notifications) with the time its current request head began: when it
+ * was accepted, then when the previous response was sent. A watchdog
+ * thread cuts every connection whose head is not complete after
+ * head_timeout_ms: a 408 in the JSON error shape if its request line had
+ * arrived, then shutdown(2), which libmicrohttpd sees as the client going
+ * away and cleans up on its own thread. */
+typedef struct serve_conn {
+    struct serve_conn *prev, *next;
+    int fd;
+    int64_t head_since_ms; /* monotonic */
+    int in_head;           /* waiting for (the rest of) a request head */
+    int has_line;          /* its request line has arrived */
+    int cut;               /* the watchdog has cut it */
+} serve_conn;
+
+typedef struct serve_conns {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    pthread_t thread;
+    int running, stop;
+    serve_conn list;          /* sentinel of a circular list */
+    int64_t head_timeout_ms;
+    long open;                /* connections registered now */
+    atomic_long cut_total;    /* connections cut for a late head */
+    char late[400];           /* the 408 answer, whole */
+    size_t late_len;
+} serve_conns;
+
+/* Starts the watchdog. Returns 0, or -1 (no thread or mutex). */
+int serve_conns_start(serve_conns *c, int64_t head_timeout_ms);
+/* Stops the watchdog and frees what is still registered (call after
+ * the daemon has stopped). */
+void serve_conns_stop(serve_conns *c);
+/* Connection notifications, from libmicrohttpd's threads. opened returns
+ * the record (NULL when out of memory: that connection is not watched). */
+serve_conn *serve_conn_opened(serve_conns *c, int fd);
+void serve_conn_closed(serve_conns *c, serve_conn *conn);
+void serve_conn_line(serve_conns *c, serve_conn *conn);      /* request line read */
+void serve_conn_head_done(serve_conns *c, serve_conn *conn); /* headers complete */
+void serve_conn_next(serve_conns *c, serve_conn *conn);      /* response sent */
+
+/* ---- metrics ------------------------------------------------------------------ */
+
+#define SERVE_METRIC_ROWS 256
+#define SERVE_LATENCY_BUCKETS 12
+
+/* One counter per (route, method, status). Routes are labels of our own
+ * (serve_route_label), never the raw path, so the table stays bounded
+ * whatever paths clients invent; past its size requests are counted in
+ * `overflow`. */
+typedef struct serve_metric_row {
+    char route[48];
+    char method[8];
+    int status;
+    unsigned long count;
+} serve_metric_row;
+
+typedef struct serve_metrics {
+    pthread_mutex_t lock;
+    serve_metric_row rows[SERVE_METRIC_ROWS];
+    size_t row_count;
+    unsigned long overflow;
+    unsigned long latency[SERVE_LATENCY_BUCKETS + 1]; /* +Inf last */
+    double latency_sum_s;
+    unsigned long latency_count;
+    unsigned long callbacks_accepted, callbacks_refused;
+    unsigned long storage_errors;   /* 5xx answered by the router */
+    unsigned long framing_refused;  /* requests refused for their framing */
+    atomic_ulong tick_failures;
+    int64_t started_ms;             /* wall clock, for the uptime */
+} serve_metrics;
+
+int serve_metrics_init(serve_metrics *m, int64_t now_ms);
+void serve_metrics_destroy(serve_metrics *m);
+/* One finished request. target is the raw target (the query is ignored). */
+void serve_metrics_request(serve_metrics *m, const char *method, const char *target,
+                           int status, double duration_ms);
+void serve_metrics_framing(serve_metrics *m);
+/* The bounded label of a path: "/v1/payment-intents/{id}/retry" etc. */
+void serve_route_label(const char *target, char *out, size_t size);
+
 /* ---- the server ------------------------------------------------------------ */
 
 typedef struct serve_server {
@@ -116,6 +205,9 @@ typedef struct serve_server {
      * (serve_http.c), NULL when off. Thread-safe. */
     constra_daraja_emulator *emulator;
     int connection_timeout_s;
+    unsigned max_client_connections; /* per client address */
+    serve_conns *conns;         /* the head deadline; never NULL */
+    serve_metrics *metrics;     /* never NULL */
     /* Requests between their request line and their completion: the
      * shutdown waits for this to fall to zero. */
     atomic_int in_flight;
@@ -130,6 +222,10 @@ struct MHD_Daemon;
  * callbacks. Returns the daemon, or NULL (message on stderr). */
 struct MHD_Daemon *serve_http_start(serve_server *s, const void *addr, size_t addr_len,
                                     unsigned threads);
+
+/* The Prometheus text of GET /metrics into a malloc'd string (NULL when
+ * out of memory); counts the intents by status from the handle. */
+char *serve_metrics_text(serve_server *s, size_t *len);
 
 /* Monotonic milliseconds, for buckets and durations. */
 int64_t serve_mono_ms(void);

@@ -412,12 +412,266 @@ static enum MHD_Result send_emulator(struct MHD_Connection *conn, serve_request 
     return answer(conn, r, status, resp, strcmp(method, "HEAD") == 0 ? 0 : len);
 }
 
+/* ---- framing (RFC 9112) ------------------------------------------------------ */
+
+#define FRAMING_FIELDS_MAX (HEADERS_MAX + 1)
+
+typedef struct framing_scan {
+    struct {
+        const char *key, *value;
+        size_t key_size, value_size;
+    } fields[FRAMING_FIELDS_MAX];
+    size_t count;
+    int content_length;     /* how many Content-Length fields */
+    int transfer_encoding;  /* how many Transfer-Encoding fields */
+    int te_not_chunked;     /* a Transfer-Encoding other than exactly "chunked" */
+    int bad_octet;          /* a control octet in a name or value */
+} framing_scan;
+
+static int has_bad_octet(const char *p, size_t n, int in_value)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        /* A value may hold HTAB (RFC 9110 5.5); nothing else below 0x20,
+         * and no DEL. A name is a token: no controls, no space. */
+        if ((c < 0x20 && !(in_value && c == '\t')) || c == 0x7f || (!in_value && c == ' ')) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static enum MHD_Result scan_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    framing_scan *f = cls;
+    if (key == NULL) {
+        return MHD_YES;
+    }
+    if (f->count < FRAMING_FIELDS_MAX) {
+        f->fields[f->count].key = key;
+        f->fields[f->count].key_size = key_size;
+        f->fields[f->count].value = value;
+        f->fields[f->count].value_size = value_size;
+        f->count++;
+    }
+    if (strlen(key) != key_size || has_bad_octet(key, key_size, 0) ||
+        (value != NULL && (strlen(value) != value_size ||
+                           has_bad_octet(value, value_size, 1)))) {
+        f->bad_octet = 1;
+        return MHD_YES;
+    }
+    if (strcasecmp(key, "Content-Length") == 0) {
+        f->content_length++;
+    } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+        f->transfer_encoding++;
+        /* The only coding a server must know, and the only one we
+         * decode (libmicrohttpd): "gzip, chunked" would otherwise wait
+         * for a body it never reads. */
+        if (value == NULL || strcasecmp(value, "chunked") != 0) {
+            f->te_not_chunked = 1;
+        }
+    }
+    return MHD_YES;
+}
+
+#if MHD_VERSION <= 0x00097500
+/*
+ * libmicrohttpd 0.9.75 (Debian 12's) parses a field line in place in its
+ * read buffer: the ':' and the line's CR and LF become NUL bytes and the
+ * value is measured with strlen. So a NUL inside a value silently ends it
+ * ("Bearer <key>\0junk" reads as "Bearer <key>") and an obsolete folded
+ * line (RFC 9112 5.2) is glued onto the field name in a new buffer. Both
+ * leave a trace in where the fields lie, which this reads back: each name
+ * is followed by its NUL (the ':'), optional blanks and its value; the
+ * value by one NUL per line terminator byte and then the next name. Only
+ * bytes between fields libmicrohttpd handed us are read (all inside its
+ * read buffer, which holds the whole head). Later versions parse
+ * differently and refuse these themselves (MHD_OPTION_CLIENT_DISCIPLINE_LVL),
+ * so this is compiled for 0.9.75 and older only.
+ */
+static const char *layout_error(const framing_scan *f)
+{
+    for (size_t i = 0; i < f->count && i < FRAMING_FIELDS_MAX; i++) {
+        const char *key = f->fields[i].key, *value = f->fields[i].value;
+        size_t ks = f->fields[i].key_size, vs = f->fields[i].value_size;
+        if (value == NULL) {
+            continue;
+        }
+        /* The value after its name: name NUL [blanks] value. Compared
+         * as integers: a folded name lives in another buffer. */
+        uintptr_t k = (uintptr_t)key, v = (uintptr_t)value;
+        if (v < k + ks + 1 || v > k + ks + 1 + 256) {
+            return "a header field is folded over several lines (obsolete line folding)";
+        }
+        for (const char *p = key + ks + 1; p < value; p++) {
+            if (*p != ' ' && *p != '\t') {
+                return "a header field is folded over several lines (obsolete line folding)";
+            }
+        }
+        const char *end = value + vs; /* the NUL that ended the value */
+        if (i + 1 < f->count && i + 1 < FRAMING_FIELDS_MAX) {
+            uintptr_t next = (uintptr_t)f->fields[i + 1].key, e = (uintptr_t)end;
+            /* CR LF -> two NULs; a bare LF -> one. Anything else between
+             * this value and the next name was cut off at a NUL. */
+            if (next != e + 1 && !(next == e + 2 && end[1] == '\0')) {
+                /* The next name elsewhere: glued from a folded line. */
+                return next < e || next > e + 65536
+                           ? "a header field is folded over several lines (obsolete line folding)"
+                           : "a header field value has a NUL byte";
+            }
+        } else if (end[1] != '\0') {
+            /* The last field: its terminator (or the empty line's) follows. */
+            return "a header field value has a NUL byte";
+        }
+    }
+    return NULL;
+}
+#endif
+
+/* Why the request's framing is refused, or NULL when it is sound. The
+ * refusals are those of RFC 9112 sections 5, 6.1 and 6.3, where a sender
+ * and a proxy could read the same bytes as different requests (request
+ * smuggling): several Content-Length fields (even equal ones: a proxy
+ * may have joined two), Content-Length beside Transfer-Encoding, a coding
+ * other than chunked, control octets in fields, obsolete line folding. */
+static const char *framing_error(struct MHD_Connection *conn)
+{
+    framing_scan *f = calloc(1, sizeof(*f));
+    if (f == NULL) {
+        return "the request could not be checked (out of memory)";
+    }
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, scan_field, f);
+    const char *why = NULL;
+    if (f->bad_octet) {
+        why = "a header field has a control character (NUL, CR, LF) in its name or value";
+    } else if (f->content_length > 1) {
+        why = "the request has more than one Content-Length";
+    } else if (f->content_length && f->transfer_encoding) {
+        why = "the request has both Content-Length and Transfer-Encoding";
+    } else if (f->transfer_encoding > 1 || f->te_not_chunked) {
+        why = "the only transfer coding accepted is a single 'chunked'";
+    }
+#if MHD_VERSION <= 0x00097500
+    if (why == NULL) {
+        why = layout_error(f);
+    }
+#endif
+    free(f);
+    return why;
+}
+
+/* ---- operations: health, readiness, metrics ------------------------------------ */
+
+static int is_ops_path(const char *target, size_t len)
+{
+    return (len == 8 && memcmp(target, "/healthz", 8) == 0) ||
+           (len == 7 && memcmp(target, "/readyz", 7) == 0) ||
+           (len == 8 && memcmp(target, "/metrics", 8) == 0);
+}
+
+static enum MHD_Result send_json_text(struct MHD_Connection *conn, serve_request *r,
+                                      unsigned status, const char *body, int head)
+{
+    size_t len = strlen(body);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL) {
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    return answer(conn, r, status, resp, head ? 0 : len);
+}
+
+static void free_text(void *cls)
+{
+    free(cls);
+}
+
+/* /healthz: the process answers (no storage involved). /readyz: the
+ * storage answers a read (a lookup of an id no intent has: "not found" is
+ * the healthy answer). Neither needs the key: a load balancer calls them.
+ * /metrics: the key, as every API route (the counters tell traffic). */
+static enum MHD_Result send_ops(struct MHD_Connection *conn, serve_request *r,
+                                const char *method)
+{
+    int head = strcmp(method, "HEAD") == 0;
+    if (strcmp(method, "GET") != 0 && !head) {
+        return send_error(conn, r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", NULL,
+                          "this path accepts GET and HEAD only", "Allow", "GET, HEAD");
+    }
+    size_t len = path_len_of(r->target);
+    if (len == 8 && memcmp(r->target, "/healthz", 8) == 0) {
+        return send_json_text(conn, r, MHD_HTTP_OK, "{\"status\":\"ok\"}", head);
+    }
+    if (len == 7) {
+        constra_intent *probe = NULL;
+        constra_error err = CONSTRA_ERROR_INIT;
+        int rc = constra_intent_get(r->server->handle, "pi_readyz", &probe, &err);
+        constra_intent_free(probe);
+        if (rc == CONSTRA_E_NOT_FOUND || rc == CONSTRA_OK) {
+            return send_json_text(conn, r, MHD_HTTP_OK,
+                                  "{\"status\":\"ready\",\"storage\":\"ok\"}", head);
+        }
+        return send_error(conn, r, MHD_HTTP_SERVICE_UNAVAILABLE, "storage_unavailable", NULL,
+                          "the storage does not answer", "Retry-After", "1");
+    }
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0 || r->server->secret_key == NULL ||
+        !same_secret(auth + 7, r->server->secret_key)) {
+        return send_error(conn, r, MHD_HTTP_UNAUTHORIZED, auth ? "invalid_api_key"
+                                                                : "authentication_required",
+                          NULL, "/metrics needs 'Authorization: Bearer <secret key>'",
+                          "WWW-Authenticate", "Bearer realm=\"constra\"");
+    }
+    size_t n = 0;
+    char *body = serve_metrics_text(r->server, &n);
+    if (body == NULL) {
+        return send_error(conn, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "api_error", NULL,
+                          "out of memory", NULL, NULL);
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer_with_free_callback_cls(n, body, free_text, body);
+    if (resp == NULL) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    return answer(conn, r, MHD_HTTP_OK, resp, head ? 0 : n);
+}
+
+/* ---- connections ------------------------------------------------------------- */
+
+static serve_conn *conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    serve_server *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci != NULL ? serve_conn_opened(s->conns, ci->connect_fd) : NULL;
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        serve_conn_closed(s->conns, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
 /* ---- callbacks --------------------------------------------------------------- */
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
-    (void)conn;
     serve_server *s = cls;
+    serve_conn_line(s->conns, conn_of(conn));
     serve_request *r = calloc(1, sizeof(*r));
     if (r == NULL) {
         return NULL; /* on_request sees NULL and drops the connection */
@@ -539,6 +793,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_NO;
     }
     if (!r->started) {
+        serve_conn_head_done(s->conns, conn_of(conn));
+        const char *bad_framing = framing_error(conn);
+        if (bad_framing != NULL) {
+            fill_remote(conn, r->remote, sizeof(r->remote));
+            snprintf(r->method, sizeof(r->method), "%s",
+                     strlen(method) < sizeof(r->method) ? method : "-");
+            r->started = 1;
+            serve_metrics_framing(s->metrics);
+            /* Answered before the body, which is never read: libmicrohttpd
+             * closes the connection after this answer. */
+            return send_error(conn, r, MHD_HTTP_BAD_REQUEST, "request_malformed", NULL,
+                              bad_framing, "Connection", "close");
+        }
         int early_413 = 0;
         if (start_request(s, conn, r, method, &early_413) != 0) {
             return MHD_NO;
@@ -568,6 +835,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                           "too many requests: slow down and retry after the Retry-After seconds",
                           "Retry-After", retry);
     }
+    if (is_ops_path(r->target, path_len_of(r->target))) {
+        return send_ops(conn, r, method);
+    }
     if (s->emulator != NULL && is_emulator_path(r->target, path_len_of(r->target))) {
         return send_emulator(conn, r, method);
     }
@@ -582,14 +852,17 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     (void)toe;
-    (void)conn;
     serve_server *s = cls;
     serve_request *r = *con_cls;
     *con_cls = NULL;
+    /* The next request head on this connection gets a fresh budget. */
+    serve_conn_next(s->conns, conn_of(conn));
     if (r == NULL) {
         return;
     }
     if (r->status != 0) {
+        serve_metrics_request(s->metrics, r->method, r->target, r->status,
+                              serve_mono_ms_f() - r->start_ms);
         serve_log_entry e;
         memset(&e, 0, sizeof(e));
         e.wall_ms = r->wall_ms;
@@ -653,10 +926,14 @@ struct MHD_Daemon *serve_http_start(serve_server *s, const void *addr, size_t ad
          * The router refuses single headers over 8 KiB itself. */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
         MHD_OPTION_CONNECTION_LIMIT, 1000u,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+        /* One client address holds at most this many: a flood from one
+         * host cannot take the connection limit. (No address reuse: a
+         * second server on a used port must fail, not share it.) */
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->max_client_connections,
         MHD_OPTION_STRICT_FOR_CLIENT, 1,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         MHD_OPTION_END);
     return d;
 }

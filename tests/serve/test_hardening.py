@@ -1,0 +1,352 @@
+"""constra serve under abusive clients and as an operator runs it (issue 14):
+a used port fails the start, strict framing (RFC 9112) with the JSON error
+shape, a bounded slow-header flood while other clients keep being served,
+the request-head deadline, /healthz /readyz /metrics, ids of any shape 404,
+and every option documented by --help.
+
+Usage: test_hardening.py PATH/TO/constra
+"""
+import json
+import os
+import re
+import socket
+import subprocess
+import threading
+import time
+
+from serve_util import Server, Tap, binary_from_argv, error_code, status_of
+
+binary = binary_from_argv()
+t = Tap()
+
+
+def body_of(raw):
+    return raw.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in raw else b""
+
+
+def count_intents(srv):
+    st, _, body = srv.request("GET", "/v1/payment-intents?limit=100", srv.auth())
+    return len(json.loads(body)["data"]) if st == 200 else -1
+
+
+# ---- a used port --------------------------------------------------------------------------
+srv = Server(binary, "--db", ":memory:")
+second = subprocess.run([binary, "serve", "--port", str(srv.port), "--db", ":memory:",
+                         "--secret-key", srv.key, "--access-log", "off"],
+                        capture_output=True, timeout=30)
+t.ok(second.returncode == 1, "a second server on a used port exits 1", second.returncode)
+t.ok(b"listening on" not in second.stdout and b"cannot listen" in second.stderr,
+     "it says why and never claims to listen", second.stderr.decode(errors="replace"))
+st, _, b1 = srv.create("one-key")
+st2, _, b2 = srv.create("one-key")
+t.ok(st == 201 and b1 == b2 and count_intents(srv) == 1,
+     "the first server alone answers: a re-sent key replays the same intent", (st, st2))
+
+# ---- strict framing -----------------------------------------------------------------------
+K = srv.key.encode()
+AUTH = b"Authorization: Bearer " + K + b"\r\n"
+JSON_CT = b"Content-Type: application/json\r\n"
+BODY = json.dumps({"amount": 10, "currency": "KES", "provider": "mpesa",
+                   "customer": {"phone_number": "254700000001"}}).encode()
+CL = b"Content-Length: " + str(len(BODY)).encode() + b"\r\n"
+POST = b"POST /v1/payment-intents HTTP/1.1\r\nHost: x\r\n"
+GET = b"GET /v1/payment-intents HTTP/1.1\r\nHost: x\r\n"
+chunked = hex(len(BODY))[2:].encode() + b"\r\n" + BODY + b"\r\n0\r\n\r\n"
+cases = [
+    ("two different Content-Length",
+     POST + AUTH + JSON_CT + b"Idempotency-Key: f1\r\n" + CL +
+     b"Content-Length: 3\r\n\r\n" + BODY),
+    ("two equal Content-Length",
+     POST + AUTH + JSON_CT + b"Idempotency-Key: f2\r\n" + CL + CL + b"\r\n" + BODY),
+    ("Content-Length with Transfer-Encoding",
+     POST + AUTH + JSON_CT + b"Idempotency-Key: f3\r\n" + CL +
+     b"Transfer-Encoding: chunked\r\n\r\n" + chunked),
+    ("Transfer-Encoding: gzip, chunked",
+     POST + AUTH + JSON_CT + b"Idempotency-Key: f4\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+     + chunked),
+    ("Transfer-Encoding: gzip",
+     POST + AUTH + JSON_CT + b"Idempotency-Key: f5\r\nTransfer-Encoding: gzip\r\n\r\n" + BODY),
+    ("Transfer-Encoding twice",
+     POST + AUTH + JSON_CT + b"Idempotency-Key: f6\r\nTransfer-Encoding: chunked\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n" + chunked),
+    ("NUL in the Idempotency-Key value",
+     POST + AUTH + JSON_CT + b"Idempotency-Key: nul\x00one\r\n" + CL + b"\r\n" + BODY),
+    ("NUL in the Idempotency-Key value (second)",
+     POST + AUTH + JSON_CT + b"Idempotency-Key: nul\x00two\r\n" + CL + b"\r\n" + BODY),
+    ("NUL after the bearer key", GET + b"Authorization: Bearer " + K + b"\x00junk\r\n\r\n"),
+    ("NUL in the last field", GET + AUTH + b"X-Last: a\x00b\r\n\r\n"),
+    ("bare CR in a value", GET + AUTH + b"X-A: a\rb\r\n\r\n"),
+    ("a control octet in a value", GET + AUTH + b"X-A: a\x01b\r\n\r\n"),
+    ("DEL in a value", GET + AUTH + b"X-A: a\x7fb\r\n\r\n"),
+    ("obsolete line folding (space)", GET + b"Authorization: Bearer\r\n " + K + b"\r\n\r\n"),
+    ("obsolete line folding (tab)", GET + AUTH + b"X-A: one\r\n\ttwo\r\n\r\n"),
+]
+before = count_intents(srv)
+for name, data in cases:
+    raw = srv.raw(data, read_timeout=5)
+    code = error_code(body_of(raw))
+    t.ok(status_of(raw) == 400 and code == "request_malformed" and
+         b"application/json" in raw.split(b"\r\n\r\n", 1)[0],
+         f"framing: {name} -> JSON 400 request_malformed", raw[:400])
+t.eq(count_intents(srv), before, "framing: nothing was stored by any refused request")
+
+# What is sound still works: chunked alone, bare-LF lines, HTAB in a value, an empty value.
+raw = srv.raw(POST + AUTH + JSON_CT + b"Idempotency-Key: ok-chunked\r\n"
+              b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunked)
+t.eq(status_of(raw), 201, "framing: a chunked body alone is accepted")
+raw = srv.raw(b"GET /v1/payment-intents HTTP/1.1\nHost: x\nAuthorization: Bearer " + K +
+              b"\nX-Tab: a\tb\nX-Empty:\nConnection: close\n\n")
+t.eq(status_of(raw), 200, "framing: bare-LF lines, HTAB and an empty value are accepted")
+
+# ---- ids of any shape ---------------------------------------------------------------------
+for pid in ["pi_01hx9k7s4v3p9e7m5n2", "01HX9K7S4V3P9E7M5N2", "intent-42", "pi_" + "a" * 39]:
+    st, _, body = srv.request("GET", "/v1/payment-intents/" + pid, srv.auth())
+    err = json.loads(body).get("error", {})
+    t.ok(st == 404 and err.get("code") == "resource_missing" and err.get("param") == "id",
+         f"GET an unknown id of another shape ({pid[:24]}) is 404 resource_missing", body)
+
+# ---- health, readiness, metrics -----------------------------------------------------------
+st, h, body = srv.request("GET", "/healthz")
+t.ok(st == 200 and json.loads(body) == {"status": "ok"} and
+     h.get("content-type") == "application/json", "/healthz answers 200 without a key", body)
+st, _, body = srv.request("HEAD", "/healthz")
+t.ok(st == 200 and body == b"", "HEAD /healthz: 200, no body")
+st, h, body = srv.request("POST", "/healthz", body=b"")
+t.ok(st == 405 and error_code(body) == "method_not_allowed" and "GET" in h.get("allow", ""),
+     "POST /healthz is a JSON 405 with Allow", body)
+st, _, body = srv.request("GET", "/readyz")
+t.ok(st == 200 and json.loads(body).get("status") == "ready", "/readyz: the storage answers",
+     body)
+st, h, body = srv.request("GET", "/metrics")
+t.ok(st == 401 and error_code(body) == "authentication_required",
+     "/metrics without the key: JSON 401", body)
+st, _, body = srv.request("GET", "/metrics", {"Authorization": "Bearer cs_test_" + "0" * 40})
+t.ok(st == 401 and error_code(body) == "invalid_api_key", "/metrics with a wrong key: 401")
+
+# A forged callback (no token) is refused and counted.
+cb = {"Body": {"stkCallback": {"MerchantRequestID": "m", "CheckoutRequestID": "ws_CO_x",
+                               "ResultCode": 0, "ResultDesc": "x"}}}
+st, _, _ = srv.request("POST", "/api/v1/providers/mpesa/callback",
+                       {"Content-Type": "application/json"}, cb)
+t.eq(st, 401, "a callback without the token is refused")
+
+
+def metrics(server):
+    st, h, body = server.request("GET", "/metrics", server.auth())
+    return st, h, body.decode()
+
+
+def sample(text, name, labels=None):
+    """The value of one sample, or None."""
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)$", line)
+        if not m or m.group(1) != name:
+            continue
+        got = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+        if labels is None or all(got.get(k) == v for k, v in labels.items()):
+            return float(m.group(3))
+    return None
+
+
+st, h, text = metrics(srv)
+t.ok(st == 200 and h.get("content-type", "").startswith("text/plain; version=0.0.4"),
+     "/metrics with the key: Prometheus text", (st, h))
+t.ok(all(re.match(r"^(# (HELP|TYPE) .+|[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? -?[0-9.e+Inf]+)$",
+                  line) for line in text.splitlines() if line),
+     "every line of /metrics is a comment or a sample", text[:3000])
+t.ok((sample(text, "constra_http_requests_total",
+             {"route": "/v1/payment-intents/{id}", "method": "GET", "status": "404"}) or 0) >= 4,
+     "requests are counted by route label (ids folded into {id}), method and status")
+t.ok((sample(text, "constra_callbacks_total", {"result": "refused"}) or 0) >= 1,
+     "the refused callback is counted")
+t.ok((sample(text, "constra_http_framing_refused_total") or 0) >= len(cases),
+     "framing refusals are counted")
+t.ok(sample(text, "constra_storage_up") == 1.0, "constra_storage_up 1")
+n_intents = sum(sample(text, "constra_intents", {"status": s}) or 0
+                for s in re.findall(r'constra_intents\{status="([a-z_]+)"\}', text))
+t.eq(n_intents, count_intents(srv), "constra_intents by status adds up to the stored intents")
+hist = sample(text, "constra_http_request_duration_seconds_count")
+inf = sample(text, "constra_http_request_duration_seconds_bucket", {"le": "+Inf"})
+t.ok(hist is not None and hist == inf and hist > 10, "the latency histogram is consistent",
+     (hist, inf))
+routes = set(re.findall(r'route="([^"]*)"', text))
+# Invented paths do not grow the label table.
+for i in range(50):
+    srv.request("GET", f"/nope-{i}/x{i}", srv.auth())
+st, h, text = metrics(srv)
+routes2 = set(re.findall(r'route="([^"]*)"', text))
+t.ok(len(routes2 - routes) <= 1 and "other" in routes2,
+     "50 invented paths add at most one label ('other')", routes2 - routes)
+t.ok(srv.key not in text, "the key never appears in /metrics")
+t.eq(srv.stop(), 0, "exit 0")
+
+# ---- a bounded slow-header flood ----------------------------------------------------------
+# 8 connections per client address, a 2 s head deadline; the flood comes from
+# 127.0.0.1 (60 connections, each trickling a header byte every 0.4 s), the
+# probes from 127.0.0.2 and 127.0.0.3.
+srv = Server(binary, "--db", ":memory:", "--max-client-connections", "8",
+             "--header-timeout", "2", "--timeout", "30", "--access-log", "off")
+stop = threading.Event()
+flood_stats = {"opened": 0, "refused": 0, "got_408": 0, "closed": 0}
+lock = threading.Lock()
+socks = []
+
+
+def trickle():
+    while not stop.is_set():
+        with lock:
+            live = list(socks)
+        for s in live:
+            try:
+                s.send(b"a")
+            except OSError:
+                pass
+        time.sleep(0.4)
+
+
+for i in range(60):
+    try:
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=5,
+                                     source_address=("127.0.0.1", 0))
+        s.sendall(b"GET /v1/payment-intents HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        socks.append(s)
+        flood_stats["opened"] += 1
+    except OSError:
+        flood_stats["refused"] += 1
+trickler = threading.Thread(target=trickle, daemon=True)
+trickler.start()
+
+
+def probe(source):
+    t0 = time.time()
+    try:
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=3,
+                                     source_address=(source, 0))
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        return status_of(data), time.time() - t0
+    except OSError:
+        return 0, time.time() - t0
+
+
+probes = []
+t_end = time.time() + 4
+while time.time() < t_end:
+    probes.append(probe("127.0.0.2"))
+    probes.append(probe("127.0.0.3"))
+    time.sleep(0.1)
+slowest = max(p[1] for p in probes)
+t.ok(all(p[0] == 200 for p in probes) and slowest < 1.0,
+     f"during the flood {len(probes)} probes from other addresses all answer in < 1 s",
+     f"slowest {slowest:.3f}s, statuses {set(p[0] for p in probes)}")
+stop.set()
+trickler.join()
+
+# Past the cap the server closed the flood's connections at once; the
+# admitted ones were cut at the head deadline, with a JSON 408 once their
+# request line had arrived.
+for s in socks:
+    s.settimeout(4)
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except (socket.timeout, ConnectionResetError, OSError):
+        pass
+    if status_of(data) == 408 and error_code(body_of(data)) == "request_timeout":
+        flood_stats["got_408"] += 1
+    s.close()
+print("# flood", flood_stats, flush=True)
+t.ok(flood_stats["got_408"] <= 8 and flood_stats["got_408"] >= 1,
+     "at most --max-client-connections (8) flood connections were admitted; those got a "
+     "JSON 408 at the head deadline", flood_stats)
+st, _, text = metrics(srv)
+cut = sample(text, "constra_http_connections_cut_total")
+t.ok(cut is not None and 1 <= cut <= 8, "the cuts are counted", cut)
+st, _, _ = srv.request("GET", "/healthz")
+t.eq(st, 200, "after the flood the flooding address is served again")
+
+# One slow client alone: cut after --header-timeout, not after --timeout.
+s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+s.sendall(b"GET /healthz HTTP/1.1\r\n")
+t0 = time.time()
+data = b""
+try:
+    while True:
+        s.send(b"X")
+        time.sleep(0.3)
+        s.settimeout(0.01)
+        try:
+            chunk = s.recv(4096)
+        except socket.timeout:
+            continue
+        if not chunk:
+            break
+        data += chunk
+except (ConnectionResetError, BrokenPipeError, OSError):
+    pass
+took = time.time() - t0
+s.close()
+t.ok(1.5 <= took <= 4.5 and status_of(data) in (0, 408),
+     f"a header trickled a byte at a time is cut at the deadline (2 s; took {took:.1f} s)",
+     data[:200])
+
+# A kept-alive connection gets a fresh budget per request.
+s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+ok = True
+for _ in range(3):
+    time.sleep(1.2)
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = s.recv(4096)
+    ok = ok and status_of(data) == 200
+s.close()
+t.ok(ok, "three requests 1.2 s apart on one connection are all served (budget per head)")
+t.eq(srv.stop(), 0, "exit 0 after the flood")
+t.ok("Sanitizer" not in srv.stderr(), "no sanitizer report", srv.stderr()[-2000:])
+
+# ---- every option documented --------------------------------------------------------------
+for args in (["serve", "--help"], ["serve", "-h"], ["help", "serve"]):
+    r = subprocess.run([binary] + args, capture_output=True, timeout=30)
+    t.ok(r.returncode == 0 and b"--max-client-connections" in r.stdout,
+         "constra " + " ".join(args) + " prints the options, exit 0", r.stderr)
+help_text = subprocess.run([binary, "serve", "--help"], capture_output=True,
+                           timeout=30).stdout.decode()
+options = re.findall(r"^  (--[a-z-]+)( \S+)?$", help_text, re.M)
+t.ok(len(options) >= 23, f"--help lists {len(options)} options", help_text)
+# Each option is described and, where it has one, its default is given.
+blocks = re.split(r"^  (?=--)", help_text, flags=re.M)[1:]
+t.ok(all(len(b.splitlines()) >= 2 for b in blocks), "each option has a description")
+for name in ("--port", "--timeout", "--header-timeout", "--rate-limit", "--db", "--host"):
+    block = next((b for b in blocks if b.startswith(name + " ")), "")
+    t.ok("(default: " in block, f"{name} shows its default", block)
+# Every listed option is one the parser knows (a flag or one with a value).
+unknown = []
+for name, arg in options:
+    if name == "--help":
+        continue
+    argv = [binary, "serve", name] + (["x"] if arg else []) + ["--no-such-option"]
+    r = subprocess.run(argv, capture_output=True, timeout=30)
+    if b"unknown option '" + name.encode() + b"'" in r.stderr:
+        unknown.append(name)
+t.eq(unknown, [], "every option --help lists is accepted by the parser")
+for cmd in ("version", "decode", "phone", "verify", "sign", "help"):
+    r = subprocess.run([binary, cmd, "--help"], capture_output=True, timeout=30)
+    t.ok(r.returncode == 0 and r.stdout.startswith(b"usage: constra " + cmd.encode()),
+         f"constra {cmd} --help", r.stdout[:200] + r.stderr[:200])
+r = subprocess.run([binary, "help", "--man"], capture_output=True, timeout=30)
+man = r.stdout.decode()
+t.ok(r.returncode == 0 and man.startswith(".TH CONSTRA 1") and "\\-\\-header\\-timeout" in man
+     and all(f'.SS "constra {c} ' in man for c in ("serve", "decode", "verify")),
+     "constra help --man prints the man page with every command", man[:300])
+t.done()
