@@ -113,6 +113,8 @@ export interface ClientOptions {
   maxAttempts?: number;
   idempotencyRetentionMs?: number | bigint;
   amountMax?: number | bigint;
+  /** A transport the engine POSTs webhook deliveries through on each tick (null: they queue unsent). */
+  webhookTransport?: Transport | null;
 }
 
 /** Tuning shared by Client.remote() and Client.fromEnv() (0 = the library's default). */
@@ -169,6 +171,32 @@ export interface RouterResponse {
  * Constra API (Client.remote(), Client.fromEnv()) behind the same methods.
  * close() it when done.
  */
+export interface WebhookEndpoint {
+  id: string;
+  object: 'webhook_endpoint';
+  url: string;
+  enabled_events: string[];
+  status: 'enabled' | 'disabled';
+  created_at_ms: number;
+  /** Only from addWebhookEndpoint() and rotateWebhookSecret(). */
+  secret?: string;
+}
+
+export interface WebhookDelivery {
+  id: string;
+  object: 'webhook_delivery';
+  endpoint: string;
+  event: string;
+  event_type: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempt_count: number;
+  last_http_status: number | null;
+  last_error: string | null;
+  next_attempt_at_ms: number | null;
+  attempts: Array<{ at: string; status: number; error: string | null }>;
+  body: Buffer;
+}
+
 export class Client {
   constructor(options?: ClientOptions);
   /** A client whose calls go over HTTP to a Constra API (include/constra/client.h). */
@@ -203,6 +231,20 @@ export class Client {
   handleMpesaCallback(body: Buffer | Uint8Array | string): void;
   request(method: string, target: string, headers?: Record<string, string> | Array<[string, string]>,
     body?: Buffer | Uint8Array | string | null): RouterResponse;
+  /** Registers a webhook endpoint; the result carries its secret (only here). */
+  addWebhookEndpoint(url: string, options?: { enabledEvents?: string[] | null; secret?: string | null }): WebhookEndpoint;
+  webhookEndpoint(id: string): WebhookEndpoint;
+  webhookEndpoints(): WebhookEndpoint[];
+  enableWebhookEndpoint(id: string): WebhookEndpoint;
+  disableWebhookEndpoint(id: string): WebhookEndpoint;
+  deleteWebhookEndpoint(id: string): void;
+  /** A new secret (returned once); both sign deliveries for overlapMs (0: 24 h; at most 7 days). */
+  rotateWebhookSecret(id: string, options?: { overlapMs?: number | bigint }): WebhookEndpoint;
+  /** Queues a webhook.test event to this endpoint only; returns the delivery id. */
+  sendTestWebhook(id: string): string;
+  webhookDeliveries(options?: { endpoint?: string | null; status?: 'pending' | 'delivered' | 'failed' | null;
+    startingAfter?: string | null; limit?: number }): WebhookDelivery[];
+  replayWebhookDelivery(id: string): void;
 }
 
 export type WebhookScheme = 't_v1' | 'body_hex' | 'standard_webhooks';

@@ -74,7 +74,7 @@ function makeStorage(storage) {
  */
 class Client {
   constructor({ storage = 'memory', secretKey = null, mode = 'sandbox', callbackTimeoutMs = 0,
-    maxAttempts = 0, idempotencyRetentionMs = 0, amountMax = 0 } = {}) {
+    maxAttempts = 0, idempotencyRetentionMs = 0, amountMax = 0, webhookTransport = null } = {}) {
     if (typeof mode !== 'string') throw wrongType('mode', 'a string', mode);
     if (!(mode in MODES)) throw invalid('mode', "mode must be 'sandbox' or 'live'");
     const cfg = initStruct(C.config_init, T.ConfigT);
@@ -84,26 +84,33 @@ class Client {
     cfg.idempotency_retention_ms = cint(idempotencyRetentionMs, 'idempotencyRetentionMs', 0n, INT64_MAX);
     cfg.amount_max = cint(amountMax, 'amountMax', 0n, INT64_MAX);
     cfg.secret_key = cstr(secretKey, 'secretKey');
+    // webhookTransport: a JS transport {send(request)} the engine POSTs
+    // webhook deliveries through on each tick; null: they queue unsent.
+    const hooks = webhookTransport === null || webhookTransport === undefined ? null : new TransportAdapter(webhookTransport);
     const { vt, adapter, owned } = makeStorage(storage);
-    // constra_open copies the vtable: it needs to sit in C memory only
+    // constra_open copies the vtables: they need to sit in C memory only
     // for the call.
     const mem = koffi.alloc(T.StorageT, 1);
+    const tmem = hooks ? koffi.alloc(T.TransportT, 1) : null;
     let rc;
     const err = newError();
     const out = [null];
     try {
       koffi.encode(mem, T.StorageT, vt);
       cfg.storage = mem;
+      if (tmem) { koffi.encode(tmem, T.TransportT, hooks.vtable); cfg.transport = tmem; }
       rc = C.open(out, cfg, err);
     } finally {
       koffi.free(mem);
+      if (tmem) koffi.free(tmem);
     }
     if (rc !== 0) {
       if (owned && vt.destroy) koffi.call(vt.destroy, native.protos.DestroyFn, vt.user_data);
       if (adapter) adapter.release();
+      if (hooks) hooks.release();
       throw fromError(rc, err);
     }
-    this._state = { handle: out[0], adapter, transportAdapter: null };
+    this._state = { handle: out[0], adapter, transportAdapter: hooks };
     this.webhookSecret = null;
     finalizer.register(this, this._state, this);
   }
@@ -371,6 +378,124 @@ class Client {
    * {status, headers: [[name, value]...], body: Buffer, json()}. HTTP
    * errors are answers, not exceptions.
    */
+  // ---- webhook endpoints and deliveries (webhook_delivery.h) ----------
+
+  static _endpoint(ep, withSecret) {
+    const types = C.wh_endpoint_event_types(ep);
+    const out = {
+      id: C.wh_endpoint_id(ep), object: 'webhook_endpoint', url: C.wh_endpoint_url(ep),
+      enabled_events: types ? types.split(',') : ['*'],
+      status: C.wh_endpoint_enabled(ep) ? 'enabled' : 'disabled',
+      created_at_ms: Number(C.wh_endpoint_created_at_ms(ep)),
+    };
+    if (withSecret) out.secret = C.wh_endpoint_secret(ep);
+    return out;
+  }
+
+  _endpointCall(fn, withSecret, ...args) {
+    const out = [null];
+    this._call(fn, ...args, out);
+    try { return Client._endpoint(out[0], withSecret); } finally { C.wh_endpoint_free(out[0]); }
+  }
+
+  /**
+   * Registers a webhook endpoint (live mode: https and public addresses
+   * only). Returns it with its signing `secret` (generated 'whsec_...'
+   * unless given): the only time it is returned.
+   */
+  addWebhookEndpoint(url, { enabledEvents = null, secret = null } = {}) {
+    const p = initStruct(C.wh_params_init, T.WebhookEndpointParamsT);
+    p.url = cstr(url, 'url', { required: true });
+    if (enabledEvents !== null) {
+      if (!Array.isArray(enabledEvents) || !enabledEvents.every((e) => typeof e === 'string')) {
+        throw wrongType('enabledEvents', 'an array of strings', enabledEvents);
+      }
+      p.event_types = cstr(enabledEvents.join(','), 'enabledEvents');
+    }
+    p.secret = cstr(secret, 'secret');
+    return this._endpointCall(C.wh_endpoint_add, true, this._h(), p);
+  }
+
+  /** One endpoint (without its secret). */
+  webhookEndpoint(id) { return this._endpointCall(C.wh_endpoint_get, false, this._h(), this._id(id)); }
+
+  /** Every endpoint, by id (without secrets). */
+  webhookEndpoints() {
+    const out = [null];
+    this._call(C.wh_endpoint_list_get, this._h(), out);
+    try {
+      const n = Number(C.wh_endpoint_list_count(out[0]));
+      const all = [];
+      for (let i = 0; i < n; i++) all.push(Client._endpoint(C.wh_endpoint_list_at(out[0], i), false));
+      return all;
+    } finally {
+      C.wh_endpoint_list_free(out[0]);
+    }
+  }
+
+  enableWebhookEndpoint(id) {
+    this._call(C.wh_endpoint_set_enabled, this._h(), this._id(id), 1);
+    return this.webhookEndpoint(id);
+  }
+
+  /** Sends it nothing until enabled (events meanwhile are skipped). */
+  disableWebhookEndpoint(id) {
+    this._call(C.wh_endpoint_set_enabled, this._h(), this._id(id), 0);
+    return this.webhookEndpoint(id);
+  }
+
+  deleteWebhookEndpoint(id) { this._call(C.wh_endpoint_remove, this._h(), this._id(id)); }
+
+  /** A new generated secret (returned once); both sign for overlapMs (0: 24 h; at most 7 days). */
+  rotateWebhookSecret(id, { overlapMs = 0 } = {}) {
+    const ms = cint(overlapMs, 'overlapMs', 0n, INT64_MAX);
+    return this._endpointCall(C.wh_endpoint_rotate_secret, true, this._h(), this._id(id), ms);
+  }
+
+  /** Queues a webhook.test event to this endpoint only; returns the delivery id. */
+  sendTestWebhook(id) {
+    const buf = Buffer.alloc(64);
+    this._call(C.wh_endpoint_send_test, this._h(), this._id(id), buf, buf.length);
+    return buf.subarray(0, buf.indexOf(0)).toString('latin1');
+  }
+
+  /**
+   * Deliveries, oldest first: {id, endpoint, event, event_type, status,
+   * attempt_count, last_http_status, last_error, next_attempt_at_ms,
+   * attempts, body (Buffer)}.
+   */
+  webhookDeliveries({ endpoint = null, status = null, startingAfter = null, limit = 0 } = {}) {
+    const out = [null];
+    this._call(C.wh_delivery_list_get, this._h(), cstr(endpoint, 'endpoint'), cstr(status, 'status'),
+      cstr(startingAfter, 'startingAfter'), Number(cint(limit, 'limit', 0n, 1000n)), out);
+    const l = out[0];
+    try {
+      const rows = [];
+      const n = Number(C.wh_delivery_list_count(l));
+      for (let i = 0; i < n; i++) {
+        const state = C.wh_delivery_state(l, i);
+        const len = [0];
+        const ptr = C.wh_delivery_body(l, i, len);
+        const last = C.wh_delivery_last_status(l, i);
+        rows.push({
+          id: C.wh_delivery_id(l, i), object: 'webhook_delivery', endpoint: C.wh_delivery_endpoint_id(l, i),
+          event: C.wh_delivery_event_id(l, i), event_type: C.wh_delivery_event_type(l, i), status: state,
+          attempt_count: C.wh_delivery_attempts(l, i), last_http_status: last || null,
+          last_error: C.wh_delivery_last_error(l, i) || null,
+          next_attempt_at_ms: state === 'pending' ? Number(C.wh_delivery_next_attempt_at_ms(l, i)) : null,
+          attempts: JSON.parse(C.wh_delivery_attempts_json(l, i) || '[]'),
+          body: native.takeBytes(ptr, len[0]),
+        });
+      }
+      return rows;
+    } finally {
+      C.wh_delivery_list_free(l);
+    }
+  }
+
+  /** Queues a failed or delivered delivery again, due now (same id and body). */
+  replayWebhookDelivery(id) { this._call(C.wh_delivery_replay, this._h(), this._id(id)); }
+
   request(method, target, headers = {}, body = null) {
     const req = initStruct(C.api_request_init, T.ApiRequestT);
     req.method = cstr(method, 'method', { required: true });

@@ -19,6 +19,17 @@
  *   GET  /sandbox/overview                     counts and recent activity
  *   POST /instructions                         typed instruction -> draft
  *   GET  /workspace                            the workspace's configuration
+ *   POST /webhook-endpoints                    {url, enabled_events?}: 201 with
+ *                                              the signing secret (only here)
+ *   GET  /webhook-endpoints                    every endpoint (no secrets)
+ *   GET | DELETE /webhook-endpoints/{id}       one (no secret) | remove it
+ *   POST /webhook-endpoints/{id}/enable | disable
+ *   POST /webhook-endpoints/{id}/rotate-secret {overlap_seconds?}: the new secret;
+ *                                              both sign during the overlap
+ *   POST /webhook-endpoints/{id}/test          202: a webhook.test event to it
+ *   GET  /webhook-deliveries                   ?endpoint=&status=&limit=&cursor=
+ *                                              (attempts, last HTTP status, next try)
+ *   POST /webhook-deliveries/{id}/replay       202: due again, same id and body
  *
  * Authentication: every route but the Daraja callback needs
  * `Authorization: Bearer <secret key>` equal to the handle's

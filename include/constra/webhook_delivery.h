@@ -172,6 +172,45 @@ CONSTRA_API int64_t constra_webhook_endpoint_created_at_ms(
 /** Frees a snapshot from add() or get(). NULL is a no-op. */
 CONSTRA_API void constra_webhook_endpoint_free(constra_webhook_endpoint *endpoint);
 
+/** Default and longest overlap of constra_webhook_endpoint_rotate_secret(). */
+#define CONSTRA_WEBHOOK_ROTATION_OVERLAP_DEFAULT_MS INT64_C(86400000)
+#define CONSTRA_WEBHOOK_ROTATION_OVERLAP_MAX_MS INT64_C(604800000)
+
+/**
+ * Gives an endpoint a new generated secret ("whsec_..."). For `overlap_ms`
+ * (0: 24 hours; at most 7 days) deliveries are signed with both: the
+ * Constra-Signature header carries two v1 entries (t=..,v1=<new>,v1=<old>)
+ * and webhook-signature two ("v1,<new> v1,<old>"), so receivers switch
+ * secrets at their own pace; Constra-Signature-Body (one value) uses the
+ * new secret at once. A second rotation inside the overlap drops the
+ * oldest secret. `out` (may be NULL) receives the endpoint with its new
+ * secret (constra_webhook_endpoint_secret(); free it): that is the only
+ * place the new secret is shown. Errors: CONSTRA_E_NOT_FOUND,
+ * CONSTRA_E_INVALID_ARGUMENT (overlap_ms, id), CONSTRA_E_CONFLICT (changed
+ * concurrently: retry), CONSTRA_E_UNSUPPORTED, CONSTRA_E_STORAGE,
+ * CONSTRA_E_PLATFORM (random source), CONSTRA_E_NOMEM. Thread-safe.
+ */
+CONSTRA_API int constra_webhook_endpoint_rotate_secret(constra_t *handle, const char *id,
+                                                       int64_t overlap_ms,
+                                                       constra_webhook_endpoint **out,
+                                                       constra_error *err);
+
+/**
+ * Queues a "webhook.test" event for this endpoint only (whatever its
+ * event filter; disabled endpoints keep it until enabled): body
+ * {"id":"evt_...","object":"event","type":"webhook.test","created_at":...,
+ * "livemode":...,"data":{"webhook_endpoint_id":"we_..."}}, signed and
+ * retried as every delivery. It is not written to the event log, so no
+ * other endpoint receives it. The delivery id is copied into
+ * `delivery_id` (may be NULL; CONSTRA_ID_SIZE bytes suffice). It is sent
+ * by the next webhook tick. Errors: CONSTRA_E_NOT_FOUND,
+ * CONSTRA_E_INVALID_ARGUMENT, CONSTRA_E_UNSUPPORTED, CONSTRA_E_STORAGE,
+ * CONSTRA_E_NOMEM. Thread-safe.
+ */
+CONSTRA_API int constra_webhook_endpoint_send_test(constra_t *handle, const char *id,
+                                                   char *delivery_id, size_t delivery_id_size,
+                                                   constra_error *err);
+
 /**
  * Deliveries, oldest first, at most `limit` (0 = 100; at most 1000):
  * those of `endpoint_id` (NULL or "" = all) in `state` ("pending",

@@ -301,7 +301,12 @@ enum route {
     R_CALLBACK,        /* Daraja callback: POST, no bearer auth */
     R_OVERVIEW,        /* /sandbox/overview: GET */
     R_INSTRUCTIONS,    /* /instructions: POST */
-    R_WORKSPACE        /* /workspace: GET */
+    R_WORKSPACE,       /* /workspace: GET */
+    R_WH_ENDPOINTS,    /* /webhook-endpoints: GET, POST */
+    R_WH_ENDPOINT,     /* /webhook-endpoints/{id}: GET, DELETE */
+    R_WH_ENDPOINT_ACTION, /* /webhook-endpoints/{id}/enable|disable|rotate-secret|test: POST */
+    R_WH_DELIVERIES,   /* /webhook-deliveries: GET */
+    R_WH_REPLAY        /* /webhook-deliveries/{id}/replay: POST */
 };
 
 static const char *const actions[] = {"simulate-callback", "retry", "cancel", "confirm",
@@ -318,6 +323,30 @@ static int starts(const char *p, size_t n, const char *s)
     size_t k = strlen(s);
     return n >= k && memcmp(p, s, k) == 0;
 }
+
+/* Copies the {id} segment at the start of (path, n) into the context;
+ * *rest is what follows its '/' (NULL when nothing does). 0, or -1 when
+ * the segment is empty. */
+static int take_id(constra__api_ctx *c, const char *path, size_t n, const char **rest,
+                   size_t *rest_len)
+{
+    const char *slash = memchr(path, '/', n);
+    size_t id_len = slash ? (size_t)(slash - path) : n;
+    if (id_len == 0) {
+        return -1;
+    }
+    /* Longer than any id: copied cut, refused as malformed later. */
+    size_t keep = id_len < sizeof(c->id_buf) - 1 ? id_len : sizeof(c->id_buf) - 1;
+    memcpy(c->id_buf, path, keep);
+    c->id_buf[keep] = '\0';
+    c->id = c->id_buf;
+    *rest = slash ? slash + 1 : NULL;
+    *rest_len = slash ? n - id_len - 1 : 0;
+    return 0;
+}
+
+static const char *const endpoint_actions[] = {"enable", "disable", "rotate-secret", "test",
+                                               NULL};
 
 /* Matches the path; *action gets the action name of R_ACTION, the {id}
  * segment is copied into the context. */
@@ -350,26 +379,44 @@ static enum route match(constra__api_ctx *c, const char *path, size_t n, const c
     if (seg_eq(path, n, "/workspace")) {
         return R_WORKSPACE;
     }
+    if (seg_eq(path, n, "/webhook-endpoints")) {
+        return R_WH_ENDPOINTS;
+    }
+    if (seg_eq(path, n, "/webhook-deliveries")) {
+        return R_WH_DELIVERIES;
+    }
+    const char *rest = NULL;
+    size_t rest_len = 0;
+    if (starts(path, n, "/webhook-endpoints/")) {
+        if (take_id(c, path + 19, n - 19, &rest, &rest_len) != 0) {
+            return R_NONE;
+        }
+        if (rest == NULL) {
+            return R_WH_ENDPOINT;
+        }
+        for (size_t i = 0; endpoint_actions[i]; i++) {
+            if (seg_eq(rest, rest_len, endpoint_actions[i])) {
+                *action = endpoint_actions[i];
+                return R_WH_ENDPOINT_ACTION;
+            }
+        }
+        return R_NONE;
+    }
+    if (starts(path, n, "/webhook-deliveries/")) {
+        if (take_id(c, path + 20, n - 20, &rest, &rest_len) != 0) {
+            return R_NONE;
+        }
+        return rest != NULL && seg_eq(rest, rest_len, "replay") ? R_WH_REPLAY : R_NONE;
+    }
     if (!starts(path, n, "/payment-intents/")) {
         return R_NONE;
     }
-    path += 17;
-    n -= 17;
-    const char *slash = memchr(path, '/', n);
-    size_t id_len = slash ? (size_t)(slash - path) : n;
-    if (id_len == 0) {
+    if (take_id(c, path + 17, n - 17, &rest, &rest_len) != 0) {
         return R_NONE;
     }
-    /* Longer than any id: copied cut, refused as malformed later. */
-    size_t keep = id_len < sizeof(c->id_buf) - 1 ? id_len : sizeof(c->id_buf) - 1;
-    memcpy(c->id_buf, path, keep);
-    c->id_buf[keep] = '\0';
-    c->id = c->id_buf;
-    if (slash == NULL) {
+    if (rest == NULL) {
         return R_INTENT;
     }
-    const char *rest = slash + 1;
-    size_t rest_len = n - id_len - 1;
     if (seg_eq(rest, rest_len, "events")) {
         return R_EVENTS;
     }
@@ -386,7 +433,12 @@ static const char *allowed_methods(enum route r)
 {
     switch (r) {
     case R_INTENTS:
+    case R_WH_ENDPOINTS:
         return "GET, POST";
+    case R_WH_ENDPOINT:
+        return "GET, DELETE";
+    case R_WH_DELIVERIES:
+        return "GET";
     case R_INTENT:
     case R_EVENTS:
     case R_OVERVIEW:
@@ -402,7 +454,12 @@ static int method_allowed(enum route r, const char *method)
     int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
     switch (r) {
     case R_INTENTS:
+    case R_WH_ENDPOINTS:
         return get || post;
+    case R_WH_ENDPOINT:
+        return get || strcmp(method, "DELETE") == 0;
+    case R_WH_DELIVERIES:
+        return get;
     case R_INTENT:
     case R_EVENTS:
     case R_OVERVIEW:
@@ -498,7 +555,8 @@ static int dispatch(constra__api_ctx *c)
     }
     /* Only the list reads a query; the callback ignores one (a secret in
      * the CallBackURL's query is fine); elsewhere parameters are unknown. */
-    if (r != R_CALLBACK && !(r == R_INTENTS && strcmp(method, "GET") == 0) && c->query &&
+    if (r != R_CALLBACK && !(r == R_INTENTS && strcmp(method, "GET") == 0) &&
+        r != R_WH_DELIVERIES && c->query &&
         c->query_len > 0) {
         size_t k = strcspn(c->query, "=&");
         char name[64];
@@ -529,6 +587,16 @@ static int dispatch(constra__api_ctx *c)
         return constra__api_instructions(c);
     case R_WORKSPACE:
         return constra__api_workspace(c);
+    case R_WH_ENDPOINTS:
+        return constra__api_wh_endpoints(c);
+    case R_WH_ENDPOINT:
+        return constra__api_wh_endpoint(c);
+    case R_WH_ENDPOINT_ACTION:
+        return constra__api_wh_endpoint_action(c, action);
+    case R_WH_DELIVERIES:
+        return constra__api_wh_deliveries(c);
+    case R_WH_REPLAY:
+        return constra__api_wh_replay(c);
     default:
         return constra__api_error(c, 404, "route_not_found", NULL, "no such route");
     }

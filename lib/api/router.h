@@ -105,7 +105,27 @@ int constra__api_check_members(const cJSON *obj, const char *parent, const char 
  * the REST ones: parameter_missing, parameter_invalid, ...). */
 int constra__api_body_error(constra__api_ctx *c, constra_error *e);
 
-/* ---- routes (routes.c, overview.c, workspace.c) ------------------------------ */
+/* ---- query strings (routes.c) ------------------------------------------------ */
+
+/* A query parameter name and its slot (aliases share one; slots < 32). */
+typedef struct constra__api_qname {
+    const char *name; /* NULL ends a table */
+    int slot;
+} constra__api_qname;
+
+typedef int (*constra__api_qparam_fn)(void *ctx, int slot, const char *name, const char *value,
+                                      constra_error *e);
+
+/* Walks c->query (form-decoded name=value pairs): an unknown name, a
+ * repeated slot, a bad escape, a NUL or an empty value fails into e
+ * (param = the name); each other pair goes to fn. */
+int constra__api_query_parse(const constra__api_ctx *c, const constra__api_qname *names,
+                             constra__api_qparam_fn fn, void *ctx, constra_error *e);
+
+/* A page size: a whole number from 1 to 100 into *out; fails into e. */
+int constra__api_query_limit(const char *value, const char *name, size_t *out, constra_error *e);
+
+/* ---- routes (routes.c, overview.c, workspace.c, webhooks.c) -------------------- */
 
 int constra__api_create(constra__api_ctx *c);
 int constra__api_list(constra__api_ctx *c);
@@ -116,5 +136,11 @@ int constra__api_callback(constra__api_ctx *c);
 int constra__api_instructions(constra__api_ctx *c);
 int constra__api_overview(constra__api_ctx *c);
 int constra__api_workspace(constra__api_ctx *c);
+/* Webhook endpoints and deliveries (webhooks.c). */
+int constra__api_wh_endpoints(constra__api_ctx *c);            /* GET list, POST create */
+int constra__api_wh_endpoint(constra__api_ctx *c);             /* GET one, DELETE */
+int constra__api_wh_endpoint_action(constra__api_ctx *c, const char *action);
+int constra__api_wh_deliveries(constra__api_ctx *c);           /* GET */
+int constra__api_wh_replay(constra__api_ctx *c);               /* POST */
 
 #endif

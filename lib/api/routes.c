@@ -366,32 +366,16 @@ typedef struct list_query {
     int to_zero; /* created[lt]=0: nothing can match */
 } list_query;
 
-static int query_slot(const char *name)
-{
-    static const struct {
-        const char *name;
-        int slot;
-    } names[] = {
-        {"status", Q_STATUS},        {"reference", Q_REFERENCE}, {"created[gte]", Q_FROM},
-        {"created_from", Q_FROM},    {"created[lt]", Q_TO},      {"created_to", Q_TO},
-        {"starting_after", Q_AFTER}, {"limit", Q_LIMIT},
-    };
-    for (size_t i = 0; i < CONSTRA__ARRAY_LEN(names); i++) {
-        if (strcmp(names[i].name, name) == 0) {
-            return names[i].slot;
-        }
-    }
-    return -1;
-}
+static const constra__api_qname list_names[] = {
+    {"status", Q_STATUS},        {"reference", Q_REFERENCE}, {"created[gte]", Q_FROM},
+    {"created_from", Q_FROM},    {"created[lt]", Q_TO},      {"created_to", Q_TO},
+    {"starting_after", Q_AFTER}, {"limit", Q_LIMIT},         {NULL, 0},
+};
 
 /* Reads one parameter into q; fails into e (param = the name). */
 static int list_param(int slot, const char *name, const char *value, list_query *q,
                       constra_error *e)
 {
-    if (value[0] == '\0') {
-        return constra__fail(e, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid", name,
-                             "%s must not be empty", name);
-    }
     switch (slot) {
     case Q_STATUS:
         for (int s = CONSTRA_INTENT_DRAFT; s <= CONSTRA_INTENT_CANCELLED; s++) {
@@ -435,28 +419,33 @@ static int list_param(int slot, const char *name, const char *value, list_query 
         constra__strlcpy(q->after, value, sizeof(q->after));
         q->p.starting_after = q->after;
         return CONSTRA_OK;
-    default: { /* Q_LIMIT */
-        size_t n = strlen(value), v = 0;
-        int ok = n <= 3;
-        for (size_t i = 0; ok && i < n; i++) {
-            ok = value[i] >= '0' && value[i] <= '9';
-            v = v * 10 + (size_t)(value[i] - '0');
-        }
-        if (!ok || v < 1 || v > 100) {
-            return constra__fail(e, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid", name,
-                                 "limit must be a whole number from 1 to 100");
-        }
-        q->p.limit = v;
-        return CONSTRA_OK;
-    }
+    default: /* Q_LIMIT */
+        return constra__api_query_limit(value, name, &q->p.limit, e);
     }
 }
 
-static int parse_list_query(const constra__api_ctx *c, list_query *q, constra_error *e)
+int constra__api_query_limit(const char *value, const char *name, size_t *out, constra_error *e)
+{
+    size_t n = strlen(value), v = 0;
+    int ok = n <= 3;
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = value[i] >= '0' && value[i] <= '9';
+        v = v * 10 + (size_t)(value[i] - '0');
+    }
+    if (!ok || v < 1 || v > 100) {
+        return constra__fail(e, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid", name,
+                             "limit must be a whole number from 1 to 100");
+    }
+    *out = v;
+    return CONSTRA_OK;
+}
+
+int constra__api_query_parse(const constra__api_ctx *c, const constra__api_qname *names,
+                             constra__api_qparam_fn fn, void *ctx, constra_error *e)
 {
     const char *s = c->query;
     size_t n = c->query ? c->query_len : 0;
-    int seen[Q_COUNT] = {0};
+    unsigned seen = 0; /* a bit per slot (slots are < 32) */
     size_t i = 0;
     while (i < n) {
         const char *amp = memchr(s + i, '&', n - i);
@@ -472,15 +461,22 @@ static int parse_list_query(const constra__api_ctx *c, list_query *q, constra_er
                                      kr == -1 ? "parameter_invalid" : "parameter_unknown", name,
                                      "query parameter name cannot be read");
             }
-            int slot = query_slot(name);
-            if (slot < 0) {
+            int slot = -1;
+            for (size_t k = 0; names[k].name != NULL; k++) {
+                if (strcmp(names[k].name, name) == 0) {
+                    slot = names[k].slot;
+                    break;
+                }
+            }
+            if (slot < 0 || slot >= 32) {
                 return constra__fail(e, CONSTRA_E_INVALID_ARGUMENT, "parameter_unknown", name,
                                      "unknown query parameter %s", name);
             }
-            if (seen[slot]++) {
+            if (seen & (1u << slot)) {
                 return constra__fail(e, CONSTRA_E_INVALID_ARGUMENT, "parameter_duplicate", name,
                                      "%s is given more than once (or with its alias)", name);
             }
+            seen |= 1u << slot;
             const char *v = eq ? eq + 1 : s + end;
             size_t vlen = eq ? (size_t)(s + end - v) : 0;
             int vr = form_decode(v, vlen, value, sizeof(value));
@@ -491,7 +487,11 @@ static int parse_list_query(const constra__api_ctx *c, list_query *q, constra_er
                                      : vr == -3 ? "must not contain NUL"
                                                 : "has a bad %-escape");
             }
-            int rc = list_param(slot, name, value, q, e);
+            if (value[0] == '\0') {
+                return constra__fail(e, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid", name,
+                                     "%s must not be empty", name);
+            }
+            int rc = fn(ctx, slot, name, value, e);
             if (rc != CONSTRA_OK) {
                 return rc;
             }
@@ -501,6 +501,12 @@ static int parse_list_query(const constra__api_ctx *c, list_query *q, constra_er
     return CONSTRA_OK;
 }
 
+static int list_param_fn(void *ctx, int slot, const char *name, const char *value,
+                         constra_error *e)
+{
+    return list_param(slot, name, value, ctx, e);
+}
+
 int constra__api_list(constra__api_ctx *c)
 {
     list_query q;
@@ -508,7 +514,7 @@ int constra__api_list(constra__api_ctx *c)
     constra_intent_list_params init = CONSTRA_INTENT_LIST_PARAMS_INIT;
     q.p = init;
     constra_error e = CONSTRA_ERROR_INIT;
-    if (parse_list_query(c, &q, &e) != CONSTRA_OK) {
+    if (constra__api_query_parse(c, list_names, list_param_fn, &q, &e) != CONSTRA_OK) {
         return constra__api_error_from(c, &e);
     }
     if (q.to_zero) {

@@ -55,6 +55,10 @@ struct constra_webhook_endpoint {
     constra_platform platform;
     char id[CONSTRA_STORAGE_KEY_MAX + 1];
     char *url, *secret, *types;
+    /* While a rotation's overlap lasts: the secret before it, and until
+     * when deliveries are signed with it too (0: no previous secret). */
+    char *previous;
+    int64_t previous_until_ms;
     int enabled;
     int64_t created_at_ms, updated_at_ms, cursor, version;
 };
@@ -199,8 +203,56 @@ void constra_webhook_endpoint_free(constra_webhook_endpoint *ep)
     constra_platform plat = ep->platform;
     constra__free(&plat, ep->url);
     constra__free(&plat, ep->secret);
+    constra__free(&plat, ep->previous);
     constra__free(&plat, ep->types);
     constra__free(&plat, ep);
+}
+
+/*
+ * The storage's `secret` text of an endpoint: "<current>", or while a
+ * rotation overlaps "<current> <previous> <until, Unix ms>". Secrets have
+ * no spaces (check_secret), so the text splits unambiguously, and every
+ * storage keeps it as the opaque text it already stores: no new column.
+ */
+#define SECRET_TEXT_MAX (2 * CONSTRA_WEBHOOK_ENDPOINT_SECRET_MAX + 24)
+
+static int split_secret(const constra_platform *p, constra_webhook_endpoint *ep,
+                        const char *text)
+{
+    size_t n = strcspn(text, " ");
+    ep->secret = constra__strndup(p, text, n);
+    if (ep->secret == NULL) {
+        return -1;
+    }
+    if (text[n] != ' ') {
+        return 0;
+    }
+    const char *prev = text + n + 1;
+    size_t m = strcspn(prev, " ");
+    int64_t until = 0;
+    const char *u = prev[m] == ' ' ? prev + m + 1 : "";
+    for (; *u >= '0' && *u <= '9' && until < INT64_MAX / 10; u++) {
+        until = until * 10 + (*u - '0');
+    }
+    if (m == 0 || until <= 0) {
+        return 0; /* unreadable overlap: the current secret alone */
+    }
+    ep->previous = constra__strndup(p, prev, m);
+    if (ep->previous == NULL) {
+        return -1;
+    }
+    ep->previous_until_ms = until;
+    return 0;
+}
+
+/* The storage text for an endpoint's secrets (see split_secret). */
+static void join_secret(const constra_webhook_endpoint *ep, char *out, size_t size)
+{
+    if (ep->previous != NULL && ep->previous_until_ms > 0) {
+        snprintf(out, size, "%s %s %" PRId64, ep->secret, ep->previous, ep->previous_until_ms);
+    } else {
+        snprintf(out, size, "%s", ep->secret);
+    }
 }
 
 static constra_webhook_endpoint *endpoint_copy(const constra_platform *p,
@@ -213,9 +265,9 @@ static constra_webhook_endpoint *endpoint_copy(const constra_platform *p,
     ep->platform = *p;
     constra__strlcpy(ep->id, r->id, sizeof(ep->id));
     ep->url = constra__strndup(p, r->url, strlen(r->url));
-    ep->secret = constra__strndup(p, r->secret, strlen(r->secret));
+    int secret_ok = split_secret(p, ep, r->secret) == 0;
     ep->types = constra__strndup(p, r->event_types, strlen(r->event_types));
-    if (!ep->url || !ep->secret || !ep->types) {
+    if (!ep->url || !secret_ok || !ep->types) {
         constra_webhook_endpoint_free(ep);
         return NULL;
     }
@@ -300,6 +352,21 @@ int constra_webhook_endpoint_params_init(constra_webhook_endpoint_params *p, siz
     return constra__init_struct(p, struct_size, sizeof(*p), sizeof(*p), NULL);
 }
 
+/* A fresh Standard Webhooks secret ("whsec_" + base64 of 24 random
+ * bytes), usable by every scheme we sign. */
+static int generate_secret(constra_t *h, char *secret, size_t size, constra_error *e)
+{
+    uint8_t raw[24];
+    if (constra__random(&h->platform, raw, sizeof(raw)) != 0) {
+        return constra__fail(e, CONSTRA_E_PLATFORM, NULL, "platform.random_bytes",
+                             "the random source failed");
+    }
+    memcpy(secret, "whsec_", 6);
+    constra__base64_encode(raw, sizeof(raw), secret + 6, size - 6);
+    memset(raw, 0, sizeof(raw));
+    return CONSTRA_OK;
+}
+
 static int endpoint_add(constra_t *h, const constra_webhook_endpoint_params *params,
                         constra_webhook_endpoint **out, constra_error *e)
 {
@@ -326,16 +393,8 @@ static int endpoint_add(constra_t *h, const constra_webhook_endpoint_params *par
             return rc;
         }
         constra__strlcpy(secret, p.secret, sizeof(secret));
-    } else {
-        /* A Standard Webhooks secret: usable by every scheme we sign. */
-        uint8_t raw[24];
-        if (constra__random(&h->platform, raw, sizeof(raw)) != 0) {
-            return constra__fail(e, CONSTRA_E_PLATFORM, NULL, "platform.random_bytes",
-                                 "the random source failed");
-        }
-        memcpy(secret, "whsec_", 6);
-        constra__base64_encode(raw, sizeof(raw), secret + 6, sizeof(secret) - 6);
-        memset(raw, 0, sizeof(raw));
+    } else if ((rc = generate_secret(h, secret, sizeof(secret), e)) != CONSTRA_OK) {
+        return rc;
     }
     char id[CONSTRA_ID_SIZE];
     if ((rc = constra__new_id(h, "we", id, sizeof(id), e)) != CONSTRA_OK) {
@@ -453,13 +512,139 @@ int constra_webhook_endpoint_set_enabled(constra_t *h, const char *id, int enabl
     constra_webhook_endpoint *ep = NULL;
     int rc = endpoint_load(h, id, &ep, &e);
     if (rc == CONSTRA_OK) {
-        constra_storage_webhook_endpoint row = {sizeof(row), ep->id, ep->url, ep->secret,
+        char secrets[SECRET_TEXT_MAX];
+        join_secret(ep, secrets, sizeof(secrets));
+        constra_storage_webhook_endpoint row = {sizeof(row), ep->id, ep->url, secrets,
                                                 ep->types, enabled, ep->created_at_ms,
                                                 constra__wall_ms(&h->platform), ep->cursor,
                                                 ep->version + 1};
         rc = h->storage.webhook_endpoint_update(h->storage.user_data, &row, ep->version);
+        memset(secrets, 0, sizeof(secrets));
         if (rc != CONSTRA_OK) {
             rc = storage_fail(&e, rc, "updating the webhook endpoint");
+        }
+    }
+    constra_webhook_endpoint_free(ep);
+    return constra__report(rc, &e, err);
+}
+
+int constra_webhook_endpoint_rotate_secret(constra_t *h, const char *id, int64_t overlap_ms,
+                                           constra_webhook_endpoint **out, constra_error *err)
+{
+    if (h == NULL) {
+        return constra__fail_null(err, "handle");
+    }
+    constra_error e = CONSTRA_ERROR_INIT;
+    if (out != NULL) {
+        *out = NULL;
+    }
+    if (overlap_ms < 0 || overlap_ms > CONSTRA_WEBHOOK_ROTATION_OVERLAP_MAX_MS) {
+        return constra__report(constra__fail(&e, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid",
+                                             "overlap_ms",
+                                             "overlap_ms must be 0 (24 hours) to 7 days"),
+                               &e, err);
+    }
+    if (overlap_ms == 0) {
+        overlap_ms = CONSTRA_WEBHOOK_ROTATION_OVERLAP_DEFAULT_MS;
+    }
+    constra_webhook_endpoint *ep = NULL;
+    int rc = endpoint_load(h, id, &ep, &e);
+    char fresh[CONSTRA_WEBHOOK_ENDPOINT_SECRET_MAX + 1];
+    if (rc == CONSTRA_OK) {
+        rc = generate_secret(h, fresh, sizeof(fresh), &e);
+    }
+    if (rc == CONSTRA_OK) {
+        int64_t now = constra__wall_ms(&h->platform);
+        char secrets[SECRET_TEXT_MAX];
+        /* The secret in use becomes the previous one; one before it (a
+         * second rotation inside an overlap) stops being accepted now. */
+        snprintf(secrets, sizeof(secrets), "%s %s %" PRId64, fresh, ep->secret,
+                 now + overlap_ms);
+        constra_storage_webhook_endpoint row = {sizeof(row), ep->id, ep->url, secrets,
+                                                ep->types, ep->enabled, ep->created_at_ms,
+                                                now, ep->cursor, ep->version + 1};
+        rc = h->storage.webhook_endpoint_update(h->storage.user_data, &row, ep->version);
+        if (rc != CONSTRA_OK) {
+            rc = storage_fail(&e, rc, "rotating the webhook endpoint's secret");
+        } else if (out != NULL) {
+            *out = endpoint_copy(&h->platform, &row);
+            if (*out == NULL) {
+                rc = constra__fail(&e, CONSTRA_E_NOMEM, NULL, NULL,
+                                   "out of memory (the new secret was saved)");
+            }
+        }
+        memset(secrets, 0, sizeof(secrets));
+    }
+    memset(fresh, 0, sizeof(fresh));
+    constra_webhook_endpoint_free(ep);
+    return constra__report(rc, &e, err);
+}
+
+int constra_webhook_endpoint_send_test(constra_t *h, const char *id, char *delivery_id,
+                                       size_t delivery_id_size, constra_error *err)
+{
+    if (h == NULL) {
+        return constra__fail_null(err, "handle");
+    }
+    constra_error e = CONSTRA_ERROR_INIT;
+    if (delivery_id != NULL && delivery_id_size > 0) {
+        delivery_id[0] = '\0';
+    }
+    constra_webhook_endpoint *ep = NULL;
+    int rc = endpoint_load(h, id, &ep, &e);
+    char did[CONSTRA_ID_SIZE], eid[CONSTRA_ID_SIZE];
+    if (rc == CONSTRA_OK) {
+        rc = constra__new_id(h, "whd", did, sizeof(did), &e);
+    }
+    if (rc == CONSTRA_OK) {
+        rc = constra__new_id(h, "evt", eid, sizeof(eid), &e);
+    }
+    for (int tries = 0; rc == CONSTRA_OK && tries < 8; tries++) {
+        int64_t now = constra__wall_ms(&h->platform);
+        constra__sbuf b;
+        constra__sbuf_init(&b, &h->platform);
+        constra__sbuf_puts(&b, "{\"id\":");
+        constra__sbuf_json_str(&b, eid);
+        constra__sbuf_puts(&b, ",\"object\":\"event\",\"type\":\"webhook.test\",\"created_at\":");
+        constra__sbuf_json_time(&b, now);
+        constra__sbuf_puts(&b, ",\"livemode\":");
+        constra__sbuf_puts(&b, h->mode == CONSTRA_MODE_LIVE ? "true" : "false");
+        constra__sbuf_puts(&b, ",\"data\":{\"webhook_endpoint_id\":");
+        constra__sbuf_json_str(&b, ep->id);
+        constra__sbuf_puts(&b, "}}");
+        size_t len = 0;
+        char *body = constra__sbuf_take(&b, &len);
+        if (body == NULL) {
+            rc = constra__fail(&e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
+            break;
+        }
+        /* Queued for this endpoint only, whatever its event filter, with
+         * its cursor where it is (the test event is not in the event
+         * log: no other endpoint sees it). */
+        constra_storage_delivery d = {sizeof(d), did, ep->id, eid, "webhook.test", 0,
+                                      "pending", 0, 0, "", now, now, now, 1, body, len,
+                                      "[]", 2};
+        rc = h->storage.webhook_enqueue(h->storage.user_data, ep->id, ep->cursor, ep->cursor,
+                                        &d, 1);
+        constra__free(&h->platform, body);
+        if (rc == CONSTRA_E_CONFLICT) {
+            /* The cursor moved under us (a tick queued events): reload. */
+            constra_webhook_endpoint_free(ep);
+            ep = NULL;
+            rc = endpoint_load(h, id, &ep, &e);
+            continue;
+        }
+        if (rc != CONSTRA_OK) {
+            rc = storage_fail(&e, rc, "queueing the test event");
+        }
+        break;
+    }
+    if (rc == CONSTRA_OK && delivery_id != NULL) {
+        if (delivery_id_size <= strlen(did)) {
+            rc = constra__fail(&e, CONSTRA_E_INVALID_ARGUMENT, NULL, "delivery_id_size",
+                               "the buffer is too small for the delivery id (queued anyway)");
+        } else {
+            constra__strlcpy(delivery_id, did, delivery_id_size);
         }
     }
     constra_webhook_endpoint_free(ep);
@@ -852,8 +1037,9 @@ static void send_one(constra_t *h, const constra_webhook_endpoint *ep, const del
         return;
     }
     int64_t t = now / 1000;
-    char sig[CONSTRA_WEBHOOK_SIGNATURE_SIZE], body_sig[CONSTRA_WEBHOOK_SIGNATURE_SIZE];
-    char std_sig[CONSTRA_WEBHOOK_SIGNATURE_SIZE], ts[24], ua[64];
+    /* Room for two signatures each (a rotation's overlap). */
+    char sig[2 * CONSTRA_WEBHOOK_SIGNATURE_SIZE], body_sig[CONSTRA_WEBHOOK_SIGNATURE_SIZE];
+    char std_sig[2 * CONSTRA_WEBHOOK_SIGNATURE_SIZE], ts[24], ua[64];
     constra_webhook_params wp = CONSTRA_WEBHOOK_PARAMS_INIT;
     wp.secret = ep->secret;
     wp.body = (const uint8_t *)d->body;
@@ -874,6 +1060,29 @@ static void send_one(constra_t *h, const constra_webhook_endpoint *ep, const del
     wp.scheme = CONSTRA_WEBHOOK_STANDARD;
     int standard = strncmp(ep->secret, "whsec_", 6) == 0 &&
                    constra_webhook_sign(&wp, std_sig, sizeof(std_sig), NULL) == CONSTRA_OK;
+    /* During a rotation's overlap the previous secret signs too: one more
+     * v1 entry in each list (t=..,v1=new,v1=old; "v1,new v1,old"), so a
+     * receiver still on the old secret verifies. Constra-Signature-Body
+     * holds one value: the current secret's. */
+    if (ep->previous != NULL && now < ep->previous_until_ms) {
+        char old_sig[CONSTRA_WEBHOOK_SIGNATURE_SIZE];
+        wp.secret = ep->previous;
+        wp.scheme = CONSTRA_WEBHOOK_T_V1;
+        const char *v1 = NULL;
+        if (constra_webhook_sign(&wp, old_sig, sizeof(old_sig), NULL) == CONSTRA_OK &&
+            (v1 = strstr(old_sig, ",v1=")) != NULL) {
+            size_t n = strlen(sig);
+            snprintf(sig + n, sizeof(sig) - n, "%s", v1);
+        }
+        wp.scheme = CONSTRA_WEBHOOK_STANDARD;
+        if (standard && strncmp(ep->previous, "whsec_", 6) == 0 &&
+            constra_webhook_sign(&wp, old_sig, sizeof(old_sig), NULL) == CONSTRA_OK) {
+            size_t n = strlen(std_sig);
+            snprintf(std_sig + n, sizeof(std_sig) - n, " %s", old_sig);
+        }
+        memset(old_sig, 0, sizeof(old_sig));
+        wp.secret = ep->secret;
+    }
     snprintf(ts, sizeof(ts), "%" PRId64, t);
     snprintf(ua, sizeof(ua), "libconstra/%s", constra_version());
     constra_http_header headers[] = {

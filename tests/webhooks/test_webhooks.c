@@ -525,6 +525,20 @@ static void open_sqlite(const char *path, constra_storage *out)
 }
 
 #if CONSTRA_HAVE_SQLITE
+/* Removes a test database file, its WAL files and its directory. */
+static void remove_db(const char *dir, const char *path)
+{
+    unlink(path);
+    char aux[160];
+    snprintf(aux, sizeof(aux), "%s-wal", path);
+    unlink(aux);
+    snprintf(aux, sizeof(aux), "%s-shm", path);
+    unlink(aux);
+    rmdir(dir);
+}
+#endif
+
+#if CONSTRA_HAVE_SQLITE
 static void test_survives_restart(void **state)
 {
     (void)state;
@@ -556,13 +570,7 @@ static void test_survives_restart(void **state)
     assert_int_equal(count_state(v->h, "delivered"), 2 * queued);
     assert_int_equal(verify_with_python(&v->rx, secret), 0);
     close_env(v);
-    unlink(path);
-    char aux[160];
-    snprintf(aux, sizeof(aux), "%s-wal", path);
-    unlink(aux);
-    snprintf(aux, sizeof(aux), "%s-shm", path);
-    unlink(aux);
-    rmdir(dir);
+    remove_db(dir, path);
 }
 #endif
 
@@ -1139,6 +1147,233 @@ static void test_storage_without_webhooks(void **state)
     constra_close(h);
 }
 
+
+/* ---- secret rotation and test events -------------------------------------- */
+
+static int verify_scheme(const received *q, const char *secret, int scheme, int64_t now_s)
+{
+    constra_webhook_params wp = CONSTRA_WEBHOOK_PARAMS_INIT;
+    wp.secret = secret;
+    wp.body = (const uint8_t *)q->body;
+    wp.body_len = q->body_len;
+    wp.now = now_s;
+    wp.scheme = scheme;
+    if (scheme == CONSTRA_WEBHOOK_T_V1) {
+        wp.signature = header(q, "Constra-Signature");
+    } else if (scheme == CONSTRA_WEBHOOK_BODY_HEX) {
+        wp.signature = header(q, "Constra-Signature-Body");
+    } else {
+        wp.signature = header(q, "webhook-signature");
+        wp.msg_id = header(q, "webhook-id");
+        wp.timestamp_header = header(q, "webhook-timestamp");
+    }
+    return wp.signature ? constra_webhook_verify(&wp, NULL, NULL) : -1;
+}
+
+static int count_v1(const char *sig)
+{
+    int n = 0;
+    for (const char *p = sig; p && (p = strstr(p, "v1=")) != NULL; p += 3) {
+        n++;
+    }
+    return n;
+}
+
+static void rotate(constra_t *h, const char *ep, int64_t overlap_ms, char *secret_out)
+{
+    constra_webhook_endpoint *got = NULL;
+    if (constra_webhook_endpoint_rotate_secret(h, ep, overlap_ms, &got, T_ERR) != CONSTRA_OK) {
+        fail_msg("rotate: %s", last(h).message);
+    }
+    assert_string_equal(constra_webhook_endpoint_id(got), ep);
+    strcpy(secret_out, constra_webhook_endpoint_secret(got));
+    assert_true(strncmp(secret_out, "whsec_", 6) == 0);
+    constra_webhook_endpoint_free(got);
+}
+
+/* Every request from `from` on verifies with `yes` (all three schemes, or
+ * t_v1 and Standard Webhooks only when body_hex is 0) and never with `no`. */
+static void all_verify(const receiver *rx, size_t from, const char *yes, int body_hex,
+                       const char *no)
+{
+    assert_true(rx->count > from);
+    int64_t now_s = clock_ms / 1000;
+    for (size_t i = from; i < rx->count; i++) {
+        const received *q = &rx->req[i];
+        assert_int_equal(verify_scheme(q, yes, CONSTRA_WEBHOOK_T_V1, now_s), CONSTRA_OK);
+        assert_int_equal(verify_scheme(q, yes, CONSTRA_WEBHOOK_STANDARD, now_s), CONSTRA_OK);
+        assert_int_equal(verify_scheme(q, yes, CONSTRA_WEBHOOK_BODY_HEX, now_s),
+                         body_hex ? CONSTRA_OK : CONSTRA_E_SIGNATURE);
+        if (no != NULL) {
+            assert_int_equal(verify_scheme(q, no, CONSTRA_WEBHOOK_T_V1, now_s),
+                             CONSTRA_E_SIGNATURE);
+            assert_int_equal(verify_scheme(q, no, CONSTRA_WEBHOOK_STANDARD, now_s),
+                             CONSTRA_E_SIGNATURE);
+            assert_int_equal(verify_scheme(q, no, CONSTRA_WEBHOOK_BODY_HEX, now_s),
+                             CONSTRA_E_SIGNATURE);
+        }
+    }
+}
+
+static void rotation_and_test_events(const constra_storage *storage, const char *reopen_path)
+{
+    wenv *v = open_env_with(CONSTRA_MODE_SANDBOX, storage, 1);
+    char ep[64], other[64], s0[300], s1[300], s2[300];
+    add_endpoint(v->h, "http://hooks.test/rot", NULL, "*", ep, s0);
+    add_endpoint(v->h, "http://hooks.test/other", NULL, "*", other, NULL);
+
+    /* Before: one secret. */
+    assert_int_equal(pay(v->h, "r0", NULL), CONSTRA_OK);
+    size_t from = v->rx.count;
+    assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
+    assert_true(v->rx.count > from);
+    assert_int_equal(verify_scheme(&v->rx.req[from], s0, CONSTRA_WEBHOOK_T_V1, clock_ms / 1000),
+                     CONSTRA_OK);
+
+    /* Rotated with a 10-minute overlap: new and old both verify (the
+     * body-hex value is the new secret's only), also after a disable and
+     * enable (which rewrite the endpoint) and, on a file, a restart. */
+    rotate(v->h, ep, 600000, s1);
+    assert_string_not_equal(s0, s1);
+    constra_webhook_endpoint *got = NULL;
+    assert_int_equal(constra_webhook_endpoint_get(v->h, ep, &got, T_ERR), CONSTRA_OK);
+    assert_string_equal(constra_webhook_endpoint_secret(got), s1);
+    constra_webhook_endpoint_free(got);
+    assert_int_equal(constra_webhook_endpoint_set_enabled(v->h, ep, 0, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_webhook_endpoint_set_enabled(v->h, ep, 1, T_ERR), CONSTRA_OK);
+    if (reopen_path != NULL) {
+        close_env(v);
+        constra_storage again;
+        open_sqlite(reopen_path, &again);
+        v = open_env_with(CONSTRA_MODE_SANDBOX, &again, 1);
+    }
+    assert_int_equal(constra_webhook_endpoint_set_enabled(v->h, other, 0, T_ERR), CONSTRA_OK);
+    assert_int_equal(pay(v->h, "r1", NULL), CONSTRA_OK);
+    from = v->rx.count;
+    assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
+    all_verify(&v->rx, from, s1, 1, NULL);
+    all_verify(&v->rx, from, s0, 0, NULL);
+    assert_int_equal(count_v1(header(&v->rx.req[from], "Constra-Signature")), 2);
+
+    /* A second rotation inside the overlap drops the oldest secret. */
+    rotate(v->h, ep, 0, s2);
+    assert_int_equal(pay(v->h, "r2", NULL), CONSTRA_OK);
+    from = v->rx.count;
+    assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
+    all_verify(&v->rx, from, s2, 1, s0);
+    all_verify(&v->rx, from, s1, 0, NULL);
+
+    /* After the overlap (24 h by default) only the newest signs. */
+    clock_ms += INT64_C(86400000) + 1000;
+    assert_int_equal(pay(v->h, "r3", NULL), CONSTRA_OK);
+    from = v->rx.count;
+    assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
+    all_verify(&v->rx, from, s2, 1, s1);
+    assert_int_equal(count_v1(header(&v->rx.req[from], "Constra-Signature")), 1);
+
+    /* Bad rotations change nothing. */
+    constra_webhook_endpoint *none = NULL;
+    assert_int_equal(constra_webhook_endpoint_rotate_secret(v->h, ep, -1, &none, T_ERR),
+                     CONSTRA_E_INVALID_ARGUMENT);
+    assert_string_equal(last(v->h).param, "overlap_ms");
+    assert_int_equal(constra_webhook_endpoint_rotate_secret(
+                         v->h, ep, CONSTRA_WEBHOOK_ROTATION_OVERLAP_MAX_MS + 1, &none, T_ERR),
+                     CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_webhook_endpoint_rotate_secret(v->h, "we_nope", 0, &none, T_ERR),
+                     CONSTRA_E_NOT_FOUND);
+    assert_int_equal(constra_webhook_endpoint_rotate_secret(v->h, NULL, 0, &none, T_ERR),
+                     CONSTRA_E_INVALID_ARGUMENT);
+    assert_null(none);
+    assert_int_equal(constra_webhook_endpoint_rotate_secret(NULL, ep, 0, &none, T_ERR),
+                     CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_webhook_endpoint_get(v->h, ep, &got, T_ERR), CONSTRA_OK);
+    assert_string_equal(constra_webhook_endpoint_secret(got), s2);
+    constra_webhook_endpoint_free(got);
+    /* A storage failure while rotating keeps the secret as it was. */
+    v->faults.fail_at = v->faults.calls + 2;
+    assert_int_not_equal(constra_webhook_endpoint_rotate_secret(v->h, ep, 0, &none, T_ERR),
+                         CONSTRA_OK);
+    v->faults.fail_at = 0;
+    assert_int_equal(constra_webhook_endpoint_get(v->h, ep, &got, T_ERR), CONSTRA_OK);
+    assert_string_equal(constra_webhook_endpoint_secret(got), s2);
+    constra_webhook_endpoint_free(got);
+
+    /* A test event: to this endpoint only, whatever the filters, signed,
+     * listed as webhook.test; twice is two deliveries. */
+    assert_int_equal(constra_webhook_endpoint_set_enabled(v->h, other, 1, T_ERR), CONSTRA_OK);
+    char d1[CONSTRA_ID_SIZE], d2[CONSTRA_ID_SIZE];
+    assert_int_equal(constra_webhook_endpoint_send_test(v->h, ep, d1, sizeof(d1), T_ERR),
+                     CONSTRA_OK);
+    assert_int_equal(constra_webhook_endpoint_send_test(v->h, ep, d2, sizeof(d2), T_ERR),
+                     CONSTRA_OK);
+    assert_true(strncmp(d1, "whd_", 4) == 0);
+    assert_string_not_equal(d1, d2);
+    from = v->rx.count;
+    assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
+    assert_int_equal(v->rx.count, from + 2);
+    for (size_t i = from; i < v->rx.count; i++) {
+        const received *q = &v->rx.req[i];
+        assert_string_equal(q->url, "http://hooks.test/rot");
+        assert_string_equal(header(q, "Constra-Event-Type"), "webhook.test");
+        assert_non_null(strstr(q->body, "\"type\":\"webhook.test\""));
+        assert_non_null(strstr(q->body, ep));
+        assert_string_equal(header(q, "Constra-Delivery-Id"), i == from ? d1 : d2);
+    }
+    all_verify(&v->rx, from, s2, 1, s1);
+    constra_webhook_delivery_list *l = NULL;
+    assert_int_equal(constra_webhook_delivery_list_get(v->h, ep, "delivered", NULL, 1000, &l,
+                                                       T_ERR), CONSTRA_OK);
+    size_t tests = 0;
+    for (size_t i = 0; i < constra_webhook_delivery_list_count(l); i++) {
+        tests += strcmp(constra_webhook_delivery_event_type(l, i), "webhook.test") == 0;
+    }
+    assert_int_equal(tests, 2);
+    constra_webhook_delivery_list_free(l);
+    /* The test events are not in the event log: a later tick sends the
+     * other endpoint nothing for them. */
+    from = v->rx.count;
+    assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
+    assert_int_equal(v->rx.count, from);
+    /* To a disabled endpoint: queued, sent once it is enabled. */
+    assert_int_equal(constra_webhook_endpoint_set_enabled(v->h, ep, 0, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_webhook_endpoint_send_test(v->h, ep, NULL, 0, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
+    assert_int_equal(v->rx.count, from);
+    assert_int_equal(constra_webhook_endpoint_set_enabled(v->h, ep, 1, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
+    assert_int_equal(v->rx.count, from + 1);
+    /* Errors. */
+    char small[4];
+    assert_int_equal(constra_webhook_endpoint_send_test(v->h, "we_nope", NULL, 0, T_ERR),
+                     CONSTRA_E_NOT_FOUND);
+    assert_int_equal(constra_webhook_endpoint_send_test(v->h, ep, small, sizeof(small), T_ERR),
+                     CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_webhook_endpoint_send_test(NULL, ep, NULL, 0, T_ERR),
+                     CONSTRA_E_INVALID_ARGUMENT);
+    close_env(v);
+}
+
+static void test_rotation_and_test_events(void **state)
+{
+    (void)state;
+    rotation_and_test_events(NULL, NULL);
+}
+
+#if CONSTRA_HAVE_SQLITE
+static void test_rotation_and_test_events_sqlite(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/constra_whrot_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof(path), "%s/db.sqlite", dir);
+    constra_storage s;
+    open_sqlite(path, &s);
+    rotation_and_test_events(&s, path);
+    remove_db(dir, path);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1159,6 +1394,10 @@ int main(void)
         cmocka_unit_test(test_bad_endpoint_input),
         cmocka_unit_test(test_disable_enable_remove),
         cmocka_unit_test(test_storage_without_webhooks),
+        cmocka_unit_test(test_rotation_and_test_events),
+#if CONSTRA_HAVE_SQLITE
+        cmocka_unit_test(test_rotation_and_test_events_sqlite),
+#endif
     };
     return cmocka_run_group_tests_name("webhooks", tests, NULL, NULL);
 }

@@ -602,6 +602,22 @@ static int open_handle(const serve_options *o, const char *key, constra_t **out,
         cfg.storage = &storage;
     }
     cfg.rail = daraja ? &rail : NULL; /* NULL: the simulator */
+    /* Webhook deliveries go out through curl, from the ticker
+     * (constra_tick sends what is due). Short time-outs: a slow receiver
+     * holds the ticker, and with it time-outs of intents, for at most
+     * this long per delivery. */
+    constra_transport hooks;
+    memset(&hooks, 0, sizeof(hooks));
+    constra_curl_options hco = CONSTRA_CURL_OPTIONS_INIT;
+    hco.connect_timeout_ms = 3000;
+    hco.timeout_ms = 8000;
+    int have_hooks = constra_transport_curl(&hooks, &hco, &err) == CONSTRA_OK;
+    if (!have_hooks) {
+        fprintf(stderr, "constra serve: warning: no curl transport (%s): webhook endpoints "
+                        "can be registered but nothing is sent\n", err.message);
+        err = (constra_error)CONSTRA_ERROR_INIT;
+    }
+    cfg.transport = have_hooks ? &hooks : NULL;
     cfg.mode = live ? CONSTRA_MODE_LIVE : CONSTRA_MODE_SANDBOX;
     cfg.secret_key = key;
     cfg.callback_token = token;
@@ -614,6 +630,9 @@ static int open_handle(const serve_options *o, const char *key, constra_t **out,
         /* constra_open does not take ownership when it fails. */
         if (cfg.storage) {
             storage.destroy(storage.user_data);
+        }
+        if (have_hooks && hooks.destroy) {
+            hooks.destroy(hooks.user_data);
         }
         if (daraja) {
             rail.destroy(rail.user_data);

@@ -52,7 +52,10 @@ const ErrorT = koffi.struct('constra_error', {
 const ConfigT = koffi.struct('constra_config', {
   struct_size: 'size_t', platform: 'void *', storage: 'void *', rail: 'void *', mode: 'int',
   callback_timeout_ms: 'int64_t', max_attempts: 'int', idempotency_retention_ms: 'int64_t',
-  amount_max: 'int64_t', secret_key: 'const char *',
+  amount_max: 'int64_t', secret_key: 'const char *', transport: 'void *',
+});
+const WebhookEndpointParamsT = koffi.struct('constra_webhook_endpoint_params', {
+  struct_size: 'size_t', url: 'const char *', secret: 'const char *', event_types: 'const char *',
 });
 const IntentParamsT = koffi.struct('constra_intent_params', {
   struct_size: 'size_t', amount: 'int64_t', currency: 'const char *', provider: 'const char *',
@@ -160,6 +163,9 @@ koffi.opaque('constra_intent');
 koffi.opaque('constra_intent_list');
 koffi.opaque('constra_event_list');
 koffi.opaque('constra_api_response');
+koffi.opaque('constra_webhook_endpoint');
+koffi.opaque('constra_webhook_endpoint_list');
+koffi.opaque('constra_webhook_delivery_list');
 
 const f = (proto) => lib.func(proto);
 const C = {
@@ -237,6 +243,40 @@ const C = {
   remote_config_from_env: f('int constra_remote_config_from_env(_Inout_ constra_remote_config *c, void *getenv_fn, void *ud, _Inout_ constra_error *err)'),
   open_remote: f('int constra_open_remote(_Out_ constra_t **out, const constra_remote_config *config, _Inout_ constra_error *err)'),
   is_remote: f('int constra_is_remote(constra_t *h)'),
+  // webhook_delivery.h
+  wh_params_init: f('int constra_webhook_endpoint_params_init(_Inout_ constra_webhook_endpoint_params *p, size_t size)'),
+  wh_endpoint_add: f('int constra_webhook_endpoint_add(constra_t *h, const constra_webhook_endpoint_params *p, _Out_ constra_webhook_endpoint **out, _Inout_ constra_error *err)'),
+  wh_endpoint_get: f('int constra_webhook_endpoint_get(constra_t *h, const char *id, _Out_ constra_webhook_endpoint **out, _Inout_ constra_error *err)'),
+  wh_endpoint_list_get: f('int constra_webhook_endpoint_list_get(constra_t *h, _Out_ constra_webhook_endpoint_list **out, _Inout_ constra_error *err)'),
+  wh_endpoint_list_count: f('size_t constra_webhook_endpoint_list_count(constra_webhook_endpoint_list *l)'),
+  wh_endpoint_list_at: f('constra_webhook_endpoint *constra_webhook_endpoint_list_at(constra_webhook_endpoint_list *l, size_t i)'),
+  wh_endpoint_list_free: f('void constra_webhook_endpoint_list_free(constra_webhook_endpoint_list *l)'),
+  wh_endpoint_set_enabled: f('int constra_webhook_endpoint_set_enabled(constra_t *h, const char *id, int enabled, _Inout_ constra_error *err)'),
+  wh_endpoint_remove: f('int constra_webhook_endpoint_remove(constra_t *h, const char *id, _Inout_ constra_error *err)'),
+  wh_endpoint_rotate_secret: f('int constra_webhook_endpoint_rotate_secret(constra_t *h, const char *id, int64_t overlap_ms, _Out_ constra_webhook_endpoint **out, _Inout_ constra_error *err)'),
+  wh_endpoint_send_test: f('int constra_webhook_endpoint_send_test(constra_t *h, const char *id, _Out_ uint8_t *buf, size_t size, _Inout_ constra_error *err)'),
+  wh_endpoint_id: f('const char *constra_webhook_endpoint_id(constra_webhook_endpoint *e)'),
+  wh_endpoint_url: f('const char *constra_webhook_endpoint_url(constra_webhook_endpoint *e)'),
+  wh_endpoint_secret: f('const char *constra_webhook_endpoint_secret(constra_webhook_endpoint *e)'),
+  wh_endpoint_event_types: f('const char *constra_webhook_endpoint_event_types(constra_webhook_endpoint *e)'),
+  wh_endpoint_enabled: f('int constra_webhook_endpoint_enabled(constra_webhook_endpoint *e)'),
+  wh_endpoint_created_at_ms: f('int64_t constra_webhook_endpoint_created_at_ms(constra_webhook_endpoint *e)'),
+  wh_endpoint_free: f('void constra_webhook_endpoint_free(constra_webhook_endpoint *e)'),
+  wh_delivery_list_get: f('int constra_webhook_delivery_list_get(constra_t *h, const char *endpoint, const char *state, const char *after, size_t limit, _Out_ constra_webhook_delivery_list **out, _Inout_ constra_error *err)'),
+  wh_delivery_list_count: f('size_t constra_webhook_delivery_list_count(constra_webhook_delivery_list *l)'),
+  wh_delivery_id: f('const char *constra_webhook_delivery_id(constra_webhook_delivery_list *l, size_t i)'),
+  wh_delivery_endpoint_id: f('const char *constra_webhook_delivery_endpoint_id(constra_webhook_delivery_list *l, size_t i)'),
+  wh_delivery_event_id: f('const char *constra_webhook_delivery_event_id(constra_webhook_delivery_list *l, size_t i)'),
+  wh_delivery_event_type: f('const char *constra_webhook_delivery_event_type(constra_webhook_delivery_list *l, size_t i)'),
+  wh_delivery_state: f('const char *constra_webhook_delivery_state(constra_webhook_delivery_list *l, size_t i)'),
+  wh_delivery_last_error: f('const char *constra_webhook_delivery_last_error(constra_webhook_delivery_list *l, size_t i)'),
+  wh_delivery_attempts_json: f('const char *constra_webhook_delivery_attempts_json(constra_webhook_delivery_list *l, size_t i)'),
+  wh_delivery_attempts: f('int constra_webhook_delivery_attempts(constra_webhook_delivery_list *l, size_t i)'),
+  wh_delivery_last_status: f('int constra_webhook_delivery_last_status(constra_webhook_delivery_list *l, size_t i)'),
+  wh_delivery_next_attempt_at_ms: f('int64_t constra_webhook_delivery_next_attempt_at_ms(constra_webhook_delivery_list *l, size_t i)'),
+  wh_delivery_body: f('const uint8_t *constra_webhook_delivery_body(constra_webhook_delivery_list *l, size_t i, _Out_ size_t *len)'),
+  wh_delivery_list_free: f('void constra_webhook_delivery_list_free(constra_webhook_delivery_list *l)'),
+  wh_delivery_replay: f('int constra_webhook_delivery_replay(constra_t *h, const char *id, _Inout_ constra_error *err)'),
 };
 // The router's loopback handler: its address is mounted, never called here.
 const apiLoopbackHandler = lib.symbol('constra_api_loopback_handler');
@@ -269,7 +309,7 @@ module.exports = {
   types: {
     ErrorT, ConfigT, IntentParamsT, ListParamsT, WebhookParamsT, ResultInfoT, SqliteOptionsT,
     HttpHeaderT, ApiRequestT, StorageIntentT, StorageEventT, StorageIdemT, StorageWriteT,
-    StorageQueryT, StorageT, TransportRequestT, TransportT, RemoteConfigT,
+    StorageQueryT, StorageT, TransportRequestT, TransportT, RemoteConfigT, WebhookEndpointParamsT,
   },
   apiLoopbackHandler,
   protos: {

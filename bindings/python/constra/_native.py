@@ -45,7 +45,8 @@ class Config(Structure):
     _fields_ = [("struct_size", c_size_t), ("platform", c_void_p), ("storage", c_void_p),
                 ("rail", c_void_p), ("mode", c_int), ("callback_timeout_ms", c_int64),
                 ("max_attempts", c_int), ("idempotency_retention_ms", c_int64),
-                ("amount_max", c_int64), ("secret_key", c_char_p)]
+                ("amount_max", c_int64), ("secret_key", c_char_p),
+                ("transport", c_void_p)]
 
 
 class IntentParams(Structure):
@@ -381,3 +382,49 @@ open_remote = _fn("constra_open_remote", c_int, POINTER(P), POINTER(RemoteConfig
 is_remote = _fn("constra_is_remote", c_int, P)
 # The router's loopback handler: its address is mounted, never called here.
 api_loopback_handler = ctypes.cast(lib.constra_api_loopback_handler, c_void_p).value
+
+
+# ---- webhook_delivery.h: endpoints and deliveries ---------------------------
+class WebhookEndpointParams(Structure):
+    _fields_ = [("struct_size", c_size_t), ("url", c_char_p), ("secret", c_char_p),
+                ("event_types", c_char_p)]
+
+
+wh_params_init = _fn("constra_webhook_endpoint_params_init", c_int,
+                     POINTER(WebhookEndpointParams), c_size_t)
+wh_endpoint_add = _fn("constra_webhook_endpoint_add", c_int, P, POINTER(WebhookEndpointParams),
+                      POINTER(P), POINTER(Error))
+wh_endpoint_get = _fn("constra_webhook_endpoint_get", c_int, P, c_char_p, POINTER(P),
+                      POINTER(Error))
+wh_endpoint_list_get = _fn("constra_webhook_endpoint_list_get", c_int, P, POINTER(P),
+                           POINTER(Error))
+wh_endpoint_list_count = _fn("constra_webhook_endpoint_list_count", c_size_t, P)
+wh_endpoint_list_at = _fn("constra_webhook_endpoint_list_at", P, P, c_size_t)
+wh_endpoint_list_free = _fn("constra_webhook_endpoint_list_free", None, P)
+wh_endpoint_set_enabled = _fn("constra_webhook_endpoint_set_enabled", c_int, P, c_char_p, c_int,
+                              POINTER(Error))
+wh_endpoint_remove = _fn("constra_webhook_endpoint_remove", c_int, P, c_char_p, POINTER(Error))
+wh_endpoint_rotate_secret = _fn("constra_webhook_endpoint_rotate_secret", c_int, P, c_char_p,
+                                c_int64, POINTER(P), POINTER(Error))
+wh_endpoint_send_test = _fn("constra_webhook_endpoint_send_test", c_int, P, c_char_p,
+                            ctypes.c_char_p, c_size_t, POINTER(Error))
+wh_endpoint_id = _fn("constra_webhook_endpoint_id", c_char_p, P)
+wh_endpoint_url = _fn("constra_webhook_endpoint_url", c_char_p, P)
+wh_endpoint_secret = _fn("constra_webhook_endpoint_secret", c_char_p, P)
+wh_endpoint_event_types = _fn("constra_webhook_endpoint_event_types", c_char_p, P)
+wh_endpoint_enabled = _fn("constra_webhook_endpoint_enabled", c_int, P)
+wh_endpoint_created_at_ms = _fn("constra_webhook_endpoint_created_at_ms", c_int64, P)
+wh_endpoint_free = _fn("constra_webhook_endpoint_free", None, P)
+wh_delivery_list_get = _fn("constra_webhook_delivery_list_get", c_int, P, c_char_p, c_char_p,
+                           c_char_p, c_size_t, POINTER(P), POINTER(Error))
+wh_delivery_list_count = _fn("constra_webhook_delivery_list_count", c_size_t, P)
+wh_delivery_text = {name: _fn("constra_webhook_delivery_" + name, c_char_p, P, c_size_t)
+                    for name in ("id", "endpoint_id", "event_id", "event_type", "state",
+                                 "last_error", "attempts_json")}
+wh_delivery_attempts = _fn("constra_webhook_delivery_attempts", c_int, P, c_size_t)
+wh_delivery_last_status = _fn("constra_webhook_delivery_last_status", c_int, P, c_size_t)
+wh_delivery_next_attempt_at_ms = _fn("constra_webhook_delivery_next_attempt_at_ms", c_int64, P,
+                                     c_size_t)
+wh_delivery_body = _fn("constra_webhook_delivery_body", c_void_p, P, c_size_t, POINTER(c_size_t))
+wh_delivery_list_free = _fn("constra_webhook_delivery_list_free", None, P)
+wh_delivery_replay = _fn("constra_webhook_delivery_replay", c_int, P, c_char_p, POINTER(Error))

@@ -83,7 +83,13 @@ class Client:
     def __init__(self, storage: Union[str, Storage, None] = "memory", *,
                  secret_key: Optional[str] = None, mode: str = "sandbox",
                  callback_timeout_ms: int = 0, max_attempts: int = 0,
-                 idempotency_retention_ms: int = 0, amount_max: int = 0) -> None:
+                 idempotency_retention_ms: int = 0, amount_max: int = 0,
+                 webhook_transport: Optional[Any] = None) -> None:
+        """``webhook_transport``: a Transport (transport.py) the engine POSTs
+        webhook deliveries through on each tick; None: endpoints can be
+        registered and deliveries queue, but nothing is sent."""
+        from .transport import TransportAdapter  # transport.py imports this module
+
         self._handle: Optional[int] = None
         self._adapter: Optional[StorageAdapter] = None
         self._transport_adapter: Optional[Any] = None  # a remote client's Python transport
@@ -104,6 +110,11 @@ class Client:
         cfg.amount_max = cint(amount_max, "amount_max", lo=0, hi=INT64_MAX)
         key = cstr(secret_key, "secret_key")
         cfg.secret_key = key
+        hooks = TransportAdapter(webhook_transport) if webhook_transport is not None else None
+        if hooks is not None:
+            # Copied by constra_open; the callbacks live in the adapter,
+            # which the Client keeps until it closes.
+            cfg.transport = ctypes.cast(ctypes.pointer(hooks.vtable), ctypes.c_void_p)
 
         vt, adapter, owned = self._make_storage(storage)
         cfg.storage = ctypes.cast(ctypes.pointer(vt), ctypes.c_void_p)
@@ -117,6 +128,7 @@ class Client:
             raise from_error(rc, err)
         self._handle = handle.value
         self._adapter = adapter
+        self._transport_adapter = hooks
 
     # ---- the remote backend (client.h) ------------------------------------------
     @classmethod
@@ -493,6 +505,121 @@ class Client:
         payments."""
         raw = body_bytes(body)
         self._call(N.handle_mpesa_callback_preauthenticated, self._h(), raw, len(raw))
+
+    # ---- webhook endpoints and deliveries (webhook_delivery.h) ---------------
+    @staticmethod
+    def _endpoint(ep: int, with_secret: bool) -> Dict[str, Any]:
+        types = N.wh_endpoint_event_types(ep).decode()
+        out = {"id": N.wh_endpoint_id(ep).decode(), "object": "webhook_endpoint",
+               "url": N.wh_endpoint_url(ep).decode(),
+               "enabled_events": types.split(",") if types else ["*"],
+               "status": "enabled" if N.wh_endpoint_enabled(ep) else "disabled",
+               "created_at_ms": int(N.wh_endpoint_created_at_ms(ep))}
+        if with_secret:
+            out["secret"] = N.wh_endpoint_secret(ep).decode()
+        return out
+
+    def _endpoint_call(self, fn: Any, *args: Any, with_secret: bool = False) -> Dict[str, Any]:
+        out = ctypes.c_void_p()
+        self._call(fn, *args, ctypes.byref(out))
+        try:
+            return self._endpoint(out, with_secret)
+        finally:
+            N.wh_endpoint_free(out)
+
+    def add_webhook_endpoint(self, url: str, *, enabled_events: Optional[Sequence[str]] = None,
+                             secret: Optional[str] = None) -> Dict[str, Any]:
+        """Registers an endpoint (live mode: https and public addresses
+        only). Returns it with its signing ``secret``, generated
+        ("whsec_...") unless given: the only time it is returned."""
+        p = N.init_struct(N.wh_params_init, N.WebhookEndpointParams)
+        p.url = cstr(url, "url", required=True)
+        if enabled_events is not None:
+            if isinstance(enabled_events, (str, bytes)) or not all(
+                    isinstance(e, str) for e in enabled_events):
+                raise wrong_type("enabled_events", "a sequence of str", enabled_events)
+            p.event_types = cstr(",".join(enabled_events), "enabled_events")
+        p.secret = cstr(secret, "secret")
+        return self._endpoint_call(N.wh_endpoint_add, self._h(), ctypes.byref(p),
+                                   with_secret=True)
+
+    def webhook_endpoint(self, endpoint_id: str) -> Dict[str, Any]:
+        """One endpoint (without its secret)."""
+        return self._endpoint_call(N.wh_endpoint_get, self._h(), _id(endpoint_id))
+
+    def webhook_endpoints(self) -> List[Dict[str, Any]]:
+        """Every endpoint, by id (without secrets)."""
+        out = ctypes.c_void_p()
+        self._call(N.wh_endpoint_list_get, self._h(), ctypes.byref(out))
+        try:
+            return [self._endpoint(N.wh_endpoint_list_at(out, i), False)
+                    for i in range(N.wh_endpoint_list_count(out))]
+        finally:
+            N.wh_endpoint_list_free(out)
+
+    def enable_webhook_endpoint(self, endpoint_id: str) -> Dict[str, Any]:
+        self._call(N.wh_endpoint_set_enabled, self._h(), _id(endpoint_id), 1)
+        return self.webhook_endpoint(endpoint_id)
+
+    def disable_webhook_endpoint(self, endpoint_id: str) -> Dict[str, Any]:
+        """Sends nothing to it until enabled (events meanwhile are skipped;
+        queued deliveries wait)."""
+        self._call(N.wh_endpoint_set_enabled, self._h(), _id(endpoint_id), 0)
+        return self.webhook_endpoint(endpoint_id)
+
+    def delete_webhook_endpoint(self, endpoint_id: str) -> None:
+        self._call(N.wh_endpoint_remove, self._h(), _id(endpoint_id))
+
+    def rotate_webhook_secret(self, endpoint_id: str, *, overlap_ms: int = 0) -> Dict[str, Any]:
+        """A new generated secret (returned once); both sign deliveries for
+        ``overlap_ms`` (0: 24 hours; at most 7 days)."""
+        ms = cint(overlap_ms, "overlap_ms", lo=0, hi=INT64_MAX)
+        return self._endpoint_call(N.wh_endpoint_rotate_secret, self._h(), _id(endpoint_id), ms,
+                                   with_secret=True)
+
+    def send_test_webhook(self, endpoint_id: str) -> str:
+        """Queues a webhook.test event to this endpoint only; returns the
+        delivery id (sent by the next tick)."""
+        buf = ctypes.create_string_buffer(64)
+        self._call(N.wh_endpoint_send_test, self._h(), _id(endpoint_id), buf, len(buf))
+        return buf.value.decode()
+
+    def webhook_deliveries(self, *, endpoint: Optional[str] = None, status: Optional[str] = None,
+                           starting_after: Optional[str] = None,
+                           limit: int = 0) -> List[Dict[str, Any]]:
+        """Deliveries, oldest first: id, endpoint, event, event_type, status
+        (pending, delivered, failed), attempt_count, last_http_status,
+        last_error, next_attempt_at_ms (pending), attempts, body."""
+        out = ctypes.c_void_p()
+        self._call(N.wh_delivery_list_get, self._h(), cstr(endpoint, "endpoint"),
+                   cstr(status, "status"), cstr(starting_after, "starting_after"),
+                   cint(limit, "limit", lo=0, hi=1000), ctypes.byref(out))
+        try:
+            rows = []
+            for i in range(N.wh_delivery_list_count(out)):
+                text = {k: f(out, i).decode() for k, f in N.wh_delivery_text.items()}
+                n = ctypes.c_size_t(0)
+                body = N.take_bytes(N.wh_delivery_body(out, i, ctypes.byref(n)), n.value)
+                last = int(N.wh_delivery_last_status(out, i))
+                rows.append({
+                    "id": text["id"], "object": "webhook_delivery",
+                    "endpoint": text["endpoint_id"], "event": text["event_id"],
+                    "event_type": text["event_type"], "status": text["state"],
+                    "attempt_count": int(N.wh_delivery_attempts(out, i)),
+                    "last_http_status": last or None,
+                    "last_error": text["last_error"] or None,
+                    "next_attempt_at_ms": (int(N.wh_delivery_next_attempt_at_ms(out, i))
+                                           if text["state"] == "pending" else None),
+                    "attempts": json.loads(text["attempts_json"] or "[]"),
+                    "body": body})
+            return rows
+        finally:
+            N.wh_delivery_list_free(out)
+
+    def replay_webhook_delivery(self, delivery_id: str) -> None:
+        """Queues a failed or delivered delivery again, due now (same id and
+        body)."""
+        self._call(N.wh_delivery_replay, self._h(), _id(delivery_id))
 
     # ---- the REST surface, in process ----------------------------------------
     def request(self, method: str, target: str,

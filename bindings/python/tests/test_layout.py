@@ -39,6 +39,7 @@ C_NAMES = {
     _native.TransportRequest: "constra_transport_request",
     _native.Transport: "constra_transport",
     _native.RemoteConfig: "constra_remote_config",
+    _native.WebhookEndpointParams: "constra_webhook_endpoint_params",
 }
 
 

@@ -1,0 +1,423 @@
+/*
+ * The webhook routes of the REST router (api.h): endpoints and their
+ * deliveries, over the engine's webhook_delivery.h calls.
+ *
+ *   POST   /webhook-endpoints                {url, enabled_events?}: 201 with the
+ *                                            signing secret (shown only here)
+ *   GET    /webhook-endpoints                every endpoint (no secrets)
+ *   GET    /webhook-endpoints/{id}           one (no secret)
+ *   DELETE /webhook-endpoints/{id}           removes it and its deliveries
+ *   POST   /webhook-endpoints/{id}/enable    sends again (queued ones first)
+ *   POST   /webhook-endpoints/{id}/disable   sends nothing meanwhile
+ *   POST   /webhook-endpoints/{id}/rotate-secret  {overlap_seconds?}: the new
+ *                                            secret (shown only here); both sign
+ *                                            during the overlap (default 24 h)
+ *   POST   /webhook-endpoints/{id}/test      queues a webhook.test event to it
+ *   GET    /webhook-deliveries?endpoint=&status=&limit=&starting_after=
+ *   POST   /webhook-deliveries/{id}/replay   due now, same id and body
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/router.h"
+#include "constra/webhook_delivery.h"
+#include "util/check.h"
+#include "util/ids.h"
+
+/* ---- the endpoint object --------------------------------------------------------- */
+
+static void endpoint_json(constra__sbuf *b, const constra_t *h,
+                          const constra_webhook_endpoint *ep, int with_secret)
+{
+    constra__sbuf_puts(b, "{\"id\":");
+    constra__sbuf_json_str(b, constra_webhook_endpoint_id(ep));
+    constra__sbuf_puts(b, ",\"object\":\"webhook_endpoint\",\"url\":");
+    constra__sbuf_json_str(b, constra_webhook_endpoint_url(ep));
+    constra__sbuf_puts(b, ",\"enabled_events\":[");
+    const char *types = constra_webhook_endpoint_event_types(ep);
+    for (int first = 1; *types;) {
+        size_t n = strcspn(types, ",");
+        char one[128];
+        snprintf(one, sizeof(one), "%.*s", (int)(n < sizeof(one) - 1 ? n : sizeof(one) - 1),
+                 types);
+        if (!first) {
+            constra__sbuf_puts(b, ",");
+        }
+        constra__sbuf_json_str(b, one);
+        first = 0;
+        types += n;
+        if (*types == ',') {
+            types++;
+        }
+    }
+    constra__sbuf_puts(b, "],\"status\":");
+    constra__sbuf_puts(b, constra_webhook_endpoint_enabled(ep) ? "\"enabled\"" : "\"disabled\"");
+    constra__sbuf_puts(b, ",\"created_at\":");
+    constra__sbuf_json_time(b, constra_webhook_endpoint_created_at_ms(ep));
+    constra__sbuf_puts(b, ",\"livemode\":");
+    constra__sbuf_puts(b, h->mode == CONSTRA_MODE_LIVE ? "true" : "false");
+    if (with_secret) {
+        /* Only in the answer to the create: it is never shown again. */
+        constra__sbuf_puts(b, ",\"secret\":");
+        constra__sbuf_json_str(b, constra_webhook_endpoint_secret(ep));
+    }
+    constra__sbuf_puts(b, "}");
+}
+
+static int reply_endpoint(constra__api_ctx *c, int status, const constra_webhook_endpoint *ep,
+                          int with_secret)
+{
+    constra__sbuf b;
+    constra__sbuf_init(&b, &c->h->platform);
+    endpoint_json(&b, c->h, ep, with_secret);
+    return constra__api_reply_sbuf(c, status, &b);
+}
+
+/* {"id":<id>,"object":<object><rest>} with status. */
+static int reply_ref(constra__api_ctx *c, int status, const char *id, const char *object,
+                     const char *rest)
+{
+    constra__sbuf b;
+    constra__sbuf_init(&b, &c->h->platform);
+    constra__sbuf_puts(&b, "{\"id\":");
+    constra__sbuf_json_str(&b, id);
+    constra__sbuf_puts(&b, ",\"object\":");
+    constra__sbuf_json_str(&b, object);
+    constra__sbuf_puts(&b, rest);
+    constra__sbuf_puts(&b, "}");
+    return constra__api_reply_sbuf(c, status, &b);
+}
+
+/* REST names of the engine's parameters. */
+static const char *const endpoint_params[] = {"event_types", "enabled_events", NULL};
+
+/* enabled_events: an array of event types (or ["*"]) joined with commas
+ * for the engine, which checks each name. */
+static int read_events(constra__jr *jr, const cJSON *root, char *out, size_t size,
+                       constra_error *e)
+{
+    const cJSON *arr = NULL;
+    int rc = constra__jr_array(jr, root, "", "enabled_events", 0, &arr);
+    if (rc != CONSTRA_OK) {
+        return rc;
+    }
+    out[0] = '\0';
+    if (arr == NULL) {
+        return CONSTRA_OK; /* every event */
+    }
+    size_t len = 0;
+    int i = 0;
+    for (const cJSON *it = arr->child; it != NULL; it = it->next, i++) {
+        char path[48], one[128];
+        snprintf(path, sizeof(path), "enabled_events[%d]", i);
+        rc = constra__jr_value_text(jr, it, path, CONSTRA__JR_ID | CONSTRA__JR_NONEMPTY |
+                                    CONSTRA__JR_REQUIRED, one, sizeof(one), NULL);
+        if (rc != CONSTRA_OK) {
+            return rc;
+        }
+        size_t n = strlen(one);
+        if (len + n + 2 > size) {
+            return constra__fail(e, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid",
+                                 "enabled_events", "enabled_events is too long");
+        }
+        if (len) {
+            out[len++] = ',';
+        }
+        memcpy(out + len, one, n + 1);
+        len += n;
+    }
+    if (i == 0) {
+        return constra__fail(e, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid",
+                             "enabled_events",
+                             "enabled_events must list at least one event type (or \"*\")");
+    }
+    return CONSTRA_OK;
+}
+
+static int create_endpoint(constra__api_ctx *c)
+{
+    static const char *const fields[] = {"url", "enabled_events", NULL};
+    constra__jr jr;
+    constra_error e = CONSTRA_ERROR_INIT;
+    int replied = 0;
+    int rc = constra__api_body(c, &jr, &e, fields, 0, &replied);
+    if (replied) {
+        return rc;
+    }
+    char url[CONSTRA_WEBHOOK_URL_MAX + 1];
+    char events[CONSTRA_WEBHOOK_EVENT_TYPES_MAX + 1];
+    rc = constra__jr_text(&jr, jr.root, "", "url",
+                          CONSTRA__JR_REQUIRED | CONSTRA__JR_ID | CONSTRA__JR_NONEMPTY, url,
+                          sizeof(url), NULL);
+    if (rc == CONSTRA_OK) {
+        rc = read_events(&jr, jr.root, events, sizeof(events), &e);
+    }
+    constra__jr_free(&jr);
+    if (rc != CONSTRA_OK) {
+        return constra__api_body_error(c, &e);
+    }
+    constra_webhook_endpoint_params p = CONSTRA_WEBHOOK_ENDPOINT_PARAMS_INIT;
+    p.url = url;
+    p.event_types = events[0] ? events : NULL;
+    constra_webhook_endpoint *ep = NULL;
+    constra_error detail = CONSTRA_ERROR_INIT;
+    rc = constra_webhook_endpoint_add(c->h, &p, &ep, &detail);
+    if (rc != CONSTRA_OK) {
+        return constra__api_engine_error(c, rc, &detail, endpoint_params);
+    }
+    rc = reply_endpoint(c, 201, ep, 1);
+    constra_webhook_endpoint_free(ep);
+    return rc;
+}
+
+static int list_endpoints(constra__api_ctx *c)
+{
+    constra_webhook_endpoint_list *l = NULL;
+    constra_error detail = CONSTRA_ERROR_INIT;
+    int rc = constra_webhook_endpoint_list_get(c->h, &l, &detail);
+    if (rc != CONSTRA_OK) {
+        return constra__api_engine_error(c, rc, &detail, NULL);
+    }
+    constra__sbuf b;
+    constra__sbuf_init(&b, &c->h->platform);
+    constra__sbuf_puts(&b, "{\"object\":\"list\",\"data\":[");
+    size_t n = constra_webhook_endpoint_list_count(l);
+    for (size_t i = 0; i < n; i++) {
+        if (i) {
+            constra__sbuf_puts(&b, ",");
+        }
+        endpoint_json(&b, c->h, constra_webhook_endpoint_list_at(l, i), 0);
+    }
+    constra__sbuf_puts(&b, "],\"has_more\":false}");
+    constra_webhook_endpoint_list_free(l);
+    return constra__api_reply_sbuf(c, 200, &b);
+}
+
+int constra__api_wh_endpoints(constra__api_ctx *c)
+{
+    return strcmp(c->req->method, "POST") == 0 ? create_endpoint(c) : list_endpoints(c);
+}
+
+int constra__api_wh_endpoint(constra__api_ctx *c)
+{
+    constra_error detail = CONSTRA_ERROR_INIT;
+    if (strcmp(c->req->method, "DELETE") == 0) {
+        int rc = constra_webhook_endpoint_remove(c->h, c->id, &detail);
+        if (rc != CONSTRA_OK) {
+            return constra__api_engine_error(c, rc, &detail, NULL);
+        }
+        return reply_ref(c, 200, c->id, "webhook_endpoint", ",\"deleted\":true");
+    }
+    constra_webhook_endpoint *ep = NULL;
+    int rc = constra_webhook_endpoint_get(c->h, c->id, &ep, &detail);
+    if (rc != CONSTRA_OK) {
+        return constra__api_engine_error(c, rc, &detail, NULL);
+    }
+    rc = reply_endpoint(c, 200, ep, 0);
+    constra_webhook_endpoint_free(ep);
+    return rc;
+}
+
+static int rotate(constra__api_ctx *c, int64_t overlap_s)
+{
+    constra_webhook_endpoint *ep = NULL;
+    constra_error detail = CONSTRA_ERROR_INIT;
+    int rc = constra_webhook_endpoint_rotate_secret(c->h, c->id, overlap_s * 1000, &ep, &detail);
+    if (rc != CONSTRA_OK) {
+        static const char *const map[] = {"overlap_ms", "overlap_seconds", NULL};
+        return constra__api_engine_error(c, rc, &detail, map);
+    }
+    rc = reply_endpoint(c, 200, ep, 1);
+    constra_webhook_endpoint_free(ep);
+    return rc;
+}
+
+static int send_test(constra__api_ctx *c)
+{
+    char did[CONSTRA_ID_SIZE + 1];
+    constra_error detail = CONSTRA_ERROR_INIT;
+    int rc = constra_webhook_endpoint_send_test(c->h, c->id, did, sizeof(did), &detail);
+    if (rc != CONSTRA_OK) {
+        return constra__api_engine_error(c, rc, &detail, NULL);
+    }
+    constra__sbuf b;
+    constra__sbuf_init(&b, &c->h->platform);
+    constra__sbuf_puts(&b, "{\"id\":");
+    constra__sbuf_json_str(&b, did);
+    constra__sbuf_puts(&b, ",\"object\":\"webhook_delivery\",\"endpoint\":");
+    constra__sbuf_json_str(&b, c->id);
+    constra__sbuf_puts(&b, ",\"event_type\":\"webhook.test\",\"status\":\"pending\"}");
+    return constra__api_reply_sbuf(c, 202, &b);
+}
+
+int constra__api_wh_endpoint_action(constra__api_ctx *c, const char *action)
+{
+    constra__jr jr;
+    constra_error e = CONSTRA_ERROR_INIT;
+    int replied = 0;
+    int rotating = strcmp(action, "rotate-secret") == 0;
+    static const char *const none[] = {NULL};
+    static const char *const rotate_fields[] = {"overlap_seconds", NULL};
+    int rc = constra__api_body(c, &jr, &e, rotating ? rotate_fields : none, 1, &replied);
+    if (replied) {
+        return rc;
+    }
+    int64_t overlap_s = 0;
+    if (rotating && jr.root != NULL) {
+        rc = constra__jr_int(&jr, jr.root, "", "overlap_seconds", 0, 0, 0,
+                             CONSTRA_WEBHOOK_ROTATION_OVERLAP_MAX_MS / 1000, &overlap_s, NULL);
+    }
+    constra__jr_free(&jr);
+    if (rc != CONSTRA_OK) {
+        return constra__api_body_error(c, &e);
+    }
+    if (rotating) {
+        return rotate(c, overlap_s);
+    }
+    if (strcmp(action, "test") == 0) {
+        return send_test(c);
+    }
+    constra_error detail = CONSTRA_ERROR_INIT;
+    rc = constra_webhook_endpoint_set_enabled(c->h, c->id, strcmp(action, "enable") == 0,
+                                              &detail);
+    if (rc != CONSTRA_OK) {
+        return constra__api_engine_error(c, rc, &detail, NULL);
+    }
+    constra_webhook_endpoint *ep = NULL;
+    rc = constra_webhook_endpoint_get(c->h, c->id, &ep, &detail);
+    if (rc != CONSTRA_OK) {
+        return constra__api_engine_error(c, rc, &detail, NULL);
+    }
+    rc = reply_endpoint(c, 200, ep, 0);
+    constra_webhook_endpoint_free(ep);
+    return rc;
+}
+
+/* ---- deliveries ----------------------------------------------------------------------- */
+
+enum { D_ENDPOINT, D_STATUS, D_LIMIT, D_AFTER };
+
+typedef struct delivery_query {
+    char endpoint[CONSTRA_ID_SIZE + 1];
+    char status[16];
+    char after[CONSTRA_ID_SIZE + 1];
+    size_t limit;
+} delivery_query;
+
+static const constra__api_qname delivery_names[] = {
+    {"endpoint", D_ENDPOINT}, {"status", D_STATUS},         {"limit", D_LIMIT},
+    {"cursor", D_AFTER},      {"starting_after", D_AFTER},  {NULL, 0},
+};
+
+static int delivery_param(void *ctx, int slot, const char *name, const char *value,
+                          constra_error *e)
+{
+    delivery_query *q = ctx;
+    switch (slot) {
+    case D_ENDPOINT:
+    case D_AFTER:
+        if (constra__id_check_opaque(value, name, e) != CONSTRA_OK) {
+            return e ? e->status : CONSTRA_E_INVALID_ARGUMENT;
+        }
+        constra__strlcpy(slot == D_ENDPOINT ? q->endpoint : q->after, value,
+                         sizeof(q->endpoint));
+        return CONSTRA_OK;
+    case D_STATUS:
+        if (strcmp(value, "pending") != 0 && strcmp(value, "delivered") != 0 &&
+            strcmp(value, "failed") != 0) {
+            return constra__fail(e, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid", name,
+                                 "status must be pending, delivered or failed");
+        }
+        constra__strlcpy(q->status, value, sizeof(q->status));
+        return CONSTRA_OK;
+    default: /* D_LIMIT */
+        return constra__api_query_limit(value, name, &q->limit, e);
+    }
+}
+
+int constra__api_wh_deliveries(constra__api_ctx *c)
+{
+    delivery_query q;
+    memset(&q, 0, sizeof(q));
+    q.limit = 10;
+    constra_error e = CONSTRA_ERROR_INIT;
+    if (constra__api_query_parse(c, delivery_names, delivery_param, &q, &e) != CONSTRA_OK) {
+        return constra__api_error_from(c, &e);
+    }
+    /* One more than asked for tells whether more follow. */
+    constra_webhook_delivery_list *l = NULL;
+    constra_error detail = CONSTRA_ERROR_INIT;
+    int rc = constra_webhook_delivery_list_get(c->h, q.endpoint, q.status,
+                                               q.after[0] ? q.after : NULL, q.limit + 1, &l,
+                                               &detail);
+    if (rc != CONSTRA_OK) {
+        return constra__api_engine_error(c, rc, &detail, NULL);
+    }
+    size_t n = constra_webhook_delivery_list_count(l);
+    int more = n > q.limit;
+    if (more) {
+        n = q.limit;
+    }
+    constra__sbuf b;
+    constra__sbuf_init(&b, &c->h->platform);
+    constra__sbuf_puts(&b, "{\"object\":\"list\",\"data\":[");
+    for (size_t i = 0; i < n; i++) {
+        const char *state = constra_webhook_delivery_state(l, i);
+        constra__sbuf_puts(&b, i ? ",{\"id\":" : "{\"id\":");
+        constra__sbuf_json_str(&b, constra_webhook_delivery_id(l, i));
+        constra__sbuf_puts(&b, ",\"object\":\"webhook_delivery\",\"endpoint\":");
+        constra__sbuf_json_str(&b, constra_webhook_delivery_endpoint_id(l, i));
+        constra__sbuf_puts(&b, ",\"event\":");
+        constra__sbuf_json_str(&b, constra_webhook_delivery_event_id(l, i));
+        constra__sbuf_puts(&b, ",\"event_type\":");
+        constra__sbuf_json_str(&b, constra_webhook_delivery_event_type(l, i));
+        constra__sbuf_puts(&b, ",\"status\":");
+        constra__sbuf_json_str(&b, state);
+        constra__sbuf_puts(&b, ",\"attempt_count\":");
+        constra__sbuf_int(&b, constra_webhook_delivery_attempts(l, i));
+        int last = constra_webhook_delivery_last_status(l, i);
+        constra__sbuf_puts(&b, ",\"last_http_status\":");
+        if (last > 0) {
+            constra__sbuf_int(&b, last);
+        } else {
+            constra__sbuf_puts(&b, "null");
+        }
+        const char *err = constra_webhook_delivery_last_error(l, i);
+        constra__sbuf_puts(&b, ",\"last_error\":");
+        constra__sbuf_json_str(&b, err[0] ? err : NULL);
+        constra__sbuf_puts(&b, ",\"next_attempt_at\":");
+        if (strcmp(state, "pending") == 0) {
+            constra__sbuf_json_time(&b, constra_webhook_delivery_next_attempt_at_ms(l, i));
+        } else {
+            constra__sbuf_puts(&b, "null");
+        }
+        constra__sbuf_puts(&b, ",\"attempts\":");
+        const char *attempts = constra_webhook_delivery_attempts_json(l, i);
+        constra__sbuf_puts(&b, attempts[0] ? attempts : "[]");
+        constra__sbuf_puts(&b, "}");
+    }
+    constra__sbuf_puts(&b, "],\"has_more\":");
+    constra__sbuf_puts(&b, more ? "true" : "false");
+    constra__sbuf_puts(&b, "}");
+    constra_webhook_delivery_list_free(l);
+    return constra__api_reply_sbuf(c, 200, &b);
+}
+
+int constra__api_wh_replay(constra__api_ctx *c)
+{
+    constra__jr jr;
+    constra_error e = CONSTRA_ERROR_INIT;
+    int replied = 0;
+    static const char *const none[] = {NULL};
+    int rc = constra__api_body(c, &jr, &e, none, 1, &replied);
+    if (replied) {
+        return rc;
+    }
+    constra__jr_free(&jr);
+    constra_error detail = CONSTRA_ERROR_INIT;
+    rc = constra_webhook_delivery_replay(c->h, c->id, &detail);
+    if (rc != CONSTRA_OK) {
+        return constra__api_engine_error(c, rc, &detail, NULL);
+    }
+    return reply_ref(c, 202, c->id, "webhook_delivery", ",\"status\":\"pending\"");
+}
