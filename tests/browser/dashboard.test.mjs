@@ -394,18 +394,34 @@ async function main() {
     });
 
     await step('the create form makes an intent with an automatic idempotency key', async () => {
-      const key = await page.inputValue(tid('create-key'));
-      assert(/^dash_[a-z0-9_]+$/.test(key), `idempotency key ${key}`);
       await page.fill(tid('create-amount'), '500');
       await page.fill(tid('create-phone'), '0712 345 678');
       await page.fill(tid('create-name'), 'Amina N.');
       await page.fill(tid('create-reference'), 'order_7430');
       await page.fill(tid('create-description'), 'Solar kit balance');
+      /* Read once the form is filled: every change to it renews the key. */
+      const key = await page.inputValue(tid('create-key'));
+      assert(/^dash_[a-z0-9_]+$/.test(key), `idempotency key ${key}`);
       await click(page, 'create-submit');
       await waitText(page, 'selected-status', 'pending_user_action');
       await waitCounters(page, { total: 2, awaiting: 1, paid: 1, review: 0 });
       const next = await page.inputValue(tid('create-key'));
-      assert(next !== key, 'a new idempotency key after a create');
+      assert(next === key, 'the key is kept after a create while the form is unchanged');
+      const firstId = await text(page, 'selected-id');
+      /* A second click on the same form replays: the same intent, no
+       * second intent (and no second prompt on the phone). */
+      await click(page, 'create-submit');
+      await page.waitForTimeout(800);
+      await waitCounters(page, { total: 2, awaiting: 1, paid: 1, review: 0 });
+      assert((await text(page, 'selected-id')) === firstId, 'the replay selects the same intent');
+      /* Then a true double click on the unchanged form: still one intent. */
+      await page.locator(tid('create-submit')).dblclick({ timeout: WAIT_MS });
+      await page.waitForTimeout(800);
+      await waitCounters(page, { total: 2, awaiting: 1, paid: 1, review: 0 });
+      /* A change to the form gives it a new key. */
+      await page.fill(tid('create-description'), 'Solar kit balance, again');
+      assert((await page.inputValue(tid('create-key'))) !== key, 'a changed form gets a new key');
+      await page.fill(tid('create-description'), 'Solar kit balance');
       await click(page, 'lab-insufficient');
       await waitText(page, 'selected-status', 'requires_recovery');
       await waitText(page, 'agent-note', /\S/);

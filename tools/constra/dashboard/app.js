@@ -906,9 +906,32 @@
 
   /* ---- create --------------------------------------------------------------- */
 
+  const CREATE_FIELDS = ['c-amount', 'c-currency', 'c-phone', 'c-name', 'c-reference',
+                         'c-description', 'c-policy'];
+
   function wireCreate() {
     $('c-key').value = newIdempotencyKey();
     $('c-key-new').addEventListener('click', () => { $('c-key').value = newIdempotencyKey(); });
+    /* The key belongs to the form's contents: it changes when they do,
+     * never merely because a create succeeded. So a second click on the
+     * same form (a double click, an impatient retry) replays the first
+     * request and gets the same intent back, instead of making a second
+     * intent and a second prompt on the customer's phone. */
+    for (const id of CREATE_FIELDS) {
+      const el = $(id);
+      /* Only a key that was sent is renewed: an unused one fits any
+       * contents. */
+      const renew = () => {
+        if (el.dataset.sent !== undefined && el.value !== el.dataset.sent) {
+          $('c-key').value = newIdempotencyKey();
+          for (const other of document.querySelectorAll('#create-form [data-sent]')) {
+            delete other.dataset.sent;
+          }
+        }
+      };
+      el.addEventListener('input', renew);
+      el.addEventListener('change', renew);
+    }
     $('create-form').addEventListener('submit', (e) => {
       e.preventDefault();
       formError('create-error', null);
@@ -936,9 +959,12 @@
       const key = $('c-key').value;
       busy($('create-submit'), async () => {
         try {
+          /* Remember what is sent under this key (see wireCreate). */
+          for (const id of CREATE_FIELDS) {
+            $(id).dataset.sent = $(id).value;
+          }
           const intent = await api('POST', '/payment-intents', body, { 'Idempotency-Key': key });
           announce(`created ${intent.id}: ${intent.status}`);
-          $('c-key').value = newIdempotencyKey();
           adopt(intent);
         } catch (err) {
           formError('create-error', err);
@@ -948,6 +974,9 @@
           if (err instanceof ApiError && err.status >= 400 && err.status < 500 &&
               err.code !== 'idempotent_request_in_flight') {
             $('c-key').value = newIdempotencyKey();
+            for (const id of CREATE_FIELDS) {
+              delete $(id).dataset.sent;
+            }
           }
         }
       });
@@ -985,6 +1014,12 @@
       keyStatus('none', 'no key entered');
       $('key-input').focus();
     }
+    /* A #key=... link pasted into this open tab takes effect at once. */
+    window.addEventListener('hashchange', () => {
+      if (new URLSearchParams(location.hash.replace(/^#/, '')).get('key')) {
+        useKey(loadKey());
+      }
+    });
     document.addEventListener('visibilitychange', () => {
       if (!document.hidden) {
         refreshSoon();
