@@ -93,6 +93,13 @@ typedef struct constra_config {
      *  callback URLs stop working. With neither, every callback is refused
      *  (401) except through constra_handle_mpesa_callback_preauthenticated(). */
     const char *callback_token;
+    /** Webhook endpoint health (appended in 0.2): an endpoint whose
+     *  deliveries have all failed for this long is disabled when one of
+     *  them fails for good (after its last retry); a 410 Gone answer
+     *  disables it at once. 0 means 3 days; -1 never (410 still
+     *  disables); otherwise 1 hour to 90 days. A disabled endpoint keeps
+     *  its failed deliveries for replay (webhook_delivery.h). */
+    int64_t webhook_disable_after_ms;
     /* New fields are appended here. */
 } constra_config;
 
@@ -101,7 +108,7 @@ typedef struct constra_config {
 #define CONSTRA_MODE_LIVE 1
 
 #define CONSTRA_CONFIG_INIT \
-    { sizeof(constra_config), NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, NULL }
+    { sizeof(constra_config), NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, NULL, 0 }
 
 /**
  * Run-time initialiser (for FFI languages): zero-fills `config`, sets its

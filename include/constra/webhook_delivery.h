@@ -39,6 +39,14 @@
  * tick; after the sixth failed attempt the delivery is "failed" and stays
  * listed until replayed (constra_webhook_delivery_replay()).
  *
+ * Endpoint health. A 410 Gone answer fails that delivery at once (no
+ * retry) and disables the endpoint. A delivery failing for good disables
+ * its endpoint when none of the endpoint's deliveries succeeded within
+ * constra_config.webhook_disable_after_ms (default 3 days; -1 never) and
+ * the endpoint is at least that old. A disabled endpoint is sent nothing
+ * (events meanwhile are skipped for it, as for one disabled by hand);
+ * enable it again and replay its failed deliveries to catch up.
+ *
  * SSRF rule. In live mode a URL must be https and its host must not be,
  * or resolve to, a private (10/8, 172.16/12, 192.168/16, fc00::/7),
  * loopback (127/8, ::1, "localhost"), link-local (169.254/16, fe80::/10),

@@ -29,6 +29,7 @@ struct constra {
     int max_attempts;
     int64_t idempotency_retention_ms;
     int64_t idempotency_lease_ms; /* in flight this long, then a definite answer */
+    int64_t webhook_disable_after_ms; /* -1 never; see constra_config */
     /* "token=" every provider callback must carry ("" refuses them all). */
     char callback_token[65];
     /* Callbacks refused for a missing or wrong token, guarded by `mutex`:

@@ -73,6 +73,14 @@ static int check_settings(const constra_config *c, constra_error *err)
                              "config.idempotency_lease_ms must be 0 (default) or 1000 to the "
                              "idempotency retention");
     }
+    if (c->webhook_disable_after_ms != 0 && c->webhook_disable_after_ms != -1 &&
+        (c->webhook_disable_after_ms < INT64_C(3600000) ||
+         c->webhook_disable_after_ms > INT64_C(7776000000))) {
+        return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid",
+                             "config.webhook_disable_after_ms",
+                             "config.webhook_disable_after_ms must be 0 (3 days), -1 (never) or "
+                             "1 hour to 90 days");
+    }
     if (c->callback_token) {
         size_t len;
         int rc = constra__check_str(c->callback_token, 64, 0, "config.callback_token", &len, err);
@@ -329,6 +337,8 @@ int constra__open(constra_t **out, const constra_config *config, int remote, con
     h->idempotency_retention_ms = cfg.idempotency_retention_ms ? cfg.idempotency_retention_ms
                                                                : DEFAULT_RETENTION_MS;
     h->amount_max = cfg.amount_max ? cfg.amount_max : DEFAULT_AMOUNT_MAX;
+    h->webhook_disable_after_ms = cfg.webhook_disable_after_ms ? cfg.webhook_disable_after_ms
+                                                               : INT64_C(259200000);
     constra__strlcpy(h->secret_key, cfg.secret_key ? cfg.secret_key : "", sizeof(h->secret_key));
     h->idempotency_lease_ms = cfg.idempotency_lease_ms ? cfg.idempotency_lease_ms
                                                        : DEFAULT_LEASE_MS;

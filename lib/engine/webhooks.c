@@ -334,8 +334,8 @@ static int load_endpoints(constra_t *h, constra_webhook_endpoint_list **out, con
     return CONSTRA_OK;
 }
 
-static const constra_webhook_endpoint *find_endpoint(const constra_webhook_endpoint_list *l,
-                                                     const char *id)
+static constra_webhook_endpoint *find_endpoint(const constra_webhook_endpoint_list *l,
+                                               const char *id)
 {
     for (size_t i = 0; i < l->count; i++) {
         if (strcmp(l->items[i]->id, id) == 0) {
@@ -1125,8 +1125,47 @@ static int on_due(void *ctx, const constra_storage_delivery *r)
     return collect_delivery(ctx, r);
 }
 
+/* Whether the endpoint has failed every delivery for the handle's
+ * webhook_disable_after_ms: it is that old and none of its deliveries was
+ * delivered within that time. Called only when a delivery fails for good
+ * (rare), so a scan of its delivered ones is affordable. A storage error
+ * answers "no": never disable on a doubt. */
+static int endpoint_failing_long(constra_t *h, const constra_webhook_endpoint *ep, int64_t now)
+{
+    int64_t window = h->webhook_disable_after_ms;
+    if (window < 0 || now - ep->created_at_ms < window) {
+        return 0;
+    }
+    char after[CONSTRA_STORAGE_KEY_MAX + 1] = "";
+    for (int pages = 0; pages < 1000; pages++) {
+        constra_storage_delivery_query q = {sizeof(q), NULL, ep->id, "delivered", 0,
+                                            after[0] ? after : NULL, DUE_PAGE};
+        constra_webhook_delivery_list *l = NULL;
+        constra_error e = CONSTRA_ERROR_INIT;
+        if (load_deliveries(h, &q, &l, &e) != CONSTRA_OK) {
+            return 0;
+        }
+        int recent = 0;
+        for (size_t i = 0; i < l->count; i++) {
+            recent |= l->items[i].updated_at_ms > now - window;
+        }
+        size_t count = l->count;
+        if (count > 0) {
+            constra__strlcpy(after, l->items[count - 1].id, sizeof(after));
+        }
+        constra_webhook_delivery_list_free(l);
+        if (recent) {
+            return 0;
+        }
+        if (count < DUE_PAGE) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Sends the deliveries due at `now`, a page at a time. */
-static int send_due(constra_t *h, const constra_webhook_endpoint_list *eps, int64_t now,
+static int send_due(constra_t *h, constra_webhook_endpoint_list *eps, int64_t now,
                     constra_error *e)
 {
     char after[CONSTRA_STORAGE_KEY_MAX + 1] = "";
@@ -1150,7 +1189,7 @@ static int send_due(constra_t *h, const constra_webhook_endpoint_list *eps, int6
         for (size_t i = 0; i < count; i++) {
             delivery *d = &l->items[i];
             constra__strlcpy(after, d->id, sizeof(after));
-            const constra_webhook_endpoint *ep = find_endpoint(eps, d->endpoint_id);
+            constra_webhook_endpoint *ep = find_endpoint(eps, d->endpoint_id);
             if (ep == NULL || !ep->enabled) {
                 continue; /* waits until enabled; removed endpoints take theirs along */
             }
@@ -1171,12 +1210,18 @@ static int send_due(constra_t *h, const constra_webhook_endpoint_list *eps, int6
             d->attempts++;
             d->last_status = status;
             constra__strlcpy(d->last_error, error, sizeof(d->last_error));
+            /* 410 Gone: the receiver says the endpoint no longer exists.
+             * No retry; the endpoint is disabled (its deliveries keep
+             * their record and can be replayed once it is enabled). */
+            int gone = status == 410;
+            int final = 0;
             if (error[0] == '\0') {
                 constra__strlcpy(d->state, "delivered", sizeof(d->state));
                 d->next_attempt_at_ms = 0;
-            } else if (d->attempts >= MAX_ATTEMPTS) {
+            } else if (gone || d->attempts >= MAX_ATTEMPTS) {
                 constra__strlcpy(d->state, "failed", sizeof(d->state));
                 d->next_attempt_at_ms = 0;
+                final = 1;
             } else {
                 d->next_attempt_at_ms = now + retry_delay_ms[d->attempts - 1];
             }
@@ -1188,6 +1233,13 @@ static int send_due(constra_t *h, const constra_webhook_endpoint_list *eps, int6
             if (rc != CONSTRA_OK && rc != CONSTRA_E_CONFLICT) {
                 constra_webhook_delivery_list_free(l);
                 return storage_fail(e, rc, "recording a webhook attempt");
+            }
+            if (gone || (final && endpoint_failing_long(h, ep, now))) {
+                /* Skip its other deliveries in this tick too. A failure to
+                 * disable is not an error of the tick: the next failure
+                 * tries again. */
+                ep->enabled = 0;
+                constra_webhook_endpoint_set_enabled(h, ep->id, 0, NULL);
             }
         }
         constra_webhook_delivery_list_free(l);

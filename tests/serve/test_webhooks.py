@@ -313,6 +313,26 @@ def run(label, db_args):
     st, h, body = srv.request("PUT", "/v1/webhook-endpoints/" + ep_id, srv.auth())
     t.ok(st == 405 and "DELETE" in h.get("allow", ""), f"{label}: PUT -> 405 with Allow", body)
 
+    # ---- 410 Gone disables the endpoint -----------------------------------------------
+    rx.plan = [410]
+    n_before = len(rx.got)
+    post(f"/v1/webhook-endpoints/{ep_id}/test")
+    rx.wait(lambda g: len(g) > n_before)
+    time.sleep(0.5)
+    st, _, body = srv.request("GET", "/v1/webhook-endpoints/" + ep_id, srv.auth())
+    t.ok(json.loads(body).get("status") == "disabled", f"{label}: a 410 answer disables it", body)
+    st, _, body = srv.request("GET", f"/v1/webhook-deliveries?endpoint={ep_id}&status=failed",
+                              srv.auth())
+    gone = [d for d in json.loads(body)["data"] if d["last_http_status"] == 410]
+    t.ok(len(gone) == 1 and gone[0]["attempt_count"] == 1,
+         f"{label}: the 410 delivery failed at once, no retry, listed for replay", body)
+    st, _, body = post(f"/v1/webhook-endpoints/{ep_id}/enable")
+    st2, _, _ = post(f"/v1/webhook-deliveries/{gone[0]['id'] if gone else 'x'}/replay")
+    got = rx.wait(lambda g: len(g) > n_before + 1)
+    t.ok(st == 200 and st2 == 202 and len(got) > n_before + 1 and
+         got[-1][0].get("constra-delivery-id") == (gone[0]["id"] if gone else None),
+         f"{label}: enabled again, the missed delivery replays")
+
     # ---- delete ------------------------------------------------------------------------
     st, _, body = srv.request("DELETE", "/v1/webhook-endpoints/" + ep_id, srv.auth())
     t.ok(st == 200 and json.loads(body).get("deleted") is True, f"{label}: DELETE", body)

@@ -127,6 +127,8 @@ typedef struct wenv {
 
 /* When set, the handle allocates through it (allocation-failure runs). */
 static counting_alloc *handle_alloc;
+/* constra_config.webhook_disable_after_ms of the next open_env. */
+static int64_t disable_after_ms;
 
 static wenv *open_env_with(int mode, const constra_storage *storage, int with_transport)
 {
@@ -164,6 +166,7 @@ static wenv *open_env_with(int mode, const constra_storage *storage, int with_tr
     cfg.mode = mode;
     cfg.secret_key = mode == CONSTRA_MODE_LIVE ? "cs_live_0123456789abcdef" : NULL;
     cfg.resolve = fake_resolve;
+    cfg.webhook_disable_after_ms = disable_after_ms;
     constra_rail rail;
     if (mode == CONSTRA_MODE_LIVE) {
         live_rail_open(&v->lr, NULL, &rail);
@@ -1374,6 +1377,120 @@ static void test_rotation_and_test_events_sqlite(void **state)
 }
 #endif
 
+
+/* ---- endpoint health: 410, and failing for too long ----------------------- */
+
+static int endpoint_enabled(constra_t *h, const char *id)
+{
+    constra_webhook_endpoint *got = NULL;
+    assert_int_equal(constra_webhook_endpoint_get(h, id, &got, T_ERR), CONSTRA_OK);
+    int on = constra_webhook_endpoint_enabled(got);
+    constra_webhook_endpoint_free(got);
+    return on;
+}
+
+static void test_endpoint_health(void **state)
+{
+    (void)state;
+    /* 410 Gone: failed at once (no retry), the endpoint disabled; the
+     * rest of its queue waits; enabled again, the failed one replays. */
+    wenv *v = open_env(CONSTRA_MODE_SANDBOX);
+    char ep[64];
+    add_endpoint(v->h, "http://hooks.test/gone", NULL, "*", ep, NULL);
+    v->rx.script[0] = 410;
+    v->rx.script_len = 1;
+    assert_int_equal(pay(v->h, "h1", NULL), CONSTRA_OK);
+    assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
+    assert_int_equal(v->rx.count, 1);
+    assert_int_equal(endpoint_enabled(v->h, ep), 0);
+    constra_webhook_delivery_list *l = deliveries(v->h, "failed");
+    assert_int_equal(constra_webhook_delivery_list_count(l), 1);
+    assert_int_equal(constra_webhook_delivery_attempts(l, 0), 1);
+    assert_int_equal(constra_webhook_delivery_last_status(l, 0), 410);
+    assert_string_equal(constra_webhook_delivery_last_error(l, 0), "http_410");
+    char failed_id[CONSTRA_ID_SIZE];
+    strcpy(failed_id, constra_webhook_delivery_id(l, 0));
+    constra_webhook_delivery_list_free(l);
+    size_t waiting = count_state(v->h, "pending");
+    assert_true(waiting >= 2);
+    assert_int_equal(constra_tick(v->h, clock_ms + 3600000, T_ERR), CONSTRA_OK);
+    assert_int_equal(v->rx.count, 1);
+    assert_int_equal(constra_webhook_endpoint_set_enabled(v->h, ep, 1, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_webhook_delivery_replay(v->h, failed_id, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_tick(v->h, clock_ms + 3600000, T_ERR), CONSTRA_OK);
+    assert_int_equal(v->rx.count, 1 + 1 + waiting);
+    assert_int_equal(count_state(v->h, "delivered"), 1 + waiting);
+    close_env(v);
+
+    /* Failing every delivery: disabled when one fails for good after the
+     * window (here 1 day, retries span 26.6 h); not before. */
+    disable_after_ms = INT64_C(86400000);
+    int64_t t0 = clock_ms;
+    v = open_env(CONSTRA_MODE_SANDBOX);
+    add_endpoint(v->h, "http://hooks.test/dead", NULL, "payment_intent.created", ep, NULL);
+    v->rx.otherwise = 503;
+    assert_int_equal(pay(v->h, "h2", NULL), CONSTRA_OK);
+    static const int64_t after_ms[] = {0, 60000, 300000, 1800000, 7200000, 86400000};
+    int64_t t = t0;
+    for (size_t i = 0; i < 6; i++) {
+        t += after_ms[i];
+        tick_at(v, t);
+        assert_int_equal(endpoint_enabled(v->h, ep), i < 5);
+    }
+    assert_int_equal(count_state(v->h, "failed"), 1);
+    close_env(v);
+
+    /* A success inside the window (2 days) keeps it enabled. */
+    disable_after_ms = INT64_C(86400000) * 2;
+    clock_ms = t0;
+    v = open_env(CONSTRA_MODE_SANDBOX);
+    add_endpoint(v->h, "http://hooks.test/flaky", NULL, "payment_intent.created", ep, NULL);
+    clock_ms = t0 + INT64_C(86400000) * 3; /* the endpoint is old enough */
+    assert_int_equal(pay(v->h, "h3", NULL), CONSTRA_OK);
+    tick_at(v, clock_ms);                 /* delivered */
+    v->rx.otherwise = 500;
+    assert_int_equal(pay(v->h, "h4", NULL), CONSTRA_OK);
+    t = clock_ms;
+    for (size_t i = 0; i < 6; i++) {
+        t += after_ms[i];
+        tick_at(v, t);
+    }
+    assert_int_equal(count_state(v->h, "failed"), 1);
+    assert_int_equal(endpoint_enabled(v->h, ep), 1);
+    close_env(v);
+
+    /* -1: never for failures. */
+    disable_after_ms = -1;
+    clock_ms = t0;
+    v = open_env(CONSTRA_MODE_SANDBOX);
+    add_endpoint(v->h, "http://hooks.test/never", NULL, "payment_intent.created", ep, NULL);
+    v->rx.otherwise = 500;
+    clock_ms = t0 + INT64_C(86400000) * 30;
+    assert_int_equal(pay(v->h, "h5", NULL), CONSTRA_OK);
+    t = clock_ms;
+    for (size_t i = 0; i < 6; i++) {
+        t += after_ms[i];
+        tick_at(v, t);
+    }
+    assert_int_equal(count_state(v->h, "failed"), 1);
+    assert_int_equal(endpoint_enabled(v->h, ep), 1);
+    close_env(v);
+    disable_after_ms = 0;
+    clock_ms = t0;
+
+    /* Out-of-range settings are refused at open. */
+    static const int64_t bad[] = {-2, 1, INT64_C(3599999), INT64_C(7776000001)};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        constra_config cfg = CONSTRA_CONFIG_INIT;
+        cfg.webhook_disable_after_ms = bad[i];
+        constra_t *h = NULL;
+        constra_error err = CONSTRA_ERROR_INIT;
+        assert_int_equal(constra_open(&h, &cfg, &err), CONSTRA_E_INVALID_ARGUMENT);
+        assert_string_equal(err.param, "config.webhook_disable_after_ms");
+        assert_null(h);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1395,6 +1512,7 @@ int main(void)
         cmocka_unit_test(test_disable_enable_remove),
         cmocka_unit_test(test_storage_without_webhooks),
         cmocka_unit_test(test_rotation_and_test_events),
+        cmocka_unit_test(test_endpoint_health),
 #if CONSTRA_HAVE_SQLITE
         cmocka_unit_test(test_rotation_and_test_events_sqlite),
 #endif

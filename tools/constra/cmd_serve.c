@@ -59,6 +59,7 @@ typedef struct serve_options {
     const char *daraja_secret;  /* NULL: the emulator's default; never printed */
     int64_t daraja_delay_ms;    /* 0: the emulator's default (20 s) */
     int64_t callback_timeout_s; /* 0: the engine's default (120 s) */
+    int64_t webhook_disable_after_s; /* 0: the engine's default (3 days); -1 never */
     const char *public_url;     /* NULL: the listen URL */
     /* The rail: "sim" or "daraja"; NULL picks by the key (cs_live_:
      * daraja). The Daraja rail's environment ("sandbox" / "production";
@@ -119,6 +120,9 @@ const cli_option serve_options_table[] = {
                                           "power cut may lose the last ones (never corrupts)."},
     {"--callback-timeout", "S", "120", "Seconds to wait for the provider's callback before an "
                                        "attempt is queried and then needs recovery."},
+    {"--webhook-disable-after", "S|never", "259200 (3 days)",
+     "Disable a webhook endpoint whose deliveries have all failed for this many seconds (3600 "
+     "to 7776000), when one fails for good; never: only a 410 Gone disables it."},
     {"--public-url", "URL", "the listen URL",
      "The base URL the world reaches this server at: the callback URL given to the provider "
      "and shown by /workspace is built from it."},
@@ -184,6 +188,7 @@ static int parse_options(int argc, char **argv, serve_options *o)
     o->daraja_secret = NULL;
     o->daraja_delay_ms = 0;
     o->callback_timeout_s = 0;
+    o->webhook_disable_after_s = 0;
     o->public_url = NULL;
     o->rail = NULL;
     o->rail_env = NULL;
@@ -283,6 +288,14 @@ static int parse_options(int argc, char **argv, serve_options *o)
             o->rail_consumer_key = v;
         } else if (strcmp(a, "--rail-shortcode") == 0) {
             o->rail_shortcode = v;
+        } else if (strcmp(a, "--webhook-disable-after") == 0) {
+            if (strcmp(v, "never") == 0) {
+                o->webhook_disable_after_s = -1;
+            } else if (parse_num(a, v, 3600, 7776000, &n)) {
+                return CLI_EXIT_USAGE;
+            } else {
+                o->webhook_disable_after_s = n;
+            }
         } else if (strcmp(a, "--header-timeout") == 0) {
             if (parse_num(a, v, 1, 3600, &n)) {
                 return CLI_EXIT_USAGE;
@@ -622,6 +635,8 @@ static int open_handle(const serve_options *o, const char *key, constra_t **out,
     cfg.secret_key = key;
     cfg.callback_token = token;
     cfg.callback_timeout_ms = o->callback_timeout_s * 1000;
+    cfg.webhook_disable_after_ms =
+        o->webhook_disable_after_s < 0 ? -1 : o->webhook_disable_after_s * 1000;
     int rc = constra_open(out, &cfg, &err);
     memset(token, 0, sizeof(token));
     if (rc != CONSTRA_OK) {
