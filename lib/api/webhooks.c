@@ -23,11 +23,13 @@
 #include "constra/webhook_delivery.h"
 #include "util/check.h"
 #include "util/ids.h"
+#include "webhook/ssrf.h"
 
 /* ---- the endpoint object --------------------------------------------------------- */
 
+/* note: NULL, or a url_note to add (see sandbox_only). */
 static void endpoint_json(constra__sbuf *b, const constra_t *h,
-                          const constra_webhook_endpoint *ep, int with_secret)
+                          const constra_webhook_endpoint *ep, int with_secret, const char *note)
 {
     constra__sbuf_puts(b, "{\"id\":");
     constra__sbuf_json_str(b, constra_webhook_endpoint_id(ep));
@@ -61,7 +63,31 @@ static void endpoint_json(constra__sbuf *b, const constra_t *h,
         constra__sbuf_puts(b, ",\"secret\":");
         constra__sbuf_json_str(b, constra_webhook_endpoint_secret(ep));
     }
+    if (note != NULL) {
+        constra__sbuf_puts(b, ",\"url_note\":");
+        constra__sbuf_json_str(b, note);
+    }
     constra__sbuf_puts(b, "}");
+}
+
+/* Why a URL a sandbox accepted would be refused in live mode (no name
+ * lookup: only what the URL itself shows), or NULL. */
+static const char *sandbox_only(const char *url)
+{
+    constra__url u;
+    if (constra__url_parse(url, &u, "url", NULL) != CONSTRA_OK) {
+        return NULL;
+    }
+    uint8_t a4[4];
+    if (!u.https) {
+        return "accepted in sandbox mode only: live mode needs an https URL";
+    }
+    if (strcmp(u.host, "localhost") == 0 ||
+        (constra__ipv4_literal(u.host, a4) && constra__ip_forbidden(4, a4) != NULL) ||
+        u.ipv6_literal) {
+        return "accepted in sandbox mode only: live mode needs a public address";
+    }
+    return NULL;
 }
 
 static int reply_endpoint(constra__api_ctx *c, int status, const constra_webhook_endpoint *ep,
@@ -69,7 +95,12 @@ static int reply_endpoint(constra__api_ctx *c, int status, const constra_webhook
 {
     constra__sbuf b;
     constra__sbuf_init(&b, &c->h->platform);
-    endpoint_json(&b, c->h, ep, with_secret);
+    /* Registering in sandbox: say when the URL could not be a live one
+     * (a developer receiving on localhost, as the Stripe CLI forwards). */
+    const char *note = status == 201 && c->h->mode != CONSTRA_MODE_LIVE
+                           ? sandbox_only(constra_webhook_endpoint_url(ep))
+                           : NULL;
+    endpoint_json(&b, c->h, ep, with_secret, note);
     return constra__api_reply_sbuf(c, status, &b);
 }
 
@@ -186,7 +217,7 @@ static int list_endpoints(constra__api_ctx *c)
         if (i) {
             constra__sbuf_puts(&b, ",");
         }
-        endpoint_json(&b, c->h, constra_webhook_endpoint_list_at(l, i), 0);
+        endpoint_json(&b, c->h, constra_webhook_endpoint_list_at(l, i), 0, NULL);
     }
     constra__sbuf_puts(&b, "],\"has_more\":false}");
     constra_webhook_endpoint_list_free(l);

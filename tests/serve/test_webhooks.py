@@ -113,6 +113,8 @@ def run(label, db_args):
          ep.get("status") == "enabled" and ep.get("enabled_events") == ["*"] and
          str(ep.get("secret", "")).startswith("whsec_") and ep.get("livemode") is False,
          f"{label}: POST /v1/webhook-endpoints -> 201 with the secret", body)
+    t.ok("sandbox mode only" in ep.get("url_note", ""),
+         f"{label}: registering an http://127.0.0.1 URL says it is sandbox only", body)
     secret, ep_id = ep.get("secret", ""), ep.get("id", "")
     st, _, body = srv.request("GET", "/api/v1/webhook-endpoints/" + ep_id, srv.auth())
     one = json.loads(body)
