@@ -12,6 +12,7 @@
 // Every wait is on a condition (an element's text or state), with a
 // generous time-out, never a fixed sleep: the sanitizer build is slow.
 import { createHmac } from 'node:crypto';
+import { createServer } from 'node:http';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -451,6 +452,63 @@ async function main() {
       await waitCounters(page, { total: 3, awaiting: 0, paid: 1, review: 0 });
       await waitText(page, 'health-success', '33%');
       await shot(page, '05-resolved');
+    });
+
+    await step('webhooks: add an endpoint (secret shown once), a test event reaches a receiver, replay', async () => {
+      const got = [];
+      const receiver = createServer((req, res) => {
+        const chunks = [];
+        req.on('data', (c) => chunks.push(c));
+        req.on('end', () => {
+          got.push({ headers: req.headers, body: Buffer.concat(chunks) });
+          res.writeHead(200).end('ok');
+        });
+      });
+      await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
+      try {
+        const url = `http://127.0.0.1:${receiver.address().port}/hooks`;
+        await waitText(page, 'wh-ep-empty', /No endpoint yet/);
+        await page.fill(tid('wh-url'), 'ftp://nope.example/');
+        await click(page, 'wh-add');
+        await waitText(page, 'wh-error', /url_invalid.*HTTP 400|HTTP 400/);
+        await page.fill(tid('wh-url'), url);
+        await click(page, 'wh-add');
+        await waitText(page, 'wh-secret', /^whsec_/);
+        await waitText(page, 'wh-secret-note', /sandbox mode only/);
+        const secret = await text(page, 'wh-secret');
+        await page.locator(tid('wh-endpoint')).first().waitFor({ timeout: WAIT_MS });
+        await click(page, 'wh-secret-done');
+        assert(!(await page.locator(tid('wh-secret-box')).isVisible()), 'the secret stays shown');
+        assert(!(await page.content()).includes(secret), 'the secret is still in the page');
+        await click(page, 'wh-test');
+        const deadline = Date.now() + WAIT_MS;
+        while (!got.some((g) => g.headers['constra-event-type'] === 'webhook.test') && Date.now() < deadline) {
+          await delay(100);
+        }
+        const test = got.find((g) => g.headers['constra-event-type'] === 'webhook.test');
+        assert(test, `no test event received (${got.length} requests)`);
+        const want = createHmac('sha256', secret).update(test.body).digest('hex');
+        assert(test.headers['constra-signature-body'] === want, 'the test event does not verify');
+        await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="wh-delivery"]')]
+          .some((r) => r.dataset.status === 'delivered'), null, { timeout: WAIT_MS, polling: 100 });
+        await shot(page, '06-webhooks');
+        const n = got.length;
+        await click(page, 'wh-replay');
+        const until = Date.now() + WAIT_MS;
+        while (got.length === n && Date.now() < until) {
+          await delay(100);
+        }
+        assert(got.length === n + 1, `the replay did not arrive (${got.length - n})`);
+        assert(got[n].headers['constra-delivery-id'] === test.headers['constra-delivery-id'] ||
+          got.slice(0, n).some((g) => g.headers['constra-delivery-id'] === got[n].headers['constra-delivery-id']),
+        'the replay has a new delivery id');
+        await click(page, 'wh-toggle');
+        await waitText(page, 'wh-endpoints', 'disabled');
+        await click(page, 'wh-delete');
+        await waitText(page, 'wh-ep-empty', /No endpoint yet/);
+      } finally {
+        receiver.close();
+      }
     });
 
     await step('a wrong key is reported in words (invalid, then wrong mode)', async () => {

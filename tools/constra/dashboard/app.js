@@ -43,6 +43,7 @@
     generation: 0, /* bumped when the key changes: late answers are dropped */
     mutations: 0,  /* bumped by every change the operator makes */
     again: false,  /* a refresh was asked for while one was running */
+    whSig: '',     /* what the webhooks panel shows, to skip identical renders */
   };
 
   /* ---- the API -------------------------------------------------------------- */
@@ -411,6 +412,7 @@
     state.overview = overview;
     renderOverview();
     renderList(list);
+    await refreshWebhooks(gen);
     if (wanted && wanted === state.selectedId) {
       state.selected = intent;
       if (intent.id === state.draftId && state.draftStatus !== intent.status) {
@@ -478,6 +480,12 @@
     state.draftStatus = null;
     $('intent-rows').replaceChildren();
     $('timeline').replaceChildren();
+    state.whSig = '';
+    $('wh-endpoints').replaceChildren();
+    $('wh-deliveries').replaceChildren();
+    show($('wh-ep-empty'), true);
+    show($('wh-dl-empty'), true);
+    hideSecret();
     show($('intent-empty'), true);
     show($('draft'), false);
     renderSelected();
@@ -983,6 +991,196 @@
     });
   }
 
+  /* ---- webhooks -------------------------------------------------------------- */
+
+  /* Endpoints, and the newest deliveries (the API lists them oldest
+   * first: read up to 300 and show the last 20, newest on top). A failure
+   * here is shown in the panel and never stops the rest of the page. */
+  async function refreshWebhooks(gen) {
+    let endpoints;
+    const deliveries = [];
+    try {
+      endpoints = (await api('GET', '/webhook-endpoints')).data;
+      let cursor = null;
+      for (let page = 0; page < 3; page++) {
+        const q = new URLSearchParams({ limit: '100' });
+        if (cursor) {
+          q.set('cursor', cursor);
+        }
+        const got = await api('GET', `/webhook-deliveries?${q}`);
+        deliveries.push(...got.data);
+        if (!got.has_more || got.data.length === 0) {
+          break;
+        }
+        cursor = got.data[got.data.length - 1].id;
+      }
+    } catch (err) {
+      if (gen === state.generation && !(err instanceof ApiError && err.status === 401)) {
+        formError('wh-error', err);
+      }
+      return;
+    }
+    if (gen !== state.generation) {
+      return;
+    }
+    renderWebhooks(endpoints, deliveries.slice(-20).reverse());
+  }
+
+  function whButton(label, act, id, testid, cls) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = label;
+    b.dataset.act = act;
+    b.dataset.id = id;
+    b.dataset.testid = testid;
+    b.className = `small ${cls || 'ghost'}`;
+    return b;
+  }
+
+  function renderWebhooks(endpoints, deliveries) {
+    const sig = JSON.stringify([endpoints, deliveries]);
+    if (sig === state.whSig) {
+      return;
+    }
+    state.whSig = sig;
+    const list = $('wh-endpoints');
+    list.replaceChildren(...endpoints.map((ep) => {
+      const li = document.createElement('li');
+      li.dataset.testid = 'wh-endpoint';
+      li.dataset.id = ep.id;
+      const head = document.createElement('div');
+      head.className = 'row';
+      const st = document.createElement('span');
+      badge(st, ep.status);
+      const url = document.createElement('span');
+      url.className = 'wh-url grow';
+      url.textContent = ep.url;
+      head.append(st, url);
+      const meta = document.createElement('div');
+      meta.className = 'hint';
+      meta.textContent = `${ep.id} · ${ep.enabled_events.join(', ')} · since ${clock(ep.created_at)}`;
+      const acts = document.createElement('div');
+      acts.className = 'row';
+      acts.append(
+        whButton('Send test', 'test', ep.id, 'wh-test'),
+        whButton('Rotate secret', 'rotate', ep.id, 'wh-rotate'),
+        whButton(ep.status === 'enabled' ? 'Disable' : 'Enable',
+          ep.status === 'enabled' ? 'disable' : 'enable', ep.id, 'wh-toggle'),
+        whButton('Delete', 'delete', ep.id, 'wh-delete', 'ghost danger'));
+      li.append(head, meta, acts);
+      return li;
+    }));
+    show($('wh-ep-empty'), endpoints.length === 0);
+    const rows = $('wh-deliveries');
+    rows.replaceChildren(...deliveries.map((d) => {
+      const tr = document.createElement('tr');
+      tr.dataset.testid = 'wh-delivery';
+      tr.dataset.id = d.id;
+      tr.dataset.status = d.status;
+      const cells = [d.event_type, null, String(d.attempt_count),
+        d.last_http_status === null ? (d.last_error || '—') : String(d.last_http_status),
+        d.next_attempt_at ? clock(d.next_attempt_at) : '—'];
+      for (const [i, text] of cells.entries()) {
+        const td = document.createElement('td');
+        if (i === 1) {
+          const b = document.createElement('span');
+          badge(b, d.status);
+          td.append(b);
+        } else {
+          td.textContent = text;
+        }
+        tr.append(td);
+      }
+      const td = document.createElement('td');
+      if (d.status !== 'pending') {
+        td.append(whButton('Replay', 'replay', d.id, 'wh-replay'));
+      }
+      tr.append(td);
+      return tr;
+    }));
+    show($('wh-dl-empty'), deliveries.length === 0);
+  }
+
+  function showSecret(ep, what) {
+    $('wh-secret').textContent = ep.secret;
+    $('wh-secret-note').textContent = [what, ep.url_note].filter(Boolean).join(' · ');
+    show($('wh-secret-box'), true);
+  }
+
+  function hideSecret() {
+    $('wh-secret').textContent = '';
+    $('wh-secret-note').textContent = '';
+    show($('wh-secret-box'), false);
+  }
+
+  async function webhookAction(button) {
+    const id = button.dataset.id;
+    const act = button.dataset.act;
+    const path = act === 'replay' ? `/webhook-deliveries/${encodeURIComponent(id)}/replay`
+      : act === 'delete' ? `/webhook-endpoints/${encodeURIComponent(id)}`
+        : `/webhook-endpoints/${encodeURIComponent(id)}/${act === 'rotate' ? 'rotate-secret' : act}`;
+    formError('wh-error', null);
+    await busy(button, async () => {
+      try {
+        const answer = await api(act === 'delete' ? 'DELETE' : 'POST', path);
+        if (act === 'rotate') {
+          showSecret(answer, 'new secret: the old one still signs for 24 hours');
+        }
+        announce({ test: `test event queued (${answer.id})`, replay: `delivery ${id} queued again`,
+          delete: `endpoint ${id} deleted`, rotate: `secret of ${id} rotated`,
+          enable: `endpoint ${id} enabled`, disable: `endpoint ${id} disabled` }[act]);
+      } catch (err) {
+        formError('wh-error', err);
+      }
+      state.whSig = '';
+      refreshSoon();
+    });
+  }
+
+  function wireWebhooks() {
+    $('wh-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      formError('wh-error', null);
+      const url = $('wh-url').value.trim();
+      busy($('wh-add'), async () => {
+        try {
+          const ep = await api('POST', '/webhook-endpoints', { url });
+          $('wh-url').value = '';
+          showSecret(ep, `endpoint ${ep.id}`);
+          announce(`webhook endpoint ${ep.id} added`);
+        } catch (err) {
+          formError('wh-error', err);
+        }
+        state.whSig = '';
+        refreshSoon();
+      });
+    });
+    for (const box of ['wh-endpoints', 'wh-deliveries']) {
+      $(box).addEventListener('click', (e) => {
+        const b = e.target.closest('button[data-act]');
+        if (b) {
+          webhookAction(b);
+        }
+      });
+    }
+    $('wh-copy').addEventListener('click', async () => {
+      const text = $('wh-secret').textContent;
+      try {
+        await navigator.clipboard.writeText(text);
+        announce('secret copied');
+      } catch (e) {
+        /* No clipboard (plain http): select it for Ctrl+C instead. */
+        const range = document.createRange();
+        range.selectNodeContents($('wh-secret'));
+        const sel = window.getSelection();
+        sel.removeAllRanges();
+        sel.addRange(range);
+        announce('secret selected: press Ctrl+C to copy');
+      }
+    });
+    $('wh-secret-done').addEventListener('click', hideSecret);
+  }
+
   /* ---- start ---------------------------------------------------------------- */
 
   function init() {
@@ -1006,6 +1204,7 @@
     wireActions();
     wireInstruction();
     wireCreate();
+    wireWebhooks();
     renderSelected();
     const key = loadKey();
     if (key) {
