@@ -1233,6 +1233,32 @@ static int exec_sql(sq_store *s, const char *sql, const char *what, constra_erro
     return CONSTRA_OK;
 }
 
+/* SQLite opens a file it may not write read-only without a word, and an
+ * existing database needs no write to open: the first payment would be
+ * the first write to fail. So take the write lock once, here (and give
+ * it back): a read-only file, directory or file system fails the open
+ * with a clear error. Busy (another process writing) is writable. */
+static int check_writable(sq_store *s, constra_error *err)
+{
+    if (sqlite3_db_readonly(s->db, "main") == 1) {
+        return constra__fail(err, CONSTRA_E_STORAGE, "storage_read_only", "options.path",
+                             "sqlite storage: the database can only be opened read-only "
+                             "(check the permissions of the file and of its directory)");
+    }
+    int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return CONSTRA_OK;
+    }
+    if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+        return CONSTRA_OK;
+    }
+    return constra__fail(err, CONSTRA_E_STORAGE, "storage_read_only", "options.path",
+                         "sqlite storage: the database cannot be written: %s (check the "
+                         "permissions of the file and of its directory)",
+                         sqlite3_errmsg(s->db));
+}
+
 /* Reads meta.schema_version (0 when the database is new). */
 static int schema_version(sq_store *s, int64_t *version, constra_error *err)
 {
@@ -1378,6 +1404,11 @@ int constra_storage_sqlite(constra_storage *out, const constra_platform *platfor
         return rc;
     }
     rc = configure(s, &o, err);
+    if (rc != CONSTRA_OK) {
+        close_store(s);
+        return rc;
+    }
+    rc = check_writable(s, err);
     if (rc != CONSTRA_OK) {
         close_store(s);
         return rc;

@@ -315,6 +315,59 @@ t.ok(ok, "three requests 1.2 s apart on one connection are all served (budget pe
 t.eq(srv.stop(), 0, "exit 0 after the flood")
 t.ok("Sanitizer" not in srv.stderr(), "no sanitizer report", srv.stderr()[-2000:])
 
+# ---- an unwritable database fails the start ------------------------------------------------
+# As root, permissions do not stop writes: the server then runs as nobody
+# (setpriv), as it would under a service account.
+def run_as_other(argv):
+    if os.geteuid() != 0:
+        return argv
+    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + argv
+
+
+def start_fails(db, key):
+    proc = subprocess.Popen(run_as_other([binary, "serve", "--port", "0", "--db", db,
+                                          "--secret-key", key, "--access-log", "off"]),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        return None, out, err
+    return proc.returncode, out, err
+
+
+import shutil
+import tempfile
+
+tmp = tempfile.mkdtemp(prefix="constra-ro-")
+os.chmod(tmp, 0o755)
+db = os.path.join(tmp, "constra.db")
+srv = Server(binary, db=db)
+srv.create("ro-1")
+t.eq(srv.stop(), 0, "a database written by a first server")
+os.chmod(db, 0o444)
+rc, out, err = start_fails(db, srv.key)
+t.ok(rc == 1 and b"listening" not in out and re.search(rb"read-?only|cannot be written", err),
+     "a read-only database file fails the start-up (exit 1, says why)", (rc, out, err))
+os.chmod(db, 0o666)
+os.chmod(tmp, 0o555)
+rc, out, err = start_fails(db, srv.key)
+t.ok(rc == 1 and b"listening" not in out and re.search(rb"read-?only|cannot be written", err),
+     "a database in a read-only directory fails the start-up too", (rc, out, err))
+os.chmod(tmp, 0o777)
+proc = subprocess.Popen(run_as_other([binary, "serve", "--port", "0", "--db", db, "--secret-key",
+                                      srv.key, "--access-log", "off"]),
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+line = proc.stdout.readline()
+while line and b"listening on" not in line:
+    line = proc.stdout.readline()
+t.ok(b"listening on" in line, "the same account starts once the database is writable",
+     proc.stderr.read1(4000) if not line else line)
+proc.terminate()
+proc.wait(timeout=30)
+shutil.rmtree(tmp, ignore_errors=True)
+
 # ---- every option documented --------------------------------------------------------------
 for args in (["serve", "--help"], ["serve", "-h"], ["help", "serve"]):
     r = subprocess.run([binary] + args, capture_output=True, timeout=30)

@@ -38,6 +38,7 @@
 #include "serve.h"
 
 #define TICK_MS 250
+#define TICK_BACKOFF_MAX_MS 8000
 #define DRAIN_MS 10000
 #define KEY_RANDOM_BYTES 24
 
@@ -486,6 +487,7 @@ static void *ticker_main(void *arg)
 {
     ticker *t = arg;
     int failing = 0;
+    long wait_ms = TICK_MS;
     pthread_mutex_lock(&t->lock);
     while (!t->stop) {
         pthread_mutex_unlock(&t->lock);
@@ -506,13 +508,21 @@ static void *ticker_main(void *arg)
             fprintf(stderr, "constra serve: tick recovered\n");
         }
         failing = rc != CONSTRA_OK;
+        /* A failing storage is retried with back-off (250 ms doubling to
+         * 8 s) rather than hammered four times a second; the first good
+         * tick goes back to the normal pace. Requests meanwhile get 503
+         * from the router and are not held up by the ticker. */
         if (failing) {
             atomic_fetch_add(&t->metrics->tick_failures, 1);
+            wait_ms = wait_ms < TICK_BACKOFF_MAX_MS / 2 ? wait_ms * 2 : TICK_BACKOFF_MAX_MS;
+        } else {
+            wait_ms = TICK_MS;
         }
 
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += TICK_MS * 1000000L;
+        until.tv_sec += wait_ms / 1000;
+        until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
         if (until.tv_nsec >= 1000000000L) {
             until.tv_sec += 1;
             until.tv_nsec -= 1000000000L;
