@@ -315,6 +315,54 @@ t.ok(ok, "three requests 1.2 s apart on one connection are all served (budget pe
 t.eq(srv.stop(), 0, "exit 0 after the flood")
 t.ok("Sanitizer" not in srv.stderr(), "no sanitizer report", srv.stderr()[-2000:])
 
+# ---- the per-key rate limit beside the per-address one ------------------------------------
+srv = Server(binary, "--db", ":memory:", "--rate-limit", "1000", "--rate-limit-key", "5",
+             "--log-format", "json")
+
+
+def get_from(source, headers):
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=5, source_address=(source, 0))
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    s.sendall(f"GET /v1/payment-intents HTTP/1.1\r\nHost: x\r\n{head}Connection: close\r\n\r\n"
+              .encode())
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    hdrs = dict(line.split(": ", 1) for line in
+                data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")[1:] if ": " in line)
+    return status_of(data), {k.lower(): v for k, v in hdrs.items()}
+
+
+codes = [get_from(f"127.0.0.{2 + i}", srv.auth()) for i in range(30)]
+t.ok(sum(1 for c, _ in codes if c == 200) <= 12 and any(c == 429 for c, _ in codes),
+     "a key used from 30 rotating addresses is held to its own limit (429 past ~10)",
+     [c for c, _ in codes])
+t.ok(codes[0][1].get("x-ratelimit-limit") == "5",
+     "key requests report the tighter limit in X-RateLimit-Limit", codes[0][1])
+refused = next((h for c, h in codes if c == 429), {})
+t.ok(refused.get("retry-after", "").isdigit(), "the 429 says Retry-After", refused)
+codes = [get_from(f"127.0.1.{2 + i}", {"Authorization": "Bearer cs_test_" + "9" * 30})
+         for i in range(30)]
+t.ok(all(c == 401 for c, _ in codes), "invented keys are not counted against the real key's "
+     "budget (each is an address's own)", [c for c, _ in codes])
+time.sleep(2.2)
+st, h, _ = srv.request("GET", "/v1/payment-intents", srv.auth())
+t.eq(st, 200, "after a pause the key is served again")
+t.eq(srv.stop(), 0, "exit 0")
+try:
+    entries = [json.loads(line) for line in srv.access_log().splitlines()]
+except ValueError as e:
+    entries = []
+t.ok(len(entries) > 50 and all({"time", "remote", "method", "path", "status", "bytes",
+                                "duration_ms", "idempotency_key"} <= set(e) for e in entries) and
+     any(e["status"] == 429 for e in entries) and srv.key not in srv.access_log(),
+     "--log-format json: one JSON object per request, every field, never the key",
+     srv.access_log()[:600])
+
 # ---- an unwritable database fails the start ------------------------------------------------
 # As root, permissions do not stop writes: the server then runs as nobody
 # (setpriv), as it would under a service account.

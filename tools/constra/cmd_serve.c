@@ -49,7 +49,10 @@ typedef struct serve_options {
     const char *secret_key;
     double rate;
     double burst;           /* <= 0: twice the rate */
+    double key_rate;        /* < 0: the same as rate */
+    double key_burst;       /* <= 0: twice the key rate */
     const char *access_log;
+    int log_json;
     unsigned threads;
     int timeout_s;
     int header_timeout_s;       /* 0: the same as timeout_s */
@@ -100,13 +103,18 @@ const cli_option serve_options_table[] = {
     {"--secret-key", "K", "CONSTRA_SECRET_KEY, else a fresh cs_test_ key",
      "The workspace's secret key (cs_test_ sandbox, cs_live_ live). Visible in the process "
      "list: prefer CONSTRA_SECRET_KEY."},
-    {"--rate-limit", "N", "100", "Requests per second per client (the workspace key, else the "
-                                 "client address), with X-RateLimit-* headers and 429 past it; "
-                                 "0 turns the limiter off."},
+    {"--rate-limit", "N", "100", "Requests per second per client address, with X-RateLimit-* "
+                                 "headers and 429 past it; 0 turns it off."},
+    {"--rate-limit-key", "N", "the --rate-limit value",
+     "Requests per second per workspace key, beside the per-address limit (both apply; the "
+     "headers show the tighter), so rotating addresses does not buy a key more; 0 turns it off."},
     {"--rate-burst", "N", "twice the rate", "Requests a client may make at once before the "
                                             "rate applies."},
     {"--access-log", "FILE|-|off", "- (standard error)",
      "Where the access log goes, one line per request (never the key or the body)."},
+    {"--log-format", "text|json", "text",
+     "The access log's lines: text, or one JSON object per line (time, remote, method, path, "
+     "status, bytes, duration_ms, idempotency_key) for log collectors."},
     {"--threads", "N", "the CPUs, 2 to 8", "HTTP threads; each serves many connections."},
     {"--timeout", "S", "10", "Seconds a connection may stay idle (no byte either way) before "
                              "it is closed."},
@@ -178,7 +186,10 @@ static int parse_options(int argc, char **argv, serve_options *o)
     o->secret_key = NULL;
     o->rate = 100;
     o->burst = 0;
+    o->key_rate = -1;
+    o->key_burst = 0;
     o->access_log = "-";
+    o->log_json = 0;
     o->threads = ncpu < 2 ? 2 : ncpu > 8 ? 8 : (unsigned)ncpu;
     o->timeout_s = 10;
     o->header_timeout_s = 0;
@@ -239,6 +250,11 @@ static int parse_options(int argc, char **argv, serve_options *o)
                 return CLI_EXIT_USAGE;
             }
             o->rate = (double)n;
+        } else if (strcmp(a, "--rate-limit-key") == 0) {
+            if (parse_num(a, v, 0, 1000000, &n)) {
+                return CLI_EXIT_USAGE;
+            }
+            o->key_rate = (double)n;
         } else if (strcmp(a, "--rate-burst") == 0) {
             if (parse_num(a, v, 1, 10000000, &n)) {
                 return CLI_EXIT_USAGE;
@@ -297,6 +313,11 @@ static int parse_options(int argc, char **argv, serve_options *o)
             } else {
                 o->webhook_disable_after_s = n;
             }
+        } else if (strcmp(a, "--log-format") == 0) {
+            if (strcmp(v, "text") != 0 && strcmp(v, "json") != 0) {
+                return cli_usage_error("serve", "--log-format wants text or json");
+            }
+            o->log_json = strcmp(v, "json") == 0;
         } else if (strcmp(a, "--header-timeout") == 0) {
             if (parse_num(a, v, 1, 3600, &n)) {
                 return CLI_EXIT_USAGE;
@@ -319,6 +340,13 @@ static int parse_options(int argc, char **argv, serve_options *o)
     }
     if (o->burst <= 0) {
         o->burst = o->rate * 2;
+    }
+    if (o->key_rate < 0) {
+        o->key_rate = o->rate;
+        o->key_burst = o->burst;
+    }
+    if (o->key_burst <= 0) {
+        o->key_burst = o->key_rate * 2;
     }
     if (o->header_timeout_s == 0) {
         o->header_timeout_s = o->timeout_s;
@@ -818,19 +846,28 @@ int cmd_serve(int argc, char **argv)
 
     int rc = CLI_EXIT_NO;
     serve_log log;
-    serve_limiter *limiter = calloc(1, sizeof(*limiter));
-    uint64_t seed = 0;
-    if (limiter == NULL || read_random((unsigned char *)&seed, sizeof(seed)) != 0 ||
-        serve_limiter_init(limiter, o.rate, o.burst, seed) != 0) {
+    /* [0] per client address, [1] per workspace key. */
+    serve_limiter *limiter = calloc(2, sizeof(*limiter));
+    uint64_t seed[2] = {0, 0};
+    if (limiter == NULL || read_random((unsigned char *)seed, sizeof(seed)) != 0 ||
+        serve_limiter_init(&limiter[0], o.rate, o.burst, seed[0]) != 0) {
         fprintf(stderr, "constra serve: cannot set up the rate limiter\n");
         free(limiter);
         return CLI_EXIT_NO;
     }
+    if (serve_limiter_init(&limiter[1], o.key_rate, o.key_burst, seed[1]) != 0) {
+        fprintf(stderr, "constra serve: cannot set up the rate limiter\n");
+        serve_limiter_destroy(&limiter[0]);
+        free(limiter);
+        return CLI_EXIT_NO;
+    }
     if (serve_log_open(&log, o.access_log) != 0) {
-        serve_limiter_destroy(limiter);
+        serve_limiter_destroy(&limiter[0]);
+        serve_limiter_destroy(&limiter[1]);
         free(limiter);
         return CLI_EXIT_USAGE;
     }
+    log.json = o.log_json;
     constra_t *handle = NULL;
     rail_info rinfo;
     int orc = open_handle(&o, key, &handle, &rinfo);
@@ -849,7 +886,8 @@ int cmd_serve(int argc, char **argv)
     server.emulator = emulator;
     server.handle = handle;
     server.secret_key = key;
-    server.limiter = limiter;
+    server.limiter = &limiter[0];
+    server.key_limiter = &limiter[1];
     server.log = &log;
     server.connection_timeout_s = o.timeout_s;
     server.max_client_connections = o.max_client_connections;
@@ -916,9 +954,14 @@ int cmd_serve(int argc, char **argv)
     printf("  Secret key:      %s (%s)\n", key, key_source);
     printf("  Rate limit:      ");
     if (o.rate > 0) {
-        printf("%.0f requests/s per key, burst %.0f\n", o.rate, o.burst);
+        printf("%.0f requests/s per client address, burst %.0f", o.rate, o.burst);
     } else {
-        printf("off\n");
+        printf("off per client address");
+    }
+    if (o.key_rate > 0) {
+        printf("; %.0f/s per key, burst %.0f\n", o.key_rate, o.key_burst);
+    } else {
+        printf("; off per key\n");
     }
     if (emulator != NULL) {
         /* The consumer secret is never printed: only where it came from. */
@@ -968,7 +1011,8 @@ out_handle:
     constra_close(handle); /* SQLite: checkpoint, close */
 out_log:
     serve_log_close(&log);
-    serve_limiter_destroy(limiter);
+    serve_limiter_destroy(&limiter[0]);
+    serve_limiter_destroy(&limiter[1]);
     free(limiter);
     return rc;
 }

@@ -85,6 +85,7 @@ void serve_limiter_take(serve_limiter *l, const char *key, size_t len, int64_t n
 typedef struct serve_log {
     FILE *out;   /* NULL: logging off */
     int owned;   /* fclose it at the end */
+    int json;    /* one JSON object per line instead of the text line */
 } serve_log;
 
 /* spec: NULL or "-" = stderr, "off" = none, else a file appended to.
@@ -199,7 +200,8 @@ void serve_route_label(const char *target, char *out, size_t size);
 typedef struct serve_server {
     constra_t *handle;          /* the engine; thread-safe */
     const char *secret_key;     /* to tell a valid bearer token from noise */
-    serve_limiter *limiter;     /* rate 0 = off */
+    serve_limiter *limiter;     /* per client address; rate 0 = off */
+    serve_limiter *key_limiter; /* per workspace key; rate 0 = off */
     serve_log *log;
     /* --emulate-daraja: the Daraja emulator answering Daraja's own paths
      * (serve_http.c), NULL when off. Thread-safe. */

@@ -688,29 +688,50 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     return r;
 }
 
-/* The bucket key: the bearer token when it is the workspace key (all
- * holders of the key share its budget), else the remote address, so that
- * invented tokens cannot buy fresh budgets. */
+/* Two buckets: one per client address (every request), and one per
+ * workspace key (requests that carry it), so that neither a flood from
+ * one address nor a key used from many rotating addresses gets more than
+ * its share. Invented tokens only ever count against their address. The
+ * headers report the tighter of the two. */
 static void take_token(serve_server *s, struct MHD_Connection *conn, serve_request *r)
 {
-    r->limiter_on = s->limiter->rate > 0;
+    int by_ip = s->limiter->rate > 0;
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    int by_key = s->key_limiter->rate > 0 && auth && strncmp(auth, "Bearer ", 7) == 0 &&
+                 s->secret_key && same_secret(auth + 7, s->secret_key);
+    r->limiter_on = by_ip || s->key_limiter->rate > 0;
+    r->limit.allowed = 1;
     if (!r->limiter_on) {
-        r->limit.allowed = 1;
         return;
     }
-    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-    char key[8 + INET6_ADDRSTRLEN];
-    const char *k = key;
-    size_t klen;
-    if (auth && strncmp(auth, "Bearer ", 7) == 0 && s->secret_key &&
-        same_secret(auth + 7, s->secret_key)) {
-        k = "key";
-        klen = 3;
-    } else {
-        int n = snprintf(key, sizeof(key), "ip:%s", r->remote);
-        klen = n > 0 && (size_t)n < sizeof(key) ? (size_t)n : strlen(key);
+    serve_limit_verdict ip = {1, 0, 0, 0, 0}, key = {1, 0, 0, 0, 0};
+    if (by_ip) {
+        char name[8 + INET6_ADDRSTRLEN];
+        int n = snprintf(name, sizeof(name), "ip:%s", r->remote);
+        size_t len = n > 0 && (size_t)n < sizeof(name) ? (size_t)n : strlen(name);
+        serve_limiter_take(s->limiter, name, len, serve_mono_ms(), &ip);
     }
-    serve_limiter_take(s->limiter, k, klen, serve_mono_ms(), &r->limit);
+    if (by_key) {
+        serve_limiter_take(s->key_limiter, "key", 3, serve_mono_ms(), &key);
+    }
+    const serve_limit_verdict *tight = !by_ip ? &key
+                                       : !by_key ? &ip
+                                       : (!key.allowed || (ip.allowed && key.remaining < ip.remaining))
+                                           ? &key
+                                           : &ip;
+    if (!by_ip && !by_key) {
+        /* Only a key limit, and no key: the key limit's shape, full. */
+        r->limit.limit = (long)s->key_limiter->rate;
+        r->limit.remaining = (long)s->key_limiter->burst;
+        r->limit.reset_s = 0;
+        return;
+    }
+    r->limit = *tight;
+    r->limit.allowed = ip.allowed && key.allowed;
+    if (!r->limit.allowed) {
+        r->limit.retry_after_s = ip.retry_after_s > key.retry_after_s ? ip.retry_after_s
+                                                                       : key.retry_after_s;
+    }
 }
 
 static int start_request(serve_server *s, struct MHD_Connection *conn, serve_request *r,

@@ -3,6 +3,12 @@
  *
  *   2025-11-27T10:38:14.625Z 127.0.0.1 "POST /api/v1/payment-intents" 201 812 3.2ms idempotency_key=order_7429_deposit
  *
+ * or with --log-format json, one JSON object per line:
+ *
+ *   {"time":"2025-11-27T10:38:14.625Z","remote":"127.0.0.1","method":"POST",
+ *    "path":"/api/v1/payment-intents","status":201,"bytes":812,"duration_ms":3.2,
+ *    "idempotency_key":"order_7429_deposit"}
+ *
  * Never logged: the query string (a Daraja CallBackURL may carry a secret
  * there), the Authorization header, bodies. Every client-supplied field is
  * escaped (bytes outside printable ASCII, '"', '\\' and spaces become %XX)
@@ -20,6 +26,7 @@ int serve_log_open(serve_log *log, const char *spec)
 {
     log->out = NULL;
     log->owned = 0;
+    log->json = 0;
     if (spec == NULL || strcmp(spec, "-") == 0) {
         log->out = stderr;
         return 0;
@@ -99,6 +106,16 @@ void serve_log_write(serve_log *log, const serve_log_entry *e)
     }
     /* One fprintf per line: stdio locks the stream for the call, so lines
      * from several threads never interleave. */
+    if (log->json) {
+        /* The escaped fields hold no '"', '\\' or control byte: they are
+         * valid JSON string contents as they are. */
+        fprintf(log->out,
+                "{\"time\":\"%s\",\"remote\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","
+                "\"status\":%d,\"bytes\":%zu,\"duration_ms\":%.1f,\"idempotency_key\":%s%s%s}\n",
+                when, e->remote, method, path, e->status, e->bytes, e->duration_ms,
+                e->idempotency_key ? "\"" : "null", key, e->idempotency_key ? "\"" : "");
+        return;
+    }
     fprintf(log->out, "%s %s \"%s %s\" %d %zu %.1fms%s%s\n", when, e->remote, method, path,
             e->status, e->bytes, e->duration_ms, e->idempotency_key ? " idempotency_key=" : "",
             key);
