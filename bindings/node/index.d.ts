@@ -216,6 +216,8 @@ export class Client {
   [Symbol.dispose](): void;
   create(params: CreateParams, options: { idempotencyKey: string }): PaymentIntent;
   get(id: string): PaymentIntent;
+  /** As get(), but a pending intent is first settled from the rail (an STK query now). */
+  refresh(id: string): PaymentIntent;
   confirm(id: string): PaymentIntent;
   retry(id: string): PaymentIntent;
   cancel(id: string): PaymentIntent;

@@ -291,6 +291,9 @@ class Client {
   /** The intent with this id (ConstraError resource_missing, 404, if none). */
   get(id) { return this._intent(C.intent_get, this._h(), this._id(id)); }
 
+  /** As get(), but a pending intent is first settled from the rail (an STK query now). */
+  refresh(id) { return this._intent(C.intent_refresh, this._h(), this._id(id)); }
+
   /** Sends a draft to the rail. */
   confirm(id) { return this._intent(C.intent_confirm, this._h(), this._id(id)); }
 

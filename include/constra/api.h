@@ -10,7 +10,8 @@
  *
  *   POST /payment-intents                      create (Idempotency-Key required)
  *   GET  /payment-intents                      list, newest first
- *   GET  /payment-intents/{id}                 one intent
+ *   GET  /payment-intents/{id}                 one intent (?refresh=true: a pending
+ *                                              one is first settled from the rail)
  *   GET  /payment-intents/{id}/events          its events, oldest first
  *   POST /payment-intents/{id}/simulate-callback  sandbox only
  *   POST /payment-intents/{id}/retry | cancel | confirm | resolve

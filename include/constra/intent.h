@@ -137,6 +137,21 @@ CONSTRA_API int constra_intent_create(constra_t *handle, const constra_intent_pa
 CONSTRA_API int constra_intent_get(constra_t *handle, const char *id, constra_intent **out,
                                    constra_error *err);
 
+/**
+ * As constra_intent_get(), but a pending intent is first settled from the
+ * rail when it can be: its current attempt is asked about now (the STK
+ * query), and a final answer is applied exactly as a confirmed callback
+ * would be (success with its receipt, or the failure and its recovery).
+ * For the integrator whose callbacks are lost or not set up (paylod's
+ * zero-infrastructure status read). Anything else (not pending, the rail
+ * still waiting or unreachable, a rail without a query) answers the
+ * intent as stored. On a remote handle: GET /payment-intents/{id}?refresh=true.
+ * Errors as constra_intent_get(), plus CONSTRA_E_STORAGE while saving.
+ * Thread-safe.
+ */
+CONSTRA_API int constra_intent_refresh(constra_t *handle, const char *id, constra_intent **out,
+                                       constra_error *err);
+
 /** Confirms a draft: it is sent to the rail as if just created.
  *  CONSTRA_E_INVALID_STATE (HTTP 409) unless the intent is a draft. */
 CONSTRA_API int constra_intent_confirm(constra_t *handle, const char *id, constra_intent **out,

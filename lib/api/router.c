@@ -556,7 +556,7 @@ static int dispatch(constra__api_ctx *c)
     /* Only the list reads a query; the callback ignores one (a secret in
      * the CallBackURL's query is fine); elsewhere parameters are unknown. */
     if (r != R_CALLBACK && !(r == R_INTENTS && strcmp(method, "GET") == 0) &&
-        r != R_WH_DELIVERIES && c->query &&
+        r != R_WH_DELIVERIES && r != R_INTENT && c->query &&
         c->query_len > 0) {
         size_t k = strcspn(c->query, "=&");
         char name[64];

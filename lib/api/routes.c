@@ -536,11 +536,32 @@ int constra__api_list(constra__api_ctx *c)
 
 /* ---- one intent ------------------------------------------------------------------------ */
 
+static int refresh_param(void *ctx, int slot, const char *name, const char *value,
+                         constra_error *e)
+{
+    (void)slot;
+    if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
+        return constra__fail(e, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid", name,
+                             "refresh must be true or false");
+    }
+    *(int *)ctx = strcmp(value, "true") == 0;
+    return CONSTRA_OK;
+}
+
+/* GET /payment-intents/{id}[?refresh=true]: refresh asks the rail now
+ * about a pending intent (constra_intent_refresh). */
 int constra__api_get(constra__api_ctx *c)
 {
+    static const constra__api_qname names[] = {{"refresh", 0}, {NULL, 0}};
+    int refresh = 0;
+    constra_error qe = CONSTRA_ERROR_INIT;
+    if (constra__api_query_parse(c, names, refresh_param, &refresh, &qe) != CONSTRA_OK) {
+        return constra__api_error_from(c, &qe);
+    }
     constra_intent *in = NULL;
     constra_error detail = CONSTRA_ERROR_INIT;
-    int rc = constra_intent_get(c->h, c->id, &in, &detail);
+    int rc = refresh ? constra_intent_refresh(c->h, c->id, &in, &detail)
+                     : constra_intent_get(c->h, c->id, &in, &detail);
     if (rc != CONSTRA_OK) {
         return constra__api_engine_error(c, rc, &detail, NULL);
     }

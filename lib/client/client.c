@@ -318,19 +318,30 @@ static int remote_create(constra_t *h, const constra_intent_params *params, cons
     return rc == CONSTRA_OK ? respond_intent(h, resp, NULL, out, e) : rc;
 }
 
-static int get_intent(constra_t *h, const char *id, constra_intent **out, constra_error *e)
+static int get_intent_q(constra_t *h, const char *id, const char *query, constra_intent **out,
+                        constra_error *e)
 {
-    char path[96];
-    snprintf(path, sizeof(path), "/payment-intents/%s", id);
+    char path[128];
+    snprintf(path, sizeof(path), "/payment-intents/%s%s", id, query);
     constra__call call = {"GET", path, NULL, 0, NULL, CONSTRA__RETRY_SAFE, 0};
     constra_transport_response *resp = NULL;
     int rc = constra__client_call(h, &call, &resp, e);
     return rc == CONSTRA_OK ? respond_intent(h, resp, id, out, e) : rc;
 }
 
+static int get_intent(constra_t *h, const char *id, constra_intent **out, constra_error *e)
+{
+    return get_intent_q(h, id, "", out, e);
+}
+
 static int remote_get(constra_t *h, const char *id, constra_intent **out, constra_error *e)
 {
     return get_intent(h, id, out, e);
+}
+
+static int remote_refresh(constra_t *h, const char *id, constra_intent **out, constra_error *e)
+{
+    return get_intent_q(h, id, "?refresh=true", out, e);
 }
 
 /* Whether `in` is the state the action leads to (a repeated action that
@@ -532,8 +543,9 @@ static void remote_destroy(constra_t *h)
     h->remote = NULL;
 }
 
-static const constra__remote_ops remote_ops = {remote_create, remote_get, remote_action,
-                                               remote_list, remote_events, remote_destroy};
+static const constra__remote_ops remote_ops = {remote_create, remote_get, remote_refresh,
+                                               remote_action, remote_list, remote_events,
+                                               remote_destroy};
 
 /* ---- open ------------------------------------------------------------------ */
 

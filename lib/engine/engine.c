@@ -1503,6 +1503,61 @@ int constra_intent_simulate_callback(constra_t *h, const char *id, const char *r
 }
 
 
+int constra_intent_refresh(constra_t *h, const char *id, constra_intent **out, constra_error *err)
+{
+    if (h == NULL) {
+        return constra__fail_null(err, "handle");
+    }
+    constra_error e = CONSTRA_ERROR_INIT;
+    if (out == NULL) {
+        return constra__report(constra__fail_null(&e, "out"), &e, err);
+    }
+    *out = NULL;
+    int rc = check_id(id, &e);
+    if (rc == CONSTRA_OK && h->remote_ops) {
+        rc = h->remote_ops->refresh(h, id, out, &e);
+        return constra__report(rc, &e, err);
+    }
+    struct constra_intent *in = NULL;
+    if (rc == CONSTRA_OK && (in = new_intent(h)) == NULL) {
+        rc = constra__fail(&e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
+    }
+    for (int tries = 0; rc == CONSTRA_OK && tries < CAS_RETRIES; tries++) {
+        rc = load(h, id, in, &e);
+        if (rc != CONSTRA_OK || in->status != CONSTRA_INTENT_PENDING_USER_ACTION ||
+            h->rail.query == NULL) {
+            break;
+        }
+        constra__attempt *a = constra__model_current(in);
+        if (a == NULL || a->state != CONSTRA__ATTEMPT_SENT || a->checkout[0] == '\0') {
+            break;
+        }
+        /* Ask the rail now, as the time-out would: a final answer settles
+         * the attempt exactly as a confirmed callback does; anything else
+         * (still pending, the rail unreachable) leaves it as it was. */
+        int64_t now = constra__wall_ms(&h->platform);
+        constra_rail_result q;
+        memset(&q, 0, sizeof(q));
+        q.struct_size = sizeof(q);
+        if (h->rail.query(h->rail.user_data, a->checkout, now, &q) != CONSTRA_OK ||
+            q.outcome != CONSTRA_RAIL_FINAL) {
+            break;
+        }
+        constra__strlcpy(q.checkout_request_id, a->checkout, sizeof(q.checkout_request_id));
+        q.amount = q.receipt[0] ? q.amount : -1;
+        rc = apply_to(h, in, &q, 1, now, &e);
+        if (rc == CONSTRA_E_CONFLICT) {
+            rc = CONSTRA_OK; /* changed meanwhile (a callback): look again */
+            continue;
+        }
+        if (rc == CONSTRA_OK) {
+            rc = load(h, id, in, &e);
+        }
+        break;
+    }
+    return hand_out(h, in, rc, &e, out, err);
+}
+
 /* ---- time ----------------------------------------------------------------------- */
 
 typedef struct tick_ctx {

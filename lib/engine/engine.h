@@ -96,6 +96,8 @@ typedef struct constra__remote_ops {
     int (*create)(constra_t *h, const constra_intent_params *params, const char *idempotency_key,
                   constra_intent **out, constra_error *e);
     int (*get)(constra_t *h, const char *id, constra_intent **out, constra_error *e);
+    /* GET .../{id}?refresh=true: the server asks its rail now. */
+    int (*refresh)(constra_t *h, const char *id, constra_intent **out, constra_error *e);
     int (*action)(constra_t *h, const constra__remote_action *a, constra_intent **out,
                   constra_error *e);
     int (*list)(constra_t *h, const constra_intent_list_params *params, constra_intent_list **out,

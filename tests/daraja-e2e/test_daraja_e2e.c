@@ -87,6 +87,52 @@ static void test_callback_never(void **state)
     e2e_close(f);
 }
 
+/* constra_intent_refresh: with the callback lost, a refresh asks now and
+ * settles (success, and a 1032 failure); before the result it changes
+ * nothing; a settled intent is not queried again. */
+static void test_refresh_settles_lost_callback(void **state)
+{
+    (void)state;
+    e2e *f = e2e_open();
+    constra_daraja_emulator_set_fault(f->emu, CONSTRA_DARAJA_FAULT_CALLBACK_NEVER, 2);
+    char ok_id[64], fail_id[64];
+    assert_int_equal(e2e_create(f, PHONE_OK, 10, ok_id, sizeof(ok_id)), CONSTRA_OK);
+    assert_int_equal(e2e_create(f, "254711000003", 10, fail_id, sizeof(fail_id)), CONSTRA_OK);
+    constra_intent *in = NULL;
+    assert_int_equal(constra_intent_refresh(f->h, ok_id, &in, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_PENDING_USER_ACTION);
+    constra_intent_free(in);
+    assert_int_equal(e2e_count(f, CONSTRA_DARAJA_EMU_QUERY), 1);
+    /* The customer answers; the emulator knows, the callbacks never come,
+     * and no tick runs (the time-out is far). */
+    e2e_clock += 25000;
+    constra_daraja_emulator_pump(f->emu, e2e_clock);
+    assert_int_equal(e2e_count(f, CONSTRA_DARAJA_EMU_CALLBACKS), 0);
+    assert_int_equal(e2e_status(f, ok_id), CONSTRA_INTENT_PENDING_USER_ACTION);
+    assert_int_equal(constra_intent_refresh(f->h, ok_id, &in, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_SUCCEEDED);
+    assert_string_equal(constra_intent_result_code(in), "0");
+    constra_intent_free(in);
+    assert_int_equal(e2e_status(f, ok_id), CONSTRA_INTENT_SUCCEEDED); /* stored */
+    assert_true(e2e_event_has(f, ok_id, "payment_intent.succeeded"));
+    assert_int_equal(constra_intent_refresh(f->h, fail_id, &in, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_REQUIRES_RECOVERY);
+    assert_string_equal(constra_intent_result_code(in), "1032");
+    constra_intent_free(in);
+    uint64_t queries = e2e_count(f, CONSTRA_DARAJA_EMU_QUERY);
+    assert_int_equal(constra_intent_refresh(f->h, ok_id, &in, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_SUCCEEDED);
+    constra_intent_free(in);
+    assert_int_equal(e2e_count(f, CONSTRA_DARAJA_EMU_QUERY), queries);
+    assert_int_equal(constra_intent_refresh(f->h, "pi_nope", &in, T_ERR), CONSTRA_E_NOT_FOUND);
+    assert_null(in);
+    assert_int_equal(constra_intent_refresh(f->h, ok_id, NULL, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_intent_refresh(NULL, ok_id, &in, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
+    /* One push each: a refresh never pushes. */
+    assert_int_equal(e2e_count(f, CONSTRA_DARAJA_EMU_PUSH), 2);
+    e2e_close(f);
+}
+
 static void test_callback_twice_and_replayed(void **state)
 {
     (void)state;
@@ -760,6 +806,7 @@ int main(void)
         cmocka_unit_test(test_happy_path),
         cmocka_unit_test(test_outcomes_by_phone),
         cmocka_unit_test(test_callback_never),
+        cmocka_unit_test(test_refresh_settles_lost_callback),
         cmocka_unit_test(test_callback_twice_and_replayed),
         cmocka_unit_test(test_callback_late),
         cmocka_unit_test(test_callback_before_query),

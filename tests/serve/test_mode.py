@@ -225,6 +225,41 @@ t.ok(st == 200 and again.get("status") == "succeeded", "the live intent is intac
 st, ws = workspace(live)
 t.eq(ws.get("workspace_id"), live_ws_id, "the same workspace id after the refusal")
 t.eq(live.stop(), 0, "live server exits 0 again")
+# ---- callbacks lost: ?refresh=true settles from the rail ------------------------------------
+# A sandbox server on the Daraja rail whose public URL reaches nobody: the
+# emulator's callbacks are lost, as when a tunnel is down.
+sb_key = "cs_test_" + os.urandom(20).hex()
+sb_args = ["--db", ":memory:", "--callback-timeout", "600", "--rail", "daraja", "--rail-env",
+           "sandbox", "--rail-url", daraja, "--rail-consumer-key", consumer_key,
+           "--rail-shortcode", "174379", "--public-url", "http://127.0.0.1:1"]
+sb = Server(binary, *sb_args, key=sb_key, env=rail_env)
+st, _, b = sb.create("refresh-1", body)
+pid = jbody(b).get("id", "pi_missing")
+t.eq(st, 201, "sandbox on the Daraja rail: created (the push went out)")
+time.sleep(2.0)
+st, _, b = sb.request("GET", f"/v1/payment-intents/{pid}", sb.auth())
+t.eq(jbody(b).get("status"), "pending_user_action",
+     "its callback was lost: a plain GET still says pending")
+st, _, b = sb.request("GET", f"/v1/payment-intents/{pid}?refresh=true", sb.auth())
+got = jbody(b)
+# Daraja's STK query carries no receipt number: the success is the
+# query's ResultCode 0, the receipt comes with a callback if one arrives.
+t.ok(st == 200 and got.get("status") == "succeeded" and
+     (got.get("provider_result") or {}).get("code") == "0",
+     "GET ?refresh=true asks the rail and answers succeeded (result 0 by STK query)", (st, b))
+st, _, b = sb.request("GET", f"/v1/payment-intents/{pid}", sb.auth())
+t.eq(jbody(b).get("status"), "succeeded", "the settled state is stored")
+st, _, b = sb.request("GET", f"/v1/payment-intents/{pid}?refresh=true", sb.auth())
+t.eq(jbody(b).get("status"), "succeeded", "a refresh of a settled intent changes nothing")
+for q, code in (("refresh=yes", "parameter_invalid"), ("refresh=true&refresh=true",
+                                                       "parameter_duplicate"),
+                ("nope=1", "parameter_unknown")):
+    st, _, b = sb.request("GET", f"/v1/payment-intents/{pid}?{q}", sb.auth())
+    t.ok(st == 400 and jbody(b).get("error", {}).get("code") == code,
+         f"?{q} -> 400 {code}", b)
+st, _, b = sb.request("GET", "/v1/payment-intents/pi_nope?refresh=true", sb.auth())
+t.eq(st, 404, "refresh of an unknown id: 404")
+t.eq(sb.stop(), 0, "the sandbox Daraja server exits 0")
 t.eq(emu.stop(), 0, "the emulator's server exits 0")
 
 t.done()

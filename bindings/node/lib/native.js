@@ -181,6 +181,7 @@ const C = {
   intent_params_init: f('int constra_intent_params_init(_Inout_ constra_intent_params *p, size_t size)'),
   intent_create: f('int constra_intent_create(constra_t *h, const constra_intent_params *p, const char *key, _Out_ constra_intent **out, _Inout_ constra_error *err)'),
   intent_get: f('int constra_intent_get(constra_t *h, const char *id, _Out_ constra_intent **out, _Inout_ constra_error *err)'),
+  intent_refresh: f('int constra_intent_refresh(constra_t *h, const char *id, _Out_ constra_intent **out, _Inout_ constra_error *err)'),
   intent_confirm: f('int constra_intent_confirm(constra_t *h, const char *id, _Out_ constra_intent **out, _Inout_ constra_error *err)'),
   intent_retry: f('int constra_intent_retry(constra_t *h, const char *id, _Out_ constra_intent **out, _Inout_ constra_error *err)'),
   intent_cancel: f('int constra_intent_cancel(constra_t *h, const char *id, _Out_ constra_intent **out, _Inout_ constra_error *err)'),

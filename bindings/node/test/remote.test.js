@@ -287,6 +287,8 @@ describe('remote over libcurl to a real constra serve', () => {
     const remote = Client.fromEnv();
     const pi = createSeed(remote, {}, 'order_serve_from_env');
     assert.equal(remote.get(pi.id).status, 'pending_user_action');
+    assert.equal(remote.refresh(pi.id).status, 'pending_user_action');
+    assert.throws(() => remote.refresh(UNKNOWN_ID), is('resource_missing', 404));
     remote.close();
   }));
 

@@ -234,6 +234,7 @@ intent_params_init = _fn("constra_intent_params_init", c_int, POINTER(IntentPara
 intent_create = _fn("constra_intent_create", c_int, P, POINTER(IntentParams), c_char_p, POINTER(P),
                     POINTER(Error))
 intent_get = _fn("constra_intent_get", c_int, P, c_char_p, POINTER(P), POINTER(Error))
+intent_refresh = _fn("constra_intent_refresh", c_int, P, c_char_p, POINTER(P), POINTER(Error))
 intent_confirm = _fn("constra_intent_confirm", c_int, P, c_char_p, POINTER(P), POINTER(Error))
 intent_retry = _fn("constra_intent_retry", c_int, P, c_char_p, POINTER(P), POINTER(Error))
 intent_cancel = _fn("constra_intent_cancel", c_int, P, c_char_p, POINTER(P), POINTER(Error))

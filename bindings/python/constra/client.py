@@ -400,6 +400,12 @@ class Client:
         """The intent with this id (NotFoundError if none)."""
         return self._intent_call(N.intent_get, self._h(), _id(intent_id))
 
+    def refresh(self, intent_id: str) -> Intent:
+        """As get(), but a pending intent is first settled from the rail
+        (an STK query now) when its callback has not come; on a remote
+        client, GET .../{id}?refresh=true."""
+        return self._intent_call(N.intent_refresh, self._h(), _id(intent_id))
+
     def confirm(self, intent_id: str) -> Intent:
         """Sends a draft to the rail (InvalidStateError unless a draft)."""
         return self._intent_call(N.intent_confirm, self._h(), _id(intent_id))

@@ -292,6 +292,11 @@ class RemoteOverCurlToConstraServe(unittest.TestCase):
             self.assertEqual(remote.webhook_secret, "whsec_bindings")
             pi = create_seed(remote, key="order_serve_from_env")
             self.assertEqual(remote.get(pi["id"])["status"], "pending_user_action")
+            # refresh goes to the server as ?refresh=true (the simulator's
+            # prompt is still pending: the same state back).
+            self.assertEqual(remote.refresh(pi["id"])["status"], "pending_user_action")
+            with self.assertRaises(constra.NotFoundError):
+                remote.refresh(UNKNOWN_ID)
 
     def test_unreachable_server_is_a_transport_error(self):
         # A port nobody listens on (the server's own, once it is gone, would
