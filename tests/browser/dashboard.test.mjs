@@ -284,7 +284,7 @@ async function main() {
       await waitText(page, 'rail-workspace', /^ws_[0-9a-z]{26}$/);
       await waitText(page, 'rail-attempts', /^\d+$/);
       await waitText(page, 'rail-timeout', /\d+ (minute|hour|s)/);
-      await waitText(page, 'connection', 'Live');
+      await waitText(page, 'connection', 'Connected');
       await waitCounters(page, { total: 0, awaiting: 0, paid: 0, review: 0 });
       /* The microphone button exists exactly where speech recognition does. */
       const speech = await page.evaluate(() => typeof (window.SpeechRecognition || window.webkitSpeechRecognition) === 'function');
@@ -533,7 +533,58 @@ async function main() {
       await click(other, 'key-save');
       await waitText(other, 'key-status', 'valid');
       await waitCounters(other, { total: 3, paid: 1 });
+      /* Nothing selected: the review, the lab and the timeline say what
+       * will appear there (empty states, not hidden panels). */
+      await waitText(other, 'timeline-empty', /Select an intent to see its events/);
+      await waitText(other, 'recovery-none', /Select an intent/);
+      assert(await other.locator(tid('lab-success')).isVisible(), 'the outcome lab is hidden');
+      assert(await other.locator(tid('lab-success')).isDisabled(), 'the lab acts on nothing');
+      await waitText(other, 'rail-api-base', /^http:\/\/127\.0\.0\.1:\d+\/api\/v1$/);
+      await waitText(other, 'rail-callback-status', /receiving events/);
+      await waitText(other, 'rail-callbacks', /provider results/);
+      await waitText(other, 'rail-policy', /Up to 3 prompts per intent/);
+      await waitText(other, 'connection', 'Connected');
       await other.close();
+    });
+
+    await step('no element is clipped at 1366x900 and at 800 px', async () => {
+      for (const [w, h, name] of [[1366, 900, '08-1366'], [800, 900, '09-800']]) {
+        await page.setViewportSize({ width: w, height: h });
+        await page.waitForTimeout(400);
+        const bad = await page.evaluate(() => {
+          const out = [];
+          const label = (el) => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}` +
+            `${el.className && typeof el.className === 'string' ? '.' + el.className.split(' ').join('.') : ''}`;
+          const visible = (el) => el.getClientRects().length > 0 && !el.closest('[hidden]');
+          const skip = new Set(['INPUT', 'SELECT', 'TEXTAREA', 'OPTION']);
+          if (document.documentElement.scrollWidth > window.innerWidth + 1) {
+            out.push(`the page is ${document.documentElement.scrollWidth} px wide`);
+          }
+          for (const el of document.querySelectorAll('body *')) {
+            if (!visible(el) || skip.has(el.tagName) || el.classList.contains('visually-hidden')) continue;
+            const cs = getComputedStyle(el);
+            /* A deliberate ellipsis with the whole text in its title is not clipping. */
+            const ellipsis = cs.textOverflow === 'ellipsis' && el.title && el.title === el.textContent;
+            if (!ellipsis && cs.overflowX !== 'visible' && el.scrollWidth > el.clientWidth + 1) {
+              out.push(`${label(el)} scrolls: content ${el.scrollWidth} > box ${el.clientWidth}`);
+            }
+          }
+          for (const panel of document.querySelectorAll('.panel, .topbar')) {
+            const r = panel.getBoundingClientRect();
+            for (const el of panel.querySelectorAll('*')) {
+              if (!visible(el) || el.classList.contains('visually-hidden')) continue;
+              const b = el.getBoundingClientRect();
+              if (b.width > 0 && (b.right > r.right + 1 || b.left < r.left - 1)) {
+                out.push(`${label(el)} sticks out of ${label(panel)} (${Math.round(b.left)}..${Math.round(b.right)} vs ${Math.round(r.left)}..${Math.round(r.right)})`);
+              }
+            }
+          }
+          return out.slice(0, 20);
+        });
+        await shot(page, name);
+        assert(bad.length === 0, `${w} px:\n${bad.join('\n')}`);
+      }
+      await page.setViewportSize({ width: 1440, height: 1000 });
     });
 
     await step('no script error, no CSP violation, the key never in a URL', async () => {

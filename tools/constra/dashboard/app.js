@@ -365,7 +365,9 @@
         state.again = true;
       }
       if (gen === state.generation) {
-        connection('live', `Live · updated ${clock(new Date().toISOString())}`);
+        /* "Connected", not "Live": beside "Mode sandbox" a green "Live"
+       * read as production. */
+      connection('live', `Connected · updated ${clock(new Date().toISOString())}`);
         clearBanner(true);
       }
     } catch (err) {
@@ -460,6 +462,21 @@
     setText('rail-timeout', duration(policy.callback_timeout_ms));
     setText('rail-retention', duration(policy.idempotency_retention_ms));
     setText('rail-version', ws.library_version ? `libconstra ${ws.library_version}` : null);
+    setText('rail-api-base', `${location.origin}${API}`);
+    /* The callback URL with break points after its separators, so that it
+     * wraps between parts instead of in the middle of a word. */
+    const url = ws.callback_url;
+    const el = $('rail-callback');
+    if (url) {
+      const parts = url.split(/(?<=[/?&=])/);
+      el.replaceChildren(...parts.flatMap((p, k) => (k ? [document.createElement('wbr'), p] : [p])));
+    }
+    setText('rail-policy', policy.max_attempts
+      ? `Up to ${policy.max_attempts} prompts per intent. Each waits ${duration(policy.callback_timeout_ms)} ` +
+        'for the callback; then the rail is asked (STK query), and a prompt with no answer needs ' +
+        `a check before a retry. A re-sent request with the same idempotency key within ` +
+        `${duration(policy.idempotency_retention_ms)} gets the first answer again.`
+      : null);
     document.body.classList.toggle('is-live', !!ws.livemode);
     $('lab-h').parentElement.classList.toggle('disabled-lab', !!ws.livemode);
   }
@@ -469,7 +486,7 @@
     for (const id of ['health-api', 'health-rail', 'health-mode', 'health-success', 'rail-mode',
       'rail-name', 'rail-shortcode', 'rail-callback', 'rail-workspace', 'rail-attempts', 'rail-timeout',
       'rail-retention', 'rail-version', 'count-total', 'count-awaiting', 'count-paid',
-      'count-review']) {
+      'count-review', 'rail-api-base', 'rail-callbacks', 'rail-callback-status', 'rail-policy']) {
       setText(id, null);
     }
     state.overview = null;
@@ -502,8 +519,17 @@
     setText('count-review', n('requires_recovery') + n('review_required'));
     const settled = total - n('draft') - n('pending_user_action');
     setText('health-success', settled > 0 ? `${Math.round((100 * n('succeeded')) / settled)}%` : 'no results yet');
+    /* Callbacks belong to the rail, not to the intents counter. */
     const cb = (o && o.callbacks) || {};
-    setText('count-total-sub', `${cb.total || 0} provider results, ${cb.duplicates || 0} duplicate, ${cb.unmatched || 0} unmatched`);
+    setText('rail-callbacks', `${cb.total || 0} provider results: ${cb.applied || 0} applied, ` +
+      `${cb.duplicates || 0} duplicate, ${cb.unmatched || 0} unmatched`);
+    const results = new Set(['payment_intent.succeeded', 'payment_intent.failed',
+      'payment_intent.requires_recovery', 'payment_intent.review_required',
+      'payment_intent.callback_duplicate']);
+    const last = ((o && o.recent_events) || []).find((e) => results.has(e.type));
+    setText('rail-callback-status', (cb.total || 0) > 0
+      ? `receiving events${last ? ` · last provider result ${clock(last.created_at)}` : ''}`
+      : 'no provider result yet (callbacks arrive at the URL above)');
     /* "Recovered": paid on a later attempt, among the intents listed. */
     const recovered = state.intents.filter((i) => i.status === 'succeeded' && (i.attempts || []).length > 1).length;
     setText('count-paid-sub', recovered ? `succeeded, ${recovered} after a retry` : 'succeeded');
@@ -591,9 +617,31 @@
   function renderSelected() {
     const i = state.selected;
     show($('sel-empty'), !i);
-    show($('sel-body'), !!i);
+    /* The review, the lab and the timeline are always shown: with no
+     * intent selected they say what will appear there. */
+    show($('sel-body'), true);
     if (!i) {
       badge($('sel-status'), '');
+      for (const id of ['sel-id', 'sel-amount', 'sel-customer', 'sel-reference', 'sel-next',
+                        'sel-checkout', 'sel-receipt', 'sel-result']) {
+        setText(id, null);
+      }
+      show($('recovery'), false);
+      show($('recovery-none'), true);
+      $('recovery-none').textContent = 'Select an intent: its recovery summary, the agent\'s ' +
+        'note and the actions it allows appear here.';
+      for (const b of document.querySelectorAll('#sel-body button')) {
+        b.disabled = true;
+      }
+      const tl = $('timeline');
+      if (!tl.children.length) {
+        const li = document.createElement('li');
+        li.className = 'empty';
+        li.dataset.testid = 'timeline-empty';
+        li.textContent = 'Select an intent to see its events, oldest first: each state change, ' +
+          'provider result and operator action.';
+        tl.replaceChildren(li);
+      }
       return;
     }
     badge($('sel-status'), i.status);
