@@ -42,15 +42,7 @@
 
 int constra_remote_config_init(constra_remote_config *config, size_t struct_size)
 {
-    if (config == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    if (struct_size < REMOTE_V1_SIZE || struct_size > CONSTRA__STRUCT_SIZE_MAX) {
-        return CONSTRA_E_ABI;
-    }
-    memset(config, 0, struct_size < sizeof(*config) ? struct_size : sizeof(*config));
-    config->struct_size = struct_size;
-    return CONSTRA_OK;
+    return constra__init_struct(config, struct_size, REMOTE_V1_SIZE, sizeof(*config), NULL);
 }
 
 /* ---- checks shared by the environment reader and open -------------------- */

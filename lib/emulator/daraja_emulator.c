@@ -79,15 +79,9 @@ struct constra_daraja_emulator {
 
 int constra_daraja_emulator_options_init(constra_daraja_emulator_options *o, size_t struct_size)
 {
-    if (o == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    if (struct_size < sizeof(size_t)) {
-        return CONSTRA_E_ABI;
-    }
-    memset(o, 0, struct_size);
-    o->struct_size = struct_size;
-    return CONSTRA_OK;
+    /* Any size from sizeof(size_t) up: fields past an older caller's
+     * struct_size are read as zero (constra__copy_struct). */
+    return constra__init_struct(o, struct_size, sizeof(size_t), sizeof(*o), NULL);
 }
 
 /* ---- small helpers ------------------------------------------------------ */

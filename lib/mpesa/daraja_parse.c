@@ -12,6 +12,7 @@
 #include "mpesa/json_read.h"
 #include "util/ascii.h"
 #include "util/check.h"
+#include "util/hmac.h" /* constra__wipe */
 
 #define REQ CONSTRA__JR_REQUIRED
 #define ID_ CONSTRA__JR_ID
@@ -22,27 +23,12 @@
 #define STR_OK CONSTRA__JR_STRING_OK
 #define EMPTY_ABSENT CONSTRA__JR_EMPTY_ABSENT
 
-static void wipe(void *p, size_t n)
-{
-    volatile unsigned char *v = p;
-    while (n--) {
-        *v++ = 0;
-    }
-}
-
 /* ---- result struct initialisers --------------------------------------- */
 
+/* Result structs are written whole: a caller's must be at least ours. */
 static int init_struct(void *p, size_t known, size_t struct_size)
 {
-    if (p == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    if (struct_size < known || struct_size > CONSTRA__STRUCT_SIZE_MAX) {
-        return CONSTRA_E_ABI;
-    }
-    memset(p, 0, known);
-    memcpy(p, &struct_size, sizeof(struct_size));
-    return CONSTRA_OK;
+    return constra__init_struct(p, struct_size, known, known, NULL);
 }
 
 int constra_daraja_error_envelope_init(constra_daraja_error_envelope *out, size_t struct_size)
@@ -931,6 +917,6 @@ int constra_daraja_parse_oauth_response(const char *body, size_t len, int http_s
         }
     }
     rc = finish(out, &r, sizeof(r), rc);
-    wipe(&r, sizeof(r));
+    constra__wipe(&r, sizeof(r));
     return rc;
 }

@@ -10,32 +10,17 @@
 #include "constra/mpesa_fields.h"
 #include "mpesa/json_read.h"
 #include "util/check.h"
+#include "util/hmac.h" /* constra__wipe */
 #include "util/civil.h"
 #include "util/encode.h"
 
 /* Latest Unix time whose EAT date is still in year 9999. */
 #define NOW_MAX INT64_C(253402289999)
 
-/* Wipes secrets from the stack in a way the compiler may not elide. */
-static void wipe(void *p, size_t n)
-{
-    volatile unsigned char *v = p;
-    while (n--) {
-        *v++ = 0;
-    }
-}
-
+/* Result structs are written whole: a caller's must be at least ours. */
 static int init_struct(void *p, size_t known, size_t struct_size)
 {
-    if (p == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    if (struct_size < known || struct_size > CONSTRA__STRUCT_SIZE_MAX) {
-        return CONSTRA_E_ABI;
-    }
-    memset(p, 0, known);
-    memcpy(p, &struct_size, sizeof(struct_size));
-    return CONSTRA_OK;
+    return constra__init_struct(p, struct_size, known, known, NULL);
 }
 
 int constra_daraja_stk_push_params_init(constra_daraja_stk_push_params *params,
@@ -252,7 +237,7 @@ static size_t make_password(const char *shortcode, const char *passkey, const ch
     memcpy(raw + a + b, ts, c);
     size_t n = constra__base64_encode((const uint8_t *)raw, a + b + c, pw,
                                       CONSTRA_DARAJA_PASSWORD_SIZE);
-    wipe(raw, sizeof(raw));
+    constra__wipe(raw, sizeof(raw));
     return n;
 }
 
@@ -271,7 +256,7 @@ int constra_daraja_password(const char *shortcode, const char *passkey, const ch
     char pw[CONSTRA_DARAJA_PASSWORD_SIZE];
     size_t n = make_password(shortcode, passkey, timestamp, pw);
     if (out_size < n + 1) {
-        wipe(pw, sizeof(pw));
+        constra__wipe(pw, sizeof(pw));
         if (out_len) {
             *out_len = n + 1;
         }
@@ -279,7 +264,7 @@ int constra_daraja_password(const char *shortcode, const char *passkey, const ch
                              "out needs %zu bytes, got %zu", n + 1, out_size);
     }
     memcpy(out, pw, n + 1);
-    wipe(pw, sizeof(pw));
+    constra__wipe(pw, sizeof(pw));
     if (out_len) {
         *out_len = n;
     }
@@ -309,10 +294,10 @@ int constra_daraja_oauth_request(const char *consumer_key, const char *consumer_
     memcpy(value, "Basic ", 6);
     size_t n = constra__base64_encode((const uint8_t *)raw, a + 1 + b, value + 6,
                                       sizeof(value) - 6);
-    wipe(raw, sizeof(raw));
+    constra__wipe(raw, sizeof(raw));
     n += 6;
     if (out_size < n + 1) {
-        wipe(value, sizeof(value));
+        constra__wipe(value, sizeof(value));
         if (out_len) {
             *out_len = n + 1;
         }
@@ -320,7 +305,7 @@ int constra_daraja_oauth_request(const char *consumer_key, const char *consumer_
                              "out needs %zu bytes, got %zu", n + 1, out_size);
     }
     memcpy(out, value, n + 1);
-    wipe(value, sizeof(value));
+    constra__wipe(value, sizeof(value));
     if (out_len) {
         *out_len = n;
     }
@@ -528,7 +513,7 @@ int constra_daraja_stk_push_body(const constra_daraja_stk_push_params *params,
     };
     rc = emit(members, CONSTRA__ARRAY_LEN(members), ts, pw, out, out_size, out_len, timestamp,
               timestamp_size, password, password_size, err);
-    wipe(pw, sizeof(pw));
+    constra__wipe(pw, sizeof(pw));
     return rc;
 }
 
@@ -578,6 +563,6 @@ int constra_daraja_stk_query_body(const constra_daraja_stk_query_params *params,
     };
     rc = emit(members, CONSTRA__ARRAY_LEN(members), ts, pw, out, out_size, out_len, timestamp,
               timestamp_size, password, password_size, err);
-    wipe(pw, sizeof(pw));
+    constra__wipe(pw, sizeof(pw));
     return rc;
 }

@@ -397,17 +397,7 @@ static const char *const unknown_note =
 
 int constra_result_info_init(constra_result_info *info, size_t struct_size)
 {
-    if (info == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    if (struct_size < RESULT_INFO_V1_SIZE || struct_size > CONSTRA__STRUCT_SIZE_MAX) {
-        return CONSTRA_E_ABI;
-    }
-    /* Only our own layout's bytes: a caller from newer headers zeroes its
-     * own tail. */
-    memset(info, 0, struct_size < sizeof(*info) ? struct_size : sizeof(*info));
-    info->struct_size = struct_size;
-    return CONSTRA_OK;
+    return constra__init_struct(info, struct_size, RESULT_INFO_V1_SIZE, sizeof(*info), NULL);
 }
 
 const char *constra_outcome_name(int outcome)

@@ -803,15 +803,9 @@ static void daraja_destroy(void *ud)
 
 int constra_daraja_config_init(constra_daraja_config *c, size_t struct_size)
 {
-    if (c == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    if (struct_size < sizeof(size_t)) {
-        return CONSTRA_E_ABI;
-    }
-    memset(c, 0, struct_size);
-    c->struct_size = struct_size;
-    return CONSTRA_OK;
+    /* Any size from sizeof(size_t) up: fields past an older caller's
+     * struct_size are read as zero (constra__copy_struct). */
+    return constra__init_struct(c, struct_size, sizeof(size_t), sizeof(*c), NULL);
 }
 
 static int bad(constra_error *err, const char *param, const char *msg)

@@ -16,15 +16,9 @@
 
 int constra_curl_options_init(constra_curl_options *options, size_t struct_size)
 {
-    if (options == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    if (struct_size < sizeof(size_t)) {
-        return CONSTRA_E_ABI;
-    }
-    memset(options, 0, struct_size);
-    options->struct_size = struct_size;
-    return CONSTRA_OK;
+    /* Any size from sizeof(size_t) up: fields past an older caller's
+     * struct_size are read as zero (constra__copy_struct). */
+    return constra__init_struct(options, struct_size, sizeof(size_t), sizeof(*options), NULL);
 }
 
 #if !CONSTRA_HAVE_CURL

@@ -82,17 +82,7 @@ int constra_status_http(int status)
 
 int constra_error_init(constra_error *err, size_t struct_size)
 {
-    if (err == NULL) {
-        return CONSTRA_E_INVALID_ARGUMENT;
-    }
-    if (struct_size < ERROR_V1_SIZE || struct_size > CONSTRA__STRUCT_SIZE_MAX) {
-        return CONSTRA_E_ABI;
-    }
-    /* Only our own layout's bytes are written: a caller from newer headers
-     * zeroes its own tail. */
-    memset(err, 0, struct_size < sizeof(*err) ? struct_size : sizeof(*err));
-    err->struct_size = struct_size;
-    return CONSTRA_OK;
+    return constra__init_struct(err, struct_size, ERROR_V1_SIZE, sizeof(*err), NULL);
 }
 
 /* A caller's constra_error is usable when its size covers version 1. */
