@@ -26,6 +26,7 @@
 #include "constra/money.h"
 #include "constra/mpesa_fields.h"
 #include "util/check.h"
+#include "util/ascii.h"
 
 #define INSTRUCTION_V1_SIZE sizeof(constra_instruction)
 #define MAX_TOKENS ((size_t)CONSTRA_INSTRUCTION_MAX_WORDS)
@@ -79,21 +80,6 @@ typedef struct parser {
 
 /* ---- characters ------------------------------------------------------- */
 
-static int is_digit(unsigned char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static int is_alpha(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static unsigned char to_lower(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a') : c;
-}
-
 /* Decodes one UTF-8 sequence of s[0..n): its length, or 0 when invalid
  * (overlong, surrogate, beyond U+10FFFF, truncated). */
 static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
@@ -145,7 +131,7 @@ static int ieq(const char *s, size_t n, const char *w)
 {
     size_t k = 0;
     for (; k < n; k++) {
-        if (w[k] == '\0' || to_lower((unsigned char)s[k]) != (unsigned char)w[k]) {
+        if (w[k] == '\0' || constra__ascii_lower((unsigned char)s[k]) != (unsigned char)w[k]) {
             return 0;
         }
     }
@@ -320,8 +306,8 @@ static int is_separator(const char *s, size_t len, size_t i)
         return 1;
     }
     if (c == ',') { /* a separator, except inside "1,250" */
-        return !(i > 0 && is_digit((unsigned char)s[i - 1]) && i + 1 < len &&
-                 is_digit((unsigned char)s[i + 1]));
+        return !(i > 0 && constra__ascii_is_digit((unsigned char)s[i - 1]) && i + 1 < len &&
+                 constra__ascii_is_digit((unsigned char)s[i + 1]));
     }
     return 0;
 }
@@ -520,9 +506,9 @@ static int take_reference(parser *p, const ref_label *label, const char *s, size
     int digit = 0, letter = 0;
     for (size_t k = 0; k < n; k++) {
         unsigned char c = (unsigned char)s[k];
-        if (is_digit(c)) {
+        if (constra__ascii_is_digit(c)) {
             digit = 1;
-        } else if (is_alpha(c)) {
+        } else if (constra__ascii_is_alpha(c)) {
             letter = 1;
         } else if (c != '-' && c != '/' && c != '_' && c != '.') {
             return 0;
@@ -625,8 +611,8 @@ static void parse_amount(const char *s, size_t n, amt *a)
     int any_digit = 0;
     for (size_t k = 0; k < n; k++) {
         unsigned char c = (unsigned char)s[k];
-        any_digit |= is_digit(c);
-        if (!is_digit(c) && c != ',' && c != '.' && c != '-') {
+        any_digit |= constra__ascii_is_digit(c);
+        if (!constra__ascii_is_digit(c) && c != ',' && c != '.' && c != '-') {
             numberish = 0;
         }
     }
@@ -636,7 +622,7 @@ static void parse_amount(const char *s, size_t n, amt *a)
         a->neg = 1, i++;
     }
     size_t ps = i;
-    while (i < n && !is_digit((unsigned char)s[i]) && s[i] != '-') {
+    while (i < n && !constra__ascii_is_digit((unsigned char)s[i]) && s[i] != '-') {
         i++;
     }
     if (i > ps) {
@@ -655,21 +641,21 @@ static void parse_amount(const char *s, size_t n, amt *a)
             a->neg = 1, i++;
         }
     }
-    if (i >= n || !is_digit((unsigned char)s[i])) {
+    if (i >= n || !constra__ascii_is_digit((unsigned char)s[i])) {
         goto bad;
     }
     int64_t ip = 0;
     size_t nd = 0, group = 0;
     int grouped = 0;
     for (;;) {
-        if (i < n && is_digit((unsigned char)s[i])) {
+        if (i < n && constra__ascii_is_digit((unsigned char)s[i])) {
             if (nd < 13) {
                 ip = ip * 10 + (s[i] - '0');
             } else {
                 a->big = 1;
             }
             nd++, group++, i++;
-        } else if (i + 1 < n && s[i] == ',' && is_digit((unsigned char)s[i + 1])) {
+        } else if (i + 1 < n && s[i] == ',' && constra__ascii_is_digit((unsigned char)s[i + 1])) {
             if (grouped ? group != 3 : (group < 1 || group > 3)) {
                 goto bad;
             }
@@ -683,9 +669,9 @@ static void parse_amount(const char *s, size_t n, amt *a)
     }
     int64_t frac = 0;
     size_t fd = 0;
-    if (i + 1 < n && s[i] == '.' && is_digit((unsigned char)s[i + 1])) {
+    if (i + 1 < n && s[i] == '.' && constra__ascii_is_digit((unsigned char)s[i + 1])) {
         i++;
-        while (i < n && is_digit((unsigned char)s[i])) {
+        while (i < n && constra__ascii_is_digit((unsigned char)s[i])) {
             if (fd == 6) {
                 goto bad;
             }
@@ -804,7 +790,7 @@ static int digits_only(const parser *p, size_t i, size_t min, size_t max)
         return 0;
     }
     for (size_t k = 0; k < n; k++) {
-        if (!is_digit((unsigned char)core(p, i)[k])) {
+        if (!constra__ascii_is_digit((unsigned char)core(p, i)[k])) {
             return 0;
         }
     }
@@ -1009,7 +995,7 @@ static int phone_piece(const parser *p, size_t i, int first, char *dig, size_t *
     int pl = *plus, digits = 0;
     for (size_t k = s; k < e; k++) {
         char c = text[k];
-        if (is_digit((unsigned char)c)) {
+        if (constra__ascii_is_digit((unsigned char)c)) {
             if (n <= PHONE_DIGITS_MAX) {
                 dig[n] = c;
             }
@@ -1190,7 +1176,7 @@ static int name_like(const parser *p, size_t i)
     int first = 1;
     while (k < n) {
         unsigned char c = s[k];
-        if (is_alpha(c)) {
+        if (constra__ascii_is_alpha(c)) {
             k++, first = 0;
         } else if (!first && (c == '\'' || c == '-' || c == '.')) {
             k++;
@@ -1284,7 +1270,7 @@ static int describe_token(parser *p, size_t i, size_t *len, int *unreadable)
         unsigned char c = s[k];
         char out = 0;
         size_t step = 1;
-        if (is_alpha(c) || is_digit(c) || c == '-') {
+        if (constra__ascii_is_alpha(c) || constra__ascii_is_digit(c) || c == '-') {
             out = (char)c;
         } else if (c >= 0x80) {
             uint32_t cp = 0;

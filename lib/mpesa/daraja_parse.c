@@ -344,11 +344,6 @@ static int ymdhms_unix(const char *s, int64_t *out)
                                 digit2(s + 8), digit2(s + 10), digit2(s + 12), out);
 }
 
-static int is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
 /* "dd.MM.yyyy HH:mm:ss" (EAT) -> Unix seconds; 0 if it is one. */
 static int dotted_unix(const char *s, int64_t *out)
 {
@@ -357,7 +352,7 @@ static int dotted_unix(const char *s, int64_t *out)
         return -1;
     }
     for (size_t i = 0; i < sizeof(shape) - 1; i++) {
-        if (shape[i] == '9' ? !is_digit(s[i]) : s[i] != shape[i]) {
+        if (shape[i] == '9' ? !constra__ascii_is_digit(s[i]) : s[i] != shape[i]) {
             return -1;
         }
     }
@@ -613,8 +608,8 @@ static int msisdn_form(const char *s)
     }
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        digits += is_digit(c);
-        hex += is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+        digits += constra__ascii_is_digit(c);
+        hex += constra__ascii_is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
     }
     if (digits == n) {
         return CONSTRA_DARAJA_MSISDN_PLAIN;

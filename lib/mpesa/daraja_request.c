@@ -13,6 +13,7 @@
 #include "util/hmac.h" /* constra__wipe */
 #include "util/civil.h"
 #include "util/encode.h"
+#include "util/ascii.h"
 
 /* Latest Unix time whose EAT date is still in year 9999. */
 #define NOW_MAX INT64_C(253402289999)
@@ -37,11 +38,6 @@ int constra_daraja_stk_query_params_init(constra_daraja_stk_query_params *params
 
 /* ---- validation --------------------------------------------------------- */
 
-static int is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
 /* `fmt` takes the parameter name, then the variadic arguments (a macro, so
  * the format stays a literal the compiler checks). */
 #define invalid(err, param, fmt, ...) \
@@ -61,7 +57,7 @@ static int check_digits(const char *s, size_t min, size_t max, const char *param
                              "%s must be %zu to %zu digits", param, min, max);
     }
     for (size_t i = 0; i < n; i++) {
-        if (!is_digit(s[i])) {
+        if (!constra__ascii_is_digit(s[i])) {
             return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid", param,
                                  "%s must be %zu to %zu digits", param, min, max);
         }
@@ -100,7 +96,7 @@ static int check_phone(const char *s, const char *param, constra_error *err)
     }
     int ok = n == 12 && memcmp(s, "254", 3) == 0 && (s[3] == '7' || s[3] == '1');
     for (size_t i = 0; ok && i < n; i++) {
-        ok = is_digit(s[i]);
+        ok = constra__ascii_is_digit(s[i]);
     }
     if (!ok) {
         return invalid(err, param,
@@ -146,7 +142,7 @@ static int check_url(const char *s, int allow_insecure, const char *param, const
                                                         "in sandbox)");
     }
     unsigned char h = host < n ? (unsigned char)s[host] : 0;
-    if (!((h >= 'a' && h <= 'z') || (h >= 'A' && h <= 'Z') || is_digit((char)h) || h == '[')) {
+    if (!(constra__ascii_is_alpha(h) || constra__ascii_is_digit(h) || h == '[')) {
         return invalid(err, param, "%s has no host name after the scheme%s", "");
     }
     for (size_t i = 0; i < n; i++) {

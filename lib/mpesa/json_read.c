@@ -8,16 +8,7 @@
 
 #include "mpesa/json_read.h"
 #include "util/check.h"
-
-static int is_digit(unsigned char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static int is_hex(unsigned char c)
-{
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
+#include "util/ascii.h"
 
 static int is_ws(unsigned char c)
 {
@@ -49,22 +40,22 @@ static size_t number_token(const char *t, size_t n, size_t i)
     if (j < n && t[j] == '-') {
         j++;
     }
-    if (j >= n || !is_digit((unsigned char)t[j])) {
+    if (j >= n || !constra__ascii_is_digit((unsigned char)t[j])) {
         return 0;
     }
     if (t[j] == '0') {
         j++;
     } else {
-        while (j < n && is_digit((unsigned char)t[j])) {
+        while (j < n && constra__ascii_is_digit((unsigned char)t[j])) {
             j++;
         }
     }
     if (j < n && t[j] == '.') {
         j++;
-        if (j >= n || !is_digit((unsigned char)t[j])) {
+        if (j >= n || !constra__ascii_is_digit((unsigned char)t[j])) {
             return 0;
         }
-        while (j < n && is_digit((unsigned char)t[j])) {
+        while (j < n && constra__ascii_is_digit((unsigned char)t[j])) {
             j++;
         }
     }
@@ -73,10 +64,10 @@ static size_t number_token(const char *t, size_t n, size_t i)
         if (j < n && (t[j] == '+' || t[j] == '-')) {
             j++;
         }
-        if (j >= n || !is_digit((unsigned char)t[j])) {
+        if (j >= n || !constra__ascii_is_digit((unsigned char)t[j])) {
             return 0;
         }
-        while (j < n && is_digit((unsigned char)t[j])) {
+        while (j < n && constra__ascii_is_digit((unsigned char)t[j])) {
             j++;
         }
     }
@@ -89,7 +80,7 @@ static unsigned hex4(const char *s)
     unsigned v = 0;
     for (int k = 0; k < 4; k++) {
         unsigned char c = (unsigned char)s[k];
-        v = v * 16u + (unsigned)(is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10);
+        v = v * 16u + (unsigned)(constra__ascii_is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10);
     }
     return v;
 }
@@ -108,7 +99,7 @@ static size_t unicode_escape(const char *t, size_t n, size_t i)
             return 0;
         }
         for (size_t k = 8; k < 12; k++) {
-            if (!is_hex((unsigned char)t[i + k])) {
+            if (!constra__ascii_is_hex((unsigned char)t[i + k])) {
                 return 0;
             }
         }
@@ -148,7 +139,7 @@ static size_t skip_string(const char *t, size_t n, size_t i, const char **why, s
                     return 0;
                 }
                 for (size_t k = 2; k < 6; k++) {
-                    if (!is_hex((unsigned char)t[i + k])) {
+                    if (!constra__ascii_is_hex((unsigned char)t[i + k])) {
                         *why = "bad \\u escape";
                         *where = i;
                         return 0;
@@ -264,9 +255,9 @@ static int scan(const char *t, size_t n, int max_depth, const char **why, size_t
                     return -1;
                 }
                 i = next;
-            } else if (c == '-' || is_digit(c)) {
+            } else if (c == '-' || constra__ascii_is_digit(c)) {
                 size_t k = number_token(t, n, i);
-                if (k == 0 || (i + k < n && (is_digit((unsigned char)t[i + k]) ||
+                if (k == 0 || (i + k < n && (constra__ascii_is_digit((unsigned char)t[i + k]) ||
                                              t[i + k] == '.' || t[i + k] == 'e' ||
                                              t[i + k] == 'E' || t[i + k] == '+' ||
                                              t[i + k] == '-'))) {
@@ -476,7 +467,7 @@ static int number_text(constra__jr *jr, const cJSON *item, const char **p, size_
                 return -1;
             }
             i = next;
-        } else if (c == '-' || is_digit(c)) {
+        } else if (c == '-' || constra__ascii_is_digit(c)) {
             size_t tok = number_token(t, len, i);
             if (tok == 0) {
                 return -1;
@@ -504,13 +495,13 @@ int constra__jr_decimal(const char *s, size_t n, int scale, int64_t *out)
         i++;
     }
     size_t int_start = i;
-    if (i >= n || !is_digit((unsigned char)s[i])) {
+    if (i >= n || !constra__ascii_is_digit((unsigned char)s[i])) {
         return -1;
     }
     if (s[i] == '0') {
         i++;
     } else {
-        while (i < n && is_digit((unsigned char)s[i])) {
+        while (i < n && constra__ascii_is_digit((unsigned char)s[i])) {
             i++;
         }
     }
@@ -519,10 +510,10 @@ int constra__jr_decimal(const char *s, size_t n, int scale, int64_t *out)
     if (i < n && s[i] == '.') {
         i++;
         frac_start = i;
-        if (i >= n || !is_digit((unsigned char)s[i])) {
+        if (i >= n || !constra__ascii_is_digit((unsigned char)s[i])) {
             return -1;
         }
-        while (i < n && is_digit((unsigned char)s[i])) {
+        while (i < n && constra__ascii_is_digit((unsigned char)s[i])) {
             i++;
         }
         frac_len = i - frac_start;
@@ -535,10 +526,10 @@ int constra__jr_decimal(const char *s, size_t n, int scale, int64_t *out)
             eneg = s[i] == '-';
             i++;
         }
-        if (i >= n || !is_digit((unsigned char)s[i])) {
+        if (i >= n || !constra__ascii_is_digit((unsigned char)s[i])) {
             return -1;
         }
-        while (i < n && is_digit((unsigned char)s[i])) {
+        while (i < n && constra__ascii_is_digit((unsigned char)s[i])) {
             if (exp < 1000000) {
                 exp = exp * 10 + (s[i] - '0');
             }
@@ -633,7 +624,7 @@ static int chars_ok(const char *s, size_t n, int flags)
 {
     if (flags & CONSTRA__JR_DIGITS) {
         for (size_t i = 0; i < n; i++) {
-            if (!is_digit((unsigned char)s[i])) {
+            if (!constra__ascii_is_digit((unsigned char)s[i])) {
                 return 0;
             }
         }
@@ -694,7 +685,7 @@ int constra__jr_value_text(constra__jr *jr, const cJSON *item, const char *path,
             return constra__jr_fail(jr, "field_invalid", path, "%s: number not found", path);
         }
         for (size_t i = 0; i < n; i++) {
-            if (!is_digit((unsigned char)s[i])) {
+            if (!constra__ascii_is_digit((unsigned char)s[i])) {
                 return constra__jr_fail(jr, "field_invalid", path,
                                         "%s must be a whole non-negative number written in "
                                         "plain digits", path);
@@ -802,7 +793,7 @@ int constra__jr_int(constra__jr *jr, const cJSON *obj, const char *parent, const
 
 static int code_char(unsigned char c)
 {
-    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+    return constra__ascii_is_digit(c) || constra__ascii_is_alpha(c) || c == '_' ||
            c == '.' || c == '-';
 }
 

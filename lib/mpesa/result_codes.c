@@ -11,6 +11,7 @@
 #include "constra/result_codes.h"
 #include "mpesa/ascii.h"
 #include "util/check.h"
+#include "util/ascii.h"
 
 /* Recommended actions (DESIGN.md section 5, recovery summary). */
 enum { ACT_NONE, ACT_RETRY, ACT_RETRY_LATER, ACT_CONTACT_CUSTOMER, ACT_OPERATOR_REVIEW };
@@ -532,11 +533,6 @@ static const char *catalogue_key(const char *key, int api)
     return (v >= GATEWAY_RANGE_LO && v <= GATEWAY_RANGE_HI) ? GATEWAY_RANGE_KEY : key;
 }
 
-static unsigned char lower(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a') : c;
-}
-
 /* Whether lower-case `needle` occurs in hay[0..hay_len) ignoring ASCII case. */
 static int contains_nocase(const char *hay, size_t hay_len, const char *needle)
 {
@@ -546,7 +542,8 @@ static int contains_nocase(const char *hay, size_t hay_len, const char *needle)
     }
     for (size_t i = 0; i + m <= hay_len; i++) {
         size_t j = 0;
-        while (j < m && lower((unsigned char)hay[i + j]) == (unsigned char)needle[j]) {
+        while (j < m && constra__ascii_lower((unsigned char)hay[i + j]) ==
+                            (unsigned char)needle[j]) {
             j++;
         }
         if (j == m) {

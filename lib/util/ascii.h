@@ -1,7 +1,8 @@
 /*
- * Internal: locale-independent ASCII case folding for protocol text (HTTP
- * header names, URL schemes and hosts), where <strings.h> strcasecmp
- * would follow the C locale.
+ * Internal: the one set of locale-independent ASCII helpers for protocol
+ * text (HTTP header names, URL schemes and hosts, JSON, Daraja fields,
+ * instructions): case folding, where <strings.h> strcasecmp would follow
+ * the C locale, and character classes.
  */
 #ifndef CONSTRA_UTIL_ASCII_H
 #define CONSTRA_UTIL_ASCII_H
@@ -11,6 +12,23 @@
 static inline int constra__ascii_lower(int c)
 {
     return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
+}
+
+/* Character classes of protocol text: ASCII only, whatever the locale
+ * (<ctype.h> would follow it, and wants unsigned char values). */
+static inline int constra__ascii_is_digit(int c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static inline int constra__ascii_is_alpha(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static inline int constra__ascii_is_hex(int c)
+{
+    return constra__ascii_is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
 /* 0 when a and b are equal ignoring ASCII case; otherwise the sign of

@@ -8,6 +8,7 @@
 
 #include "constra/money.h"
 #include "util/check.h"
+#include "util/ascii.h"
 
 typedef struct currency {
     char code[4];
@@ -254,11 +255,6 @@ int constra_money_format(int64_t amount, const char *currency_code, char *out, s
     return CONSTRA_OK;
 }
 
-static int is_digit(char ch)
-{
-    return ch >= '0' && ch <= '9';
-}
-
 static int is_group_separator(char ch)
 {
     return ch == ',' || ch == ' ' || ch == '_';
@@ -299,12 +295,12 @@ int constra_money_parse(const char *text, size_t max_len, const char *currency_c
         char ch = text[i];
         if (is_group_separator(ch)) {
             /* Only between digits: "1,250" yes; ",1250", "1,,250", "1250," no. */
-            if (digits == 0 || i + 1 >= len || !is_digit(text[i + 1])) {
+            if (digits == 0 || i + 1 >= len || !constra__ascii_is_digit(text[i + 1])) {
                 return parse_error(err, "has a misplaced group separator");
             }
             continue;
         }
-        if (!is_digit(ch)) {
+        if (!constra__ascii_is_digit(ch)) {
             return parse_error(err, "must be digits, optionally with a decimal point");
         }
         if (units > (UINT64_MAX - 9) / 10) {
@@ -334,7 +330,7 @@ int constra_money_parse(const char *text, size_t max_len, const char *currency_c
         uint64_t frac = 0;
         for (; i < len; i++) {
             char ch = text[i];
-            if (!is_digit(ch)) {
+            if (!constra__ascii_is_digit(ch)) {
                 return parse_error(err, "has a non-digit after the decimal point");
             }
             if (frac_digits < c->exponent) {
