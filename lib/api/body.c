@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/router.h"
+#include "api/request.h"
 #include "util/check.h"
 
 /* ---- where a NUL sits ------------------------------------------------------- */

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "api/router.h"
+#include "api/routes.h"
 #include "platform/platform.h"
 #include "util/check.h"
 

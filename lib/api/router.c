@@ -1,19 +1,18 @@
 /*
  * The in-process REST router (api.h): request checks, authentication,
- * route matching, and the response object. The handlers live in
- * routes.c and overview.c; strict JSON bodies in body.c.
+ * route matching and dispatch to the routes (routes.h: routes.c,
+ * overview.c, workspace.c, webhooks.c). What a route reads and answers
+ * with is in request.h (request.c, response.c, body.c).
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "api/router.h"
+#include "api/routes.h"
 #include "platform/platform.h"
 #include "util/ascii.h"
 #include "util/ids.h"
 #include "util/check.h"
 #include "util/hmac.h"
-
-/* ---- the response object ------------------------------------------------- */
 
 int constra_api_request_init(constra_api_request *req, size_t struct_size)
 {
@@ -21,198 +20,6 @@ int constra_api_request_init(constra_api_request *req, size_t struct_size)
     return constra__init_struct(req, struct_size, sizeof(init), sizeof(init), &init);
 }
 
-int constra_api_response_status(const constra_api_response *r)
-{
-    return r ? r->status : 0;
-}
-
-const char *constra_api_response_body(const constra_api_response *r, size_t *len)
-{
-    if (len) {
-        *len = r && r->body ? r->body_len : 0;
-    }
-    return r && r->body ? r->body : "";
-}
-
-size_t constra_api_response_header_count(const constra_api_response *r)
-{
-    return r ? r->header_count : 0;
-}
-
-const char *constra_api_response_header_name(const constra_api_response *r, size_t i)
-{
-    return r && i < r->header_count ? r->names[i] : NULL;
-}
-
-const char *constra_api_response_header_value(const constra_api_response *r, size_t i)
-{
-    return r && i < r->header_count ? r->values[i] : NULL;
-}
-
-/* Case-insensitive equality of a NUL-terminated string and n bytes. */
-static int ieq_n(const char *a, const char *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        int x = constra__ascii_lower((unsigned char)a[i]);
-        if (a[i] == '\0' || x != constra__ascii_lower((unsigned char)b[i])) {
-            return 0;
-        }
-    }
-    return a[n] == '\0';
-}
-
-const char *constra_api_response_header(const constra_api_response *r, const char *name)
-{
-    if (r == NULL || name == NULL) {
-        return NULL;
-    }
-    size_t n = constra__strnlen(name, CONSTRA__API_HEADER_NAME_MAX + 1);
-    for (size_t i = 0; i < r->header_count; i++) {
-        if (ieq_n(r->names[i], name, n)) {
-            return r->values[i];
-        }
-    }
-    return NULL;
-}
-
-void constra_api_response_free(constra_api_response *r)
-{
-    if (r == NULL) {
-        return;
-    }
-    constra_platform p = r->platform;
-    constra__free(&p, r->body);
-    constra__free(&p, r);
-}
-
-void constra__api_header(constra__api_ctx *c, const char *name, const char *value)
-{
-    struct constra_api_response *r = c->res;
-    if (r->header_count < CONSTRA__API_HEADERS_MAX) {
-        r->names[r->header_count] = name;
-        r->values[r->header_count] = value;
-        r->header_count++;
-    }
-}
-
-int constra__api_reply(constra__api_ctx *c, int status, const char *body, size_t len)
-{
-    char *copy = constra__strndup(&c->h->platform, body, len);
-    if (copy == NULL) {
-        return CONSTRA_E_NOMEM;
-    }
-    constra__free(&c->h->platform, c->res->body);
-    c->res->body = copy;
-    c->res->body_len = len;
-    c->res->status = status;
-    return CONSTRA_OK;
-}
-
-int constra__api_reply_sbuf(constra__api_ctx *c, int status, constra__sbuf *b)
-{
-    size_t len = 0;
-    char *doc = constra__sbuf_take(b, &len);
-    if (doc == NULL) {
-        return CONSTRA_E_NOMEM;
-    }
-    constra__free(&c->h->platform, c->res->body);
-    c->res->body = doc;
-    c->res->body_len = len;
-    c->res->status = status;
-    return CONSTRA_OK;
-}
-
-int constra__api_error(constra__api_ctx *c, int status, const char *code, const char *param,
-                       const char *message)
-{
-    constra__sbuf b;
-    constra__sbuf_init(&b, &c->h->platform);
-    constra__sbuf_puts(&b, "{\"error\":{");
-    constra__sbuf_json_key(&b, "code", 1);
-    constra__sbuf_json_str(&b, code);
-    constra__sbuf_json_key(&b, "message", 0);
-    constra__sbuf_json_str(&b, message);
-    constra__sbuf_json_key(&b, "param", 0);
-    constra__sbuf_json_str(&b, param && param[0] ? param : NULL);
-    constra__sbuf_puts(&b, "}}");
-    return constra__api_reply_sbuf(c, status, &b);
-}
-
-int constra__api_error_from(constra__api_ctx *c, const constra_error *e)
-{
-    if (e->status == CONSTRA_E_NOMEM) {
-        return CONSTRA_E_NOMEM;
-    }
-    int http = e->http_status >= 400 && e->http_status <= 599 ? e->http_status
-                                                                : constra_status_http(e->status);
-    if (http < 400) {
-        http = 500;
-    }
-    const char *code = e->code[0] ? e->code : "api_error";
-    const char *message = e->message[0] ? e->message : constra_strerror(e->status);
-    return constra__api_error(c, http, code, e->param, message);
-}
-
-int constra__api_engine_error(constra__api_ctx *c, int rc, const constra_error *detail,
-                              const char *const *param_map)
-{
-    if (rc == CONSTRA_E_NOMEM) {
-        return CONSTRA_E_NOMEM;
-    }
-    /* The engine call's own detail (its `err` argument). */
-    constra_error e = CONSTRA_ERROR_INIT;
-    if (detail != NULL && detail->status == rc) {
-        e = *detail;
-    } else {
-        constra__fail(&e, rc, NULL, NULL, "%s", constra_strerror(rc));
-    }
-    for (size_t i = 0; param_map && param_map[i] && param_map[i + 1]; i += 2) {
-        if (strcmp(e.param, param_map[i]) == 0) {
-            constra__strlcpy(e.param, param_map[i + 1], sizeof(e.param));
-            break;
-        }
-    }
-    return constra__api_error_from(c, &e);
-}
-
-/* ---- request headers ----------------------------------------------------------- */
-
-static int is_ows(char ch)
-{
-    return ch == ' ' || ch == '\t';
-}
-
-int constra__api_find_header(const constra__api_ctx *c, const char *name, char *out,
-                             size_t out_size)
-{
-    const constra_api_request *q = c->req;
-    size_t name_len = strlen(name);
-    int found = 0;
-    for (size_t i = 0; i < q->header_count; i++) {
-        if (!ieq_n(q->headers[i].name, name, name_len)) {
-            continue;
-        }
-        if (found) {
-            return -1;
-        }
-        found = 1;
-        const char *v = q->headers[i].value;
-        size_t n = constra__strnlen(v, CONSTRA__API_HEADER_VALUE_MAX + 1);
-        while (n > 0 && is_ows(v[0])) {
-            v++;
-            n--;
-        }
-        while (n > 0 && is_ows(v[n - 1])) {
-            n--;
-        }
-        if (n >= out_size) {
-            n = out_size - 1;
-        }
-        memcpy(out, v, n);
-        out[n] = '\0';
-    }
-    return found;
-}
 
 /* ---- authentication ------------------------------------------------------------ */
 
@@ -259,12 +66,12 @@ static int authenticate(constra__api_ctx *c, int *ok)
         return unauthorized(c, "authentication_required",
                             "authentication required: send Authorization: Bearer <secret key>");
     }
-    if (strlen(value) < 7 || !ieq_n("bearer", value, 6) || !is_ows(value[6])) {
+    if (strlen(value) < 7 || !constra__ascii_ieq_n("bearer", value, 6) || !constra__api_is_ows(value[6])) {
         return unauthorized(c, "authentication_required",
                             "the Authorization header must use the Bearer scheme");
     }
     const char *token = value + 7;
-    while (is_ows(*token)) {
+    while (constra__api_is_ows(*token)) {
         token++;
     }
     if (*token == '\0') {
@@ -486,11 +293,11 @@ static int content_type_ok(const constra__api_ctx *c)
         return found == 0 ? 1 : -1; /* absent is fine */
     }
     size_t n = strcspn(v, ";");
-    while (n > 0 && is_ows(v[n - 1])) {
+    while (n > 0 && constra__api_is_ows(v[n - 1])) {
         n--;
     }
     v[n] = '\0';
-    return ieq_n("application/json", v, n) ? 1 : 0;
+    return constra__ascii_ieq_n("application/json", v, n) ? 1 : 0;
 }
 
 /* Answers a request whose arguments are usable. */

@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/router.h"
+#include "api/routes.h"
 #include "constra/webhook_delivery.h"
 #include "util/check.h"
 #include "util/ids.h"

@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "api/router.h"
+#include "api/routes.h"
 #include "constra/version.h"
 #include "platform/platform.h"
 #include "util/check.h"

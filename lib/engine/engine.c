@@ -1,7 +1,9 @@
 /*
- * The payment-intent engine: create, operator actions, provider results,
- * time-outs. Every change is one compare-and-set commit of the intent with
- * the one event that records it (DESIGN.md sections 5 to 7).
+ * The payment-intent lifecycle: create, reads, operator actions and
+ * provider results. Every change is one compare-and-set commit of the
+ * intent with the one event that records it (lifecycle.h). Beside it:
+ * idempotency.c (which request a key belongs to, replays) and tick.c
+ * (what the clock makes due: time-outs, auto-retries).
  *
  * The rule that keeps money safe: before any rail call, the attempt is
  * committed as "sending"; after it, the outcome is committed. If storage
@@ -16,6 +18,8 @@
 #include "constra/mpesa_fields.h"
 #include "engine/cache.h"
 #include "engine/engine.h"
+#include "engine/idempotency.h"
+#include "engine/lifecycle.h"
 #include "platform/platform.h"
 #include "mpesa/receipt.h"
 #include "util/check.h"
@@ -23,12 +27,10 @@
 #include "util/sbuf.h"
 #include "util/hmac.h"
 
-#define CAS_RETRIES 8
-#define IDEM_KEY_MAX 255
 
 /* ---- snapshots and loading -------------------------------------------- */
 
-static struct constra_intent *new_intent(constra_t *h)
+struct constra_intent *constra__intent_new(constra_t *h)
 {
     struct constra_intent *in = constra__malloc(&h->platform, sizeof(*in));
     if (in) {
@@ -66,7 +68,7 @@ static int load_row(void *ctx, const constra_storage_intent *row)
     return 1;
 }
 
-static int storage_error(constra_error *e, int rc, const char *what)
+int constra__storage_error(constra_error *e, int rc, const char *what)
 {
     if (rc == CONSTRA_E_NOT_FOUND || rc == CONSTRA_E_CONFLICT || rc == CONSTRA_E_NOMEM ||
         rc == CONSTRA_E_INVALID_ARGUMENT) {
@@ -76,7 +78,7 @@ static int storage_error(constra_error *e, int rc, const char *what)
                          "storage failed while %s (status %d); nothing was changed", what, rc);
 }
 
-static int load(constra_t *h, const char *id, struct constra_intent *in, constra_error *e)
+int constra__intent_load(constra_t *h, const char *id, struct constra_intent *in, constra_error *e)
 {
     load_ctx l = {h, in, CONSTRA_E_STORAGE};
     int rc = h->storage.get_intent(h->storage.user_data, id, load_row, &l);
@@ -85,7 +87,7 @@ static int load(constra_t *h, const char *id, struct constra_intent *in, constra
                              "no payment intent %s", id);
     }
     if (rc != CONSTRA_OK) {
-        return storage_error(e, rc, "reading the intent");
+        return constra__storage_error(e, rc, "reading the intent");
     }
     if (l.rc != CONSTRA_OK) {
         return constra__fail(e, CONSTRA_E_STORAGE, "storage_error", NULL,
@@ -102,7 +104,7 @@ static int check_id(const char *id, constra_error *e)
 }
 
 /* Finishes a snapshot for the caller: its public JSON. */
-static int finish(constra_t *h, struct constra_intent *in, constra_error *e)
+int constra__intent_finish(constra_t *h, struct constra_intent *in, constra_error *e)
 {
     if (in->json != NULL && (in->replayed || in->json_version == in->version)) {
         return CONSTRA_OK; /* the text of exactly this state already exists */
@@ -126,7 +128,7 @@ static int hand_out(constra_t *h, struct constra_intent *in, int rc, constra_err
                     constra_intent **out, constra_error *err)
 {
     if (rc == CONSTRA_OK) {
-        rc = finish(h, in, e);
+        rc = constra__intent_finish(h, in, e);
     }
     if (rc != CONSTRA_OK) {
         constra_intent_free(in);
@@ -204,7 +206,7 @@ static char *event_json(constra_t *h, const struct constra_intent *in, const cha
  * `in`'s public JSON as the response (status idem->http_status); state
  * IN_FLIGHT is written as given (the link of a new intent, storage.h).
  */
-static int save(constra_t *h, struct constra_intent *in, int64_t expected, const char *event,
+int constra__intent_save(constra_t *h, struct constra_intent *in, int64_t expected, const char *event,
                 const char *reason, const constra_storage_idempotency *idem, int64_t now,
                 constra_error *e)
 {
@@ -249,7 +251,7 @@ static int save(constra_t *h, struct constra_intent *in, int64_t expected, const
             constra__fail(e, CONSTRA_E_CONFLICT, "conflict", NULL,
                           "the intent was changed concurrently");
         } else if (rc != CONSTRA_OK) {
-            rc = storage_error(e, rc, "saving the intent");
+            rc = constra__storage_error(e, rc, "saving the intent");
         }
     }
     constra__free(&h->platform, doc);
@@ -296,7 +298,7 @@ static void clear_recovery(struct constra_intent *in)
 }
 
 /* Fills status, recovery and timers for a MOVE to `to`. */
-static void apply_move(constra_t *h, struct constra_intent *in, const constra__step *st,
+void constra__intent_apply_move(constra_t *h, struct constra_intent *in, const constra__step *st,
                        const constra__classified *c, int64_t now)
 {
     in->status = st->to;
@@ -352,7 +354,7 @@ static void apply_move(constra_t *h, struct constra_intent *in, const constra__s
  * key. Commit #1 links it to the intent, so that from then on the key can
  * only ever answer with this intent (a retry after the lease replays it,
  * never pushes again); commit #2 completes it with the outcome. */
-static int run_attempt(constra_t *h, struct constra_intent *in, int inserting,
+int constra__intent_run_attempt(constra_t *h, struct constra_intent *in, int inserting,
                        const constra_storage_idempotency *idem, constra_error *e)
 {
     int64_t now = constra__wall_ms(&h->platform);
@@ -399,7 +401,7 @@ static int run_attempt(constra_t *h, struct constra_intent *in, int inserting,
         done = *idem;
         done.state = CONSTRA_IDEMPOTENCY_COMPLETED;
     }
-    rc = save(h, in, expected, inserting ? "payment_intent.created" : NULL, "created",
+    rc = constra__intent_save(h, in, expected, inserting ? "payment_intent.created" : NULL, "created",
               idem ? &link : NULL, now, e);
     if (rc != CONSTRA_OK) {
         return rc; /* nothing was sent */
@@ -452,10 +454,10 @@ static int run_attempt(constra_t *h, struct constra_intent *in, int inserting,
         st.reason = "outcome_unknown";
     }
     if (st.verdict == CONSTRA__MOVE) {
-        apply_move(h, in, &st, have_class ? &c : NULL, now);
+        constra__intent_apply_move(h, in, &st, have_class ? &c : NULL, now);
     }
     int64_t sent_version = in->version;
-    rc = save(h, in, sent_version, st.event, st.reason, idem ? &done : NULL, now, e);
+    rc = constra__intent_save(h, in, sent_version, st.event, st.reason, idem ? &done : NULL, now, e);
     if (rc == CONSTRA_E_CONFLICT && idem) {
         /* The key is no longer ours to complete: this call outlived the
          * lease and a retry answered with the intent as it then was
@@ -463,7 +465,7 @@ static int run_attempt(constra_t *h, struct constra_intent *in, int inserting,
          * checkout id above all) must still be recorded: save it alone.
          * If the intent itself moved, this conflicts too and is reported
          * below, as any lost outcome. */
-        rc = save(h, in, sent_version, st.event, st.reason, NULL, now, e);
+        rc = constra__intent_save(h, in, sent_version, st.event, st.reason, NULL, now, e);
     }
     if (rc != CONSTRA_OK) {
         /* The rail was called: the attempt stays "sending" in storage and
@@ -483,25 +485,6 @@ int constra_intent_params_init(constra_intent_params *p, size_t struct_size)
 {
     static const constra_intent_params init = CONSTRA_INTENT_PARAMS_INIT;
     return constra__init_struct(p, struct_size, sizeof(init), sizeof(init), &init);
-}
-
-static int check_key(const char *key, constra_error *e)
-{
-    size_t len;
-    int rc = constra__check_str(key, IDEM_KEY_MAX, 0, "idempotency_key", &len, e);
-    if (rc != CONSTRA_OK) {
-        return rc;
-    }
-    for (size_t i = 0; i < len; i++) {
-        char c = key[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-' || c == ':' || c == '.')) {
-            return constra__fail(e, CONSTRA_E_INVALID_ARGUMENT, "idempotency_key_invalid",
-                                 "idempotency_key",
-                                 "idempotency_key may hold only A-Z a-z 0-9 _ - : .");
-        }
-    }
-    return CONSTRA_OK;
 }
 
 /* Copies an optional text field, refusing what is too long or not UTF-8
@@ -592,244 +575,6 @@ static int fill_params(constra_t *h, const constra_intent_params *p, struct cons
     return CONSTRA_OK;
 }
 
-/* The request's fingerprint: a keyed SHA-256 (HMAC with a fixed,
- * versioned key) of its canonical form after normalisation, so "0712..."
- * and "254712..." are the same request. */
-/* Decimal digits of v (v >= 0) at *p; returns the end. */
-static char *put_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n) {
-        *p++ = tmp[--n];
-    }
-    return p;
-}
-
-static int fingerprint(const struct constra_intent *in, int draft, char out[65])
-{
-    static const char key[] = "constra idempotency fingerprint v1";
-    /* The canonical form, built in one buffer (it was 16 snprintf and 14
-     * HMAC updates per create): "v1|<amount>|<policy>|<draft>|" and each
-     * text field, every part prefixed by "<length>:" so boundaries
-     * cannot be forged. The bytes are exactly those of version 1. */
-    char num[64];
-    char *n = num;
-    memcpy(n, "v1|", 3);
-    n += 3;
-    if (in->amount < 0) {
-        *n++ = '-';
-    }
-    n = put_u64(n, in->amount < 0 ? (uint64_t)0 - (uint64_t)in->amount : (uint64_t)in->amount);
-    *n++ = '|';
-    n = put_u64(n, (uint64_t)(unsigned)in->agent_policy);
-    *n++ = '|';
-    n = put_u64(n, (uint64_t)(unsigned)draft);
-    *n++ = '|';
-    *n = '\0';
-    const char *fields[] = {num, in->currency, in->provider, in->phone, in->customer_name,
-                            in->reference, in->description};
-    /* Every field is bounded by its array in struct constra_intent. */
-    char buf[sizeof(num) + sizeof(in->currency) + sizeof(in->provider) + sizeof(in->phone) +
-             sizeof(in->customer_name) + sizeof(in->reference) + sizeof(in->description) +
-             7 * 21];
-    char *b = buf;
-    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-        size_t len = strlen(fields[i]);
-        b = put_u64(b, len);
-        *b++ = ':';
-        memcpy(b, fields[i], len);
-        b += len;
-    }
-    uint8_t digest[CONSTRA__SHA256_SIZE];
-    if (constra__hmac_sha256((const uint8_t *)key, sizeof(key) - 1, buf, (size_t)(b - buf),
-                             digest) != CONSTRA_OK) {
-        return -1;
-    }
-    constra__hex_encode(digest, sizeof(digest), out, 65);
-    return 0;
-}
-
-typedef struct idem_seen {
-    int state;
-    int http_status;
-    char fingerprint[80];
-    char *response; /* NUL-terminated copy, NULL when the record has none */
-    size_t response_len;
-    int64_t created_at_ms;
-    int64_t expires_at_ms;
-    int64_t lease_expires_at_ms;
-    const constra_platform *platform;
-} idem_seen;
-
-static int seen_row(void *ctx, const constra_storage_idempotency *r)
-{
-    idem_seen *s = ctx;
-    s->state = r->state;
-    s->http_status = r->http_status;
-    constra__strlcpy(s->fingerprint, r->fingerprint ? r->fingerprint : "",
-                     sizeof(s->fingerprint));
-    s->created_at_ms = r->created_at_ms;
-    s->expires_at_ms = r->expires_at_ms;
-    s->lease_expires_at_ms = r->lease_expires_at_ms;
-    if (r->response != NULL && r->response_len > 0) {
-        s->response = constra__strndup(s->platform, r->response, r->response_len);
-        s->response_len = s->response ? r->response_len : 0;
-    }
-    return 1;
-}
-
-/* The id in a stored response or link ("{"id":"pi_..."): the intent. */
-static int response_id(const char *resp, char *id, size_t size)
-{
-    const char *p = strstr(resp, "\"id\":\"");
-    if (p == NULL) {
-        return -1;
-    }
-    p += 6;
-    size_t n = strcspn(p, "\"");
-    if (n == 0 || n >= size) {
-        return -1;
-    }
-    memcpy(id, p, n);
-    id[n] = '\0';
-    return 0;
-}
-
-/* What answer_held_key() may ask of its caller besides an answer. */
-enum { KEY_FREED = 1, /* released a dead reservation: reserve again */
-       KEY_MOVED = 2  /* the record changed meanwhile: look again */ };
-
-static int in_flight(constra_error *e)
-{
-    return constra__fail_http(e, CONSTRA_E_CONFLICT, 409, "idempotent_request_in_flight",
-                              "idempotency_key",
-                              "a request with this idempotency key is still in progress");
-}
-
-/* Loads the intent a stored response or link names into a new snapshot. */
-static int load_named(constra_t *h, const idem_seen *seen, struct constra_intent **got,
-                      constra_error *e)
-{
-    char id[CONSTRA_ID_SIZE];
-    if (seen->response == NULL || response_id(seen->response, id, sizeof(id)) != 0) {
-        return constra__fail(e, CONSTRA_E_STORAGE, "storage_error", NULL,
-                             "the stored response of this key cannot be read");
-    }
-    *got = new_intent(h);
-    if (*got == NULL) {
-        return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
-    }
-    int rc = load(h, id, *got, e);
-    if (rc == CONSTRA_E_NOT_FOUND) {
-        /* Not the caller's fault (a create names no id): the storage lost
-         * what the key says it holds. */
-        rc = constra__fail(e, CONSTRA_E_STORAGE, "storage_error", NULL,
-                           "the payment intent %s this idempotency key names is missing", id);
-    }
-    if (rc == CONSTRA_OK) {
-        (*got)->replayed = 1;
-    } else {
-        constra_intent_free(*got);
-        *got = NULL;
-    }
-    return rc;
-}
-
-/*
- * The key is held (the reservation conflicted with `seen`). The answers:
- *   - another request's key: 409 idempotency_key_reused;
- *   - completed: its first response, byte for byte (*got, replayed);
- *   - in flight within the handle's lease (from the reservation's
- *     created_at_ms): 409 idempotent_request_in_flight;
- *   - in flight past the lease, linked: the request created that intent
- *     and its owner is gone (killed, or its last commit failed). The
- *     answer is the intent as it is now, never a second push, and that
- *     answer becomes the key's stored response (a failure to store it
- *     leaves the link: the next retry answers the same way);
- *   - in flight past the lease, not linked: nothing was created. The
- *     reservation is released (when `may_free`) and KEY_FREED returned:
- *     the caller reserves again and runs the request afresh.
- *   - in flight, reserved by 0.1 (which linked nothing: its intent may
- *     exist and its prompt may have been sent): 409 until it expires.
- *
- * Races: two retries may both release and reserve; only one can link (a
- * key links once, storage.h) and only a linked request calls the rail,
- * so one intent and one push whatever the interleaving. An owner that is
- * merely slow (past the lease before its first commit) loses the key the
- * same way and answers 409. An owner slow past the lease after its push
- * finds the key completed by a retry and saves its outcome alone (see
- * run_attempt): the key's stored response is then the intent as the
- * retry saw it, the intent itself is current. Leases are measured on the
- * reading process's clock against the reserving process's: processes
- * sharing a storage need clocks within a small part of the lease.
- */
-static int answer_held_key(constra_t *h, idem_seen *seen, const char *key, const char *fp,
-                           int64_t now, int may_free, struct constra_intent **got,
-                           constra_error *e)
-{
-    if (strcmp(seen->fingerprint, fp) != 0) {
-        return constra__fail_http(e, CONSTRA_E_CONFLICT, 409, "idempotency_key_reused",
-                                  "idempotency_key",
-                                  "this idempotency key was used with a different request");
-    }
-    if (seen->state == CONSTRA_IDEMPOTENCY_COMPLETED) {
-        int rc = load_named(h, seen, got, e);
-        if (rc == CONSTRA_OK && seen->http_status != 0) {
-            /* The first response, byte for byte; accessors show the
-             * intent now. (http_status 0: a storage that ignores the link
-             * state completed the key with its link: answer with the
-             * intent as it is.) */
-            (*got)->json = seen->response;
-            (*got)->json_len = seen->response_len;
-            seen->response = NULL;
-        }
-        return rc;
-    }
-    if (seen->created_at_ms > now - h->idempotency_lease_ms) {
-        return in_flight(e);
-    }
-    if (seen->response_len > 0) {
-        int rc = load_named(h, seen, got, e);
-        if (rc == CONSTRA_OK) {
-            rc = finish(h, *got, e);
-        }
-        if (rc != CONSTRA_OK) {
-            constra_intent_free(*got);
-            *got = NULL;
-            return rc;
-        }
-        constra_storage_idempotency done = {sizeof(done), key, fp,
-                                            CONSTRA_IDEMPOTENCY_COMPLETED, 201, (*got)->json,
-                                            (*got)->json_len, seen->created_at_ms,
-                                            seen->expires_at_ms, seen->lease_expires_at_ms};
-        if (h->storage.idempotency_complete(h->storage.user_data, &done) == CONSTRA_E_CONFLICT) {
-            constra_intent_free(*got); /* completed meanwhile: replay that */
-            *got = NULL;
-            return KEY_MOVED;
-        }
-        return CONSTRA_OK;
-    }
-    if (seen->lease_expires_at_ms <= seen->expires_at_ms) {
-        return constra__fail_http(e, CONSTRA_E_CONFLICT, 409, "idempotent_request_in_flight",
-                                  "idempotency_key",
-                                  "a request with this idempotency key was started by an earlier "
-                                  "library version and may have sent a prompt; the key frees when "
-                                  "it expires");
-    }
-    if (!may_free) {
-        return in_flight(e);
-    }
-    int rc = h->storage.idempotency_release(h->storage.user_data, key, fp);
-    if (rc != CONSTRA_OK) {
-        return storage_error(e, rc, "releasing an abandoned idempotency key");
-    }
-    return KEY_FREED;
-}
 
 int constra_intent_create(constra_t *h, const constra_intent_params *params,
                           const char *idempotency_key, constra_intent **out, constra_error *err)
@@ -842,12 +587,12 @@ int constra_intent_create(constra_t *h, const constra_intent_params *params,
         return constra__report(constra__fail_null(&e, "out"), &e, err);
     }
     *out = NULL;
-    int rc = check_key(idempotency_key, &e);
+    int rc = constra__idem_check_key(idempotency_key, &e);
     if (rc == CONSTRA_OK && h->remote_ops) {
         rc = h->remote_ops->create(h, params, idempotency_key, out, &e);
         return constra__report(rc, &e, err);
     }
-    struct constra_intent *in = rc == CONSTRA_OK ? new_intent(h) : NULL;
+    struct constra_intent *in = rc == CONSTRA_OK ? constra__intent_new(h) : NULL;
     if (rc == CONSTRA_OK && in == NULL) {
         rc = constra__fail(&e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
     }
@@ -860,7 +605,7 @@ int constra_intent_create(constra_t *h, const constra_intent_params *params,
     }
     int draft = in->status == CONSTRA_INTENT_DRAFT;
     char fp[65];
-    if (fingerprint(in, draft, fp) != 0) {
+    if (constra__idem_fingerprint(in, draft, fp) != 0) {
         constra_intent_free(in);
         return constra__report(constra__fail(&e, CONSTRA_E_GENERIC, NULL, NULL,
                                                 "cannot compute the request fingerprint"), &e, err);
@@ -868,39 +613,16 @@ int constra_intent_create(constra_t *h, const constra_intent_params *params,
 
     int64_t now = constra__wall_ms(&h->platform);
     /* lease_expires_at_ms past the expiry: no storage takes the key over
-     * before it expires; the engine's lease decides (answer_held_key). */
+     * before it expires; the engine's lease decides (idempotency.c). */
     constra_storage_idempotency rec = {sizeof(rec), idempotency_key, fp,
                                        CONSTRA_IDEMPOTENCY_IN_FLIGHT, 201, NULL, 0, now,
                                        now + h->idempotency_retention_ms,
                                        now + h->idempotency_retention_ms + 1};
-    int freed = 0;
-    for (int round = 0;; round++) {
-        idem_seen seen = {0, 0, "", NULL, 0, 0, 0, 0, &h->platform};
-        rc = h->storage.idempotency_reserve(h->storage.user_data, &rec, now, seen_row, &seen);
-        if (rc != CONSTRA_E_CONFLICT) {
-            constra__free(&h->platform, seen.response);
-            break;
-        }
-        struct constra_intent *got = NULL;
-        rc = answer_held_key(h, &seen, idempotency_key, fp, now, !freed, &got, &e);
-        constra__free(&h->platform, seen.response);
-        if (rc == CONSTRA_OK) {
-            constra_intent_free(in);
-            return hand_out(h, got, CONSTRA_OK, &e, out, err);
-        }
-        if (rc > 0 && round < 2) {
-            freed |= rc == KEY_FREED;
-            continue;
-        }
-        if (rc > 0) {
-            rc = in_flight(&e); /* the record keeps moving: someone works on it */
-        }
+    struct constra_intent *got = NULL;
+    rc = constra__idem_reserve(h, &rec, now, &got, &e);
+    if (rc != CONSTRA_OK || got != NULL) {
         constra_intent_free(in);
-        return constra__report(rc, &e, err);
-    }
-    if (rc != CONSTRA_OK) {
-        constra_intent_free(in);
-        return constra__report(storage_error(&e, rc, "reserving the idempotency key"), &e, err);
+        return got ? hand_out(h, got, CONSTRA_OK, &e, out, err) : constra__report(rc, &e, err);
     }
 
     /* The key is ours. From here, a failure before the rail call releases
@@ -914,9 +636,9 @@ int constra_intent_create(constra_t *h, const constra_intent_params *params,
             in->recommended_action[0] = '\0';
             constra_storage_idempotency done = rec;
             done.state = CONSTRA_IDEMPOTENCY_COMPLETED;
-            rc = save(h, in, 0, "payment_intent.created", "draft", &done, now, &e);
+            rc = constra__intent_save(h, in, 0, "payment_intent.created", "draft", &done, now, &e);
         } else {
-            rc = run_attempt(h, in, 1, &rec, &e);
+            rc = constra__intent_run_attempt(h, in, 1, &rec, &e);
         }
     }
     if (rc != CONSTRA_OK) {
@@ -927,7 +649,7 @@ int constra_intent_create(constra_t *h, const constra_intent_params *params,
             /* The first commit found the key taken over (this call
              * outlived the lease before it): another request owns it. */
             e = (constra_error)CONSTRA_ERROR_INIT;
-            rc = in_flight(&e);
+            rc = constra__idem_in_flight(&e);
         }
         constra_intent_free(in);
         return constra__report(rc, &e, err);
@@ -938,7 +660,12 @@ int constra_intent_create(constra_t *h, const constra_intent_params *params,
 
 /* ---- reads ------------------------------------------------------------------ */
 
-int constra_intent_get(constra_t *h, const char *id, constra_intent **out, constra_error *err)
+/* Forward: refresh's settle step is with the provider results below. */
+static int settle_now(constra_t *h, struct constra_intent *in, constra_error *e);
+
+/* constra_intent_get() and, with `refresh`, constra_intent_refresh(). */
+static int read_intent(constra_t *h, const char *id, int refresh, constra_intent **out,
+                       constra_error *err)
 {
     if (h == NULL) {
         return constra__fail_null(err, "handle");
@@ -950,17 +677,30 @@ int constra_intent_get(constra_t *h, const char *id, constra_intent **out, const
     *out = NULL;
     int rc = check_id(id, &e);
     if (rc == CONSTRA_OK && h->remote_ops) {
-        rc = h->remote_ops->get(h, id, out, &e);
+        rc = refresh ? h->remote_ops->refresh(h, id, out, &e) : h->remote_ops->get(h, id, out, &e);
         return constra__report(rc, &e, err);
     }
     struct constra_intent *in = NULL;
-    if (rc == CONSTRA_OK && (in = new_intent(h)) == NULL) {
+    if (rc == CONSTRA_OK && (in = constra__intent_new(h)) == NULL) {
         rc = constra__fail(&e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
     }
     if (rc == CONSTRA_OK) {
-        rc = load(h, id, in, &e);
+        rc = constra__intent_load(h, id, in, &e);
+    }
+    if (rc == CONSTRA_OK && refresh) {
+        rc = settle_now(h, in, &e);
     }
     return hand_out(h, in, rc, &e, out, err);
+}
+
+int constra_intent_get(constra_t *h, const char *id, constra_intent **out, constra_error *err)
+{
+    return read_intent(h, id, 0, out, err);
+}
+
+int constra_intent_refresh(constra_t *h, const char *id, constra_intent **out, constra_error *err)
+{
+    return read_intent(h, id, 1, out, err);
 }
 
 
@@ -991,7 +731,7 @@ static int act_once(constra_t *h, struct constra_intent *in, const action *a, co
     case CONSTRA__REFUSE:
         return refuse(in, a->input, e);
     case CONSTRA__CALL_RAIL:
-        return run_attempt(h, in, 0, NULL, e);
+        return constra__intent_run_attempt(h, in, 0, NULL, e);
     case CONSTRA__MOVE:
         if (a->input == CONSTRA__IN_RESOLVE_SUCCEEDED) {
             constra__strlcpy(in->receipt, a->receipt, sizeof(in->receipt));
@@ -999,11 +739,11 @@ static int act_once(constra_t *h, struct constra_intent *in, const action *a, co
         if (a->note) {
             constra__strlcpy(in->agent_note, a->note, sizeof(in->agent_note));
         }
-        apply_move(h, in, &st, NULL, now);
+        constra__intent_apply_move(h, in, &st, NULL, now);
         if (a->note && st.to != CONSTRA_INTENT_CANCELLED) {
             constra__strlcpy(in->agent_note, a->note, sizeof(in->agent_note));
         }
-        return save(h, in, in->version, st.event, st.reason, NULL, now, e);
+        return constra__intent_save(h, in, in->version, st.event, st.reason, NULL, now, e);
     default:
         return refuse(in, a->input, e);
     }
@@ -1042,12 +782,12 @@ static int run_action(constra_t *h, const char *id, const action *a, constra_int
         return constra__report(rc, &e, err);
     }
     struct constra_intent *in = NULL;
-    if (rc == CONSTRA_OK && (in = new_intent(h)) == NULL) {
+    if (rc == CONSTRA_OK && (in = constra__intent_new(h)) == NULL) {
         rc = constra__fail(&e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
     }
     /* Compare-and-set: if another writer got there first, look again. */
-    for (int tries = 0; rc == CONSTRA_OK && tries < CAS_RETRIES; tries++) {
-        rc = load(h, id, in, &e);
+    for (int tries = 0; rc == CONSTRA_OK && tries < CONSTRA__CAS_RETRIES; tries++) {
+        rc = constra__intent_load(h, id, in, &e);
         if (rc != CONSTRA_OK) {
             break;
         }
@@ -1056,7 +796,7 @@ static int run_action(constra_t *h, const char *id, const action *a, constra_int
             break;
         }
         rc = CONSTRA_OK; /* lost the race: retry */
-        if (tries == CAS_RETRIES - 1) {
+        if (tries == CONSTRA__CAS_RETRIES - 1) {
             rc = constra__fail(&e, CONSTRA_E_CONFLICT, "conflict", "id",
                                "the intent keeps changing; try again");
         }
@@ -1179,7 +919,7 @@ static int keep_unmatched(constra_t *h, const constra_rail_result *r, int64_t no
     constra_storage_write w = {sizeof(w), NULL, 0, &ev, 1, NULL};
     rc = h->storage.commit(h->storage.user_data, &w);
     constra__free(&h->platform, doc);
-    return rc == CONSTRA_OK ? CONSTRA_OK : storage_error(e, rc, "keeping an unmatched callback");
+    return rc == CONSTRA_OK ? CONSTRA_OK : constra__storage_error(e, rc, "keeping an unmatched callback");
 }
 
 /* A final failure (or refusal) is already recorded for this attempt. */
@@ -1280,7 +1020,7 @@ static void success_note(const struct constra_intent *in, int from_status, const
  * receipt, so such a success needs none. Callbacks and simulated
  * callbacks must carry one.
  */
-static int apply_to(constra_t *h, struct constra_intent *in, const constra_rail_result *r,
+int constra__intent_apply_result(constra_t *h, struct constra_intent *in, const constra_rail_result *r,
                     int by_rail, int64_t now, constra_error *e)
 {
     constra__attempt *a = constra__model_attempt_by_checkout(in, r->checkout_request_id);
@@ -1366,7 +1106,7 @@ static int apply_to(constra_t *h, struct constra_intent *in, const constra_rail_
             success_note(in, from_status, st.reason, r->receipt, attempt_no, note, sizeof(note));
             review.note = note;
         }
-        apply_move(h, in, &st,
+        constra__intent_apply_move(h, in, &st,
                    st.to == CONSTRA_INTENT_REVIEW_REQUIRED && review.note ? &review : &c, now);
         if (st.to == CONSTRA_INTENT_SUCCEEDED && !current) {
             success_note(in, from_status, st.reason, r->receipt, attempt_no, in->agent_note,
@@ -1378,7 +1118,7 @@ static int apply_to(constra_t *h, struct constra_intent *in, const constra_rail_
         success_note(in, from_status, st.reason, r->receipt, attempt_no, in->agent_note,
                      sizeof(in->agent_note));
     }
-    int rc = save(h, in, in->version, st.event, st.reason, NULL, now, e);
+    int rc = constra__intent_save(h, in, in->version, st.event, st.reason, NULL, now, e);
     in->event_attempt = 0;
     return rc;
 }
@@ -1395,12 +1135,12 @@ int constra__engine_apply_result(constra_t *h, const constra_rail_result *r, int
         return constra__fail(e, CONSTRA_E_INVALID_ARGUMENT, "parameter_missing",
                              "checkout_request_id", "the result names no checkout request");
     }
-    struct constra_intent *in = new_intent(h);
+    struct constra_intent *in = constra__intent_new(h);
     if (in == NULL) {
         return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
     }
     int rc = CONSTRA_OK;
-    for (int tries = 0; tries < CAS_RETRIES; tries++) {
+    for (int tries = 0; tries < CONSTRA__CAS_RETRIES; tries++) {
         load_ctx l = {h, in, CONSTRA_E_STORAGE};
         rc = h->storage.find_by_checkout(h->storage.user_data, r->checkout_request_id, load_row,
                                          &l);
@@ -1409,10 +1149,10 @@ int constra__engine_apply_result(constra_t *h, const constra_rail_result *r, int
             break;
         }
         if (rc != CONSTRA_OK || l.rc != CONSTRA_OK) {
-            rc = storage_error(e, rc != CONSTRA_OK ? rc : l.rc, "finding the intent");
+            rc = constra__storage_error(e, rc != CONSTRA_OK ? rc : l.rc, "finding the intent");
             break;
         }
-        rc = apply_to(h, in, r, by_rail, now, e);
+        rc = constra__intent_apply_result(h, in, r, by_rail, now, e);
         if (rc != CONSTRA_E_CONFLICT) {
             break;
         }
@@ -1455,13 +1195,13 @@ int constra_intent_simulate_callback(constra_t *h, const char *id, const char *r
         return constra__report(rc, &e, err);
     }
     struct constra_intent *in = NULL;
-    if (rc == CONSTRA_OK && (in = new_intent(h)) == NULL) {
+    if (rc == CONSTRA_OK && (in = constra__intent_new(h)) == NULL) {
         rc = constra__fail(&e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
     }
     /* One read per try: the result is applied to the intent as loaded, and
      * the snapshot handed back is the state just committed. */
-    for (int tries = 0; rc == CONSTRA_OK && tries < CAS_RETRIES; tries++) {
-        rc = load(h, id, in, &e);
+    for (int tries = 0; rc == CONSTRA_OK && tries < CONSTRA__CAS_RETRIES; tries++) {
+        rc = constra__intent_load(h, id, in, &e);
         constra__attempt *a = rc == CONSTRA_OK ? constra__model_current(in) : NULL;
         if (rc == CONSTRA_OK && (a == NULL || a->checkout[0] == '\0')) {
             rc = constra__fail_http(&e, CONSTRA_E_INVALID_STATE, 409, "invalid_state", "id",
@@ -1489,12 +1229,12 @@ int constra_intent_simulate_callback(constra_t *h, const char *id, const char *r
             constra__strlcpy(r.phone, in->phone, sizeof(r.phone));
             r.paid_at_ms = now;
         }
-        rc = apply_to(h, in, &r, 0, now, &e);
+        rc = constra__intent_apply_result(h, in, &r, 0, now, &e);
         if (rc != CONSTRA_E_CONFLICT) {
             break;
         }
         rc = CONSTRA_OK; /* lost a race: read again and re-decide */
-        if (tries == CAS_RETRIES - 1) {
+        if (tries == CONSTRA__CAS_RETRIES - 1) {
             rc = constra__fail(&e, CONSTRA_E_CONFLICT, "conflict", "id",
                                "the intent keeps changing; try again");
         }
@@ -1503,316 +1243,59 @@ int constra_intent_simulate_callback(constra_t *h, const char *id, const char *r
 }
 
 
-int constra_intent_refresh(constra_t *h, const char *id, constra_intent **out, constra_error *err)
+int constra__intent_query_attempt(constra_t *h, const constra__attempt *a, int64_t now,
+                                  constra_rail_result *q)
 {
-    if (h == NULL) {
-        return constra__fail_null(err, "handle");
-    }
-    constra_error e = CONSTRA_ERROR_INIT;
-    if (out == NULL) {
-        return constra__report(constra__fail_null(&e, "out"), &e, err);
-    }
-    *out = NULL;
-    int rc = check_id(id, &e);
-    if (rc == CONSTRA_OK && h->remote_ops) {
-        rc = h->remote_ops->refresh(h, id, out, &e);
-        return constra__report(rc, &e, err);
-    }
-    struct constra_intent *in = NULL;
-    if (rc == CONSTRA_OK && (in = new_intent(h)) == NULL) {
-        rc = constra__fail(&e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
-    }
-    for (int tries = 0; rc == CONSTRA_OK && tries < CAS_RETRIES; tries++) {
-        rc = load(h, id, in, &e);
-        if (rc != CONSTRA_OK || in->status != CONSTRA_INTENT_PENDING_USER_ACTION ||
-            h->rail.query == NULL) {
-            break;
-        }
-        constra__attempt *a = constra__model_current(in);
-        if (a == NULL || a->state != CONSTRA__ATTEMPT_SENT || a->checkout[0] == '\0') {
-            break;
-        }
-        /* Ask the rail now, as the time-out would: a final answer settles
-         * the attempt exactly as a confirmed callback does; anything else
-         * (still pending, the rail unreachable) leaves it as it was. */
-        int64_t now = constra__wall_ms(&h->platform);
-        constra_rail_result q;
-        memset(&q, 0, sizeof(q));
-        q.struct_size = sizeof(q);
-        if (h->rail.query(h->rail.user_data, a->checkout, now, &q) != CONSTRA_OK ||
-            q.outcome != CONSTRA_RAIL_FINAL) {
-            break;
-        }
-        constra__strlcpy(q.checkout_request_id, a->checkout, sizeof(q.checkout_request_id));
-        q.amount = q.receipt[0] ? q.amount : -1;
-        rc = apply_to(h, in, &q, 1, now, &e);
-        if (rc == CONSTRA_E_CONFLICT) {
-            rc = CONSTRA_OK; /* changed meanwhile (a callback): look again */
-            continue;
-        }
-        if (rc == CONSTRA_OK) {
-            rc = load(h, id, in, &e);
-        }
-        break;
-    }
-    return hand_out(h, in, rc, &e, out, err);
-}
-
-/* ---- time ----------------------------------------------------------------------- */
-
-typedef struct tick_ctx {
-    constra_t *h;
-    int64_t now;
-    int rc;
-    constra_error *e;
-} tick_ctx;
-
-static int tick_result(void *ctx, const constra_rail_result *r)
-{
-    tick_ctx *t = ctx;
-    int rc = constra__engine_apply_result(t->h, r, 1, t->now, t->e);
-    if (rc != CONSTRA_OK && t->rc == CONSTRA_OK) {
-        t->rc = rc;
-    }
-    return 0;
-}
-
-/* A pending intent past its time-out: ask the rail, else give up waiting. */
-static int expire_one(constra_t *h, const char *id, int64_t now, constra_error *e)
-{
-    struct constra_intent *in = new_intent(h);
-    if (in == NULL) {
-        return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
-    }
-    int rc = CONSTRA_OK;
-    for (int tries = 0; tries < CAS_RETRIES; tries++) {
-        rc = load(h, id, in, e);
-        if (rc != CONSTRA_OK || in->status != CONSTRA_INTENT_PENDING_USER_ACTION ||
-            in->due_at_ms == 0 || in->due_at_ms > now) {
-            break;
-        }
-        constra__attempt *a = constra__model_current(in);
-        if (a && a->state == CONSTRA__ATTEMPT_SENT && h->rail.query) {
-            constra_rail_result q;
-            memset(&q, 0, sizeof(q));
-            q.struct_size = sizeof(q);
-            if (h->rail.query(h->rail.user_data, a->checkout, now, &q) == CONSTRA_OK &&
-                q.outcome == CONSTRA_RAIL_FINAL) {
-                constra__strlcpy(q.checkout_request_id, a->checkout, sizeof(q.checkout_request_id));
-                q.amount = q.receipt[0] ? q.amount : -1;
-                rc = apply_to(h, in, &q, 1, now, e);
-                if (rc == CONSTRA_E_CONFLICT) {
-                    continue;
-                }
-                break;
-            }
-        }
-        constra__step st;
-        constra__classified c;
-        if (a && a->state == CONSTRA__ATTEMPT_SENT) {
-            c = (constra__classified){CONSTRA__IN_TIMEOUT, "retry", 1,
-                                      "No answer from the customer's phone in time. The prompt "
-                                      "may still be paid: check for a payment before offering a "
-                                      "retry."};
-            st = constra__machine_step(in->status, CONSTRA__IN_TIMEOUT,
-                                       in->max_attempts - in->attempt_count);
-        } else {
-            /* Sent with no answer, or its outcome was never recorded: money
-             * may have moved. A person checks before anything else. */
-            c = (constra__classified){CONSTRA__IN_REVIEW, "operator_review", 0,
-                                      "A payment prompt may have reached the customer but its "
-                                      "outcome is unknown. Check the M-Pesa statement before "
-                                      "retrying."};
-            st = constra__machine_step(in->status, CONSTRA__IN_REVIEW,
-                                       in->max_attempts - in->attempt_count);
-            st.reason = "outcome_unknown";
-        }
-        if (a) {
-            /* Not a result: the prompt may still be paid, and a success
-             * arriving later is news (late_success), never a duplicate. */
-            a->state = CONSTRA__ATTEMPT_TIMED_OUT;
-            a->completed_at_ms = now;
-        }
-        if (st.verdict == CONSTRA__MOVE) {
-            apply_move(h, in, &st, &c, now);
-        }
-        rc = save(h, in, in->version, st.event, st.reason, NULL, now, e);
-        if (rc != CONSTRA_E_CONFLICT) {
-            break;
-        }
-    }
-    constra_intent_free(in);
-    return rc;
-}
-
-typedef struct id_batch {
-    char ids[64][CONSTRA_ID_SIZE];
-    int64_t due[64];
-    int policy[64];
-    int count;
-} id_batch;
-
-static int batch_row(void *ctx, const constra_storage_intent *row)
-{
-    id_batch *b = ctx;
-    constra__strlcpy(b->ids[b->count], row->id, CONSTRA_ID_SIZE);
-    b->count++;
-    return b->count == 64;
-}
-
-/* Calls fn for every intent with this status, in pages. */
-static int for_each_status(constra_t *h, const char *status, int64_t now, constra_error *e,
-                           int (*fn)(constra_t *, const char *, int64_t, constra_error *))
-{
-    char cursor[CONSTRA_ID_SIZE] = "";
-    int first_rc = CONSTRA_OK;
-    for (;;) {
-        id_batch b;
-        b.count = 0;
-        constra_storage_query q = {sizeof(q), status, NULL, 0, 0, cursor[0] ? cursor : NULL, 64};
-        int rc = h->storage.list_intents(h->storage.user_data, &q, batch_row, &b);
-        if (rc != CONSTRA_OK) {
-            return storage_error(e, rc, "listing intents");
-        }
-        for (int i = 0; i < b.count; i++) {
-            rc = fn(h, b.ids[i], now, e);
-            if (rc != CONSTRA_OK && first_rc == CONSTRA_OK) {
-                first_rc = rc;
-            }
-        }
-        if (b.count < 64) {
-            return first_rc;
-        }
-        constra__strlcpy(cursor, b.ids[b.count - 1], sizeof(cursor));
-    }
-}
-
-/* Whether an attempt can still turn out paid: no result yet (timed out,
- * outcome unknown), or 1037 ("DS timeout user cannot be reached": the
- * prompt may still reach the phone; daraja.md says query before
- * re-pushing). Anything else final by callback or query is settled. */
-static int attempt_may_still_pay(const constra__attempt *a)
-{
-    switch (a->state) {
-    case CONSTRA__ATTEMPT_SENDING:
-    case CONSTRA__ATTEMPT_SENT:
-    case CONSTRA__ATTEMPT_UNKNOWN:
-    case CONSTRA__ATTEMPT_TIMED_OUT:
-        return 1;
-    case CONSTRA__ATTEMPT_COMPLETED:
-        return strcmp(a->result_code, "1037") == 0;
-    default:
+    if (h->rail.query == NULL) {
         return 0;
     }
+    memset(q, 0, sizeof(*q));
+    q->struct_size = sizeof(*q);
+    if (h->rail.query(h->rail.user_data, a->checkout, now, q) != CONSTRA_OK ||
+        q->outcome != CONSTRA_RAIL_FINAL) {
+        return 0;
+    }
+    constra__strlcpy(q->checkout_request_id, a->checkout, sizeof(q->checkout_request_id));
+    q->amount = q->receipt[0] ? q->amount : -1;
+    return 1;
 }
-
-/* How often auto-retry asks the rail about an unsettled prompt. */
-#define AUTO_RETRY_QUERY_EVERY_MS INT64_C(30000)
 
 /*
- * agent_policy auto_retry: sends the next attempt by itself, but never
- * while an earlier attempt of the intent can still be paid. Such an
- * attempt is first asked about (the rail's query, at most every 30 s):
- * a final failure settles it and the retry goes out; a success is applied
- * (the intent goes to review: late_success); "still processing", an
- * error, or a rail that cannot query leave it waiting for a person, who
- * may retry after checking (constra_intent_retry()).
+ * constra_intent_refresh() on the loaded `in`: asks the rail now, as the
+ * time-out would. A final answer settles the attempt exactly as a
+ * confirmed callback does, and `in` is reloaded; anything else (still
+ * pending, the rail unreachable, no attempt waiting) leaves it as it was.
  */
-static int auto_retry_one(constra_t *h, const char *id, int64_t now, constra_error *e)
+static int settle_now(constra_t *h, struct constra_intent *in, constra_error *e)
 {
-    struct constra_intent *in = new_intent(h);
-    if (in == NULL) {
-        return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
-    }
-    int rc = load(h, id, in, e);
-    if (rc != CONSTRA_OK || in->agent_policy != CONSTRA_AGENT_AUTO_RETRY || !in->retry_allowed ||
-        in->status != CONSTRA_INTENT_REQUIRES_RECOVERY ||
-        strcmp(in->recommended_action, "retry") != 0 || in->attempt_count >= in->max_attempts) {
-        constra_intent_free(in);
-        return rc;
-    }
-    constra__attempt *a = constra__model_current(in);
-    if (a && attempt_may_still_pay(a)) {
-        int settled = 0;
-        if (h->rail.query && a->checkout[0] && now - a->queried_at_ms >= AUTO_RETRY_QUERY_EVERY_MS) {
-            constra_rail_result q;
-            memset(&q, 0, sizeof(q));
-            q.struct_size = sizeof(q);
-            int qrc = h->rail.query(h->rail.user_data, a->checkout, now, &q);
-            a->queried_at_ms = now;
-            if (qrc == CONSTRA_OK && q.outcome == CONSTRA_RAIL_FINAL) {
-                constra__strlcpy(q.checkout_request_id, a->checkout, sizeof(q.checkout_request_id));
-                constra__classified qc;
-                constra__classify(q.result_code, q.result_desc, &qc);
-                if (qc.input == CONSTRA__IN_SUCCEEDED || qc.input == CONSTRA__IN_REVIEW ||
-                    qc.input == CONSTRA__IN_PENDING) {
-                    q.amount = q.receipt[0] ? q.amount : -1;
-                    rc = apply_to(h, in, &q, 1, now, e); /* paid after all: to review */
-                    constra_intent_free(in);
-                    return rc == CONSTRA_E_CONFLICT ? CONSTRA_OK : rc;
-                }
-                /* Settled as not paid, by the provider's own answer. */
-                a->state = CONSTRA__ATTEMPT_COMPLETED;
-                a->completed_at_ms = now;
-                constra__strlcpy(a->result_code, q.result_code, sizeof(a->result_code));
-                constra__strlcpy(a->result_desc, q.result_desc, sizeof(a->result_desc));
-                settled = 1;
-            } else {
-                /* Remember when it was asked, so the provider is not asked
-                 * every tick. */
-                rc = save(h, in, in->version, NULL, NULL, NULL, now, e);
+    char id[CONSTRA_ID_SIZE];
+    constra__strlcpy(id, in->id, sizeof(id));
+    for (int tries = 0; tries < CONSTRA__CAS_RETRIES; tries++) {
+        if (tries > 0) {
+            int rc = constra__intent_load(h, id, in, e);
+            if (rc != CONSTRA_OK) {
+                return rc;
             }
         }
-        if (!settled) {
-            constra_intent_free(in);
-            return rc == CONSTRA_E_CONFLICT ? CONSTRA_OK : rc;
+        constra__attempt *a = constra__model_current(in);
+        if (in->status != CONSTRA_INTENT_PENDING_USER_ACTION || a == NULL ||
+            a->state != CONSTRA__ATTEMPT_SENT || a->checkout[0] == '\0') {
+            return CONSTRA_OK;
         }
-    }
-    rc = run_attempt(h, in, 0, NULL, e);
-    if (rc == CONSTRA_E_CONFLICT) {
-        rc = CONSTRA_OK; /* someone else acted first: fine */
-    }
-    constra_intent_free(in);
-    return rc;
-}
-
-int constra_tick(constra_t *h, int64_t now_ms, constra_error *err)
-{
-    if (h == NULL) {
-        return constra__fail_null(err, "handle");
-    }
-    if (h->remote_ops) {
-        return CONSTRA_OK; /* a remote server drives its own time */
-    }
-    constra_error e = CONSTRA_ERROR_INIT;
-    tick_ctx t = {h, now_ms, CONSTRA_OK, &e};
-    if (h->rail.poll) {
-        int rc = h->rail.poll(h->rail.user_data, now_ms, tick_result, &t);
-        if (rc != CONSTRA_OK && t.rc == CONSTRA_OK) {
-            t.rc = constra__fail(&e, CONSTRA_E_PROVIDER, "rail_error", NULL,
-                                 "the rail's poll failed (status %d)", rc);
+        int64_t now = constra__wall_ms(&h->platform);
+        constra_rail_result q;
+        if (!constra__intent_query_attempt(h, a, now, &q)) {
+            return CONSTRA_OK;
         }
-    }
-    int rc = for_each_status(h, "pending_user_action", now_ms, &e, expire_one);
-    if (rc != CONSTRA_OK && t.rc == CONSTRA_OK) {
-        t.rc = rc;
-    }
-    rc = for_each_status(h, "requires_recovery", now_ms, &e, auto_retry_one);
-    if (rc != CONSTRA_OK && t.rc == CONSTRA_OK) {
-        t.rc = rc;
-    }
-    if (h->storage.purge_expired) {
-        h->storage.purge_expired(h->storage.user_data, now_ms);
-    }
-    /* Webhooks only with a transport: a handle that cannot send leaves
-     * its storage untouched here (constra_webhooks_tick() still queues). */
-    if (h->transport.send != NULL) {
-        rc = constra__webhooks_tick(h, now_ms, &e);
-        if (rc != CONSTRA_OK && t.rc == CONSTRA_OK) {
-            t.rc = rc;
+        int rc = constra__intent_apply_result(h, in, &q, 1, now, e);
+        if (rc != CONSTRA_E_CONFLICT) {
+            return rc == CONSTRA_OK ? constra__intent_load(h, id, in, e) : rc;
         }
+        /* Changed meanwhile (a callback): look again. */
     }
-    return constra__report(t.rc, &e, err);
+    /* Still racing after every try: answer with what is stored, never
+     * with the lost write's state. */
+    return constra__intent_load(h, id, in, e);
 }
 
 /* ---- accessors ----------------------------------------------------------------- */

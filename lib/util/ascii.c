@@ -24,3 +24,14 @@ int constra__ascii_ncaseeq(const char *a, const char *b, size_t n)
     }
     return 1;
 }
+
+int constra__ascii_ieq_n(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (a[i] == '\0' ||
+            constra__ascii_lower((unsigned char)a[i]) != constra__ascii_lower((unsigned char)b[i])) {
+            return 0;
+        }
+    }
+    return a[n] == '\0';
+}

@@ -39,4 +39,17 @@ int constra__ascii_casecmp(const char *a, const char *b);
  * (a NUL in either ends the comparison as a mismatch unless both end). */
 int constra__ascii_ncaseeq(const char *a, const char *b, size_t n);
 
+/* 1 when the NUL-terminated string a is exactly the n bytes at b,
+ * ignoring ASCII case (a header name against a length-delimited one). */
+int constra__ascii_ieq_n(const char *a, const char *b, size_t n);
+
+/* The value of a hex digit, or -1. */
+static inline int constra__ascii_hex_value(int c)
+{
+    return constra__ascii_is_digit(c) ? c - '0'
+           : (c >= 'a' && c <= 'f')   ? c - 'a' + 10
+           : (c >= 'A' && c <= 'F')   ? c - 'A' + 10
+                                      : -1;
+}
+
 #endif

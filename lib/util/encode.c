@@ -1,5 +1,7 @@
 #include "util/encode.h"
 
+#include "util/ascii.h"
+
 static const char hex_digits[] = "0123456789abcdef";
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -17,28 +19,14 @@ size_t constra__hex_encode(const uint8_t *in, size_t len, char *out, size_t out_
     return 2 * len;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 long constra__hex_decode(const char *in, size_t len, uint8_t *out, size_t out_size)
 {
     if (in == NULL || out == NULL || len % 2 != 0 || len / 2 > out_size) {
         return -1;
     }
     for (size_t i = 0; i < len / 2; i++) {
-        int hi = hex_value(in[2 * i]);
-        int lo = hex_value(in[2 * i + 1]);
+        int hi = constra__ascii_hex_value((unsigned char)in[2 * i]);
+        int lo = constra__ascii_hex_value((unsigned char)in[2 * i + 1]);
         if (hi < 0 || lo < 0) {
             return -1;
         }

@@ -1,13 +1,16 @@
 /*
- * Internal: what the REST router's files share — the response being
- * built, the parsed request, error replies, strict JSON bodies.
+ * Internal: what the REST router (router.c) and its routes share — the
+ * response being built, the parsed request, replies and error envelopes
+ * (response.c), header and query reads (request.c), strict JSON bodies
+ * (body.c). The routes themselves are declared in routes.h, which only
+ * the router includes: routes depend on this file, never on the router.
  *
  * Convention of every handler: it returns CONSTRA_OK once the response
  * holds an answer (any HTTP status), or CONSTRA_E_NOMEM when no answer
  * could be built; constra_api_handle() passes that on.
  */
-#ifndef CONSTRA_API_ROUTER_H
-#define CONSTRA_API_ROUTER_H
+#ifndef CONSTRA_API_REQUEST_H
+#define CONSTRA_API_REQUEST_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -48,7 +51,7 @@ typedef struct constra__api_ctx {
     char id_buf[CONSTRA_ID_SIZE + 64];
 } constra__api_ctx;
 
-/* ---- responses (router.c) ------------------------------------------------ */
+/* ---- responses (response.c) ------------------------------------------------ */
 
 /* Adds a header (static strings). */
 void constra__api_header(constra__api_ctx *c, const char *name, const char *value);
@@ -75,6 +78,14 @@ int constra__api_error_from(constra__api_ctx *c, const constra_error *e);
  * {engine param, REST param, ..., NULL}. */
 int constra__api_engine_error(constra__api_ctx *c, int rc, const constra_error *detail,
                               const char *const *param_map);
+
+/* ---- request headers (request.c) -------------------------------------------- */
+
+/* HTTP's optional white space (RFC 9110 section 5.6.3). */
+static inline int constra__api_is_ows(char ch)
+{
+    return ch == ' ' || ch == '\t';
+}
 
 /* First request header called `name` (case-insensitive), trimmed of
  * spaces and tabs into out. Returns 1 found, 0 absent, -1 more than one
@@ -105,7 +116,7 @@ int constra__api_check_members(const cJSON *obj, const char *parent, const char 
  * the REST ones: parameter_missing, parameter_invalid, ...). */
 int constra__api_body_error(constra__api_ctx *c, constra_error *e);
 
-/* ---- query strings (routes.c) ------------------------------------------------ */
+/* ---- query strings (request.c) ------------------------------------------------ */
 
 /* A query parameter name and its slot (aliases share one; slots < 32). */
 typedef struct constra__api_qname {
@@ -124,23 +135,5 @@ int constra__api_query_parse(const constra__api_ctx *c, const constra__api_qname
 
 /* A page size: a whole number from 1 to 100 into *out; fails into e. */
 int constra__api_query_limit(const char *value, const char *name, size_t *out, constra_error *e);
-
-/* ---- routes (routes.c, overview.c, workspace.c, webhooks.c) -------------------- */
-
-int constra__api_create(constra__api_ctx *c);
-int constra__api_list(constra__api_ctx *c);
-int constra__api_get(constra__api_ctx *c);
-int constra__api_events(constra__api_ctx *c);
-int constra__api_action(constra__api_ctx *c, const char *action);
-int constra__api_callback(constra__api_ctx *c);
-int constra__api_instructions(constra__api_ctx *c);
-int constra__api_overview(constra__api_ctx *c);
-int constra__api_workspace(constra__api_ctx *c);
-/* Webhook endpoints and deliveries (webhooks.c). */
-int constra__api_wh_endpoints(constra__api_ctx *c);            /* GET list, POST create */
-int constra__api_wh_endpoint(constra__api_ctx *c);             /* GET one, DELETE */
-int constra__api_wh_endpoint_action(constra__api_ctx *c, const char *action);
-int constra__api_wh_deliveries(constra__api_ctx *c);           /* GET */
-int constra__api_wh_replay(constra__api_ctx *c);               /* POST */
 
 #endif
