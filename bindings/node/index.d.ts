@@ -1,6 +1,6 @@
 // Type declarations of the constra Node.js binding.
 
-/** A payment intent as the REST API returns it (DESIGN.md section 11). */
+/** A payment intent as the REST API returns it (doc/DESIGN.md section 11). */
 export interface PaymentIntent {
   id: string;
   object: 'payment_intent';

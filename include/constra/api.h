@@ -1,5 +1,5 @@
 /*
- * libconstra — the REST surface as a function (DESIGN.md section 11).
+ * libconstra — the REST surface as a function (doc/DESIGN.md section 11).
  *
  * constra_api_handle() takes one HTTP-shaped request (method, target,
  * headers, body) and returns the HTTP answer (status, headers, JSON body)

@@ -1,5 +1,5 @@
 /*
- * libconstra — the remote backend (DESIGN.md section 1): a handle whose
+ * libconstra — the remote backend (doc/DESIGN.md section 1): a handle whose
  * intent calls go to a Constra-compatible HTTP API (a hosted one, or
  * `constra serve`) instead of the in-process engine.
  *

@@ -121,7 +121,7 @@ CONSTRA_BEGIN_DECLS
 #define CONSTRA_DARAJA_BODY_MAX 65536
 /** Deepest nesting of JSON arrays/objects accepted (real bodies: 5). */
 #define CONSTRA_DARAJA_JSON_DEPTH_MAX 16
-/** Default largest STK amount in whole KES (daraja.md 7.8). */
+/** Default largest STK amount in whole KES (doc/DARAJA.md 7.8). */
 #define CONSTRA_DARAJA_AMOUNT_MAX_DEFAULT 250000
 /** Longest consumer key / secret / passkey accepted by the builders. */
 #define CONSTRA_DARAJA_CREDENTIAL_MAX 256

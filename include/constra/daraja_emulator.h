@@ -16,7 +16,7 @@
  * constra_daraja_emulator_handler() with a response from
  * constra_daraja_emulator_serve().
  *
- * Requests are checked as Daraja does (daraja.md): the Basic credentials
+ * Requests are checked as Daraja does (doc/DARAJA.md): the Basic credentials
  * and grant_type of OAuth; the Bearer token (known and unexpired on the
  * emulator's clock, else 404.001.03 "Invalid Access Token"); POST only
  * (405.001); Content-Type application/json (else, as Daraja, 400.002.02
@@ -60,7 +60,7 @@
 
 CONSTRA_BEGIN_DECLS
 
-/** The sandbox STK shortcode and its published passkey (daraja.md 7.7). */
+/** The sandbox STK shortcode and its published passkey (doc/DARAJA.md 7.7). */
 #define CONSTRA_DARAJA_SANDBOX_SHORTCODE "174379"
 #define CONSTRA_DARAJA_SANDBOX_PASSKEY \
     "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"

@@ -7,7 +7,7 @@
  * into the fields of a DRAFT payment intent, plus a plain-words list of
  * what could not be understood. It never moves money and never calls
  * anything: the engine turns an accepted result into a `draft` intent that
- * an operator must confirm (DESIGN.md section 5, "Recovery and agents").
+ * an operator must confirm (doc/DESIGN.md section 5, "Recovery and agents").
  *
  * Pure: no handle, no allocation, no global state. Thread-safe and
  * reentrant (touches only its arguments).

@@ -2,7 +2,7 @@
  * libconstra — payment intents: create, read, list, and the operator
  * actions, on a handle opened with constra_open() (handle.h).
  *
- * An intent is the source of truth for one attempted payment (DESIGN.md
+ * An intent is the source of truth for one attempted payment (doc/DESIGN.md
  * section 5). Functions here hand out `constra_intent` snapshots: an
  * immutable copy of the intent as it was when read, owned by the caller
  * and freed with constra_intent_free(). Strings returned by accessors
@@ -37,7 +37,7 @@
 
 CONSTRA_BEGIN_DECLS
 
-/** Intent statuses (DESIGN.md section 5). Values are stable. (The enum
+/** Intent statuses (doc/DESIGN.md section 5). Values are stable. (The enum
  *  has no typedef: constra_intent_status() is the accessor.) */
 enum constra_intent_status {
     /** A status this library does not know: a newer Constra server's, read
@@ -240,7 +240,7 @@ CONSTRA_API int64_t constra_intent_updated_at_ms(const constra_intent *intent);
 /** 1 if this snapshot is the replay of an earlier create with the same
  *  idempotency key. */
 CONSTRA_API int constra_intent_replayed(const constra_intent *intent);
-/** The intent as the REST API returns it (DESIGN.md section 11); valid
+/** The intent as the REST API returns it (doc/DESIGN.md section 11); valid
  *  until the snapshot is freed. *len (may be NULL) gets its length. */
 CONSTRA_API const char *constra_intent_json(const constra_intent *intent, size_t *len);
 

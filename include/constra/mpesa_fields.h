@@ -34,7 +34,7 @@ CONSTRA_BEGIN_DECLS
  * Normalises a Kenyan mobile number to Daraja's form, "254" followed by
  * the 9-digit national number (e.g. "254712345678").
  *
- * Accepted forms (daraja.md section 8), after dropping leading/trailing
+ * Accepted forms (doc/DARAJA.md section 8), after dropping leading/trailing
  * ASCII whitespace and the separators space, '-', '(' and ')' anywhere:
  *   0 + 9 digits          0712345678, 0110123456
  *   9 digits (7... 1...)  712345678, 110123456
@@ -77,7 +77,7 @@ CONSTRA_API int constra_msisdn_normalize(const char *input, size_t max_len, char
 
 /**
  * Strict-mode check: is `msisdn` in a range allocated to Safaricom
- * (daraja.md section 8: 0110-0119, 0140-0145, 0180-0189, 0700-0729,
+ * (doc/DARAJA.md section 8: 0110-0119, 0140-0145, 0180-0189, 0700-0729,
  * 0740-0749 except 0744 and 0747, 0757-0759, 0768-0769, 0790-0799)?
  *
  * `msisdn` is any form constra_msisdn_normalize() accepts (NUL-terminated,
@@ -177,7 +177,7 @@ typedef enum constra_mpesa_field {
  * Checks `text` for `field` (a constra_mpesa_field) without changing it.
  *
  * The safe character set is ASCII letters, digits, space and '-'
- * (daraja.md 3.1: '@', '#', '&' and the like have made Daraja fail
+ * (doc/DARAJA.md 3.1: '@', '#', '&' and the like have made Daraja fail
  * silently). Valid means: length within the field's limits, only safe
  * characters, no leading or trailing space and no two spaces in a row.
  * A text is valid exactly when constra_mpesa_field_sanitize() would leave

@@ -1,5 +1,5 @@
 /*
- * libconstra — the rail vtable (DESIGN.md section 9): how the engine asks
+ * libconstra — the rail vtable (doc/DESIGN.md section 9): how the engine asks
  * a payment provider to collect money and learns the outcome.
  *
  * Implementations: `sim`, the in-process simulator (constra_rail_sim()

@@ -1,5 +1,5 @@
 /*
- * libconstra — the storage vtable (DESIGN.md section 7).
+ * libconstra — the storage vtable (doc/DESIGN.md section 7).
  *
  * The engine persists intents, their events and idempotency records
  * through this table. Shipped implementations: memory (default, below),

@@ -1,5 +1,5 @@
 /*
- * libconstra — the SQLite storage (DESIGN.md sections 6 and 7).
+ * libconstra — the SQLite storage (doc/DESIGN.md sections 6 and 7).
  *
  * A constra_storage kept in one SQLite database file: the default for
  * `constra serve`. Several processes may open the same file: commits are

@@ -1,5 +1,5 @@
 /*
- * libconstra — the transport vtable (DESIGN.md section 8): everything that
+ * libconstra — the transport vtable (doc/DESIGN.md section 8): everything that
  * crosses a network (Daraja, a remote Constra API, merchants' webhook
  * endpoints) is one call, send(request) -> response, through a
  * constra_transport. Shipped: libcurl (constra_transport_curl(), when built

@@ -1,5 +1,5 @@
 /*
- * libconstra — webhook delivery (DESIGN.md section 10): workspace
+ * libconstra — webhook delivery (doc/DESIGN.md section 10): workspace
  * endpoints, and the events of the engine delivered to them at least once.
  *
  * (webhook_signature.h is the pure layer a receiver uses: sign and verify.)

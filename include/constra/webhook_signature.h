@@ -1,7 +1,7 @@
 /*
  * libconstra — webhook signatures: sign and verify (HMAC-SHA256).
  *
- * Three schemes (DESIGN.md section 10):
+ * Three schemes (doc/DESIGN.md section 10):
  *
  *   CONSTRA_WEBHOOK_T_V1 ("t_v1", also "constra", "stripe")
  *     Header value `t=<unix seconds>,v1=<hex>[,v1=<hex>...]`, as sent in

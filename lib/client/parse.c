@@ -278,7 +278,7 @@ static int read_attempt(constra__jr *jr, const cJSON *item, const char *path, co
     return CONSTRA_OK;
 }
 
-/* Fills `in` from one intent object of the API (DESIGN.md section 11). */
+/* Fills `in` from one intent object of the API (doc/DESIGN.md section 11). */
 static int read_intent(constra_t *h, constra__jr *jr, const cJSON *obj, struct constra_intent *in)
 {
     constra__client *c = h->remote;

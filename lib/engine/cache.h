@@ -6,7 +6,7 @@
  * written the very version it is about to read.
  *
  * Safe because storage guards every write by compare-and-set on the
- * version (DESIGN.md section 7): a given (id, version) names exactly one
+ * version (doc/DESIGN.md section 7): a given (id, version) names exactly one
  * committed document, whichever process wrote it, so a cached model of
  * that version is that document decoded. Entries are only put after a
  * commit succeeded, and a lookup only hits when the version storage just

@@ -1,6 +1,7 @@
 /*
  * Internal: the handle's full definition and the engine's internal entry
- * points shared by handle.c, engine.c and (later) the REST router.
+ * points shared by the engine's files, the REST router (lib/api) and the remote
+ * backend (lib/client).
  */
 #ifndef CONSTRA_ENGINE_ENGINE_H
 #define CONSTRA_ENGINE_ENGINE_H

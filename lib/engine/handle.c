@@ -156,7 +156,7 @@ static int meta_failed(int rc, const char *what, constra_error *err)
                          "config.storage", "the storage failed %s", what);
 }
 
-/* Sandbox and live never share data (DESIGN.md section 13): on a storage
+/* Sandbox and live never share data (doc/DESIGN.md section 13): on a storage
  * with workspace metadata, the first handle records its mode and a new
  * workspace id; later handles must have that mode. A mismatch writes
  * nothing (the mode is read before anything is recorded). */

@@ -1,5 +1,5 @@
 /*
- * Internal: the payment-intent state machine (DESIGN.md section 5) as one
+ * Internal: the payment-intent state machine (doc/DESIGN.md section 5) as one
  * pure function over (status, input). The engine classifies what happened
  * (a provider result through the result-code catalogue, a time-out, an
  * operator action) into a machine input, asks the machine, and writes the

@@ -1,6 +1,6 @@
 /*
  * Internal: the payment intent as the engine holds it, and its two JSON
- * forms — the public one (DESIGN.md section 11, what the API returns) and
+ * forms — the public one (doc/DESIGN.md section 11, what the API returns) and
  * the stored document (the public fields plus the engine's bookkeeping),
  * which model_parse() reads back.
  */

@@ -137,7 +137,7 @@ static int for_each_status(constra_t *h, const char *status, int64_t now, constr
 
 /* Whether an attempt can still turn out paid: no result yet (timed out,
  * outcome unknown), or 1037 ("DS timeout user cannot be reached": the
- * prompt may still reach the phone; daraja.md says query before
+ * prompt may still reach the phone; doc/DARAJA.md says query before
  * re-pushing). Anything else final by callback or query is settled. */
 static int attempt_may_still_pay(const constra__attempt *a)
 {

@@ -1,7 +1,7 @@
 /*
  * M-Pesa amounts (whole shillings, 1 to a configurable maximum) and the
  * free-text request fields (AccountReference, TransactionDesc, Remarks,
- * Occasion): checking and sanitising. Limits from daraja.md 3.1, 7.2, 7.8.
+ * Occasion): checking and sanitising. Limits from doc/DARAJA.md 3.1, 7.2, 7.8.
  */
 #include <stdarg.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /*
  * Kenyan MSISDN normalisation to Daraja's "254" + 9 digits, and the
- * Safaricom range check. Rules from daraja.md section 8 (libphonenumber's
+ * Safaricom range check. Rules from doc/DARAJA.md section 8 (libphonenumber's
  * KE metadata and carrier table).
  */
 #include <stdarg.h>
@@ -204,7 +204,7 @@ int constra_msisdn_normalize(const char *input, size_t max_len, char *out, size_
 }
 
 /* Holders of the mobile ranges by the national number's first three
- * digits (daraja.md section 8, original allocation). */
+ * digits (doc/DARAJA.md section 8, original allocation). */
 typedef struct msisdn_range {
     unsigned short lo, hi;
     unsigned char safaricom;

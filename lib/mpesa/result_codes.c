@@ -1,6 +1,6 @@
 /*
  * The catalogue of M-Pesa result and error codes, per API context, and
- * its lookup. Facts from /work/shared/reference/daraja.md section 6
+ * its lookup. Facts from doc/DARAJA.md section 6
  * (Safaricom's Daraja 3.0 tables, the generic G2 table, and the community
  * observations it marks UNCERTAIN); the descriptions and notes are ours.
  */
@@ -13,7 +13,7 @@
 #include "util/check.h"
 #include "util/ascii.h"
 
-/* Recommended actions (DESIGN.md section 5, recovery summary). */
+/* Recommended actions (doc/DESIGN.md section 5, recovery summary). */
 enum { ACT_NONE, ACT_RETRY, ACT_RETRY_LATER, ACT_CONTACT_CUSTOMER, ACT_OPERATOR_REVIEW };
 
 static const char *const action_names[] = {
@@ -54,7 +54,7 @@ typedef struct rc_entry {
 } rc_entry;
 
 static const rc_entry catalogue[] = {
-    /* ---- STK push: callback and STK query ResultCode (daraja.md 6.2) -- */
+    /* ---- STK push: callback and STK query ResultCode (doc/DARAJA.md 6.2) -- */
     {"0", STK, S, ACT_NONE, NULL,
      "The service request is processed successfully: the customer paid.",
      "Payment confirmed. Check the amount and phone number against the intent and record the "
@@ -158,7 +158,7 @@ static const rc_entry catalogue[] = {
      "expected: review."},
 
     /* ---- Async results: B2C, B2B, reversal, transaction status, account
-     * balance (daraja.md 6.3; generic G2 codes marked G2). ------------- */
+     * balance (doc/DARAJA.md 6.3; generic G2 codes marked G2). ------------- */
     {"0", B2C, S, ACT_NONE, NULL, "The service request is processed successfully.",
      "Completed. Record the transaction id and the result parameters."},
     {"1", B2C, RL, ACT_RETRY_LATER, NULL,
@@ -271,7 +271,7 @@ static const rc_entry catalogue[] = {
      "Safaricom internal error. Query the transaction status, then retry later if nothing "
      "was paid."},
 
-    /* ---- C2B validation response codes (daraja.md 6.4) ---------------- */
+    /* ---- C2B validation response codes (doc/DARAJA.md 6.4) ---------------- */
     {"0", C2B, S, ACT_NONE, NULL, "Accepted: the merchant accepted the payment.",
      "The payment was accepted; expect its confirmation."},
     {"C2B00011", C2B, T, ACT_CONTACT_CUSTOMER, NULL, "Rejected: invalid MSISDN.",
@@ -288,7 +288,7 @@ static const rc_entry catalogue[] = {
     {"C2B00016", C2B, T, ACT_OPERATOR_REVIEW, NULL, "Rejected: other error.",
      "The payment was rejected by validation. See the merchant's validation logs."},
 
-    /* ---- Synchronous answers of any API (daraja.md 6.5, 3.3) ---------- */
+    /* ---- Synchronous answers of any API (doc/DARAJA.md 6.5, 3.3) ---------- */
     {"0", SYN, P, ACT_NONE, NULL,
      "Request accepted for processing (ResponseCode 0): not yet paid or completed.",
      "Accepted only. Wait for the callback or result, or query later; do not send the request "

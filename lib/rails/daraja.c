@@ -28,7 +28,7 @@
 /* ---- the process-wide token cache ---------------------------------------- */
 
 /* One token per (origin, consumer key), shared by every rail in the
- * process (daraja.md section 2: a new token may invalidate the last). A
+ * process (doc/DARAJA.md section 2: a new token may invalidate the last). A
  * static mutex because the cache outlives any one rail and platform. */
 typedef struct token_slot {
     char origin[ORIGIN_MAX + 1];

@@ -30,7 +30,7 @@ typedef struct magic_number {
     const char *desc;
 } magic_number;
 
-/* The Constra convention (DESIGN.md section 9); documented in rail.h and
+/* The Constra convention (doc/DESIGN.md section 9); documented in rail.h and
  * the README. Descriptions are Daraja's own wording. */
 static const magic_number magic[] = {
     {"254708374149", "0", "The service request is processed successfully."},
@@ -258,7 +258,7 @@ static int sim_query(void *ud, const char *checkout, int64_t now_ms, constra_rai
         rc = CONSTRA_E_NOT_FOUND;
     } else if (p->outcome && p->due_ms <= now_ms) {
         fill_final(s, p, now_ms, out);
-        /* A query learns no receipt on Daraja (daraja.md section 5). */
+        /* A query learns no receipt on Daraja (doc/DARAJA.md section 5). */
         out->receipt[0] = '\0';
     } else {
         out->outcome = CONSTRA_RAIL_PENDING;

@@ -1,5 +1,5 @@
 /*
- * Internal: webhook URL rules and the SSRF guard (DESIGN.md section 10).
+ * Internal: webhook URL rules and the SSRF guard (doc/DESIGN.md section 10).
  *
  * A webhook URL is refused, in every mode, unless it is http(s), has a
  * host, no userinfo ("user@"), no percent-escapes, backslashes, spaces or

@@ -1,5 +1,5 @@
 /* The Daraja emulator alone: it checks requests as Daraja does and
- * answers with Daraja's shapes (daraja.md), which the library's own
+ * answers with Daraja's shapes (doc/DARAJA.md), which the library's own
  * parsers read back. */
 #include "../unit/testutil.h"
 

@@ -1,5 +1,5 @@
 /* Shared by the daraja tests: cmocka, the public API, and loading the
- * sample payloads of tests/vectors/daraja/ (copied from daraja.md). */
+ * sample payloads of tests/vectors/daraja/ (copied from doc/DARAJA.md). */
 #ifndef CONSTRA_DARAJA_TEST_H
 #define CONSTRA_DARAJA_TEST_H
 

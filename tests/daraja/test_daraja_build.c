@@ -1,5 +1,5 @@
 /* Daraja request builders: OAuth header, timestamp, password (known
- * answers from daraja.md, recomputed independently with python3's base64
+ * answers from doc/DARAJA.md, recomputed independently with python3's base64
  * and datetime), STK push and STK query bodies, and their validation. */
 #include "daraja_test.h"
 

@@ -1,4 +1,4 @@
-/* Daraja parsers on the samples of daraja.md (tests/vectors/daraja/) and
+/* Daraja parsers on the samples of doc/DARAJA.md (tests/vectors/daraja/) and
  * on the real-world variants it lists: numbers as strings and strings as
  * numbers, both STK-query pending shapes, valueless items, absent
  * CallbackMetadata, masked/hashed C2B MSISDNs, B2C lists as objects. */

@@ -1,5 +1,5 @@
 /* Every (status, input) pair of the state machine, checked against a
- * table written from DESIGN.md section 5 (not from machine.c), so no
+ * table written from doc/DESIGN.md section 5 (not from machine.c), so no
  * transition is left undefined or changes silently. */
 #include "../unit/testutil.h"
 

@@ -1,4 +1,4 @@
-/* Kenyan MSISDN normalisation (daraja.md section 8) and the Safaricom
+/* Kenyan MSISDN normalisation (doc/DARAJA.md section 8) and the Safaricom
  * range check: table-driven accepted and rejected forms, bounds, buffers,
  * and an exhaustive check of every 3-digit national prefix. */
 #include <stdarg.h>

@@ -578,7 +578,7 @@ static void test_catalogue_integrity(void **state)
     free(all);
 }
 
-/* Every code daraja.md section 6 lists is in the catalogue. */
+/* Every code doc/DARAJA.md section 6 lists is in the catalogue. */
 static void test_reference_codes_present(void **state)
 {
     (void)state;

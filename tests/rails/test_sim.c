@@ -105,7 +105,7 @@ static void test_magic_numbers(void **state)
         assert_string_equal(g.last.checkout_request_id, a.checkout_request_id);
         assert_string_equal(g.last.result_code, cases[i].code);
         if (strcmp(cases[i].code, "0") == 0) {
-            /* 2025 -> 'T' (S = 2024), November -> 'K', 27th -> 'R' (daraja.md 3.4). */
+            /* 2025 -> 'T' (S = 2024), November -> 'K', 27th -> 'R' (doc/DARAJA.md 3.4). */
             assert_int_equal(strlen(g.last.receipt), 10);
             assert_true(strncmp(g.last.receipt, "TKR", 3) == 0);
             for (int k = 0; k < 10; k++) {

@@ -173,8 +173,8 @@ static int verify_std(const char *secret, const char *id, const char *ts, const 
     return constra_webhook_verify(&p, reason, NULL);
 }
 
-/* payments-anchors.md section 3: vectors A and B as published in the
- * Standard Webhooks reference libraries, and their negative cases. */
+/* Vectors A and B as published in the Standard Webhooks reference
+ * libraries (github.com/standard-webhooks/standard-webhooks), and their negative cases. */
 static void test_standard_published(void **state)
 {
     (void)state;
@@ -247,7 +247,7 @@ static void test_standard_published(void **state)
     assert_int_equal(reason, CONSTRA_WEBHOOK_FUTURE);
 }
 
-/* payments-anchors.md 1.3: Stripe's algorithm, key = the whole secret
+/* Stripe's documented algorithm (docs.stripe.com/webhooks/signature), key = the whole secret
  * string including "whsec_". */
 static void test_stripe_anchor(void **state)
 {
