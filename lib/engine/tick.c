@@ -246,7 +246,13 @@ int constra_tick(constra_t *h, int64_t now_ms, constra_error *err)
         t.rc = rc;
     }
     if (h->storage.purge_expired) {
-        h->storage.purge_expired(h->storage.user_data, now_ms);
+        /* Reported like any other failure of the tick, so that a host that
+         * backs off on a failing tick (constra serve) also stops asking a
+         * storage that cannot write. */
+        rc = h->storage.purge_expired(h->storage.user_data, now_ms);
+        if (rc != CONSTRA_OK && t.rc == CONSTRA_OK) {
+            t.rc = constra__storage_error(&e, rc, "purging expired records");
+        }
     }
     /* Webhooks only with a transport: a handle that cannot send leaves
      * its storage untouched here (constra_webhooks_tick() still queues). */
