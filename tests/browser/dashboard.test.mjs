@@ -511,6 +511,44 @@ async function main() {
       }
     });
 
+    await step('Integrate: the docs link, snippets with the API base but never the key, the rules with this workspace\'s numbers', async () => {
+      assert(await page.locator(tid('docs-link')).getAttribute('href') === '#integrate', 'the docs link targets the Integrate panel');
+      await click(page, 'docs-link');
+      await page.waitForFunction(() => location.hash === '#integrate', null, { timeout: WAIT_MS });
+      const inView = await page.evaluate(() => {
+        const r = document.getElementById('integrate').getBoundingClientRect();
+        return r.top < window.innerHeight && r.bottom > 0;
+      });
+      assert(inView, 'the Integrate panel is scrolled into view');
+      const api = `${server.base}/api/v1`;
+      await waitText(page, 'int-base', api);
+      await waitText(page, 'int-snippet', `curl -sS -X POST ${api}/payment-intents`);
+      const want = { python: 'Client.from_env()', node: 'Client.fromEnv()', c: 'constra_open_remote(&h, &cfg, &err);', curl: '$CONSTRA_SECRET_KEY' };
+      const texts = {};
+      for (const [lang, text] of Object.entries(want)) {
+        await click(page, `int-tab-${lang}`);
+        await waitText(page, 'int-snippet', text);
+        texts[lang] = await page.locator(tid('int-snippet')).textContent();
+        assert(!texts[lang].includes(KEY), `the ${lang} snippet must not contain the key`);
+        assert(texts[lang].includes(api), `the ${lang} snippet names the API base`);
+        assert(await page.locator(tid(`int-tab-${lang}`)).getAttribute('aria-selected') === 'true', `${lang} tab selected`);
+      }
+      /* The curl snippet is not just text: run as shown, it creates an intent. */
+      const { execFileSync } = await import('node:child_process');
+      const out = execFileSync('bash', ['-c', `${texts.curl} -w '\\n%{http_code}'`], {
+        env: { ...process.env, CONSTRA_SECRET_KEY: KEY }, timeout: 20000 }).toString();
+      const code = out.trim().split('\n').pop();
+      assert(code === '201' || code === '200', `the curl snippet answered ${code}: ${out.slice(0, 300)}`);
+      assert(/"id":"pi_/.test(out), `the curl snippet's answer is an intent: ${out.slice(0, 300)}`);
+      await waitText(page, 'exec-attempts', /^3$/);
+      await waitText(page, 'cb-timeout', /\d+ (minute|minutes|hour|hours|s)/);
+      await waitText(page, 'exec-retention', /\d+ (hour|hours|minute|minutes|day|days)/);
+      await waitText(page, 'cb-duplicates', /^\d+$/);
+      await waitText(page, 'cb-unmatched', /^\d+$/);
+      await waitText(page, 'cb-refused', /^\d+$/);
+      await shot(page, '07b-integrate');
+    });
+
     await step('a wrong key is reported in words (invalid, then wrong mode)', async () => {
       const other = await context.newPage();
       watch(other);
@@ -532,7 +570,9 @@ async function main() {
       await other.fill(tid('key-input'), KEY);
       await click(other, 'key-save');
       await waitText(other, 'key-status', 'valid');
-      await waitCounters(other, { total: 3, paid: 1 });
+      /* Four: three from the dashboard, one from the Integrate step's curl (the
+       * sandbox test number succeeds at once). */
+      await waitCounters(other, { total: 4, paid: 2 });
       /* Nothing selected: the review, the lab and the timeline say what
        * will appear there (empty states, not hidden panels). */
       await waitText(other, 'timeline-empty', /Select an intent to see its events/);

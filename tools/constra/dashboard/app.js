@@ -38,6 +38,7 @@
     eventsSig: '',
     draftId: null,
     draftStatus: null,
+    snippet: 'curl', /* the Integrate panel's language */
     pollTimer: null,
     polling: false,
     generation: 0, /* bumped when the key changes: late answers are dropped */
@@ -479,6 +480,7 @@
       : null);
     document.body.classList.toggle('is-live', !!ws.livemode);
     $('lab-h').parentElement.classList.toggle('disabled-lab', !!ws.livemode);
+    renderIntegrate();
   }
 
   /* Nothing shown may outlive the key it was read with. */
@@ -506,6 +508,7 @@
     show($('intent-empty'), true);
     show($('draft'), false);
     renderSelected();
+    renderIntegrate();
   }
 
   function renderOverview() {
@@ -533,6 +536,7 @@
     /* "Recovered": paid on a later attempt, among the intents listed. */
     const recovered = state.intents.filter((i) => i.status === 'succeeded' && (i.attempts || []).length > 1).length;
     setText('count-paid-sub', recovered ? `succeeded, ${recovered} after a retry` : 'succeeded');
+    renderIntegrate();
   }
 
   function renderList(list) {
@@ -1211,22 +1215,94 @@
         }
       });
     }
-    $('wh-copy').addEventListener('click', async () => {
-      const text = $('wh-secret').textContent;
-      try {
-        await navigator.clipboard.writeText(text);
-        announce('secret copied');
-      } catch (e) {
-        /* No clipboard (plain http): select it for Ctrl+C instead. */
-        const range = document.createRange();
-        range.selectNodeContents($('wh-secret'));
-        const sel = window.getSelection();
-        sel.removeAllRanges();
-        sel.addRange(range);
-        announce('secret selected: press Ctrl+C to copy');
-      }
-    });
+    $('wh-copy').addEventListener('click', () => copyFrom($('wh-secret'), 'secret'));
     $('wh-secret-done').addEventListener('click', hideSecret);
+  }
+
+  /* Copies an element's text; without a clipboard (plain http) selects it
+   * for Ctrl+C instead. */
+  async function copyFrom(el, what) {
+    try {
+      await navigator.clipboard.writeText(el.textContent);
+      announce(`${what} copied`);
+    } catch (e) {
+      const range = document.createRange();
+      range.selectNodeContents(el);
+      const sel = window.getSelection();
+      sel.removeAllRanges();
+      sel.addRange(range);
+      announce(`${what} selected: press Ctrl+C to copy`);
+    }
+  }
+
+  /* ---- integrate: the same loop from code --------------------------------- */
+
+  /* The key is never written into a snippet: each reads it from the
+   * environment, as the remote clients do (constra_remote_config_from_env). */
+  function snippet(lang, base) {
+    const body = '{"amount": 1250, "currency": "KES", "customer": {"phone_number": "254708374149"}, ' +
+      '"reference": "order_7429", "description": "Solar home kit deposit"}';
+    switch (lang) {
+      case 'python':
+        return 'import os\nfrom constra import Client\n\n' +
+          `os.environ.setdefault("CONSTRA_API_BASE_URL", "${base}")\n` +
+          '# CONSTRA_SECRET_KEY: this workspace\'s key, from your secret store\n' +
+          'client = Client.from_env()\n' +
+          'pi = client.create(1250, idempotency_key="order_7429-1", phone_number="254708374149",\n' +
+          '                   reference="order_7429", description="Solar home kit deposit")\n' +
+          'print(pi["id"], pi["status"])  # pending_user_action: the prompt is on the phone';
+      case 'node':
+        return "const { Client } = require('constra');\n\n" +
+          `process.env.CONSTRA_API_BASE_URL ??= '${base}';\n` +
+          "// CONSTRA_SECRET_KEY: this workspace's key, from your secret store\n" +
+          'const client = Client.fromEnv();\n' +
+          "const pi = await client.create({ amount: 1250, currency: 'KES', phoneNumber: '254708374149',\n" +
+          "  reference: 'order_7429' }, { idempotencyKey: 'order_7429-1' });\n" +
+          'console.log(pi.id, pi.status);';
+      case 'c':
+        return `/* CONSTRA_API_BASE_URL=${base} and CONSTRA_SECRET_KEY in the environment */\n` +
+          'constra_remote_config cfg = CONSTRA_REMOTE_CONFIG_INIT;\n' +
+          'constra_remote_config_from_env(&cfg, NULL, NULL, &err);\n' +
+          'constra_open_remote(&h, &cfg, &err);\n' +
+          'constra_intent_params p = CONSTRA_INTENT_PARAMS_INIT;\n' +
+          'p.amount = 1250; p.currency = "KES"; p.phone_number = "254708374149";\n' +
+          'p.reference = "order_7429";\n' +
+          'constra_intent_create(h, &p, "order_7429-1", &pi, &err);';
+      default:
+        return `curl -sS -X POST ${base}/payment-intents \\\n` +
+          '  -H "Authorization: Bearer $CONSTRA_SECRET_KEY" \\\n' +
+          '  -H "Idempotency-Key: order_7429-1" \\\n' +
+          '  -H "Content-Type: application/json" \\\n' +
+          `  -d '${body}'`;
+    }
+  }
+
+  function renderIntegrate() {
+    const base = `${location.origin}${API}`;
+    setText('int-base', base);
+    setText('int-snippet', snippet(state.snippet || 'curl', base));
+    for (const b of document.querySelectorAll('[data-snippet]')) {
+      b.setAttribute('aria-selected', String(b.dataset.snippet === (state.snippet || 'curl')));
+    }
+    const policy = (state.workspace && state.workspace.retry_policy) || {};
+    setText('cb-timeout', policy.callback_timeout_ms ? duration(policy.callback_timeout_ms) : 'the time-out');
+    setText('exec-attempts', policy.max_attempts || 'the attempt limit');
+    setText('exec-retention', policy.idempotency_retention_ms ? duration(policy.idempotency_retention_ms) : 'its retention');
+    const cb = (state.overview && state.overview.callbacks) || {};
+    setText('cb-refused', cb.refused || 0);
+    setText('cb-duplicates', cb.duplicates || 0);
+    setText('cb-unmatched', cb.unmatched || 0);
+  }
+
+  function wireIntegrate() {
+    for (const b of document.querySelectorAll('[data-snippet]')) {
+      b.addEventListener('click', () => {
+        state.snippet = b.dataset.snippet;
+        renderIntegrate();
+      });
+    }
+    $('int-copy').addEventListener('click', () => copyFrom($('int-snippet'), 'snippet'));
+    renderIntegrate();
   }
 
   /* ---- start ---------------------------------------------------------------- */
@@ -1253,6 +1329,7 @@
     wireInstruction();
     wireCreate();
     wireWebhooks();
+    wireIntegrate();
     renderSelected();
     const key = loadKey();
     if (key) {
