@@ -10,6 +10,8 @@ export interface PaymentIntent {
   provider: string;
   reference: string | null;
   description: string | null;
+  /** Your own keys and values as given at creation (keys in byte order); {} when none. */
+  metadata: Record<string, string>;
   customer: { name: string | null; phone_number: string };
   agent_policy: AgentPolicy;
   provider_action: { type: string; state: string; checkout_request_id: string | null; [k: string]: unknown };
@@ -156,6 +158,8 @@ export interface CreateParams {
   agentPolicy?: AgentPolicy;
   draft?: boolean;
   provider?: string;
+  /** At most 50 keys of up to 40 characters, values of up to 500; an empty value is left out. */
+  metadata?: Record<string, string>;
 }
 
 export interface RouterResponse {

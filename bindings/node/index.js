@@ -72,6 +72,20 @@ function makeStorage(storage) {
  * Client.remote()). A storage that has (or, like DictStorage, records)
  * the workspace's mode refuses the other one: `workspace_mode_mismatch`.
  */
+// The metadata object as the JSON text the C library takes. Types are
+// checked here (JSON.stringify would write a number or drop an undefined);
+// the limits are the library's to enforce.
+function metadataText(metadata) {
+  if (metadata === undefined || metadata === null) return null;
+  if (typeof metadata !== 'object' || Array.isArray(metadata)) {
+    throw wrongType('metadata', 'an object of string values', metadata);
+  }
+  for (const [k, v] of Object.entries(metadata)) {
+    if (typeof v !== 'string') throw wrongType(`metadata.${k}`, 'a string', v);
+  }
+  return JSON.stringify(metadata);
+}
+
 class Client {
   constructor({ storage = 'memory', secretKey = null, mode = 'sandbox', callbackTimeoutMs = 0,
     maxAttempts = 0, idempotencyRetentionMs = 0, amountMax = 0, webhookTransport = null } = {}) {
@@ -254,13 +268,17 @@ class Client {
    * Creates a payment intent and (unless draft) sends the STK push.
    * `params`: {amount, currency = 'KES', phoneNumber | customer: {name,
    * phone_number}, customerName, reference, description, agentPolicy,
-   * draft, provider}. The same idempotencyKey with the same parameters
+   * draft, provider, metadata}. `metadata`: your own string keys and
+   * values (at most 50 keys of up to 40 characters, values of up to 500),
+   * stored, returned and echoed in every event and webhook; an empty value
+   * is left out. The same idempotencyKey with the same parameters
    * returns the first result again (`.replayed` is true).
    */
   create(params, { idempotencyKey } = {}) {
     if (params === null || typeof params !== 'object') throw wrongType('params', 'an object', params);
     let { amount, currency = 'KES', phoneNumber = null, customerName = null, reference = null,
-      description = null, agentPolicy = 'operator_review', draft = false, provider = null, customer } = params;
+      description = null, agentPolicy = 'operator_review', draft = false, provider = null, customer,
+      metadata = null } = params;
     if (customer !== undefined && customer !== null) {
       if (typeof customer !== 'object') throw wrongType('customer', 'an object', customer);
       for (const k of Object.keys(customer)) {
@@ -279,6 +297,7 @@ class Client {
     p.customer_name = cstr(customerName, 'customer.name');
     p.reference = cstr(reference, 'reference');
     p.description = cstr(description, 'description');
+    p.metadata = cstr(metadataText(metadata), 'metadata');
     if (typeof agentPolicy !== 'string') throw wrongType('agentPolicy', 'a string', agentPolicy);
     if (!(agentPolicy in AGENT_POLICIES)) throw invalid('agent_policy', `agent_policy must be one of ${Object.keys(AGENT_POLICIES).join(', ')}`);
     p.agent_policy = AGENT_POLICIES[agentPolicy];

@@ -96,11 +96,22 @@ typedef struct constra_intent_params {
     int agent_policy;
     /** Non-zero: create a `draft` that calls no rail until confirmed. */
     int draft;
+    /** Optional (0.2): the merchant's own data as a JSON object of string
+     *  keys to string values, e.g. {"order_id":"7429","till":"3"}: at most
+     *  50 keys of 1 to 40 characters (no '[' or ']'), values of at most 500
+     *  characters, valid UTF-8 (Stripe's limits). A key with an empty value
+     *  is left out (it still counts towards the 50). Stored, returned in
+     *  the intent's JSON ("metadata",
+     *  keys in byte order) and in every event and webhook payload; never
+     *  searched, never acted on. Part of the request an idempotency key
+     *  stands for. Anything else: CONSTRA_E_INVALID_ARGUMENT,
+     *  parameter_invalid, param "metadata" or "metadata.<key>". */
+    const char *metadata;
     /* New fields are appended here. */
 } constra_intent_params;
 
 #define CONSTRA_INTENT_PARAMS_INIT { sizeof(constra_intent_params), 0, NULL, NULL, NULL, NULL, \
-    NULL, NULL, 0, 0 }
+    NULL, NULL, 0, 0, NULL }
 
 /** Run-time initialiser (FFI): zero-fills, sets struct_size. */
 CONSTRA_API int constra_intent_params_init(constra_intent_params *params, size_t struct_size);
@@ -243,6 +254,12 @@ CONSTRA_API int constra_intent_replayed(const constra_intent *intent);
 /** The intent as the REST API returns it (doc/DESIGN.md section 11); valid
  *  until the snapshot is freed. *len (may be NULL) gets its length. */
 CONSTRA_API const char *constra_intent_json(const constra_intent *intent, size_t *len);
+/** The intent's metadata as a JSON object ("{}" when it has none; keys in
+ *  byte order), valid until the snapshot is freed; *len (may be NULL) gets
+ *  its length. From a remote server: what it sent, when that is an object
+ *  of strings within the limits; otherwise "{}" (its own JSON still has
+ *  it, constra_intent_json()). Thread-safe on a snapshot no one frees. */
+CONSTRA_API const char *constra_intent_metadata_json(const constra_intent *intent, size_t *len);
 
 /* ---- lists ------------------------------------------------------------ */
 

@@ -114,6 +114,7 @@ int constra__api_overview(constra__api_ctx *c)
     is.scratch->platform = h->platform;
     constra_storage_query q = {sizeof(q), NULL, NULL, 0, 0, NULL, SCAN_LIMIT};
     int rc = h->storage.list_intents(h->storage.user_data, &q, intent_row, &is);
+    constra__model_release(is.scratch);
     constra__free(&h->platform, is.scratch);
     if (rc != CONSTRA_OK) {
         return storage_reply(c, rc);

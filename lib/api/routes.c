@@ -99,6 +99,7 @@ typedef struct create_text {
     char reference[CONSTRA__REFERENCE_MAX + 1];
     char description[CONSTRA__DESCRIPTION_MAX + 1];
     char policy[24];
+    char *metadata; /* canonical text, allocated; freed by the caller */
 } create_text;
 
 static int read_create(constra__api_ctx *c, constra__jr *jr, constra_intent_params *p,
@@ -174,6 +175,17 @@ static int read_create(constra__api_ctx *c, constra__jr *jr, constra_intent_para
         }
         p->draft = cJSON_IsTrue(draft) ? 1 : 0;
     }
+    const cJSON *metadata = NULL;
+    if ((rc = constra__jr_member(jr, root, "", "metadata", &metadata, path, sizeof(path))) !=
+        CONSTRA_OK) {
+        return rc;
+    }
+    size_t len = 0;
+    if ((rc = constra__metadata_from_tree(metadata, &c->h->platform, &t->metadata, &len, e)) !=
+        CONSTRA_OK) {
+        return rc;
+    }
+    p->metadata = t->metadata;
     return CONSTRA_OK;
 }
 
@@ -181,7 +193,7 @@ int constra__api_create(constra__api_ctx *c)
 {
     static const char *const fields[] = {"amount", "currency", "provider", "customer",
                                          "reference", "description", "agent_policy", "draft",
-                                         NULL};
+                                         "metadata", NULL};
     char key[IDEM_KEY_MAX + 1];
     int replied = 0;
     int rc = read_key(c, key, 1, &replied);
@@ -200,11 +212,13 @@ int constra__api_create(constra__api_ctx *c)
     rc = read_create(c, &jr, &p, &t, &e);
     constra__jr_free(&jr);
     if (rc != CONSTRA_OK) {
+        constra__free(&c->h->platform, t.metadata);
         return constra__api_body_error(c, &e);
     }
     constra_intent *in = NULL;
     constra_error detail = CONSTRA_ERROR_INIT;
     rc = constra_intent_create(c->h, &p, key, &in, &detail);
+    constra__free(&c->h->platform, t.metadata);
     if (rc != CONSTRA_OK) {
         return constra__api_engine_error(c, rc, &detail, create_params);
     }

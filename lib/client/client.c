@@ -256,6 +256,14 @@ static int remote_create(constra_t *h, const constra_intent_params *params, cons
         return constra__fail(e, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid", "agent_policy",
                              "agent_policy must be operator_review, auto_retry or none");
     }
+    /* Checked and canonicalised here as a local engine would: the server
+     * gets the same bytes whatever order the caller wrote the keys in. */
+    char *metadata = NULL;
+    size_t metadata_len = 0;
+    if ((rc = constra__metadata_from_text(p.metadata, &h->platform, &metadata, &metadata_len,
+                                          e)) != CONSTRA_OK) {
+        return rc;
+    }
     static const char *const policy[] = {"operator_review", "auto_retry", "none"};
     constra__sbuf b;
     constra__sbuf_init(&b, &h->platform);
@@ -293,6 +301,11 @@ static int remote_create(constra_t *h, const constra_intent_params *params, cons
     if (p.draft) {
         constra__sbuf_json_key(&b, "draft", 0);
         constra__sbuf_puts(&b, "true");
+    }
+    if (metadata != NULL) {
+        constra__sbuf_json_key(&b, "metadata", 0);
+        constra__sbuf_append(&b, metadata, metadata_len);
+        constra__free(&h->platform, metadata);
     }
     constra__sbuf_puts(&b, "}");
     size_t body_len = 0;

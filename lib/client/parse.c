@@ -407,6 +407,16 @@ static int read_intent(constra_t *h, constra__jr *jr, const cJSON *obj, struct c
     if (in->max_attempts < n) {
         in->max_attempts = n;
     }
+    /* Tolerant: metadata the library would not accept from a caller (a
+     * newer server's limits, non-string values) is not an error; the
+     * accessor then shows none and the server's JSON keeps it. */
+    constra_error me = CONSTRA_ERROR_INIT;
+    constra__model_release(in);
+    if (constra__metadata_from_tree(cJSON_GetObjectItemCaseSensitive(obj, "metadata"),
+                                    &in->platform, &in->metadata, &in->metadata_len,
+                                    &me) == CONSTRA_E_NOMEM) {
+        return constra__fail(jr->err, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
+    }
     return CONSTRA_OK;
 }
 

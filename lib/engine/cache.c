@@ -40,12 +40,12 @@ int constra__cache_get(constra_t *h, const char *id, int64_t version, struct con
     const struct constra__cache_slot *s = find(h, id, version);
     if (s != NULL) {
         old_json = in->json;
-        constra__model_copy(in, &s->model);
+        /* Out of memory for the metadata: a miss, the caller parses. */
+        hit = constra__model_copy(in, &s->model) == CONSTRA_OK;
         in->platform = keep;
         in->json = NULL;
         in->json_len = 0;
         in->replayed = 0;
-        hit = 1;
     }
     constra__unlock(&h->platform, h->mutex);
     if (old_json != NULL) {
@@ -81,11 +81,11 @@ void constra__cache_put(constra_t *h, const struct constra_intent *in, const cha
     }
     if (h->cache != NULL) {
         struct constra__cache_slot *s = &h->cache[slot_of(in->id)];
-        constra__model_copy(&s->model, in);
+        s->model.platform = h->platform; /* the slot's metadata is the handle's */
+        s->used = constra__model_copy(&s->model, in) == CONSTRA_OK;
         s->model.json = NULL;
         s->model.json_len = 0;
         s->model.replayed = 0;
-        s->used = 1;
         old = s->json;
         s->json = copy;
         s->json_len = copy ? json_len : 0;
@@ -101,6 +101,7 @@ void constra__cache_free(constra_t *h)
     if (h->cache != NULL) {
         for (size_t i = 0; i < CONSTRA__MODEL_CACHE_SLOTS; i++) {
             constra__free(&h->platform, h->cache[i].json);
+            constra__model_release(&h->cache[i].model);
         }
     }
     constra__free(&h->platform, h->cache);

@@ -46,6 +46,7 @@ void constra_intent_free(constra_intent *in)
         return;
     }
     constra_platform p = in->platform;
+    constra__model_release(in);
     constra__free(&p, in->json);
     constra__free(&p, in);
 }
@@ -164,6 +165,8 @@ static char *event_json(constra_t *h, const struct constra_intent *in, const cha
     constra__sbuf_json_str(&b, in->currency);
     constra__sbuf_json_key(&b, "provider", 0);
     constra__sbuf_json_str(&b, in->provider);
+    constra__sbuf_json_key(&b, "metadata", 0);
+    constra__metadata_write(&b, in);
     /* The attempt the event is about: the one a result was for, else the
      * current one. */
     const constra__attempt *a =
@@ -562,6 +565,10 @@ static int fill_params(constra_t *h, const constra_intent_params *p, struct cons
                         sizeof(in->reference), e)) ||
         (rc = copy_text(q.description, CONSTRA__DESCRIPTION_MAX, "description", in->description,
                         sizeof(in->description), e))) {
+        return rc;
+    }
+    if ((rc = constra__metadata_from_text(q.metadata, &h->platform, &in->metadata,
+                                          &in->metadata_len, e)) != CONSTRA_OK) {
         return rc;
     }
     in->amount = q.amount;
@@ -1339,4 +1346,13 @@ const char *constra_intent_json(const constra_intent *in, size_t *len)
         *len = in && in->json ? in->json_len : 0;
     }
     return in && in->json ? in->json : "";
+}
+
+const char *constra_intent_metadata_json(const constra_intent *in, size_t *len)
+{
+    const char *m = in && in->metadata ? in->metadata : "{}";
+    if (len) {
+        *len = in && in->metadata ? in->metadata_len : 2;
+    }
+    return m;
 }

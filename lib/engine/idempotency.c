@@ -76,14 +76,27 @@ int constra__idem_fingerprint(const struct constra_intent *in, int draft, char o
     n = put_u64(n, (uint64_t)(unsigned)draft);
     *n++ = '|';
     *n = '\0';
+    /* Metadata (unbounded here) enters as the hex digest of its canonical
+     * text: an eighth field only when there is metadata, so the bytes of
+     * a request without it are those of version 1. */
+    char meta[65] = "";
+    uint8_t md[CONSTRA__SHA256_SIZE];
+    if (in->metadata != NULL) {
+        if (constra__hmac_sha256((const uint8_t *)key, sizeof(key) - 1, in->metadata,
+                                 in->metadata_len, md) != CONSTRA_OK) {
+            return -1;
+        }
+        constra__hex_encode(md, sizeof(md), meta, sizeof(meta));
+    }
     const char *fields[] = {num, in->currency, in->provider, in->phone, in->customer_name,
-                            in->reference, in->description};
+                            in->reference, in->description, meta};
+    size_t nfields = in->metadata != NULL ? 8 : 7;
     /* Every field is bounded by its array in struct constra_intent. */
     char buf[sizeof(num) + sizeof(in->currency) + sizeof(in->provider) + sizeof(in->phone) +
              sizeof(in->customer_name) + sizeof(in->reference) + sizeof(in->description) +
-             7 * 21];
+             sizeof(meta) + 8 * 21];
     char *b = buf;
-    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+    for (size_t i = 0; i < nfields; i++) {
         size_t len = strlen(fields[i]);
         b = put_u64(b, len);
         *b++ = ':';

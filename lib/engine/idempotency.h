@@ -19,7 +19,9 @@ int constra__idem_check_key(const char *key, constra_error *e);
 /* The request's fingerprint: HMAC-SHA256 under a fixed, versioned key of
  * its canonical form after normalisation (amount, agent policy, draft,
  * then currency, provider, phone, customer name, reference and
- * description, each prefixed by its length), as 64 lower-case hex digits
+ * description, each prefixed by its length; with metadata, an eighth
+ * field: the hex HMAC-SHA256 under the same key of its canonical text),
+ * as 64 lower-case hex digits
  * and a NUL in `out`. Byte-stable across versions: a stored key is
  * compared with it. Returns 0, or -1 when the HMAC backend fails. */
 int constra__idem_fingerprint(const struct constra_intent *in, int draft, char out[65]);

@@ -35,7 +35,7 @@ int constra__attempt_state_from_name(const char *name)
     return 0;
 }
 
-void constra__model_copy(struct constra_intent *dst, const struct constra_intent *src)
+int constra__model_copy(struct constra_intent *dst, const struct constra_intent *src)
 {
     const size_t head = offsetof(struct constra_intent, attempts);
     const size_t tail = offsetof(struct constra_intent, result_code);
@@ -43,9 +43,25 @@ void constra__model_copy(struct constra_intent *dst, const struct constra_intent
     if (n < 0 || n > CONSTRA__ATTEMPTS_MAX) {
         n = CONSTRA__ATTEMPTS_MAX; /* cannot happen; copy all rather than misread */
     }
+    constra_platform own = dst->platform;
+    char *metadata = NULL;
+    if (src->metadata != NULL) {
+        metadata = own.malloc_fn ? own.malloc_fn(own.user_data, src->metadata_len + 1) : NULL;
+        if (metadata == NULL) {
+            constra__model_release(dst);
+            constra__model_clear(dst);
+            dst->platform = own;
+            return CONSTRA_E_NOMEM;
+        }
+        memcpy(metadata, src->metadata, src->metadata_len + 1);
+    }
+    constra__model_release(dst);
     memcpy(dst, src, head);
     memcpy(dst->attempts, src->attempts, (size_t)n * sizeof(src->attempts[0]));
     memcpy((char *)dst + tail, (const char *)src + tail, sizeof(*src) - tail);
+    dst->platform = own;
+    dst->metadata = metadata;
+    return CONSTRA_OK;
 }
 
 void constra__model_clear(struct constra_intent *in)
@@ -54,6 +70,15 @@ void constra__model_clear(struct constra_intent *in)
     const size_t tail = offsetof(struct constra_intent, result_code);
     memset(in, 0, head);
     memset((char *)in + tail, 0, sizeof(*in) - tail);
+}
+
+void constra__model_release(struct constra_intent *in)
+{
+    if (in->metadata != NULL && in->platform.free_fn != NULL) {
+        in->platform.free_fn(in->platform.user_data, in->metadata);
+    }
+    in->metadata = NULL;
+    in->metadata_len = 0;
 }
 
 constra__attempt *constra__model_current(struct constra_intent *in)
@@ -157,6 +182,8 @@ static void write_public(constra__sbuf *b, const struct constra_intent *in)
     str_or_null(b, in->reference);
     constra__sbuf_json_key(b, "description", 0);
     str_or_null(b, in->description);
+    constra__sbuf_json_key(b, "metadata", 0);
+    constra__metadata_write(b, in);
     constra__sbuf_json_key(b, "customer", 0);
     constra__sbuf_puts(b, "{");
     constra__sbuf_json_key(b, "name", 1);
@@ -523,9 +550,17 @@ int constra__model_parse(struct constra_intent *in, const char *doc, size_t len)
     if (in->json != NULL) {
         keep.free_fn(keep.user_data, in->json); /* a previous read's snapshot text */
     }
+    constra__model_release(in);
     constra__model_clear(in);
     in->platform = keep;
     int rc = parse_tree(in, root) == 0 ? CONSTRA_OK : CONSTRA_E_STORAGE;
+    if (rc == CONSTRA_OK) {
+        /* Absent in documents written before metadata existed. */
+        constra_error e = CONSTRA_ERROR_INIT;
+        rc = constra__metadata_from_tree(cJSON_GetObjectItemCaseSensitive(root, "metadata"),
+                                         &in->platform, &in->metadata, &in->metadata_len, &e);
+        rc = rc == CONSTRA_E_NOMEM ? rc : rc != CONSTRA_OK ? CONSTRA_E_STORAGE : CONSTRA_OK;
+    }
     cJSON_Delete(root);
     return rc;
 }

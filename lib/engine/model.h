@@ -14,6 +14,7 @@
 #include "constra/intent.h"
 #include "constra/platform.h"
 #include "constra/rail.h"
+#include "util/sbuf.h"
 
 /* Upper bound of max_attempts: the attempts live in a fixed array. */
 #define CONSTRA__ATTEMPTS_MAX 10
@@ -21,6 +22,12 @@
 #define CONSTRA__NAME_MAX 100
 #define CONSTRA__REFERENCE_MAX 64
 #define CONSTRA__DESCRIPTION_MAX 255
+/* Metadata limits (metadata.c): Stripe's. */
+#define CONSTRA__METADATA_KEYS_MAX 50
+#define CONSTRA__METADATA_KEY_MAX 40
+#define CONSTRA__METADATA_VALUE_MAX 500
+/* Longest metadata text accepted from a caller (any escaping included). */
+#define CONSTRA__METADATA_TEXT_MAX (64 * 1024)
 #define CONSTRA__NOTE_MAX 511
 /* Distinct M-Pesa receipts one intent can hold: every payment made for
  * it, a double payment included, stays on the intent. */
@@ -66,6 +73,11 @@ struct constra_intent {
     char phone[16];
     char reference[CONSTRA__REFERENCE_MAX + 1];
     char description[CONSTRA__DESCRIPTION_MAX + 1];
+    /* The canonical metadata object (metadata.c), NUL-terminated, owned
+     * through `platform`; NULL when the intent has none (most do: it is
+     * not inline so that an intent stays small). */
+    char *metadata;
+    size_t metadata_len;
     int agent_policy;
     int max_attempts;
     int64_t created_at_ms;
@@ -105,8 +117,27 @@ struct constra_intent {
  * the unused attempts (attempts[attempt_count..] are never read: a new
  * attempt is cleared before use), which made whole-struct memcpy and
  * calloc a tenth of a lifecycle. */
-void constra__model_copy(struct constra_intent *dst, const struct constra_intent *src);
+/* dst (initialised: cleared once, or a previous copy) becomes src,
+ * metadata duplicated through dst's allocator. CONSTRA_OK or
+ * CONSTRA_E_NOMEM (dst is then cleared: no metadata, no id). */
+int constra__model_copy(struct constra_intent *dst, const struct constra_intent *src);
+/* Zeroes raw memory into an empty intent (owns nothing). */
 void constra__model_clear(struct constra_intent *in);
+/* Frees what the intent owns besides its snapshot JSON (its metadata). */
+void constra__model_release(struct constra_intent *in);
+
+/* Metadata (metadata.c): checks an object (a cJSON tree or JSON text,
+ * NULL or JSON null: none) against the limits and gives its canonical
+ * text in *out (allocated through `platform`; NULL when empty).
+ * CONSTRA_E_INVALID_ARGUMENT (parameter_invalid, param "metadata" or
+ * "metadata.<key>") or CONSTRA_E_NOMEM. */
+struct cJSON;
+int constra__metadata_from_tree(const struct cJSON *obj, const constra_platform *platform,
+                                char **out, size_t *out_len, constra_error *e);
+int constra__metadata_from_text(const char *text, const constra_platform *platform, char **out,
+                                size_t *out_len, constra_error *e);
+/* Appends the intent's metadata object ("{}" when it has none). */
+void constra__metadata_write(constra__sbuf *b, const struct constra_intent *in);
 
 /* The current (latest) attempt, or NULL when none. */
 constra__attempt *constra__model_current(struct constra_intent *in);

@@ -540,6 +540,14 @@ async function main() {
       const code = out.trim().split('\n').pop();
       assert(code === '201' || code === '200', `the curl snippet answered ${code}: ${out.slice(0, 300)}`);
       assert(/"id":"pi_/.test(out), `the curl snippet's answer is an intent: ${out.slice(0, 300)}`);
+      /* Its metadata shows in the detail view, as text. */
+      const made = JSON.parse(out.trim().split('\n').slice(0, -1).join('\n'));
+      assert(made.metadata && made.metadata.order_id === '7429', `metadata in the answer: ${out.slice(0, 300)}`);
+      const madeRow = page.locator(`${tid('intent-row')}[data-id="${made.id}"]`);
+      await madeRow.first().waitFor({ state: 'visible', timeout: WAIT_MS });
+      await madeRow.first().click();
+      await waitText(page, 'selected-id', made.id);
+      await waitText(page, 'selected-metadata', 'order_id: 7429');
       await waitText(page, 'exec-attempts', /^3$/);
       await waitText(page, 'cb-timeout', /\d+ (minute|minutes|hour|hours|s)/);
       await waitText(page, 'exec-retention', /\d+ (hour|hours|minute|minutes|day|days)/);

@@ -5,8 +5,9 @@
  * Python from the canonical form idempotency.h documents (HMAC-SHA256
  * under "constra idempotency fingerprint v1" of
  * "<len>:v1|<amount>|<policy>|<draft>|" then "<len>:<field>" for
- * currency, provider, phone, customer name, reference, description),
- * not from the C code. */
+ * currency, provider, phone, customer name, reference, description;
+ * with metadata an eighth, "<len>:<hex HMAC-SHA256 under the same key of
+ * the canonical metadata text>"), not from the C code. */
 #include "../unit/testutil.h"
 
 #include <string.h>
@@ -50,6 +51,22 @@ static void test_pinned_bytes(void **state)
     expect(&in, 0, "b90530a1d9113d67598f3942798e478e903f0e79fe41e28b9944ea0603fba82d");
 }
 
+/* Metadata adds an eighth field; none keeps the version-1 bytes above. */
+static void test_metadata_field(void **state)
+{
+    (void)state;
+    struct constra_intent in;
+    fill(&in, 1250, CONSTRA_AGENT_OPERATOR_REVIEW, "254712345678", "Wanjir\xc5\xa9",
+         "order-7429", "Two loaves");
+    char meta[] = "{\"order_id\":\"7429\",\"till\":\"A\xc3\xa9\"}";
+    in.metadata = meta;
+    in.metadata_len = strlen(meta);
+    expect(&in, 0, "409f26b76dba64881997be61844e4f7c7437bb434d659b729bf7479e6c64fbe0");
+    in.metadata = NULL;
+    in.metadata_len = 0;
+    expect(&in, 0, "31c55d6c1d581af1dca2d9067dabfd8f49348a15bd8519161dfd49ea5c5c377d");
+}
+
 /* Moving a character from one field to the next changes the digest: the
  * length prefixes keep field boundaries from being forged. */
 static void test_boundaries_count(void **state)
@@ -87,6 +104,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pinned_bytes),
+        cmocka_unit_test(test_metadata_field),
         cmocka_unit_test(test_boundaries_count),
         cmocka_unit_test(test_key_rules),
     };

@@ -181,6 +181,41 @@ def run(label, db_args):
          f"{label}: the replay re-sent the same delivery id and body, signed afresh",
          [h.get("constra-delivery-id") for h, _, _ in again])
 
+    # ---- metadata: returned by the create and echoed in every webhook -----------------
+    meta = {"till": "A\u00e9", "order_id": "7429", "empty": ""}
+    canonical = {"order_id": "7429", "till": "A\u00e9"}
+    st, _, body = srv.create("wh-meta", dict(SEED_BODY, metadata=meta))
+    created = json.loads(body)
+    t.ok(st == 201 and created.get("metadata") == canonical and
+         list(created["metadata"]) == ["order_id", "till"],
+         f"{label}: create with metadata -> 201 with it (keys in order, empty left out)", body)
+    st2, _, body2 = srv.create("wh-meta", dict(SEED_BODY, metadata=dict(reversed(meta.items()))))
+    t.ok(st2 == 201 and json.loads(body2).get("id") == created.get("id"),
+         f"{label}: the same metadata in another order replays the create", (st2, body2))
+    st3, _, body3 = srv.create("wh-meta", dict(SEED_BODY, metadata={"order_id": "7430"}))
+    t.ok(st3 == 409 and error_code(body3) == "idempotency_key_reused",
+         f"{label}: other metadata under the same key -> 409", (st3, body3))
+    for bad, param in (({"k": 1}, "metadata.k"), ({"k" * 41: "v"}, "metadata"),
+                       ({"k": "v" * 501}, "metadata.k"), (["k"], "metadata"),
+                       ({f"k{i}": "v" for i in range(51)}, "metadata")):
+        st4, _, body4 = srv.create("wh-meta-bad", dict(SEED_BODY, metadata=bad))
+        err = json.loads(body4).get("error", {})
+        t.ok(st4 == 400 and err.get("code") == "parameter_invalid" and err.get("param") == param,
+             f"{label}: bad metadata {str(bad)[:30]} -> 400 param {param}", body4)
+    post(f"/v1/payment-intents/{created.get('id')}/simulate-callback", {"result_code": 0})
+    got = rx.wait(lambda g: any(json.loads(b).get("type") == "payment_intent.succeeded" and
+                                json.loads(b).get("data", {}).get("payment_intent_id") ==
+                                created.get("id") for _, b, _ in g))
+    mine = [json.loads(b) for _, b, _ in got
+            if json.loads(b).get("data", {}).get("payment_intent_id") == created.get("id")]
+    t.ok({e["type"] for e in mine} >= {"payment_intent.created", "payment_intent.succeeded"} and
+         all(e["data"].get("metadata") == canonical for e in mine),
+         f"{label}: every webhook of that intent carries its metadata",
+         [(e["type"], e["data"].get("metadata")) for e in mine])
+    st, _, body = srv.request("GET", f"/v1/payment-intents/{created.get('id')}", srv.auth())
+    t.ok(st == 200 and json.loads(body).get("metadata") == canonical,
+         f"{label}: GET returns the metadata", body)
+
     # A test event, to this endpoint only.
     rx2 = Receiver()
     st, _, body = post("/v1/webhook-endpoints", {"url": rx2.url,

@@ -60,7 +60,7 @@ const WebhookEndpointParamsT = koffi.struct('constra_webhook_endpoint_params', {
 const IntentParamsT = koffi.struct('constra_intent_params', {
   struct_size: 'size_t', amount: 'int64_t', currency: 'const char *', provider: 'const char *',
   phone_number: 'const char *', customer_name: 'const char *', reference: 'const char *',
-  description: 'const char *', agent_policy: 'int', draft: 'int',
+  description: 'const char *', agent_policy: 'int', draft: 'int', metadata: 'const char *',
 });
 const ListParamsT = koffi.struct('constra_intent_list_params', {
   struct_size: 'size_t', status: 'int', reference: 'const char *', created_from_ms: 'int64_t',

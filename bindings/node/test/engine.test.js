@@ -180,3 +180,62 @@ test('bad configuration leaves nothing behind', () => {
   assert.throws(() => new Client({ storage: {} }), (e) => e.param === 'storage');
   assert.throws(() => new Client({ storage: 42 }), (e) => e.param === 'storage');
 });
+
+// Metadata: canonical (keys in order, empty values left out), returned by
+// create and get, in every event, part of the idempotency request; wrong
+// types refused by the binding, bad values by the library, nothing stored.
+function metadataChecks(c, prefix) {
+  const meta = { till: 'A\u00e9', order_id: '7429', empty: '' };
+  const stored = { order_id: '7429', till: 'A\u00e9' };
+  const pi = createSeed(c, { metadata: meta }, `${prefix}-meta`);
+  assert.deepEqual(pi.metadata, stored);
+  assert.deepEqual(Object.keys(pi.metadata), ['order_id', 'till']);
+  const again = createSeed(c, { metadata: { empty: '', order_id: '7429', till: 'A\u00e9' } }, `${prefix}-meta`);
+  assert.equal(again.id, pi.id);
+  assert.equal(again.replayed, true);
+  assert.throws(() => createSeed(c, { metadata: { order_id: '7430' } }, `${prefix}-meta`),
+    (e) => e instanceof ConstraError && e.code === 'idempotency_key_reused');
+  assert.deepEqual(c.get(pi.id).metadata, stored);
+  const events = c.events(pi.id).data;
+  assert.ok(events.length > 0);
+  for (const ev of events) assert.deepEqual(ev.data.metadata, stored, ev.type);
+  assert.deepEqual(createSeed(c, {}, `${prefix}-plain`).metadata, {});
+  for (const [bad, param] of [[['k'], 'metadata'], ['k=v', 'metadata'], [{ k: 1 }, 'metadata.k'],
+    [{ k: null }, 'metadata.k']]) {
+    assert.throws(() => createSeed(c, { metadata: bad }, `${prefix}-bad`),
+      (e) => e instanceof ConstraError && e.param === param, JSON.stringify(bad));
+  }
+  const many = {};
+  for (let i = 0; i < 51; i++) many[`k${i}`] = 'v';
+  for (const [bad, param] of [[{ ['k'.repeat(41)]: 'v' }, 'metadata'], [{ k: 'v'.repeat(501) }, 'metadata.k'],
+    [many, 'metadata'], [{ 'a[0]': 'v' }, 'metadata.a[0]'], [{ k: 'a\0b' }, 'metadata'],
+    [{ k: '\ud800' }, 'metadata']]) {
+    assert.throws(() => createSeed(c, { metadata: bad }, `${prefix}-bad`),
+      (e) => e instanceof ConstraError && e.code === 'parameter_invalid' && e.param === param,
+      JSON.stringify(bad).slice(0, 40));
+  }
+  const fresh = createSeed(c, { metadata: { k: 'v' } }, `${prefix}-bad`);
+  assert.equal(fresh.replayed, false);
+  return fresh;
+}
+
+test('metadata on memory', () => {
+  const c = new Client();
+  try { metadataChecks(c, 'mem'); } finally { c.close(); }
+});
+
+test('metadata on SQLite survives a restart', (t) => {
+  if (!featureEnabled('sqlite')) { t.skip('no sqlite in this build'); return; }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'constra-meta-'));
+  const db = path.join(dir, 'meta.db');
+  try {
+    let c = new Client({ storage: 'sqlite:' + db });
+    let pi;
+    try { pi = metadataChecks(c, 'sql'); } finally { c.close(); }
+    c = new Client({ storage: 'sqlite:' + db });
+    try {
+      assert.deepEqual(c.get(pi.id).metadata, { k: 'v' });
+      for (const ev of c.events(pi.id).data) assert.deepEqual(ev.data.metadata, { k: 'v' });
+    } finally { c.close(); }
+  } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+});

@@ -53,7 +53,8 @@ class IntentParams(Structure):
     _fields_ = [("struct_size", c_size_t), ("amount", c_int64), ("currency", c_char_p),
                 ("provider", c_char_p), ("phone_number", c_char_p),
                 ("customer_name", c_char_p), ("reference", c_char_p),
-                ("description", c_char_p), ("agent_policy", c_int), ("draft", c_int)]
+                ("description", c_char_p), ("agent_policy", c_int), ("draft", c_int),
+                ("metadata", c_char_p)]
 
 
 class ListParams(Structure):

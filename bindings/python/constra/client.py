@@ -56,6 +56,22 @@ def _id(value: object) -> bytes:
     return raw
 
 
+def _metadata_text(metadata: Optional[Mapping[str, str]]) -> Optional[str]:
+    """The metadata mapping as the JSON object the C library takes. Types
+    are checked here (json.dumps would turn a key 1 into "1" and a value 1
+    into a number); the limits are the library's to enforce."""
+    if metadata is None:
+        return None
+    if not isinstance(metadata, Mapping):
+        raise wrong_type("metadata", "a mapping of str to str", metadata)
+    for key, value in metadata.items():
+        if not isinstance(key, str):
+            raise wrong_type("metadata", "a mapping with str keys", key)
+        if not isinstance(value, str):
+            raise wrong_type("metadata." + key, "a str", value)
+    return json.dumps(dict(metadata), ensure_ascii=False, separators=(",", ":"))
+
+
 class Client:
     """A libconstra handle: the payment-intent engine in this process.
 
@@ -355,8 +371,13 @@ class Client:
                customer_name: Optional[str] = None, reference: Optional[str] = None,
                description: Optional[str] = None, agent_policy: str = "operator_review",
                draft: bool = False, provider: Optional[str] = None,
-               customer: Optional[Mapping[str, Optional[str]]] = None) -> Intent:
+               customer: Optional[Mapping[str, Optional[str]]] = None,
+               metadata: Optional[Mapping[str, str]] = None) -> Intent:
         """Creates a payment intent and (unless ``draft``) sends the STK push.
+
+        ``metadata``: your own string keys and values (at most 50 keys of
+        up to 40 characters, values of up to 500), stored, returned and
+        echoed in every event and webhook; an empty value is left out.
 
         ``customer`` may give ``{"name": ..., "phone_number": ...}`` as the
         REST body does, instead of ``customer_name``/``phone_number``. The
@@ -381,6 +402,7 @@ class Client:
             "customer_name": cstr(customer_name, "customer.name"),
             "reference": cstr(reference, "reference"),
             "description": cstr(description, "description"),
+            "metadata": cstr(_metadata_text(metadata), "metadata"),
         }
         for name, raw in keep.items():
             setattr(p, name, raw)

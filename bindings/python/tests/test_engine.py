@@ -7,7 +7,7 @@ import unittest
 
 import constra
 from constra import Client, ConstraError
-from helpers import SECRET, SEED, SEED_KEY, create_seed
+from helpers import SECRET, SEED, SEED_KEY, check_metadata, create_seed
 
 
 class SeedFlow(unittest.TestCase):
@@ -105,6 +105,24 @@ class SeedFlow(unittest.TestCase):
             unauth = c.request("GET", "/v1/payment-intents")
             self.assertEqual(unauth.status, 401)
             self.assertEqual(unauth.json()["error"]["code"], "authentication_required")
+
+
+class Metadata(unittest.TestCase):
+    def test_memory(self):
+        with Client() as c:
+            check_metadata(self, c, "mem")
+
+    def test_sqlite_survives_a_restart(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "meta.db")
+            with Client(storage="sqlite:" + path) as c:
+                check_metadata(self, c, "sql")
+                pi = create_seed(c, key="sql-restart", metadata={"k": "v\u00e9"})
+            with Client(storage="sqlite:" + path) as c:
+                self.assertEqual(c.get(pi["id"])["metadata"], pi["metadata"])
+                events = c.events(pi["id"])["data"]
+                self.assertTrue(events)
+                self.assertTrue(all(e["data"]["metadata"] == pi["metadata"] for e in events))
 
 
 class Actions(unittest.TestCase):

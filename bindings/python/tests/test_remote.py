@@ -12,7 +12,7 @@ from unittest import mock
 
 import constra
 from constra import Client, transport as T
-from helpers import SECRET, SEED_KEY, create_seed
+from helpers import SECRET, SEED_KEY, check_metadata, create_seed
 
 BASE = "http://constra.test/v1"
 WRONG_KEY = "cs_test_not_the_right_key_42"
@@ -265,6 +265,10 @@ class RemoteOverCurlToConstraServe(unittest.TestCase):
         with Client.remote(self.url, self.KEY) as remote:
             got = seed_flow(remote)
         self.assertEqual(got, expected)
+
+    def test_metadata_round_trip(self):
+        with Client.remote(self.url, self.KEY) as remote:
+            check_metadata(self, remote, "serve")
 
     def test_errors_from_the_server(self):
         with Client.remote(self.url, WRONG_KEY) as bad:

@@ -654,6 +654,8 @@
     const c = i.customer || {};
     setText('sel-customer', c.name ? `${c.name} · ${c.phone_number}` : c.phone_number);
     setText('sel-reference', [i.reference, i.description].filter(Boolean).join(' · '));
+    /* The merchant's own keys and values, as text (never markup). */
+    setText('sel-metadata', Object.entries(i.metadata || {}).map(([k, v]) => `${k}: ${v}`).join(' · '));
     setText('sel-next', i.next_action);
     setText('sel-checkout', i.provider_action && i.provider_action.checkout_request_id);
     setText('sel-receipt', i.receipt);
@@ -1241,7 +1243,8 @@
    * environment, as the remote clients do (constra_remote_config_from_env). */
   function snippet(lang, base) {
     const body = '{"amount": 1250, "currency": "KES", "customer": {"phone_number": "254708374149"}, ' +
-      '"reference": "order_7429", "description": "Solar home kit deposit"}';
+      '"reference": "order_7429", "description": "Solar home kit deposit", ' +
+      '"metadata": {"order_id": "7429"}}';
     switch (lang) {
       case 'python':
         return 'import os\nfrom constra import Client\n\n' +
@@ -1249,7 +1252,8 @@
           '# CONSTRA_SECRET_KEY: this workspace\'s key, from your secret store\n' +
           'client = Client.from_env()\n' +
           'pi = client.create(1250, idempotency_key="order_7429-1", phone_number="254708374149",\n' +
-          '                   reference="order_7429", description="Solar home kit deposit")\n' +
+          '                   reference="order_7429", description="Solar home kit deposit",\n' +
+          '                   metadata={"order_id": "7429"})\n' +
           'print(pi["id"], pi["status"])  # pending_user_action: the prompt is on the phone';
       case 'node':
         return "const { Client } = require('constra');\n\n" +
@@ -1257,7 +1261,7 @@
           "// CONSTRA_SECRET_KEY: this workspace's key, from your secret store\n" +
           'const client = Client.fromEnv();\n' +
           "const pi = await client.create({ amount: 1250, currency: 'KES', phoneNumber: '254708374149',\n" +
-          "  reference: 'order_7429' }, { idempotencyKey: 'order_7429-1' });\n" +
+          "  reference: 'order_7429', metadata: { order_id: '7429' } }, { idempotencyKey: 'order_7429-1' });\n" +
           'console.log(pi.id, pi.status);';
       case 'c':
         return `/* CONSTRA_API_BASE_URL=${base} and CONSTRA_SECRET_KEY in the environment */\n` +
@@ -1266,7 +1270,7 @@
           'constra_open_remote(&h, &cfg, &err);\n' +
           'constra_intent_params p = CONSTRA_INTENT_PARAMS_INIT;\n' +
           'p.amount = 1250; p.currency = "KES"; p.phone_number = "254708374149";\n' +
-          'p.reference = "order_7429";\n' +
+          'p.reference = "order_7429"; p.metadata = "{\\"order_id\\":\\"7429\\"}";\n' +
           'constra_intent_create(h, &p, "order_7429-1", &pi, &err);';
       default:
         return `curl -sS -X POST ${base}/payment-intents \\\n` +
