@@ -1,0 +1,37 @@
+/*
+ * Internal: what every shipped record store (record_store.h) shares, so
+ * that memory, SQLite and PostgreSQL refuse exactly the same requests and
+ * read one scan the same way.
+ */
+#ifndef CONSTRA_RECORD_INTERNAL_H
+#define CONSTRA_RECORD_INTERNAL_H
+
+#include <stddef.h>
+
+#include "constra/record_store.h"
+
+/* A kind or index name: 1 to CONSTRA_RECORD_NAME_MAX bytes of [a-z0-9_]. */
+int constra__record_name_valid(const char *name);
+
+/* An id, key value (empty allowed when `empty_ok`), stream or type:
+ * non-NULL, at most CONSTRA_RECORD_VALUE_MAX bytes. */
+int constra__record_text_valid(const char *text, int empty_ok);
+
+/* A scan request within the contract (kind, index, limit >= 1, a cursor
+ * that has both halves or neither). */
+int constra__record_scan_check(const constra_record_scan *scan, constra_error *err);
+
+/* The half-open byte range [lo, hi) a scan covers, from its from/to and
+ * prefix: lo NULL means unbounded below, hi NULL unbounded above; *empty
+ * is set when the range holds nothing. lo and hi point into the scan's
+ * strings or into `hi_buf` (the prefix's successor: the prefix with its
+ * trailing 0xFF bytes dropped and the last byte incremented). Byte order
+ * is memcmp with a prefix first: "a" < "a\x01" < "b". */
+void constra__record_scan_range(const constra_record_scan *scan, const char **lo,
+                                const char **hi, char hi_buf[CONSTRA_RECORD_VALUE_MAX + 1],
+                                int *empty);
+
+/* memcmp order of two NUL-terminated byte strings (unsigned bytes). */
+int constra__record_cmp(const char *a, const char *b);
+
+#endif /* CONSTRA_RECORD_INTERNAL_H */

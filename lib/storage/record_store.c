@@ -1,0 +1,206 @@
+/*
+ * The record store's vtable checks and the request rules every
+ * implementation applies before touching its data (record_store.h).
+ */
+#include <string.h>
+
+#include "constra/record_store.h"
+#include "storage/record_internal.h"
+#include "util/check.h"
+
+int constra_record_store_init(constra_record_store *store, size_t struct_size)
+{
+    static const constra_record_store init = CONSTRA_RECORD_STORE_INIT;
+    return constra__init_struct(store, struct_size, sizeof(init), sizeof(init), &init);
+}
+
+int constra_record_store_check(const constra_record_store *s, constra_error *err)
+{
+    int rc = constra__check_struct(s, sizeof(*s), sizeof(*s), "store", err);
+    if (rc != CONSTRA_OK) {
+        return rc;
+    }
+    const struct {
+        int present;
+        const char *name;
+    } required[] = {
+        {s->commit != NULL, "store.commit"}, {s->get != NULL, "store.get"},
+        {s->scan != NULL, "store.scan"},     {s->events != NULL, "store.events"},
+        {s->purge != NULL, "store.purge"},
+    };
+    for (size_t i = 0; i < CONSTRA__ARRAY_LEN(required); i++) {
+        if (!required[i].present) {
+            return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_missing",
+                                 required[i].name, "%s is required", required[i].name);
+        }
+    }
+    return CONSTRA_OK;
+}
+
+int constra__record_name_valid(const char *name)
+{
+    if (name == NULL || name[0] == '\0') {
+        return 0;
+    }
+    size_t n = 0;
+    for (const char *p = name; *p; p++, n++) {
+        char c = *p;
+        if (n == CONSTRA_RECORD_NAME_MAX ||
+            !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int constra__record_text_valid(const char *text, int empty_ok)
+{
+    if (text == NULL) {
+        return 0;
+    }
+    size_t n = 0; /* strnlen is POSIX, not C11 */
+    while (n <= CONSTRA_RECORD_VALUE_MAX && text[n] != '\0') {
+        n++;
+    }
+    return n <= CONSTRA_RECORD_VALUE_MAX && (empty_ok || n > 0);
+}
+
+static int bad(constra_error *err, const char *param, const char *why)
+{
+    return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid", param, "%s", why);
+}
+
+static int check_record(const constra_record *r, int type, constra_error *err)
+{
+    if (r == NULL || !constra__record_name_valid(r->kind)) {
+        return bad(err, "record.kind", "a record kind is 1-32 bytes of [a-z0-9_]");
+    }
+    if (!constra__record_text_valid(r->id, 0)) {
+        return bad(err, "record.id", "a record id is 1-255 bytes");
+    }
+    if (type != CONSTRA_RECORD_PUT) {
+        return CONSTRA_OK;
+    }
+    if (r->expires_at_ms < 0) {
+        return bad(err, "record.expires_at_ms", "expires_at_ms is 0 (never) or a time");
+    }
+    if (r->document == NULL && r->document_len != 0) {
+        return bad(err, "record.document", "a document length without its bytes");
+    }
+    if (r->key_count > CONSTRA_RECORD_KEYS_MAX || (r->key_count && r->keys == NULL)) {
+        return bad(err, "record.keys", "a record has at most 16 index entries");
+    }
+    for (size_t k = 0; k < r->key_count; k++) {
+        if (!constra__record_name_valid(r->keys[k].index)) {
+            return bad(err, "record.keys.index", "an index name is 1-32 bytes of [a-z0-9_]");
+        }
+        if (!constra__record_text_valid(r->keys[k].value, 1)) {
+            return bad(err, "record.keys.value", "an index value is 0-255 bytes");
+        }
+    }
+    return CONSTRA_OK;
+}
+
+int constra_record_commit_check(const constra_record_commit *c, constra_error *err)
+{
+    int rc = constra__check_struct(c, sizeof(*c), sizeof(*c), "commit", err);
+    if (rc != CONSTRA_OK) {
+        return rc;
+    }
+    if (c->op_count == 0 && c->event_count == 0) {
+        return bad(err, "commit", "a commit writes at least one operation or event");
+    }
+    if (c->op_count > CONSTRA_RECORD_COMMIT_MAX || c->event_count > CONSTRA_RECORD_COMMIT_MAX ||
+        (c->op_count && c->ops == NULL) || (c->event_count && c->events == NULL)) {
+        return bad(err, "commit", "a commit has at most 1024 operations and 1024 events");
+    }
+    for (size_t i = 0; i < c->op_count; i++) {
+        const constra_record_op *op = &c->ops[i];
+        if (op->type != CONSTRA_RECORD_PUT && op->type != CONSTRA_RECORD_DELETE &&
+            op->type != CONSTRA_RECORD_ASSERT) {
+            return bad(err, "commit.ops.type", "an operation is PUT, DELETE or ASSERT");
+        }
+        if (op->expected_version < 0 ||
+            (op->type == CONSTRA_RECORD_DELETE && op->expected_version == 0)) {
+            return bad(err, "commit.ops.expected_version",
+                       "expected_version is 0 (absent) or the stored version; a delete names it");
+        }
+        if ((rc = check_record(op->record, op->type, err)) != CONSTRA_OK) {
+            return rc;
+        }
+    }
+    for (size_t i = 0; i < c->event_count; i++) {
+        const constra_record_event *e = &c->events[i];
+        if (e->struct_size < sizeof(*e) || !constra__record_text_valid(e->id, 0) ||
+            !constra__record_text_valid(e->type, 0) || !constra__record_text_valid(e->stream, 1) ||
+            e->expires_at_ms < 0 || (e->document == NULL && e->document_len != 0)) {
+            return bad(err, "commit.events",
+                       "an event has an id and a type of 1-255 bytes, a stream of 0-255");
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(c->events[j].id, e->id) == 0) {
+                return bad(err, "commit.events.id", "an event id is given twice");
+            }
+        }
+    }
+    return CONSTRA_OK;
+}
+
+int constra__record_scan_check(const constra_record_scan *s, constra_error *err)
+{
+    int rc = constra__check_struct(s, sizeof(*s), sizeof(*s), "scan", err);
+    if (rc != CONSTRA_OK) {
+        return rc;
+    }
+    if (!constra__record_name_valid(s->kind)) {
+        return bad(err, "scan.kind", "a record kind is 1-32 bytes of [a-z0-9_]");
+    }
+    if (s->index == NULL || (s->index[0] != '\0' && !constra__record_name_valid(s->index))) {
+        return bad(err, "scan.index", "an index name is 1-32 bytes of [a-z0-9_], or \"\"");
+    }
+    if (s->limit == 0) {
+        return bad(err, "scan.limit", "limit is at least 1");
+    }
+    if ((s->after_value == NULL) != (s->after_id == NULL)) {
+        return bad(err, "scan.after_id", "a cursor has both after_value and after_id");
+    }
+    const char *texts[] = {s->from, s->to, s->prefix, s->after_value, s->after_id};
+    for (size_t i = 0; i < CONSTRA__ARRAY_LEN(texts); i++) {
+        if (texts[i] != NULL && !constra__record_text_valid(texts[i], 1)) {
+            return bad(err, "scan", "scan bounds are at most 255 bytes");
+        }
+    }
+    return CONSTRA_OK;
+}
+
+int constra__record_cmp(const char *a, const char *b)
+{
+    return strcmp(a, b); /* strcmp compares as unsigned char: memcmp order */
+}
+
+void constra__record_scan_range(const constra_record_scan *s, const char **lo, const char **hi,
+                                char hi_buf[CONSTRA_RECORD_VALUE_MAX + 1], int *empty)
+{
+    *lo = s->from;
+    *hi = s->to;
+    *empty = 0;
+    if (s->prefix != NULL && s->prefix[0] != '\0') {
+        if (*lo == NULL || constra__record_cmp(s->prefix, *lo) > 0) {
+            *lo = s->prefix;
+        }
+        size_t n = strlen(s->prefix);
+        memcpy(hi_buf, s->prefix, n + 1);
+        while (n > 0 && (unsigned char)hi_buf[n - 1] == 0xFF) {
+            hi_buf[--n] = '\0';
+        }
+        if (n > 0) { /* else all 0xFF: no successor, unbounded above */
+            hi_buf[n - 1] = (char)((unsigned char)hi_buf[n - 1] + 1);
+            if (*hi == NULL || constra__record_cmp(hi_buf, *hi) < 0) {
+                *hi = hi_buf;
+            }
+        }
+    }
+    if (*lo != NULL && *hi != NULL && constra__record_cmp(*lo, *hi) >= 0) {
+        *empty = 1;
+    }
+}
