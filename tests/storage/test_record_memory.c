@@ -1,0 +1,16 @@
+/* The memory record store through the record conformance suite. */
+#include "../unit/testutil.h"
+
+#include "record_conformance.h"
+
+static int make_memory(constra_record_store *out, void *arg)
+{
+    (void)arg;
+    return constra_record_store_memory(out, NULL, NULL);
+}
+
+int main(void)
+{
+    const record_conformance impl = {make_memory, NULL, NULL, NULL};
+    return record_conformance_run("record-memory", &impl);
+}
