@@ -34,4 +34,9 @@ void constra__record_scan_range(const constra_record_scan *scan, const char **lo
 /* memcmp order of two NUL-terminated byte strings (unsigned bytes). */
 int constra__record_cmp(const char *a, const char *b);
 
+/* For tests: the SQL of the SQLite record store's i-th statement (its
+ * fixed statements, then every scan shape, written into buf), or NULL
+ * past the last (or without SQLite). */
+const char *constra__record_sqlite_sql(size_t i, char *buf, size_t size);
+
 #endif /* CONSTRA_RECORD_INTERNAL_H */
