@@ -14,9 +14,12 @@
  * are implemented once.
  *
  * Status: the contract, its memory and SQLite implementations and their
- * conformance suite (tests/storage/record_conformance.c) are in place;
- * the engine still runs on constra_storage and moves onto this table
- * next, when constra_storage is retired (soname 0 allows the break).
+ * conformance suite (tests/storage/record_conformance.c) are in place,
+ * and constra_storage_on_records() (below) serves the storage table of
+ * storage.h from any record store: the engine's whole suite and the old
+ * storage conformance suite pass on it. The engine itself still calls
+ * constra_storage; it moves onto this table next, when constra_storage
+ * is retired (soname 0 allows the break).
  *
  * ---- The model ----------------------------------------------------------
  *
@@ -299,6 +302,33 @@ CONSTRA_API int constra_record_store_sqlite(constra_record_store *out,
 CONSTRA_API int constra_record_store_postgres(constra_record_store *out,
                                               const constra_platform *platform,
                                               const char *conninfo, constra_error *err);
+
+/* Forward declaration: storage.h has the old table. */
+struct constra_storage;
+
+/**
+ * The storage table of storage.h served by a record store: intents,
+ * idempotency keys, webhook endpoints and deliveries and the workspace
+ * metadata as record kinds (lib/storage/on_records.c lists them). This is
+ * how the engine, constra serve and a host's storage run on a record
+ * store (memory, SQLite, PostgreSQL, its own) until the engine speaks
+ * records itself. `records` is taken over: on success its destroy is
+ * called when `out` is destroyed; on failure the caller keeps it.
+ * `platform` (NULL: defaults) supplies the allocator. Errors:
+ * CONSTRA_E_INVALID_ARGUMENT (a method missing), CONSTRA_E_ABI,
+ * CONSTRA_E_NOMEM, CONSTRA_E_PLATFORM.
+ *
+ * What the adapter does not do as the dedicated storages do: a delivery
+ * query by due time reads every pending delivery (the record store's due
+ * index is for the engine's own move); deleting an endpoint with more
+ * than 1,023 deliveries takes several commits (the endpoint goes last,
+ * so a failure leaves the endpoint with fewer deliveries, never
+ * deliveries without it).
+ */
+CONSTRA_API int constra_storage_on_records(struct constra_storage *out,
+                                           const constra_platform *platform,
+                                           const constra_record_store *records,
+                                           constra_error *err);
 
 CONSTRA_END_DECLS
 

@@ -39,6 +39,17 @@ typedef struct env {
 static void open_storage(env *v, constra_storage *out)
 {
     const char *kind = getenv("CONSTRA_TEST_STORAGE");
+    if (kind != NULL && strcmp(kind, "records") == 0) {
+        /* The storage table on the generic record store (SQLite file). */
+        snprintf(v->db_path, sizeof(v->db_path), "/tmp/constra-engine-XXXXXX");
+        int fd = mkstemp(v->db_path);
+        assert_true(fd >= 0);
+        close(fd);
+        constra_record_store rs = CONSTRA_RECORD_STORE_INIT;
+        assert_int_equal(constra_record_store_sqlite(&rs, NULL, v->db_path, 0, NULL), CONSTRA_OK);
+        assert_int_equal(constra_storage_on_records(out, NULL, &rs, NULL), CONSTRA_OK);
+        return;
+    }
     if (kind == NULL || strcmp(kind, "sqlite") != 0) {
         assert_int_equal(constra_storage_memory(out, NULL, NULL), CONSTRA_OK);
         return;

@@ -1,0 +1,72 @@
+/* The storage table of storage.h on a record store (constra_storage_on_records):
+ * the old conformance suite, whole, on the memory record store and on the
+ * SQLite one (a file, and a second process racing on it), so every
+ * resource the engine keeps is shown to fit the generic contract. */
+#define _POSIX_C_SOURCE 200809L
+#include "../unit/testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "conformance.h"
+
+static int make_on_memory(constra_storage *out, const constra_platform *platform, void *arg)
+{
+    (void)arg;
+    constra_record_store rs = CONSTRA_RECORD_STORE_INIT;
+    int rc = constra_record_store_memory(&rs, platform, NULL);
+    if (rc == CONSTRA_OK && (rc = constra_storage_on_records(out, platform, &rs, NULL)) != 0) {
+        rs.destroy(rs.user_data);
+    }
+    return rc;
+}
+
+static char path[64];
+
+static void remove_files(void)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; path[0] && i < 3; i++) {
+        char p[80];
+        snprintf(p, sizeof(p), "%s%s", path, suffixes[i]);
+        unlink(p);
+    }
+}
+
+static int make_on_sqlite(constra_storage *out, const constra_platform *platform, void *arg)
+{
+    (void)arg;
+    remove_files();
+    snprintf(path, sizeof(path), "/tmp/constra-onrecords-XXXXXX");
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        return CONSTRA_E_STORAGE;
+    }
+    close(fd);
+    constra_record_store rs = CONSTRA_RECORD_STORE_INIT;
+    int rc = constra_record_store_sqlite(&rs, platform, path, 0, NULL);
+    if (rc == CONSTRA_OK && (rc = constra_storage_on_records(out, platform, &rs, NULL)) != 0) {
+        rs.destroy(rs.user_data);
+    }
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *which = argc > 1 ? argv[1] : "memory";
+    int rc;
+    if (strcmp(which, "sqlite") == 0) {
+        if (!constra_feature_enabled("sqlite")) {
+            fprintf(stderr, "built without SQLite\n");
+            return 1;
+        }
+        rc = conformance_run("storage conformance: on the SQLite record store", make_on_sqlite,
+                             NULL);
+    } else {
+        rc = conformance_run("storage conformance: on the memory record store", make_on_memory,
+                             NULL);
+    }
+    remove_files();
+    return rc;
+}
