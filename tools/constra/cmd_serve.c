@@ -98,8 +98,10 @@ const cli_option serve_options_table[] = {
                                  "for every interface)."},
     {"--port", "P", "8000", "TCP port; 0 picks a free one (the banner says which). A port "
                             "already in use fails the start-up (exit 1)."},
-    {"--db", "FILE|:memory:", "constra.db", "The SQLite database file, created when missing; "
-                                            ":memory: keeps everything in memory (lost at exit)."},
+    {"--db", "FILE|:memory:|URL", "constra.db",
+     "The SQLite database file, created when missing; :memory: keeps everything in memory "
+     "(lost at exit); postgresql://user@host/db (or postgres://) a PostgreSQL database that "
+     "several servers may share."},
     {"--secret-key", "K", "CONSTRA_SECRET_KEY, else a fresh cs_test_ key",
      "The workspace's secret key (cs_test_ sandbox, cs_live_ live). Visible in the process "
      "list: prefer CONSTRA_SECRET_KEY."},
@@ -603,6 +605,30 @@ static void ticker_stop(ticker *t)
 
 /* ---- start-up pieces ------------------------------------------------------------- */
 
+/* --db postgresql://... or postgres://...: a PostgreSQL database. */
+static int is_postgres_url(const char *db)
+{
+    return strncmp(db, "postgresql://", 13) == 0 || strncmp(db, "postgres://", 11) == 0;
+}
+
+/* The URL without its user and password (scheme://host/...), for the
+ * banner and errors: a password never reaches a log. */
+static void redact_url(const char *url, char *out, size_t size)
+{
+    const char *rest = strstr(url, "://");
+    const char *at = rest ? strchr(rest + 3, '@') : NULL;
+    const char *slash = rest ? strchr(rest + 3, '/') : NULL;
+    if (rest && at && (slash == NULL || at < slash)) {
+        snprintf(out, size, "%.*s://%s", (int)(rest - url), url, at + 1);
+    } else {
+        snprintf(out, size, "%s", url);
+    }
+    char *q = strchr(out, '?'); /* query parameters may carry a password too */
+    if (q) {
+        *q = '\0';
+    }
+}
+
 /* Opens the handle: memory storage for ":memory:", else SQLite on the
  * file; the simulator rail, or the Daraja rail (--rail daraja, the
  * default for a live key); sandbox unless the key is a live key. The
@@ -638,7 +664,26 @@ static int open_handle(const serve_options *o, const char *key, constra_t **out,
     }
     constra_storage storage = CONSTRA_STORAGE_INIT;
     constra_config cfg = CONSTRA_CONFIG_INIT;
-    if (strcmp(o->db, ":memory:") != 0) {
+    if (is_postgres_url(o->db)) {
+        /* Several servers may share one database: the record store on
+         * PostgreSQL, through the storage adapter. */
+        constra_record_store rs = CONSTRA_RECORD_STORE_INIT;
+        char shown[512];
+        redact_url(o->db, shown, sizeof(shown));
+        if (constra_record_store_postgres(&rs, NULL, o->db, &err) != CONSTRA_OK ||
+            constra_storage_on_records(&storage, NULL, &rs, &err) != CONSTRA_OK) {
+            fprintf(stderr, "constra serve: cannot open the database %s: %s\n", shown,
+                    err.message);
+            if (rs.destroy && rs.user_data) {
+                rs.destroy(rs.user_data);
+            }
+            if (daraja) {
+                rail.destroy(rail.user_data);
+            }
+            return CLI_EXIT_NO;
+        }
+        cfg.storage = &storage;
+    } else if (strcmp(o->db, ":memory:") != 0) {
         constra_sqlite_options so = CONSTRA_SQLITE_OPTIONS_INIT;
         so.path = o->db;
         so.synchronous = o->sync_normal ? CONSTRA_SQLITE_SYNC_NORMAL : CONSTRA_SQLITE_SYNC_FULL;
@@ -940,10 +985,14 @@ int cmd_serve(int argc, char **argv)
     } else {
         snprintf(rail_text, sizeof(rail_text), "simulator rail");
     }
+    char db_shown[512];
+    redact_url(o.db, db_shown, sizeof(db_shown));
     printf("constra serve %s: %s mode, %s, storage %s%s\n", constra_version(),
            live ? "live" : "sandbox", rail_text,
-           strcmp(o.db, ":memory:") == 0 ? "memory" : "sqlite:",
-           strcmp(o.db, ":memory:") == 0 ? "" : o.db);
+           strcmp(o.db, ":memory:") == 0 ? "memory"
+           : is_postgres_url(o.db)       ? ""
+                                         : "sqlite:",
+           strcmp(o.db, ":memory:") == 0 ? "" : db_shown);
     printf("  API base:        http://%s:%d/api/v1  (also /v1)\n", host, port);
     char callback_url[1200];
     if (constra_api_callback_url(handle, callback_url, sizeof(callback_url), NULL) == 0) {
