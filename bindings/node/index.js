@@ -15,6 +15,23 @@ const STATUSES = { draft: 1, pending_user_action: 2, succeeded: 3, requires_reco
   review_required: 5, failed: 6, cancelled: 7 };
 const AGENT_POLICIES = { operator_review: 0, auto_retry: 1, none: 2 };
 const MODES = { sandbox: 0, live: 1 };
+// The hosted docs call live "production" (CONSTRA_ENVIRONMENT too).
+const MODE_ALIASES = { production: 'live' };
+
+// What REST accepts, and what it answers for anything else: 400
+// parameter_unknown naming the parameter (lib/api/body.c).
+const CREATE_PARAMS = new Set(['amount', 'currency', 'phoneNumber', 'customer', 'customerName', 'reference',
+  'description', 'agentPolicy', 'draft', 'provider', 'metadata']);
+const LIST_PARAMS = new Set(['status', 'reference', 'createdFromMs', 'createdToMs', 'startingAfter', 'limit']);
+
+function refuseUnknown(obj, known) {
+  for (const k of Object.keys(obj)) {
+    if (!known.has(k)) {
+      const name = JSON.stringify(k).slice(1, -1).slice(0, 80);
+      throw invalid(name, `unknown parameter ${name}`, 'parameter_unknown');
+    }
+  }
+}
 
 // A forgotten Client is closed by the garbage collector: the held value
 // is the state object, never the Client itself.
@@ -180,9 +197,11 @@ class Client {
     for (const k of Object.keys(options)) {
       if (!REMOTE_OPTIONS.has(k)) throw invalid(k, `unknown option ${JSON.stringify(k).slice(0, 80)}`, 'parameter_unknown');
     }
-    const { mode, transport = null, defaultProvider = null, webhookSecret = null } = options;
+    const { transport = null, defaultProvider = null, webhookSecret = null } = options;
+    let { mode } = options;
     if (typeof mode !== 'string') throw wrongType('mode', 'a string', mode);
-    if (!(mode in MODES)) throw invalid('mode', "mode must be 'sandbox' or 'live'");
+    if (Object.hasOwn(MODE_ALIASES, mode)) mode = MODE_ALIASES[mode];
+    if (!(mode in MODES)) throw invalid('mode', "mode must be 'sandbox', 'live' or 'production' (live)");
     cfg.mode = MODES[mode];
     cfg.default_provider = cstr(defaultProvider, 'defaultProvider');
     cfg.webhook_secret = cstr(webhookSecret, 'webhookSecret');
@@ -276,6 +295,7 @@ class Client {
    */
   create(params, { idempotencyKey } = {}) {
     if (params === null || typeof params !== 'object') throw wrongType('params', 'an object', params);
+    refuseUnknown(params, CREATE_PARAMS);
     let { amount, currency = 'KES', phoneNumber = null, customerName = null, reference = null,
       description = null, agentPolicy = 'operator_review', draft = false, provider = null, customer,
       metadata = null } = params;
@@ -338,7 +358,10 @@ class Client {
   }
 
   /** A page of intents, newest first: {object:'list', data, has_more}. */
-  list({ status = null, reference = null, createdFromMs = 0, createdToMs = 0, startingAfter = null, limit = 0 } = {}) {
+  list(params = {}) {
+    if (params === null || typeof params !== 'object') throw wrongType('params', 'an object', params);
+    refuseUnknown(params, LIST_PARAMS);
+    const { status = null, reference = null, createdFromMs = 0, createdToMs = 0, startingAfter = null, limit = 0 } = params;
     const p = initStruct(C.list_params_init, T.ListParamsT);
     if (status !== null && status !== undefined) {
       if (typeof status !== 'string') throw wrongType('status', 'a string', status);

@@ -239,3 +239,31 @@ test('metadata on SQLite survives a restart', (t) => {
     } finally { c.close(); }
   } finally { fs.rmSync(dir, { recursive: true, force: true }); }
 });
+
+// One vocabulary (issue 15 item 6): the codes REST gives for the same faults.
+test('unknown create and list parameters are refused as REST refuses them', () => {
+  const c = new Client();
+  try {
+    assert.throws(() => c.create({ amount: 10, phoneNumber: '0712345678', colour: 'red' }, { idempotencyKey: 'u1' }),
+      (e) => e instanceof ConstraError && e.code === 'parameter_unknown' && e.param === 'colour' && e.httpStatus === 400);
+    // snake_case spellings are not silently dropped either
+    assert.throws(() => c.create({ amount: 10, phone_number: '0712345678' }, { idempotencyKey: 'u2' }),
+      (e) => e.code === 'parameter_unknown' && e.param === 'phone_number');
+    assert.throws(() => c.list({ limt: 2 }), (e) => e.code === 'parameter_unknown' && e.param === 'limt');
+    assert.equal(c.list({}).data.length, 0);
+    assert.equal(c.list().object, 'list');
+  } finally { c.close(); }
+});
+
+test('a malformed id is parameter_invalid from every call', () => {
+  const c = new Client();
+  try {
+    const bad = 'pi_no/such id!';
+    for (const call of [() => c.get(bad), () => c.events(bad), () => c.retry(bad), () => c.cancel(bad),
+      () => c.webhookEndpoint('we_bad id'), () => c.deleteWebhookEndpoint('we_bad/id'),
+      () => c.replayWebhookDelivery('whd_bad id'), () => c.webhookDeliveries({ endpoint: 'we_bad id' })]) {
+      assert.throws(call, (e) => e.code === 'parameter_invalid' && e.httpStatus === 400, String(call));
+    }
+    assert.throws(() => c.webhookEndpoint('we_01m84728vssdr2cpnq71nsww6j'), (e) => e.code === 'resource_missing');
+  } finally { c.close(); }
+});

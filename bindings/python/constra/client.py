@@ -227,8 +227,10 @@ class Client:
 
         if not isinstance(mode, str):
             raise wrong_type("mode", "a str", mode)
+        if mode == "production":    # what the hosted docs (and CONSTRA_ENVIRONMENT) call live
+            mode = "live"
         if mode not in MODES:
-            raise invalid("mode", "mode must be 'sandbox' or 'live'")
+            raise invalid("mode", "mode must be 'sandbox', 'live' or 'production' (live)")
         cfg.mode = MODES[mode]
         provider = cstr(default_provider, "default_provider")
         secret = cstr(webhook_secret, "webhook_secret")
