@@ -8,6 +8,7 @@ const { koffi, C, initStruct, newError, takeBytes, types: T } = native;
 const { ConstraError, fromError, wrongType, invalid, cstr, cint, bodyBytes } = require('./lib/errors');
 const { DictStorage, StorageAdapter, StorageConflict, StorageNotFound, METHODS } = require('./lib/storage');
 const { TransportAdapter } = require('./lib/transport');
+const { localPromises, remotePromises } = require('./lib/promises');
 
 const INT64_MAX = (1n << 63n) - 1n;
 const INT64_MIN = -(1n << 63n);
@@ -38,6 +39,7 @@ function refuseUnknown(obj, known) {
 const finalizer = new FinalizationRegistry((state) => closeState(state));
 
 function closeState(state) {
+  if (state.promises) { state.promises.close(); state.promises = null; }
   if (state.handle !== null) {
     const h = state.handle;
     state.handle = null;
@@ -207,6 +209,11 @@ class Client {
     cfg.webhook_secret = cstr(webhookSecret, 'webhookSecret');
     for (const [js, c] of Object.entries(REMOTE_INTS)) cfg[c] = Number(cint(options[js] ?? 0, js, 0n, 2147483647n));
     for (const [js, c] of Object.entries(REMOTE_INT64S)) cfg[c] = cint(options[js] ?? 0, js, 0n, INT64_MAX);
+    // What the Promise API's worker opens its own handle with (lib/promises.js).
+    const spec = { baseUrl: cfg.base_url, secretKey: cfg.secret_key, mode, defaultProvider, webhookSecret };
+    for (const js of [...Object.keys(REMOTE_INTS), ...Object.keys(REMOTE_INT64S)]) {
+      if (options[js] !== undefined) spec[js] = options[js];
+    }
     const adapter = transport === null || transport === undefined ? null : new TransportAdapter(transport);
     // constra_open_remote copies the transport vtable: it sits in C memory
     // for the call only; its callbacks live in the adapter until close().
@@ -226,10 +233,42 @@ class Client {
       throw fromError(rc, err);
     }
     const self = Object.create(Client.prototype);
-    self._state = { handle: out[0], adapter: null, transportAdapter: adapter };
+    self._state = { handle: out[0], adapter: null, transportAdapter: adapter, promises: null };
+    self._state.promises = remotePromises(self, spec, adapter ? transport : null);
     self.webhookSecret = webhookSecret;
     finalizer.register(self, self._state, self);
     return self;
+  }
+
+  /**
+   * The Promise API: every method of this client, returning a Promise
+   * (`await client.promises.create(...)`). On a remote client the calls run
+   * on a worker thread, so the event loop keeps running while a request
+   * is on the network, and a JS transport's send() may be async (fetch).
+   * On a local client the calls are the synchronous ones, wrapped.
+   */
+  get promises() {
+    if (this._state.promises) return this._state.promises.api;
+    if (!this._localPromises) Object.defineProperty(this, '_localPromises', { value: localPromises(this) });
+    return this._localPromises;
+  }
+
+  /**
+   * Every intent matching `params` (as list(); `limit` is the page size),
+   * newest first, fetched a page at a time as the loop reaches it:
+   * `for await (const pi of client.listAll({ status: 'failed' })) ...`.
+   * On a remote client the pages come through the Promise API.
+   */
+  async* listAll(params = {}) {
+    if (params === null || typeof params !== 'object') throw wrongType('params', 'an object', params);
+    refuseUnknown(params, LIST_PARAMS);
+    let after = params.startingAfter ?? null;
+    for (;;) {
+      const page = await this.promises.list({ ...params, startingAfter: after });
+      yield* page.data;
+      if (!page.has_more || page.data.length === 0) return;
+      after = page.data[page.data.length - 1].id;
+    }
   }
 
   /** True for a client made by Client.remote() or Client.fromEnv(). */
@@ -605,7 +644,8 @@ function webhookParams(body, secret, scheme) {
 
 /**
  * Verifies a webhook delivery over the RAW body (a Buffer as received;
- * a string is encoded as UTF-8). Returns nothing when authentic; throws
+ * a string is encoded as UTF-8). Returns the parsed event when authentic
+ * (null for an authentic body that is not JSON, e.g. a test vector); throws
  * ConstraError with code signature_malformed / signature_expired /
  * signature_future / signature_mismatch (or secret_invalid, ...).
  * scheme 't_v1' (signature = "t=...,v1=..."), 'body_hex', or
@@ -627,6 +667,8 @@ function verifyWebhook(body, { signature = null, secret, scheme = 't_v1', header
   const err = newError();
   const rc = C.webhook_verify(p, reason, err);
   if (rc !== 0) throw fromError(rc, err);
+  // Parsed only once authentic: nothing of an unverified body is read.
+  try { return JSON.parse(bodyBytes(body).toString('utf8')); } catch { return null; }
 }
 
 /** The signature header value for `body` (t_v1, body_hex, standard_webhooks). */

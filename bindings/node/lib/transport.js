@@ -67,6 +67,10 @@ class TransportAdapter {
         connectTimeoutMs: Number(r.connect_timeout_ms), timeoutMs: Number(r.timeout_ms),
         maxResponseBytes: Number(r.max_response_bytes),
       });
+      if (answer && typeof answer.then === 'function') {
+        answer.then(() => {}, () => {}); // settled elsewhere; never an unhandled rejection
+        throw new TypeError('send() returned a Promise: an async transport needs the Promise API (client.promises.*)');
+      }
       if (!answer || typeof answer !== 'object') throw new TypeError('send() must return {status, headers, body}');
       if (!Number.isInteger(answer.status)) throw new TypeError('status must be an integer');
       if (C.transport_response_set_status(resp, answer.status) !== 0) throw new RangeError(`HTTP status ${answer.status} is out of range`);
