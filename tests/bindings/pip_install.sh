@@ -40,7 +40,7 @@ assert constra.library_path.startswith(site + "/constra/_lib/"), constra.library
 assert constra.normalize_phone("0712 345 678") == "254712345678"
 ' "$site"
 # The first Python block of the README, as a newcomer would paste it.
-"$py" - "$src/README.md" >"$tmp/quickstart.py" <<'PY'
+"$py" - "$src"/README.md >"$tmp/quickstart.py" <<'PY'
 import re, sys
 text = open(sys.argv[1], encoding="utf-8").read()
 print(re.search(r"```python\n(.*?)```", text, re.S).group(1))

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Every C fragment of a Markdown file compiles and links as written.
 
-    check_readme_c.py --cc CC --include DIR [--include DIR...] --lib LIBFILE [--flag F...] FILE.md...
+    check_readme_c.py --cc CC --include DIR [--include DIR...] --lib LIBFILE [--flag F...] MARKDOWN_FILE...
 
 Each fenced ```c block is one check (TAP). How it is compiled is said by
 an HTML comment on the line just before its fence (invisible on GitHub):
