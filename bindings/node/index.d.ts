@@ -241,6 +241,8 @@ export interface WebhookEndpoint {
   enabled_events: string[];
   status: 'enabled' | 'disabled';
   created_at_ms: number;
+  /** The same time as REST writes it, RFC 3339 UTC. */
+  created_at: string;
   /** Only from addWebhookEndpoint() and rotateWebhookSecret(). */
   secret?: string;
 }
@@ -256,6 +258,7 @@ export interface WebhookDelivery {
   last_http_status: number | null;
   last_error: string | null;
   next_attempt_at_ms: number | null;
+  next_attempt_at: string | null;
   attempts: Array<{ at: string; status: number; error: string | null }>;
   body: Buffer;
 }
@@ -380,8 +383,10 @@ export function signWebhook(body: Buffer | Uint8Array | string, options: {
 }): string;
 
 export interface ResultInfo {
-  code: string; api: string; outcome: string; known: boolean; retryAllowed: boolean; description: string;
-  recoveryNote: string; recommendedAction: string; messageMatch: string;
+  code: string; api: string; outcome: string; known: boolean; retry_allowed: boolean; description: string;
+  recovery_note: string; recommended_action: string; message_match: string;
+  /** @deprecated the camelCase names of earlier releases (not enumerable): use the snake_case fields. */
+  readonly retryAllowed: boolean; readonly recoveryNote: string; readonly recommendedAction: string; readonly messageMatch: string;
 }
 export function decodeResult(code: number | string, options?: { api?: 'auto' | 'stk' | 'b2c' | 'c2b' | 'sync'; message?: string | null }): ResultInfo;
 export function normalizePhone(phone: string): string;

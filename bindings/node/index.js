@@ -472,6 +472,8 @@ class Client {
       status: C.wh_endpoint_enabled(ep) ? 'enabled' : 'disabled',
       created_at_ms: Number(C.wh_endpoint_created_at_ms(ep)),
     };
+    // REST's name and form for the same time (one vocabulary).
+    out.created_at = rfc3339(out.created_at_ms);
     if (withSecret) out.secret = C.wh_endpoint_secret(ep);
     return out;
   }
@@ -567,6 +569,7 @@ class Client {
           attempt_count: C.wh_delivery_attempts(l, i), last_http_status: last || null,
           last_error: C.wh_delivery_last_error(l, i) || null,
           next_attempt_at_ms: state === 'pending' ? Number(C.wh_delivery_next_attempt_at_ms(l, i)) : null,
+          next_attempt_at: state === 'pending' ? rfc3339(Number(C.wh_delivery_next_attempt_at_ms(l, i))) : null,
           attempts: JSON.parse(C.wh_delivery_attempts_json(l, i) || '[]'),
           body: native.takeBytes(ptr, len[0]),
         });
@@ -616,6 +619,9 @@ class Client {
 }
 
 // ---- webhooks ---------------------------------------------------------------
+/** Unix ms as the REST API writes times: '2026-05-15T13:41:08.123Z'. */
+function rfc3339(ms) { return new Date(ms).toISOString(); }
+
 function schemeValue(name) {
   const s = cstr(name, 'scheme', { required: true });
   const out = [0];
@@ -695,12 +701,19 @@ function decodeResult(code, { api = 'auto', message = null } = {}) {
   const info = initStruct(C.result_info_init, T.ResultInfoT);
   rc = C.result_lookup(c, Buffer.byteLength(c), apiOut[0], cstr(message, 'message'), info, err);
   if (rc !== 0) throw fromError(rc, err);
-  return {
+  const out = {
     code: info.code, api: C.mpesa_api_name(info.api), outcome: C.outcome_name(info.outcome),
-    known: info.known === 1, retryAllowed: info.retry_allowed === 1, description: info.description || '',
-    recoveryNote: info.recovery_note || '', recommendedAction: info.recommended_action || '',
-    messageMatch: info.message_match || '',
+    known: info.known === 1, retry_allowed: info.retry_allowed === 1, description: info.description || '',
+    recovery_note: info.recovery_note || '', recommended_action: info.recommended_action || '',
+    message_match: info.message_match || '',
   };
+  // The field names of `constra decode --json`, Python and REST above; the
+  // camelCase names of earlier releases as non-enumerable aliases.
+  for (const [alias, name] of [['retryAllowed', 'retry_allowed'], ['recoveryNote', 'recovery_note'],
+    ['recommendedAction', 'recommended_action'], ['messageMatch', 'message_match']]) {
+    Object.defineProperty(out, alias, { value: out[name], enumerable: false });
+  }
+  return out;
 }
 
 /** A Kenyan mobile number in any usual form as 2547XXXXXXXX. */

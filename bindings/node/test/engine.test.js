@@ -267,3 +267,23 @@ test('a malformed id is parameter_invalid from every call', () => {
     assert.throws(() => c.webhookEndpoint('we_01m84728vssdr2cpnq71nsww6j'), (e) => e.code === 'resource_missing');
   } finally { c.close(); }
 });
+
+test('decodeResult, endpoints and deliveries use the field names of the CLI, Python and REST', () => {
+  const r = constra.decodeResult(1032);
+  assert.deepEqual(Object.keys(r), ['code', 'api', 'outcome', 'known', 'retry_allowed', 'description',
+    'recovery_note', 'recommended_action', 'message_match']);
+  assert.equal(r.recommended_action, 'retry');
+  assert.equal(r.recommendedAction, 'retry'); // the old name, kept as an alias
+  const sent = [];
+  const c = new Client({ webhookTransport: { send(q) { sent.push(q); return { status: 500 }; } } });
+  try {
+    const ep = c.addWebhookEndpoint('http://hooks.test/x');
+    assert.equal(ep.created_at, new Date(ep.created_at_ms).toISOString());
+    assert.match(ep.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    c.create({ amount: 10, phoneNumber: '0712345678' }, { idempotencyKey: 'v' });
+    c.tick();
+    const pending = c.webhookDeliveries({ status: 'pending' });
+    assert.ok(pending.length > 0);
+    assert.equal(pending[0].next_attempt_at, new Date(pending[0].next_attempt_at_ms).toISOString());
+  } finally { c.close(); }
+});

@@ -4,6 +4,7 @@ from __future__ import annotations
 import ctypes
 import json
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -59,6 +60,11 @@ def _json_at(getter, obj) -> Any:
     n = ctypes.c_size_t(0)
     ptr = getter(obj, ctypes.byref(n))
     return _loads(N.take_bytes(ptr, n.value))
+
+
+def _rfc3339(ms: int) -> str:
+    """Unix ms as the REST API writes times: '2026-05-15T13:41:08.123Z'."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + ".%03dZ" % (ms % 1000)
 
 
 def _id(value: object) -> bytes:
@@ -575,6 +581,7 @@ class Client:
                "enabled_events": types.split(",") if types else ["*"],
                "status": "enabled" if N.wh_endpoint_enabled(ep) else "disabled",
                "created_at_ms": int(N.wh_endpoint_created_at_ms(ep))}
+        out["created_at"] = _rfc3339(out["created_at_ms"])   # REST's name and form
         if with_secret:
             out["secret"] = N.wh_endpoint_secret(ep).decode()
         return ConstraObject(out)
@@ -670,6 +677,8 @@ class Client:
                     "last_error": text["last_error"] or None,
                     "next_attempt_at_ms": (int(N.wh_delivery_next_attempt_at_ms(out, i))
                                            if text["state"] == "pending" else None),
+                    "next_attempt_at": (_rfc3339(int(N.wh_delivery_next_attempt_at_ms(out, i)))
+                                        if text["state"] == "pending" else None),
                     "attempts": _loads(text["attempts_json"] or "[]"),
                     "body": body}))
             return rows

@@ -77,3 +77,23 @@ class Objects(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class FieldNames(unittest.TestCase):
+    def test_endpoints_and_deliveries_carry_rest_times(self):
+        import datetime
+
+        class Failing(constra.Transport):
+            def send(self, request):
+                return constra.TransportResponse(500)
+
+        with Client(webhook_transport=Failing()) as c:
+            ep = c.add_webhook_endpoint("http://hooks.test/x")
+            want = datetime.datetime.fromtimestamp(ep.created_at_ms / 1000, datetime.timezone.utc)
+            self.assertEqual(ep.created_at, want.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
+            c.create(10, idempotency_key="v", phone_number="0712345678")
+            c.tick()
+            pending = c.webhook_deliveries(status="pending")
+            self.assertTrue(pending)
+            ms = pending[0].next_attempt_at_ms
+            self.assertTrue(pending[0].next_attempt_at.endswith("%03dZ" % (ms % 1000)))

@@ -98,7 +98,7 @@ function webhook(raw: Buffer, headers: Record<string, string>): void {
   }
   const sig: string = signWebhook(raw, { secret, scheme: 'standard_webhooks', msgId: 'msg_1' });
   const info = decodeResult(1032);
-  const retry: boolean = info.retryAllowed;
+  const retry: boolean = info.retry_allowed;
   const phone: string = normalizePhone('0712 345 678');
   const curl: boolean = featureEnabled('curl');
   void sig; void retry; void phone; void curl;
