@@ -23,6 +23,7 @@ const MODE_ALIASES = { production: 'live' };
 // parameter_unknown naming the parameter (lib/api/body.c).
 const CREATE_PARAMS = new Set(['amount', 'currency', 'phoneNumber', 'customer', 'customerName', 'reference',
   'description', 'agentPolicy', 'draft', 'provider', 'metadata']);
+const CREATE_OPTIONS = new Set(['idempotencyKey']);
 const LIST_PARAMS = new Set(['status', 'reference', 'createdFromMs', 'createdToMs', 'startingAfter', 'limit']);
 
 function refuseUnknown(obj, known) {
@@ -332,9 +333,12 @@ class Client {
    * is left out. The same idempotencyKey with the same parameters
    * returns the first result again (`.replayed` is true).
    */
-  create(params, { idempotencyKey } = {}) {
+  create(params, options = {}) {
     if (params === null || typeof params !== 'object') throw wrongType('params', 'an object', params);
     refuseUnknown(params, CREATE_PARAMS);
+    if (options === null || typeof options !== 'object') throw wrongType('options', 'an object', options);
+    refuseUnknown(options, CREATE_OPTIONS);
+    const { idempotencyKey } = options;
     let { amount, currency = 'KES', phoneNumber = null, customerName = null, reference = null,
       description = null, agentPolicy = 'operator_review', draft = false, provider = null, customer,
       metadata = null } = params;

@@ -250,6 +250,8 @@ test('unknown create and list parameters are refused as REST refuses them', () =
     assert.throws(() => c.create({ amount: 10, phone_number: '0712345678' }, { idempotencyKey: 'u2' }),
       (e) => e.code === 'parameter_unknown' && e.param === 'phone_number');
     assert.throws(() => c.list({ limt: 2 }), (e) => e.code === 'parameter_unknown' && e.param === 'limt');
+    assert.throws(() => c.create({ amount: 10, phoneNumber: '0712345678' }, { idempotency_key: 'u3' }),
+      (e) => e.code === 'parameter_unknown' && e.param === 'idempotency_key');
     assert.equal(c.list({}).data.length, 0);
     assert.equal(c.list().object, 'list');
   } finally { c.close(); }
