@@ -8,8 +8,9 @@ backend writes exactly that, and `pip install ./bindings/python` works
 offline with any pip, with or without build isolation.
 
 The built libconstra is bundled: when a built library is at hand
-(CONSTRA_LIBRARY at build time, else the newest build*/lib/libconstra.so.0
-of this source tree), the wheel carries it as constra/_lib/libconstra.so.0
+(CONSTRA_LIBRARY at build time, else build/lib/libconstra.so.0 of this
+source tree, else the newest other build*/lib/ one; never a sanitizer
+build's, which loads only with the ASan runtime preloaded), the wheel carries it as constra/_lib/libconstra.so.0
 and is tagged for this platform; the package loads it before any other
 (constra/_native.py). Why bundle rather than find an installed one through
 pkg-config or the system loader: `pip install` then needs no `meson
@@ -46,8 +47,20 @@ def _built_library():
             raise RuntimeError(f"CONSTRA_LIBRARY={explicit!r} is not a file")
         return os.path.realpath(explicit)
     root = os.path.dirname(os.path.dirname(HERE))
-    found = [p for p in glob.glob(os.path.join(root, "build*", "lib", LIB_NAME)) if os.path.isfile(p)]
-    return os.path.realpath(max(found, key=os.path.getmtime)) if found else None
+    found = [p for p in glob.glob(os.path.join(root, "build*", "lib", LIB_NAME))
+             if os.path.isfile(p) and not _sanitized(p)]
+    if not found:
+        return None
+    # build/ (scripts/build.sh's default) first, else the newest.
+    plain = os.path.join(root, "build", "lib", LIB_NAME)
+    return os.path.realpath(plain if plain in found else max(found, key=os.path.getmtime))
+
+
+def _sanitized(path):
+    """An AddressSanitizer build's library (build-asan/) loads only with the
+    ASan runtime preloaded: never the one to ship."""
+    with open(path, "rb") as f:
+        return b"__asan_init" in f.read()
 
 
 def _platform_tag():
