@@ -431,6 +431,17 @@ export class RouterTransport implements Transport {
   send(request: TransportRequest): TransportAnswer;
 }
 
+/**
+ * A transport on fetch(): async, for the Promise API of a remote client
+ * (Client.remote({ transport: new FetchTransport() }) then client.promises.*).
+ * A refused connection is a 'connect' failure, the request's time-out 'timeout'.
+ */
+export class FetchTransport implements Transport {
+  constructor(options?: { fetch?: typeof fetch });
+  readonly name: 'fetch';
+  send(request: TransportRequest): Promise<TransportAnswer>;
+}
+
 /** The C loopback table with the REST router mounted at origins. */
 export class Loopback {
   constructor();

@@ -744,6 +744,6 @@ const transport = require('./lib/transport');
 
 module.exports = {
   Client, ConstraError, transport, TransportFailure: transport.TransportFailure,
-  RouterTransport: transport.RouterTransport, Loopback: transport.Loopback, sendRequest: transport.send, DictStorage, StorageConflict, StorageNotFound,
+  RouterTransport: transport.RouterTransport, FetchTransport: transport.FetchTransport, Loopback: transport.Loopback, sendRequest: transport.send, DictStorage, StorageConflict, StorageNotFound,
   verifyWebhook, signWebhook, decodeResult, normalizePhone, featureEnabled, libraryPath: native.libPath,
 };

@@ -181,3 +181,31 @@ it('verifyWebhook returns the parsed event', () => {
   assert.throws(() => verifyWebhook(Buffer.concat([body, Buffer.from(' ')]), { secret, signature: signWebhook(body, { secret }) }),
     (e) => e.code === 'signature_mismatch');
 });
+
+describe('FetchTransport', () => {
+  it('carries the Promise API of a remote client; a refused connection reads as what happened', async () => {
+    const { FetchTransport } = require('..');
+    const local = new Client({ secretKey: SECRET });
+    const server = await slowServer(local, 300);
+    const base = `http://127.0.0.1:${server.address().port}/v1`;
+    const r = Client.remote({ baseUrl: base, secretKey: SECRET, transport: new FetchTransport() });
+    // A port that was just free: nothing listens there.
+    const gone = http.createServer();
+    await new Promise((res) => gone.listen(0, '127.0.0.1', res));
+    const deadPort = gone.address().port;
+    await new Promise((res) => gone.close(res));
+    const dead = Client.remote({ baseUrl: `http://127.0.0.1:${deadPort}/v1`, secretKey: SECRET, transport: new FetchTransport(), maxTries: 1 });
+    try {
+      const { value: pi, ticks } = await ticksDuring(r.promises.create(SEED, { idempotencyKey: 'fetch-t' }));
+      assert.ok(ticks >= 2, `the interval fired ${ticks} times`);
+      assert.equal((await r.promises.get(pi.id)).id, pi.id);
+      await assert.rejects(dead.promises.get(UNKNOWN_ID), (e) => {
+        assert.equal(e.httpStatus, 0, e.message);
+        assert.equal(e.status, -14, 'not sent: safe to retry');
+        assert.match(e.message, /ECONNREFUSED|connect/);
+        assert.ok(e.cause instanceof TransportFailure && e.cause.kind === 'connect');
+        return true;
+      });
+    } finally { r.close(); dead.close(); server.close(); local.close(); }
+  });
+});
