@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # toolchain
   gcc g++ make meson ninja-build pkg-config binutils python3
+  # python3-venv: the test that pip-installs bindings/python into a fresh venv
+  python3-venv
   # required libraries: cJSON and a crypto library; both crypto backends,
   # since scripts/test.sh builds each (-Dcrypto: auto takes OpenSSL's
   # libcrypto, the second build mbedTLS)

@@ -4,7 +4,8 @@
 export interface PaymentIntent {
   id: string;
   object: 'payment_intent';
-  status: 'draft' | 'pending_user_action' | 'succeeded' | 'requires_recovery' | 'review_required' | 'failed' | 'cancelled';
+  /** 'unknown' when a remote server sent a status this library does not know (its string is kept in the JSON). */
+  status: IntentStatus;
   amount: number;
   currency: string;
   provider: string;
@@ -20,15 +21,73 @@ export interface PaymentIntent {
     recommended_action: string; retry_allowed: boolean; attempts_used: number; attempts_left: number;
     reason?: string; agent_note: string;
   } | null;
+  /** 'sim' or 'daraja' (absent from some servers). */
+  rail?: string;
+  livemode?: boolean;
+  /** The M-Pesa receipt number of a success (null before, or when learnt by an STK query). */
+  receipt: string | null;
+  /** Every receipt the intent's attempts brought (a late second success included). */
+  receipts?: string[];
+  /** The provider's last result for the current attempt, or null. */
+  provider_result?: ProviderResult | null;
+  /** Every STK push sent for this intent, oldest first. */
+  attempts: Attempt[];
+  /** RFC 3339 UTC times, e.g. '2026-05-15T13:41:08.123Z'. */
+  created_at: string;
+  updated_at?: string;
   [field: string]: unknown;
   /** True when a create with the same idempotency key returned the first result again (not enumerable). */
   readonly replayed: boolean;
 }
 
 export type AgentPolicy = 'operator_review' | 'auto_retry' | 'none';
+export type IntentStatus = 'draft' | 'pending_user_action' | 'succeeded' | 'requires_recovery' | 'review_required'
+  | 'failed' | 'cancelled' | 'unknown';
+
+export interface ProviderResult { code: string | null; description: string | null; [k: string]: unknown }
+
+/** One STK push of an intent. */
+export interface Attempt {
+  id: string;
+  state: string;
+  checkout_request_id: string | null;
+  merchant_request_id?: string | null;
+  result_code: string | null;
+  result_desc: string | null;
+  receipt: string | null;
+  created_at: string;
+  completed_at: string | null;
+  [k: string]: unknown;
+}
+
+/** One entry of an intent's timeline, and the body of a webhook delivery. */
+export interface IntentEvent {
+  id: string;
+  object?: 'event';
+  type: string;
+  created_at: string;
+  data: {
+    payment_intent_id: string;
+    status: IntentStatus;
+    amount?: number;
+    currency?: string;
+    provider?: string;
+    attempt_id?: string | null;
+    checkout_request_id?: string | null;
+    provider_result_code?: string | null;
+    provider_result_desc?: string | null;
+    receipt?: string | null;
+    receipts?: string[];
+    reason?: string | null;
+    agent_note?: string | null;
+    metadata?: Record<string, string>;
+    [k: string]: unknown;
+  };
+  [k: string]: unknown;
+}
 
 export interface ListPage { object: 'list'; data: PaymentIntent[]; has_more: boolean }
-export interface EventList { object: 'list'; data: Array<{ id: string; type: string; [k: string]: unknown }> }
+export interface EventList { object: 'list'; data: IntentEvent[]; has_more: boolean }
 
 /** A libconstra failure. */
 export class ConstraError extends Error {
@@ -140,7 +199,7 @@ export interface RemoteOptions extends RemoteTuning {
   /** 'cs_test_...' (sandbox) or 'cs_live_...' (live); never appears in errors. */
   secretKey: string;
   /** Defaults to the key's prefix; must agree with it. */
-  mode?: 'sandbox' | 'live' | null;
+  mode?: 'sandbox' | 'live' | 'production' | null;
   /** Provider for creates that name none (default 'mpesa'). */
   defaultProvider?: string | null;
   /** Carried for the host's webhook verification (Client.webhookSecret). */
@@ -182,6 +241,8 @@ export interface WebhookEndpoint {
   enabled_events: string[];
   status: 'enabled' | 'disabled';
   created_at_ms: number;
+  /** The same time as REST writes it, RFC 3339 UTC. */
+  created_at: string;
   /** Only from addWebhookEndpoint() and rotateWebhookSecret(). */
   secret?: string;
 }
@@ -197,12 +258,63 @@ export interface WebhookDelivery {
   last_http_status: number | null;
   last_error: string | null;
   next_attempt_at_ms: number | null;
+  next_attempt_at: string | null;
   attempts: Array<{ at: string; status: number; error: string | null }>;
   body: Buffer;
 }
 
+export interface ListParams {
+  status?: PaymentIntent['status']; reference?: string; createdFromMs?: number | bigint;
+  createdToMs?: number | bigint; startingAfter?: string; limit?: number;
+}
+
+export interface DeliveryListParams {
+  endpoint?: string | null; status?: 'pending' | 'delivered' | 'failed' | null;
+  startingAfter?: string | null; limit?: number;
+}
+
+/**
+ * client.promises: every method of the Client, returning a Promise. On a
+ * remote client the calls run on a worker thread (the event loop keeps
+ * running; a JS transport may be async, e.g. over fetch); on a local one
+ * they are the synchronous calls, wrapped.
+ */
+export interface ClientPromises {
+  create(params: CreateParams, options: { idempotencyKey: string }): Promise<PaymentIntent>;
+  get(id: string): Promise<PaymentIntent>;
+  refresh(id: string): Promise<PaymentIntent>;
+  confirm(id: string): Promise<PaymentIntent>;
+  retry(id: string): Promise<PaymentIntent>;
+  cancel(id: string): Promise<PaymentIntent>;
+  resolve(id: string, outcome: 'succeeded' | 'failed', options?: { receipt?: string; note?: string }): Promise<PaymentIntent>;
+  simulate(id: string, resultCode: number | string, resultDesc?: string | null): Promise<PaymentIntent>;
+  list(params?: ListParams): Promise<ListPage>;
+  listAll(params?: ListParams): AsyncGenerator<PaymentIntent, void, undefined>;
+  events(id: string): Promise<EventList>;
+  tick(nowMs?: number | bigint | null): Promise<void>;
+  nowMs(): Promise<number>;
+  handleMpesaCallback(body: Buffer | Uint8Array | string, options?: { query?: string | Buffer | null }): Promise<void>;
+  handleMpesaCallbackPreauthenticated(body: Buffer | Uint8Array | string): Promise<void>;
+  request(method: string, target: string, headers?: Record<string, string> | Array<[string, string]>,
+    body?: Buffer | Uint8Array | string | null): Promise<RouterResponse>;
+  addWebhookEndpoint(url: string, options?: { enabledEvents?: string[] | null; secret?: string | null }): Promise<WebhookEndpoint>;
+  webhookEndpoint(id: string): Promise<WebhookEndpoint>;
+  webhookEndpoints(): Promise<WebhookEndpoint[]>;
+  enableWebhookEndpoint(id: string): Promise<WebhookEndpoint>;
+  disableWebhookEndpoint(id: string): Promise<WebhookEndpoint>;
+  deleteWebhookEndpoint(id: string): Promise<void>;
+  rotateWebhookSecret(id: string, options?: { overlapMs?: number | bigint }): Promise<WebhookEndpoint>;
+  sendTestWebhook(id: string): Promise<string>;
+  webhookDeliveries(options?: DeliveryListParams): Promise<WebhookDelivery[]>;
+  replayWebhookDelivery(id: string): Promise<void>;
+}
+
 export class Client {
   constructor(options?: ClientOptions);
+  /** The Promise API (see ClientPromises). */
+  readonly promises: ClientPromises;
+  /** Every intent matching params, newest first, a page (limit) at a time: for await (const pi of c.listAll()). */
+  listAll(params?: ListParams): AsyncGenerator<PaymentIntent, void, undefined>;
   /** A client whose calls go over HTTP to a Constra API (include/constra/client.h). */
   static remote(options: RemoteOptions): Client;
   /**
@@ -227,14 +339,15 @@ export class Client {
   cancel(id: string): PaymentIntent;
   resolve(id: string, outcome: 'succeeded' | 'failed', options?: { receipt?: string; note?: string }): PaymentIntent;
   simulate(id: string, resultCode: number | string, resultDesc?: string | null): PaymentIntent;
-  list(options?: { status?: PaymentIntent['status']; reference?: string; createdFromMs?: number | bigint;
-    createdToMs?: number | bigint; startingAfter?: string; limit?: number }): ListPage;
+  /** Unknown parameters are refused (parameter_unknown), as REST refuses them. */
+  list(params?: ListParams): ListPage;
   events(id: string): EventList;
   /** Drives time; does nothing on a remote client (the server drives its own). */
   tick(nowMs?: number | bigint | null): void;
   nowMs(): number;
   /** Throws ConstraError code 'remote_handle' on a remote client. */
-  handleMpesaCallback(body: Buffer | Uint8Array | string): void;
+  handleMpesaCallback(body: Buffer | Uint8Array | string, options?: { query?: string | Buffer | null }): void;
+  handleMpesaCallbackPreauthenticated(body: Buffer | Uint8Array | string): void;
   request(method: string, target: string, headers?: Record<string, string> | Array<[string, string]>,
     body?: Buffer | Uint8Array | string | null): RouterResponse;
   /** Registers a webhook endpoint; the result carries its secret (only here). */
@@ -248,27 +361,32 @@ export class Client {
   rotateWebhookSecret(id: string, options?: { overlapMs?: number | bigint }): WebhookEndpoint;
   /** Queues a webhook.test event to this endpoint only; returns the delivery id. */
   sendTestWebhook(id: string): string;
-  webhookDeliveries(options?: { endpoint?: string | null; status?: 'pending' | 'delivered' | 'failed' | null;
-    startingAfter?: string | null; limit?: number }): WebhookDelivery[];
+  webhookDeliveries(options?: DeliveryListParams): WebhookDelivery[];
   replayWebhookDelivery(id: string): void;
 }
 
 export type WebhookScheme = 't_v1' | 'body_hex' | 'standard_webhooks';
 
-/** Verifies a webhook over the raw body; throws ConstraError (signature_*) unless authentic. */
-export function verifyWebhook(body: Buffer | Uint8Array | string, options: {
+/**
+ * Verifies a webhook over the raw body; throws ConstraError (signature_*)
+ * unless authentic, and returns the parsed event (null for an authentic
+ * body that is not JSON). The type parameter is what the caller expects.
+ */
+export function verifyWebhook<T = IntentEvent>(body: Buffer | Uint8Array | string, options: {
   secret: string; signature?: string | null; scheme?: WebhookScheme;
   headers?: Record<string, string | string[] | undefined> | null;
   msgId?: string | null; timestamp?: string | null; now?: number | bigint | null; tolerance?: number | bigint;
-}): void;
+}): T | null;
 
 export function signWebhook(body: Buffer | Uint8Array | string, options: {
   secret: string; scheme?: WebhookScheme; timestamp?: number | bigint | null; msgId?: string | null;
 }): string;
 
 export interface ResultInfo {
-  code: string; api: string; outcome: string; known: boolean; retryAllowed: boolean; description: string;
-  recoveryNote: string; recommendedAction: string; messageMatch: string;
+  code: string; api: string; outcome: string; known: boolean; retry_allowed: boolean; description: string;
+  recovery_note: string; recommended_action: string; message_match: string;
+  /** @deprecated the camelCase names of earlier releases (not enumerable): use the snake_case fields. */
+  readonly retryAllowed: boolean; readonly recoveryNote: string; readonly recommendedAction: string; readonly messageMatch: string;
 }
 export function decodeResult(code: number | string, options?: { api?: 'auto' | 'stk' | 'b2c' | 'c2b' | 'sync'; message?: string | null }): ResultInfo;
 export function normalizePhone(phone: string): string;
@@ -295,10 +413,14 @@ export interface TransportAnswer {
   status: number; headers?: Array<[string, string]>; body?: Buffer | Uint8Array | string | null;
 }
 
-/** A transport implemented in JavaScript. */
+/**
+ * A transport implemented in JavaScript. send() may return a Promise (an
+ * async transport, e.g. over fetch) for the Promise API (client.promises);
+ * the synchronous methods need a synchronous send().
+ */
 export interface Transport {
   name?: string;
-  send(request: TransportRequest): TransportAnswer;
+  send(request: TransportRequest): TransportAnswer | Promise<TransportAnswer>;
   close?(): void;
 }
 
@@ -307,6 +429,17 @@ export class RouterTransport implements Transport {
   constructor(client: Client);
   readonly requests: number;
   send(request: TransportRequest): TransportAnswer;
+}
+
+/**
+ * A transport on fetch(): async, for the Promise API of a remote client
+ * (Client.remote({ transport: new FetchTransport() }) then client.promises.*).
+ * A refused connection is a 'connect' failure, the request's time-out 'timeout'.
+ */
+export class FetchTransport implements Transport {
+  constructor(options?: { fetch?: typeof fetch });
+  readonly name: 'fetch';
+  send(request: TransportRequest): Promise<TransportAnswer>;
 }
 
 /** The C loopback table with the REST router mounted at origins. */

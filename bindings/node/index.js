@@ -8,6 +8,7 @@ const { koffi, C, initStruct, newError, takeBytes, types: T } = native;
 const { ConstraError, fromError, wrongType, invalid, cstr, cint, bodyBytes } = require('./lib/errors');
 const { DictStorage, StorageAdapter, StorageConflict, StorageNotFound, METHODS } = require('./lib/storage');
 const { TransportAdapter } = require('./lib/transport');
+const { localPromises, remotePromises } = require('./lib/promises');
 
 const INT64_MAX = (1n << 63n) - 1n;
 const INT64_MIN = -(1n << 63n);
@@ -15,12 +16,31 @@ const STATUSES = { draft: 1, pending_user_action: 2, succeeded: 3, requires_reco
   review_required: 5, failed: 6, cancelled: 7 };
 const AGENT_POLICIES = { operator_review: 0, auto_retry: 1, none: 2 };
 const MODES = { sandbox: 0, live: 1 };
+// The hosted docs call live "production" (CONSTRA_ENVIRONMENT too).
+const MODE_ALIASES = { production: 'live' };
+
+// What REST accepts, and what it answers for anything else: 400
+// parameter_unknown naming the parameter (lib/api/body.c).
+const CREATE_PARAMS = new Set(['amount', 'currency', 'phoneNumber', 'customer', 'customerName', 'reference',
+  'description', 'agentPolicy', 'draft', 'provider', 'metadata']);
+const CREATE_OPTIONS = new Set(['idempotencyKey']);
+const LIST_PARAMS = new Set(['status', 'reference', 'createdFromMs', 'createdToMs', 'startingAfter', 'limit']);
+
+function refuseUnknown(obj, known) {
+  for (const k of Object.keys(obj)) {
+    if (!known.has(k)) {
+      const name = JSON.stringify(k).slice(1, -1).slice(0, 80);
+      throw invalid(name, `unknown parameter ${name}`, 'parameter_unknown');
+    }
+  }
+}
 
 // A forgotten Client is closed by the garbage collector: the held value
 // is the state object, never the Client itself.
 const finalizer = new FinalizationRegistry((state) => closeState(state));
 
 function closeState(state) {
+  if (state.promises) { state.promises.close(); state.promises = null; }
   if (state.handle !== null) {
     const h = state.handle;
     state.handle = null;
@@ -180,14 +200,21 @@ class Client {
     for (const k of Object.keys(options)) {
       if (!REMOTE_OPTIONS.has(k)) throw invalid(k, `unknown option ${JSON.stringify(k).slice(0, 80)}`, 'parameter_unknown');
     }
-    const { mode, transport = null, defaultProvider = null, webhookSecret = null } = options;
+    const { transport = null, defaultProvider = null, webhookSecret = null } = options;
+    let { mode } = options;
     if (typeof mode !== 'string') throw wrongType('mode', 'a string', mode);
-    if (!(mode in MODES)) throw invalid('mode', "mode must be 'sandbox' or 'live'");
+    if (Object.hasOwn(MODE_ALIASES, mode)) mode = MODE_ALIASES[mode];
+    if (!(mode in MODES)) throw invalid('mode', "mode must be 'sandbox', 'live' or 'production' (live)");
     cfg.mode = MODES[mode];
     cfg.default_provider = cstr(defaultProvider, 'defaultProvider');
     cfg.webhook_secret = cstr(webhookSecret, 'webhookSecret');
     for (const [js, c] of Object.entries(REMOTE_INTS)) cfg[c] = Number(cint(options[js] ?? 0, js, 0n, 2147483647n));
     for (const [js, c] of Object.entries(REMOTE_INT64S)) cfg[c] = cint(options[js] ?? 0, js, 0n, INT64_MAX);
+    // What the Promise API's worker opens its own handle with (lib/promises.js).
+    const spec = { baseUrl: cfg.base_url, secretKey: cfg.secret_key, mode, defaultProvider, webhookSecret };
+    for (const js of [...Object.keys(REMOTE_INTS), ...Object.keys(REMOTE_INT64S)]) {
+      if (options[js] !== undefined) spec[js] = options[js];
+    }
     const adapter = transport === null || transport === undefined ? null : new TransportAdapter(transport);
     // constra_open_remote copies the transport vtable: it sits in C memory
     // for the call only; its callbacks live in the adapter until close().
@@ -207,10 +234,42 @@ class Client {
       throw fromError(rc, err);
     }
     const self = Object.create(Client.prototype);
-    self._state = { handle: out[0], adapter: null, transportAdapter: adapter };
+    self._state = { handle: out[0], adapter: null, transportAdapter: adapter, promises: null };
+    self._state.promises = remotePromises(self, spec, adapter ? transport : null);
     self.webhookSecret = webhookSecret;
     finalizer.register(self, self._state, self);
     return self;
+  }
+
+  /**
+   * The Promise API: every method of this client, returning a Promise
+   * (`await client.promises.create(...)`). On a remote client the calls run
+   * on a worker thread, so the event loop keeps running while a request
+   * is on the network, and a JS transport's send() may be async (fetch).
+   * On a local client the calls are the synchronous ones, wrapped.
+   */
+  get promises() {
+    if (this._state.promises) return this._state.promises.api;
+    if (!this._localPromises) Object.defineProperty(this, '_localPromises', { value: localPromises(this) });
+    return this._localPromises;
+  }
+
+  /**
+   * Every intent matching `params` (as list(); `limit` is the page size),
+   * newest first, fetched a page at a time as the loop reaches it:
+   * `for await (const pi of client.listAll({ status: 'failed' })) ...`.
+   * On a remote client the pages come through the Promise API.
+   */
+  async* listAll(params = {}) {
+    if (params === null || typeof params !== 'object') throw wrongType('params', 'an object', params);
+    refuseUnknown(params, LIST_PARAMS);
+    let after = params.startingAfter ?? null;
+    for (;;) {
+      const page = await this.promises.list({ ...params, startingAfter: after });
+      yield* page.data;
+      if (!page.has_more || page.data.length === 0) return;
+      after = page.data[page.data.length - 1].id;
+    }
   }
 
   /** True for a client made by Client.remote() or Client.fromEnv(). */
@@ -274,8 +333,12 @@ class Client {
    * is left out. The same idempotencyKey with the same parameters
    * returns the first result again (`.replayed` is true).
    */
-  create(params, { idempotencyKey } = {}) {
+  create(params, options = {}) {
     if (params === null || typeof params !== 'object') throw wrongType('params', 'an object', params);
+    refuseUnknown(params, CREATE_PARAMS);
+    if (options === null || typeof options !== 'object') throw wrongType('options', 'an object', options);
+    refuseUnknown(options, CREATE_OPTIONS);
+    const { idempotencyKey } = options;
     let { amount, currency = 'KES', phoneNumber = null, customerName = null, reference = null,
       description = null, agentPolicy = 'operator_review', draft = false, provider = null, customer,
       metadata = null } = params;
@@ -338,7 +401,10 @@ class Client {
   }
 
   /** A page of intents, newest first: {object:'list', data, has_more}. */
-  list({ status = null, reference = null, createdFromMs = 0, createdToMs = 0, startingAfter = null, limit = 0 } = {}) {
+  list(params = {}) {
+    if (params === null || typeof params !== 'object') throw wrongType('params', 'an object', params);
+    refuseUnknown(params, LIST_PARAMS);
+    const { status = null, reference = null, createdFromMs = 0, createdToMs = 0, startingAfter = null, limit = 0 } = params;
     const p = initStruct(C.list_params_init, T.ListParamsT);
     if (status !== null && status !== undefined) {
       if (typeof status !== 'string') throw wrongType('status', 'a string', status);
@@ -410,6 +476,8 @@ class Client {
       status: C.wh_endpoint_enabled(ep) ? 'enabled' : 'disabled',
       created_at_ms: Number(C.wh_endpoint_created_at_ms(ep)),
     };
+    // REST's name and form for the same time (one vocabulary).
+    out.created_at = rfc3339(out.created_at_ms);
     if (withSecret) out.secret = C.wh_endpoint_secret(ep);
     return out;
   }
@@ -505,6 +573,7 @@ class Client {
           attempt_count: C.wh_delivery_attempts(l, i), last_http_status: last || null,
           last_error: C.wh_delivery_last_error(l, i) || null,
           next_attempt_at_ms: state === 'pending' ? Number(C.wh_delivery_next_attempt_at_ms(l, i)) : null,
+          next_attempt_at: state === 'pending' ? rfc3339(Number(C.wh_delivery_next_attempt_at_ms(l, i))) : null,
           attempts: JSON.parse(C.wh_delivery_attempts_json(l, i) || '[]'),
           body: native.takeBytes(ptr, len[0]),
         });
@@ -554,6 +623,9 @@ class Client {
 }
 
 // ---- webhooks ---------------------------------------------------------------
+/** Unix ms as the REST API writes times: '2026-05-15T13:41:08.123Z'. */
+function rfc3339(ms) { return new Date(ms).toISOString(); }
+
 function schemeValue(name) {
   const s = cstr(name, 'scheme', { required: true });
   const out = [0];
@@ -582,7 +654,8 @@ function webhookParams(body, secret, scheme) {
 
 /**
  * Verifies a webhook delivery over the RAW body (a Buffer as received;
- * a string is encoded as UTF-8). Returns nothing when authentic; throws
+ * a string is encoded as UTF-8). Returns the parsed event when authentic
+ * (null for an authentic body that is not JSON, e.g. a test vector); throws
  * ConstraError with code signature_malformed / signature_expired /
  * signature_future / signature_mismatch (or secret_invalid, ...).
  * scheme 't_v1' (signature = "t=...,v1=..."), 'body_hex', or
@@ -604,6 +677,8 @@ function verifyWebhook(body, { signature = null, secret, scheme = 't_v1', header
   const err = newError();
   const rc = C.webhook_verify(p, reason, err);
   if (rc !== 0) throw fromError(rc, err);
+  // Parsed only once authentic: nothing of an unverified body is read.
+  try { return JSON.parse(bodyBytes(body).toString('utf8')); } catch { return null; }
 }
 
 /** The signature header value for `body` (t_v1, body_hex, standard_webhooks). */
@@ -630,12 +705,19 @@ function decodeResult(code, { api = 'auto', message = null } = {}) {
   const info = initStruct(C.result_info_init, T.ResultInfoT);
   rc = C.result_lookup(c, Buffer.byteLength(c), apiOut[0], cstr(message, 'message'), info, err);
   if (rc !== 0) throw fromError(rc, err);
-  return {
+  const out = {
     code: info.code, api: C.mpesa_api_name(info.api), outcome: C.outcome_name(info.outcome),
-    known: info.known === 1, retryAllowed: info.retry_allowed === 1, description: info.description || '',
-    recoveryNote: info.recovery_note || '', recommendedAction: info.recommended_action || '',
-    messageMatch: info.message_match || '',
+    known: info.known === 1, retry_allowed: info.retry_allowed === 1, description: info.description || '',
+    recovery_note: info.recovery_note || '', recommended_action: info.recommended_action || '',
+    message_match: info.message_match || '',
   };
+  // The field names of `constra decode --json`, Python and REST above; the
+  // camelCase names of earlier releases as non-enumerable aliases.
+  for (const [alias, name] of [['retryAllowed', 'retry_allowed'], ['recoveryNote', 'recovery_note'],
+    ['recommendedAction', 'recommended_action'], ['messageMatch', 'message_match']]) {
+    Object.defineProperty(out, alias, { value: out[name], enumerable: false });
+  }
+  return out;
 }
 
 /** A Kenyan mobile number in any usual form as 2547XXXXXXXX. */
@@ -662,6 +744,6 @@ const transport = require('./lib/transport');
 
 module.exports = {
   Client, ConstraError, transport, TransportFailure: transport.TransportFailure,
-  RouterTransport: transport.RouterTransport, Loopback: transport.Loopback, sendRequest: transport.send, DictStorage, StorageConflict, StorageNotFound,
+  RouterTransport: transport.RouterTransport, FetchTransport: transport.FetchTransport, Loopback: transport.Loopback, sendRequest: transport.send, DictStorage, StorageConflict, StorageNotFound,
   verifyWebhook, signWebhook, decodeResult, normalizePhone, featureEnabled, libraryPath: native.libPath,
 };

@@ -23,6 +23,7 @@
 #include "storage/storage_internal.h"
 #include "util/check.h"
 #include "util/encode.h"
+#include "util/ids.h"
 #include "util/sbuf.h"
 #include "webhook/ssrf.h"
 
@@ -440,7 +441,7 @@ int constra_webhook_endpoint_add(constra_t *h, const constra_webhook_endpoint_pa
 static int endpoint_load(constra_t *h, const char *id, constra_webhook_endpoint **out,
                          constra_error *e)
 {
-    int rc = constra__check_str(id, CONSTRA_STORAGE_KEY_MAX, 0, "id", NULL, e);
+    int rc = constra__id_check_opaque(id, "id", e);
     if (rc != CONSTRA_OK || (rc = need_storage(h, e)) != CONSTRA_OK) {
         return rc;
     }
@@ -657,7 +658,7 @@ int constra_webhook_endpoint_remove(constra_t *h, const char *id, constra_error 
         return constra__fail_null(err, "handle");
     }
     constra_error e = CONSTRA_ERROR_INIT;
-    int rc = constra__check_str(id, CONSTRA_STORAGE_KEY_MAX, 0, "id", NULL, &e);
+    int rc = constra__id_check_opaque(id, "id", &e);
     if (rc == CONSTRA_OK) {
         rc = need_storage(h, &e);
     }
@@ -779,8 +780,8 @@ int constra_webhook_delivery_list_get(constra_t *h, const char *endpoint_id, con
     *out = NULL;
     constra_error e = CONSTRA_ERROR_INIT;
     int rc = need_storage(h, &e);
-    if (rc == CONSTRA_OK && endpoint_id) {
-        rc = constra__check_str(endpoint_id, CONSTRA_STORAGE_KEY_MAX, 1, "endpoint_id", NULL, &e);
+    if (rc == CONSTRA_OK && endpoint_id && endpoint_id[0]) {
+        rc = constra__id_check_opaque(endpoint_id, "endpoint_id", &e);
     }
     if (rc == CONSTRA_OK && starting_after) {
         rc = constra__check_str(starting_after, CONSTRA_STORAGE_KEY_MAX, 1, "starting_after",
@@ -854,7 +855,7 @@ int constra_webhook_delivery_replay(constra_t *h, const char *id, constra_error 
         return constra__fail_null(err, "handle");
     }
     constra_error e = CONSTRA_ERROR_INIT;
-    int rc = constra__check_str(id, CONSTRA_STORAGE_KEY_MAX, 0, "delivery_id", NULL, &e);
+    int rc = constra__id_check_opaque(id, "delivery_id", &e);
     if (rc == CONSTRA_OK) {
         rc = need_storage(h, &e);
     }

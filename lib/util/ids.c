@@ -119,12 +119,12 @@ int constra_id_parse(const char *id, const char *prefix, int64_t *out_ms, constr
     size_t plen = us ? (size_t)(us - id) : 0;
     if (us == NULL || plen == 0 || plen > CONSTRA_ID_PREFIX_MAX ||
         len != plen + 1 + CONSTRA_ID_BODY_LEN) {
-        return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "id_invalid", "id",
+        return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid", "id",
                              "id must look like <prefix>_<%d characters>", CONSTRA_ID_BODY_LEN);
     }
     for (size_t i = 0; i < plen; i++) {
         if (id[i] < 'a' || id[i] > 'z') {
-            return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "id_invalid", "id",
+            return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid", "id",
                                  "id prefix must be lower-case letters");
         }
     }
@@ -135,7 +135,7 @@ int constra_id_parse(const char *id, const char *prefix, int64_t *out_ms, constr
             return rc;
         }
         if (want != plen || memcmp(prefix, id, plen) != 0) {
-            return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "id_invalid", "id",
+            return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid", "id",
                                  "id does not start with %s_", prefix);
         }
     }
@@ -144,7 +144,7 @@ int constra_id_parse(const char *id, const char *prefix, int64_t *out_ms, constr
     for (int i = 0; i < CONSTRA_ID_BODY_LEN; i++) {
         int v = decode_char(body[i]);
         if (v < 0 || (i == 0 && v > 7)) { /* 10 chars carry 48 bits: first < 8 */
-            return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "id_invalid", "id",
+            return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid", "id",
                                  "id has an invalid character at position %zu",
                                  plen + 1 + (size_t)i);
         }

@@ -115,33 +115,33 @@ static void test_decode_text(void **state)
     assert_int_equal(r.status, 0);
     expect_contains(r.out, "code:        1032\n");
     expect_contains(r.out, "api:         stk\n");
-    expect_contains(r.out, "class:       requires_recovery\n");
+    expect_contains(r.out, "outcome:     requires_recovery\n");
     expect_contains(r.out, "known:       yes\n");
     expect_contains(r.out, "Customer cancelled the prompt. Offer retry or alternate payment");
     assert_string_equal(r.errt, "");
 
     RUN(&r, "decode", "2001", "--api", "b2c");
     assert_int_equal(r.status, 0);
-    expect_contains(r.out, "class:       failed_configuration\n");
+    expect_contains(r.out, "outcome:     failed_configuration\n");
     RUN(&r, "decode", "--api", "stk", "2001");
-    expect_contains(r.out, "class:       requires_recovery\n");
+    expect_contains(r.out, "outcome:     requires_recovery\n");
     RUN(&r, "decode", "4999");
-    expect_contains(r.out, "class:       pending\n");
+    expect_contains(r.out, "outcome:     pending\n");
     RUN(&r, "decode", "500.001.1001", "--message", "The transaction is being processed");
     assert_int_equal(r.status, 0);
     expect_contains(r.out, "api:         sync\n");
-    expect_contains(r.out, "class:       pending\n");
+    expect_contains(r.out, "outcome:     pending\n");
     expect_contains(r.out, "message:     contains \"being processed\"\n");
     RUN(&r, "decode", "500.001.1001", "--message", "Merchant does not exist");
-    expect_contains(r.out, "class:       failed_configuration\n");
+    expect_contains(r.out, "outcome:     failed_configuration\n");
     RUN(&r, "decode", "500.001.1001");
-    expect_contains(r.out, "class:       review_required\n");
+    expect_contains(r.out, "outcome:     review_required\n");
     RUN(&r, "decode", " 0 ");
-    expect_contains(r.out, "class:       succeeded\n");
+    expect_contains(r.out, "outcome:     succeeded\n");
     expect_contains(r.out, "code:        0\n");
     RUN(&r, "decode", "C2B00012");
     expect_contains(r.out, "api:         c2b\n");
-    expect_contains(r.out, "class:       failed\n");
+    expect_contains(r.out, "outcome:     failed\n");
 }
 
 static void test_decode_unknown(void **state)
@@ -150,7 +150,7 @@ static void test_decode_unknown(void **state)
     static run_result r;
     RUN(&r, "decode", "424242");
     assert_int_equal(r.status, 0);
-    expect_contains(r.out, "class:       review_required\n");
+    expect_contains(r.out, "outcome:     review_required\n");
     expect_contains(r.out, "known:       no\n");
     RUN(&r, "decode", "--", "-1");
     assert_int_equal(r.status, 0);
@@ -163,20 +163,21 @@ static void test_decode_json(void **state)
     static run_result r;
     RUN(&r, "decode", "1032", "--json");
     assert_int_equal(r.status, 0);
-    expect_contains(r.out, "\"class\":\"requires_recovery\"");
+    expect_contains(r.out, "\"outcome\":\"requires_recovery\"");
+    expect_contains(r.out, "\"class\":\"requires_recovery\""); /* the old name, kept */
     RUN_JSON(&r,
              "assert d[\"code\"]==\"1032\" and d[\"api\"]==\"stk\" and d[\"known\"] is True "
-             "and d[\"class\"]==\"requires_recovery\" and d[\"retry_allowed\"] is True "
+             "and d[\"outcome\"]==\"requires_recovery\" and d[\"retry_allowed\"] is True "
              "and d[\"recommended_action\"]==\"retry\" and d[\"recovery_note\"] "
              "and d[\"description\"]; print(\"ok\")",
              "decode", "1032", "--json");
     assert_string_equal(r.out, "ok\n");
     RUN_JSON(&r,
-             "assert d[\"class\"]==\"review_required\" and d[\"known\"] is False; print(\"ok\")",
+             "assert d[\"outcome\"]==\"review_required\" and d[\"known\"] is False; print(\"ok\")",
              "decode", "--json", "x\"y\\z");
     assert_string_equal(r.out, "ok\n");
     RUN_JSON(&r,
-             "assert d[\"api\"]==\"b2c\" and d[\"class\"]==\"failed\"; print(\"ok\")",
+             "assert d[\"api\"]==\"b2c\" and d[\"outcome\"]==d[\"class\"]==\"failed\"; print(\"ok\")",
              "decode", "SFC_IC0003", "--api", "b2c", "--json");
     assert_string_equal(r.out, "ok\n");
 }

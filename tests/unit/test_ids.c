@@ -91,7 +91,12 @@ static void test_bad_arguments(void **state)
     for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
         assert_int_equal(constra_id_parse(bad_ids[i], NULL, NULL, &err),
                          CONSTRA_E_INVALID_ARGUMENT);
+        /* One code for a malformed id, whichever call refuses it. */
+        assert_true(strncmp(err.code, "parameter_invalid", 17) == 0);
     }
+    assert_int_equal(constra_id_parse("pi_01m83rye66e57k4dtr0h4dzsy3", "evt", NULL, &err),
+                     CONSTRA_E_INVALID_ARGUMENT);
+    assert_string_equal(err.code, "parameter_invalid");
     assert_int_equal(constra_id_parse(NULL, NULL, NULL, &err), CONSTRA_E_INVALID_ARGUMENT);
     char long_id[256];
     memset(long_id, 'a', sizeof(long_id));

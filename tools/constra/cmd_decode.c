@@ -4,9 +4,9 @@
  *   constra decode CODE [--api auto|stk|b2c|c2b|sync] [--message TEXT] [--json]
  *   constra decode --list [--json]
  *
- * Prints the code, the API context it was read in, its class (outcome),
+ * Prints the code, the API context it was read in, its outcome,
  * the recommended action and the recovery note. Unknown codes print
- * class review_required and "known: no" and still exit 0; exit 2 for
+ * outcome review_required and "known: no" and still exit 0; exit 2 for
  * usage errors and malformed codes. --list prints the whole catalogue.
  */
 #include <stdio.h>
@@ -38,7 +38,10 @@ static void print_json(const constra_result_info *info)
     json_string(info->code);
     printf(",\"api\":");
     json_string(constra_mpesa_api_name(info->api));
-    printf(",\"known\":%s,\"class\":", info->known ? "true" : "false");
+    /* "outcome" as the bindings name it; "class" kept for older readers. */
+    printf(",\"known\":%s,\"outcome\":", info->known ? "true" : "false");
+    json_string(constra_outcome_name(info->outcome));
+    printf(",\"class\":");
     json_string(constra_outcome_name(info->outcome));
     printf(",\"recommended_action\":");
     json_string(info->recommended_action);
@@ -56,7 +59,7 @@ static void print_text(const constra_result_info *info)
     printf("code:        %s\n", info->code);
     printf("api:         %s\n", constra_mpesa_api_name(info->api));
     printf("known:       %s\n", info->known ? "yes" : "no");
-    printf("class:       %s\n", constra_outcome_name(info->outcome));
+    printf("outcome:     %s\n", constra_outcome_name(info->outcome));
     printf("action:      %s\n", info->recommended_action);
     printf("retry:       %s\n", info->retry_allowed ? "allowed" : "not allowed");
     if (info->message_match && info->message_match[0]) {

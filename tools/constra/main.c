@@ -77,7 +77,7 @@ const cli_command cli_commands[] = {
      "show this help, or one command's (--man: the constra(1) man page, roff)", NULL, NULL},
     /* (entries for further subcommands go here) */
     {"decode", cmd_decode, "CODE|--list [--api A] [--message T] [--json]",
-     "explain an M-Pesa result/error code: class, recovery note (--list: all)", decode_options,
+     "explain an M-Pesa result/error code: outcome, recovery note (--list: all)", decode_options,
      "Exit status: 0 for every well-formed code (an unknown one reads as review_required), "
      "2 for usage errors and malformed codes."},
     {"phone", cmd_phone, "NUMBER [--safaricom]",

@@ -24,8 +24,11 @@ function fromError(rc, err, cause) {
       code: String(C.status_name(rc)).toLowerCase(), httpStatus: C.status_http(rc), status: rc, cause,
     });
   }
+  // HTTP status 0: no answer came, the failure is on this side of the wire
+  // (a transport failure, CONSTRA_E_TRANSPORT / _OUTCOME_UNKNOWN): kept as 0.
+  const clientSide = err.http_status === 0 && (err.status === -14 || err.status === -15);
   return new ConstraError(err.message, {
-    code: err.code || 'error', httpStatus: err.http_status || C.status_http(err.status),
+    code: err.code || 'error', httpStatus: clientSide ? 0 : err.http_status || C.status_http(err.status),
     param: err.param || null, status: err.status, cause,
   });
 }

@@ -36,6 +36,52 @@ class RouterTransport {
   }
 }
 
+/**
+ * A transport on the global fetch() (undici): async, so for the Promise API
+ * (client.promises.*) of a remote client. Failures are classified as the
+ * library needs them: a refused or unresolvable connection is 'connect'
+ * (never sent, safe to retry), the request's time-out 'timeout', anything
+ * else after the request may have left 'other' (outcome unknown).
+ */
+class FetchTransport {
+  constructor({ fetch: f = globalThis.fetch } = {}) {
+    if (typeof f !== 'function') throw wrongType('fetch', 'a function', f);
+    this.fetch = f;
+    this.name = 'fetch';
+  }
+
+  async send(req) {
+    const signal = req.timeoutMs > 0 ? AbortSignal.timeout(req.timeoutMs) : undefined;
+    let res;
+    try {
+      res = await this.fetch(req.url, { method: req.method, headers: req.headers, signal,
+        body: req.body && req.body.length ? req.body : undefined, redirect: 'manual' });
+    } catch (e) {
+      throw FetchTransport.failure(e);
+    }
+    try {
+      return { status: res.status, headers: [...res.headers], body: Buffer.from(await res.arrayBuffer()) };
+    } catch (e) {
+      const f = FetchTransport.failure(e);
+      throw f.kind === 'connect' ? new TransportFailure('protocol', f.message) : f; // the request did leave
+    }
+  }
+
+  static failure(e) {
+    const cause = e && e.cause;
+    const code = (cause && cause.code) || (e && e.code) || '';
+    const what = String((cause && cause.message) || (e && e.message) || e);
+    if (e && (e.name === 'TimeoutError' || e.name === 'AbortError')) return new TransportFailure('timeout', `fetch: ${what}`);
+    // fetch refuses some ports before connecting ("bad port": 9, 25, ...).
+    if (['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'].includes(code)
+      || what === 'bad port') {
+      return new TransportFailure('connect', `fetch: ${what}`);
+    }
+    if (String(code).startsWith('ERR_TLS') || /certificate/i.test(what)) return new TransportFailure('tls', `fetch: ${what}`);
+    return new TransportFailure('other', `fetch: ${what}`);
+  }
+}
+
 const headerSize = BigInt(koffi.sizeof(koffi.type('constra_http_header')));
 
 /** A constra_transport whose send() calls a JS transport; release() after use. */
@@ -67,6 +113,10 @@ class TransportAdapter {
         connectTimeoutMs: Number(r.connect_timeout_ms), timeoutMs: Number(r.timeout_ms),
         maxResponseBytes: Number(r.max_response_bytes),
       });
+      if (answer && typeof answer.then === 'function') {
+        answer.then(() => {}, () => {}); // settled elsewhere; never an unhandled rejection
+        throw new TypeError('send() returned a Promise: an async transport needs the Promise API (client.promises.*)');
+      }
       if (!answer || typeof answer !== 'object') throw new TypeError('send() must return {status, headers, body}');
       if (!Number.isInteger(answer.status)) throw new TypeError('status must be an integer');
       if (C.transport_response_set_status(resp, answer.status) !== 0) throw new RangeError(`HTTP status ${answer.status} is out of range`);
@@ -191,4 +241,4 @@ function send(transport, method, url, headers = {}, body = null, { timeoutMs = 0
   }
 }
 
-module.exports = { TransportFailure, RouterTransport, Loopback, send, TransportAdapter };
+module.exports = { TransportFailure, RouterTransport, FetchTransport, Loopback, send, TransportAdapter };

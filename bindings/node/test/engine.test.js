@@ -239,3 +239,53 @@ test('metadata on SQLite survives a restart', (t) => {
     } finally { c.close(); }
   } finally { fs.rmSync(dir, { recursive: true, force: true }); }
 });
+
+// One vocabulary (issue 15 item 6): the codes REST gives for the same faults.
+test('unknown create and list parameters are refused as REST refuses them', () => {
+  const c = new Client();
+  try {
+    assert.throws(() => c.create({ amount: 10, phoneNumber: '0712345678', colour: 'red' }, { idempotencyKey: 'u1' }),
+      (e) => e instanceof ConstraError && e.code === 'parameter_unknown' && e.param === 'colour' && e.httpStatus === 400);
+    // snake_case spellings are not silently dropped either
+    assert.throws(() => c.create({ amount: 10, phone_number: '0712345678' }, { idempotencyKey: 'u2' }),
+      (e) => e.code === 'parameter_unknown' && e.param === 'phone_number');
+    assert.throws(() => c.list({ limt: 2 }), (e) => e.code === 'parameter_unknown' && e.param === 'limt');
+    assert.throws(() => c.create({ amount: 10, phoneNumber: '0712345678' }, { idempotency_key: 'u3' }),
+      (e) => e.code === 'parameter_unknown' && e.param === 'idempotency_key');
+    assert.equal(c.list({}).data.length, 0);
+    assert.equal(c.list().object, 'list');
+  } finally { c.close(); }
+});
+
+test('a malformed id is parameter_invalid from every call', () => {
+  const c = new Client();
+  try {
+    const bad = 'pi_no/such id!';
+    for (const call of [() => c.get(bad), () => c.events(bad), () => c.retry(bad), () => c.cancel(bad),
+      () => c.webhookEndpoint('we_bad id'), () => c.deleteWebhookEndpoint('we_bad/id'),
+      () => c.replayWebhookDelivery('whd_bad id'), () => c.webhookDeliveries({ endpoint: 'we_bad id' })]) {
+      assert.throws(call, (e) => e.code === 'parameter_invalid' && e.httpStatus === 400, String(call));
+    }
+    assert.throws(() => c.webhookEndpoint('we_01m84728vssdr2cpnq71nsww6j'), (e) => e.code === 'resource_missing');
+  } finally { c.close(); }
+});
+
+test('decodeResult, endpoints and deliveries use the field names of the CLI, Python and REST', () => {
+  const r = constra.decodeResult(1032);
+  assert.deepEqual(Object.keys(r), ['code', 'api', 'outcome', 'known', 'retry_allowed', 'description',
+    'recovery_note', 'recommended_action', 'message_match']);
+  assert.equal(r.recommended_action, 'retry');
+  assert.equal(r.recommendedAction, 'retry'); // the old name, kept as an alias
+  const sent = [];
+  const c = new Client({ webhookTransport: { send(q) { sent.push(q); return { status: 500 }; } } });
+  try {
+    const ep = c.addWebhookEndpoint('http://hooks.test/x');
+    assert.equal(ep.created_at, new Date(ep.created_at_ms).toISOString());
+    assert.match(ep.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    c.create({ amount: 10, phoneNumber: '0712345678' }, { idempotencyKey: 'v' });
+    c.tick();
+    const pending = c.webhookDeliveries({ status: 'pending' });
+    assert.ok(pending.length > 0);
+    assert.equal(pending[0].next_attempt_at, new Date(pending[0].next_attempt_at_ms).toISOString());
+  } finally { c.close(); }
+});

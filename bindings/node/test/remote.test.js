@@ -298,3 +298,33 @@ describe('remote over libcurl to a real constra serve', () => {
     remote.close();
   });
 });
+
+describe('one vocabulary for remote clients (issue 15 item 6)', () => {
+  it("accepts mode 'production' as live, as CONSTRA_ENVIRONMENT does", () => {
+    const local = new Client({ secretKey: SECRET });
+    const r = Client.remote({ baseUrl: BASE, secretKey: 'cs_live_0123456789abcdef0123', transport: new RouterTransport(local), mode: 'production' });
+    r.close();
+    const saved = Object.fromEntries(ENV_VARS.map((k) => [k, process.env[k]]));
+    try {
+      process.env.CONSTRA_API_BASE_URL = BASE;
+      process.env.CONSTRA_SECRET_KEY = 'cs_live_0123456789abcdef0123';
+      process.env.CONSTRA_ENVIRONMENT = 'production';
+      const e = Client.fromEnv({ transport: new RouterTransport(local) });
+      e.close();
+    } finally {
+      for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
+      local.close();
+    }
+  });
+
+  it('a connect failure says what happened, with HTTP status 0 (client side)', { skip: process.env.CONSTRA_TEST_SERVE !== '1' && 'no libcurl' }, () => {
+    const r = Client.remote({ baseUrl: 'http://127.0.0.1:9/v1', secretKey: SECRET, maxTries: 1 });
+    try {
+      assert.throws(() => r.get(UNKNOWN_ID), (e) => {
+        assert.equal(e.httpStatus, 0, e.message);
+        assert.match(e.message, /could not connect to 127\.0\.0\.1:9: connection refused/);
+        return true;
+      });
+    } finally { r.close(); }
+  });
+});

@@ -6,6 +6,7 @@ compiler is needed. See :class:`Client` for the engine and
 :func:`verify_webhook` for signatures.
 """
 from . import _native
+from ._object import ConstraObject
 from .client import Client, Intent, Response
 from .errors import wrong_type
 from .errors import (ArgumentTypeError, AuthenticationError, ConflictError, ConstraError,
@@ -33,7 +34,7 @@ def feature_enabled(name: str) -> bool:
     return bool(_native.feature_enabled(name.encode("utf-8")))
 
 __all__ = [
-    "Client", "Intent", "Response", "ConstraError", "ArgumentTypeError", "ConflictError",
+    "Client", "Intent", "ConstraObject", "Response", "ConstraError", "ArgumentTypeError", "ConflictError",
     "InvalidArgumentError", "InvalidStateError", "NotFoundError", "SignatureError",
     "StorageError", "TransportError", "decode_result", "normalize_phone", "DictStorage",
     "EventRecord", "IdempotencyRecord", "IntentRecord", "Query", "Storage",

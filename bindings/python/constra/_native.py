@@ -196,8 +196,13 @@ def _load() -> ctypes.CDLL:
             return ctypes.CDLL(explicit)
         except OSError as exc:
             raise ImportError(f"CONSTRA_LIBRARY={explicit!r} cannot be loaded: {exc}") from exc
+    # The copy bundled in the wheel (pip install ./bindings/python from a
+    # built tree, _build/constra_build.py): the very library the package
+    # was built against, so it comes before an installed one.
+    bundled = [str(p) for p in (Path(__file__).resolve().parent / "_lib" / n for n in _LIB_NAMES)
+               if p.is_file()][:1]
     system = ctypes.util.find_library("constra")
-    for name in ([system] if system else []) + list(_LIB_NAMES) + _build_dir_candidates():
+    for name in bundled + ([system] if system else []) + list(_LIB_NAMES) + _build_dir_candidates():
         try:
             return ctypes.CDLL(name)
         except OSError as exc:

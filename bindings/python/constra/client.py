@@ -4,10 +4,12 @@ from __future__ import annotations
 import ctypes
 import json
 import threading
+import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _native as N
+from ._object import ConstraObject, loads as _loads, wrap as _wrap
 from ._text import body_bytes, cint, cstr
 from .errors import ConstraError, from_error, invalid, wrong_type
 from .storage import Storage, StorageAdapter
@@ -20,12 +22,22 @@ AGENT_POLICIES = {"operator_review": 0, "auto_retry": 1, "none": 2}
 MODES = {"sandbox": 0, "live": 1}
 
 
-class Intent(dict):
-    """A payment intent as the REST API returns it (a plain dict), plus
-    ``replayed``: True when a create with the same idempotency key returned
-    the first result again."""
+class Intent(ConstraObject):
+    """A payment intent as the REST API returns it: a dict with attribute
+    access too (``pi.status`` or ``pi["status"]``, ``pi.customer.name``),
+    plus ``replayed``: True when a create with the same idempotency key
+    returned the first result again (an attribute, not a key)."""
 
-    replayed: bool = False
+    __slots__ = ("replayed",)
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.replayed = False
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "replayed":
+            return False
+        return super().__getattr__(name)
 
 
 @dataclass
@@ -47,7 +59,12 @@ class Response:
 def _json_at(getter, obj) -> Any:
     n = ctypes.c_size_t(0)
     ptr = getter(obj, ctypes.byref(n))
-    return json.loads(N.take_bytes(ptr, n.value))
+    return _loads(N.take_bytes(ptr, n.value))
+
+
+def _rfc3339(ms: int) -> str:
+    """Unix ms as the REST API writes times: '2026-05-15T13:41:08.123Z'."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + ".%03dZ" % (ms % 1000)
 
 
 def _id(value: object) -> bytes:
@@ -227,8 +244,10 @@ class Client:
 
         if not isinstance(mode, str):
             raise wrong_type("mode", "a str", mode)
+        if mode == "production":    # what the hosted docs (and CONSTRA_ENVIRONMENT) call live
+            mode = "live"
         if mode not in MODES:
-            raise invalid("mode", "mode must be 'sandbox' or 'live'")
+            raise invalid("mode", "mode must be 'sandbox', 'live' or 'production' (live)")
         cfg.mode = MODES[mode]
         provider = cstr(default_provider, "default_provider")
         secret = cstr(webhook_secret, "webhook_secret")
@@ -490,6 +509,25 @@ class Client:
         finally:
             N.intent_list_free(out)
 
+    def list_all(self, *, status: Optional[str] = None, reference: Optional[str] = None,
+                 created_from_ms: int = 0, created_to_ms: int = 0,
+                 starting_after: Optional[str] = None,
+                 limit: int = 0) -> Iterator[Intent]:
+        """Every intent matching the filters, newest first, fetched a page
+        (``limit`` per page, 0 = the default) at a time as the iteration
+        reaches it: ``for pi in c.list_all(status="failed"): ...``."""
+        after = starting_after
+        while True:
+            page = self.list(status=status, reference=reference,
+                             created_from_ms=created_from_ms, created_to_ms=created_to_ms,
+                             starting_after=after, limit=limit)
+            data = page["data"]
+            for item in data:
+                yield Intent(item)
+            if not page.get("has_more") or not data:
+                return
+            after = data[-1]["id"]
+
     def events(self, intent_id: str) -> Dict[str, Any]:
         """The intent's timeline, oldest first: {"object":"list","data":[...]}."""
         out = ctypes.c_void_p()
@@ -543,9 +581,10 @@ class Client:
                "enabled_events": types.split(",") if types else ["*"],
                "status": "enabled" if N.wh_endpoint_enabled(ep) else "disabled",
                "created_at_ms": int(N.wh_endpoint_created_at_ms(ep))}
+        out["created_at"] = _rfc3339(out["created_at_ms"])   # REST's name and form
         if with_secret:
             out["secret"] = N.wh_endpoint_secret(ep).decode()
-        return out
+        return ConstraObject(out)
 
     def _endpoint_call(self, fn: Any, *args: Any, with_secret: bool = False) -> Dict[str, Any]:
         out = ctypes.c_void_p()
@@ -629,7 +668,7 @@ class Client:
                 n = ctypes.c_size_t(0)
                 body = N.take_bytes(N.wh_delivery_body(out, i, ctypes.byref(n)), n.value)
                 last = int(N.wh_delivery_last_status(out, i))
-                rows.append({
+                rows.append(ConstraObject({
                     "id": text["id"], "object": "webhook_delivery",
                     "endpoint": text["endpoint_id"], "event": text["event_id"],
                     "event_type": text["event_type"], "status": text["state"],
@@ -638,8 +677,10 @@ class Client:
                     "last_error": text["last_error"] or None,
                     "next_attempt_at_ms": (int(N.wh_delivery_next_attempt_at_ms(out, i))
                                            if text["state"] == "pending" else None),
-                    "attempts": json.loads(text["attempts_json"] or "[]"),
-                    "body": body})
+                    "next_attempt_at": (_rfc3339(int(N.wh_delivery_next_attempt_at_ms(out, i)))
+                                        if text["state"] == "pending" else None),
+                    "attempts": _loads(text["attempts_json"] or "[]"),
+                    "body": body}))
             return rows
         finally:
             N.wh_delivery_list_free(out)

@@ -116,8 +116,11 @@ def from_error(status: int, err: "N.Error") -> ConstraError:
             _text(N.strerror(status)), code=code, http_status=N.status_http(status),
             status=status)
     cls = _BY_STATUS.get(err.status, ConstraError)
+    # HTTP status 0: no answer came, the failure is on this side of the
+    # wire (a transport failure); kept as 0, never dressed up as a 502.
+    client_side = err.http_status == 0 and err.status in (-14, -15)
     return cls(_text(err.message), code=_text(err.code) or "error",
-               http_status=err.http_status or N.status_http(err.status),
+               http_status=0 if client_side else err.http_status or N.status_http(err.status),
                param=_text(err.param) or None, status=err.status)
 
 

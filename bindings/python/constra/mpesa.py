@@ -5,6 +5,7 @@ import ctypes
 from typing import Any, Dict, Optional, Union
 
 from . import _native as N
+from ._object import ConstraObject
 from ._text import cstr
 from .errors import from_error, wrong_type
 
@@ -37,12 +38,12 @@ def decode_result(code: Union[int, str], *, api: str = "auto",
     def s(v: Optional[bytes]) -> str:
         return v.decode("utf-8") if v else ""
 
-    return {"code": s(info.code), "api": s(N.mpesa_api_name(info.api)),
+    return ConstraObject({"code": s(info.code), "api": s(N.mpesa_api_name(info.api)),
             "outcome": s(N.outcome_name(info.outcome)), "known": bool(info.known),
             "retry_allowed": bool(info.retry_allowed), "description": s(info.description),
             "recovery_note": s(info.recovery_note),
             "recommended_action": s(info.recommended_action),
-            "message_match": s(info.message_match)}
+            "message_match": s(info.message_match)})
 
 
 def normalize_phone(phone: str) -> str:

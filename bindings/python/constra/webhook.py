@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import ctypes
 import time
-from typing import Mapping, Optional, Union
+from typing import Any, Mapping, Optional, Union
 
 from . import _native as N
+from ._object import loads
 from ._text import body_bytes, cint, cstr
 from .errors import from_error, wrong_type
 
@@ -54,9 +55,11 @@ def verify_webhook(body: Union[bytes, str], signature: Optional[str] = None, *,
                    secret: str, scheme: str = "t_v1",
                    headers: Optional[Mapping[str, str]] = None,
                    msg_id: Optional[str] = None, timestamp: Optional[str] = None,
-                   now: Optional[int] = None, tolerance: int = 0) -> None:
-    """Verifies a webhook delivery; returns None when it is authentic and
-    raises :class:`~constra.errors.SignatureError` when it must be rejected
+                   now: Optional[int] = None, tolerance: int = 0) -> Any:
+    """Verifies a webhook delivery; returns the parsed event when it is
+    authentic (a :class:`ConstraObject`: ``event.type``,
+    ``event.data.payment_intent_id``; None for an authentic body that is not
+    JSON, such as a bare test vector) and raises :class:`~constra.errors.SignatureError` when it must be rejected
     (``code``: signature_malformed, signature_expired, signature_future,
     signature_mismatch) or InvalidArgumentError for a caller error
     (``secret_invalid``, ...).
@@ -88,6 +91,11 @@ def verify_webhook(body: Union[bytes, str], signature: Optional[str] = None, *,
     del keep
     if rc != N.OK:
         raise from_error(rc, err)
+    # Parsed only once authentic: nothing of an unverified body is read.
+    try:
+        return loads(body_bytes(body))
+    except ValueError:
+        return None
 
 
 def sign_webhook(body: Union[bytes, str], *, secret: str, scheme: str = "t_v1",

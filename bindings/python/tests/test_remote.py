@@ -362,3 +362,39 @@ class FromEnv(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class OneVocabulary(unittest.TestCase):
+    """Issue 15 item 6: the same names and codes as REST, C and Node."""
+
+    def test_production_is_live(self):
+        with Client(secret_key=SECRET) as server:
+            live = "cs_live_0123456789abcdef0123"
+            with Client.remote(BASE, live, transport=T.RouterTransport(server), mode="production"):
+                pass
+            env = {"CONSTRA_API_BASE_URL": BASE, "CONSTRA_SECRET_KEY": "cs_live_0123456789abcdef0123",
+                   "CONSTRA_ENVIRONMENT": "production"}
+            with mock.patch.dict(os.environ, env):
+                with Client.from_env(transport=T.RouterTransport(server)):
+                    pass
+
+    @unittest.skipUnless(os.environ.get("CONSTRA_TEST_SERVE") == "1", "no libcurl")
+    def test_connect_failure_reads_as_what_happened(self):
+        with Client.remote("http://127.0.0.1:9/v1", SECRET, max_tries=1) as r:
+            with self.assertRaises(constra.ConstraError) as cm:
+                r.get("pi_01m84728vssdr2cpnq71nsww6j")
+        self.assertEqual(cm.exception.http_status, 0, str(cm.exception))
+        self.assertIn("could not connect to 127.0.0.1:9: connection refused", str(cm.exception))
+
+    def test_malformed_ids_are_parameter_invalid_everywhere(self):
+        with Client() as c:
+            calls = [lambda: c.get("pi_bad id!"), lambda: c.events("pi_bad/id"),
+                     lambda: c.cancel("pi_bad id"), lambda: c.webhook_endpoint("we_bad id"),
+                     lambda: c.delete_webhook_endpoint("we_bad/id"),
+                     lambda: c.replay_webhook_delivery("whd_bad id"),
+                     lambda: c.webhook_deliveries(endpoint="we_bad id")]
+            for call in calls:
+                with self.assertRaises(constra.ConstraError) as cm:
+                    call()
+                self.assertEqual((cm.exception.code, cm.exception.http_status),
+                                 ("parameter_invalid", 400))

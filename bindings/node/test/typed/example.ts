@@ -1,0 +1,107 @@
+// A typed program over the binding's declarations (index.d.ts), checked
+// by `tsc --noEmit -p test/typed` in test/types.test.js: the whole loop,
+// sync and Promise APIs, remote clients, transports, webhooks. Lines
+// marked @ts-expect-error must NOT type-check: the declarations are
+// precise, not `any`.
+import {
+  Client, ConstraError, PaymentIntent, IntentEvent, EventList, ListPage, Transport, TransportAnswer,
+  TransportRequest, TransportFailure, RouterTransport, verifyWebhook, signWebhook, decodeResult,
+  normalizePhone, featureEnabled, Attempt, ProviderResult, WebhookDelivery,
+} from '../../index';
+
+function show(pi: PaymentIntent): string {
+  const receipt: string | null = pi.receipt;
+  const attempts: Attempt[] = pi.attempts;
+  const first: Attempt | undefined = attempts[0];
+  const code: string | null | undefined = first?.result_code;
+  const created: string = pi.created_at;
+  const result: ProviderResult | null | undefined = pi.provider_result;
+  const replayed: boolean = pi.replayed;
+  const note: string | undefined = pi.recovery?.agent_note;
+  const meta: Record<string, string> = pi.metadata;
+  return `${pi.id} ${pi.status} ${receipt} ${code} ${created} ${result?.code} ${replayed} ${note} ${meta.order}`;
+}
+
+async function loop(): Promise<void> {
+  const c = new Client({ storage: 'memory' });
+  let pi: PaymentIntent = c.create({ amount: 1250, customer: { name: 'Amina N.', phone_number: '0700 000 000' },
+    reference: 'order_7429', metadata: { order: '7429' } }, { idempotencyKey: 'order_7429_deposit' });
+  pi = c.simulate(pi.id, 1032);
+  c.retry(pi.id);
+  pi = c.simulate(pi.id, '0');
+  show(c.get(pi.id));
+  const events: EventList = c.events(pi.id);
+  const more: boolean = events.has_more;
+  const ev: IntentEvent = events.data[0];
+  const intentId: string = ev.data.payment_intent_id;
+  const page: ListPage = c.list({ status: 'succeeded', limit: 10 });
+  for await (const p of c.listAll({ limit: 2 })) show(p);
+  const awaited: PaymentIntent = await c.promises.get(pi.id);
+  const deliveries: WebhookDelivery[] = await c.promises.webhookDeliveries({ status: 'failed' });
+  c.close();
+  void more; void intentId; void page; void awaited; void deliveries;
+
+  // @ts-expect-error: not a status
+  c.list({ status: 'paid' });
+  // @ts-expect-error: create needs the idempotency key
+  c.create({ amount: 1 });
+  // @ts-expect-error: metadata values are strings
+  c.create({ amount: 1, metadata: { n: 1 } }, { idempotencyKey: 'k' });
+}
+
+async function remote(): Promise<void> {
+  // An async transport over fetch: allowed for the Promise API.
+  const viaFetch: Transport = {
+    name: 'fetch',
+    async send(req: TransportRequest): Promise<TransportAnswer> {
+      try {
+        const r = await fetch(req.url, { method: req.method, headers: req.headers, body: req.body.length ? req.body : undefined });
+        return { status: r.status, headers: [...r.headers], body: Buffer.from(await r.arrayBuffer()) };
+      } catch (e) {
+        throw new TransportFailure('connect', String(e));
+      }
+    },
+  };
+  const r = Client.remote({ baseUrl: 'http://127.0.0.1:8000/v1', secretKey: 'cs_test_x', transport: viaFetch, maxTries: 2 });
+  try {
+    const pi = await r.promises.create({ amount: 1250, phoneNumber: '0700000000' }, { idempotencyKey: 'k' });
+    show(await r.promises.simulate(pi.id, 0));
+    for await (const p of r.promises.listAll({ status: 'failed' })) show(p);
+  } catch (e) {
+    if (e instanceof ConstraError) {
+      const status: number = e.httpStatus;
+      const code: string = e.code;
+      const param: string | null = e.param;
+      void status; void code; void param;
+    }
+  } finally {
+    r.close();
+  }
+  const local = new Client();
+  const sync = Client.remote({ baseUrl: 'http://x/v1', secretKey: 'cs_live_x', mode: 'production',
+    transport: new RouterTransport(local) });
+  sync.close();
+  const env = Client.fromEnv({ timeoutMs: 5000 });
+  env.close();
+  // @ts-expect-error: the Promise API answers promises, not intents
+  const notYet: PaymentIntent = r.promises.get('pi_x');
+  void notYet;
+}
+
+function webhook(raw: Buffer, headers: Record<string, string>): void {
+  const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+  const event = verifyWebhook(raw, { secret, headers });
+  if (event !== null) {
+    const type: string = event.type;
+    const status = event.data.status;
+    void type; void status;
+  }
+  const sig: string = signWebhook(raw, { secret, scheme: 'standard_webhooks', msgId: 'msg_1' });
+  const info = decodeResult(1032);
+  const retry: boolean = info.retry_allowed;
+  const phone: string = normalizePhone('0712 345 678');
+  const curl: boolean = featureEnabled('curl');
+  void sig; void retry; void phone; void curl;
+}
+
+export { loop, remote, webhook };
