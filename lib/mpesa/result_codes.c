@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/intfmt.h"
 #include "constra/result_codes.h"
 #include "mpesa/ascii.h"
 #include "util/check.h"
@@ -645,8 +646,8 @@ int constra_mpesa_result_lookup(const char *code, size_t code_len, int api, cons
 int constra_mpesa_result_lookup_int(int64_t code, int api, const char *message,
                                     constra_result_info *out, constra_error *err)
 {
-    char text[24];
-    snprintf(text, sizeof(text), "%" PRId64, code);
+    char text[CONSTRA__INT_TEXT_MAX];
+    constra__fmt_i64(text, code);
     return constra_mpesa_result_lookup(text, CONSTRA_MPESA_CODE_NTS, api, message, out, err);
 }
 
