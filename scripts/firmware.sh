@@ -7,7 +7,10 @@
 # `firmware` suite under QEMU (each test bounded by a time-out), and prints
 # the size table (.text/.data/.bss per component after --gc-sections, for
 # the pure image and the engine image) with the peak arena and stack.
-#   scripts/firmware.sh [cross-file-name...]   (default: all three)
+# A fourth build, build-fw-cortex-m4f-picolibc-nodesc, is the Cortex-M4
+# one with -Dresult_descriptions=false (codes and classes without the
+# catalogue's texts), for the size of a small part.
+#   scripts/firmware.sh [cross-file-name[-nodesc]...]   (default: all four)
 # Each build directory build-fw-<name> keeps its meson test log, which
 # scripts/test.sh counts in the closing totals. Exits non-zero if a build
 # or a test failed.
@@ -18,7 +21,8 @@ bash scripts/firmware_setup.sh || exit 1
 
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(cortex-m4f-picolibc cortex-m4f-newlib-nano rv32imac-picolibc)
+  targets=(cortex-m4f-picolibc cortex-m4f-newlib-nano rv32imac-picolibc
+           cortex-m4f-picolibc-nodesc)
 fi
 status=0
 dirs=()
@@ -27,12 +31,15 @@ for t in "${targets[@]}"; do
   dirs+=("$dir")
   echo "=== firmware $t"
   rm -f "$dir/meson-logs/testlog.json"
+  cross=${t%-nodesc}
+  extra=()
+  if [ "$cross" != "$t" ]; then extra=(-Dresult_descriptions=false); fi
   if [ ! -f "$dir/build.ninja" ]; then
     # The README's firmware profile, plus the example and the firmware
     # suite (its tests are QEMU images, not the host's cmocka programs).
-    if ! meson setup "$dir" --cross-file "cross/$t.txt" \
+    if ! meson setup "$dir" --cross-file "cross/$cross.txt" \
         -Dauto_features=disabled -Ddefault_library=static -Dtools=false \
-        -Dexamples=true -Dtests=true -Dwerror=true -Dbuildtype=minsize; then
+        -Dexamples=true -Dtests=true -Dwerror=true -Dbuildtype=minsize "${extra[@]}"; then
       echo "firmware $t: configure failed"; status=1; continue
     fi
   fi

@@ -70,5 +70,6 @@ bash scripts/firmware.sh || status=1
 
 python3 scripts/test_totals.py build build-asan build-mbedtls \
   build-fw-cortex-m4f-picolibc build-fw-cortex-m4f-newlib-nano build-fw-rv32imac-picolibc \
+  build-fw-cortex-m4f-picolibc-nodesc \
   --extra "${extra[@]}" || status=1
 exit $status

@@ -21,9 +21,9 @@ static int open_handle(constra_t **h, constra_error *err)
     }
     constra_config cfg = CONSTRA_CONFIG_INIT;
     cfg.platform = &plat;
-#ifdef FW_INTENT_CACHE_SLOTS
-    cfg.intent_cache_slots = FW_INTENT_CACHE_SLOTS;
-#endif
+    /* No decoded-intent cache: each slot holds a whole intent record
+     * (about 8.7 KB here), more than the lifecycle's whole arena. */
+    cfg.intent_cache_slots = 0;
     return constra_open(h, &cfg, err);
 }
 

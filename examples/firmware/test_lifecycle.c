@@ -13,6 +13,7 @@
 
 #include "arena.h"
 #include "board.h"
+#include "engine/model.h"
 #include "payment_loop.h"
 
 #ifndef FW_ARENA_BUDGET
@@ -95,6 +96,7 @@ int main(void)
     }
     check(clean, "below the minimum: CONSTRA_E_NOMEM, nothing leaked");
 
+    fw_printf("# intent-record %u B", (unsigned)sizeof(struct constra_intent));
     fw_printf("# stack %u B of %u", (unsigned)fw_stack_used(), (unsigned)fw_stack_size());
     fw_printf("1..%d", n_test);
     return failed ? 1 : 0;
