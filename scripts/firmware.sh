@@ -17,6 +17,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
+# No stale test log may be counted if anything below fails early.
+rm -f build-fw-*/meson-logs/testlog.json
 bash scripts/firmware_setup.sh || exit 1
 
 targets=("$@")
