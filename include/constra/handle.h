@@ -72,7 +72,9 @@ typedef struct constra_config {
      *  numeric addresses of `host` into `out` (NUL-terminated, separated
      *  by spaces) and returns 0, or non-zero if the name does not
      *  resolve. Called with resolve_ctx, from the thread that registers
-     *  an endpoint or ticks. NULL: getaddrinfo(). */
+     *  an endpoint or ticks. NULL: getaddrinfo() on POSIX builds; a
+     *  bare-metal build has none, so live mode then refuses host names
+     *  (IP literals are still judged). */
     int (*resolve)(void *ctx, const char *host, char *out, size_t out_size);
     void *resolve_ctx;
     /** How long the first request with an idempotency key holds it "in

@@ -91,8 +91,10 @@ typedef struct constra_platform {
     /* ---- appended (the first layout ends after `destroy`) ---- */
 
     /** Wait about `ms` milliseconds (ms > 0): the Daraja rail's back-off
-     *  between attempts. Optional. Default: nanosleep(2) on POSIX; on bare
-     *  metal, no waiting (supply one that sleeps or yields to your RTOS). */
+     *  between attempts, and the remote client's (client.h) when its
+     *  config has no sleep_ms. Optional. Default: nanosleep(2) on POSIX;
+     *  on bare metal, no waiting (supply one that sleeps or yields to your
+     *  RTOS). */
     void (*sleep_ms)(void *user_data, int64_t ms);
     /* New members are appended here. */
 } constra_platform;
