@@ -4,7 +4,7 @@
 # setup.sh makes sure), the same under AddressSanitizer +
 # UndefinedBehaviorSanitizer, and a plain one on the other backend,
 # mbedTLS (-Dcrypto=mbedtls, the firmware's); then the fuzz harnesses for a
-# bounded time. Every build treats warnings as errors (scripts/build.sh).
+# bounded time, and the firmware targets under QEMU (scripts/firmware.sh). Every build treats warnings as errors (scripts/build.sh).
 # Ends with the line "N passed, N failed" and exits non-zero if anything
 # failed.
 set -uo pipefail
@@ -61,5 +61,15 @@ echo "=== fuzz"
 check_step fuzz bash -c 'bash scripts/fuzz.sh "${CONSTRA_FUZZ_SECONDS:-20}" > build/fuzz.log 2>&1'
 tail -n 12 build/fuzz.log
 
-python3 scripts/test_totals.py build build-asan build-mbedtls --extra "${extra[@]}" || status=1
+# The firmware targets (Cortex-M4F picolibc and newlib-nano, rv32imac
+# picolibc): toolchains, cross builds, the `firmware` suite under QEMU and
+# the size table. Each build directory's test log is counted below (a
+# target that did not build counts as a failure).
+echo "=== firmware"
+bash scripts/firmware.sh || status=1
+
+python3 scripts/test_totals.py build build-asan build-mbedtls \
+  build-fw-cortex-m4f-picolibc build-fw-cortex-m4f-newlib-nano build-fw-rv32imac-picolibc \
+  build-fw-cortex-m4f-picolibc-nodesc \
+  --extra "${extra[@]}" || status=1
 exit $status

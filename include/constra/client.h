@@ -169,7 +169,8 @@ typedef struct constra_remote_config {
     int64_t timeout_ms;
     /** Largest answer accepted; 0 means 1 MiB (CONSTRA_TRANSPORT_RESPONSE_MAX). */
     size_t max_response_bytes;
-    /** The backoff sleep; NULL means nanosleep(2). Tests pass a recorder. */
+    /** The backoff sleep; NULL means the platform's sleep_ms (platform.h:
+     *  nanosleep(2) on POSIX). Tests pass a recorder. */
     constra_sleep_fn sleep_ms;
     void *sleep_user_data;
     /** The server's max_attempts, for constra_intent_attempts_left() of

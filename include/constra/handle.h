@@ -72,7 +72,9 @@ typedef struct constra_config {
      *  numeric addresses of `host` into `out` (NUL-terminated, separated
      *  by spaces) and returns 0, or non-zero if the name does not
      *  resolve. Called with resolve_ctx, from the thread that registers
-     *  an endpoint or ticks. NULL: getaddrinfo(). */
+     *  an endpoint or ticks. NULL: getaddrinfo() on POSIX builds; a
+     *  bare-metal build has none, so live mode then refuses host names
+     *  (IP literals are still judged). */
     int (*resolve)(void *ctx, const char *host, char *out, size_t out_size);
     void *resolve_ctx;
     /** How long the first request with an idempotency key holds it "in
@@ -100,6 +102,16 @@ typedef struct constra_config {
      *  disables); otherwise 1 hour to 90 days. A disabled endpoint keeps
      *  its failed deliveries for replay (webhook_delivery.h). */
     int64_t webhook_disable_after_ms;
+    /** Slots of the decoded-intent cache (appended in 0.2): reads of an
+     *  intent whose stored version is cached skip decoding its document.
+     *  The cache is allocated on first use, one intent record per slot:
+     *  sizeof(struct constra_intent) plus a few words, 9,408 B on a 32-bit
+     *  target (the firmware suite prints "# intent-record"), a little more
+     *  on 64-bit hosts, so 16 slots take about 150 KB. 0 turns the cache off (each
+     *  read decodes; what small parts want: see examples/firmware); 0 to
+     *  1024. CONSTRA_CONFIG_INIT and constra_config_init() set 16, as do
+     *  callers compiled before this field existed. */
+    int intent_cache_slots;
     /* New fields are appended here. */
 } constra_config;
 
@@ -108,11 +120,15 @@ typedef struct constra_config {
 #define CONSTRA_MODE_LIVE 1
 
 #define CONSTRA_CONFIG_INIT \
-    { sizeof(constra_config), NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, NULL, 0 }
+    { sizeof(constra_config), NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, NULL, 0, \
+      CONSTRA_INTENT_CACHE_SLOTS_DEFAULT }
+
+/** The decoded-intent cache's default size (constra_config.intent_cache_slots). */
+#define CONSTRA_INTENT_CACHE_SLOTS_DEFAULT 16
 
 /**
  * Run-time initialiser (for FFI languages): zero-fills `config`, sets its
- * struct_size. Returns CONSTRA_OK, CONSTRA_E_INVALID_ARGUMENT (NULL) or
+ * struct_size and intent_cache_slots (16) if the caller's size has it. Returns CONSTRA_OK, CONSTRA_E_INVALID_ARGUMENT (NULL) or
  * CONSTRA_E_ABI (struct_size too small). Thread-safe.
  */
 CONSTRA_API int constra_config_init(constra_config *config, size_t struct_size);

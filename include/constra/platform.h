@@ -1,6 +1,14 @@
 /*
- * libconstra — the platform vtable: allocator, clocks, randomness, mutex
- * and log, supplied by the host or defaulted to POSIX.
+ * libconstra — the platform vtable: allocator, clocks, randomness, mutex,
+ * log and sleep, supplied by the host or defaulted to POSIX.
+ *
+ * Bare metal (a build whose host system is `none`, e.g. firmware for a
+ * Cortex-M or RISC-V part): there are no POSIX defaults. The host must
+ * supply wall_time_ms, monotonic_ns and random_bytes, else every call that
+ * takes a platform (constra_open() first) fails with
+ * CONSTRA_E_INVALID_ARGUMENT naming the missing member. The allocator
+ * defaults to the C library's malloc; the mutex to none (one thread); the
+ * log to discarding lines; sleep_ms to not waiting.
  *
  * This is also the model every libconstra vtable follows:
  *   - `struct_size` first, set by CONSTRA_PLATFORM_INIT or
@@ -79,12 +87,21 @@ typedef struct constra_platform {
 
     /** Called exactly once when the library drops its copy. Optional. */
     void (*destroy)(void *user_data);
+
+    /* ---- appended (the first layout ends after `destroy`) ---- */
+
+    /** Wait about `ms` milliseconds (ms > 0): the Daraja rail's back-off
+     *  between attempts, and the remote client's (client.h) when its
+     *  config has no sleep_ms. Optional. Default: nanosleep(2) on POSIX;
+     *  on bare metal, no waiting (supply one that sleeps or yields to your
+     *  RTOS). */
+    void (*sleep_ms)(void *user_data, int64_t ms);
     /* New members are appended here. */
 } constra_platform;
 
 /** Static initialiser: every method NULL (POSIX defaults). */
 #define CONSTRA_PLATFORM_INIT { sizeof(constra_platform), NULL, NULL, NULL, NULL, \
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL }
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL }
 
 /**
  * Run-time initialiser (for FFI languages): zero-fills `platform` and sets

@@ -3,12 +3,10 @@
  * environment variables), constra_open_remote(), and the remote_ops the
  * engine's public calls hand over to (engine.h).
  */
-#define _POSIX_C_SOURCE 200809L /* nanosleep */
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "client/client.h"
 #include "constra/intent.h"
@@ -554,16 +552,10 @@ static const constra__remote_ops remote_ops = {remote_create, remote_get, remote
 
 /* ---- open ------------------------------------------------------------------ */
 
-static void nanosleep_ms(void *user_data, int64_t ms)
+/* The default backoff sleep: the handle's platform (sleep_ms). */
+static void platform_sleep_ms(void *user_data, int64_t ms)
 {
-    (void)user_data;
-    if (ms <= 0) {
-        return;
-    }
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-        /* interrupted: sleep the rest */
-    }
+    constra__sleep_ms(user_data, ms);
 }
 
 static int check_remote(const constra_remote_config *r, constra_error *err)
@@ -693,8 +685,8 @@ int constra_open_remote(constra_t **out, const constra_remote_config *config, co
     c->connect_timeout_ms = r.connect_timeout_ms;
     c->timeout_ms = r.timeout_ms;
     c->max_response_bytes = r.max_response_bytes;
-    c->sleep_ms = r.sleep_ms ? r.sleep_ms : nanosleep_ms;
-    c->sleep_user_data = r.sleep_user_data;
+    c->sleep_ms = r.sleep_ms ? r.sleep_ms : platform_sleep_ms;
+    c->sleep_user_data = r.sleep_ms ? r.sleep_user_data : (void *)&h->platform;
     c->max_attempts = r.max_attempts ? r.max_attempts : DEFAULT_ATTEMPTS;
     /* A caller's transport becomes ours only here, where nothing can fail
      * any more: a failed open leaves it with the caller. */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/intfmt.h"
 #include "constra/daraja.h"
 #include "constra/daraja_emulator.h"
 #include "platform/platform.h"
@@ -214,8 +215,10 @@ static int serve_oauth(constra_daraja_emulator *e, const constra_transport_reque
     constra__strlcpy(e->tokens[slot].token, token, sizeof(e->tokens[slot].token));
     e->tokens[slot].expires_ms = constra__wall_ms(&e->platform) + e->token_ttl_s * 1000;
     char body[128];
-    snprintf(body, sizeof(body), "{\"access_token\":\"%s\",\"expires_in\":\"%lld\"}", token,
-             (long long)e->token_ttl_s);
+    char ttl[CONSTRA__INT_TEXT_MAX];
+    constra__fmt_i64(ttl, (int64_t)e->token_ttl_s);
+    snprintf(body, sizeof(body), "{\"access_token\":\"%s\",\"expires_in\":\"%s\"}", token,
+             ttl);
     return reply(resp, 200, "application/json", body);
 }
 
@@ -253,7 +256,9 @@ static int field_text(const cJSON *obj, const char *name, char *out, size_t size
         if (d < 0 || d > 1e15 || d != (double)(long long)d) {
             return 0;
         }
-        snprintf(out, size, "%lld", (long long)d);
+        char text[CONSTRA__INT_TEXT_MAX];
+        constra__fmt_i64(text, (int64_t)d);
+        constra__strlcpy(out, text, size);
         return 1;
     }
     return 0;
@@ -676,14 +681,16 @@ static void callback_body(const emu_push *p, int64_t now, pending_cb *out)
     if (strcmp(p->code, "0") == 0) {
         constra__civil c;
         constra__civil_from_ms(now, EAT_OFFSET_S, &c);
+        char amount[CONSTRA__INT_TEXT_MAX];
+        constra__fmt_i64(amount, (int64_t)p->amount);
         n = snprintf(out->body, sizeof(out->body),
                      "{\"Body\":{\"stkCallback\":{\"MerchantRequestID\":\"%s\","
                      "\"CheckoutRequestID\":\"%s\",\"ResultCode\":0,\"ResultDesc\":\"%s\","
-                     "\"CallbackMetadata\":{\"Item\":[{\"Name\":\"Amount\",\"Value\":%lld.00},"
+                     "\"CallbackMetadata\":{\"Item\":[{\"Name\":\"Amount\",\"Value\":%s.00},"
                      "{\"Name\":\"MpesaReceiptNumber\",\"Value\":\"%s\"},{\"Name\":\"Balance\"},"
                      "{\"Name\":\"TransactionDate\",\"Value\":%04d%02d%02d%02d%02d%02d},"
                      "{\"Name\":\"PhoneNumber\",\"Value\":%s}]}}}}",
-                     p->merchant, id, desc_of(p->code), (long long)p->amount, p->receipt, c.year,
+                     p->merchant, id, desc_of(p->code), amount, p->receipt, c.year,
                      c.month, c.day, c.hour, c.minute, c.second, p->phone);
     } else {
         int numeric = all_digits(p->code, 1, 9);

@@ -5,14 +5,14 @@
 #include "engine/model.h"
 #include "platform/platform.h"
 
-static size_t slot_of(const char *id)
+static size_t slot_of(const char *id, size_t slots)
 {
     /* FNV-1a over the id: its random tail spreads the slots. */
     uint32_t hash = 2166136261u;
     for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
         hash = (hash ^ *p) * 16777619u;
     }
-    return hash % CONSTRA__MODEL_CACHE_SLOTS;
+    return hash % slots;
 }
 
 struct constra__cache_slot {
@@ -27,7 +27,7 @@ static struct constra__cache_slot *find(constra_t *h, const char *id, int64_t ve
     if (h->cache == NULL) {
         return NULL;
     }
-    struct constra__cache_slot *s = &h->cache[slot_of(id)];
+    struct constra__cache_slot *s = &h->cache[slot_of(id, h->cache_slots)];
     return (s->used && s->model.version == version && strcmp(s->model.id, id) == 0) ? s : NULL;
 }
 
@@ -76,11 +76,11 @@ void constra__cache_put(constra_t *h, const struct constra_intent *in, const cha
     char *copy = json ? constra__strndup(&h->platform, json, json_len) : NULL;
     char *old = NULL;
     constra__lock(&h->platform, h->mutex);
-    if (h->cache == NULL) {
-        h->cache = constra__calloc(&h->platform, CONSTRA__MODEL_CACHE_SLOTS, sizeof(*h->cache));
+    if (h->cache == NULL && h->cache_slots > 0) {
+        h->cache = constra__calloc(&h->platform, h->cache_slots, sizeof(*h->cache));
     }
     if (h->cache != NULL) {
-        struct constra__cache_slot *s = &h->cache[slot_of(in->id)];
+        struct constra__cache_slot *s = &h->cache[slot_of(in->id, h->cache_slots)];
         s->model.platform = h->platform; /* the slot's metadata is the handle's */
         s->used = constra__model_copy(&s->model, in) == CONSTRA_OK;
         s->model.json = NULL;
@@ -99,7 +99,7 @@ void constra__cache_put(constra_t *h, const struct constra_intent *in, const cha
 void constra__cache_free(constra_t *h)
 {
     if (h->cache != NULL) {
-        for (size_t i = 0; i < CONSTRA__MODEL_CACHE_SLOTS; i++) {
+        for (size_t i = 0; i < h->cache_slots; i++) {
             constra__free(&h->platform, h->cache[i].json);
             constra__model_release(&h->cache[i].model);
         }

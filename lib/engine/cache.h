@@ -21,10 +21,10 @@
 
 #include "engine/engine.h"
 
-/* Direct-mapped slots; each holds one struct constra_intent (~8.5 KB).
- * Allocated on first use; if that allocation fails the engine simply
- * parses, the cache being only a shortcut. */
-#define CONSTRA__MODEL_CACHE_SLOTS 16
+/* Direct-mapped slots, config.intent_cache_slots of them (0: no cache);
+ * each holds one struct constra_intent (~8.5 KB). Allocated on first use;
+ * if that allocation fails the engine simply parses, the cache being only
+ * a shortcut. */
 
 /* Copies the cached model of (id, version) into `in` (keeping in's
  * platform, freeing any snapshot text it held) and returns 1; 0 on a

@@ -22,7 +22,8 @@
 
 int constra_config_init(constra_config *config, size_t struct_size)
 {
-    return constra__init_struct(config, struct_size, CONFIG_V1_SIZE, sizeof(*config), NULL);
+    static const constra_config defaults = CONSTRA_CONFIG_INIT;
+    return constra__init_struct(config, struct_size, CONFIG_V1_SIZE, sizeof(*config), &defaults);
 }
 
 static int check_settings(const constra_config *c, constra_error *err)
@@ -80,6 +81,11 @@ static int check_settings(const constra_config *c, constra_error *err)
                              "config.webhook_disable_after_ms",
                              "config.webhook_disable_after_ms must be 0 (3 days), -1 (never) or "
                              "1 hour to 90 days");
+    }
+    if (c->intent_cache_slots < 0 || c->intent_cache_slots > 1024) {
+        return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid",
+                             "config.intent_cache_slots",
+                             "config.intent_cache_slots must be 0 (no cache) to 1024");
     }
     if (c->callback_token) {
         size_t len;
@@ -337,6 +343,7 @@ int constra__open(constra_t **out, const constra_config *config, int remote, con
     h->idempotency_retention_ms = cfg.idempotency_retention_ms ? cfg.idempotency_retention_ms
                                                                : DEFAULT_RETENTION_MS;
     h->amount_max = cfg.amount_max ? cfg.amount_max : DEFAULT_AMOUNT_MAX;
+    h->cache_slots = (size_t)cfg.intent_cache_slots;
     h->webhook_disable_after_ms = cfg.webhook_disable_after_ms ? cfg.webhook_disable_after_ms
                                                                : INT64_C(259200000);
     constra__strlcpy(h->secret_key, cfg.secret_key ? cfg.secret_key : "", sizeof(h->secret_key));

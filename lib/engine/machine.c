@@ -11,7 +11,7 @@ static const char *const input_names[CONSTRA__IN_COUNT] = {
 
 const char *constra__input_name(constra__input input)
 {
-    return (input >= 0 && input < CONSTRA__IN_COUNT) ? input_names[input] : "unknown";
+    return ((int)input >= 0 && (int)input < (int)CONSTRA__IN_COUNT) ? input_names[input] : "unknown";
 }
 
 static constra__step move(int to, const char *event, const char *reason)
@@ -47,7 +47,7 @@ static constra__step recover_or_fail(int attempts_left, const char *reason)
 
 constra__step constra__machine_step(int status, constra__input in, int attempts_left)
 {
-    if (status < CONSTRA_INTENT_DRAFT || status > CONSTRA_INTENT_CANCELLED || in < 0 ||
+    if (status < CONSTRA_INTENT_DRAFT || status > CONSTRA_INTENT_CANCELLED || (int)in < 0 ||
         in >= CONSTRA__IN_COUNT) {
         return simple(CONSTRA__REFUSE, NULL, "invalid_input");
     }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/intfmt.h"
 #include "constra/version.h"
 #include "constra/webhook_signature.h"
 #include "constra/webhook_delivery.h"
@@ -250,7 +251,9 @@ static int split_secret(const constra_platform *p, constra_webhook_endpoint *ep,
 static void join_secret(const constra_webhook_endpoint *ep, char *out, size_t size)
 {
     if (ep->previous != NULL && ep->previous_until_ms > 0) {
-        snprintf(out, size, "%s %s %" PRId64, ep->secret, ep->previous, ep->previous_until_ms);
+        char until[CONSTRA__INT_TEXT_MAX];
+        constra__fmt_i64(until, ep->previous_until_ms);
+        snprintf(out, size, "%s %s %s", ep->secret, ep->previous, until);
     } else {
         snprintf(out, size, "%s", ep->secret);
     }
@@ -559,8 +562,9 @@ int constra_webhook_endpoint_rotate_secret(constra_t *h, const char *id, int64_t
         char secrets[SECRET_TEXT_MAX];
         /* The secret in use becomes the previous one; one before it (a
          * second rotation inside an overlap) stops being accepted now. */
-        snprintf(secrets, sizeof(secrets), "%s %s %" PRId64, fresh, ep->secret,
-                 now + overlap_ms);
+        char until[CONSTRA__INT_TEXT_MAX];
+        constra__fmt_i64(until, now + overlap_ms);
+        snprintf(secrets, sizeof(secrets), "%s %s %s", fresh, ep->secret, until);
         constra_storage_webhook_endpoint row = {sizeof(row), ep->id, ep->url, secrets,
                                                 ep->types, ep->enabled, ep->created_at_ms,
                                                 now, ep->cursor, ep->version + 1};
@@ -1084,7 +1088,7 @@ static void send_one(constra_t *h, const constra_webhook_endpoint *ep, const del
         memset(old_sig, 0, sizeof(old_sig));
         wp.secret = ep->secret;
     }
-    snprintf(ts, sizeof(ts), "%" PRId64, t);
+    constra__fmt_i64(ts, t);
     snprintf(ua, sizeof(ua), "libconstra/%s", constra_version());
     constra_http_header headers[] = {
         {"Content-Type", "application/json"},

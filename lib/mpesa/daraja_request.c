@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/intfmt.h"
 #include "constra/daraja.h"
 #include "constra/mpesa_fields.h"
 #include "mpesa/json_read.h"
@@ -493,7 +494,7 @@ int constra_daraja_stk_push_body(const constra_daraja_stk_push_params *params,
     char pw[CONSTRA_DARAJA_PASSWORD_SIZE];
     make_password(p.business_shortcode, p.passkey, ts, pw);
     char amount[24];
-    snprintf(amount, sizeof(amount), "%" PRId64, p.amount);
+    constra__fmt_i64(amount, p.amount);
     const kv members[] = {
         {"BusinessShortCode", p.business_shortcode},
         {"Password", pw},

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/intfmt.h"
 #include "mpesa/json_read.h"
 #include "util/check.h"
 #include "util/ascii.h"
@@ -816,9 +817,9 @@ int constra__jr_value_code(constra__jr *jr, const cJSON *item, const char *path,
             return constra__jr_fail(jr, "field_invalid", path, "%s must be a whole number",
                                     path);
         }
-        char buf[32];
-        int w = snprintf(buf, sizeof(buf), "%" PRId64, v);
-        if (w < 0 || (size_t)w >= out_size) {
+        char buf[CONSTRA__INT_TEXT_MAX];
+        size_t w = constra__fmt_i64(buf, v);
+        if (w >= out_size) {
             return constra__jr_fail(jr, "field_too_long", path, "%s is too long", path);
         }
         memcpy(out, buf, (size_t)w + 1);

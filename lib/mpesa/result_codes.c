@@ -4,10 +4,13 @@
  * (Safaricom's Daraja 3.0 tables, the generic G2 table, and the community
  * observations it marks UNCERTAIN); the descriptions and notes are ours.
  */
+#include "constra_config.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "util/intfmt.h"
 #include "constra/result_codes.h"
 #include "mpesa/ascii.h"
 #include "util/check.h"
@@ -39,6 +42,18 @@ static const char *const action_names[] = {
 #define GATEWAY_RANGE_LO 100000000L
 #define GATEWAY_RANGE_HI 100000011L
 
+/* The descriptions and notes (about 18 KB of text) can be left out of a
+ * build for small parts (-Dresult_descriptions=false): codes, outcome
+ * classes, actions and message matches stay, lookups then give one shared
+ * text instead. */
+#if CONSTRA_RESULT_DESCRIPTIONS
+#define TEXT(s) s
+#else
+#define TEXT(s) NULL
+#endif
+static const char *const omitted_text =
+    "(description not built in: -Dresult_descriptions=false)";
+
 typedef struct rc_entry {
     const char *code;
     unsigned char api;
@@ -56,324 +71,324 @@ typedef struct rc_entry {
 static const rc_entry catalogue[] = {
     /* ---- STK push: callback and STK query ResultCode (doc/DARAJA.md 6.2) -- */
     {"0", STK, S, ACT_NONE, NULL,
-     "The service request is processed successfully: the customer paid.",
-     "Payment confirmed. Check the amount and phone number against the intent and record the "
-     "receipt; a success for an intent that was already closed needs review."},
+     TEXT("The service request is processed successfully: the customer paid."),
+     TEXT("Payment confirmed. Check the amount and phone number against the intent and record the "
+     "receipt; a success for an intent that was already closed needs review.")},
     {"1", STK, R, ACT_CONTACT_CUSTOMER, NULL,
-     "The balance is insufficient for the transaction (including Fuliza).",
-     "Customer does not have enough money in M-Pesa. Ask them to top up, then retry."},
+     TEXT("The balance is insufficient for the transaction (including Fuliza)."),
+     TEXT("Customer does not have enough money in M-Pesa. Ask them to top up, then retry.")},
     {"2", STK, T, ACT_NONE, NULL,
-     "Declined due to limit rule: the amount is below the M-Pesa minimum (Ksh 1).",
-     "The amount is below the minimum. Fix the amount; retrying unchanged will fail again."},
+     TEXT("Declined due to limit rule: the amount is below the M-Pesa minimum (Ksh 1)."),
+     TEXT("The amount is below the minimum. Fix the amount; retrying unchanged will fail again.")},
     {"3", STK, T, ACT_CONTACT_CUSTOMER, NULL,
-     "Declined due to limit rule: greater than the maximum transaction amount.",
-     "The amount is above the per-transaction maximum. Agree a smaller amount or another "
-     "payment method with the customer."},
+     TEXT("Declined due to limit rule: greater than the maximum transaction amount."),
+     TEXT("The amount is above the per-transaction maximum. Agree a smaller amount or another "
+     "payment method with the customer.")},
     {"4", STK, R, ACT_RETRY_LATER, NULL,
-     "The payment would exceed the customer's daily transfer limit (Ksh 500,000).",
-     "Customer reached their daily M-Pesa limit. Retry tomorrow or offer another payment "
-     "method."},
+     TEXT("The payment would exceed the customer's daily transfer limit (Ksh 500,000)."),
+     TEXT("Customer reached their daily M-Pesa limit. Retry tomorrow or offer another payment "
+     "method.")},
     {"8", STK, T, ACT_OPERATOR_REVIEW, NULL,
-     "The payment would exceed the maximum balance of the paybill or till.",
-     "The merchant account is at its balance limit. Move funds out of the paybill/till before "
-     "taking new payments."},
+     TEXT("The payment would exceed the maximum balance of the paybill or till."),
+     TEXT("The merchant account is at its balance limit. Move funds out of the paybill/till before "
+     "taking new payments.")},
     {"17", STK, RL, ACT_RETRY_LATER, NULL,
-     "Rule limited: the same amount was requested from the same customer within 2 minutes.",
-     "Check whether the earlier request for the same amount was paid; if not, wait at least 2 "
-     "minutes before retrying."},
+     TEXT("Rule limited: the same amount was requested from the same customer within 2 minutes."),
+     TEXT("Check whether the earlier request for the same amount was paid; if not, wait at least 2 "
+     "minutes before retrying.")},
     {"26", STK, RL, ACT_RETRY_LATER, NULL,
-     "System busy: traffic blocking condition in place.",
-     "M-Pesa is overloaded. Retry after a back-off of about 30 seconds."},
+     TEXT("System busy: traffic blocking condition in place."),
+     TEXT("M-Pesa is overloaded. Retry after a back-off of about 30 seconds.")},
     {"1001", STK, RL, ACT_RETRY_LATER, NULL,
-     "Unable to lock subscriber: a transaction is already in process for this customer.",
-     "The customer has another M-Pesa session open. Wait 1 to 3 minutes, check the earlier "
-     "request, then retry."},
+     TEXT("Unable to lock subscriber: a transaction is already in process for this customer."),
+     TEXT("The customer has another M-Pesa session open. Wait 1 to 3 minutes, check the earlier "
+     "request, then retry.")},
     {"1019", STK, R, ACT_RETRY, NULL,
-     "Transaction has expired: the customer did not act on the prompt in time.",
-     "The prompt expired. Offer to send a new prompt when the customer is ready."},
+     TEXT("Transaction has expired: the customer did not act on the prompt in time."),
+     TEXT("The prompt expired. Offer to send a new prompt when the customer is ready.")},
     {"1025", STK, R, ACT_RETRY, NULL,
-     "An error occurred while sending the push request (prompt text too long, over 182 "
-     "characters).",
-     "Retry once. If it repeats with the same request, shorten AccountReference and "
-     "TransactionDesc."},
+     TEXT("An error occurred while sending the push request (prompt text too long, over 182 "
+     "characters)."),
+     TEXT("Retry once. If it repeats with the same request, shorten AccountReference and "
+     "TransactionDesc.")},
     {"1031", STK, R, ACT_RETRY, NULL,
-     "Request cancelled by user (rare code, community source; treated like 1032).",
-     "Customer cancelled the prompt. Offer retry or alternate payment timing."},
-    {"1032", STK, R, ACT_RETRY, NULL, "Request cancelled by user: the prompt was cancelled or "
-     "dismissed.",
-     "Customer cancelled the prompt. Offer retry or alternate payment timing."},
+     TEXT("Request cancelled by user (rare code, community source; treated like 1032)."),
+     TEXT("Customer cancelled the prompt. Offer retry or alternate payment timing.")},
+    {"1032", STK, R, ACT_RETRY, NULL, TEXT("Request cancelled by user: the prompt was cancelled or "
+     "dismissed."),
+     TEXT("Customer cancelled the prompt. Offer retry or alternate payment timing.")},
     {"1036", STK, R, ACT_RETRY, NULL,
-     "SMSC ACK timeout: the prompt reached the phone but the answer did not come back in "
-     "time.",
-     "The customer's answer was lost. Query the request first; if unpaid, retry."},
+     TEXT("SMSC ACK timeout: the prompt reached the phone but the answer did not come back in "
+     "time."),
+     TEXT("The customer's answer was lost. Query the request first; if unpaid, retry.")},
     {"1037", STK, R, ACT_RETRY, NULL,
-     "DS timeout, user cannot be reached (phone off, busy, or no response from user).",
-     "The customer's phone could not be reached. Query the request before sending a new "
-     "prompt; if it keeps failing, the SIM may need an update (*234*1*6#)."},
+     TEXT("DS timeout, user cannot be reached (phone off, busy, or no response from user)."),
+     TEXT("The customer's phone could not be reached. Query the request before sending a new "
+     "prompt; if it keeps failing, the SIM may need an update (*234*1*6#).")},
     {"1050", STK, V, ACT_OPERATOR_REVIEW, NULL,
-     "Maximum number of retries reached (community source; meaning uncertain).",
-     "Meaning not confirmed by Safaricom. Query the request and decide by hand before "
-     "retrying."},
+     TEXT("Maximum number of retries reached (community source; meaning uncertain)."),
+     TEXT("Meaning not confirmed by Safaricom. Query the request and decide by hand before "
+     "retrying.")},
     {"1101", STK, T, ACT_NONE, NULL,
-     "Invalid input: the prompt message prefix must be shorter than 94 characters.",
-     "The request's prompt text is too long. Shorten AccountReference/TransactionDesc; do not "
-     "retry unchanged."},
+     TEXT("Invalid input: the prompt message prefix must be shorter than 94 characters."),
+     TEXT("The request's prompt text is too long. Shorten AccountReference/TransactionDesc; do not "
+     "retry unchanged.")},
     {"1102", STK, T, ACT_NONE, NULL,
-     "Invalid input: authentication message plus prompt prefix must be shorter than 93 "
-     "characters.",
-     "The request's prompt text is too long. Shorten AccountReference/TransactionDesc; do not "
-     "retry unchanged."},
+     TEXT("Invalid input: authentication message plus prompt prefix must be shorter than 93 "
+     "characters."),
+     TEXT("The request's prompt text is too long. Shorten AccountReference/TransactionDesc; do not "
+     "retry unchanged.")},
     {"2001", STK, R, ACT_RETRY, NULL,
-     "The initiator information is invalid: in STK, the customer entered a wrong M-Pesa PIN.",
-     "Customer entered a wrong PIN. They may retry; M-Pesa limits PIN attempts."},
-    {"2026", STK, R, ACT_RETRY, NULL, "The channel session ID has expired.",
-     "The customer's session expired. Send a new prompt."},
+     TEXT("The initiator information is invalid: in STK, the customer entered a wrong M-Pesa PIN."),
+     TEXT("Customer entered a wrong PIN. They may retry; M-Pesa limits PIN attempts.")},
+    {"2026", STK, R, ACT_RETRY, NULL, TEXT("The channel session ID has expired."),
+     TEXT("The customer's session expired. Send a new prompt.")},
     {"2028", STK, C, ACT_OPERATOR_REVIEW, NULL,
-     "The request is not permitted according to product assignment (wrong TransactionType or "
-     "PartyB, or shortcode not enabled for STK).",
-     "Configuration error. For a till use the HO/store number as BusinessShortCode, the till as "
-     "PartyB and CustomerBuyGoodsOnline; for a paybill use CustomerPayBillOnline."},
+     TEXT("The request is not permitted according to product assignment (wrong TransactionType or "
+     "PartyB, or shortcode not enabled for STK)."),
+     TEXT("Configuration error. For a till use the HO/store number as BusinessShortCode, the till as "
+     "PartyB and CustomerBuyGoodsOnline; for a paybill use CustomerPayBillOnline.")},
     {"2029", STK, V, ACT_OPERATOR_REVIEW, NULL,
-     "Failed due to an unresolved reason type (meaning uncertain).",
-     "Meaning not confirmed by Safaricom. Query the request and decide by hand."},
+     TEXT("Failed due to an unresolved reason type (meaning uncertain)."),
+     TEXT("Meaning not confirmed by Safaricom. Query the request and decide by hand.")},
     {"4999", STK, P, ACT_NONE, NULL,
-     "The transaction is still under processing (STK query).",
-     "Still being processed. Wait for the callback or query again later; do not send a new "
-     "prompt."},
+     TEXT("The transaction is still under processing (STK query)."),
+     TEXT("Still being processed. Wait for the callback or query again later; do not send a new "
+     "prompt.")},
     {"8006", STK, T, ACT_CONTACT_CUSTOMER, NULL,
-     "The security credential is locked: the customer's M-Pesa PIN is locked.",
-     "Customer's M-Pesa PIN is locked. They must call Safaricom (100 or 200) to unlock it "
-     "before paying."},
+     TEXT("The security credential is locked: the customer's M-Pesa PIN is locked."),
+     TEXT("Customer's M-Pesa PIN is locked. They must call Safaricom (100 or 200) to unlock it "
+     "before paying.")},
     {"9999", STK, R, ACT_RETRY, NULL,
-     "Error while sending the push request (internal error).",
-     "Retry once. If it repeats, check the request's field lengths."},
+     TEXT("Error while sending the push request (internal error)."),
+     TEXT("Retry once. If it repeats, check the request's field lengths.")},
     {"SFC_IC0003", STK, C, ACT_OPERATOR_REVIEW, NULL,
-     "The operator does not exist: TransactionType or PartyB does not fit the shortcode (till "
-     "vs paybill).",
-     "Configuration error. Check TransactionType, BusinessShortCode and PartyB (till vs "
-     "paybill); do not retry."},
+     TEXT("The operator does not exist: TransactionType or PartyB does not fit the shortcode (till "
+     "vs paybill)."),
+     TEXT("Configuration error. Check TransactionType, BusinessShortCode and PartyB (till vs "
+     "paybill); do not retry.")},
     {"E3008", STK, T, ACT_NONE, NULL,
-     "Error, the user has a bad debt contract (seen in the sandbox for non-test numbers).",
-     "In the sandbox, use the test number 254708374149. In production this code is not "
-     "expected: review."},
+     TEXT("Error, the user has a bad debt contract (seen in the sandbox for non-test numbers)."),
+     TEXT("In the sandbox, use the test number 254708374149. In production this code is not "
+     "expected: review.")},
 
     /* ---- Async results: B2C, B2B, reversal, transaction status, account
      * balance (doc/DARAJA.md 6.3; generic G2 codes marked G2). ------------- */
-    {"0", B2C, S, ACT_NONE, NULL, "The service request is processed successfully.",
-     "Completed. Record the transaction id and the result parameters."},
+    {"0", B2C, S, ACT_NONE, NULL, TEXT("The service request is processed successfully."),
+     TEXT("Completed. Record the transaction id and the result parameters.")},
     {"1", B2C, RL, ACT_RETRY_LATER, NULL,
-     "The balance is insufficient: the B2C utility account (or the shortcode, for a reversal) "
-     "lacks funds.",
-     "The business account is short of funds. Top up the utility account, then retry."},
-    {"2", B2C, T, ACT_NONE, NULL, "Less than the minimum transaction value.",
-     "The amount is below the minimum (Ksh 10 for B2C). Fix the amount."},
-    {"3", B2C, T, ACT_NONE, NULL, "More than the maximum transaction value.",
-     "The amount is above the per-transaction maximum. Fix the amount or split it."},
+     TEXT("The balance is insufficient: the B2C utility account (or the shortcode, for a reversal) "
+     "lacks funds."),
+     TEXT("The business account is short of funds. Top up the utility account, then retry.")},
+    {"2", B2C, T, ACT_NONE, NULL, TEXT("Less than the minimum transaction value."),
+     TEXT("The amount is below the minimum (Ksh 10 for B2C). Fix the amount.")},
+    {"3", B2C, T, ACT_NONE, NULL, TEXT("More than the maximum transaction value."),
+     TEXT("The amount is above the per-transaction maximum. Fix the amount or split it.")},
     {"4", B2C, R, ACT_RETRY_LATER, NULL,
-     "Would exceed the recipient's daily transfer limit.",
-     "The recipient reached their daily limit. Retry tomorrow."},
-    {"5", B2C, RL, ACT_RETRY_LATER, NULL, "Would exceed the minimum balance (G2).",
-     "The debit account would fall below its minimum balance. Top it up, then retry."},
-    {"6", B2C, C, ACT_OPERATOR_REVIEW, NULL, "Unresolved primary party (G2).",
-     "The shortcode was not recognised. Check PartyA and the environment."},
-    {"7", B2C, T, ACT_CONTACT_CUSTOMER, NULL, "Unresolved receiver party (G2).",
-     "The recipient was not recognised. Confirm the recipient's number."},
+     TEXT("Would exceed the recipient's daily transfer limit."),
+     TEXT("The recipient reached their daily limit. Retry tomorrow.")},
+    {"5", B2C, RL, ACT_RETRY_LATER, NULL, TEXT("Would exceed the minimum balance (G2)."),
+     TEXT("The debit account would fall below its minimum balance. Top it up, then retry.")},
+    {"6", B2C, C, ACT_OPERATOR_REVIEW, NULL, TEXT("Unresolved primary party (G2)."),
+     TEXT("The shortcode was not recognised. Check PartyA and the environment.")},
+    {"7", B2C, T, ACT_CONTACT_CUSTOMER, NULL, TEXT("Unresolved receiver party (G2)."),
+     TEXT("The recipient was not recognised. Confirm the recipient's number.")},
     {"8", B2C, R, ACT_CONTACT_CUSTOMER, NULL,
-     "Would exceed the recipient's maximum M-Pesa balance (Ksh 500,000).",
-     "The recipient's wallet is full. Ask them to reduce their balance, then retry."},
+     TEXT("Would exceed the recipient's maximum M-Pesa balance (Ksh 500,000)."),
+     TEXT("The recipient's wallet is full. Ask them to reduce their balance, then retry.")},
     {"11", B2C, C, ACT_OPERATOR_REVIEW, NULL,
-     "The debit party is in an invalid state (shortcode inactive).",
-     "The shortcode is not active. Contact Safaricom to activate it; do not retry."},
-    {"12", B2C, T, ACT_CONTACT_CUSTOMER, NULL, "Credit account invalid (G2).",
-     "The recipient's account cannot receive this. Confirm the recipient."},
-    {"13", B2C, C, ACT_OPERATOR_REVIEW, NULL, "Unresolved debit account (G2).",
-     "The debit account was not found. Check the shortcode setup."},
-    {"14", B2C, T, ACT_CONTACT_CUSTOMER, NULL, "Unresolved credit account (G2).",
-     "The recipient's account was not found. Confirm the recipient."},
+     TEXT("The debit party is in an invalid state (shortcode inactive)."),
+     TEXT("The shortcode is not active. Contact Safaricom to activate it; do not retry.")},
+    {"12", B2C, T, ACT_CONTACT_CUSTOMER, NULL, TEXT("Credit account invalid (G2)."),
+     TEXT("The recipient's account cannot receive this. Confirm the recipient.")},
+    {"13", B2C, C, ACT_OPERATOR_REVIEW, NULL, TEXT("Unresolved debit account (G2)."),
+     TEXT("The debit account was not found. Check the shortcode setup.")},
+    {"14", B2C, T, ACT_CONTACT_CUSTOMER, NULL, TEXT("Unresolved credit account (G2)."),
+     TEXT("The recipient's account was not found. Confirm the recipient.")},
     {"15", B2C, V, ACT_OPERATOR_REVIEW, NULL,
-     "Duplicate detected: this OriginatorConversationID was already used.",
-     "The first request may have succeeded. Query the transaction status before doing "
-     "anything else; never resend blindly."},
-    {"17", B2C, RL, ACT_RETRY_LATER, NULL, "Internal failure.",
-     "Safaricom internal failure. Query the transaction status, then retry later if nothing "
-     "was paid."},
-    {"18", B2C, C, ACT_OPERATOR_REVIEW, NULL, "Initiator credential check failure.",
-     "The initiator's security credential was rejected. Re-encrypt the initiator password "
-     "with the right certificate."},
-    {"20", B2C, C, ACT_OPERATOR_REVIEW, NULL, "Unresolved initiator.",
-     "The initiator name is not known for this shortcode. Check the initiator setup."},
+     TEXT("Duplicate detected: this OriginatorConversationID was already used."),
+     TEXT("The first request may have succeeded. Query the transaction status before doing "
+     "anything else; never resend blindly.")},
+    {"17", B2C, RL, ACT_RETRY_LATER, NULL, TEXT("Internal failure."),
+     TEXT("Safaricom internal failure. Query the transaction status, then retry later if nothing "
+     "was paid.")},
+    {"18", B2C, C, ACT_OPERATOR_REVIEW, NULL, TEXT("Initiator credential check failure."),
+     TEXT("The initiator's security credential was rejected. Re-encrypt the initiator password "
+     "with the right certificate.")},
+    {"20", B2C, C, ACT_OPERATOR_REVIEW, NULL, TEXT("Unresolved initiator."),
+     TEXT("The initiator name is not known for this shortcode. Check the initiator setup.")},
     {"21", B2C, C, ACT_OPERATOR_REVIEW, NULL,
-     "The initiator is not allowed to initiate this request (missing API role).",
-     "Give the initiator the needed role (e.g. ORG B2C API initiator) on the M-Pesa org "
-     "portal."},
+     TEXT("The initiator is not allowed to initiate this request (missing API role)."),
+     TEXT("Give the initiator the needed role (e.g. ORG B2C API initiator) on the M-Pesa org "
+     "portal.")},
     {"22", B2C, C, ACT_OPERATOR_REVIEW, NULL,
-     "Initiator to receiver permission failure (initiator inactive).",
-     "The initiator is inactive or lacks permission. Fix it on the M-Pesa org portal."},
-    {"24", B2C, T, ACT_NONE, NULL, "Missing mandatory fields.",
-     "The request lacks a required field. Fix the request."},
-    {"25", B2C, T, ACT_NONE, NULL, "Invalid request parameters.",
-     "A request parameter is invalid. Fix the request."},
-    {"26", B2C, RL, ACT_RETRY_LATER, NULL, "Traffic blocking condition in place: system too busy.",
-     "M-Pesa is overloaded. Retry after a back-off."},
-    {"29", B2C, T, ACT_NONE, NULL, "Invalid command.",
-     "The CommandID is not valid for this API. Fix the request."},
+     TEXT("Initiator to receiver permission failure (initiator inactive)."),
+     TEXT("The initiator is inactive or lacks permission. Fix it on the M-Pesa org portal.")},
+    {"24", B2C, T, ACT_NONE, NULL, TEXT("Missing mandatory fields."),
+     TEXT("The request lacks a required field. Fix the request.")},
+    {"25", B2C, T, ACT_NONE, NULL, TEXT("Invalid request parameters."),
+     TEXT("A request parameter is invalid. Fix the request.")},
+    {"26", B2C, RL, ACT_RETRY_LATER, NULL, TEXT("Traffic blocking condition in place: system too busy."),
+     TEXT("M-Pesa is overloaded. Retry after a back-off.")},
+    {"29", B2C, T, ACT_NONE, NULL, TEXT("Invalid command."),
+     TEXT("The CommandID is not valid for this API. Fix the request.")},
     {"2001", B2C, C, ACT_OPERATOR_REVIEW, NULL,
-     "The initiator information is invalid: wrong API user name, password or certificate (not "
-     "a customer PIN).",
-     "Fix the initiator name and SecurityCredential (password encrypted with the right "
-     "environment's certificate). Repeated failures lock the credential (8006)."},
+     TEXT("The initiator information is invalid: wrong API user name, password or certificate (not "
+     "a customer PIN)."),
+     TEXT("Fix the initiator name and SecurityCredential (password encrypted with the right "
+     "environment's certificate). Repeated failures lock the credential (8006).")},
     {"2006", B2C, C, ACT_OPERATOR_REVIEW, NULL,
-     "The account status does not allow this transaction.",
-     "The account is restricted. Contact Safaricom; do not retry."},
-    {"2007", B2C, T, ACT_NONE, NULL, "External validation failed for the C2B transaction.",
-     "The merchant's validation rejected the payment. No retry."},
+     TEXT("The account status does not allow this transaction."),
+     TEXT("The account is restricted. Contact Safaricom; do not retry.")},
+    {"2007", B2C, T, ACT_NONE, NULL, TEXT("External validation failed for the C2B transaction."),
+     TEXT("The merchant's validation rejected the payment. No retry.")},
     {"2028", B2C, C, ACT_OPERATOR_REVIEW, NULL,
-     "The request is not permitted according to product assignment.",
-     "The shortcode lacks this product. Ask Safaricom to enable it."},
+     TEXT("The request is not permitted according to product assignment."),
+     TEXT("The shortcode lacks this product. Ask Safaricom to enable it.")},
     {"2033", B2C, V, ACT_OPERATOR_REVIEW, NULL,
-     "The transaction receipt cannot be found by the given OriginatorConversationID or "
-     "ConversationID.",
-     "The referenced transaction was not found. Check the ids and query again; review by "
-     "hand."},
+     TEXT("The transaction receipt cannot be found by the given OriginatorConversationID or "
+     "ConversationID."),
+     TEXT("The referenced transaction was not found. Check the ids and query again; review by "
+     "hand.")},
     {"2040", B2C, T, ACT_CONTACT_CUSTOMER, NULL,
-     "The credit party customer type is not supported (unregistered recipient).",
-     "The recipient is not a registered M-Pesa customer. Ask them to register or pay another "
-     "way."},
+     TEXT("The credit party customer type is not supported (unregistered recipient)."),
+     TEXT("The recipient is not a registered M-Pesa customer. Ask them to register or pay another "
+     "way.")},
     {"2043", B2C, C, ACT_OPERATOR_REVIEW, NULL,
-     "The organization is not a child organization of the initiator.",
-     "The initiator cannot act for this shortcode. Fix the initiator/shortcode pairing."},
+     TEXT("The organization is not a child organization of the initiator."),
+     TEXT("The initiator cannot act for this shortcode. Fix the initiator/shortcode pairing.")},
     {"8006", B2C, C, ACT_OPERATOR_REVIEW, NULL,
-     "The API user's security credential is locked.",
-     "The initiator is locked after failed attempts. A business administrator must unlock it "
-     "on the M-Pesa org portal."},
+     TEXT("The API user's security credential is locked."),
+     TEXT("The initiator is locked after failed attempts. A business administrator must unlock it "
+     "on the M-Pesa org portal.")},
     {"SFC_IC0003", B2C, T, ACT_CONTACT_CUSTOMER, NULL,
-     "The recipient's phone number is invalid or not on M-Pesa.",
-     "Confirm the recipient's phone number; do not retry unchanged."},
-    {"R000001", B2C, T, ACT_NONE, NULL, "The transaction has already been reversed.",
-     "Nothing to do: the reversal already happened. Do not reverse again."},
-    {"R000002", B2C, T, ACT_NONE, NULL, "The OriginalTransactionID is invalid.",
-     "Check the M-Pesa receipt number being reversed."},
+     TEXT("The recipient's phone number is invalid or not on M-Pesa."),
+     TEXT("Confirm the recipient's phone number; do not retry unchanged.")},
+    {"R000001", B2C, T, ACT_NONE, NULL, TEXT("The transaction has already been reversed."),
+     TEXT("Nothing to do: the reversal already happened. Do not reverse again.")},
+    {"R000002", B2C, T, ACT_NONE, NULL, TEXT("The OriginalTransactionID is invalid."),
+     TEXT("Check the M-Pesa receipt number being reversed.")},
     {GATEWAY_RANGE_KEY, B2C, RL, ACT_RETRY_LATER, "throttl",
-     "Gateway response: throttling.", "Requests are being throttled. Back off, then retry."},
+     TEXT("Gateway response: throttling."), TEXT("Requests are being throttled. Back off, then retry.")},
     {GATEWAY_RANGE_KEY, B2C, RL, ACT_RETRY_LATER, "overload",
-     "Gateway response: system overload.", "The gateway is overloaded. Back off, then retry."},
+     TEXT("Gateway response: system overload."), TEXT("The gateway is overloaded. Back off, then retry.")},
     {GATEWAY_RANGE_KEY, B2C, T, ACT_NONE, "invalid input",
-     "Gateway response: invalid input.", "A request field is invalid. Fix the request."},
+     TEXT("Gateway response: invalid input."), TEXT("A request field is invalid. Fix the request.")},
     {GATEWAY_RANGE_KEY, B2C, C, ACT_OPERATOR_REVIEW, "permission",
-     "Gateway response: insufficient permissions.",
-     "The API user lacks permission for this request. Fix its roles."},
+     TEXT("Gateway response: insufficient permissions."),
+     TEXT("The API user lacks permission for this request. Fix its roles.")},
     {GATEWAY_RANGE_KEY, B2C, V, ACT_OPERATOR_REVIEW, NULL,
-     "Gateway response code (100000000 to 100000011): cached/resend, overload, throttling, "
-     "internal error, invalid input, service abnormal, permissions or rate exceeded.",
-     "The message did not say which. Query the transaction status and decide by hand."},
+     TEXT("Gateway response code (100000000 to 100000011): cached/resend, overload, throttling, "
+     "internal error, invalid input, service abnormal, permissions or rate exceeded."),
+     TEXT("The message did not say which. Query the transaction status and decide by hand.")},
     {"100000100", B2C, RL, ACT_RETRY_LATER, NULL,
-     "Saving object to storage failed (Safaricom B2C internal error).",
-     "Safaricom internal error. Query the transaction status, then retry later if nothing "
-     "was paid."},
+     TEXT("Saving object to storage failed (Safaricom B2C internal error)."),
+     TEXT("Safaricom internal error. Query the transaction status, then retry later if nothing "
+     "was paid.")},
 
     /* ---- C2B validation response codes (doc/DARAJA.md 6.4) ---------------- */
-    {"0", C2B, S, ACT_NONE, NULL, "Accepted: the merchant accepted the payment.",
-     "The payment was accepted; expect its confirmation."},
-    {"C2B00011", C2B, T, ACT_CONTACT_CUSTOMER, NULL, "Rejected: invalid MSISDN.",
-     "The payment was rejected for the payer's phone number."},
-    {"C2B00012", C2B, T, ACT_CONTACT_CUSTOMER, NULL, "Rejected: invalid account number.",
-     "The payment was rejected for its account number (BillRefNumber). Ask the customer to "
-     "pay with the right account number."},
-    {"C2B00013", C2B, T, ACT_CONTACT_CUSTOMER, NULL, "Rejected: invalid amount.",
-     "The payment was rejected for its amount."},
-    {"C2B00014", C2B, T, ACT_CONTACT_CUSTOMER, NULL, "Rejected: invalid KYC details.",
-     "The payment was rejected for the payer's KYC details."},
-    {"C2B00015", C2B, T, ACT_OPERATOR_REVIEW, NULL, "Rejected: invalid shortcode.",
-     "The payment was rejected for its shortcode. Check the C2B setup."},
-    {"C2B00016", C2B, T, ACT_OPERATOR_REVIEW, NULL, "Rejected: other error.",
-     "The payment was rejected by validation. See the merchant's validation logs."},
+    {"0", C2B, S, ACT_NONE, NULL, TEXT("Accepted: the merchant accepted the payment."),
+     TEXT("The payment was accepted; expect its confirmation.")},
+    {"C2B00011", C2B, T, ACT_CONTACT_CUSTOMER, NULL, TEXT("Rejected: invalid MSISDN."),
+     TEXT("The payment was rejected for the payer's phone number.")},
+    {"C2B00012", C2B, T, ACT_CONTACT_CUSTOMER, NULL, TEXT("Rejected: invalid account number."),
+     TEXT("The payment was rejected for its account number (BillRefNumber). Ask the customer to "
+     "pay with the right account number.")},
+    {"C2B00013", C2B, T, ACT_CONTACT_CUSTOMER, NULL, TEXT("Rejected: invalid amount."),
+     TEXT("The payment was rejected for its amount.")},
+    {"C2B00014", C2B, T, ACT_CONTACT_CUSTOMER, NULL, TEXT("Rejected: invalid KYC details."),
+     TEXT("The payment was rejected for the payer's KYC details.")},
+    {"C2B00015", C2B, T, ACT_OPERATOR_REVIEW, NULL, TEXT("Rejected: invalid shortcode."),
+     TEXT("The payment was rejected for its shortcode. Check the C2B setup.")},
+    {"C2B00016", C2B, T, ACT_OPERATOR_REVIEW, NULL, TEXT("Rejected: other error."),
+     TEXT("The payment was rejected by validation. See the merchant's validation logs.")},
 
     /* ---- Synchronous answers of any API (doc/DARAJA.md 6.5, 3.3) ---------- */
     {"0", SYN, P, ACT_NONE, NULL,
-     "Request accepted for processing (ResponseCode 0): not yet paid or completed.",
-     "Accepted only. Wait for the callback or result, or query later; do not send the request "
-     "again."},
+     TEXT("Request accepted for processing (ResponseCode 0): not yet paid or completed."),
+     TEXT("Accepted only. Wait for the callback or result, or query later; do not send the request "
+     "again.")},
     {"400.002.02", SYN, T, ACT_NONE, NULL,
-     "Bad Request - Invalid <field>: the errorMessage names the rejected field.",
-     "Fix the field named in errorMessage (e.g. PhoneNumber, Amount, CallBackURL, Timestamp); "
-     "do not retry unchanged. A missing Content-Type also gives this code."},
-    {"400.002.05", SYN, T, ACT_NONE, NULL, "Invalid request payload.",
-     "The request body is malformed. Fix the request."},
-    {"400.003.02", SYN, T, ACT_NONE, NULL, "Bad request.", "Fix the request."},
+     TEXT("Bad Request - Invalid <field>: the errorMessage names the rejected field."),
+     TEXT("Fix the field named in errorMessage (e.g. PhoneNumber, Amount, CallBackURL, Timestamp); "
+     "do not retry unchanged. A missing Content-Type also gives this code.")},
+    {"400.002.05", SYN, T, ACT_NONE, NULL, TEXT("Invalid request payload."),
+     TEXT("The request body is malformed. Fix the request.")},
+    {"400.003.02", SYN, T, ACT_NONE, NULL, TEXT("Bad request."), TEXT("Fix the request.")},
     {"400.008.01", SYN, C, ACT_OPERATOR_REVIEW, NULL,
-     "OAuth: invalid authentication type (not HTTP Basic).",
-     "The token request must use HTTP Basic auth with the consumer key and secret."},
-    {"400.008.02", SYN, C, ACT_OPERATOR_REVIEW, NULL, "OAuth: invalid grant type.",
-     "The token request must pass grant_type=client_credentials (check the URL for stray "
-     "spaces)."},
+     TEXT("OAuth: invalid authentication type (not HTTP Basic)."),
+     TEXT("The token request must use HTTP Basic auth with the consumer key and secret.")},
+    {"400.008.02", SYN, C, ACT_OPERATOR_REVIEW, NULL, TEXT("OAuth: invalid grant type."),
+     TEXT("The token request must pass grant_type=client_credentials (check the URL for stray "
+     "spaces).")},
     {"400.003.01", SYN, RL, ACT_RETRY, NULL,
-     "Invalid access token (C2B, transaction status). The request was not processed.",
-     "Refresh the OAuth token once and replay the request. If it repeats, check the keys, the "
-     "environment and the app's products."},
+     TEXT("Invalid access token (C2B, transaction status). The request was not processed."),
+     TEXT("Refresh the OAuth token once and replay the request. If it repeats, check the keys, the "
+     "environment and the app's products.")},
     {"401.002.01", SYN, RL, ACT_RETRY, NULL,
-     "Invalid access token (account balance). The request was not processed.",
-     "Refresh the OAuth token once and replay the request. If it repeats, check the keys, the "
-     "environment and the app's products."},
-    {"404.001.01", SYN, C, ACT_OPERATOR_REVIEW, NULL, "Resource not found: wrong URL.",
-     "Fix the API URL (path and environment)."},
+     TEXT("Invalid access token (account balance). The request was not processed."),
+     TEXT("Refresh the OAuth token once and replay the request. If it repeats, check the keys, the "
+     "environment and the app's products.")},
+    {"404.001.01", SYN, C, ACT_OPERATOR_REVIEW, NULL, TEXT("Resource not found: wrong URL."),
+     TEXT("Fix the API URL (path and environment).")},
     {"404.001.03", SYN, RL, ACT_RETRY, NULL,
-     "Invalid access token (STK, reversal). The request was not processed.",
-     "Refresh the OAuth token once and replay the request. If it repeats, check the keys, the "
-     "environment and the app's products."},
-    {"404.001.04", SYN, C, ACT_OPERATOR_REVIEW, NULL, "Invalid authentication header.",
-     "Send 'Authorization: Bearer <token>' on API calls."},
-    {"404.002.01", SYN, C, ACT_OPERATOR_REVIEW, NULL, "Resource not found.",
-     "Fix the API URL (path and environment)."},
-    {"404.003.01", SYN, C, ACT_OPERATOR_REVIEW, NULL, "Resource not found.",
-     "Fix the API URL (path and environment)."},
-    {"405.001", SYN, C, ACT_OPERATOR_REVIEW, NULL, "Method not allowed.",
-     "Use POST for M-Pesa APIs (GET only for OAuth)."},
+     TEXT("Invalid access token (STK, reversal). The request was not processed."),
+     TEXT("Refresh the OAuth token once and replay the request. If it repeats, check the keys, the "
+     "environment and the app's products.")},
+    {"404.001.04", SYN, C, ACT_OPERATOR_REVIEW, NULL, TEXT("Invalid authentication header."),
+     TEXT("Send 'Authorization: Bearer <token>' on API calls.")},
+    {"404.002.01", SYN, C, ACT_OPERATOR_REVIEW, NULL, TEXT("Resource not found."),
+     TEXT("Fix the API URL (path and environment).")},
+    {"404.003.01", SYN, C, ACT_OPERATOR_REVIEW, NULL, TEXT("Resource not found."),
+     TEXT("Fix the API URL (path and environment).")},
+    {"405.001", SYN, C, ACT_OPERATOR_REVIEW, NULL, TEXT("Method not allowed."),
+     TEXT("Use POST for M-Pesa APIs (GET only for OAuth).")},
     {"500.001.1001", SYN, P, ACT_NONE, "being processed",
-     "The transaction is being processed (STK query asked too early).",
-     "Still in flight. Query again later; do not send a new prompt."},
+     TEXT("The transaction is being processed (STK query asked too early)."),
+     TEXT("Still in flight. Query again later; do not send a new prompt.")},
     {"500.001.1001", SYN, P, ACT_NONE, "under processing",
-     "The transaction is still under processing.",
-     "Still in flight. Query again later; do not send a new prompt."},
+     TEXT("The transaction is still under processing."),
+     TEXT("Still in flight. Query again later; do not send a new prompt.")},
     {"500.001.1001", SYN, C, ACT_OPERATOR_REVIEW, "merchant does not exist",
-     "Merchant does not exist: the shortcode is not live in this environment.",
-     "Configuration error. Check the shortcode and that it is live in this environment "
-     "(sandbox vs production)."},
+     TEXT("Merchant does not exist: the shortcode is not live in this environment."),
+     TEXT("Configuration error. Check the shortcode and that it is live in this environment "
+     "(sandbox vs production).")},
     {"500.001.1001", SYN, C, ACT_OPERATOR_REVIEW, "wrong credentials",
-     "Wrong credentials: the STK Password does not verify.",
-     "Configuration error. Check the passkey, and that the Timestamp and shortcode inside "
-     "Password equal those in the request."},
+     TEXT("Wrong credentials: the STK Password does not verify."),
+     TEXT("Configuration error. Check the passkey, and that the Timestamp and shortcode inside "
+     "Password equal those in the request.")},
     {"500.001.1001", SYN, RL, ACT_RETRY_LATER, "unable to lock subscriber",
-     "Unable to lock subscriber: a transaction is already in process for this customer.",
-     "The customer has another M-Pesa session open. Wait at least 1 minute, check the earlier "
-     "request, then retry."},
+     TEXT("Unable to lock subscriber: a transaction is already in process for this customer."),
+     TEXT("The customer has another M-Pesa session open. Wait at least 1 minute, check the earlier "
+     "request, then retry.")},
     {"500.001.1001", SYN, V, ACT_OPERATOR_REVIEW, "internal server error",
-     "Internal server error (reversal).",
-     "Outcome unclear. Query the transaction status before doing anything else."},
+     TEXT("Internal server error (reversal)."),
+     TEXT("Outcome unclear. Query the transaction status before doing anything else.")},
     {"500.001.1001", SYN, V, ACT_OPERATOR_REVIEW, NULL,
-     "Code with several meanings (merchant unknown, wrong credentials, subscriber locked, "
-     "still processing); the message did not say which.",
-     "Read errorMessage and query the request's status; decide by hand."},
+     TEXT("Code with several meanings (merchant unknown, wrong credentials, subscriber locked, "
+     "still processing); the message did not say which."),
+     TEXT("Read errorMessage and query the request's status; decide by hand.")},
     {"500.002.1001", SYN, V, ACT_OPERATOR_REVIEW, NULL,
-     "Duplicate OriginatorConversationID (B2C, account balance).",
-     "A request with this id was already received and may have been paid. Query the "
-     "transaction status; never resend with a new id blindly."},
+     TEXT("Duplicate OriginatorConversationID (B2C, account balance)."),
+     TEXT("A request with this id was already received and may have been paid. Query the "
+     "transaction status; never resend with a new id blindly.")},
     {"500.003.02", SYN, RL, ACT_RETRY_LATER, NULL,
-     "System is busy, or spike arrest violation (too many requests per second).",
-     "Back off, then retry."},
-    {"500.003.03", SYN, RL, ACT_RETRY_LATER, NULL, "Quota violation: request quota exceeded.",
-     "Back off, then retry later."},
+     TEXT("System is busy, or spike arrest violation (too many requests per second)."),
+     TEXT("Back off, then retry.")},
+    {"500.003.03", SYN, RL, ACT_RETRY_LATER, NULL, TEXT("Quota violation: request quota exceeded."),
+     TEXT("Back off, then retry later.")},
     {"500.003.1001", SYN, C, ACT_OPERATOR_REVIEW, "already registered",
-     "C2B register: URLs are already registered.",
-     "Production C2B URLs register once. Delete them in the portal's URL management, then "
-     "register again."},
+     TEXT("C2B register: URLs are already registered."),
+     TEXT("Production C2B URLs register once. Delete them in the portal's URL management, then "
+     "register again.")},
     {"500.003.1001", SYN, C, ACT_OPERATOR_REVIEW, "duplicate notification",
-     "C2B register: duplicate notification info.",
-     "These URLs are already registered for the shortcode. Review the C2B registration."},
-    {"500.003.1001", SYN, RL, ACT_RETRY_LATER, NULL, "Internal server error.",
-     "Safaricom-side error. Retry later with care: an STK prompt may still have been sent, so "
-     "watch for a late callback before pushing again."},
-    {"00.002.1001", SYN, RL, ACT_RETRY_LATER, NULL, "Service is currently under maintenance.",
-     "Retry after the maintenance window."},
+     TEXT("C2B register: duplicate notification info."),
+     TEXT("These URLs are already registered for the shortcode. Review the C2B registration.")},
+    {"500.003.1001", SYN, RL, ACT_RETRY_LATER, NULL, TEXT("Internal server error."),
+     TEXT("Safaricom-side error. Retry later with care: an STK prompt may still have been sent, so "
+     "watch for a late callback before pushing again.")},
+    {"00.002.1001", SYN, RL, ACT_RETRY_LATER, NULL, TEXT("Service is currently under maintenance."),
+     TEXT("Retry after the maintenance window.")},
 };
 
 #undef STK
@@ -596,8 +611,8 @@ static void fill_from_entry(constra_result_info *info, const rc_entry *e)
     info->known = 1;
     info->retry_allowed = e->outcome == CONSTRA_OUTCOME_REQUIRES_RECOVERY ||
                           e->outcome == CONSTRA_OUTCOME_RETRY_LATER;
-    info->description = e->description;
-    info->recovery_note = e->note;
+    info->description = e->description ? e->description : omitted_text;
+    info->recovery_note = e->note ? e->note : omitted_text;
     info->recommended_action = action_names[e->action];
     info->message_match = e->match ? e->match : "";
 }
@@ -645,8 +660,8 @@ int constra_mpesa_result_lookup(const char *code, size_t code_len, int api, cons
 int constra_mpesa_result_lookup_int(int64_t code, int api, const char *message,
                                     constra_result_info *out, constra_error *err)
 {
-    char text[24];
-    snprintf(text, sizeof(text), "%" PRId64, code);
+    char text[CONSTRA__INT_TEXT_MAX];
+    constra__fmt_i64(text, code);
     return constra_mpesa_result_lookup(text, CONSTRA_MPESA_CODE_NTS, api, message, out, err);
 }
 

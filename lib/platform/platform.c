@@ -1,28 +1,36 @@
 /*
- * The platform vtable: checks, copies, POSIX defaults, and the opt-in
+ * The platform vtable: checks, copies, the POSIX defaults (only where the
+ * build's host system has POSIX: CONSTRA_HAVE_POSIX), and the opt-in
  * cJSON allocator hook.
  */
+#include "constra_config.h"
+#if CONSTRA_HAVE_POSIX
 #define _GNU_SOURCE /* getrandom(2) */
+#endif
 
 #include "platform/platform.h"
 
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h> /* vsnprintf only: log lines are text, never data */
+#include <stdlib.h>
+#include <string.h>
+
+#if CONSTRA_HAVE_POSIX
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
+#endif
 
 #include <cjson/cJSON.h>
 
 /* The first published layout ends after `destroy`. */
-#define PLATFORM_V1_SIZE sizeof(constra_platform)
+#define PLATFORM_V1_SIZE offsetof(constra_platform, sleep_ms)
 
-/* ---- POSIX defaults --------------------------------------------------- */
+/* ---- defaults every build has ------------------------------------------ */
 
 static void *default_malloc(void *ud, size_t n)
 {
@@ -41,6 +49,9 @@ static void default_free(void *ud, void *ptr)
     (void)ud;
     free(ptr);
 }
+
+#if CONSTRA_HAVE_POSIX
+/* ---- POSIX defaults ----------------------------------------------------- */
 
 static int64_t timespec_ns(clockid_t clock)
 {
@@ -147,6 +158,63 @@ static void default_log(void *ud, int level, const char *message)
     fprintf(stderr, "libconstra %s: %s\n", tag, message);
 }
 
+static void default_sleep_ms(void *ud, int64_t ms)
+{
+    (void)ud;
+    if (ms <= 0) {
+        return;
+    }
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        /* interrupted: sleep the rest */
+    }
+}
+
+#else
+/* ---- bare metal: no clocks, no entropy, one thread ---------------------- */
+
+/* A handle needs a mutex object; one thread needs no locking. */
+static char no_mutex_object;
+
+static int default_mutex_create(void *ud, void **out)
+{
+    (void)ud;
+    *out = &no_mutex_object;
+    return 0;
+}
+
+static void default_mutex_lock(void *ud, void *m)
+{
+    (void)ud;
+    (void)m;
+}
+
+static void default_mutex_unlock(void *ud, void *m)
+{
+    (void)ud;
+    (void)m;
+}
+
+static void default_mutex_destroy(void *ud, void *m)
+{
+    (void)ud;
+    (void)m;
+}
+
+static void default_log(void *ud, int level, const char *message)
+{
+    (void)ud;
+    (void)level;
+    (void)message;
+}
+
+static void default_sleep_ms(void *ud, int64_t ms)
+{
+    (void)ud;
+    (void)ms;
+}
+#endif
+
 /* ---- checking and resolving ------------------------------------------- */
 
 int constra_platform_init(constra_platform *platform, size_t struct_size)
@@ -217,6 +285,7 @@ int constra__platform_resolve(constra_platform *out, const constra_platform *in,
         p.realloc_fn = default_realloc;
         p.free_fn = default_free;
     }
+#if CONSTRA_HAVE_POSIX
     if (p.wall_time_ms == NULL) {
         p.wall_time_ms = default_wall_ms;
     }
@@ -226,6 +295,19 @@ int constra__platform_resolve(constra_platform *out, const constra_platform *in,
     if (p.random_bytes == NULL) {
         p.random_bytes = default_random;
     }
+#else
+    /* No clock and no entropy source to fall back on: name what is missing. */
+    const char *required = p.wall_time_ms == NULL   ? "platform.wall_time_ms"
+                           : p.monotonic_ns == NULL ? "platform.monotonic_ns"
+                           : p.random_bytes == NULL ? "platform.random_bytes"
+                                                    : NULL;
+    if (required != NULL) {
+        return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid", required,
+                             "%s is required: this build has no POSIX default "
+                             "(bare metal: supply clocks and random bytes)",
+                             required);
+    }
+#endif
     if (p.mutex_create == NULL) {
         p.mutex_create = default_mutex_create;
         p.mutex_lock = default_mutex_lock;
@@ -234,6 +316,9 @@ int constra__platform_resolve(constra_platform *out, const constra_platform *in,
     }
     if (p.log == NULL) {
         p.log = default_log;
+    }
+    if (p.sleep_ms == NULL) {
+        p.sleep_ms = default_sleep_ms;
     }
     if (p.log_min_level == 0) {
         p.log_min_level = CONSTRA_LOG_WARN;

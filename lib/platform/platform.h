@@ -1,7 +1,8 @@
 /*
  * Internal: the library's resolved copy of a constra_platform. Every
  * member is non-NULL after constra__platform_resolve(): methods the host
- * left NULL are replaced by the POSIX defaults, so callers never test.
+ * left NULL are replaced by the defaults (POSIX, or on bare metal the few
+ * that need no operating system), so callers never test.
  */
 #ifndef CONSTRA_PLATFORM_INTERNAL_H
 #define CONSTRA_PLATFORM_INTERNAL_H
@@ -65,6 +66,14 @@ static inline void constra__lock(const constra_platform *p, void *m)
 static inline void constra__unlock(const constra_platform *p, void *m)
 {
     p->mutex_unlock(p->user_data, m);
+}
+
+/* Waits about `ms` milliseconds through the platform (no-op for ms <= 0). */
+static inline void constra__sleep_ms(const constra_platform *p, int64_t ms)
+{
+    if (ms > 0) {
+        p->sleep_ms(p->user_data, ms);
+    }
 }
 
 /* Formats and logs one line if level >= the platform's minimum. */

@@ -6,12 +6,9 @@
  * Everything Daraja-specific about bodies (building, parsing, the
  * password) lives in lib/mpesa (daraja.h); this file is the behaviour.
  */
-#define _POSIX_C_SOURCE 200809L
-
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "constra/daraja.h"
 #include "constra/rail_daraja.h"
@@ -28,8 +25,11 @@
 /* ---- the process-wide token cache ---------------------------------------- */
 
 /* One token per (origin, consumer key), shared by every rail in the
- * process (doc/DARAJA.md section 2: a new token may invalidate the last). A
- * static mutex because the cache outlives any one rail and platform. */
+ * process (doc/DARAJA.md section 2: a new token may invalidate the last).
+ * The library calls no thread API itself: the cache's two mutexes are made
+ * through the platform of the first rail that is created (and kept, with a
+ * copy of that platform, until the last rail is destroyed). A spin flag
+ * guards only that count, never a wait. */
 typedef struct token_slot {
     char origin[ORIGIN_MAX + 1];
     char key[CRED_MAX + 1];
@@ -38,26 +38,94 @@ typedef struct token_slot {
     uint64_t last_used;
 } token_slot;
 
-static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_flag cache_guard = ATOMIC_FLAG_INIT;
+static int cache_users;            /* rails alive; under cache_guard */
+static constra_platform cache_plat; /* whose mutexes these are */
+static void *cache_mu;
 /* Serialises token fetches, so threads that find no token mint one, not
  * one each (held only around an OAuth request, which is rare). */
-static pthread_mutex_t fetch_mu = PTHREAD_MUTEX_INITIALIZER;
+static void *fetch_mu;
 static token_slot cache[CACHE_SLOTS];
 static uint64_t cache_clock;
+
+static void guard_enter(void)
+{
+    while (atomic_flag_test_and_set_explicit(&cache_guard, memory_order_acquire)) {
+    }
+}
+
+static void guard_leave(void)
+{
+    atomic_flag_clear_explicit(&cache_guard, memory_order_release);
+}
+
+/* A rail starts using the cache: the first one makes its mutexes. */
+static int cache_join(const constra_platform *p)
+{
+    int rc = 0;
+    guard_enter();
+    if (cache_users == 0) {
+        void *a = NULL, *b = NULL;
+        if (p->mutex_create(p->user_data, &a) != 0) {
+            rc = -1;
+        } else if (p->mutex_create(p->user_data, &b) != 0) {
+            p->mutex_destroy(p->user_data, a);
+            rc = -1;
+        } else {
+            cache_plat = *p;
+            cache_mu = a;
+            fetch_mu = b;
+        }
+    }
+    if (rc == 0) {
+        cache_users++;
+    }
+    guard_leave();
+    return rc;
+}
+
+/* A rail is destroyed: the last one destroys the mutexes (the tokens stay,
+ * for the next rail of the process). */
+static void cache_leave(void)
+{
+    guard_enter();
+    if (--cache_users == 0) {
+        cache_plat.mutex_destroy(cache_plat.user_data, cache_mu);
+        cache_plat.mutex_destroy(cache_plat.user_data, fetch_mu);
+        cache_mu = fetch_mu = NULL;
+    }
+    guard_leave();
+}
+
+static void cache_lock(void *m)
+{
+    cache_plat.mutex_lock(cache_plat.user_data, m);
+}
+
+static void cache_unlock(void *m)
+{
+    cache_plat.mutex_unlock(cache_plat.user_data, m);
+}
 
 /* Tests: forget every cached token. */
 void constra__daraja_token_cache_clear(void);
 void constra__daraja_token_cache_clear(void)
 {
-    pthread_mutex_lock(&cache_mu);
+    guard_enter();
+    if (cache_users > 0) {
+        cache_lock(cache_mu);
+    }
     memset(cache, 0, sizeof(cache));
-    pthread_mutex_unlock(&cache_mu);
+    if (cache_users > 0) {
+        cache_unlock(cache_mu);
+    }
+    guard_leave();
 }
 
 static int cache_get(const char *origin, const char *key, int64_t now, char *out, size_t size)
 {
     int found = 0;
-    pthread_mutex_lock(&cache_mu);
+    cache_lock(cache_mu);
     for (int i = 0; i < CACHE_SLOTS; i++) {
         token_slot *s = &cache[i];
         if (s->token[0] && strcmp(s->origin, origin) == 0 && strcmp(s->key, key) == 0 &&
@@ -68,13 +136,13 @@ static int cache_get(const char *origin, const char *key, int64_t now, char *out
             break;
         }
     }
-    pthread_mutex_unlock(&cache_mu);
+    cache_unlock(cache_mu);
     return found;
 }
 
 static void cache_put(const char *origin, const char *key, const char *token, int64_t refresh_at)
 {
-    pthread_mutex_lock(&cache_mu);
+    cache_lock(cache_mu);
     token_slot *victim = &cache[0];
     for (int i = 0; i < CACHE_SLOTS; i++) {
         token_slot *s = &cache[i];
@@ -91,14 +159,14 @@ static void cache_put(const char *origin, const char *key, const char *token, in
     constra__strlcpy(victim->token, token, sizeof(victim->token));
     victim->refresh_at_ms = refresh_at;
     victim->last_used = ++cache_clock;
-    pthread_mutex_unlock(&cache_mu);
+    cache_unlock(cache_mu);
 }
 
 /* Drops the cached token if it is still `token` (another thread may have
  * refreshed it already). */
 static void cache_drop(const char *origin, const char *key, const char *token)
 {
-    pthread_mutex_lock(&cache_mu);
+    cache_lock(cache_mu);
     for (int i = 0; i < CACHE_SLOTS; i++) {
         token_slot *s = &cache[i];
         if (strcmp(s->origin, origin) == 0 && strcmp(s->key, key) == 0 &&
@@ -106,7 +174,7 @@ static void cache_drop(const char *origin, const char *key, const char *token)
             memset(s->token, 0, sizeof(s->token));
         }
     }
-    pthread_mutex_unlock(&cache_mu);
+    cache_unlock(cache_mu);
 }
 
 /* ---- the rail ------------------------------------------------------------ */
@@ -195,9 +263,7 @@ static void backoff(daraja_rail *d)
     uint8_t r = 0;
     constra__random(&d->platform, &r, 1);
     int64_t ms = d->retry_delay_ms + d->retry_delay_ms * (int64_t)r / 510;
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
+    constra__sleep_ms(&d->platform, ms);
 }
 
 /* Replaces every occurrence of the rail's secrets in `text` (e.g. an
@@ -286,12 +352,12 @@ static int get_token(daraja_rail *d, int64_t now, char *out, size_t size, char *
     if (cache_get(d->origin, d->key, now, out, size)) {
         return CONSTRA_OK;
     }
-    pthread_mutex_lock(&fetch_mu);
+    cache_lock(fetch_mu);
     int rc = CONSTRA_OK;
     if (!cache_get(d->origin, d->key, now, out, size)) {
         rc = fetch_token(d, now, out, size, auth_code);
     }
-    pthread_mutex_unlock(&fetch_mu);
+    cache_unlock(fetch_mu);
     return rc;
 }
 
@@ -797,6 +863,7 @@ static void daraja_destroy(void *ud)
     }
     constra__free(&plat, d->watches);
     plat.mutex_destroy(plat.user_data, d->mutex);
+    cache_leave();
     memset(d, 0, sizeof(*d)); /* secrets */
     constra__free(&plat, d);
 }
@@ -953,6 +1020,13 @@ int constra_rail_daraja(constra_rail *out, const constra_daraja_config *config,
         d = NULL;
         rc = constra__fail(err, CONSTRA_E_PLATFORM, NULL, "platform.mutex_create",
                            "cannot create the rail's mutex");
+    }
+    if (rc == CONSTRA_OK && cache_join(&plat) != 0) {
+        plat.mutex_destroy(plat.user_data, d->mutex);
+        constra__free(&plat, d);
+        d = NULL;
+        rc = constra__fail(err, CONSTRA_E_PLATFORM, NULL, "platform.mutex_create",
+                           "cannot create the token cache's mutexes");
     }
     if (rc != CONSTRA_OK || d == NULL) {
         if (have_tr && tr.destroy) {

@@ -200,8 +200,8 @@ static int sim_collect(void *ud, const constra_rail_collect *req, constra_rail_r
             break;
         }
     }
-    snprintf(p->merchant, sizeof(p->merchant), "%u-%u-%u", 29115u + (n % 1000u),
-             34620561u + n, 1u);
+    snprintf(p->merchant, sizeof(p->merchant), "%u-%u-%u", (unsigned)(29115u + (n % 1000u)),
+             (unsigned)(34620561u + n), 1u);
     constra__strlcpy(p->phone, req->phone, sizeof(p->phone));
     p->amount = req->amount;
     p->outcome = magic_for(req->phone);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/intfmt.h"
 #include "constra/money.h"
 #include "util/check.h"
 #include "util/ascii.h"
@@ -236,22 +237,24 @@ int constra_money_format(int64_t amount, const char *currency_code, char *out, s
     }
     uint64_t mag = magnitude(amount);
     uint64_t unit = pow10_table[c->exponent];
+    /* No printf: intfmt.h (newlib-nano has no 64-bit conversions). */
     char tmp[48];
-    int n;
+    size_t n = 0;
+    if (amount < 0) {
+        tmp[n++] = '-';
+    }
     if (c->exponent == 0) {
-        n = snprintf(tmp, sizeof(tmp), "%s%" PRIu64, amount < 0 ? "-" : "", mag);
+        n += constra__fmt_u64(tmp + n, mag);
     } else {
-        n = snprintf(tmp, sizeof(tmp), "%s%" PRIu64 ".%0*" PRIu64, amount < 0 ? "-" : "",
-                     mag / unit, c->exponent, mag % unit);
+        n += constra__fmt_u64(tmp + n, mag / unit);
+        tmp[n++] = '.';
+        n += constra__fmt_u64_pad(tmp + n, mag % unit, (unsigned)c->exponent);
     }
-    if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        return constra__fail(err, CONSTRA_E_GENERIC, NULL, NULL, "formatting failed");
-    }
-    if ((size_t)n + 1 > out_size) {
+    if (n + 1 > out_size) {
         return constra__fail(err, CONSTRA_E_BUFFER_TOO_SMALL, NULL, "out",
-                             "out needs %d bytes, got %zu", n + 1, out_size);
+                             "out needs %zu bytes, got %zu", n + 1, out_size);
     }
-    memcpy(out, tmp, (size_t)n + 1);
+    memcpy(out, tmp, n + 1);
     return CONSTRA_OK;
 }
 

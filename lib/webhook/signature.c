@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/intfmt.h"
 #include "constra/webhook_signature.h"
 #include "util/check.h"
 #include "util/encode.h"
@@ -181,11 +182,13 @@ static int parse_unix(const char *s, size_t len, int64_t *out)
     return 0;
 }
 
-/* Decimal text of a non-negative int64 into buf (>= 20 bytes). */
+/* Decimal text of a non-negative int64 into buf (no printf: intfmt.h). */
 static size_t format_unix(int64_t v, char *buf, size_t size)
 {
-    int n = snprintf(buf, size, "%" PRId64, v);
-    return n > 0 ? (size_t)n : 0;
+    if (size < CONSTRA__INT_TEXT_MAX) {
+        return 0;
+    }
+    return constra__fmt_i64(buf, v);
 }
 
 /* Checks the timestamp window; both ends inclusive. ts, now >= 0 so the

@@ -1,16 +1,13 @@
 /*
  * Webhook URL rules and the SSRF guard (ssrf.h). Parsing and address
- * classification are pure; only constra__resolve_default() does I/O
- * (getaddrinfo), and the engine may replace it with the host's hook.
+ * classification are pure and the project's own (no inet_pton: bare-metal
+ * C libraries have none); the only I/O is name resolution, through the
+ * host's hook or, on POSIX builds, constra__resolve_default()
+ * (resolve_posix.c).
  */
-#define _POSIX_C_SOURCE 200809L /* getaddrinfo */
+#include "constra_config.h"
 
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "util/ascii.h"
 #include "util/check.h"
@@ -314,6 +311,126 @@ static int ends_in_number(const char *host)
     return 1;
 }
 
+/* Strict dotted-quad IPv4 ("1.2.3.4": four decimal parts 0-255, no
+ * leading zeros), the form resolvers print and IPv6 literals embed. Reads
+ * s[0..n). */
+static int ipv4_dotted(const char *s, size_t n, uint8_t out[4])
+{
+    size_t i = 0;
+    for (int part = 0; part < 4; part++) {
+        if (part > 0) {
+            if (i >= n || s[i] != '.') {
+                return 0;
+            }
+            i++;
+        }
+        size_t start = i;
+        unsigned v = 0;
+        while (i < n && s[i] >= '0' && s[i] <= '9' && i - start < 3) {
+            v = v * 10 + (unsigned)(s[i] - '0');
+            i++;
+        }
+        if (i == start || v > 255 || (i - start > 1 && s[start] == '0')) {
+            return 0;
+        }
+        out[part] = (uint8_t)v;
+    }
+    return i == n;
+}
+
+static int hex_value(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* An IPv6 address in RFC 4291 text form: eight groups of 1-4 hex digits,
+ * one "::" standing for one or more zero groups, and optionally a dotted
+ * IPv4 address as the last 32 bits. No zone ("%eth0"), no brackets. */
+int constra__ipv6_text(const char *s, uint8_t out[16])
+{
+    uint16_t groups[8];
+    int count = 0;   /* groups written */
+    int gap = -1;    /* where "::" stands, in groups */
+    size_t n = strlen(s);
+    size_t i = 0;
+    if (n == 0 || n > 45) {
+        return 0;
+    }
+    if (s[0] == ':') {
+        if (n < 2 || s[1] != ':') {
+            return 0;
+        }
+        gap = 0;
+        i = 2;
+        if (i == n) {
+            memset(out, 0, 16);
+            return 1;
+        }
+    }
+    while (i < n) {
+        /* A trailing IPv4 part: digits and dots to the end. */
+        size_t j = i;
+        while (j < n && s[j] != ':' && s[j] != '.') {
+            j++;
+        }
+        if (j < n && s[j] == '.') {
+            uint8_t v4[4];
+            if (count > 6 || !ipv4_dotted(s + i, n - i, v4)) {
+                return 0;
+            }
+            groups[count++] = (uint16_t)(v4[0] << 8 | v4[1]);
+            groups[count++] = (uint16_t)(v4[2] << 8 | v4[3]);
+            i = n;
+            break;
+        }
+        if (j == i || j - i > 4 || count == 8) {
+            return 0;
+        }
+        unsigned v = 0;
+        for (size_t k = i; k < j; k++) {
+            int h = hex_value(s[k]);
+            if (h < 0) {
+                return 0;
+            }
+            v = v << 4 | (unsigned)h;
+        }
+        groups[count++] = (uint16_t)v;
+        i = j;
+        if (i == n) {
+            break;
+        }
+        /* s[i] == ':' */
+        i++;
+        if (i < n && s[i] == ':') {
+            if (gap >= 0) {
+                return 0; /* a second "::" */
+            }
+            gap = count;
+            i++;
+            if (i == n) {
+                break;
+            }
+        } else if (i == n) {
+            return 0; /* a trailing single ':' */
+        }
+    }
+    if (gap < 0 ? count != 8 : count > 7) {
+        return 0;
+    }
+    /* Groups before the gap from the front, the rest against the end. */
+    memset(out, 0, 16);
+    int before = gap < 0 ? count : gap;
+    for (int g = 0; g < count; g++) {
+        int o = g < before ? g : 8 - (count - g);
+        out[2 * o] = (uint8_t)(groups[g] >> 8);
+        out[2 * o + 1] = (uint8_t)groups[g];
+    }
+    return 1;
+}
+
 int constra__webhook_url_check(const char *url, int live, constra__resolve_fn resolve, void *ctx,
                                const char *param, constra_error *err)
 {
@@ -329,7 +446,7 @@ int constra__webhook_url_check(const char *url, int live, constra__resolve_fn re
     uint8_t a[16];
     const char *why;
     if (u.ipv6_literal) {
-        if (inet_pton(AF_INET6, u.host, a) != 1) {
+        if (!constra__ipv6_text(u.host, a)) {
             return url_fail(err, param, "bad IPv6 literal");
         }
         why = constra__ip_forbidden(6, a);
@@ -350,7 +467,18 @@ int constra__webhook_url_check(const char *url, int live, constra__resolve_fn re
     }
     char list[1024];
     list[0] = '\0';
-    if ((resolve ? resolve : constra__resolve_default)(ctx, u.host, list, sizeof(list)) != 0) {
+#if CONSTRA_HAVE_POSIX
+    if (resolve == NULL) {
+        resolve = constra__resolve_default;
+    }
+#endif
+    if (resolve == NULL) {
+        return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "url_forbidden", param,
+                             "webhook URL refused in live mode: no resolver to check %s "
+                             "(this build has no POSIX resolver: set constra_config.resolve)",
+                             u.host);
+    }
+    if (resolve(ctx, u.host, list, sizeof(list)) != 0) {
         return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "url_forbidden", param,
                              "webhook URL refused in live mode: %s does not resolve", u.host);
     }
@@ -366,9 +494,9 @@ int constra__webhook_url_check(const char *url, int live, constra__resolve_fn re
             }
             memcpy(one, p, n);
             one[n] = '\0';
-            if (inet_pton(AF_INET, one, a) == 1) {
+            if (ipv4_dotted(one, n, a)) {
                 why = constra__ip_forbidden(4, a);
-            } else if (inet_pton(AF_INET6, one, a) == 1) {
+            } else if (constra__ipv6_text(one, a)) {
                 why = constra__ip_forbidden(6, a);
             } else {
                 why = "malformed"; /* the resolver must hand back numbers */
@@ -390,42 +518,3 @@ int constra__webhook_url_check(const char *url, int live, constra__resolve_fn re
     return CONSTRA_OK;
 }
 
-int constra__resolve_default(void *ctx, const char *host, char *out, size_t out_size)
-{
-    (void)ctx;
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL) {
-        return -1;
-    }
-    size_t used = 0;
-    int rc = 0;
-    out[0] = '\0';
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        char text[INET6_ADDRSTRLEN];
-        const void *src = NULL;
-        if (ai->ai_family == AF_INET) {
-            src = &((const struct sockaddr_in *)(const void *)ai->ai_addr)->sin_addr;
-        } else if (ai->ai_family == AF_INET6) {
-            src = &((const struct sockaddr_in6 *)(const void *)ai->ai_addr)->sin6_addr;
-        } else {
-            continue;
-        }
-        if (inet_ntop(ai->ai_family, src, text, sizeof(text)) == NULL) {
-            continue;
-        }
-        size_t n = strlen(text);
-        if (used + n + 2 > out_size) {
-            rc = -1; /* more addresses than we can judge: refuse */
-            break;
-        }
-        memcpy(out + used, text, n);
-        used += n;
-        out[used++] = ' ';
-        out[used] = '\0';
-    }
-    freeaddrinfo(res);
-    return rc;
-}

@@ -41,19 +41,25 @@ int constra__url_parse(const char *url, constra__url *out, const char *param, co
 /* 1 when `host` is an IPv4 literal in any inet_aton form; fills out. */
 int constra__ipv4_literal(const char *host, uint8_t out[4]);
 
+/* 1 when `s` is an IPv6 address in RFC 4291 text form (no brackets, no
+ * zone); fills out. The project's own parser: no inet_pton. */
+int constra__ipv6_text(const char *s, uint8_t out[16]);
+
 /* Why an address may not be a webhook target ("loopback", "private",
  * "link_local", "metadata", "unspecified", "cgnat", "multicast",
  * "reserved"), or NULL when it is public. family 4 (4 bytes) or 6 (16). */
 const char *constra__ip_forbidden(int family, const uint8_t *addr);
 
 /* The full check: parse, then in live mode https and the address rules,
- * resolving host names through `resolve` (NULL: getaddrinfo) and refusing
- * if ANY address is forbidden or none is found. Errors:
+ * resolving host names through `resolve` (NULL: getaddrinfo on POSIX
+ * builds; on bare metal a host name is refused without a resolver) and
+ * refusing if ANY address is forbidden or none is found. Errors:
  * CONSTRA_E_INVALID_ARGUMENT with code "url_invalid" or "url_forbidden". */
 int constra__webhook_url_check(const char *url, int live, constra__resolve_fn resolve, void *ctx,
                                const char *param, constra_error *err);
 
-/* The default resolver: getaddrinfo(). */
+/* The default resolver on POSIX builds: getaddrinfo() (resolve_posix.c,
+ * compiled only with CONSTRA_HAVE_POSIX). */
 int constra__resolve_default(void *ctx, const char *host, char *out, size_t out_size);
 
 #endif

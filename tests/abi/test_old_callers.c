@@ -70,6 +70,30 @@ static void test_old_storage_and_config(void **state)
     constra_close(h);
 }
 
+/* constra_platform's first layout ends at `destroy` (sleep_ms appended):
+ * a platform block of exactly that size is accepted, and the handle
+ * defaults the sleep it does not have. */
+#define OLD_PLATFORM_SIZE (offsetof(constra_platform, destroy) + sizeof(void (*)(void *)))
+
+static void test_old_platform(void **state)
+{
+    (void)state;
+    assert_true(OLD_PLATFORM_SIZE < sizeof(constra_platform));
+    void *plat = malloc(OLD_PLATFORM_SIZE);
+    assert_int_equal(constra_platform_init(plat, OLD_PLATFORM_SIZE), CONSTRA_OK);
+    assert_int_equal(size_at(plat), OLD_PLATFORM_SIZE);
+    constra_error err = CONSTRA_ERROR_INIT;
+    assert_int_equal(constra_platform_check(plat, &err), CONSTRA_OK);
+    constra_config cfg = CONSTRA_CONFIG_INIT;
+    cfg.platform = plat;
+    constra_t *h = NULL;
+    assert_int_equal(constra_open(&h, &cfg, &err), CONSTRA_OK);
+    free(plat); /* copied by constra_open */
+    char id[CONSTRA_ID_SIZE];
+    assert_int_equal(constra_id_new(h, "pi", id, sizeof(id), T_ERR), CONSTRA_OK);
+    constra_close(h);
+}
+
 static void test_old_sizes_below_v1_refused(void **state)
 {
     (void)state;
@@ -101,6 +125,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_old_storage_and_config),
+        cmocka_unit_test(test_old_platform),
         cmocka_unit_test(test_old_sizes_below_v1_refused),
         cmocka_unit_test(test_newer_caller_tail),
     };

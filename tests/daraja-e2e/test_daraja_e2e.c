@@ -336,6 +336,91 @@ static void test_token_shared_across_rails(void **state)
     e2e_close(f);
 }
 
+/* The rail calls no thread or sleep API itself: its back-off goes through
+ * the platform's sleep_ms, and its mutexes (its own; the process-wide
+ * token cache's, made with the first live rail's platform) through the
+ * platform's mutex methods. */
+static int sleeps, slept_ms_total, mutexes_made, mutexes_gone;
+static void rec_sleep(void *ud, int64_t ms)
+{
+    (void)ud;
+    sleeps++;
+    slept_ms_total += (int)ms;
+}
+static int rec_mutex_create(void *ud, void **out)
+{
+    (void)ud;
+    pthread_mutex_t *m = malloc(sizeof(*m));
+    pthread_mutex_init(m, NULL);
+    *out = m;
+    mutexes_made++;
+    return 0;
+}
+static void rec_mutex_lock(void *ud, void *m)
+{
+    (void)ud;
+    pthread_mutex_lock(m);
+}
+static void rec_mutex_unlock(void *ud, void *m)
+{
+    (void)ud;
+    pthread_mutex_unlock(m);
+}
+static void rec_mutex_destroy(void *ud, void *m)
+{
+    (void)ud;
+    pthread_mutex_destroy(m);
+    free(m);
+    mutexes_gone++;
+}
+
+static void test_backoff_and_locks_through_platform(void **state)
+{
+    (void)state;
+    e2e *f = e2e_open(); /* its rail (default mutexes) keeps the cache's */
+    constra_transport tr;
+    assert_int_equal(constra_loopback_transport(f->lb, &tr, NULL), CONSTRA_OK);
+    constra_daraja_config c = CONSTRA_DARAJA_CONFIG_INIT;
+    c.environment = CONSTRA_DARAJA_ENV_SANDBOX;
+    c.consumer_key = E2E_KEY;
+    c.consumer_secret = E2E_SECRET;
+    c.shortcode = CONSTRA_DARAJA_SANDBOX_SHORTCODE;
+    c.passkey = CONSTRA_DARAJA_SANDBOX_PASSKEY;
+    c.transaction_type = CONSTRA_DARAJA_STK_PAYBILL;
+    c.callback_url = E2E_CALLBACK;
+    c.callback_token = E2E_CB_TOKEN;
+    c.retry_delay_ms = 40;
+    constra_platform p = f->plat;
+    p.sleep_ms = rec_sleep;
+    p.mutex_create = rec_mutex_create;
+    p.mutex_lock = rec_mutex_lock;
+    p.mutex_unlock = rec_mutex_unlock;
+    p.mutex_destroy = rec_mutex_destroy;
+    constra_rail rail;
+    assert_int_equal(constra_rail_daraja(&rail, &c, &tr, &p, NULL), CONSTRA_OK);
+    assert_int_equal(mutexes_made, 1); /* the cache's exist already */
+    constra_config hc = CONSTRA_CONFIG_INIT;
+    hc.platform = &p;
+    hc.rail = &rail;
+    constra_t *h2 = NULL;
+    assert_int_equal(constra_open(&h2, &hc, NULL), CONSTRA_OK);
+    constra_daraja_emulator_set_fault(f->emu, CONSTRA_DARAJA_FAULT_SPIKE_ARREST, 1);
+    constra_intent_params ip = CONSTRA_INTENT_PARAMS_INIT;
+    ip.amount = 5;
+    ip.currency = "KES";
+    ip.phone_number = "254711000000";
+    constra_intent *in = NULL;
+    assert_int_equal(constra_intent_create(h2, &ip, "backoff-1", &in, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_PENDING_USER_ACTION);
+    constra_intent_free(in);
+    /* One rate-limited push, one back-off of 40 ms + up to 50 % jitter. */
+    assert_int_equal(sleeps, 1);
+    assert_true(slept_ms_total >= 40 && slept_ms_total <= 60);
+    constra_close(h2);
+    assert_int_equal(mutexes_gone, mutexes_made);
+    e2e_close(f);
+}
+
 typedef struct worker {
     e2e *f;
     int index;
@@ -819,6 +904,7 @@ int main(void)
         cmocka_unit_test(test_token_refreshed_early),
         cmocka_unit_test(test_token_expire_fault),
         cmocka_unit_test(test_token_shared_across_rails),
+        cmocka_unit_test(test_backoff_and_locks_through_platform),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_query_4999_then_1037),
         cmocka_unit_test(test_spike_arrest_retried_once),

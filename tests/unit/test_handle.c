@@ -1,6 +1,7 @@
 #include "testutil.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include "../test_error.h"
 
 static void test_open_close_defaults(void **state)
@@ -70,6 +71,64 @@ static void test_allocator_balance(void **state)
     constra_close(h);
     assert_int_equal(ca.live, 0);
     assert_int_equal(ca.destroyed, 1);
+}
+
+/* config.intent_cache_slots: the default 16 from the macro and the init
+ * function, 0 turns the cache off (reads still work, and the handle holds
+ * no slot block), out of range is refused naming the field. */
+static long reads_allocs(int slots, int *status_out)
+{
+    counting_alloc ca = {0};
+    constra_platform p;
+    ca_platform(&p, &ca);
+    constra_config cfg = CONSTRA_CONFIG_INIT;
+    cfg.platform = &p;
+    cfg.intent_cache_slots = slots;
+    constra_t *h = NULL;
+    assert_int_equal(constra_open(&h, &cfg, NULL), CONSTRA_OK);
+    constra_intent_params ip = CONSTRA_INTENT_PARAMS_INIT;
+    ip.amount = 100;
+    ip.currency = "KES";
+    ip.phone_number = "0712345678";
+    constra_intent *in = NULL;
+    if (constra_intent_create(h, &ip, "cache_slots_key", &in, T_ERR) != CONSTRA_OK) {
+        fail_msg("create: %s", t_last_error().message);
+    }
+    char id[CONSTRA_ID_SIZE];
+    snprintf(id, sizeof(id), "%s", constra_intent_id(in));
+    constra_intent_free(in);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(constra_intent_get(h, id, &in, T_ERR), CONSTRA_OK);
+        *status_out = constra_intent_status(in);
+        constra_intent_free(in);
+    }
+    long used = ca.live; /* what the handle holds: the cache's blocks among it */
+    constra_close(h);
+    assert_int_equal(ca.live, 0);
+    return used;
+}
+
+static void test_intent_cache_slots(void **state)
+{
+    (void)state;
+    constra_config a = CONSTRA_CONFIG_INIT, b;
+    assert_int_equal(a.intent_cache_slots, CONSTRA_INTENT_CACHE_SLOTS_DEFAULT);
+    assert_int_equal(constra_config_init(&b, sizeof(b)), CONSTRA_OK);
+    assert_int_equal(b.intent_cache_slots, 16);
+    int st_on = -1, st_off = -2;
+    long with_cache = reads_allocs(16, &st_on);
+    long without = reads_allocs(0, &st_off);
+    assert_int_equal(st_on, st_off);
+    /* Without the cache the handle holds no slot block (nor cached JSON). */
+    assert_true(with_cache > without);
+    constra_error err = CONSTRA_ERROR_INIT;
+    constra_t *h = NULL;
+    a.intent_cache_slots = -1;
+    assert_int_equal(constra_open(&h, &a, &err), CONSTRA_E_INVALID_ARGUMENT);
+    assert_string_equal(err.param, "config.intent_cache_slots");
+    a.intent_cache_slots = 1025;
+    assert_int_equal(constra_open(&h, &a, &err), CONSTRA_E_INVALID_ARGUMENT);
+    assert_null(h);
 }
 
 /* Failing the N-th allocation, for every N, fails cleanly: NOMEM, no
@@ -231,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_open_close_defaults),
         cmocka_unit_test(test_open_bad_arguments),
         cmocka_unit_test(test_allocator_balance),
+        cmocka_unit_test(test_intent_cache_slots),
         cmocka_unit_test(test_allocation_failure_injection),
         cmocka_unit_test(test_mutex_failure),
         cmocka_unit_test(test_call_error_detail),

@@ -15,8 +15,35 @@ static void test_init_function_matches_macro(void **state)
     assert_memory_equal(&a, &b, sizeof(a));
     assert_int_equal(constra_platform_init(NULL, sizeof(b)), CONSTRA_E_INVALID_ARGUMENT);
     assert_int_equal(constra_platform_init(&b, 0), CONSTRA_E_ABI);
-    assert_int_equal(constra_platform_init(&b, sizeof(b) - 1), CONSTRA_E_ABI);
+    /* The first layout ends before the appended sleep_ms. */
+    size_t v1 = offsetof(constra_platform, sleep_ms);
+    assert_int_equal(constra_platform_init(&b, v1 - 1), CONSTRA_E_ABI);
+    assert_int_equal(constra_platform_init(&b, v1), CONSTRA_OK);
+    assert_int_equal(constra_platform_check(&b, NULL), CONSTRA_OK);
     assert_int_equal(constra_platform_check(&a, NULL), CONSTRA_OK);
+}
+
+/* sleep_ms (appended): defaulted, and a host's is called. */
+static int slept_ms;
+static void record_sleep(void *ud, int64_t ms)
+{
+    (void)ud;
+    slept_ms += (int)ms;
+}
+
+static void test_sleep_member(void **state)
+{
+    (void)state;
+    constra_platform r;
+    assert_int_equal(constra__platform_resolve(&r, NULL, NULL), CONSTRA_OK);
+    assert_non_null(r.sleep_ms);
+    constra__sleep_ms(&r, 1);
+    constra_platform p = CONSTRA_PLATFORM_INIT;
+    p.sleep_ms = record_sleep;
+    assert_int_equal(constra__platform_resolve(&r, &p, NULL), CONSTRA_OK);
+    constra__sleep_ms(&r, 25);
+    constra__sleep_ms(&r, 0);
+    assert_int_equal(slept_ms, 25);
 }
 
 static void test_struct_size_rules(void **state)
@@ -219,6 +246,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_function_matches_macro),
+        cmocka_unit_test(test_sleep_member),
         cmocka_unit_test(test_struct_size_rules),
         cmocka_unit_test(test_groups_all_or_nothing),
         cmocka_unit_test(test_defaults_work),

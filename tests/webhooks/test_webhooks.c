@@ -6,6 +6,7 @@
 #include "../unit/testutil.h"
 #include "constra_config.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <strings.h>
@@ -901,6 +902,33 @@ static void test_ssrf_rules(void **state)
     assert_int_equal(constra__ipv4_literal("4294967296", a), 0);
 }
 
+/* The guard's own IPv6 text parser (no inet_pton on bare metal) agrees
+ * with glibc's inet_pton on accepted and refused forms. */
+static void test_ipv6_parser_matches_inet_pton(void **state)
+{
+    (void)state;
+    static const char *cases[] = {
+        "::", "::1", "1::", "1::2", "2001:db8::8a2e:370:7334", "fe80::1", "::ffff:127.0.0.1",
+        "::127.0.0.1", "64:ff9b::10.0.0.1", "2002:c0a8:101::", "1:2:3:4:5:6:7:8",
+        "1:2:3:4:5:6:7::", "::2:3:4:5:6:7:8", "1:2:3:4:5:6:1.2.3.4", "0:0:0:0:0:0:0:0",
+        "FFFF:ffff::AbCd", "1:2:3:4:5:6:7:8:9", "1::2::3", ":1", "1:", ":::", "12345::",
+        "1:2:3:4:5:6:7", "g::1", "::ffff:1.2.3", "::ffff:1.2.3.256", "::ffff:01.2.3.4",
+        "1.2.3.4", "", "::1.2.3.4:5", "1:2:3:4:5:6:7:1.2.3.4", "::ffff:1.2.3.4.", "0::0:0",
+        "1::2:3:4:5:6:7", "1::2:3:4:5:6:7:8",
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint8_t ours[16], ref[16];
+        int a = constra__ipv6_text(cases[i], ours);
+        int b = inet_pton(AF_INET6, cases[i], ref) == 1;
+        if (a != b) {
+            fail_msg("%s: ours %d, inet_pton %d", cases[i], a, b);
+        }
+        if (a) {
+            assert_memory_equal(ours, ref, 16);
+        }
+    }
+}
+
 static void test_ssrf_at_registration_and_delivery(void **state)
 {
     (void)state;
@@ -1507,6 +1535,7 @@ int main(void)
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_concurrent_ticks),
         cmocka_unit_test(test_ssrf_rules),
+        cmocka_unit_test(test_ipv6_parser_matches_inet_pton),
         cmocka_unit_test(test_ssrf_at_registration_and_delivery),
         cmocka_unit_test(test_bad_endpoint_input),
         cmocka_unit_test(test_disable_enable_remove),
