@@ -105,7 +105,7 @@ typedef struct constra_config {
     /** Slots of the decoded-intent cache (appended in 0.2): reads of an
      *  intent whose stored version is cached skip decoding its document.
      *  The cache is allocated on first use, one intent record per slot:
-     *  sizeof(struct constra_intent) plus a few words, 9,408 B on a 32-bit
+     *  sizeof(struct constra_intent) plus a few words, 9,416 B on a 32-bit
      *  target (the firmware suite prints "# intent-record"), a little more
      *  on 64-bit hosts, so 16 slots take about 150 KB. 0 turns the cache off (each
      *  read decodes; what small parts want: see examples/firmware); 0 to

@@ -85,9 +85,8 @@ int constra__metadata_from_tree(const cJSON *obj, const constra_platform *platfo
         size_t klen = m->string ? strlen(m->string) : 0;
         long kchars = utf8_count(m->string ? m->string : "", klen);
         if (kchars < 1 || kchars > CONSTRA__METADATA_KEY_MAX) {
-            return bad(e, "metadata", kchars < 0 ? "a metadata key is not valid UTF-8"
-                                      : kchars == 0 ? "metadata keys must not be empty"
-                                                    : "metadata keys have at most 40 characters");
+            /* One message for the three ways: the firmware image is budgeted. */
+            return bad(e, "metadata", "metadata keys are 1 to 40 characters of valid UTF-8");
         }
         if (strpbrk(m->string, "[]") != NULL) {
             return bad(e, param, "metadata keys must not contain [ or ]");
@@ -97,8 +96,7 @@ int constra__metadata_from_tree(const cJSON *obj, const constra_platform *platfo
         }
         long vchars = utf8_count(m->valuestring, strlen(m->valuestring));
         if (vchars < 0 || vchars > CONSTRA__METADATA_VALUE_MAX) {
-            return bad(e, param, vchars < 0 ? "a metadata value is not valid UTF-8"
-                                            : "metadata values have at most 500 characters");
+            return bad(e, param, "metadata values are at most 500 characters of valid UTF-8");
         }
         for (size_t i = 0; i < ngiven; i++) {
             if (strcmp(given[i]->string, m->string) == 0) {
