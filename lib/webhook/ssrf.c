@@ -421,13 +421,17 @@ int constra__ipv6_text(const char *s, uint8_t out[16])
         return 0;
     }
     /* Groups before the gap from the front, the rest against the end. */
-    memset(out, 0, 16);
+    uint8_t bytes[16] = {0};
     int before = gap < 0 ? count : gap;
-    for (int g = 0; g < count; g++) {
-        int o = g < before ? g : 8 - (count - g);
-        out[2 * o] = (uint8_t)(groups[g] >> 8);
-        out[2 * o + 1] = (uint8_t)groups[g];
+    for (int g = 0; g < count && g < 8; g++) {
+        unsigned o = (unsigned)(g < before ? g : 8 - (count - g));
+        if (o > 7) { /* cannot happen (count <= 8); says so to -O3's bounds analysis */
+            return 0;
+        }
+        bytes[2 * o] = (uint8_t)(groups[g] >> 8);
+        bytes[2 * o + 1] = (uint8_t)groups[g];
     }
+    memcpy(out, bytes, 16);
     return 1;
 }
 
