@@ -17,6 +17,12 @@ int constra__record_name_valid(const char *name);
  * non-NULL, at most CONSTRA_RECORD_VALUE_MAX bytes. */
 int constra__record_text_valid(const char *text, int empty_ok);
 
+/* A get() and an events() request within the contract (a kind and id,
+ * or a stream; a limit >= 1; an emitter): what every store refuses with
+ * CONSTRA_E_INVALID_ARGUMENT before touching its data. */
+int constra__record_get_valid(const char *kind, const char *id, constra_record_fn emit);
+int constra__record_events_valid(const char *stream, size_t limit, constra_record_event_fn emit);
+
 /* A scan request within the contract (kind, index, limit >= 1, a cursor
  * that has both halves or neither). */
 int constra__record_scan_check(const constra_record_scan *scan, constra_error *err);

@@ -357,7 +357,7 @@ static int sq_get(void *ud, const char *kind, const char *id, int64_t now_ms,
                   constra_record_fn emit, void *ctx)
 {
     rstore *s = ud;
-    if (!constra__record_name_valid(kind) || !constra__record_text_valid(id, 0) || !emit) {
+    if (!constra__record_get_valid(kind, id, emit)) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     constra__lock(&s->platform, s->mutex);
@@ -497,7 +497,7 @@ static int sq_events(void *ud, const char *stream, int64_t after, size_t limit,
                      constra_record_event_fn emit, void *ctx)
 {
     rstore *s = ud;
-    if (emit == NULL || limit == 0 || (stream && !constra__record_text_valid(stream, 1))) {
+    if (!constra__record_events_valid(stream, limit, emit)) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     constra__lock(&s->platform, s->mutex);

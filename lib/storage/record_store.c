@@ -65,6 +65,16 @@ int constra__record_text_valid(const char *text, int empty_ok)
     return n <= CONSTRA_RECORD_VALUE_MAX && (empty_ok || n > 0);
 }
 
+int constra__record_get_valid(const char *kind, const char *id, constra_record_fn emit)
+{
+    return constra__record_name_valid(kind) && constra__record_text_valid(id, 0) && emit != NULL;
+}
+
+int constra__record_events_valid(const char *stream, size_t limit, constra_record_event_fn emit)
+{
+    return emit != NULL && limit > 0 && (stream == NULL || constra__record_text_valid(stream, 1));
+}
+
 static int bad(constra_error *err, const char *param, const char *why)
 {
     return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid", param, "%s", why);
