@@ -98,6 +98,90 @@ raw = srv.raw(b"GET /v1/payment-intents HTTP/1.1\nHost: x\nAuthorization: Bearer
               b"\nX-Tab: a\tb\nX-Empty:\nConnection: close\n\n")
 t.eq(status_of(raw), 200, "framing: bare-LF lines, HTAB and an empty value are accepted")
 
+# ---- heads libmicrohttpd would answer itself (in HTML) ------------------------------------
+# The gate (tools/constra/serve_gate.c) judges each connection's first head
+# before libmicrohttpd reads it: every refusal is the JSON error shape.
+H = b"Host: x\r\n"
+big = b"X-Big: " + b"b" * 7000 + b"\r\n"
+before = count_intents(srv)
+gate_cases = [
+    ("a request line without spaces", b"GARBAGE\r\n\r\n", 400, "request_malformed"),
+    ("a request line with a fourth part", b"GET / HTTP/1.1 extra\r\n" + H + b"\r\n",
+     400, "request_malformed"),
+    ("two spaces in the request line", b"GET  / HTTP/1.1\r\n" + H + b"\r\n",
+     400, "request_malformed"),
+    ("a lower-case version", b"GET / http/1.1\r\n" + H + b"\r\n", 400, "request_malformed"),
+    ("a method with a separator", b"GE(T / HTTP/1.1\r\n" + H + b"\r\n", 400,
+     "request_malformed"),
+    ("a control octet in the target", b"GET /a\x01b HTTP/1.1\r\n" + H + b"\r\n", 400,
+     "request_malformed"),
+    ("TLS spoken to the plain port", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" +
+     bytes(range(32)) + b"\r\n\r\n", 400, "request_malformed"),
+    ("HTTP/2.0", b"GET /healthz HTTP/2.0\r\n" + H + b"\r\n", 505,
+     "http_version_not_supported"),
+    ("HTTP/0.9", b"GET /healthz HTTP/0.9\r\n" + H + b"\r\n", 505,
+     "http_version_not_supported"),
+    ("a field line without a colon", GET + b"NoColonHere\r\n\r\n", 400, "request_malformed"),
+    ("a space before the colon", GET + b"X-A : b\r\n\r\n", 400, "request_malformed"),
+    ("an empty field name", GET + b": b\r\n\r\n", 400, "request_malformed"),
+    ("HTTP/1.1 without Host", b"GET /healthz HTTP/1.1\r\n\r\n", 400, "request_malformed"),
+    ("Host twice", GET + H + b"\r\n", 400, "request_malformed"),
+    ("Content-Length not a number", POST + b"Content-Length: 1x\r\n\r\n", 400,
+     "request_malformed"),
+    ("Content-Length negative", POST + b"Content-Length: -1\r\n\r\n", 400, "request_malformed"),
+    ("Content-Length empty", POST + b"Content-Length:\r\n\r\n", 400, "request_malformed"),
+    ("Content-Length past 64 bits", POST + b"Content-Length: 99999999999999999999999\r\n\r\n",
+     413, "body_too_large"),
+    ("a 9,000-byte target", b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n" + H + b"\r\n", 414,
+     "uri_too_long"),
+    ("a 20 KiB request line that never ends", b"GET /" + b"a" * 20000, 414, "uri_too_long"),
+    ("a head of 21 KiB", GET + big * 3 + b"\r\n", 431, "header_too_large"),
+    ("101 header fields", GET + b"".join(b"X-F%d: v\r\n" % i for i in range(101)) + b"\r\n",
+     431, "header_too_large"),
+]
+for name, data, want_status, want_code in gate_cases:
+    raw = srv.raw(data, read_timeout=5)
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    t.ok(status_of(raw) == want_status and error_code(body_of(raw)) == want_code and
+         b"application/json" in head and b"<html" not in raw.lower(),
+         f"gate: {name} -> JSON {want_status} {want_code}", raw[:300])
+t.eq(count_intents(srv), before, "gate: nothing was stored by any refused head")
+
+# What the gate must let through to the router unchanged.
+sound = [
+    ("empty lines before the request line", b"\r\n\r\nGET /healthz HTTP/1.1\r\n" + H +
+     b"Connection: close\r\n\r\n", 200),
+    ("HTTP/1.0 without Host", b"GET /healthz HTTP/1.0\r\n\r\n", 200),
+    ("a head of 14 KiB (two 7,000-byte fields)",
+     b"GET /healthz HTTP/1.1\r\n" + H + big * 2 + b"Connection: close\r\n\r\n", 200),
+    ("100 header fields", b"GET /healthz HTTP/1.1\r\n" + H +
+     b"".join(b"X-F%d: v\r\n" % i for i in range(98)) + b"Connection: close\r\n\r\n", 200),
+    ("an unknown method (the router answers it)", b"BREW /healthz HTTP/1.1\r\n" + H +
+     b"Connection: close\r\n\r\n", 405),
+]
+for name, data, want_status in sound:
+    raw = srv.raw(data, read_timeout=5)
+    t.eq(status_of(raw), want_status, f"gate: {name} is served ({want_status})")
+
+# The head sent in pieces, and two requests pipelined on one connection.
+s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+for piece in [b"GET /hea", b"lthz HTTP/1.1\r\nHo", b"st: x\r\n", b"\r\n"]:
+    s.sendall(piece)
+    time.sleep(0.15)
+first = s.recv(4096)
+s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /readyz HTTP/1.1\r\nHost: x\r\n"
+          b"Connection: close\r\n\r\n")
+rest = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    rest += chunk
+s.close()
+t.ok(status_of(first) == 200 and rest.count(b"HTTP/1.1 200") == 2,
+     "gate: a head in four pieces is served, then two pipelined requests on the same "
+     "connection", (first[:60], rest[:200]))
+
 # ---- ids of any shape ---------------------------------------------------------------------
 for pid in ["pi_01hx9k7s4v3p9e7m5n2", "01HX9K7S4V3P9E7M5N2", "intent-42", "pi_" + "a" * 39]:
     st, _, body = srv.request("GET", "/v1/payment-intents/" + pid, srv.auth())

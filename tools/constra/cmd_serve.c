@@ -14,7 +14,7 @@
  *      outs and delayed simulator outcomes);
  *   4. the URLs on stdout, ending with the line
  *      "constra serve: listening on http://HOST:PORT" that scripts wait for;
- *   5. on a signal: stop accepting (MHD_quiesce_daemon), let in-flight
+ *   5. on a signal: stop accepting (serve_gate_stop), let in-flight
  *      requests finish (up to 10 s; a second signal cuts it short), stop
  *      the daemon, stop the ticker, constra_close() (SQLite checkpoints
  *      its WAL and closes), exit 0.
@@ -952,19 +952,33 @@ int cmd_serve(int argc, char **argv)
         goto out_metrics;
     }
 
-    struct MHD_Daemon *daemon = serve_http_start(&server, &addr, addr_len, o.threads);
-    if (daemon == NULL) {
-        /* libmicrohttpd has said why (bind: Address already in use). */
-        fprintf(stderr, "constra serve: cannot listen on %s port %d (is another server on "
-                        "it?)\n", o.host, o.port);
+    /* The socket first: a used port fails here, before anything runs. */
+    int port = 0;
+    int listen_fd = serve_gate_listen((const struct sockaddr *)&addr, (unsigned)addr_len, &port);
+    if (listen_fd < 0) {
+        fprintf(stderr, "constra serve: cannot listen on %s port %d: %s%s\n", o.host, o.port,
+                strerror(errno), errno == EADDRINUSE ? " (is another server on it?)" : "");
         goto out_conns;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
-    int port = info ? (int)info->port : o.port;
+    struct MHD_Daemon *daemon = serve_http_start(&server, o.threads);
+    if (daemon == NULL) {
+        fprintf(stderr, "constra serve: cannot start the HTTP server\n");
+        close(listen_fd);
+        goto out_conns;
+    }
+    static serve_gate gate;
+    if (serve_gate_start(&gate, &server, listen_fd, daemon,
+                         (int64_t)o.header_timeout_s * 1000) != 0) {
+        fprintf(stderr, "constra serve: cannot start the accept thread\n");
+        close(listen_fd);
+        MHD_stop_daemon(daemon);
+        goto out_conns;
+    }
 
     ticker tick;
     if (ticker_start(&tick, handle, emulator, &metrics) != 0) {
         fprintf(stderr, "constra serve: cannot start the ticker thread\n");
+        serve_gate_stop(&gate);
         MHD_stop_daemon(daemon);
         goto out_conns;
     }
@@ -1031,21 +1045,11 @@ int cmd_serve(int argc, char **argv)
             sig == SIGINT ? "SIGINT" : "SIGTERM");
 
     atomic_store(&server.draining, 1);
-    MHD_socket listen_fd = MHD_quiesce_daemon(daemon);
-#if defined(__linux__)
-    /* With epoll the pool threads dropped the socket synchronously:
-     * closing it now makes new clients fail fast instead of waiting in the
+    /* Stop accepting: new clients fail fast instead of waiting in the
      * backlog until the drain ends. */
-    if (listen_fd != MHD_INVALID_SOCKET) {
-        close(listen_fd);
-        listen_fd = MHD_INVALID_SOCKET;
-    }
-#endif
+    serve_gate_stop(&gate);
     drain(&server, &sigs);
     MHD_stop_daemon(daemon);
-    if (listen_fd != MHD_INVALID_SOCKET) {
-        close(listen_fd);
-    }
     ticker_stop(&tick);
     rc = CLI_EXIT_OK;
     fprintf(stderr, "constra serve: stopped\n");

@@ -218,12 +218,67 @@ typedef struct serve_server {
 } serve_server;
 
 struct MHD_Daemon;
+struct sockaddr;
 
-/* Starts libmicrohttpd on `addr` (a struct sockaddr of addr_len bytes;
- * port 0 = any free port) with `threads` polling threads and the server's
- * callbacks. Returns the daemon, or NULL (message on stderr). */
-struct MHD_Daemon *serve_http_start(serve_server *s, const void *addr, size_t addr_len,
-                                    unsigned threads);
+/* Starts libmicrohttpd with `threads` polling threads and the server's
+ * callbacks, without a listening socket of its own: the gate (below)
+ * accepts and hands connections over. Returns the daemon, or NULL
+ * (message on stderr). */
+struct MHD_Daemon *serve_http_start(serve_server *s, unsigned threads);
+
+/* ---- the gate: the first request head of every connection ----------------- */
+
+/* A first head (request line + fields + the empty line) larger than this
+ * is refused with 431: libmicrohttpd's per-connection memory (32 KiB)
+ * must hold the head and its field records, so this leaves it room. */
+#define SERVE_GATE_HEAD_MAX 16384
+
+/* What serve_gate_judge() decided about the bytes of a head so far. */
+enum { SERVE_GATE_MORE = 0, SERVE_GATE_PASS = 1, SERVE_GATE_REFUSE = 2 };
+
+typedef struct serve_gate_verdict {
+    int has_line;        /* the request line is complete (and sound) */
+    int http11;          /* it says HTTP/1.1 */
+    /* SERVE_GATE_REFUSE: the answer, in the JSON error shape. */
+    int status;
+    const char *code, *param, *message;
+} serve_gate_verdict;
+
+/* Judges the first n bytes a client sent (n may stop anywhere): MORE
+ * (nothing wrong yet, the head is not complete), PASS (a complete head
+ * libmicrohttpd parses without answering on its own) or REFUSE (with the
+ * answer in *v). Pure; every input is safe (tests/fuzz). */
+int serve_gate_judge(const char *buf, size_t n, serve_gate_verdict *v);
+
+/* The listening socket accepts, peeks at each connection's first head,
+ * answers what libmicrohttpd would answer in HTML with JSON, and hands the
+ * rest to the daemon (serve_gate.c says why). One thread. */
+typedef struct serve_gate {
+    serve_server *server;
+    struct MHD_Daemon *daemon;
+    int listen_fd;
+    int64_t head_timeout_ms;
+    int wake[2];                 /* a pipe: a byte stops the thread */
+    pthread_t thread;
+    int running;
+    struct gate_conn *conns;     /* waiting for their first head */
+    size_t count;
+    struct pollfd *pfd;
+    char *buf;                   /* the peeked head */
+} serve_gate;
+
+/* Binds and listens on addr (no address reuse: a used port fails with
+ * EADDRINUSE) and sets *port to the bound port. Returns the socket, or -1
+ * with errno set. */
+int serve_gate_listen(const struct sockaddr *addr, unsigned addr_len, int *port);
+/* Starts the gate's thread on listen_fd (taken over) in front of daemon.
+ * Returns 0, or -1 (no memory or thread; listen_fd is still the
+ * caller's). */
+int serve_gate_start(serve_gate *g, serve_server *s, int listen_fd, struct MHD_Daemon *daemon,
+                     int64_t head_timeout_ms);
+/* Stops accepting: closes the listening socket and every connection still
+ * in the gate. Call before stopping the daemon. */
+void serve_gate_stop(serve_gate *g);
 
 /* The Prometheus text of GET /metrics into a malloc'd string (NULL when
  * out of memory); counts the intents by status from the handle. */

@@ -31,10 +31,11 @@
  * Everything else that is not an embedded dashboard file goes to the REST
  * router (constra_api_handle), which answers every API path and every
  * unknown path (404), method (405), media type (415) and bad header with
- * its error JSON. Requests so malformed that libmicrohttpd cannot parse
- * them (bad request line, broken header syntax, headers over the
- * connection's memory) are answered 400/431 by libmicrohttpd itself
- * without reaching us.
+ * its error JSON. The first request head of every connection has been
+ * judged by the gate (serve_gate.c) before libmicrohttpd sees it, so what
+ * libmicrohttpd would answer with its own HTML (bad request line, broken
+ * field syntax, an unsupported version, a head over its memory) is
+ * answered in JSON there.
  */
 #define _POSIX_C_SOURCE 200809L /* getaddrinfo, strdup, gmtime_r, clocks, sigtimedwait */
 
@@ -915,27 +916,22 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
             msg[0] && msg[strlen(msg) - 1] == '\n' ? "" : "\n");
 }
 
-struct MHD_Daemon *serve_http_start(serve_server *s, const void *addr, size_t addr_len,
-                                    unsigned threads)
+struct MHD_Daemon *serve_http_start(serve_server *s, unsigned threads)
 {
-    (void)addr_len;
-    const struct sockaddr *sa = addr;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    /* No listening socket: the gate (serve_gate.c) accepts every
+     * connection and hands over those whose first head is sound. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                     MHD_USE_NO_LISTEN_SOCKET;
 #if defined(__linux__)
-    /* epoll: each pool thread waits on its own set; removal of the
-     * listening socket at quiesce time is synchronous. */
+    /* epoll: each pool thread waits on its own set. */
     flags |= MHD_USE_EPOLL | MHD_USE_TURBO;
 #else
     flags |= MHD_USE_POLL;
 #endif
-    if (sa->sa_family == AF_INET6) {
-        flags |= MHD_USE_IPv6;
-    }
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s,
         /* First, so that libmicrohttpd's own start-up messages use it. */
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)(uintptr_t)sa,
         MHD_OPTION_THREAD_POOL_SIZE, threads,
         /* Idle or slow connections are closed after this; each pool
          * thread serves many sockets, so a stalled client never holds a
@@ -944,12 +940,12 @@ struct MHD_Daemon *serve_http_start(serve_server *s, const void *addr, size_t ad
         /* Per connection: request line + headers + read buffer (the body
          * is copied out chunk by chunk). libmicrohttpd's default; it zeroes
          * the pool between requests, so more costs time on every request.
-         * The router refuses single headers over 8 KiB itself. */
+         * The gate refuses first heads over 16 KiB, and the router single
+         * headers over 8 KiB. */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
         MHD_OPTION_CONNECTION_LIMIT, 1000u,
         /* One client address holds at most this many: a flood from one
-         * host cannot take the connection limit. (No address reuse: a
-         * second server on a used port must fail, not share it.) */
+         * host cannot take the connection limit. */
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->max_client_connections,
         MHD_OPTION_STRICT_FOR_CLIENT, 1,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
