@@ -234,11 +234,26 @@ export interface RouterResponse {
  * Constra API (Client.remote(), Client.fromEnv()) behind the same methods.
  * close() it when done.
  */
+export type WebhookEndpointScheme = 'all' | 'constra' | 'standard_webhooks';
+
+export interface WebhookEndpointOptions {
+  enabledEvents?: string[] | null;
+  secret?: string | null;
+  /** At most 500 bytes of UTF-8, no control characters. */
+  description?: string | null;
+  /** 'all' (default), 'constra' or 'standard_webhooks' (needs a whsec_ secret). */
+  scheme?: WebhookEndpointScheme | null;
+}
+
 export interface WebhookEndpoint {
   id: string;
   object: 'webhook_endpoint';
   url: string;
   enabled_events: string[];
+  /** Text for people, null for none. */
+  description: string | null;
+  /** Which signature headers its deliveries carry. */
+  scheme: WebhookEndpointScheme;
   status: 'enabled' | 'disabled';
   created_at_ms: number;
   /** The same time as REST writes it, RFC 3339 UTC. */
@@ -297,7 +312,7 @@ export interface ClientPromises {
   handleMpesaCallbackPreauthenticated(body: Buffer | Uint8Array | string): Promise<void>;
   request(method: string, target: string, headers?: Record<string, string> | Array<[string, string]>,
     body?: Buffer | Uint8Array | string | null): Promise<RouterResponse>;
-  addWebhookEndpoint(url: string, options?: { enabledEvents?: string[] | null; secret?: string | null }): Promise<WebhookEndpoint>;
+  addWebhookEndpoint(url: string, options?: WebhookEndpointOptions): Promise<WebhookEndpoint>;
   webhookEndpoint(id: string): Promise<WebhookEndpoint>;
   webhookEndpoints(): Promise<WebhookEndpoint[]>;
   enableWebhookEndpoint(id: string): Promise<WebhookEndpoint>;
@@ -351,7 +366,7 @@ export class Client {
   request(method: string, target: string, headers?: Record<string, string> | Array<[string, string]>,
     body?: Buffer | Uint8Array | string | null): RouterResponse;
   /** Registers a webhook endpoint; the result carries its secret (only here). */
-  addWebhookEndpoint(url: string, options?: { enabledEvents?: string[] | null; secret?: string | null }): WebhookEndpoint;
+  addWebhookEndpoint(url: string, options?: WebhookEndpointOptions): WebhookEndpoint;
   webhookEndpoint(id: string): WebhookEndpoint;
   webhookEndpoints(): WebhookEndpoint[];
   enableWebhookEndpoint(id: string): WebhookEndpoint;

@@ -473,6 +473,8 @@ class Client {
     const out = {
       id: C.wh_endpoint_id(ep), object: 'webhook_endpoint', url: C.wh_endpoint_url(ep),
       enabled_events: types ? types.split(',') : ['*'],
+      description: C.wh_endpoint_description(ep) || null,
+      scheme: C.wh_endpoint_scheme(ep),
       status: C.wh_endpoint_enabled(ep) ? 'enabled' : 'disabled',
       created_at_ms: Number(C.wh_endpoint_created_at_ms(ep)),
     };
@@ -491,9 +493,12 @@ class Client {
   /**
    * Registers a webhook endpoint (live mode: https and public addresses
    * only). Returns it with its signing `secret` (generated 'whsec_...'
-   * unless given): the only time it is returned.
+   * unless given): the only time it is returned. `description`: text for
+   * people (at most 500 bytes of UTF-8); `scheme`: which signature headers
+   * deliveries carry, 'all' (default), 'constra' or 'standard_webhooks'.
    */
-  addWebhookEndpoint(url, { enabledEvents = null, secret = null } = {}) {
+  addWebhookEndpoint(url, { enabledEvents = null, secret = null, description = null, scheme = null, ...rest } = {}) {
+    refuseUnknown(rest, new Set());
     const p = initStruct(C.wh_params_init, T.WebhookEndpointParamsT);
     p.url = cstr(url, 'url', { required: true });
     if (enabledEvents !== null) {
@@ -503,6 +508,8 @@ class Client {
       p.event_types = cstr(enabledEvents.join(','), 'enabledEvents');
     }
     p.secret = cstr(secret, 'secret');
+    p.description = cstr(description, 'description');
+    p.scheme = cstr(scheme, 'scheme');
     return this._endpointCall(C.wh_endpoint_add, true, this._h(), p);
   }
 

@@ -193,6 +193,14 @@ typedef struct constra_storage_webhook_endpoint {
     int64_t updated_at_ms;
     int64_t cursor;  /* set by the storage on insert; moved by webhook_enqueue */
     int64_t version; /* 1 when inserted, +1 per update */
+    /* The endpoint's settings that storages need not understand (its
+     * description and signature scheme, and any later one): a JSON object
+     * the engine writes and reads back, kept as given; at most
+     * CONSTRA_STORAGE_TEXT_MAX bytes. "" for none (rows written before
+     * this field existed read back as ""). Added in 0.2: a row the engine
+     * passes always has it; an insert or update whose struct_size ends
+     * before it is refused. */
+    const char *attributes;
 } constra_storage_webhook_endpoint;
 
 /** One event to deliver to one endpoint, and its attempts so far. */

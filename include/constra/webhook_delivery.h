@@ -100,11 +100,34 @@ typedef struct constra_webhook_endpoint_params {
      *  ("payment_intent.succeeded,payment_intent.failed"), no spaces.
      *  NULL means "*". */
     const char *event_types;
+    /* ---- added in 0.2 (a caller's struct may end before them) ---- */
+    /** What the endpoint is for, shown to people: NULL or "" for none; at
+     *  most CONSTRA_WEBHOOK_DESCRIPTION_MAX bytes of valid UTF-8 without
+     *  control characters (code "parameter_invalid", param
+     *  "description"). Stored as given, never interpreted. */
+    const char *description;
+    /** Which signature headers its deliveries carry:
+     *   NULL or "all": Constra-Signature (t=,v1=) and
+     *     Constra-Signature-Body (hex HMAC of the body), plus the Standard
+     *     Webhooks headers (webhook-id, webhook-timestamp,
+     *     webhook-signature) when the secret is a whsec_ one (a generated
+     *     secret is);
+     *   "constra": the two Constra headers only;
+     *   "standard_webhooks": the Standard Webhooks headers only; the
+     *     secret must be whsec_ followed by base64 (code
+     *     "secret_invalid" otherwise).
+     *  Every delivery also carries Constra-Delivery-Id, Constra-Event-Id
+     *  and Constra-Event-Type. Unknown: code "webhook_scheme_unknown",
+     *  param "scheme". */
+    const char *scheme;
     /* New fields are appended here. */
 } constra_webhook_endpoint_params;
 
+/** Longest endpoint description, in bytes. */
+#define CONSTRA_WEBHOOK_DESCRIPTION_MAX 500
+
 #define CONSTRA_WEBHOOK_ENDPOINT_PARAMS_INIT \
-    { sizeof(constra_webhook_endpoint_params), NULL, NULL, NULL }
+    { sizeof(constra_webhook_endpoint_params), NULL, NULL, NULL, NULL, NULL }
 
 /** Run-time initialiser (FFI). CONSTRA_OK, CONSTRA_E_INVALID_ARGUMENT
  *  (NULL) or CONSTRA_E_ABI. Thread-safe. */
@@ -177,6 +200,12 @@ CONSTRA_API const char *constra_webhook_endpoint_event_types(
 CONSTRA_API int constra_webhook_endpoint_enabled(const constra_webhook_endpoint *endpoint);
 CONSTRA_API int64_t constra_webhook_endpoint_created_at_ms(
     const constra_webhook_endpoint *endpoint);
+/** Its description ("" for none). */
+CONSTRA_API const char *constra_webhook_endpoint_description(
+    const constra_webhook_endpoint *endpoint);
+/** Its signature scheme: "all", "constra" or "standard_webhooks" (see
+ *  constra_webhook_endpoint_params.scheme). */
+CONSTRA_API const char *constra_webhook_endpoint_scheme(const constra_webhook_endpoint *endpoint);
 /** Frees a snapshot from add() or get(). NULL is a no-op. */
 CONSTRA_API void constra_webhook_endpoint_free(constra_webhook_endpoint *endpoint);
 

@@ -2,8 +2,9 @@
  * The webhook routes of the REST router (api.h): endpoints and their
  * deliveries, over the engine's webhook_delivery.h calls.
  *
- *   POST   /webhook-endpoints                {url, enabled_events?}: 201 with the
- *                                            signing secret (shown only here)
+ *   POST   /webhook-endpoints                {url, enabled_events?, description?,
+ *                                            scheme?}: 201 with the signing
+ *                                            secret (shown only here)
  *   GET    /webhook-endpoints                every endpoint (no secrets)
  *   GET    /webhook-endpoints/{id}           one (no secret)
  *   DELETE /webhook-endpoints/{id}           removes it and its deliveries
@@ -52,7 +53,12 @@ static void endpoint_json(constra__sbuf *b, const constra_t *h,
             types++;
         }
     }
-    constra__sbuf_puts(b, "],\"status\":");
+    constra__sbuf_puts(b, "],\"description\":");
+    const char *description = constra_webhook_endpoint_description(ep);
+    constra__sbuf_json_str(b, description[0] ? description : NULL);
+    constra__sbuf_puts(b, ",\"scheme\":");
+    constra__sbuf_json_str(b, constra_webhook_endpoint_scheme(ep));
+    constra__sbuf_puts(b, ",\"status\":");
     constra__sbuf_puts(b, constra_webhook_endpoint_enabled(ep) ? "\"enabled\"" : "\"disabled\"");
     constra__sbuf_puts(b, ",\"created_at\":");
     constra__sbuf_json_time(b, constra_webhook_endpoint_created_at_ms(ep));
@@ -167,7 +173,7 @@ static int read_events(constra__jr *jr, const cJSON *root, char *out, size_t siz
 
 static int create_endpoint(constra__api_ctx *c)
 {
-    static const char *const fields[] = {"url", "enabled_events", NULL};
+    static const char *const fields[] = {"url", "enabled_events", "description", "scheme", NULL};
     constra__jr jr;
     constra_error e = CONSTRA_ERROR_INIT;
     int replied = 0;
@@ -177,11 +183,24 @@ static int create_endpoint(constra__api_ctx *c)
     }
     char url[CONSTRA_WEBHOOK_URL_MAX + 1];
     char events[CONSTRA_WEBHOOK_EVENT_TYPES_MAX + 1];
+    char description[CONSTRA_WEBHOOK_DESCRIPTION_MAX + 1], scheme[32];
+    int has_scheme = 0;
     rc = constra__jr_text(&jr, jr.root, "", "url",
                           CONSTRA__JR_REQUIRED | CONSTRA__JR_ID | CONSTRA__JR_NONEMPTY, url,
                           sizeof(url), NULL);
     if (rc == CONSTRA_OK) {
         rc = read_events(&jr, jr.root, events, sizeof(events), &e);
+    }
+    /* description: text shown to people ("" or null for none); scheme:
+     * the engine names the known ones (webhook_scheme_unknown). */
+    if (rc == CONSTRA_OK) {
+        description[0] = '\0';
+        rc = constra__jr_text(&jr, jr.root, "", "description", CONSTRA__JR_FREE, description,
+                              sizeof(description), NULL);
+    }
+    if (rc == CONSTRA_OK) {
+        rc = constra__jr_text(&jr, jr.root, "", "scheme", CONSTRA__JR_ID | CONSTRA__JR_NONEMPTY,
+                              scheme, sizeof(scheme), &has_scheme);
     }
     constra__jr_free(&jr);
     if (rc != CONSTRA_OK) {
@@ -190,6 +209,8 @@ static int create_endpoint(constra__api_ctx *c)
     constra_webhook_endpoint_params p = CONSTRA_WEBHOOK_ENDPOINT_PARAMS_INIT;
     p.url = url;
     p.event_types = events[0] ? events : NULL;
+    p.description = description;
+    p.scheme = has_scheme ? scheme : NULL;
     constra_webhook_endpoint *ep = NULL;
     constra_error detail = CONSTRA_ERROR_INIT;
     rc = constra_webhook_endpoint_add(c->h, &p, &ep, &detail);

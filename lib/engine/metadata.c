@@ -17,38 +17,9 @@
 #include "mpesa/json_read.h"
 #include "platform/platform.h"
 #include "util/check.h"
+#include "util/encode.h"
 #include "util/sbuf.h"
 
-/* Code points in s[0..n), or -1 when it is not valid UTF-8 (overlong
- * forms, surrogates and values past U+10FFFF are invalid). */
-static long utf8_count(const char *s, size_t n)
-{
-    static const uint32_t min_of[] = {0, 0x80, 0x800, 0x10000};
-    const unsigned char *p = (const unsigned char *)s;
-    long count = 0;
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = p[i];
-        size_t extra = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
-                                   : (c & 0xF8) == 0xF0 ? 3 : 4;
-        if (extra == 4 || n - i <= extra) {
-            return -1; /* not a lead byte, or cut short */
-        }
-        uint32_t cp = c & (0x7Fu >> extra);
-        for (size_t k = 1; k <= extra; k++) {
-            if ((p[i + k] & 0xC0) != 0x80) {
-                return -1;
-            }
-            cp = (cp << 6) | (p[i + k] & 0x3Fu);
-        }
-        if (cp < min_of[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-            return -1;
-        }
-        i += extra + 1;
-        count++;
-    }
-    return count;
-}
 
 static int by_key(const void *a, const void *b)
 {
@@ -83,7 +54,7 @@ int constra__metadata_from_tree(const cJSON *obj, const constra_platform *platfo
         char param[CONSTRA__METADATA_KEY_MAX * 4 + 16];
         constra__jr_path(param, sizeof(param), "metadata", m->string ? m->string : "");
         size_t klen = m->string ? strlen(m->string) : 0;
-        long kchars = utf8_count(m->string ? m->string : "", klen);
+        long kchars = constra__utf8_count(m->string ? m->string : "", klen);
         if (kchars < 1 || kchars > CONSTRA__METADATA_KEY_MAX) {
             /* One message for the three ways: the firmware image is budgeted. */
             return bad(e, "metadata", "metadata keys are 1 to 40 characters of valid UTF-8");
@@ -94,7 +65,7 @@ int constra__metadata_from_tree(const cJSON *obj, const constra_platform *platfo
         if (!cJSON_IsString(m) || m->valuestring == NULL) {
             return bad(e, param, "metadata values must be strings");
         }
-        long vchars = utf8_count(m->valuestring, strlen(m->valuestring));
+        long vchars = constra__utf8_count(m->valuestring, strlen(m->valuestring));
         if (vchars < 0 || vchars > CONSTRA__METADATA_VALUE_MAX) {
             return bad(e, param, "metadata values are at most 500 characters of valid UTF-8");
         }

@@ -12,6 +12,7 @@
  * the same events again, a crash after it finds them queued.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,6 +21,7 @@
 #include "constra/webhook_signature.h"
 #include "constra/webhook_delivery.h"
 #include "engine/engine.h"
+#include "mpesa/json_read.h"
 #include "platform/platform.h"
 #include "storage/storage_internal.h"
 #include "util/check.h"
@@ -61,9 +63,19 @@ struct constra_webhook_endpoint {
      * when deliveries are signed with it too (0: no previous secret). */
     char *previous;
     int64_t previous_until_ms;
+    /* The storage's attributes text, kept to be written back as it was,
+     * and what it says (read_attributes). */
+    char *attributes;
+    char *description;
+    int scheme; /* endpoint_scheme */
     int enabled;
     int64_t created_at_ms, updated_at_ms, cursor, version;
 };
+
+/* Which signature headers an endpoint's deliveries carry
+ * (constra_webhook_endpoint_params.scheme). */
+enum endpoint_scheme { SCHEME_ALL, SCHEME_CONSTRA, SCHEME_STANDARD };
+static const char *const scheme_names[] = {"all", "constra", "standard_webhooks"};
 
 struct constra_webhook_endpoint_list {
     constra_platform platform;
@@ -207,7 +219,46 @@ void constra_webhook_endpoint_free(constra_webhook_endpoint *ep)
     constra__free(&plat, ep->secret);
     constra__free(&plat, ep->previous);
     constra__free(&plat, ep->types);
+    constra__free(&plat, ep->attributes);
+    constra__free(&plat, ep->description);
     constra__free(&plat, ep);
+}
+
+/*
+ * The storage's `attributes` text of an endpoint (storage.h): a JSON
+ * object with "description" and "scheme", each left out at its default
+ * ("" and "all"). Text that does not read (a newer library's, a damaged
+ * row) gives the defaults: the endpoint still delivers, with every header.
+ */
+static int read_attributes(const constra_platform *p, constra_webhook_endpoint *ep,
+                           const char *text)
+{
+    char description[CONSTRA_WEBHOOK_DESCRIPTION_MAX + 1] = "", scheme[32] = "";
+    constra_error ignored = CONSTRA_ERROR_INIT;
+    constra__jr jr;
+    size_t len = strlen(text);
+    if (len > 0 &&
+        constra__jr_parse(&jr, text, len, CONSTRA_STORAGE_TEXT_MAX, 4, "attributes",
+                          &ignored) == CONSTRA_OK) {
+        if (constra__jr_text(&jr, jr.root, "", "description", CONSTRA__JR_FREE, description,
+                             sizeof(description), NULL) != CONSTRA_OK) {
+            description[0] = '\0';
+        }
+        if (constra__jr_text(&jr, jr.root, "", "scheme", CONSTRA__JR_ID, scheme,
+                             sizeof(scheme), NULL) != CONSTRA_OK) {
+            scheme[0] = '\0';
+        }
+        constra__jr_free(&jr);
+    }
+    ep->scheme = SCHEME_ALL;
+    for (int i = 0; i < (int)CONSTRA__ARRAY_LEN(scheme_names); i++) {
+        if (strcmp(scheme, scheme_names[i]) == 0) {
+            ep->scheme = i;
+        }
+    }
+    ep->attributes = constra__strndup(p, text, len);
+    ep->description = constra__strndup(p, description, strlen(description));
+    return ep->attributes && ep->description ? 0 : -1;
 }
 
 /*
@@ -271,7 +322,8 @@ static constra_webhook_endpoint *endpoint_copy(const constra_platform *p,
     ep->url = constra__strndup(p, r->url, strlen(r->url));
     int secret_ok = split_secret(p, ep, r->secret) == 0;
     ep->types = constra__strndup(p, r->event_types, strlen(r->event_types));
-    if (!ep->url || !secret_ok || !ep->types) {
+    int attributes_ok = read_attributes(p, ep, r->attributes ? r->attributes : "") == 0;
+    if (!ep->url || !secret_ok || !ep->types || !attributes_ok) {
         constra_webhook_endpoint_free(ep);
         return NULL;
     }
@@ -351,9 +403,88 @@ static constra_webhook_endpoint *find_endpoint(const constra_webhook_endpoint_li
 
 /* ---- endpoints: public calls ---------------------------------------------- */
 
+/* The params as 0.1 callers compiled them: up to event_types. */
+#define ENDPOINT_PARAMS_V1_SIZE \
+    (offsetof(constra_webhook_endpoint_params, event_types) + sizeof(const char *))
+
 int constra_webhook_endpoint_params_init(constra_webhook_endpoint_params *p, size_t struct_size)
 {
-    return constra__init_struct(p, struct_size, sizeof(*p), sizeof(*p), NULL);
+    return constra__init_struct(p, struct_size, ENDPOINT_PARAMS_V1_SIZE, sizeof(*p), NULL);
+}
+
+/* A description a caller gave: valid UTF-8, no control characters. */
+static int check_description(const char *d, constra_error *e)
+{
+    size_t len;
+    int rc = constra__check_str(d, CONSTRA_WEBHOOK_DESCRIPTION_MAX, 1, "description", &len, e);
+    if (rc != CONSTRA_OK) {
+        return rc;
+    }
+    int clean = constra__utf8_count(d, len) >= 0;
+    for (size_t i = 0; i < len; i++) {
+        clean &= (unsigned char)d[i] >= 0x20 && d[i] != 0x7f;
+    }
+    if (!clean) {
+        return constra__fail(e, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid", "description",
+                             "description must be at most %d bytes of UTF-8 text without "
+                             "control characters", CONSTRA_WEBHOOK_DESCRIPTION_MAX);
+    }
+    return CONSTRA_OK;
+}
+
+/* The scheme a caller named (NULL: "all"), and whether the secret suits it:
+ * standard_webhooks needs a whsec_ secret, judged by the signer itself. */
+static int check_scheme(const char *name, const char *secret, int *scheme, constra_error *e)
+{
+    *scheme = -1;
+    for (int i = 0; i < (int)CONSTRA__ARRAY_LEN(scheme_names); i++) {
+        if (name == NULL || strcmp(name, scheme_names[i]) == 0) {
+            *scheme = name == NULL ? SCHEME_ALL : i;
+            break;
+        }
+    }
+    if (*scheme < 0) {
+        return constra__fail(e, CONSTRA_E_INVALID_ARGUMENT, "webhook_scheme_unknown", "scheme",
+                             "scheme must be \"all\", \"constra\" or \"standard_webhooks\"");
+    }
+    if (*scheme == SCHEME_STANDARD) {
+        char sig[CONSTRA_WEBHOOK_SIGNATURE_SIZE];
+        constra_webhook_params wp = CONSTRA_WEBHOOK_PARAMS_INIT;
+        wp.scheme = CONSTRA_WEBHOOK_STANDARD;
+        wp.secret = secret;
+        wp.body = (const uint8_t *)"{}";
+        wp.body_len = 2;
+        wp.timestamp = 1;
+        wp.msg_id = "msg_check";
+        constra_error se = CONSTRA_ERROR_INIT;
+        if (constra_webhook_sign(&wp, sig, sizeof(sig), &se) != CONSTRA_OK) {
+            return constra__fail(e, CONSTRA_E_INVALID_ARGUMENT, "secret_invalid", "secret",
+                                 "the standard_webhooks scheme needs a whsec_ secret: %s",
+                                 se.message);
+        }
+    }
+    return CONSTRA_OK;
+}
+
+/* The attributes text for a new endpoint (see read_attributes). */
+static char *attributes_text(const constra_platform *p, const char *description, int scheme)
+{
+    constra__sbuf b;
+    constra__sbuf_init(&b, p);
+    constra__sbuf_puts(&b, "{");
+    int first = 1;
+    if (description != NULL && description[0] != '\0') {
+        constra__sbuf_json_key(&b, "description", first);
+        constra__sbuf_json_str(&b, description);
+        first = 0;
+    }
+    if (scheme != SCHEME_ALL) {
+        constra__sbuf_json_key(&b, "scheme", first);
+        constra__sbuf_json_str(&b, scheme_names[scheme]);
+    }
+    constra__sbuf_puts(&b, "}");
+    size_t len;
+    return constra__sbuf_take(&b, &len);
 }
 
 /* A fresh Standard Webhooks secret ("whsec_" + base64 of 24 random
@@ -374,7 +505,7 @@ static int generate_secret(constra_t *h, char *secret, size_t size, constra_erro
 static int endpoint_add(constra_t *h, const constra_webhook_endpoint_params *params,
                         constra_webhook_endpoint **out, constra_error *e)
 {
-    int rc = constra__check_struct(params, sizeof(*params), sizeof(*params), "params", e);
+    int rc = constra__check_struct(params, ENDPOINT_PARAMS_V1_SIZE, sizeof(*params), "params", e);
     if (rc != CONSTRA_OK) {
         return rc;
     }
@@ -400,15 +531,25 @@ static int endpoint_add(constra_t *h, const constra_webhook_endpoint_params *par
     } else if ((rc = generate_secret(h, secret, sizeof(secret), e)) != CONSTRA_OK) {
         return rc;
     }
+    int scheme = SCHEME_ALL;
     char id[CONSTRA_ID_SIZE];
-    if ((rc = constra__new_id(h, "we", id, sizeof(id), e)) != CONSTRA_OK) {
+    if ((p.description != NULL && (rc = check_description(p.description, e)) != CONSTRA_OK) ||
+        (rc = check_scheme(p.scheme, secret, &scheme, e)) != CONSTRA_OK ||
+        (rc = constra__new_id(h, "we", id, sizeof(id), e)) != CONSTRA_OK) {
+        memset(secret, 0, sizeof(secret));
         return rc;
+    }
+    char *attributes = attributes_text(&h->platform, p.description, scheme);
+    if (attributes == NULL) {
+        memset(secret, 0, sizeof(secret));
+        return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
     }
     int64_t now = constra__wall_ms(&h->platform);
     constra_storage_webhook_endpoint row = {sizeof(row), id, p.url, secret, types, 1, now, now,
-                                            0, 1};
+                                            0, 1, attributes};
     rc = h->storage.webhook_endpoint_insert(h->storage.user_data, &row);
     if (rc != CONSTRA_OK) {
+        constra__free(&h->platform, attributes);
         memset(secret, 0, sizeof(secret));
         return storage_fail(e, rc, "saving the webhook endpoint");
     }
@@ -416,10 +557,12 @@ static int endpoint_add(constra_t *h, const constra_webhook_endpoint_params *par
         *out = endpoint_copy(&h->platform, &row);
         memset(secret, 0, sizeof(secret));
         if (*out == NULL) {
+            constra__free(&h->platform, attributes);
             return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL,
                                  "out of memory (the endpoint was saved)");
         }
     }
+    constra__free(&h->platform, attributes);
     memset(secret, 0, sizeof(secret));
     return CONSTRA_OK;
 }
@@ -521,7 +664,7 @@ int constra_webhook_endpoint_set_enabled(constra_t *h, const char *id, int enabl
         constra_storage_webhook_endpoint row = {sizeof(row), ep->id, ep->url, secrets,
                                                 ep->types, enabled, ep->created_at_ms,
                                                 constra__wall_ms(&h->platform), ep->cursor,
-                                                ep->version + 1};
+                                                ep->version + 1, ep->attributes};
         rc = h->storage.webhook_endpoint_update(h->storage.user_data, &row, ep->version);
         memset(secrets, 0, sizeof(secrets));
         if (rc != CONSTRA_OK) {
@@ -567,7 +710,8 @@ int constra_webhook_endpoint_rotate_secret(constra_t *h, const char *id, int64_t
         snprintf(secrets, sizeof(secrets), "%s %s %s", fresh, ep->secret, until);
         constra_storage_webhook_endpoint row = {sizeof(row), ep->id, ep->url, secrets,
                                                 ep->types, ep->enabled, ep->created_at_ms,
-                                                now, ep->cursor, ep->version + 1};
+                                                now, ep->cursor, ep->version + 1,
+                                                ep->attributes};
         rc = h->storage.webhook_endpoint_update(h->storage.user_data, &row, ep->version);
         if (rc != CONSTRA_OK) {
             rc = storage_fail(&e, rc, "rotating the webhook endpoint's secret");
@@ -689,6 +833,8 @@ EP_GETTER(const char *, secret, ep->secret, "")
 EP_GETTER(const char *, event_types, ep->types, "")
 EP_GETTER(int, enabled, ep->enabled, 0)
 EP_GETTER(int64_t, created_at_ms, ep->created_at_ms, 0)
+EP_GETTER(const char *, description, ep->description, "")
+EP_GETTER(const char *, scheme, scheme_names[ep->scheme], "all")
 
 /* ---- delivery lists ------------------------------------------------------- */
 
@@ -1090,11 +1236,14 @@ static void send_one(constra_t *h, const constra_webhook_endpoint *ep, const del
     }
     constra__fmt_i64(ts, t);
     snprintf(ua, sizeof(ua), "libconstra/%s", constra_version());
+    /* The endpoint's scheme picks the signature headers: the Constra pair
+     * (first two below) unless standard_webhooks, the Standard Webhooks
+     * three (last three) unless constra or the secret is not a whsec_ one. */
     constra_http_header headers[] = {
-        {"Content-Type", "application/json"},
-        {"User-Agent", ua},
         {"Constra-Signature", sig},
         {"Constra-Signature-Body", body_sig},
+        {"Content-Type", "application/json"},
+        {"User-Agent", ua},
         {"Constra-Delivery-Id", d->id},
         {"Constra-Event-Id", d->event_id},
         {"Constra-Event-Type", d->event_type},
@@ -1102,11 +1251,13 @@ static void send_one(constra_t *h, const constra_webhook_endpoint *ep, const del
         {"webhook-timestamp", ts},
         {"webhook-signature", std_sig},
     };
+    int skip = ep->scheme == SCHEME_STANDARD ? 2 : 0;
+    standard &= ep->scheme != SCHEME_CONSTRA;
     constra_transport_request req = CONSTRA_TRANSPORT_REQUEST_INIT;
     req.method = "POST";
     req.url = ep->url;
-    req.headers = headers;
-    req.header_count = CONSTRA__ARRAY_LEN(headers) - (standard ? 0 : 3);
+    req.headers = headers + skip;
+    req.header_count = CONSTRA__ARRAY_LEN(headers) - (size_t)skip - (standard ? 0 : 3);
     req.body = d->body;
     req.body_len = d->body_len;
     req.connect_timeout_ms = CONNECT_TIMEOUT_MS;

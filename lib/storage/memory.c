@@ -56,8 +56,16 @@ typedef struct mem_idem {
     int64_t lease_expires_at_ms;
 } mem_idem;
 
+/* The texts an update replaces, in one array so that insert and update
+ * copy and free them in one loop (code size counts on firmware). */
+enum { EP_URL, EP_SECRET, EP_TYPES, EP_ATTRIBUTES, EP_TEXTS };
+typedef struct mem_endpoint_texts {
+    char *t[EP_TEXTS];
+} mem_endpoint_texts;
+
 typedef struct mem_endpoint {
-    char *id, *url, *secret, *types;
+    char *id;
+    mem_endpoint_texts t;
     int enabled;
     int64_t created_at_ms, updated_at_ms, cursor, version;
 } mem_endpoint;
@@ -612,15 +620,37 @@ static int mem_purge_expired(void *ud, int64_t now)
 
 /* ---- webhook delivery ------------------------------------------------- */
 
+static void free_endpoint_texts(mem_store *s, mem_endpoint_texts *t)
+{
+    for (size_t i = 0; i < EP_TEXTS; i++) {
+        constra__free(&s->platform, t->t[i]);
+        t->t[i] = NULL;
+    }
+}
+
+/* Copies the row's texts into *t; 0, or -1 with nothing kept. */
+static int copy_endpoint_texts(mem_store *s, const constra_storage_webhook_endpoint *ep,
+                               mem_endpoint_texts *t)
+{
+    const char *from[EP_TEXTS] = {ep->url, ep->secret, ep->event_types, ep->attributes};
+    int ok = 1;
+    for (size_t i = 0; i < EP_TEXTS; i++) {
+        t->t[i] = dup_str(s, from[i]);
+        ok &= t->t[i] != NULL;
+    }
+    if (!ok) {
+        free_endpoint_texts(s, t);
+    }
+    return ok ? 0 : -1;
+}
+
 static void free_endpoint(mem_store *s, mem_endpoint *e)
 {
     if (e == NULL) {
         return;
     }
     constra__free(&s->platform, e->id);
-    constra__free(&s->platform, e->url);
-    constra__free(&s->platform, e->secret);
-    constra__free(&s->platform, e->types);
+    free_endpoint_texts(s, &e->t);
     constra__free(&s->platform, e);
 }
 
@@ -699,9 +729,11 @@ static char *pair_key(mem_store *s, const char *endpoint_id, const char *event_i
 
 static void endpoint_row(const mem_endpoint *e, constra_storage_webhook_endpoint *row)
 {
-    *row = (constra_storage_webhook_endpoint){sizeof(*row), e->id, e->url, e->secret, e->types,
-                                              e->enabled, e->created_at_ms, e->updated_at_ms,
-                                              e->cursor, e->version};
+    const char *const *t = (const char *const *)e->t.t;
+    *row = (constra_storage_webhook_endpoint){sizeof(*row), e->id, t[EP_URL], t[EP_SECRET],
+                                              t[EP_TYPES], e->enabled, e->created_at_ms,
+                                              e->updated_at_ms, e->cursor, e->version,
+                                              t[EP_ATTRIBUTES]};
 }
 
 static void delivery_row(const mem_delivery *d, constra_storage_delivery *row)
@@ -725,8 +757,7 @@ static int mem_ep_insert(void *ud, const constra_storage_webhook_endpoint *ep)
         rc = CONSTRA_E_CONFLICT;
     } else {
         mem_endpoint *n = constra__calloc(&s->platform, 1, sizeof(*n));
-        if (n == NULL || !(n->id = dup_str(s, ep->id)) || !(n->url = dup_str(s, ep->url)) ||
-            !(n->secret = dup_str(s, ep->secret)) || !(n->types = dup_str(s, ep->event_types)) ||
+        if (n == NULL || !(n->id = dup_str(s, ep->id)) || copy_endpoint_texts(s, ep, &n->t) ||
             grow(s, (void **)&s->endpoints, &s->endpoint_cap, s->endpoint_count + 1,
                  sizeof(mem_endpoint *))) {
             free_endpoint(s, n);
@@ -762,20 +793,12 @@ static int mem_ep_update(void *ud, const constra_storage_webhook_endpoint *ep, i
     } else if (cur->version != expected) {
         rc = CONSTRA_E_CONFLICT;
     } else {
-        char *url = dup_str(s, ep->url), *secret = dup_str(s, ep->secret);
-        char *types = dup_str(s, ep->event_types);
-        if (!url || !secret || !types) {
-            constra__free(&s->platform, url);
-            constra__free(&s->platform, secret);
-            constra__free(&s->platform, types);
+        mem_endpoint_texts t;
+        if (copy_endpoint_texts(s, ep, &t) != 0) {
             rc = CONSTRA_E_NOMEM;
         } else {
-            constra__free(&s->platform, cur->url);
-            constra__free(&s->platform, cur->secret);
-            constra__free(&s->platform, cur->types);
-            cur->url = url;
-            cur->secret = secret;
-            cur->types = types;
+            free_endpoint_texts(s, &cur->t);
+            cur->t = t;
             cur->enabled = ep->enabled;
             cur->updated_at_ms = ep->updated_at_ms;
             cur->version = ep->version;

@@ -706,18 +706,24 @@ static char *endpoint_doc(adapter *a, const constra_storage_webhook_endpoint *ep
     put_int(&b, ep->updated_at_ms);
     put_int(&b, cursor);
     put_int(&b, ep->version);
+    put_text(&b, ep->attributes);
     return constra__sbuf_take(&b, len);
 }
 
 static int endpoint_parse(const char *id, const char *doc, size_t len,
                           constra_storage_webhook_endpoint *ep)
 {
-    const char *f[8];
+    const char *f[9];
     memset(ep, 0, sizeof(*ep));
     ep->struct_size = sizeof(*ep);
-    if (unpack(doc, len, f, 8, NULL, NULL) != 0) {
-        return -1;
+    /* Nine fields; a document written before the attributes has eight. */
+    if (unpack(doc, len, f, 9, NULL, NULL) != 0) {
+        if (unpack(doc, len, f, 8, NULL, NULL) != 0) {
+            return -1;
+        }
+        f[8] = "";
     }
+    ep->attributes = f[8];
     ep->id = id;
     ep->url = f[0];
     ep->secret = f[1];

@@ -137,6 +137,10 @@ static const char *const migrations[] = {
     "CREATE TABLE workspace_meta ("
     " key TEXT PRIMARY KEY NOT NULL,"
     " value TEXT NOT NULL);",
+    /* 4 -> 5: an endpoint's settings the storage keeps as given (its
+     * description and signature scheme, as a JSON object); "" for the
+     * endpoints registered before. */
+    "ALTER TABLE webhook_endpoints ADD COLUMN attributes TEXT NOT NULL DEFAULT '';",
 };
 #define SCHEMA_VERSION ((int64_t)CONSTRA__ARRAY_LEN(migrations))
 
@@ -150,7 +154,7 @@ static const char *const migrations[] = {
     "lease_expires_at_ms"
 
 #define ENDPOINT_COLS \
-    "id, url, secret, event_types, enabled, created_at_ms, updated_at_ms, cursor, version"
+    "id, url, secret, event_types, enabled, created_at_ms, updated_at_ms, cursor, version, attributes"
 #define DELIVERY_COLS                                                                          \
     "id, endpoint_id, event_id, event_type, event_sequence, state, attempts, last_status, " \
     "last_error, next_attempt_at_ms, created_at_ms, updated_at_ms, version, body, log"
@@ -251,10 +255,10 @@ static const char *const statement_sql[ST_COUNT] = {
                            " AND created_at_ms <= ?1",
     [ST_EVENTS_HEAD] = "SELECT COALESCE(MAX(sequence), 0) FROM events",
     [ST_EP_INSERT] = "INSERT INTO webhook_endpoints (" ENDPOINT_COLS ")"
-                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)",
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9)",
     [ST_EP_STATE] = "SELECT version, cursor FROM webhook_endpoints WHERE id = ?1",
     [ST_EP_UPDATE] = "UPDATE webhook_endpoints SET url = ?2, secret = ?3, event_types = ?4,"
-                     " enabled = ?5, updated_at_ms = ?6, version = ?7"
+                     " enabled = ?5, updated_at_ms = ?6, version = ?7, attributes = ?9"
                      " WHERE id = ?1 AND version = ?8",
     [ST_EP_DELETE] = "DELETE FROM webhook_endpoints WHERE id = ?1",
     [ST_EP_DELETE_DELIVERIES] = "DELETE FROM webhook_deliveries WHERE endpoint_id = ?1",
@@ -887,6 +891,7 @@ static int sq_ep_insert(void *ud, const constra_storage_webhook_endpoint *ep)
             sqlite3_bind_int64(st, 6, ep->created_at_ms);
             sqlite3_bind_int64(st, 7, ep->updated_at_ms);
             sqlite3_bind_int64(st, 8, head);
+            bind_text(st, 9, ep->attributes);
             rc = step_done(st);
         }
         rc = finish(s, rc);
@@ -921,6 +926,7 @@ static int sq_ep_update(void *ud, const constra_storage_webhook_endpoint *ep, in
             sqlite3_bind_int64(st, 6, ep->updated_at_ms);
             sqlite3_bind_int64(st, 7, ep->version);
             sqlite3_bind_int64(st, 8, expected);
+            bind_text(st, 9, ep->attributes);
             rc = step_done(st);
             if (rc == CONSTRA_OK && sqlite3_changes(s->db) != 1) {
                 rc = CONSTRA_E_CONFLICT;
@@ -974,7 +980,8 @@ static int sq_ep_list(void *ud, constra_storage_endpoint_fn emit, void *ctx)
                                                 sqlite3_column_int64(st, 5),
                                                 sqlite3_column_int64(st, 6),
                                                 sqlite3_column_int64(st, 7),
-                                                sqlite3_column_int64(st, 8)};
+                                                sqlite3_column_int64(st, 8),
+                                                col_text(st, 9)};
         if (emit(ctx, &row) != 0) {
             rc = SQLITE_DONE;
             break;

@@ -107,20 +107,20 @@ int constra__storage_meta_put_valid(const char *key, const char *value)
     return constra__storage_meta_key_valid(key) && constra__storage_valid_text(value);
 }
 
-static int valid_long_text(const char *t, int allow_empty)
+/* 0 for NULL or a text over CONSTRA_STORAGE_TEXT_MAX bytes, else its
+ * length + 1 (so "" gives 1). */
+static size_t long_text_size(const char *t)
 {
-    if (t == NULL) {
-        return 0;
-    }
-    size_t n = constra__strnlen(t, CONSTRA_STORAGE_TEXT_MAX + 1);
-    return n <= CONSTRA_STORAGE_TEXT_MAX && (allow_empty || n > 0);
+    size_t n = t ? constra__strnlen(t, CONSTRA_STORAGE_TEXT_MAX + 1) : SIZE_MAX - 1;
+    return n <= CONSTRA_STORAGE_TEXT_MAX ? n + 1 : 0;
 }
 
 int constra__storage_endpoint_valid(const constra_storage_webhook_endpoint *ep)
 {
     return ep != NULL && ep->struct_size >= sizeof(*ep) && constra__storage_valid_text(ep->id) &&
-           ep->id[0] != '\0' && valid_long_text(ep->url, 0) && valid_long_text(ep->secret, 0) &&
-           valid_long_text(ep->event_types, 0) && (ep->enabled == 0 || ep->enabled == 1) &&
+           ep->id[0] != '\0' && long_text_size(ep->url) > 1 && long_text_size(ep->secret) > 1 &&
+           long_text_size(ep->event_types) > 1 && long_text_size(ep->attributes) > 0 &&
+           (ep->enabled == 0 || ep->enabled == 1) &&
            ep->version >= 1 && ep->version < INT64_MAX;
 }
 

@@ -129,3 +129,34 @@ long constra__base64_decode(const char *in, size_t len, uint8_t *out, size_t out
     }
     return (long)o;
 }
+
+/* Code points in s[0..n), or -1 when it is not valid UTF-8 (overlong
+ * forms, surrogates and values past U+10FFFF are invalid). */
+long constra__utf8_count(const char *s, size_t n)
+{
+    static const uint32_t min_of[] = {0, 0x80, 0x800, 0x10000};
+    const unsigned char *p = (const unsigned char *)s;
+    long count = 0;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = p[i];
+        size_t extra = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
+                                   : (c & 0xF8) == 0xF0 ? 3 : 4;
+        if (extra == 4 || n - i <= extra) {
+            return -1; /* not a lead byte, or cut short */
+        }
+        uint32_t cp = c & (0x7Fu >> extra);
+        for (size_t k = 1; k <= extra; k++) {
+            if ((p[i + k] & 0xC0) != 0x80) {
+                return -1;
+            }
+            cp = (cp << 6) | (p[i + k] & 0x3Fu);
+        }
+        if (cp < min_of[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            return -1;
+        }
+        i += extra + 1;
+        count++;
+    }
+    return count;
+}

@@ -31,4 +31,8 @@ size_t constra__base64_encode(const uint8_t *in, size_t len, char *out, size_t o
 long constra__base64_decode(const char *in, size_t len, uint8_t *out, size_t out_size,
                             int strict);
 
+/* Code points in s[0..n), or -1 when it is not valid UTF-8 (overlong
+ * forms, surrogates and values past U+10FFFF are invalid). */
+long constra__utf8_count(const char *s, size_t n);
+
 #endif /* CONSTRA_UTIL_ENCODE_H */

@@ -472,8 +472,12 @@ async function main() {
         await click(page, 'wh-add');
         await waitText(page, 'wh-error', /url_invalid.*HTTP 400|HTTP 400/);
         await page.fill(tid('wh-url'), url);
+        await page.fill(tid('wh-desc'), 'Order service <b>till</b> 4');
+        await page.selectOption(tid('wh-scheme'), 'constra');
         await click(page, 'wh-add');
         await waitText(page, 'wh-secret', /^whsec_/);
+        await waitText(page, 'wh-endpoint-desc', 'Order service <b>till</b> 4');
+        await waitText(page, 'wh-endpoints', 'Constra-Signature only');
         await waitText(page, 'wh-secret-note', /sandbox mode only/);
         const secret = await text(page, 'wh-secret');
         await page.locator(tid('wh-endpoint')).first().waitFor({ timeout: WAIT_MS });
@@ -489,6 +493,7 @@ async function main() {
         assert(test, `no test event received (${got.length} requests)`);
         const want = createHmac('sha256', secret).update(test.body).digest('hex');
         assert(test.headers['constra-signature-body'] === want, 'the test event does not verify');
+        assert(!('webhook-signature' in test.headers), 'scheme constra still sent webhook-signature');
         await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="wh-delivery"]')]
           .some((r) => r.dataset.status === 'delivered'), null, { timeout: WAIT_MS, polling: 100 });
         await shot(page, '06-webhooks');

@@ -289,7 +289,7 @@ static void test_v01_file_gets_its_mode_on_first_open(void **state)
     constra_storage s;
     sqlite_on(&s, path);
     sql_text(path, "SELECT value FROM meta WHERE key = 'schema_version'", text, sizeof(text));
-    assert_string_equal(text, "4"); /* migrated by opening the storage */
+    assert_string_equal(text, "5"); /* migrated by opening the storage */
     sql_text(path, "SELECT count(*) FROM workspace_meta", text, sizeof(text));
     assert_string_equal(text, "0"); /* the storage alone records nothing */
     constra_t *h = NULL;

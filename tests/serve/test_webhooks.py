@@ -318,7 +318,14 @@ def run(label, db_args):
          "enabled_events"),
         ({"url": rx.url, "enabled_events": []}, 400, "parameter_invalid", "enabled_events"),
         ({"url": rx.url, "enabled_events": "*"}, 400, None, "enabled_events"),
-        ({"url": rx.url, "description": "x"}, 400, "parameter_unknown", "description"),
+        ({"url": rx.url, "description": "x" * 501}, 400, None, "description"),
+        ({"url": rx.url, "description": "bell\u0007"}, 400, None, "description"),
+        ({"url": rx.url, "description": 7}, 400, None, "description"),
+        ({"url": rx.url, "scheme": "nope"}, 400, "webhook_scheme_unknown", "scheme"),
+        ({"url": rx.url, "scheme": "t_v1"}, 400, "webhook_scheme_unknown", "scheme"),
+        ({"url": rx.url, "scheme": ""}, 400, None, "scheme"),
+        ({"url": rx.url, "scheme": 1}, 400, None, "scheme"),
+        ({"url": rx.url, "colour": "red"}, 400, "parameter_unknown", "colour"),
         ({"url": 42}, 400, None, "url"),
     ]
     for body_in, want_st, want_code, want_param in cases:
@@ -369,6 +376,55 @@ def run(label, db_args):
     t.ok(st == 200 and st2 == 202 and len(got) > n_before + 1 and
          got[-1][0].get("constra-delivery-id") == (gone[0]["id"] if gone else None),
          f"{label}: enabled again, the missed delivery replays")
+
+    # ---- description and signature scheme ----------------------------------------------
+    rx2 = Receiver()
+    desc = "Till 4 \u2014 back office \"orders\""
+    made = {}
+    for scheme in ("constra", "standard_webhooks", "all"):
+        st, _, body = post("/v1/webhook-endpoints", {"url": rx2.url, "description": desc,
+                                                    "scheme": scheme,
+                                                    "enabled_events": ["payment_intent.created"]})
+        e2 = json.loads(body)
+        t.ok(st == 201 and e2.get("description") == desc and e2.get("scheme") == scheme,
+             f"{label}: create with scheme {scheme} and a description -> 201 with both", body)
+        made[e2.get("id", "")] = (scheme, e2.get("secret", ""))
+        st, _, body = srv.request("GET", "/v1/webhook-endpoints/" + e2.get("id", "x"), srv.auth())
+        one = json.loads(body)
+        t.ok(st == 200 and one.get("description") == desc and one.get("scheme") == scheme,
+             f"{label}: GET returns the description and scheme ({scheme})", body)
+    st, _, body = srv.request("GET", "/v1/webhook-endpoints/" + ep_id, srv.auth())
+    one = json.loads(body)
+    t.ok(one.get("description") is None and one.get("scheme") == "all",
+         f"{label}: an endpoint made without them: description null, scheme all", body)
+    st, _, body = srv.create("wh-scheme")
+    got2 = rx2.wait(lambda g: len(g) >= 3)
+    by_ep = {}
+    for h, b, _ in got2:
+        did = h.get("constra-delivery-id", "")
+        st_d, _, body_d = srv.request("GET", "/v1/webhook-deliveries?limit=100", srv.auth())
+        for d in json.loads(body_d).get("data", []):
+            if d["id"] == did:
+                by_ep[d["endpoint"] if "endpoint" in d else d.get("endpoint_id")] = (h, b)
+    t.ok(len(by_ep) == 3, f"{label}: each scheme's endpoint got the event once", list(by_ep))
+    now = int(time.time())
+    for eid, (h, b) in by_ep.items():
+        scheme, sec = made.get(eid, ("?", ""))
+        bad = verify_all(sec, h, b, now)
+        if scheme == "constra":
+            ok = (bad == ["webhook-signature", "webhook-id is the delivery id"] and
+                  "webhook-signature" not in h and "webhook-id" not in h)
+        elif scheme == "standard_webhooks":
+            ok = (sorted(bad) == ["Constra-Signature", "Constra-Signature-Body"] and
+                  "constra-signature" not in h and "constra-signature-body" not in h)
+        else:
+            ok = not bad
+        t.ok(ok and h.get("constra-event-id") and h.get("constra-delivery-id"),
+             f"{label}: a delivery under scheme {scheme} carries its headers only (and the ids)",
+             (sorted(h), bad))
+    for eid in made:
+        srv.request("DELETE", "/v1/webhook-endpoints/" + eid, srv.auth())
+    rx2.close()
 
     # ---- delete ------------------------------------------------------------------------
     st, _, body = srv.request("DELETE", "/v1/webhook-endpoints/" + ep_id, srv.auth())

@@ -843,7 +843,7 @@ static void test_bad_input_changes_nothing(void **state)
 
 typedef struct ep_copy {
     int count;
-    char id[8][64], url[8][128], types[8][128];
+    char id[8][64], url[8][128], types[8][128], attributes[8][128];
     int enabled[8];
     int64_t cursor[8], version[8];
 } ep_copy;
@@ -856,6 +856,7 @@ static int copy_ep(void *ctx, const constra_storage_webhook_endpoint *r)
     snprintf(c->id[i], 64, "%s", r->id);
     snprintf(c->url[i], 128, "%s", r->url);
     snprintf(c->types[i], 128, "%s", r->event_types);
+    snprintf(c->attributes[i], 128, "%s", r->attributes);
     c->enabled[i] = r->enabled;
     c->cursor[i] = r->cursor;
     c->version[i] = r->version;
@@ -873,7 +874,7 @@ static ep_copy endpoints(constra_storage *s)
 static constra_storage_webhook_endpoint ep_rec(const char *id, int64_t version)
 {
     constra_storage_webhook_endpoint e = {sizeof(e), id, "https://hooks.example/a", "whsec_abc",
-                                          "*", 1, 1000, 1000, 0, version};
+                                          "*", 1, 1000, 1000, 0, version, ""};
     return e;
 }
 
@@ -941,6 +942,7 @@ static void test_webhook_endpoints(void **state)
     assert_int_equal(s->webhook_endpoint_insert(s->user_data, &e), CONSTRA_E_CONFLICT);
     constra_storage_webhook_endpoint e0 = ep_rec("we_0", 1);
     e0.enabled = 0;
+    e0.attributes = "{\"description\":\"A \\u00e9 \\\"b\\\"\"}"; /* kept byte for byte */
     assert_int_equal(s->webhook_endpoint_insert(s->user_data, &e0), CONSTRA_OK);
     ep_copy c = endpoints(s);
     assert_int_equal(c.count, 2);
@@ -949,6 +951,8 @@ static void test_webhook_endpoints(void **state)
     assert_int_equal(c.cursor[1], all.seqs[1]);
     assert_int_equal(c.enabled[0], 0);
     assert_int_equal(c.version[1], 1);
+    assert_string_equal(c.attributes[0], e0.attributes);
+    assert_string_equal(c.attributes[1], "");
 
     /* Compare-and-set update; the cursor never moves through it. */
     constra_storage_webhook_endpoint u = ep_rec("we_1", 2);
@@ -956,6 +960,7 @@ static void test_webhook_endpoints(void **state)
     u.event_types = "payment_intent.succeeded";
     u.enabled = 0;
     u.cursor = 0;
+    u.attributes = "{\"scheme\":\"t_v1\"}";
     assert_int_equal(s->webhook_endpoint_update(s->user_data, &u, 1), CONSTRA_OK);
     assert_int_equal(s->webhook_endpoint_update(s->user_data, &u, 1), CONSTRA_E_CONFLICT);
     constra_storage_webhook_endpoint gone = ep_rec("we_9", 2);
@@ -963,6 +968,7 @@ static void test_webhook_endpoints(void **state)
     c = endpoints(s);
     assert_string_equal(c.url[1], "https://hooks.example/b");
     assert_string_equal(c.types[1], "payment_intent.succeeded");
+    assert_string_equal(c.attributes[1], "{\"scheme\":\"t_v1\"}");
     assert_int_equal(c.enabled[1], 0);
     assert_int_equal(c.version[1], 2);
     assert_int_equal(c.cursor[1], all.seqs[1]);
@@ -1059,8 +1065,8 @@ static void test_webhook_bad_input(void **state)
 
     static char huge[CONSTRA_STORAGE_TEXT_MAX + 2];
     memset(huge, 'h', sizeof(huge) - 1);
-    constra_storage_webhook_endpoint bad[6];
-    for (int i = 0; i < 6; i++) {
+    constra_storage_webhook_endpoint bad[8];
+    for (int i = 0; i < 8; i++) {
         bad[i] = ep_rec("we_2", 1);
     }
     bad[0].url = NULL;
@@ -1069,7 +1075,9 @@ static void test_webhook_bad_input(void **state)
     bad[3].event_types = NULL;
     bad[4].version = 3;
     bad[5].id = "";
-    for (int i = 0; i < 6; i++) {
+    bad[6].attributes = NULL;
+    bad[7].attributes = huge;
+    for (int i = 0; i < 8; i++) {
         assert_int_equal(s->webhook_endpoint_insert(s->user_data, &bad[i]),
                          CONSTRA_E_INVALID_ARGUMENT);
     }

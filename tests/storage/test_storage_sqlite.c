@@ -219,7 +219,7 @@ static void test_reopen_keeps_data(void **state)
     assert_int_equal(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'",
                                         -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int64(st, 0), 4);
+    assert_int_equal(sqlite3_column_int64(st, 0), 5);
     sqlite3_finalize(st);
     /* A version-1 file (before webhooks and workspace metadata) is
      * migrated in place: its data stays, the newer tables appear. */
@@ -236,7 +236,7 @@ static void test_reopen_keeps_data(void **state)
         memset(&x, 0, sizeof(x));
         assert_int_equal(s1.get_intent(s1.user_data, "pi_1", on_intent, &x), CONSTRA_OK);
         constra_storage_webhook_endpoint ep = {sizeof(ep), "we_1", "https://a.example/h", "whsec_x",
-                                               "*", 1, 1, 1, 0, 1};
+                                               "*", 1, 1, 1, 0, 1, ""};
         assert_int_equal(s1.webhook_endpoint_insert(s1.user_data, &ep), CONSTRA_OK);
         s1.destroy(s1.user_data);
     }
@@ -244,7 +244,7 @@ static void test_reopen_keeps_data(void **state)
     assert_int_equal(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'",
                                         -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int64(st, 0), 4);
+    assert_int_equal(sqlite3_column_int64(st, 0), 5);
     sqlite3_finalize(st);
     assert_int_equal(sqlite3_prepare_v2(db, "SELECT cursor FROM webhook_endpoints WHERE id='we_1'",
                                         -1, &st, NULL), SQLITE_OK);

@@ -1391,17 +1391,24 @@ static void test_rotation_and_test_events(void **state)
 }
 
 #if CONSTRA_HAVE_SQLITE
-static void test_rotation_and_test_events_sqlite(void **state)
+/* Runs body(storage, path) on a SQLite file in a fresh directory, which
+ * it removes afterwards; body may close and reopen the file. */
+static void on_temp_sqlite(void (*body)(const constra_storage *, const char *))
 {
-    (void)state;
-    char dir[] = "/tmp/constra_whrot_XXXXXX";
+    char dir[] = "/tmp/constra_wh_XXXXXX";
     assert_non_null(mkdtemp(dir));
     char path[128];
     snprintf(path, sizeof(path), "%s/db.sqlite", dir);
     constra_storage s;
     open_sqlite(path, &s);
-    rotation_and_test_events(&s, path);
+    body(&s, path);
     remove_db(dir, path);
+}
+
+static void test_rotation_and_test_events_sqlite(void **state)
+{
+    (void)state;
+    on_temp_sqlite(rotation_and_test_events);
 }
 #endif
 
@@ -1519,6 +1526,115 @@ static void test_endpoint_health(void **state)
     }
 }
 
+/* ---- description and signature scheme ------------------------------------ */
+
+/* Adds an endpoint with a description and scheme; returns the status. */
+static int add_described(constra_t *h, const char *secret, const char *description,
+                         const char *scheme, char *id)
+{
+    constra_webhook_endpoint_params p = CONSTRA_WEBHOOK_ENDPOINT_PARAMS_INIT;
+    p.url = "http://hooks.test/d";
+    p.secret = secret;
+    p.description = description;
+    p.scheme = scheme;
+    constra_webhook_endpoint *ep = NULL;
+    int rc = constra_webhook_endpoint_add(h, &p, &ep, T_ERR);
+    if (rc == CONSTRA_OK) {
+        strcpy(id, constra_webhook_endpoint_id(ep));
+        assert_string_equal(constra_webhook_endpoint_description(ep), description ? description : "");
+        assert_string_equal(constra_webhook_endpoint_scheme(ep), scheme ? scheme : "all");
+    } else {
+        assert_null(ep);
+    }
+    constra_webhook_endpoint_free(ep);
+    return rc;
+}
+
+static void description_and_scheme(const constra_storage *st, const char *path)
+{
+    wenv *v = open_env_with(CONSTRA_MODE_SANDBOX, st, 0);
+    char id[64], id2[64], id3[64];
+    static char long_desc[CONSTRA_WEBHOOK_DESCRIPTION_MAX + 2];
+    memset(long_desc, 'd', sizeof(long_desc) - 1);
+    struct {
+        const char *secret, *description, *scheme, *param, *code;
+    } bad[] = {
+        {NULL, long_desc, NULL, "description", NULL},
+        {NULL, "bell\a", NULL, "description", "parameter_invalid"},
+        {NULL, "cut \xe2\x82", NULL, "description", "parameter_invalid"},
+        {NULL, "del\x7f", NULL, "description", "parameter_invalid"},
+        {NULL, NULL, "t_v1", "scheme", "webhook_scheme_unknown"},
+        {NULL, NULL, "", "scheme", "webhook_scheme_unknown"},
+        {NULL, NULL, "ALL", "scheme", "webhook_scheme_unknown"},
+        {"plain-secret-0123456789", NULL, "standard_webhooks", "secret", "secret_invalid"},
+        {"whsec_!!notbase64!!", NULL, "standard_webhooks", "secret", "secret_invalid"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int rc = add_described(v->h, bad[i].secret, bad[i].description, bad[i].scheme, id);
+        constra_error e = last(v->h);
+        if (rc != CONSTRA_E_INVALID_ARGUMENT || strcmp(e.param, bad[i].param) != 0 ||
+            (bad[i].code && strcmp(e.code, bad[i].code) != 0)) {
+            fail_msg("case %zu: rc %d param %s code %s", i, rc, e.param, e.code);
+        }
+    }
+    constra_webhook_endpoint_list *el = NULL;
+    assert_int_equal(constra_webhook_endpoint_list_get(v->h, &el, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_webhook_endpoint_list_count(el), 0); /* nothing stored */
+    constra_webhook_endpoint_list_free(el);
+
+    const char *desc = "Till 4 \xe2\x80\x94 \"orders\" {json} \\ back office";
+    assert_int_equal(add_described(v->h, NULL, desc, "standard_webhooks", id), CONSTRA_OK);
+    assert_int_equal(add_described(v->h, "plain-secret-0123456789", "", "constra", id2),
+                     CONSTRA_OK);
+    /* A 0.1 caller's struct, which ends at event_types: the defaults. */
+    struct {
+        size_t struct_size;
+        const char *url, *secret, *event_types;
+    } old = {sizeof(old), "http://hooks.test/old", NULL, NULL};
+    constra_webhook_endpoint *ep = NULL;
+    assert_int_equal(constra_webhook_endpoint_add(v->h, (constra_webhook_endpoint_params *)&old,
+                                                  &ep, T_ERR), CONSTRA_OK);
+    strcpy(id3, constra_webhook_endpoint_id(ep));
+    assert_string_equal(constra_webhook_endpoint_scheme(ep), "all");
+    assert_string_equal(constra_webhook_endpoint_description(ep), "");
+    constra_webhook_endpoint_free(ep);
+    assert_string_equal(constra_webhook_endpoint_scheme(NULL), "all");
+    assert_string_equal(constra_webhook_endpoint_description(NULL), "");
+    /* They survive an update (disable, rotate) and, on a file, a restart. */
+    assert_int_equal(constra_webhook_endpoint_set_enabled(v->h, id, 0, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_webhook_endpoint_rotate_secret(v->h, id, 0, NULL, T_ERR), CONSTRA_OK);
+    if (path != NULL) {
+        close_env(v);
+        constra_storage again;
+        open_sqlite(path, &again);
+        v = open_env_with(CONSTRA_MODE_SANDBOX, &again, 0);
+    }
+    assert_int_equal(constra_webhook_endpoint_get(v->h, id, &ep, T_ERR), CONSTRA_OK);
+    assert_string_equal(constra_webhook_endpoint_description(ep), desc);
+    assert_string_equal(constra_webhook_endpoint_scheme(ep), "standard_webhooks");
+    assert_int_equal(constra_webhook_endpoint_enabled(ep), 0);
+    constra_webhook_endpoint_free(ep);
+    assert_int_equal(constra_webhook_endpoint_get(v->h, id2, &ep, T_ERR), CONSTRA_OK);
+    assert_string_equal(constra_webhook_endpoint_scheme(ep), "constra");
+    assert_string_equal(constra_webhook_endpoint_description(ep), "");
+    constra_webhook_endpoint_free(ep);
+    close_env(v);
+}
+
+static void test_description_and_scheme(void **state)
+{
+    (void)state;
+    description_and_scheme(NULL, NULL);
+}
+
+#if CONSTRA_HAVE_SQLITE
+static void test_description_and_scheme_sqlite(void **state)
+{
+    (void)state;
+    on_temp_sqlite(description_and_scheme);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1544,7 +1660,9 @@ int main(void)
         cmocka_unit_test(test_endpoint_health),
 #if CONSTRA_HAVE_SQLITE
         cmocka_unit_test(test_rotation_and_test_events_sqlite),
+        cmocka_unit_test(test_description_and_scheme_sqlite),
 #endif
+        cmocka_unit_test(test_description_and_scheme),
     };
     return cmocka_run_group_tests_name("webhooks", tests, NULL, NULL);
 }

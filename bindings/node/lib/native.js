@@ -56,6 +56,7 @@ const ConfigT = koffi.struct('constra_config', {
 });
 const WebhookEndpointParamsT = koffi.struct('constra_webhook_endpoint_params', {
   struct_size: 'size_t', url: 'const char *', secret: 'const char *', event_types: 'const char *',
+  description: 'const char *', scheme: 'const char *',
 });
 const IntentParamsT = koffi.struct('constra_intent_params', {
   struct_size: 'size_t', amount: 'int64_t', currency: 'const char *', provider: 'const char *',
@@ -262,6 +263,8 @@ const C = {
   wh_endpoint_event_types: f('const char *constra_webhook_endpoint_event_types(constra_webhook_endpoint *e)'),
   wh_endpoint_enabled: f('int constra_webhook_endpoint_enabled(constra_webhook_endpoint *e)'),
   wh_endpoint_created_at_ms: f('int64_t constra_webhook_endpoint_created_at_ms(constra_webhook_endpoint *e)'),
+  wh_endpoint_description: f('const char *constra_webhook_endpoint_description(constra_webhook_endpoint *e)'),
+  wh_endpoint_scheme: f('const char *constra_webhook_endpoint_scheme(constra_webhook_endpoint *e)'),
   wh_endpoint_free: f('void constra_webhook_endpoint_free(constra_webhook_endpoint *e)'),
   wh_delivery_list_get: f('int constra_webhook_delivery_list_get(constra_t *h, const char *endpoint, const char *state, const char *after, size_t limit, _Out_ constra_webhook_delivery_list **out, _Inout_ constra_error *err)'),
   wh_delivery_list_count: f('size_t constra_webhook_delivery_list_count(constra_webhook_delivery_list *l)'),

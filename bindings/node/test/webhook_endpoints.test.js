@@ -122,3 +122,39 @@ test('webhook endpoints: bad input', () => {
     c.close();
   }
 });
+
+test('webhook endpoints: description and signature scheme', () => {
+  const rx = receiver();
+  const c = new Client({ webhookTransport: rx });
+  try {
+    const ep = c.addWebhookEndpoint('http://hooks.test/s', { description: 'Till \u00e9 4', scheme: 'constra' });
+    assert.equal(ep.description, 'Till \u00e9 4');
+    assert.equal(ep.scheme, 'constra');
+    assert.equal(c.webhookEndpoint(ep.id).description, 'Till \u00e9 4');
+    c.sendTestWebhook(ep.id);
+    c.tick();
+    assert.equal(rx.got.length, 1);
+    assert.equal(header(rx.got[0], 'webhook-signature'), null);
+    assert.ok(header(rx.got[0], 'Constra-Signature'));
+    c.deleteWebhookEndpoint(ep.id);
+    const std = c.addWebhookEndpoint('http://hooks.test/s', { scheme: 'standard_webhooks' });
+    assert.equal(std.description, null);
+    c.sendTestWebhook(std.id);
+    c.tick();
+    assert.equal(rx.got.length, 2);
+    assert.equal(header(rx.got[1], 'Constra-Signature'), null);
+    verifyWebhook(rx.got[1].body, { secret: std.secret, scheme: 'standard_webhooks', headers: headerMap(rx.got[1]) });
+    assert.equal(c.addWebhookEndpoint('http://hooks.test/d').scheme, 'all');
+    for (const [opts, param, code] of [[{ scheme: 'nope' }, 'scheme', 'webhook_scheme_unknown'],
+      [{ description: 'x'.repeat(501) }, 'description', null],
+      [{ description: 'bell\u0007' }, 'description', 'parameter_invalid'],
+      [{ scheme: 'standard_webhooks', secret: 'plain-secret-0123456789' }, 'secret', 'secret_invalid'],
+      [{ colour: 'red' }, 'colour', 'parameter_unknown']]) {
+      assert.throws(() => c.addWebhookEndpoint('http://hooks.test/b', opts),
+        (e) => e instanceof ConstraError && e.param === param && (code === null || e.code === code), JSON.stringify(opts));
+    }
+    assert.equal(c.webhookEndpoints().length, 2);
+  } finally {
+    c.close();
+  }
+});

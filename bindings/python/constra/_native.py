@@ -394,7 +394,7 @@ api_loopback_handler = ctypes.cast(lib.constra_api_loopback_handler, c_void_p).v
 # ---- webhook_delivery.h: endpoints and deliveries ---------------------------
 class WebhookEndpointParams(Structure):
     _fields_ = [("struct_size", c_size_t), ("url", c_char_p), ("secret", c_char_p),
-                ("event_types", c_char_p)]
+                ("event_types", c_char_p), ("description", c_char_p), ("scheme", c_char_p)]
 
 
 wh_params_init = _fn("constra_webhook_endpoint_params_init", c_int,
@@ -421,6 +421,8 @@ wh_endpoint_secret = _fn("constra_webhook_endpoint_secret", c_char_p, P)
 wh_endpoint_event_types = _fn("constra_webhook_endpoint_event_types", c_char_p, P)
 wh_endpoint_enabled = _fn("constra_webhook_endpoint_enabled", c_int, P)
 wh_endpoint_created_at_ms = _fn("constra_webhook_endpoint_created_at_ms", c_int64, P)
+wh_endpoint_description = _fn("constra_webhook_endpoint_description", c_char_p, P)
+wh_endpoint_scheme = _fn("constra_webhook_endpoint_scheme", c_char_p, P)
 wh_endpoint_free = _fn("constra_webhook_endpoint_free", None, P)
 wh_delivery_list_get = _fn("constra_webhook_delivery_list_get", c_int, P, c_char_p, c_char_p,
                            c_char_p, c_size_t, POINTER(P), POINTER(Error))

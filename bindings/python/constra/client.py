@@ -579,6 +579,8 @@ class Client:
         out = {"id": N.wh_endpoint_id(ep).decode(), "object": "webhook_endpoint",
                "url": N.wh_endpoint_url(ep).decode(),
                "enabled_events": types.split(",") if types else ["*"],
+               "description": N.wh_endpoint_description(ep).decode() or None,
+               "scheme": N.wh_endpoint_scheme(ep).decode(),
                "status": "enabled" if N.wh_endpoint_enabled(ep) else "disabled",
                "created_at_ms": int(N.wh_endpoint_created_at_ms(ep))}
         out["created_at"] = _rfc3339(out["created_at_ms"])   # REST's name and form
@@ -595,10 +597,16 @@ class Client:
             N.wh_endpoint_free(out)
 
     def add_webhook_endpoint(self, url: str, *, enabled_events: Optional[Sequence[str]] = None,
-                             secret: Optional[str] = None) -> Dict[str, Any]:
+                             secret: Optional[str] = None, description: Optional[str] = None,
+                             scheme: Optional[str] = None) -> Dict[str, Any]:
         """Registers an endpoint (live mode: https and public addresses
         only). Returns it with its signing ``secret``, generated
-        ("whsec_...") unless given: the only time it is returned."""
+        ("whsec_...") unless given: the only time it is returned.
+        ``description``: text for people (at most 500 bytes of UTF-8).
+        ``scheme``: which signature headers deliveries carry: "all" (the
+        default: Constra-Signature, Constra-Signature-Body and, for whsec_
+        secrets, the Standard Webhooks headers), "constra" or
+        "standard_webhooks"."""
         p = N.init_struct(N.wh_params_init, N.WebhookEndpointParams)
         p.url = cstr(url, "url", required=True)
         if enabled_events is not None:
@@ -607,6 +615,8 @@ class Client:
                 raise wrong_type("enabled_events", "a sequence of str", enabled_events)
             p.event_types = cstr(",".join(enabled_events), "enabled_events")
         p.secret = cstr(secret, "secret")
+        p.description = cstr(description, "description")
+        p.scheme = cstr(scheme, "scheme")
         return self._endpoint_call(N.wh_endpoint_add, self._h(), ctypes.byref(p),
                                    with_secret=True)
 

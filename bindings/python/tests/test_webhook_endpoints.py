@@ -129,6 +129,43 @@ class Endpoints(unittest.TestCase):
         finally:
             c.close()
 
+    def test_description_and_scheme(self):
+        for storage in self.storages():
+            with self.subTest(storage=storage.split(":")[0]):
+                rx = Receiver()
+                with constra.Client(storage, webhook_transport=rx) as c:
+                    ep = c.add_webhook_endpoint("http://hooks.test/s", description="Till \u00e9 4",
+                                                scheme="constra")
+                    self.assertEqual((ep["description"], ep["scheme"]), ("Till \u00e9 4", "constra"))
+                    got = c.webhook_endpoint(ep["id"])
+                    self.assertEqual((got["description"], got["scheme"]), ("Till \u00e9 4", "constra"))
+                    c.send_test_webhook(ep["id"])
+                    c.tick()
+                    self.assertEqual(len(rx.got), 1)
+                    self.assertIsNone(header(rx.got[0], "webhook-signature"))
+                    self.assertTrue(header(rx.got[0], "Constra-Signature"))
+                    c.delete_webhook_endpoint(ep["id"])
+                    std = c.add_webhook_endpoint("http://hooks.test/s", scheme="standard_webhooks")
+                    self.assertIsNone(std["description"])
+                    c.send_test_webhook(std["id"])
+                    c.tick()
+                    self.assertEqual(len(rx.got), 2)
+                    self.assertIsNone(header(rx.got[1], "Constra-Signature"))
+                    self.assertTrue(header(rx.got[1], "webhook-signature"))
+                    self.assertEqual(c.add_webhook_endpoint("http://hooks.test/d")["scheme"], "all")
+                    for kwargs, param, code in (
+                            ({"scheme": "nope"}, "scheme", "webhook_scheme_unknown"),
+                            ({"description": "x" * 501}, "description", None),
+                            ({"description": "bell\x07"}, "description", "parameter_invalid"),
+                            ({"scheme": "standard_webhooks", "secret": "plain-secret-0123456789"},
+                             "secret", "secret_invalid")):
+                        with self.assertRaises(ConstraError) as cm:
+                            c.add_webhook_endpoint("http://hooks.test/b", **kwargs)
+                        self.assertEqual(cm.exception.param, param)
+                        if code:
+                            self.assertEqual(cm.exception.code, code)
+                    self.assertEqual(len(c.webhook_endpoints()), 2)
+
     def test_bad_input(self):
         with constra.Client() as c:
             for kwargs, param in (({"url": "ftp://x.test/"}, "url"),

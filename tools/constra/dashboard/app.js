@@ -1112,7 +1112,17 @@
       head.append(st, url);
       const meta = document.createElement('div');
       meta.className = 'hint';
-      meta.textContent = `${ep.id} · ${ep.enabled_events.join(', ')} · since ${clock(ep.created_at)}`;
+      const scheme = { all: 'all signature headers', constra: 'Constra-Signature only',
+        standard_webhooks: 'Standard Webhooks only' }[ep.scheme] || ep.scheme || 'all signature headers';
+      meta.textContent = `${ep.id} · ${ep.enabled_events.join(', ')} · ${scheme} · since ${clock(ep.created_at)}`;
+      const parts = [head];
+      if (ep.description) {
+        const desc = document.createElement('div');
+        desc.className = 'wh-desc';
+        desc.dataset.testid = 'wh-endpoint-desc';
+        desc.textContent = ep.description;
+        parts.push(desc);
+      }
       const acts = document.createElement('div');
       acts.className = 'row';
       acts.append(
@@ -1121,7 +1131,7 @@
         whButton(ep.status === 'enabled' ? 'Disable' : 'Enable',
           ep.status === 'enabled' ? 'disable' : 'enable', ep.id, 'wh-toggle'),
         whButton('Delete', 'delete', ep.id, 'wh-delete', 'ghost danger'));
-      li.append(head, meta, acts);
+      li.append(...parts, meta, acts);
       return li;
     }));
     show($('wh-ep-empty'), endpoints.length === 0);
@@ -1196,10 +1206,15 @@
       e.preventDefault();
       formError('wh-error', null);
       const url = $('wh-url').value.trim();
+      const description = $('wh-desc').value.trim();
+      const scheme = $('wh-scheme').value;
       busy($('wh-add'), async () => {
         try {
-          const ep = await api('POST', '/webhook-endpoints', { url });
+          const body = { url, scheme };
+          if (description) body.description = description;
+          const ep = await api('POST', '/webhook-endpoints', body);
           $('wh-url').value = '';
+          $('wh-desc').value = '';
           showSecret(ep, `endpoint ${ep.id}`);
           announce(`webhook endpoint ${ep.id} added`);
         } catch (err) {
