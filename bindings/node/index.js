@@ -8,7 +8,7 @@ const { koffi, C, initStruct, newError, takeBytes, types: T } = native;
 const { ConstraError, fromError, wrongType, invalid, cstr, cint, bodyBytes } = require('./lib/errors');
 const { DictStorage, StorageAdapter, StorageConflict, StorageNotFound, METHODS } = require('./lib/storage');
 const { TransportAdapter } = require('./lib/transport');
-const { localPromises, remotePromises } = require('./lib/promises');
+const { METHODS: CLIENT_METHODS, localPromises, remotePromises, DEFAULT_CONCURRENCY } = require('./lib/promises');
 
 const INT64_MAX = (1n << 63n) - 1n;
 const INT64_MIN = -(1n << 63n);
@@ -55,8 +55,9 @@ function closeState(state) {
 const REMOTE_INTS = { maxTries: 'max_tries', maxAttempts: 'max_attempts' };
 const REMOTE_INT64S = { backoffBaseMs: 'backoff_base_ms', backoffMaxMs: 'backoff_max_ms',
   connectTimeoutMs: 'connect_timeout_ms', timeoutMs: 'timeout_ms', maxResponseBytes: 'max_response_bytes' };
+// concurrency: the worker threads a remote client's calls run on (lib/promises.js), not a C setting.
 const REMOTE_OPTIONS = new Set(['baseUrl', 'secretKey', 'transport', 'mode', 'defaultProvider',
-  'webhookSecret', ...Object.keys(REMOTE_INTS), ...Object.keys(REMOTE_INT64S)]);
+  'webhookSecret', 'concurrency', ...Object.keys(REMOTE_INTS), ...Object.keys(REMOTE_INT64S)]);
 
 function makeStorage(storage) {
   if (storage === undefined || storage === null) storage = 'memory';
@@ -200,7 +201,8 @@ class Client {
     for (const k of Object.keys(options)) {
       if (!REMOTE_OPTIONS.has(k)) throw invalid(k, `unknown option ${JSON.stringify(k).slice(0, 80)}`, 'parameter_unknown');
     }
-    const { transport = null, defaultProvider = null, webhookSecret = null } = options;
+    const { transport = null, defaultProvider = null, webhookSecret = null, concurrency = DEFAULT_CONCURRENCY } = options;
+    const workers = Number(cint(concurrency, 'concurrency', 1n, 64n));
     let { mode } = options;
     if (typeof mode !== 'string') throw wrongType('mode', 'a string', mode);
     if (Object.hasOwn(MODE_ALIASES, mode)) mode = MODE_ALIASES[mode];
@@ -233,9 +235,13 @@ class Client {
       if (adapter) adapter.release();
       throw fromError(rc, err);
     }
-    const self = Object.create(Client.prototype);
+    const self = Object.create(RemoteClient.prototype);
     self._state = { handle: out[0], adapter: null, transportAdapter: adapter, promises: null };
-    self._state.promises = remotePromises(self, spec, adapter ? transport : null);
+    // The finalizer's held state must not reach the client (it would
+    // never be collected): the pool sees the client through a WeakRef,
+    // and its api sits on the client, not in the state.
+    self._state.promises = remotePromises(self, spec, adapter ? transport : null, workers);
+    Object.defineProperty(self, '_api', { value: self._state.promises.api });
     self.webhookSecret = webhookSecret;
     finalizer.register(self, self._state, self);
     return self;
@@ -249,9 +255,19 @@ class Client {
    * On a local client the calls are the synchronous ones, wrapped.
    */
   get promises() {
-    if (this._state.promises) return this._state.promises.api;
     if (!this._localPromises) Object.defineProperty(this, '_localPromises', { value: localPromises(this) });
     return this._localPromises;
+  }
+
+  /**
+   * The synchronous calls of this client, on any client: on a local one
+   * they are its methods themselves; on a remote one they block this
+   * thread until the server answers (a script, a test over an in-process
+   * RouterTransport), and need a synchronous transport.
+   */
+  get sync() {
+    if (!this._sync) Object.defineProperty(this, '_sync', { value: syncApi(this) });
+    return this._sync;
   }
 
   /**
@@ -525,13 +541,13 @@ class Client {
 
   enableWebhookEndpoint(id) {
     this._call(C.wh_endpoint_set_enabled, this._h(), this._id(id), 1);
-    return this.webhookEndpoint(id);
+    return Client.prototype.webhookEndpoint.call(this, id); // the synchronous one, on a RemoteClient too
   }
 
   /** Sends it nothing until enabled (events meanwhile are skipped). */
   disableWebhookEndpoint(id) {
     this._call(C.wh_endpoint_set_enabled, this._h(), this._id(id), 0);
-    return this.webhookEndpoint(id);
+    return Client.prototype.webhookEndpoint.call(this, id);
   }
 
   deleteWebhookEndpoint(id) { this._call(C.wh_endpoint_remove, this._h(), this._id(id)); }
@@ -620,6 +636,38 @@ class Client {
       C.api_response_free(r);
     }
   }
+}
+
+// client.sync: Client's own (synchronous) methods bound to one client,
+// whatever its class; a RemoteClient overrides the methods, not these.
+function syncApi(client) {
+  const api = {};
+  for (const m of CLIENT_METHODS) api[m] = (...args) => Client.prototype[m].apply(client, args);
+  return Object.freeze(api);
+}
+
+/**
+ * A client of a Constra HTTP API, made by Client.remote() or
+ * Client.fromEnv() (`instanceof Client` holds). Every method returns a
+ * Promise: the calls that reach the server run on a worker thread, so the
+ * event loop keeps running while a request is on the network (a 2 s
+ * answer no longer freezes the process for 2 s), and a JS transport's
+ * send() may be async (fetch). Errors reject with the ConstraError the
+ * synchronous call throws (code, message, param, httpStatus, status,
+ * cause). The blocking forms stay available as `client.sync.*`.
+ */
+class RemoteClient extends Client {
+  // Thrown before super(): no handle is opened for nothing.
+  constructor() { throw new TypeError('a RemoteClient is made by Client.remote() or Client.fromEnv()'); }
+
+  /** The same functions as this client's methods (kept for code written against it). */
+  get promises() { return this._api; }
+}
+for (const m of CLIENT_METHODS) {
+  Object.defineProperty(RemoteClient.prototype, m, {
+    value: { [m](...args) { return this._api[m](...args); } }[m],
+    writable: true, configurable: true,
+  });
 }
 
 // ---- webhooks ---------------------------------------------------------------
@@ -743,7 +791,7 @@ function normalizePhone(phone) {
 const transport = require('./lib/transport');
 
 module.exports = {
-  Client, ConstraError, transport, TransportFailure: transport.TransportFailure,
+  Client, RemoteClient, ConstraError, transport, TransportFailure: transport.TransportFailure,
   RouterTransport: transport.RouterTransport, FetchTransport: transport.FetchTransport, Loopback: transport.Loopback, sendRequest: transport.send, DictStorage, StorageConflict, StorageNotFound,
   verifyWebhook, signWebhook, decodeResult, normalizePhone, featureEnabled, libraryPath: native.libPath,
 };
