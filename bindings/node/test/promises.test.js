@@ -86,8 +86,8 @@ describe('remote calls leave the event loop running', () => {
       assert.equal(got.id, pi.id);
       await assert.rejects(c.promises.get(UNKNOWN_ID),
         (e) => e instanceof ConstraError && e.code === 'resource_missing' && e.httpStatus === 404);
-      // The synchronous API cannot wait for an async transport, and says so.
-      assert.throws(() => c.get(pi.id), (e) => /Promise API/.test(e.message));
+      // The blocking forms cannot wait for an async transport, and say so.
+      assert.throws(() => c.sync.get(pi.id), (e) => /async transport works through the methods/.test(e.message));
     } finally { c.close(); }
   });
 });
@@ -104,7 +104,8 @@ describe('the Promise API of a remote client', () => {
       const paid = await r.promises.simulate(first.id, 0);
       assert.equal(paid.status, 'succeeded');
       assert.deepEqual((await r.promises.events(first.id)).data.map((e) => e.type), TIMELINE);
-      assert.deepEqual(await r.promises.get(first.id), r.get(first.id)); // both APIs, one server
+      assert.deepEqual(await r.promises.get(first.id), r.sync.get(first.id)); // both APIs, one server
+      assert.deepEqual(await r.get(first.id), r.sync.get(first.id));
       await assert.rejects(r.promises.create({ amount: -1, phoneNumber: '0712345678' }, { idempotencyKey: 'neg' }),
         (e) => e instanceof ConstraError && e.httpStatus === 400 && e.param === 'amount');
       await assert.rejects(r.promises.create({ amount: 5, phoneNumber: '0712345678', colour: 'red' }, { idempotencyKey: 'u' }),
