@@ -152,9 +152,10 @@ class Client {
 
   /**
    * A client whose calls go to a Constra HTTP API (a hosted one, or
-   * `constra serve`) instead of an engine in this process: the same
-   * methods, the server's JSON, the server's errors (code, httpStatus,
-   * param). `baseUrl` up to the resource paths ('http://127.0.0.1:8000/v1');
+   * `constra serve`) instead of an engine in this process: a RemoteClient,
+   * the same methods returning Promises (worker threads make the calls;
+   * `concurrency` of them, default 4), the server's JSON, the server's
+   * errors (code, httpStatus, param) as rejections; client.sync.* blocks. `baseUrl` up to the resource paths ('http://127.0.0.1:8000/v1');
    * `secretKey` 'cs_test_...' or 'cs_live_...' (`mode` defaults to the
    * key's); `transport` null for the library's libcurl transport (in a
    * build without it, a ConstraError with status -9 and param
@@ -248,11 +249,10 @@ class Client {
   }
 
   /**
-   * The Promise API: every method of this client, returning a Promise
-   * (`await client.promises.create(...)`). On a remote client the calls run
-   * on a worker thread, so the event loop keeps running while a request
-   * is on the network, and a JS transport's send() may be async (fetch).
-   * On a local client the calls are the synchronous ones, wrapped.
+   * Every method of this client, returning a Promise (`await
+   * client.promises.create(...)`): on a local client the synchronous
+   * calls, wrapped; on a RemoteClient its methods themselves (worker
+   * threads, the event loop keeps running, a transport may use fetch).
    */
   get promises() {
     if (!this._localPromises) Object.defineProperty(this, '_localPromises', { value: localPromises(this) });
@@ -274,7 +274,7 @@ class Client {
    * Every intent matching `params` (as list(); `limit` is the page size),
    * newest first, fetched a page at a time as the loop reaches it:
    * `for await (const pi of client.listAll({ status: 'failed' })) ...`.
-   * On a remote client the pages come through the Promise API.
+   * On a remote client each page is an asynchronous list() (a worker thread).
    */
   async* listAll(params = {}) {
     if (params === null || typeof params !== 'object') throw wrongType('params', 'an object', params);
