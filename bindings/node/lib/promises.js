@@ -3,7 +3,7 @@
 //
 // Remote clients: a call waits on the network (seconds, retries, backoff),
 // which on the main thread would freeze the event loop. So every method of
-// a remote client (lib/remote.js; `client.promises` is the same functions)
+// a remote client (RemoteClient in index.js; `client.promises` is the same functions)
 // runs on a worker thread (lib/remote_worker.js) that opens its own remote
 // handle with the same configuration and makes the blocking C calls there;
 // the main thread only posts the call and awaits the answer. A client has
