@@ -155,7 +155,8 @@ class Client {
    * `constra serve`) instead of an engine in this process: a RemoteClient,
    * the same methods returning Promises (worker threads make the calls;
    * `concurrency` of them, default 4), the server's JSON, the server's
-   * errors (code, httpStatus, param) as rejections; client.sync.* blocks. `baseUrl` up to the resource paths ('http://127.0.0.1:8000/v1');
+   * errors (code, httpStatus, param) as rejections; client.sync.* blocks.
+   * `baseUrl` up to the resource paths ('http://127.0.0.1:8000/v1');
    * `secretKey` 'cs_test_...' or 'cs_live_...' (`mode` defaults to the
    * key's); `transport` null for the library's libcurl transport (in a
    * build without it, a ConstraError with status -9 and param
