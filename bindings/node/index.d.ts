@@ -191,6 +191,12 @@ export interface RemoteTuning {
   maxResponseBytes?: number | bigint;
   /** The server's max_attempts, for intents without a recovery summary (0 = 3). */
   maxAttempts?: number;
+  /**
+   * Worker threads the client's calls run on, 1 to 64 (default 4): calls
+   * awaited together go out together up to this many; 1 runs them one at a
+   * time in arrival order.
+   */
+  concurrency?: number;
 }
 
 export interface RemoteOptions extends RemoteTuning {
@@ -229,11 +235,6 @@ export interface RouterResponse {
   json(): any;
 }
 
-/**
- * The payment-intent engine in this process (new Client()), or a remote
- * Constra API (Client.remote(), Client.fromEnv()) behind the same methods.
- * close() it when done.
- */
 export type WebhookEndpointScheme = 'all' | 'constra' | 'standard_webhooks';
 
 export interface WebhookEndpointOptions {
@@ -289,10 +290,45 @@ export interface DeliveryListParams {
 }
 
 /**
- * client.promises: every method of the Client, returning a Promise. On a
- * remote client the calls run on a worker thread (the event loop keeps
- * running; a JS transport may be async, e.g. over fetch); on a local one
- * they are the synchronous calls, wrapped.
+ * The synchronous calls: a local Client's methods, and `client.sync` of
+ * any client. On a remote client they block the thread until the server
+ * answers and need a synchronous transport.
+ */
+export interface ClientSync {
+  create(params: CreateParams, options: { idempotencyKey: string }): PaymentIntent;
+  get(id: string): PaymentIntent;
+  refresh(id: string): PaymentIntent;
+  confirm(id: string): PaymentIntent;
+  retry(id: string): PaymentIntent;
+  cancel(id: string): PaymentIntent;
+  resolve(id: string, outcome: 'succeeded' | 'failed', options?: { receipt?: string; note?: string }): PaymentIntent;
+  simulate(id: string, resultCode: number | string, resultDesc?: string | null): PaymentIntent;
+  list(params?: ListParams): ListPage;
+  events(id: string): EventList;
+  tick(nowMs?: number | bigint | null): void;
+  nowMs(): number;
+  handleMpesaCallback(body: Buffer | Uint8Array | string, options?: { query?: string | Buffer | null }): void;
+  handleMpesaCallbackPreauthenticated(body: Buffer | Uint8Array | string): void;
+  request(method: string, target: string, headers?: Record<string, string> | Array<[string, string]>,
+    body?: Buffer | Uint8Array | string | null): RouterResponse;
+  addWebhookEndpoint(url: string, options?: WebhookEndpointOptions): WebhookEndpoint;
+  webhookEndpoint(id: string): WebhookEndpoint;
+  webhookEndpoints(): WebhookEndpoint[];
+  enableWebhookEndpoint(id: string): WebhookEndpoint;
+  disableWebhookEndpoint(id: string): WebhookEndpoint;
+  deleteWebhookEndpoint(id: string): void;
+  rotateWebhookSecret(id: string, options?: { overlapMs?: number | bigint }): WebhookEndpoint;
+  sendTestWebhook(id: string): string;
+  webhookDeliveries(options?: DeliveryListParams): WebhookDelivery[];
+  replayWebhookDelivery(id: string): void;
+}
+
+/**
+ * Every method of a client, returning a Promise: the methods of a
+ * RemoteClient, and `client.promises` of any client. On a remote client
+ * the calls run on worker threads (the event loop keeps running; a JS
+ * transport may be async, e.g. over fetch); on a local one they are the
+ * synchronous calls, wrapped.
  */
 export interface ClientPromises {
   create(params: CreateParams, options: { idempotencyKey: string }): Promise<PaymentIntent>;
@@ -324,20 +360,31 @@ export interface ClientPromises {
   replayWebhookDelivery(id: string): Promise<void>;
 }
 
+/**
+ * The payment-intent engine in this process: its calls are short and
+ * synchronous (like better-sqlite3), with awaitable forms in `promises`.
+ * Client.remote() and Client.fromEnv() make a RemoteClient instead, whose
+ * methods return Promises. close() it when done.
+ */
 export class Client {
   constructor(options?: ClientOptions);
-  /** The Promise API (see ClientPromises). */
+  /** The same calls, returning Promises (see ClientPromises). */
   readonly promises: ClientPromises;
+  /** The same calls (this client's methods themselves). */
+  readonly sync: ClientSync;
   /** Every intent matching params, newest first, a page (limit) at a time: for await (const pi of c.listAll()). */
   listAll(params?: ListParams): AsyncGenerator<PaymentIntent, void, undefined>;
-  /** A client whose calls go over HTTP to a Constra API (include/constra/client.h). */
-  static remote(options: RemoteOptions): Client;
+  /**
+   * A client whose calls go over HTTP to a Constra API
+   * (include/constra/client.h); its methods return Promises.
+   */
+  static remote(options: RemoteOptions): RemoteClient;
   /**
    * A remote client from CONSTRA_API_BASE_URL, CONSTRA_SECRET_KEY,
    * CONSTRA_ENVIRONMENT, CONSTRA_DEFAULT_PROVIDER, CONSTRA_WEBHOOK_SECRET;
    * a missing/bad variable throws ConstraError with param = its name.
    */
-  static fromEnv(options?: RemoteTuning): Client;
+  static fromEnv(options?: RemoteTuning): RemoteClient;
   /** True for a client made by remote() or fromEnv(). */
   readonly isRemote: boolean;
   /** The webhook secret a remote client was configured with (else null). */
@@ -379,6 +426,31 @@ export class Client {
   webhookDeliveries(options?: DeliveryListParams): WebhookDelivery[];
   replayWebhookDelivery(id: string): void;
 }
+
+/**
+ * A client of a Constra HTTP API (Client.remote(), Client.fromEnv()). Every
+ * method returns a Promise (the ClientPromises below): the calls run on
+ * worker threads, so the event loop keeps running while a request is on
+ * the network, and a JS transport's send() may be async (fetch). Failures
+ * reject with the ConstraError the blocking form throws (code, message,
+ * param, httpStatus, status, cause). The blocking forms are `sync`. At
+ * run time it is a subclass of Client (`instanceof Client` holds).
+ */
+export class RemoteClient {
+  private constructor();
+  /** The same functions as this client's methods. */
+  readonly promises: ClientPromises;
+  /** The blocking forms: they hold the thread until the server answers (scripts; a synchronous transport only). */
+  readonly sync: ClientSync;
+  readonly isRemote: boolean;
+  /** The webhook secret the client was configured with (else null). */
+  readonly webhookSecret: string | null;
+  readonly closed: boolean;
+  /** Frees the handle, stops its workers (calls in flight still answer) and closes its transport. */
+  close(): void;
+  [Symbol.dispose](): void;
+}
+export interface RemoteClient extends ClientPromises {}
 
 export type WebhookScheme = 't_v1' | 'body_hex' | 'standard_webhooks';
 
@@ -430,8 +502,8 @@ export interface TransportAnswer {
 
 /**
  * A transport implemented in JavaScript. send() may return a Promise (an
- * async transport, e.g. over fetch) for the Promise API (client.promises);
- * the synchronous methods need a synchronous send().
+ * async transport, e.g. over fetch) for the methods of a RemoteClient; the
+ * blocking forms (client.sync.*, sendRequest) need a synchronous send().
  */
 export interface Transport {
   name?: string;
@@ -447,8 +519,8 @@ export class RouterTransport implements Transport {
 }
 
 /**
- * A transport on fetch(): async, for the Promise API of a remote client
- * (Client.remote({ transport: new FetchTransport() }) then client.promises.*).
+ * A transport on fetch(): async, for the methods of a RemoteClient
+ * (Client.remote({ transport: new FetchTransport() }) then await client.get(...)).
  * A refused connection is a 'connect' failure, the request's time-out 'timeout'.
  */
 export class FetchTransport implements Transport {

@@ -8,7 +8,7 @@ const { koffi, C, initStruct, newError, takeBytes, types: T } = native;
 const { ConstraError, fromError, wrongType, invalid, cstr, cint, bodyBytes } = require('./lib/errors');
 const { DictStorage, StorageAdapter, StorageConflict, StorageNotFound, METHODS } = require('./lib/storage');
 const { TransportAdapter } = require('./lib/transport');
-const { localPromises, remotePromises } = require('./lib/promises');
+const { METHODS: CLIENT_METHODS, localPromises, remotePromises, DEFAULT_CONCURRENCY } = require('./lib/promises');
 
 const INT64_MAX = (1n << 63n) - 1n;
 const INT64_MIN = -(1n << 63n);
@@ -55,8 +55,9 @@ function closeState(state) {
 const REMOTE_INTS = { maxTries: 'max_tries', maxAttempts: 'max_attempts' };
 const REMOTE_INT64S = { backoffBaseMs: 'backoff_base_ms', backoffMaxMs: 'backoff_max_ms',
   connectTimeoutMs: 'connect_timeout_ms', timeoutMs: 'timeout_ms', maxResponseBytes: 'max_response_bytes' };
+// concurrency: the worker threads a remote client's calls run on (lib/promises.js), not a C setting.
 const REMOTE_OPTIONS = new Set(['baseUrl', 'secretKey', 'transport', 'mode', 'defaultProvider',
-  'webhookSecret', ...Object.keys(REMOTE_INTS), ...Object.keys(REMOTE_INT64S)]);
+  'webhookSecret', 'concurrency', ...Object.keys(REMOTE_INTS), ...Object.keys(REMOTE_INT64S)]);
 
 function makeStorage(storage) {
   if (storage === undefined || storage === null) storage = 'memory';
@@ -151,9 +152,11 @@ class Client {
 
   /**
    * A client whose calls go to a Constra HTTP API (a hosted one, or
-   * `constra serve`) instead of an engine in this process: the same
-   * methods, the server's JSON, the server's errors (code, httpStatus,
-   * param). `baseUrl` up to the resource paths ('http://127.0.0.1:8000/v1');
+   * `constra serve`) instead of an engine in this process: a RemoteClient,
+   * the same methods returning Promises (worker threads make the calls;
+   * `concurrency` of them, default 4), the server's JSON, the server's
+   * errors (code, httpStatus, param) as rejections; client.sync.* blocks.
+   * `baseUrl` up to the resource paths ('http://127.0.0.1:8000/v1');
    * `secretKey` 'cs_test_...' or 'cs_live_...' (`mode` defaults to the
    * key's); `transport` null for the library's libcurl transport (in a
    * build without it, a ConstraError with status -9 and param
@@ -200,7 +203,8 @@ class Client {
     for (const k of Object.keys(options)) {
       if (!REMOTE_OPTIONS.has(k)) throw invalid(k, `unknown option ${JSON.stringify(k).slice(0, 80)}`, 'parameter_unknown');
     }
-    const { transport = null, defaultProvider = null, webhookSecret = null } = options;
+    const { transport = null, defaultProvider = null, webhookSecret = null, concurrency = DEFAULT_CONCURRENCY } = options;
+    const workers = Number(cint(concurrency, 'concurrency', 1n, 64n));
     let { mode } = options;
     if (typeof mode !== 'string') throw wrongType('mode', 'a string', mode);
     if (Object.hasOwn(MODE_ALIASES, mode)) mode = MODE_ALIASES[mode];
@@ -233,32 +237,45 @@ class Client {
       if (adapter) adapter.release();
       throw fromError(rc, err);
     }
-    const self = Object.create(Client.prototype);
+    const self = Object.create(RemoteClient.prototype);
     self._state = { handle: out[0], adapter: null, transportAdapter: adapter, promises: null };
-    self._state.promises = remotePromises(self, spec, adapter ? transport : null);
+    // The finalizer's held state must not reach the client (it would
+    // never be collected): the pool sees the client through a WeakRef,
+    // and its api sits on the client, not in the state.
+    self._state.promises = remotePromises(self, spec, adapter ? transport : null, workers);
+    Object.defineProperty(self, '_api', { value: self._state.promises.api });
     self.webhookSecret = webhookSecret;
     finalizer.register(self, self._state, self);
     return self;
   }
 
   /**
-   * The Promise API: every method of this client, returning a Promise
-   * (`await client.promises.create(...)`). On a remote client the calls run
-   * on a worker thread, so the event loop keeps running while a request
-   * is on the network, and a JS transport's send() may be async (fetch).
-   * On a local client the calls are the synchronous ones, wrapped.
+   * Every method of this client, returning a Promise (`await
+   * client.promises.create(...)`): on a local client the synchronous
+   * calls, wrapped; on a RemoteClient its methods themselves (worker
+   * threads, the event loop keeps running, a transport may use fetch).
    */
   get promises() {
-    if (this._state.promises) return this._state.promises.api;
     if (!this._localPromises) Object.defineProperty(this, '_localPromises', { value: localPromises(this) });
     return this._localPromises;
+  }
+
+  /**
+   * The synchronous calls of this client, on any client: on a local one
+   * they are its methods themselves; on a remote one they block this
+   * thread until the server answers (a script, a test over an in-process
+   * RouterTransport), and need a synchronous transport.
+   */
+  get sync() {
+    if (!this._sync) Object.defineProperty(this, '_sync', { value: syncApi(this) });
+    return this._sync;
   }
 
   /**
    * Every intent matching `params` (as list(); `limit` is the page size),
    * newest first, fetched a page at a time as the loop reaches it:
    * `for await (const pi of client.listAll({ status: 'failed' })) ...`.
-   * On a remote client the pages come through the Promise API.
+   * On a remote client each page is an asynchronous list() (a worker thread).
    */
   async* listAll(params = {}) {
     if (params === null || typeof params !== 'object') throw wrongType('params', 'an object', params);
@@ -532,13 +549,13 @@ class Client {
 
   enableWebhookEndpoint(id) {
     this._call(C.wh_endpoint_set_enabled, this._h(), this._id(id), 1);
-    return this.webhookEndpoint(id);
+    return Client.prototype.webhookEndpoint.call(this, id); // the synchronous one, on a RemoteClient too
   }
 
   /** Sends it nothing until enabled (events meanwhile are skipped). */
   disableWebhookEndpoint(id) {
     this._call(C.wh_endpoint_set_enabled, this._h(), this._id(id), 0);
-    return this.webhookEndpoint(id);
+    return Client.prototype.webhookEndpoint.call(this, id);
   }
 
   deleteWebhookEndpoint(id) { this._call(C.wh_endpoint_remove, this._h(), this._id(id)); }
@@ -627,6 +644,38 @@ class Client {
       C.api_response_free(r);
     }
   }
+}
+
+// client.sync: Client's own (synchronous) methods bound to one client,
+// whatever its class; a RemoteClient overrides the methods, not these.
+function syncApi(client) {
+  const api = {};
+  for (const m of CLIENT_METHODS) api[m] = (...args) => Client.prototype[m].apply(client, args);
+  return Object.freeze(api);
+}
+
+/**
+ * A client of a Constra HTTP API, made by Client.remote() or
+ * Client.fromEnv() (`instanceof Client` holds). Every method returns a
+ * Promise: the calls that reach the server run on a worker thread, so the
+ * event loop keeps running while a request is on the network (a 2 s
+ * answer no longer freezes the process for 2 s), and a JS transport's
+ * send() may be async (fetch). Errors reject with the ConstraError the
+ * synchronous call throws (code, message, param, httpStatus, status,
+ * cause). The blocking forms stay available as `client.sync.*`.
+ */
+class RemoteClient extends Client {
+  // Thrown before super(): no handle is opened for nothing.
+  constructor() { throw new TypeError('a RemoteClient is made by Client.remote() or Client.fromEnv()'); }
+
+  /** The same functions as this client's methods (kept for code written against it). */
+  get promises() { return this._api; }
+}
+for (const m of CLIENT_METHODS) {
+  Object.defineProperty(RemoteClient.prototype, m, {
+    value: { [m](...args) { return this._api[m](...args); } }[m],
+    writable: true, configurable: true,
+  });
 }
 
 // ---- webhooks ---------------------------------------------------------------
@@ -750,7 +799,7 @@ function normalizePhone(phone) {
 const transport = require('./lib/transport');
 
 module.exports = {
-  Client, ConstraError, transport, TransportFailure: transport.TransportFailure,
+  Client, RemoteClient, ConstraError, transport, TransportFailure: transport.TransportFailure,
   RouterTransport: transport.RouterTransport, FetchTransport: transport.FetchTransport, Loopback: transport.Loopback, sendRequest: transport.send, DictStorage, StorageConflict, StorageNotFound,
   verifyWebhook, signWebhook, decodeResult, normalizePhone, featureEnabled, libraryPath: native.libPath,
 };

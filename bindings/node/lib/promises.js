@@ -1,19 +1,24 @@
 'use strict';
-// The Promise API (issue 15 item 3): `client.promises.<method>(...)`.
+// The asynchronous calls of a client (issue 15 item 3).
+//
+// Remote clients: a call waits on the network (seconds, retries, backoff),
+// which on the main thread would freeze the event loop. So every method of
+// a remote client (RemoteClient in index.js; `client.promises` is the same functions)
+// runs on a worker thread (lib/remote_worker.js) that opens its own remote
+// handle with the same configuration and makes the blocking C calls there;
+// the main thread only posts the call and awaits the answer. A client has
+// a small pool of such workers (`concurrency`, default 4): calls awaited
+// together go out together, as they would from any HTTP client, instead of
+// queueing behind one slow request; each worker runs its calls one at a
+// time in arrival order. A JS transport stays on the main thread: the
+// worker's transport callback posts each request here, blocks
+// (Atomics.wait) until this side has awaited `transport.send(request)` —
+// which may be async and use fetch — and reads the answer with
+// receiveMessageOnPort.
 //
 // Local clients: the engine runs in this process and its calls are short,
 // so they stay synchronous (like better-sqlite3) and `promises` merely
 // wraps each in a Promise, for code that awaits everything.
-//
-// Remote clients: a call waits on the network (seconds, retries, backoff),
-// which on the main thread would freeze the event loop. `promises` runs
-// them on a worker thread (lib/remote_worker.js) that opens its own remote
-// handle with the same configuration and makes the blocking C calls there;
-// the main thread only posts the call and awaits the answer. A JS
-// transport stays on the main thread: the worker's transport callback
-// posts each request here, blocks (Atomics.wait) until this side has
-// awaited `transport.send(request)` — which may be async and use fetch —
-// and reads the answer with receiveMessageOnPort.
 
 const path = require('node:path');
 const { Worker, MessageChannel } = require('node:worker_threads');
@@ -52,14 +57,19 @@ function localPromises(client) {
   return Object.freeze(api);
 }
 
-/** The worker side of one remote client (created at the first call). */
+const closedError = () => new ConstraError('the client is closed', { code: 'client_closed', httpStatus: 500, status: -2 });
+
+/** One worker thread of a remote client (created when a call needs it). */
 class RemoteWorker {
-  constructor(spec, transport) {
+  constructor(spec, transport, onExit) {
     this.transport = transport;
     this.pending = new Map();
-    this.nextId = 1;
+    // What the JS transport threw during a call, by call id: the rejected
+    // error's `cause`, as the synchronous path gives it (takeException).
+    // Keyed by call, never "the last one", so that calls running together
+    // on several workers never swap their causes.
+    this.causes = new Map();
     this.closed = false;
-    this.lastException = null;
     const workerData = { spec, transport: null };
     const transferList = [];
     if (transport) {
@@ -78,11 +88,13 @@ class RemoteWorker {
     this.worker.on('error', (e) => this.failAll(e));
     this.worker.on('exit', () => {
       this.closed = true;
-      this.failAll(new ConstraError('the client is closed', { code: 'client_closed', httpStatus: 500, status: -2 }));
+      this.failAll(closedError());
+      if (this.port) this.port.close();
+      onExit(this);
     });
   }
 
-  async onTransportRequest(req) {
+  async onTransportRequest({ call, request: req }) {
     let reply;
     try {
       const request = { ...req, body: revive(req.body) };
@@ -90,27 +102,24 @@ class RemoteWorker {
       if (!answer || typeof answer !== 'object') throw new TypeError('send() must return {status, headers, body}');
       reply = { answer: { status: answer.status, headers: answer.headers || [], body: answer.body ?? null } };
     } catch (e) {
-      this.lastException = e;
+      this.causes.set(call, e);
       reply = { error: { kind: e instanceof TransportFailure ? e.kind : 'other', message: String(e && e.message) } };
     }
     try {
       this.port.postMessage(reply);
     } catch (e) { // an answer that cannot be cloned
-      this.lastException = e;
+      this.causes.set(call, e);
       this.port.postMessage({ error: { kind: 'other', message: String(e && e.message) } });
     }
     Atomics.store(this.flag, 0, 1);
     Atomics.notify(this.flag, 0);
   }
 
-  call(method, args) {
-    if (this.closed) {
-      return Promise.reject(new ConstraError('the client is closed', { code: 'client_closed', httpStatus: 500, status: -2 }));
-    }
-    const id = this.nextId++;
+  call(id, method, args) {
+    if (this.closed) return Promise.reject(closedError());
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, method });
-      if (this.pending.size === 1) this.worker.ref();
+      if (this.pending.size === 1) this.worker.ref(); // a call in flight keeps the process alive
       try {
         this.worker.postMessage({ id, method, args });
       } catch (e) { // arguments that cannot be cloned (a function, a symbol)
@@ -130,18 +139,13 @@ class RemoteWorker {
 
   onAnswer(msg) {
     const p = this.settle(msg.id);
+    const cause = this.causes.has(msg.id) ? this.causes.get(msg.id) : undefined;
+    this.causes.delete(msg.id);
     if (!p) return;
     if (msg.error) {
-      const e = msg.error;
-      const cause = this.lastException;
-      this.lastException = null;
-      const err = new ConstraError(e.message, { code: e.code, httpStatus: e.httpStatus, param: e.param, status: e.status,
-        cause: cause === null ? undefined : cause });
-      if (e.name && e.name !== 'ConstraError') err.name = e.name;
-      p.reject(err);
+      p.reject(rebuildError(msg.error, cause));
       return;
     }
-    this.lastException = null;
     let value = revive(msg.value);
     if (msg.replayed !== undefined && value && typeof value === 'object') {
       Object.defineProperty(value, 'replayed', { value: msg.replayed, enumerable: false });
@@ -157,31 +161,86 @@ class RemoteWorker {
   close() {
     if (this.closed) return;
     this.closed = true;
-    // Queued after the calls already posted: they finish first.
+    // Queued after the calls already posted: they finish first, then the
+    // worker closes its handle and its port, and exits.
     this.worker.postMessage({ close: true });
     if (this.pending.size === 0) this.worker.unref();
-    if (this.port) this.port.close();
   }
 }
 
-/** client.promises of a remote Client: the calls run on a worker thread. */
-function remotePromises(client, spec, transport) {
-  let rw = null;
-  const worker = () => {
-    if (client.closed) {
-      throw new ConstraError('the client is closed', { code: 'client_closed', httpStatus: 500, status: -2 });
-    }
-    if (rw === null) rw = new RemoteWorker(spec, transport);
-    return rw;
+// The ConstraError the synchronous call threw in the worker, rebuilt here
+// with the same fields (structured clone keeps only an Error's message):
+// code, message, param, httpStatus, status, and the name (ConstraTypeError
+// for a wrong argument type), plus the flags a transport error carries.
+function rebuildError(e, cause) {
+  const err = new ConstraError(e.message, { code: e.code, httpStatus: e.httpStatus, param: e.param, status: e.status, cause });
+  if (e.name && e.name !== 'ConstraError') err.name = e.name;
+  return err;
+}
+
+const DEFAULT_CONCURRENCY = 4;
+// Calls a remote handle answers without the server (tick does nothing,
+// nowMs reads this machine's clock, the callbacks throw remote_handle):
+// made here, in a Promise, without starting a worker.
+const LOCAL_ONLY = new Set(['tick', 'nowMs', 'handleMpesaCallback', 'handleMpesaCallbackPreauthenticated']);
+// Calls on state a remote handle keeps itself rather than on the server:
+// webhook endpoints and deliveries live in the handle's own storage (and
+// request() may reach them through the router). Each worker has its own
+// handle, so these always go to the first one, the "home" worker, where
+// an endpoint added is the endpoint listed.
+const HOME = new Set(['addWebhookEndpoint', 'webhookEndpoint', 'webhookEndpoints', 'enableWebhookEndpoint',
+  'disableWebhookEndpoint', 'deleteWebhookEndpoint', 'rotateWebhookSecret', 'sendTestWebhook',
+  'webhookDeliveries', 'replayWebhookDelivery', 'request']);
+
+/**
+ * The asynchronous calls of a remote Client: `api` has every method,
+ * returning a Promise; the calls run on up to `concurrency` worker threads.
+ */
+function remotePromises(client, spec, transport, concurrency = DEFAULT_CONCURRENCY) {
+  const ref = new WeakRef(client);
+  const workers = [];
+  let nextId = 1;
+  let closed = false;
+  const dropped = (w) => { const i = workers.indexOf(w); if (i >= 0) workers.splice(i, 1); };
+  const spawn = () => {
+    const w = new RemoteWorker(spec, transport, dropped);
+    workers.push(w);
+    return w;
+  };
+  // The home worker for HOME calls; else an idle worker if there is one,
+  // else a new one while under the cap, else the least busy (its calls
+  // queue in arrival order).
+  const pick = (m) => {
+    const c = ref.deref();
+    if (closed || c === undefined || c.closed) throw closedError();
+    if (HOME.has(m)) return workers.length ? workers[0] : spawn();
+    let best = null;
+    for (const w of workers) if (best === null || w.pending.size < best.pending.size) best = w;
+    if (best !== null && (best.pending.size === 0 || workers.length >= concurrency)) return best;
+    return spawn();
   };
   const api = {};
   for (const m of METHODS) {
-    api[m] = (...args) => {
-      try { return worker().call(m, args); } catch (e) { return Promise.reject(e); }
-    };
+    api[m] = LOCAL_ONLY.has(m)
+      ? (...args) => new Promise((resolve) => {
+        const c = ref.deref();
+        if (c === undefined) throw closedError();
+        resolve(c.sync[m](...args));
+      })
+      : (...args) => {
+        try { return pick(m).call(nextId++, m, args); } catch (e) { return Promise.reject(e); }
+      };
   }
-  api.listAll = (params) => client.listAll(params);
-  return { api: Object.freeze(api), close: () => { if (rw) rw.close(); } };
+  api.listAll = (params) => {
+    const c = ref.deref();
+    if (c === undefined) throw closedError();
+    return c.listAll(params);
+  };
+  return {
+    api: Object.freeze(api),
+    close: () => { closed = true; for (const w of [...workers]) w.close(); },
+    get workerCount() { return workers.length; },
+  };
 }
 
-module.exports = { METHODS, localPromises, remotePromises };
+module.exports = { METHODS, localPromises, remotePromises, DEFAULT_CONCURRENCY };

@@ -1,20 +1,24 @@
 'use strict';
-// The worker thread of a remote client's Promise API (lib/promises.js):
-// opens its own remote handle with the client's configuration and makes
-// the blocking C calls here, one at a time in arrival order, so the main
-// thread's event loop keeps running. A JS transport is a proxy whose
-// send() hands each request to the main thread and blocks until the
-// answer is there.
+// A worker thread of a remote client (lib/promises.js): opens its own
+// remote handle with the client's configuration and makes the blocking C
+// calls here — the synchronous forms, client.sync.* — one at a time in
+// arrival order, so the main thread's event loop keeps running. A JS
+// transport is a proxy whose send() hands each request to the main thread
+// and blocks until the answer is there.
 
 const { parentPort, workerData, receiveMessageOnPort } = require('node:worker_threads');
 const { Client, TransportFailure } = require('../index.js');
+
+// The id of the call running now: sent with each transport request so
+// that the main thread files what the JS transport threw under the call.
+let currentCall = 0;
 
 function proxyTransport({ port, flag, name }) {
   return {
     name,
     send(request) {
       Atomics.store(flag, 0, 0);
-      port.postMessage(request);
+      port.postMessage({ call: currentCall, request });
       let msg;
       for (;;) {
         Atomics.wait(flag, 0, 0);
@@ -58,7 +62,8 @@ parentPort.on('message', (msg) => {
   try {
     if (openError) throw openError;
     if (client === null) throw Object.assign(new Error('the client is closed'), { code: 'client_closed', status: -2 });
-    let value = client[method](...args);
+    currentCall = id;
+    let value = client.sync[method](...args);
     let replayed;
     if (value && typeof value === 'object' && Object.prototype.hasOwnProperty.call(value, 'replayed')) replayed = value.replayed;
     if (method === 'request') value = { status: value.status, headers: value.headers, body: value.body };

@@ -37,8 +37,8 @@ class RouterTransport {
 }
 
 /**
- * A transport on the global fetch() (undici): async, so for the Promise API
- * (client.promises.*) of a remote client. Failures are classified as the
+ * A transport on the global fetch() (undici): async, so for the methods of
+ * a remote client (await client.create(...)), not client.sync.*. Failures are classified as the
  * library needs them: a refused or unresolvable connection is 'connect'
  * (never sent, safe to retry), the request's time-out 'timeout', anything
  * else after the request may have left 'other' (outcome unknown).
@@ -115,7 +115,10 @@ class TransportAdapter {
       });
       if (answer && typeof answer.then === 'function') {
         answer.then(() => {}, () => {}); // settled elsewhere; never an unhandled rejection
-        throw new TypeError('send() returned a Promise: an async transport needs the Promise API (client.promises.*)');
+        // Only a remote client's own (asynchronous) methods can wait for it:
+        // they run on a worker that blocks while this thread awaits send().
+        throw new TypeError('send() returned a Promise: an async transport works through the methods of a remote '
+          + 'client (await client.get(...)), not the synchronous client.sync.* or sendRequest()');
       }
       if (!answer || typeof answer !== 'object') throw new TypeError('send() must return {status, headers, body}');
       if (!Number.isInteger(answer.status)) throw new TypeError('status must be an integer');

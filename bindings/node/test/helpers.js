@@ -1,6 +1,7 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
+const http = require('node:http');
 
 const SEED = {
   amount: 1250, currency: 'KES', provider: 'mpesa',
@@ -21,4 +22,40 @@ function createSeed(client, over = {}, key = SEED_KEY) {
   return client.create({ ...SEED, ...over }, { idempotencyKey: key });
 }
 
-module.exports = { SEED, SEED_KEY, SECRET, TIMELINE, vectors, createSeed };
+// An HTTP server in this process in front of a local Client's router that
+// answers each request only after `delayMs`: only a free event loop can
+// serve it at all.
+function slowServer(local, delayMs) {
+  const { RouterTransport } = require('..');
+  const router = new RouterTransport(local);
+  // inFlight / maxInFlight: requests waiting for their answer at once.
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    server.inFlight++;
+    server.maxInFlight = Math.max(server.maxInFlight, server.inFlight);
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => setTimeout(() => {
+      server.inFlight--;
+      const r = router.send({ method: req.method, url: `http://x${req.url}`, headers: Object.entries(req.headers),
+        body: Buffer.concat(chunks) });
+      res.writeHead(r.status, Object.fromEntries(r.headers));
+      res.end(r.body);
+    }, delayMs));
+  });
+  server.inFlight = 0;
+  server.maxInFlight = 0;
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+// Counts a 100 ms interval's firings while `promise` settles: only a free
+// event loop runs it.
+async function ticksDuring(promise) {
+  let ticks = 0;
+  const iv = setInterval(() => { ticks++; }, 100);
+  try {
+    const value = await promise;
+    return { value, ticks };
+  } finally { clearInterval(iv); }
+}
+
+module.exports = { SEED, SEED_KEY, SECRET, TIMELINE, vectors, createSeed, slowServer, ticksDuring };

@@ -7,28 +7,10 @@ const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const { Client, RouterTransport, ConstraError, TransportFailure, verifyWebhook, signWebhook, featureEnabled } = require('..');
-const { SEED_KEY, SECRET, TIMELINE, createSeed, SEED } = require('./helpers');
+const { SEED_KEY, SECRET, TIMELINE, createSeed, SEED, slowServer, ticksDuring } = require('./helpers');
 
 const UNKNOWN_ID = 'pi_01m84728vssdr2cpnq71nsww6j';
 const HAS_CURL = process.env.CONSTRA_TEST_SERVE === '1' || featureEnabled('curl');
-
-// An HTTP server in this process in front of a local Client's router that
-// answers each request only after `delayMs`: only a free event loop can
-// serve it at all.
-function slowServer(local, delayMs) {
-  const router = new RouterTransport(local);
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => setTimeout(() => {
-      const r = router.send({ method: req.method, url: `http://x${req.url}`, headers: Object.entries(req.headers),
-        body: Buffer.concat(chunks) });
-      res.writeHead(r.status, Object.fromEntries(r.headers));
-      res.end(r.body);
-    }, delayMs));
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
 
 // A transport on fetch: async, as the Promise API allows.
 const fetchTransport = {
@@ -43,15 +25,6 @@ const fetchTransport = {
     return { status: r.status, headers: [...r.headers], body: Buffer.from(await r.arrayBuffer()) };
   },
 };
-
-async function ticksDuring(promise) {
-  let ticks = 0;
-  const iv = setInterval(() => { ticks++; }, 100);
-  try {
-    const value = await promise;
-    return { value, ticks };
-  } finally { clearInterval(iv); }
-}
 
 describe('remote calls leave the event loop running', () => {
   let local; let server; let base;
@@ -86,8 +59,8 @@ describe('remote calls leave the event loop running', () => {
       assert.equal(got.id, pi.id);
       await assert.rejects(c.promises.get(UNKNOWN_ID),
         (e) => e instanceof ConstraError && e.code === 'resource_missing' && e.httpStatus === 404);
-      // The synchronous API cannot wait for an async transport, and says so.
-      assert.throws(() => c.get(pi.id), (e) => /Promise API/.test(e.message));
+      // The blocking forms cannot wait for an async transport, and say so.
+      assert.throws(() => c.sync.get(pi.id), (e) => /async transport works through the methods/.test(e.message));
     } finally { c.close(); }
   });
 });
@@ -104,7 +77,8 @@ describe('the Promise API of a remote client', () => {
       const paid = await r.promises.simulate(first.id, 0);
       assert.equal(paid.status, 'succeeded');
       assert.deepEqual((await r.promises.events(first.id)).data.map((e) => e.type), TIMELINE);
-      assert.deepEqual(await r.promises.get(first.id), r.get(first.id)); // both APIs, one server
+      assert.deepEqual(await r.promises.get(first.id), r.sync.get(first.id)); // both APIs, one server
+      assert.deepEqual(await r.get(first.id), r.sync.get(first.id));
       await assert.rejects(r.promises.create({ amount: -1, phoneNumber: '0712345678' }, { idempotencyKey: 'neg' }),
         (e) => e instanceof ConstraError && e.httpStatus === 400 && e.param === 'amount');
       await assert.rejects(r.promises.create({ amount: 5, phoneNumber: '0712345678', colour: 'red' }, { idempotencyKey: 'u' }),

@@ -1,6 +1,7 @@
 'use strict';
 // The remote backend (include/constra/client.h) from Node: Client.remote()
-// and Client.fromEnv() open a handle whose calls go over HTTP. The seed
+// and Client.fromEnv() open a handle whose calls go over HTTP; on it every
+// method returns a Promise (a worker thread makes the call). The seed
 // flow gives the same results as on a local Client, both through a JS
 // transport looping into a local Client's REST router and through libcurl
 // to a real `constra serve`; the server's errors arrive as ConstraError
@@ -10,7 +11,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const { spawn } = require('node:child_process');
 const { Client, RouterTransport, TransportFailure, ConstraError } = require('..');
-const { SEED_KEY, SECRET, TIMELINE, createSeed } = require('./helpers');
+const { SEED, SEED_KEY, SECRET, TIMELINE, createSeed } = require('./helpers');
 
 const BASE = 'http://constra.test/v1';
 const WRONG_KEY = 'cs_test_not_the_right_key_42';
@@ -19,14 +20,16 @@ const ENV_VARS = ['CONSTRA_API_BASE_URL', 'CONSTRA_SECRET_KEY', 'CONSTRA_ENVIRON
   'CONSTRA_DEFAULT_PROVIDER', 'CONSTRA_WEBHOOK_SECRET'];
 
 // The engine issue's seed flow; returns what must match across backends.
-function seedFlow(client) {
-  const first = createSeed(client);
-  const again = createSeed(client);
+// Every call is awaited: a local client answers values, a remote one
+// Promises, and `await` takes both.
+async function seedFlow(client) {
+  const first = await createSeed(client);
+  const again = await createSeed(client);
   const id = first.id;
-  const recovery = client.simulate(id, 1032, 'Request cancelled by user.');
-  const retried = client.retry(id);
-  const done = client.simulate(id, 0);
-  const events = client.events(id);
+  const recovery = await client.simulate(id, 1032, 'Request cancelled by user.');
+  const retried = await client.retry(id);
+  const done = await client.simulate(id, 0);
+  const events = await client.events(id);
   return {
     statuses: [first.status, recovery.status, retried.status, done.status],
     replayed: [first.replayed, again.replayed, JSON.stringify(again) === JSON.stringify(first)],
@@ -35,14 +38,14 @@ function seedFlow(client) {
     attempts: [recovery.recovery.attempts_used, recovery.recovery.attempts_left],
     events: events.data.map((e) => e.type),
     final: { amount: done.amount, currency: done.currency, reference: done.reference, status: done.status },
-    listed: client.list({ limit: 1 }).data.map((i) => i.id).join() === id,
-    got: JSON.stringify(client.get(id)) === JSON.stringify(done),
+    listed: (await client.list({ limit: 1 })).data.map((i) => i.id).join() === id,
+    got: JSON.stringify(await client.get(id)) === JSON.stringify(done),
   };
 }
 
-function localReference() {
+async function localReference() {
   const local = new Client({ secretKey: SECRET });
-  try { return seedFlow(local); } finally { local.close(); }
+  try { return await seedFlow(local); } finally { local.close(); }
 }
 
 const is = (code, httpStatus, param) => (e) => {
@@ -59,19 +62,19 @@ class Counting extends RouterTransport {
   close() { this.closed++; }
 }
 
-function withServer(fn) {
+async function withServer(fn) {
   const server = new Client({ secretKey: SECRET });
   const transport = new Counting(server);
-  try { return fn(server, transport); } finally { server.close(); }
+  try { return await fn(server, transport); } finally { server.close(); }
 }
 
 describe('remote over a JS transport into a local router', () => {
-  it('runs the seed flow as the local client does', () => withServer((server, transport) => {
-    const expected = localReference();
+  it('runs the seed flow as the local client does', () => withServer(async (server, transport) => {
+    const expected = await localReference();
     const remote = Client.remote({ baseUrl: BASE, secretKey: SECRET, transport });
     assert.equal(remote.isRemote, true);
     assert.equal(server.isRemote, false);
-    const got = seedFlow(remote);
+    const got = await seedFlow(remote);
     remote.close();
     assert.deepEqual(got, expected);
     assert.deepEqual(got.statuses, ['pending_user_action', 'requires_recovery', 'pending_user_action', 'succeeded']);
@@ -81,46 +84,50 @@ describe('remote over a JS transport into a local router', () => {
     assert.equal(transport.requests, 8); // one request a call: nothing repeated
   }));
 
-  it("hands back the server's JSON", () => withServer((server, transport) => {
+  it("hands back the server's JSON", () => withServer(async (server, transport) => {
     const remote = Client.remote({ baseUrl: BASE, secretKey: SECRET, transport });
-    const pi = createSeed(remote);
+    const pi = await createSeed(remote);
     assert.deepEqual(pi, server.get(pi.id));
-    assert.deepEqual(remote.events(pi.id), server.events(pi.id));
+    assert.deepEqual(await remote.events(pi.id), server.events(pi.id));
+    assert.deepEqual(remote.sync.events(pi.id), server.events(pi.id)); // the blocking form, the same JSON
     assert.equal(createSeed(server).replayed, true);
     remote.close();
   }));
 
-  it("maps the server's errors", () => withServer((server, transport) => {
+  it("maps the server's errors", () => withServer(async (server, transport) => {
     const bad = Client.remote({ baseUrl: BASE, secretKey: WRONG_KEY, transport });
-    assert.throws(() => bad.list(), (e) => is('invalid_api_key', 401)(e) && !e.message.includes(WRONG_KEY));
+    await assert.rejects(bad.list(), (e) => is('invalid_api_key', 401)(e) && !e.message.includes(WRONG_KEY));
+    assert.throws(() => bad.sync.list(), (e) => is('invalid_api_key', 401)(e) && !e.message.includes(WRONG_KEY));
     bad.close();
     const remote = Client.remote({ baseUrl: BASE, secretKey: SECRET, transport });
-    assert.throws(() => remote.get(UNKNOWN_ID), is('resource_missing', 404));
-    assert.throws(() => remote.retry(UNKNOWN_ID), is('resource_missing', 404));
-    assert.throws(() => createSeed(remote, { amount: -5 }), (e) => e.httpStatus === 400 && e.param === 'amount');
-    assert.throws(() => createSeed(remote, { amount: 10 ** 12 }), (e) => e.httpStatus === 400 && e.param === 'amount');
-    assert.throws(() => createSeed(remote, { customer: { name: 'A', phone_number: '12' } }, 'order_bad_phone'),
+    await assert.rejects(remote.get(UNKNOWN_ID), is('resource_missing', 404));
+    await assert.rejects(remote.retry(UNKNOWN_ID), is('resource_missing', 404));
+    await assert.rejects(createSeed(remote, { amount: -5 }), (e) => e.httpStatus === 400 && e.param === 'amount');
+    await assert.rejects(createSeed(remote, { amount: 10 ** 12 }), (e) => e.httpStatus === 400 && e.param === 'amount');
+    await assert.rejects(createSeed(remote, { customer: { name: 'A', phone_number: '12' } }, 'order_bad_phone'),
       (e) => e.httpStatus === 400 && e.param === 'phone_number');
-    const pi = createSeed(remote);
-    assert.throws(() => createSeed(remote, { amount: 99 }), is('idempotency_key_reused', 409));
-    assert.throws(() => remote.retry(pi.id), (e) => e.httpStatus === 409);
-    remote.cancel(pi.id);
+    const pi = await createSeed(remote);
+    await assert.rejects(createSeed(remote, { amount: 99 }), is('idempotency_key_reused', 409));
+    await assert.rejects(remote.retry(pi.id), (e) => e.httpStatus === 409);
+    await remote.cancel(pi.id);
     remote.close();
     assert.equal(server.list().data.length, 1); // the refused creates left nothing
   }));
 
-  it('close() frees the handle and the transport, once', () => withServer((server, transport) => {
+  it('close() frees the handle and the transport, once', () => withServer(async (server, transport) => {
     const remote = Client.remote({ baseUrl: BASE, secretKey: SECRET, transport });
-    remote.list();
+    await remote.list();
+    remote.sync.list();
     assert.equal(transport.closed, 0);
     remote.close();
     assert.equal(transport.closed, 1);
     remote.close();
     assert.equal(transport.closed, 1);
-    assert.throws(() => remote.list(), is('client_closed', 500));
+    await assert.rejects(remote.list(), is('client_closed', 500));
+    assert.throws(() => remote.sync.list(), is('client_closed', 500));
   }));
 
-  it('a failed open leaves the transport to the caller', () => withServer((server, transport) => {
+  it('a failed open leaves the transport to the caller', () => withServer(async (server, transport) => {
     for (const baseUrl of ['ftp://constra.test/v1', 'http://constra.test/v1?x=1']) {
       assert.throws(() => Client.remote({ baseUrl, secretKey: SECRET, transport }), (e) => e.param === 'config.base_url');
     }
@@ -138,14 +145,16 @@ describe('remote over a JS transport into a local router', () => {
     }
   });
 
-  it("a JS transport's exception is the error's cause", () => {
+  it("a JS transport's exception is the error's cause", async () => {
     const broken = { send() { throw new Error('network is unreachable'); } };
     const remote = Client.remote({ baseUrl: BASE, secretKey: SECRET, transport: broken, maxTries: 1 });
-    assert.throws(() => createSeed(remote), (e) => e instanceof ConstraError && e.status === -15 && e.cause.message === 'network is unreachable');
+    const same = (e) => e instanceof ConstraError && e.status === -15 && e.cause.message === 'network is unreachable';
+    await assert.rejects(createSeed(remote), same);
+    assert.throws(() => remote.sync.create(SEED, { idempotencyKey: SEED_KEY }), same);
     remote.close();
   });
 
-  it('a request never sent is repeated with the same idempotency key', () => withServer((server) => {
+  it('a request never sent is repeated with the same idempotency key', () => withServer(async (server) => {
     const seen = [];
     class FlakyOnce extends RouterTransport {
       send(req) {
@@ -155,16 +164,17 @@ describe('remote over a JS transport into a local router', () => {
       }
     }
     const remote = Client.remote({ baseUrl: BASE, secretKey: SECRET, transport: new FlakyOnce(server), backoffBaseMs: 1, backoffMaxMs: 2 });
-    const pi = createSeed(remote);
+    const pi = await createSeed(remote);
     remote.close();
     assert.deepEqual(seen, [SEED_KEY, SEED_KEY]);
     assert.deepEqual(server.list().data.map((i) => i.id), [pi.id]);
   }));
 
-  it('local-only calls: callbacks throw, tick does nothing', () => withServer((server, transport) => {
+  it('local-only calls: callbacks reject, tick does nothing', () => withServer(async (server, transport) => {
     const remote = Client.remote({ baseUrl: BASE, secretKey: SECRET, transport });
-    assert.throws(() => remote.handleMpesaCallback('{"Body":{}}'), is('remote_handle', 501));
-    remote.tick();
+    await assert.rejects(remote.handleMpesaCallback('{"Body":{}}'), is('remote_handle', 501));
+    assert.throws(() => remote.sync.handleMpesaCallback('{"Body":{}}'), is('remote_handle', 501));
+    assert.equal(await remote.tick(), undefined);
     assert.equal(transport.requests, 0);
     remote.close();
   }));
@@ -212,19 +222,21 @@ describe('Client.fromEnv', () => {
     assert.throws(() => Client.fromEnv({ baseUrl: BASE }), (e) => e.param === 'baseUrl');
   });
 
-  it('opens a remote client from a valid environment', () => {
+  it('opens a remote client from a valid environment', async () => {
     const server = new Client({ secretKey: SECRET });
-    let got;
-    withEnv({ CONSTRA_API_BASE_URL: BASE, CONSTRA_SECRET_KEY: SECRET, CONSTRA_DEFAULT_PROVIDER: 'mpesa',
+    const remote = withEnv({ CONSTRA_API_BASE_URL: BASE, CONSTRA_SECRET_KEY: SECRET, CONSTRA_DEFAULT_PROVIDER: 'mpesa',
       CONSTRA_WEBHOOK_SECRET: 'whsec_env_test' }, () => {
-      const remote = Client.fromEnv({ transport: new RouterTransport(server) });
+      const r = Client.fromEnv({ transport: new RouterTransport(server) });
       process.env.CONSTRA_SECRET_KEY = WRONG_KEY; // changes after the open do not matter
-      assert.equal(remote.webhookSecret, 'whsec_env_test');
-      got = seedFlow(remote);
-      remote.close();
+      return r;
     });
+    assert.equal(remote.webhookSecret, 'whsec_env_test');
+    // The worker opens its handle at the first call, after the variables
+    // changed back: from the configuration read at fromEnv(), not them.
+    const got = await seedFlow(remote);
+    remote.close();
     server.close();
-    assert.deepEqual(got, localReference());
+    assert.deepEqual(got, await localReference());
   });
 });
 
@@ -265,36 +277,37 @@ describe('remote over libcurl to a real constra serve', () => {
 
   const serveIt = (name, fn) => it(name, { skip: expected ? false : 'no constra serve with libcurl in this build' }, fn);
 
-  serveIt('maps the server errors', () => {
+  serveIt('maps the server errors', async () => {
     const bad = Client.remote({ baseUrl: url, secretKey: WRONG_KEY });
-    assert.throws(() => bad.get(UNKNOWN_ID), is('invalid_api_key', 401));
+    await assert.rejects(bad.get(UNKNOWN_ID), is('invalid_api_key', 401));
     bad.close();
     const remote = Client.remote({ baseUrl: url, secretKey: KEY });
-    assert.throws(() => remote.get(UNKNOWN_ID), is('resource_missing', 404));
-    assert.throws(() => createSeed(remote, { amount: -5 }, 'order_serve_bad_amount'), (e) => e.httpStatus === 400 && e.param === 'amount');
+    await assert.rejects(remote.get(UNKNOWN_ID), is('resource_missing', 404));
+    assert.throws(() => remote.sync.get(UNKNOWN_ID), is('resource_missing', 404));
+    await assert.rejects(createSeed(remote, { amount: -5 }, 'order_serve_bad_amount'), (e) => e.httpStatus === 400 && e.param === 'amount');
     remote.close();
   });
 
-  serveIt('runs the seed flow as the local client does', () => {
+  serveIt('runs the seed flow as the local client does', async () => {
     const remote = Client.remote({ baseUrl: url, secretKey: KEY });
-    const got = seedFlow(remote);
+    const got = await seedFlow(remote);
     remote.close();
-    assert.deepEqual(got, localReference());
+    assert.deepEqual(got, await localReference());
   });
 
-  serveIt('fromEnv reaches it too', () => withEnv({ CONSTRA_API_BASE_URL: url, CONSTRA_SECRET_KEY: KEY,
-    CONSTRA_ENVIRONMENT: 'sandbox' }, () => {
-    const remote = Client.fromEnv();
-    const pi = createSeed(remote, {}, 'order_serve_from_env');
-    assert.equal(remote.get(pi.id).status, 'pending_user_action');
-    assert.equal(remote.refresh(pi.id).status, 'pending_user_action');
-    assert.throws(() => remote.refresh(UNKNOWN_ID), is('resource_missing', 404));
+  serveIt('fromEnv reaches it too', async () => {
+    const remote = withEnv({ CONSTRA_API_BASE_URL: url, CONSTRA_SECRET_KEY: KEY, CONSTRA_ENVIRONMENT: 'sandbox' },
+      () => Client.fromEnv());
+    const pi = await createSeed(remote, {}, 'order_serve_from_env');
+    assert.equal((await remote.get(pi.id)).status, 'pending_user_action');
+    assert.equal((await remote.refresh(pi.id)).status, 'pending_user_action');
+    await assert.rejects(remote.refresh(UNKNOWN_ID), is('resource_missing', 404));
     remote.close();
-  }));
+  });
 
-  serveIt('an unreachable server is a transport error (not sent)', () => {
+  serveIt('an unreachable server is a transport error (not sent)', async () => {
     const remote = Client.remote({ baseUrl: 'http://127.0.0.1:9/v1', secretKey: KEY, maxTries: 1 });
-    assert.throws(() => remote.get(UNKNOWN_ID), (e) => e instanceof ConstraError && e.status === -14);
+    await assert.rejects(remote.get(UNKNOWN_ID), (e) => e instanceof ConstraError && e.status === -14);
     remote.close();
   });
 });
@@ -317,10 +330,10 @@ describe('one vocabulary for remote clients (issue 15 item 6)', () => {
     }
   });
 
-  it('a connect failure says what happened, with HTTP status 0 (client side)', { skip: process.env.CONSTRA_TEST_SERVE !== '1' && 'no libcurl' }, () => {
+  it('a connect failure says what happened, with HTTP status 0 (client side)', { skip: process.env.CONSTRA_TEST_SERVE !== '1' && 'no libcurl' }, async () => {
     const r = Client.remote({ baseUrl: 'http://127.0.0.1:9/v1', secretKey: SECRET, maxTries: 1 });
     try {
-      assert.throws(() => r.get(UNKNOWN_ID), (e) => {
+      await assert.rejects(r.get(UNKNOWN_ID), (e) => {
         assert.equal(e.httpStatus, 0, e.message);
         assert.match(e.message, /could not connect to 127\.0\.0\.1:9: connection refused/);
         return true;

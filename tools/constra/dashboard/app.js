@@ -1275,7 +1275,7 @@
           `process.env.CONSTRA_API_BASE_URL ??= '${base}';\n` +
           "// CONSTRA_SECRET_KEY: this workspace's key, from your secret store\n" +
           'const client = Client.fromEnv();\n' +
-          "const pi = await client.promises.create({ amount: 1250, currency: 'KES', phoneNumber: '254708374149',\n" +
+          "const pi = await client.create({ amount: 1250, currency: 'KES', phoneNumber: '254708374149',\n" +
           "  reference: 'order_7429', metadata: { order_id: '7429' } }, { idempotencyKey: 'order_7429-1' });\n" +
           'console.log(pi.id, pi.status);';
       case 'c':

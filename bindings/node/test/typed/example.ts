@@ -1,10 +1,12 @@
 // A typed program over the binding's declarations (index.d.ts), checked
 // by `tsc --noEmit -p test/typed` in test/types.test.js: the whole loop,
-// sync and Promise APIs, remote clients, transports, webhooks. Lines
+// a local client's synchronous calls and their awaitable forms, a remote
+// client whose methods answer Promises (and its blocking client.sync.*),
+// transports, webhooks. Lines
 // marked @ts-expect-error must NOT type-check: the declarations are
 // precise, not `any`.
 import {
-  Client, ConstraError, PaymentIntent, IntentEvent, EventList, ListPage, Transport, TransportAnswer,
+  Client, RemoteClient, ClientSync, ClientPromises, FetchTransport, ConstraError, PaymentIntent, IntentEvent, EventList, ListPage, Transport, TransportAnswer,
   TransportRequest, TransportFailure, RouterTransport, verifyWebhook, signWebhook, decodeResult,
   normalizePhone, featureEnabled, Attempt, ProviderResult, WebhookDelivery,
 } from '../../index';
@@ -37,6 +39,8 @@ async function loop(): Promise<void> {
   const page: ListPage = c.list({ status: 'succeeded', limit: 10 });
   for await (const p of c.listAll({ limit: 2 })) show(p);
   const awaited: PaymentIntent = await c.promises.get(pi.id);
+  const same: PaymentIntent = c.sync.get(pi.id);
+  void same;
   const deliveries: WebhookDelivery[] = await c.promises.webhookDeliveries({ status: 'failed' });
   c.close();
   void more; void intentId; void page; void awaited; void deliveries;
@@ -50,7 +54,7 @@ async function loop(): Promise<void> {
 }
 
 async function remote(): Promise<void> {
-  // An async transport over fetch: allowed for the Promise API.
+  // An async transport over fetch: allowed for a remote client's methods.
   const viaFetch: Transport = {
     name: 'fetch',
     async send(req: TransportRequest): Promise<TransportAnswer> {
@@ -62,11 +66,24 @@ async function remote(): Promise<void> {
       }
     },
   };
-  const r = Client.remote({ baseUrl: 'http://127.0.0.1:8000/v1', secretKey: 'cs_test_x', transport: viaFetch, maxTries: 2 });
+  const r: RemoteClient = Client.remote({ baseUrl: 'http://127.0.0.1:8000/v1', secretKey: 'cs_test_x', transport: viaFetch,
+    maxTries: 2, concurrency: 2 });
   try {
-    const pi = await r.promises.create({ amount: 1250, phoneNumber: '0700000000' }, { idempotencyKey: 'k' });
-    show(await r.promises.simulate(pi.id, 0));
+    const pi: PaymentIntent = await r.create({ amount: 1250, phoneNumber: '0700000000' }, { idempotencyKey: 'k' });
+    show(await r.simulate(pi.id, 0));
+    const [got, events, page] = await Promise.all([r.get(pi.id), r.events(pi.id), r.list({ limit: 5 })]);
+    show(got);
+    const n: number = events.data.length + page.data.length;
+    void n;
+    show(await r.promises.refresh(pi.id));
+    for await (const p of r.listAll({ status: 'failed' })) show(p);
     for await (const p of r.promises.listAll({ status: 'failed' })) show(p);
+    const hooks = await r.webhookEndpoints();
+    const url: string | undefined = hooks[0]?.url;
+    void url;
+    await r.tick();
+    const asPromises: ClientPromises = r;
+    void asPromises;
   } catch (e) {
     if (e instanceof ConstraError) {
       const status: number = e.httpStatus;
@@ -78,14 +95,28 @@ async function remote(): Promise<void> {
     r.close();
   }
   const local = new Client();
-  const sync = Client.remote({ baseUrl: 'http://x/v1', secretKey: 'cs_live_x', mode: 'production',
+  const blocking = Client.remote({ baseUrl: 'http://x/v1', secretKey: 'cs_live_x', mode: 'production',
     transport: new RouterTransport(local) });
-  sync.close();
-  const env = Client.fromEnv({ timeoutMs: 5000 });
+  // The blocking forms, over a synchronous transport.
+  const now: PaymentIntent = blocking.sync.get('pi_x');
+  const forms: ClientSync = blocking.sync;
+  void now; void forms;
+  blocking.close();
+  const env = Client.fromEnv({ timeoutMs: 5000, transport: new FetchTransport() });
+  const envPi: PaymentIntent = await env.get('pi_x');
+  void envPi;
   env.close();
   // @ts-expect-error: the Promise API answers promises, not intents
   const notYet: PaymentIntent = r.promises.get('pi_x');
-  void notYet;
+  // @ts-expect-error: a remote client's get() answers a Promise too
+  const notYetEither: PaymentIntent = r.get('pi_x');
+  // @ts-expect-error: a remote client is not a Client to TypeScript (its methods are async)
+  const asLocal: Client = r;
+  // @ts-expect-error: a RemoteClient is made by Client.remote() / fromEnv()
+  new RemoteClient();
+  // @ts-expect-error: concurrency is a number
+  Client.remote({ baseUrl: 'http://x/v1', secretKey: 'cs_test_x', concurrency: 'many' });
+  void notYet; void notYetEither; void asLocal;
 }
 
 function webhook(raw: Buffer, headers: Record<string, string>): void {
