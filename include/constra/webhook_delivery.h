@@ -61,6 +61,14 @@
  * the same second is not caught here: run deliveries through an egress
  * proxy if that matters to you.
  *
+ * On a remote handle (client.h) every call here is the server's: it goes
+ * to its REST API (/v1/webhook-endpoints, /v1/webhook-deliveries), with
+ * the arguments checked here first; the server makes each secret (a
+ * given secret is refused, param "secret"), and a delivery listed has no
+ * body (REST does not return it). An add, rotation, test or replay whose
+ * answer was lost is not repeated (it could make a second endpoint,
+ * secret or event); reads and enable/disable are.
+ *
  * Threads: every call may be made from any thread on a shared handle.
  * Concurrent ticks (threads or processes sharing a storage) claim each
  * delivery with a compare-and-set before sending it, so one sends it;

@@ -138,32 +138,18 @@ static int read_events(constra__jr *jr, const cJSON *root, char *out, size_t siz
     if (rc != CONSTRA_OK) {
         return rc;
     }
-    out[0] = '\0';
-    if (arr == NULL) {
-        return CONSTRA_OK; /* every event */
+    size_t count = 0;
+    rc = constra__jr_join_texts(jr, arr, "enabled_events", CONSTRA__JR_ID | CONSTRA__JR_NONEMPTY |
+                                CONSTRA__JR_REQUIRED, out, size, &count);
+    if (rc != CONSTRA_OK && strcmp(e->code, "field_too_long") == 0 &&
+        strcmp(e->param, "enabled_events") == 0) {
+        return constra__fail(e, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid",
+                             "enabled_events", "enabled_events is too long");
     }
-    size_t len = 0;
-    int i = 0;
-    for (const cJSON *it = arr->child; it != NULL; it = it->next, i++) {
-        char path[48], one[128];
-        snprintf(path, sizeof(path), "enabled_events[%d]", i);
-        rc = constra__jr_value_text(jr, it, path, CONSTRA__JR_ID | CONSTRA__JR_NONEMPTY |
-                                    CONSTRA__JR_REQUIRED, one, sizeof(one), NULL);
-        if (rc != CONSTRA_OK) {
-            return rc;
-        }
-        size_t n = strlen(one);
-        if (len + n + 2 > size) {
-            return constra__fail(e, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid",
-                                 "enabled_events", "enabled_events is too long");
-        }
-        if (len) {
-            out[len++] = ',';
-        }
-        memcpy(out + len, one, n + 1);
-        len += n;
+    if (rc != CONSTRA_OK || arr == NULL) {
+        return rc; /* absent: every event */
     }
-    if (i == 0) {
+    if (count == 0) {
         return constra__fail(e, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid",
                              "enabled_events",
                              "enabled_events must list at least one event type (or \"*\")");

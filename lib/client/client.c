@@ -434,7 +434,7 @@ static int remote_action(constra_t *h, const constra__remote_action *a, constra_
 }
 
 /* Appends "&name=value" (value percent-encoded) to b. */
-static void query_param(constra__sbuf *b, const char *name, const char *value)
+void constra__client_query_param(constra__sbuf *b, const char *name, const char *value)
 {
     static const char hex[] = "0123456789ABCDEF";
     constra__sbuf_puts(b, b->len ? "&" : "?");
@@ -458,24 +458,24 @@ static int remote_list(constra_t *h, const constra_intent_list_params *p, constr
     constra__sbuf_init(&q, &h->platform);
     char num[32];
     if (p->status) {
-        query_param(&q, "status", constra_intent_status_name(p->status));
+        constra__client_query_param(&q, "status", constra_intent_status_name(p->status));
     }
     if (p->reference) {
-        query_param(&q, "reference", p->reference);
+        constra__client_query_param(&q, "reference", p->reference);
     }
     if (p->created_from_ms > 0) {
         constra__client_format_time(p->created_from_ms, num);
-        query_param(&q, "created_from", num);
+        constra__client_query_param(&q, "created_from", num);
     }
     if (p->created_to_ms > 0) {
         constra__client_format_time(p->created_to_ms, num);
-        query_param(&q, "created_to", num);
+        constra__client_query_param(&q, "created_to", num);
     }
     if (p->starting_after && p->starting_after[0]) {
-        query_param(&q, "starting_after", p->starting_after);
+        constra__client_query_param(&q, "starting_after", p->starting_after);
     }
     snprintf(num, sizeof(num), "%zu", p->limit ? p->limit : 10);
-    query_param(&q, "limit", num);
+    constra__client_query_param(&q, "limit", num);
     size_t qlen = 0;
     char *query = constra__sbuf_take(&q, &qlen);
     if (query == NULL) {
@@ -548,7 +548,7 @@ static void remote_destroy(constra_t *h)
 
 static const constra__remote_ops remote_ops = {remote_create, remote_get, remote_refresh,
                                                remote_action, remote_list, remote_events,
-                                               remote_destroy};
+                                               constra__client_webhooks, remote_destroy};
 
 /* ---- open ------------------------------------------------------------------ */
 

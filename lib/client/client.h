@@ -12,6 +12,8 @@
 
 #include "constra/client.h"
 #include "engine/engine.h"
+#include "mpesa/json_read.h"
+#include "util/sbuf.h"
 
 typedef struct constra__client {
     constra_transport transport; /* copy; destroyed with the handle */
@@ -64,6 +66,23 @@ int constra__client_parse_list(constra_t *h, const char *body, size_t len,
                                constra_intent_list **out, constra_error *e);
 int constra__client_parse_events(constra_t *h, const char *body, size_t len,
                                  constra_event_list **out, constra_error *e);
+
+/* Pieces parse.c shares with webhooks.c. parse_body: strict JSON, an
+ * object at the root; malformed: turns a read error in e into the
+ * "response_malformed" answer (502) naming what was expected; read_time:
+ * an RFC 3339 time or null/absent (0); read_wrapper: the "object":"list"
+ * envelope. */
+int constra__client_parse_body(constra__jr *jr, const char *body, size_t len, constra_error *e);
+int constra__client_malformed(constra_error *e, const char *what);
+int constra__client_read_time(constra__jr *jr, const cJSON *obj, const char *parent,
+                              const char *key, int64_t *out);
+int constra__client_read_wrapper(constra__jr *jr, const cJSON **data, int *has_more);
+
+/* Appends "?name=value" (or "&...") to b, value percent-encoded. */
+void constra__client_query_param(constra__sbuf *b, const char *name, const char *value);
+
+/* The webhook calls of a remote handle (webhooks.c): constra__remote_ops.webhooks. */
+int constra__client_webhooks(constra_t *h, const constra__remote_wh *req, constra_error *e);
 
 /* A Unix-ms time as the API writes it ("2025-11-27T10:38:14.625Z"), for
  * list filters. `out` needs 32 bytes. */

@@ -123,7 +123,7 @@ static long data_spans(const char *s, size_t n, span *out, size_t max)
 
 /* Every failure below reads as one kind of error to the caller: the
  * server's answer is not what the API promises. */
-static int malformed(constra_error *e, const char *what)
+int constra__client_malformed(constra_error *e, const char *what)
 {
     char param[CONSTRA_ERROR_PARAM_SIZE];
     char why[CONSTRA_ERROR_MESSAGE_SIZE];
@@ -208,8 +208,8 @@ static int parse_rfc3339(const char *t, int64_t *out)
 }
 
 /* An RFC 3339 time or null/absent (0) -> Unix ms. */
-static int read_time(constra__jr *jr, const cJSON *obj, const char *parent, const char *key,
-                     int64_t *out)
+int constra__client_read_time(constra__jr *jr, const cJSON *obj, const char *parent,
+                              const char *key, int64_t *out)
 {
     char text[48];
     int present = 0;
@@ -265,8 +265,8 @@ static int read_attempt(constra__jr *jr, const cJSON *item, const char *path, co
                                sizeof(a->result_desc), NULL)) ||
         (rc = constra__jr_text(jr, item, path, "receipt", CONSTRA__JR_ID, a->receipt,
                                sizeof(a->receipt), NULL)) ||
-        (rc = read_time(jr, item, path, "created_at", &a->started_at_ms)) ||
-        (rc = read_time(jr, item, path, "completed_at", &a->completed_at_ms))) {
+        (rc = constra__client_read_time(jr, item, path, "created_at", &a->started_at_ms)) ||
+        (rc = constra__client_read_time(jr, item, path, "completed_at", &a->completed_at_ms))) {
         return rc;
     }
     /* A state this library does not know (a newer server) is read as the
@@ -328,8 +328,8 @@ static int read_intent(constra_t *h, constra__jr *jr, const cJSON *obj, struct c
                                in->phone, sizeof(in->phone), NULL)) ||
         (rc = constra__jr_text(jr, obj, "", "agent_policy", CONSTRA__JR_ID, text, sizeof(text),
                                NULL)) ||
-        (rc = read_time(jr, obj, "", "created_at", &in->created_at_ms)) ||
-        (rc = read_time(jr, obj, "", "updated_at", &in->updated_at_ms))) {
+        (rc = constra__client_read_time(jr, obj, "", "created_at", &in->created_at_ms)) ||
+        (rc = constra__client_read_time(jr, obj, "", "updated_at", &in->updated_at_ms))) {
         return rc;
     }
     in->agent_policy = text[0] ? lookup_name(policies, 0, CONSTRA_AGENT_NONE, text) : 0;
@@ -440,7 +440,7 @@ static int make_intent(constra_t *h, constra__jr *jr, const cJSON *obj, const ch
     int rc = read_intent(h, jr, obj, in);
     if (rc != CONSTRA_OK) {
         constra_intent_free(in);
-        return malformed(e, "a payment intent");
+        return constra__client_malformed(e, "a payment intent");
     }
     in->json = constra__strndup(&h->platform, text, len);
     if (in->json == NULL) {
@@ -452,12 +452,12 @@ static int make_intent(constra_t *h, constra__jr *jr, const cJSON *obj, const ch
     return CONSTRA_OK;
 }
 
-static int parse_body(constra__jr *jr, const char *body, size_t len, constra_error *e)
+int constra__client_parse_body(constra__jr *jr, const char *body, size_t len, constra_error *e)
 {
     int rc = constra__jr_parse(jr, body, len, CONSTRA_TRANSPORT_RESPONSE_LIMIT, JSON_DEPTH,
                                "response", e);
     if (rc != CONSTRA_OK) {
-        return malformed(e, "JSON");
+        return constra__client_malformed(e, "JSON");
     }
     return CONSTRA_OK;
 }
@@ -466,7 +466,7 @@ int constra__client_parse_intent(constra_t *h, const char *body, size_t len, int
                                  constra_intent **out, constra_error *e)
 {
     constra__jr jr;
-    int rc = parse_body(&jr, body, len, e);
+    int rc = constra__client_parse_body(&jr, body, len, e);
     if (rc != CONSTRA_OK) {
         return rc;
     }
@@ -481,7 +481,7 @@ int constra__client_parse_intent(constra_t *h, const char *body, size_t len, int
 }
 
 /* The "object":"list" wrapper: data array and has_more. */
-static int read_wrapper(constra__jr *jr, const cJSON **data, int *has_more)
+int constra__client_read_wrapper(constra__jr *jr, const cJSON **data, int *has_more)
 {
     char object[16];
     const cJSON *more = cJSON_GetObjectItemCaseSensitive(jr->root, "has_more");
@@ -505,7 +505,7 @@ int constra__client_parse_list(constra_t *h, const char *body, size_t len,
                                constra_intent_list **out, constra_error *e)
 {
     constra__jr jr;
-    int rc = parse_body(&jr, body, len, e);
+    int rc = constra__client_parse_body(&jr, body, len, e);
     if (rc != CONSTRA_OK) {
         return rc;
     }
@@ -513,8 +513,8 @@ int constra__client_parse_list(constra_t *h, const char *body, size_t len,
     int has_more = 0;
     span spans[100];
     long n = -1;
-    if (read_wrapper(&jr, &data, &has_more) != CONSTRA_OK) {
-        rc = malformed(e, "a list");
+    if (constra__client_read_wrapper(&jr, &data, &has_more) != CONSTRA_OK) {
+        rc = constra__client_malformed(e, "a list");
     } else if ((n = data_spans(body, len, spans, 100)) != cJSON_GetArraySize(data) || n > 100) {
         rc = constra__fail_http(e, CONSTRA_E_PARSE, 502, "response_malformed", "data",
                            "the server's list has %d entries where at most 100 are allowed",
@@ -562,7 +562,7 @@ int constra__client_parse_events(constra_t *h, const char *body, size_t len,
 {
     enum { EVENTS_MAX = 1000 };
     constra__jr jr;
-    int rc = parse_body(&jr, body, len, e);
+    int rc = constra__client_parse_body(&jr, body, len, e);
     if (rc != CONSTRA_OK) {
         return rc;
     }
@@ -571,8 +571,8 @@ int constra__client_parse_events(constra_t *h, const char *body, size_t len,
     long n = -1;
     span *spans = NULL;
     constra_event_list *l = NULL;
-    if (read_wrapper(&jr, &data, &has_more) != CONSTRA_OK) {
-        rc = malformed(e, "an event list");
+    if (constra__client_read_wrapper(&jr, &data, &has_more) != CONSTRA_OK) {
+        rc = constra__client_malformed(e, "an event list");
     } else if (cJSON_GetArraySize(data) > EVENTS_MAX) {
         rc = constra__fail_http(e, CONSTRA_E_PARSE, 502, "response_malformed", "data",
                            "the server's event list is longer than %d", EVENTS_MAX);
@@ -603,7 +603,7 @@ int constra__client_parse_events(constra_t *h, const char *body, size_t len,
                              sizeof(it->id), NULL) != CONSTRA_OK ||
             constra__jr_text(&jr, ev, path, "type", CONSTRA__JR_REQUIRED | CONSTRA__JR_ID,
                              it->type, sizeof(it->type), NULL) != CONSTRA_OK) {
-            rc = malformed(e, "an event list");
+            rc = constra__client_malformed(e, "an event list");
             break;
         }
         it->json = constra__strndup(&h->platform, body + spans[i].start, spans[i].len);

@@ -11,6 +11,7 @@
 #include "constra/rail.h"
 #include "constra/storage.h"
 #include "constra/transport.h"
+#include "constra/webhook_delivery.h"
 #include "engine/machine.h"
 #include "engine/model.h"
 #include "util/ids.h"
@@ -87,6 +88,60 @@ typedef struct constra__remote_action {
     const char *result_desc; /* simulate */
 } constra__remote_action;
 
+/* The webhook calls of webhook_delivery.h, as the remote backend
+ * receives them: one request shape for all (op says which), answered
+ * through the out-pointers of that op. */
+typedef enum constra__wh_op {
+    CONSTRA__WH_ADD = 1,  /* params -> *endpoint (with its secret) */
+    CONSTRA__WH_GET,      /* id -> *endpoint */
+    CONSTRA__WH_LIST,     /* -> *endpoints */
+    CONSTRA__WH_ENABLE,   /* id */
+    CONSTRA__WH_DISABLE,  /* id */
+    CONSTRA__WH_REMOVE,   /* id */
+    CONSTRA__WH_ROTATE,   /* id, overlap_ms -> *endpoint (with its new secret) */
+    CONSTRA__WH_TEST,     /* id -> delivery_id */
+    CONSTRA__WH_DELIVERIES, /* endpoint_id, state, after, limit -> *deliveries */
+    CONSTRA__WH_REPLAY    /* id (a delivery) */
+} constra__wh_op;
+
+typedef struct constra__remote_wh {
+    int op;
+    const char *id;
+    const constra_webhook_endpoint_params *params; /* ADD: checked, v1 fields copied */
+    int64_t overlap_ms;                            /* ROTATE */
+    const char *endpoint_id, *state, *after;       /* DELIVERIES: NULL or "" = any */
+    size_t limit;                                  /* DELIVERIES: 1 to 1000 */
+    constra_webhook_endpoint **endpoint;
+    constra_webhook_endpoint_list **endpoints;
+    constra_webhook_delivery_list **deliveries;
+    char *delivery_id; /* TEST: may be NULL */
+    size_t delivery_id_size;
+} constra__remote_wh;
+
+/* What a server says about an endpoint, for constra__wh_endpoint_make. */
+typedef struct constra__wh_endpoint_fields {
+    const char *id, *url;
+    const char *secret;      /* "" when the answer has none */
+    const char *event_types; /* "*" or a comma-separated list */
+    const char *description; /* "" for none */
+    const char *scheme;      /* "all", "constra", "standard_webhooks" (others read as "all") */
+    int enabled;
+    int64_t created_at_ms;
+} constra__wh_endpoint_fields;
+
+/* Snapshots built from a server's answer (lib/client), so that a remote
+ * handle hands out the same objects as a local one. Each returns
+ * CONSTRA_OK or CONSTRA_E_NOMEM. _list_take takes `ep` over, also when it
+ * fails (then freeing it). */
+int constra__wh_endpoint_make(const constra_platform *p, const constra__wh_endpoint_fields *f,
+                              constra_webhook_endpoint **out);
+int constra__wh_endpoint_list_new(const constra_platform *p, constra_webhook_endpoint_list **out);
+int constra__wh_endpoint_list_take(constra_webhook_endpoint_list *l, constra_webhook_endpoint *ep);
+int constra__wh_delivery_list_new(const constra_platform *p, constra_webhook_delivery_list **out);
+/* Appends a copy of `row` (storage.h's delivery shape; body may be empty). */
+int constra__wh_delivery_list_add(constra_webhook_delivery_list *l,
+                                  const constra_storage_delivery *row);
+
 /*
  * The remote backend's entry points. The client layer sits above the
  * engine and may not be called from it by name (layers point down), so it
@@ -105,6 +160,8 @@ typedef struct constra__remote_ops {
     int (*list)(constra_t *h, const constra_intent_list_params *params, constra_intent_list **out,
                 constra_error *e);
     int (*events)(constra_t *h, const char *id, constra_event_list **out, constra_error *e);
+    /* Webhook endpoints and deliveries (webhook_delivery.h). */
+    int (*webhooks)(constra_t *h, const constra__remote_wh *req, constra_error *e);
     /* Frees h->remote (called by constra_close). */
     void (*destroy)(constra_t *h);
 } constra__remote_ops;

@@ -107,6 +107,21 @@ struct constra_webhook_delivery_list {
 
 /* ---- helpers -------------------------------------------------------------- */
 
+/* A remote handle (lib/client) keeps no endpoints of its own: each call,
+ * its arguments checked here as for a local handle, goes to the server. */
+static int is_remote(const constra_t *h)
+{
+    return h->remote_ops != NULL && h->remote_ops->webhooks != NULL;
+}
+
+static int remote_call(constra_t *h, int op, const char *id, constra_error *e)
+{
+    constra__remote_wh req = {0};
+    req.op = op;
+    req.id = id;
+    return h->remote_ops->webhooks(h, &req, e);
+}
+
 static int need_storage(constra_t *h, constra_error *e)
 {
     if (!constra__storage_has_webhooks(&h->storage)) {
@@ -447,7 +462,7 @@ static int check_scheme(const char *name, const char *secret, int *scheme, const
         return constra__fail(e, CONSTRA_E_INVALID_ARGUMENT, "webhook_scheme_unknown", "scheme",
                              "scheme must be \"all\", \"constra\" or \"standard_webhooks\"");
     }
-    if (*scheme == SCHEME_STANDARD) {
+    if (*scheme == SCHEME_STANDARD && secret != NULL) {
         char sig[CONSTRA_WEBHOOK_SIGNATURE_SIZE];
         constra_webhook_params wp = CONSTRA_WEBHOOK_PARAMS_INIT;
         wp.scheme = CONSTRA_WEBHOOK_STANDARD;
@@ -515,6 +530,34 @@ static int endpoint_add(constra_t *h, const constra_webhook_endpoint_params *par
         return constra__fail_null(e, "url");
     }
     const char *types = p.event_types ? p.event_types : "*";
+    if (is_remote(h)) {
+        /* The server checks the URL (it is the one sending) and makes the
+         * secret (REST takes none); the rest is checked before sending. */
+        int scheme;
+        if ((rc = constra__check_str(p.url, CONSTRA_WEBHOOK_URL_MAX, 0, "url", NULL, e)) ||
+            (rc = check_event_types(types, e)) ||
+            (p.description && (rc = check_description(p.description, e))) ||
+            (rc = check_scheme(p.scheme, NULL, &scheme, e))) {
+            return rc;
+        }
+        if (p.secret != NULL) {
+            return constra__fail(e, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid", "secret",
+                                 "a remote server generates the signing secret: secret must "
+                                 "be NULL on a remote handle");
+        }
+        constra_webhook_endpoint *ep = NULL;
+        constra__remote_wh req = {0};
+        req.op = CONSTRA__WH_ADD;
+        req.params = &p;
+        req.endpoint = &ep;
+        rc = h->remote_ops->webhooks(h, &req, e);
+        if (out) {
+            *out = ep;
+        } else {
+            constra_webhook_endpoint_free(ep);
+        }
+        return rc;
+    }
     char secret[CONSTRA_WEBHOOK_ENDPOINT_SECRET_MAX + 1];
     if ((rc = need_storage(h, e)) != CONSTRA_OK ||
         (rc = constra__check_str(p.url, CONSTRA_WEBHOOK_URL_MAX, 0, "url", NULL, e)) !=
@@ -588,6 +631,13 @@ static int endpoint_load(constra_t *h, const char *id, constra_webhook_endpoint 
                          constra_error *e)
 {
     int rc = constra__id_check_opaque(id, "id", e);
+    if (rc == CONSTRA_OK && is_remote(h)) {
+        constra__remote_wh req = {0};
+        req.op = CONSTRA__WH_GET;
+        req.id = id;
+        req.endpoint = out;
+        return h->remote_ops->webhooks(h, &req, e);
+    }
     if (rc != CONSTRA_OK || (rc = need_storage(h, e)) != CONSTRA_OK) {
         return rc;
     }
@@ -627,6 +677,12 @@ int constra_webhook_endpoint_list_get(constra_t *h, constra_webhook_endpoint_lis
     }
     *out = NULL;
     constra_error e = CONSTRA_ERROR_INIT;
+    if (is_remote(h)) {
+        constra__remote_wh req = {0};
+        req.op = CONSTRA__WH_LIST;
+        req.endpoints = out;
+        return constra__report(h->remote_ops->webhooks(h, &req, &e), &e, err);
+    }
     int rc = need_storage(h, &e);
     if (rc == CONSTRA_OK) {
         rc = load_endpoints(h, out, &e);
@@ -655,6 +711,13 @@ int constra_webhook_endpoint_set_enabled(constra_t *h, const char *id, int enabl
     if (enabled != 0 && enabled != 1) {
         return constra__report(constra__fail(&e, CONSTRA_E_INVALID_ARGUMENT, NULL, "enabled",
                                                 "enabled must be 0 or 1"), &e, err);
+    }
+    if (is_remote(h)) {
+        int rc = constra__id_check_opaque(id, "id", &e);
+        if (rc == CONSTRA_OK) {
+            rc = remote_call(h, enabled ? CONSTRA__WH_ENABLE : CONSTRA__WH_DISABLE, id, &e);
+        }
+        return constra__report(rc, &e, err);
     }
     constra_webhook_endpoint *ep = NULL;
     int rc = endpoint_load(h, id, &ep, &e);
@@ -693,6 +756,24 @@ int constra_webhook_endpoint_rotate_secret(constra_t *h, const char *id, int64_t
     }
     if (overlap_ms == 0) {
         overlap_ms = CONSTRA_WEBHOOK_ROTATION_OVERLAP_DEFAULT_MS;
+    }
+    if (is_remote(h)) {
+        constra_webhook_endpoint *got = NULL;
+        constra__remote_wh req = {0};
+        req.op = CONSTRA__WH_ROTATE;
+        req.id = id;
+        req.overlap_ms = overlap_ms;
+        req.endpoint = &got;
+        int rc = constra__id_check_opaque(id, "id", &e);
+        if (rc == CONSTRA_OK) {
+            rc = h->remote_ops->webhooks(h, &req, &e);
+        }
+        if (out != NULL) {
+            *out = got;
+        } else {
+            constra_webhook_endpoint_free(got);
+        }
+        return constra__report(rc, &e, err);
     }
     constra_webhook_endpoint *ep = NULL;
     int rc = endpoint_load(h, id, &ep, &e);
@@ -738,6 +819,18 @@ int constra_webhook_endpoint_send_test(constra_t *h, const char *id, char *deliv
     constra_error e = CONSTRA_ERROR_INIT;
     if (delivery_id != NULL && delivery_id_size > 0) {
         delivery_id[0] = '\0';
+    }
+    if (is_remote(h)) {
+        constra__remote_wh req = {0};
+        req.op = CONSTRA__WH_TEST;
+        req.id = id;
+        req.delivery_id = delivery_id;
+        req.delivery_id_size = delivery_id_size;
+        int rc = constra__id_check_opaque(id, "id", &e);
+        if (rc == CONSTRA_OK) {
+            rc = h->remote_ops->webhooks(h, &req, &e);
+        }
+        return constra__report(rc, &e, err);
     }
     constra_webhook_endpoint *ep = NULL;
     int rc = endpoint_load(h, id, &ep, &e);
@@ -807,6 +900,9 @@ int constra_webhook_endpoint_remove(constra_t *h, const char *id, constra_error 
     }
     constra_error e = CONSTRA_ERROR_INIT;
     int rc = constra__id_check_opaque(id, "id", &e);
+    if (rc == CONSTRA_OK && is_remote(h)) {
+        return constra__report(remote_call(h, CONSTRA__WH_REMOVE, id, &e), &e, err);
+    }
     if (rc == CONSTRA_OK) {
         rc = need_storage(h, &e);
     }
@@ -929,7 +1025,7 @@ int constra_webhook_delivery_list_get(constra_t *h, const char *endpoint_id, con
     }
     *out = NULL;
     constra_error e = CONSTRA_ERROR_INIT;
-    int rc = need_storage(h, &e);
+    int rc = is_remote(h) ? CONSTRA_OK : need_storage(h, &e);
     if (rc == CONSTRA_OK && endpoint_id && endpoint_id[0]) {
         rc = constra__id_check_opaque(endpoint_id, "endpoint_id", &e);
     }
@@ -946,7 +1042,16 @@ int constra_webhook_delivery_list_get(constra_t *h, const char *endpoint_id, con
         rc = constra__fail(&e, CONSTRA_E_INVALID_ARGUMENT, NULL, "limit",
                            "limit must be 0 (100) to 1000");
     }
-    if (rc == CONSTRA_OK) {
+    if (rc == CONSTRA_OK && is_remote(h)) {
+        constra__remote_wh req = {0};
+        req.op = CONSTRA__WH_DELIVERIES;
+        req.endpoint_id = endpoint_id;
+        req.state = state;
+        req.after = starting_after;
+        req.limit = limit ? limit : 100;
+        req.deliveries = out;
+        rc = h->remote_ops->webhooks(h, &req, &e);
+    } else if (rc == CONSTRA_OK) {
         constra_storage_delivery_query q = {sizeof(q), NULL, endpoint_id, state, 0,
                                             starting_after, limit ? limit : 100};
         rc = load_deliveries(h, &q, out, &e);
@@ -1006,6 +1111,9 @@ int constra_webhook_delivery_replay(constra_t *h, const char *id, constra_error 
     }
     constra_error e = CONSTRA_ERROR_INIT;
     int rc = constra__id_check_opaque(id, "delivery_id", &e);
+    if (rc == CONSTRA_OK && is_remote(h)) {
+        return constra__report(remote_call(h, CONSTRA__WH_REPLAY, id, &e), &e, err);
+    }
     if (rc == CONSTRA_OK) {
         rc = need_storage(h, &e);
     }
@@ -1036,6 +1144,71 @@ int constra_webhook_delivery_replay(constra_t *h, const char *id, constra_error 
     }
     constra_webhook_delivery_list_free(l);
     return constra__report(rc, &e, err);
+}
+
+/* ---- snapshots from a server's answer (the remote backend) ---------------- */
+
+int constra__wh_endpoint_make(const constra_platform *p, const constra__wh_endpoint_fields *f,
+                              constra_webhook_endpoint **out)
+{
+    int scheme = SCHEME_ALL;
+    for (int i = 0; i < (int)CONSTRA__ARRAY_LEN(scheme_names); i++) {
+        if (f->scheme && strcmp(f->scheme, scheme_names[i]) == 0) {
+            scheme = i;
+        }
+    }
+    char *attributes = attributes_text(p, f->description, scheme);
+    if (attributes == NULL) {
+        return CONSTRA_E_NOMEM;
+    }
+    constra_storage_webhook_endpoint row = {sizeof(row), f->id, f->url, f->secret,
+                                            f->event_types, f->enabled, f->created_at_ms,
+                                            f->created_at_ms, 0, 1, attributes};
+    *out = endpoint_copy(p, &row);
+    constra__free(p, attributes);
+    return *out ? CONSTRA_OK : CONSTRA_E_NOMEM;
+}
+
+int constra__wh_endpoint_list_new(const constra_platform *p, constra_webhook_endpoint_list **out)
+{
+    *out = constra__calloc(p, 1, sizeof(**out));
+    if (*out == NULL) {
+        return CONSTRA_E_NOMEM;
+    }
+    (*out)->platform = *p;
+    return CONSTRA_OK;
+}
+
+int constra__wh_endpoint_list_take(constra_webhook_endpoint_list *l, constra_webhook_endpoint *ep)
+{
+    if (l->count == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 8;
+        void *n = constra__realloc(&l->platform, l->items, ncap * sizeof(*l->items));
+        if (n == NULL) {
+            constra_webhook_endpoint_free(ep);
+            return CONSTRA_E_NOMEM;
+        }
+        l->items = n;
+        l->cap = ncap;
+    }
+    l->items[l->count++] = ep;
+    return CONSTRA_OK;
+}
+
+int constra__wh_delivery_list_new(const constra_platform *p, constra_webhook_delivery_list **out)
+{
+    *out = constra__calloc(p, 1, sizeof(**out));
+    if (*out == NULL) {
+        return CONSTRA_E_NOMEM;
+    }
+    (*out)->platform = *p;
+    return CONSTRA_OK;
+}
+
+int constra__wh_delivery_list_add(constra_webhook_delivery_list *l,
+                                  const constra_storage_delivery *row)
+{
+    return collect_delivery(l, row) == 0 ? CONSTRA_OK : CONSTRA_E_NOMEM;
 }
 
 /* ---- deriving deliveries from the event log ------------------------------- */

@@ -890,3 +890,31 @@ int constra__jr_eat_unix(int year, int month, int day, int hour, int minute, int
     *out = days * 86400 + hour * 3600 + minute * 60 + second - 10800;
     return 0;
 }
+
+int constra__jr_join_texts(constra__jr *jr, const cJSON *arr, const char *name, int flags,
+                           char *out, size_t out_size, size_t *count)
+{
+    size_t len = 0, i = 0;
+    out[0] = '\0';
+    for (const cJSON *it = arr ? arr->child : NULL; it != NULL; it = it->next, i++) {
+        char path[CONSTRA__JR_PATH_SIZE], one[128];
+        constra__jr_path_index(path, sizeof(path), name, i);
+        int rc = constra__jr_value_text(jr, it, path, flags, one, sizeof(one), NULL);
+        if (rc != CONSTRA_OK) {
+            return rc;
+        }
+        size_t n = strlen(one);
+        if (len + n + 2 > out_size) {
+            return constra__jr_fail(jr, "field_too_long", name, "%s is too long", name);
+        }
+        if (len) {
+            out[len++] = ',';
+        }
+        memcpy(out + len, one, n + 1);
+        len += n;
+    }
+    if (count) {
+        *count = i;
+    }
+    return CONSTRA_OK;
+}

@@ -99,6 +99,14 @@ int constra__jr_value_code(constra__jr *jr, const cJSON *item, const char *path,
 int constra__jr_code(constra__jr *jr, const cJSON *obj, const char *parent, const char *key,
                      int flags, char *out, size_t out_size, int *present);
 
+/* The strings of array `arr` (named `name` in paths: "name[2]"), each
+ * read with `flags`, joined by commas into out: ["a","b"] -> "a,b".
+ * *count (may be NULL) gets how many. An element that is not fitting
+ * text fails as constra__jr_value_text does; the joined text too long
+ * for out fails with "field_too_long". arr NULL: "" and 0. */
+int constra__jr_join_texts(constra__jr *jr, const cJSON *arr, const char *name, int flags,
+                           char *out, size_t out_size, size_t *count);
+
 /* Exact conversion of a JSON-grammar number text to value * 10^scale.
  * Returns 0 on success, -1 for bad syntax, -2 for a non-zero fraction
  * beyond the scale, -3 for overflow of int64. */

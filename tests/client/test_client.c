@@ -1082,6 +1082,193 @@ static void test_against_constra_serve(void **state)
     constra_close(h);
 }
 
+/* ---- webhook endpoints and deliveries on a remote handle ---------------------------- */
+
+static constra_webhook_endpoint *wh_add(env *v, const char *description, const char *scheme,
+                                        const char *types)
+{
+    constra_webhook_endpoint_params p = CONSTRA_WEBHOOK_ENDPOINT_PARAMS_INIT;
+    p.url = "http://127.0.0.1:9/hooks";
+    p.description = description;
+    p.scheme = scheme;
+    p.event_types = types;
+    constra_webhook_endpoint *ep = NULL;
+    if (constra_webhook_endpoint_add(v->h, &p, &ep, T_ERR) != CONSTRA_OK) {
+        fail_msg("add: %s (%s)", last(v->h).message, last(v->h).code);
+    }
+    return ep;
+}
+
+static size_t server_endpoints(env *v)
+{
+    constra_webhook_endpoint_list *l = NULL;
+    assert_int_equal(constra_webhook_endpoint_list_get(v->engine, &l, T_ERR), CONSTRA_OK);
+    size_t n = constra_webhook_endpoint_list_count(l);
+    constra_webhook_endpoint_list_free(l);
+    return n;
+}
+
+static void test_remote_webhooks(void **state)
+{
+    (void)state;
+    env *v = open_env(1, 0);
+    constra_webhook_endpoint *ep = wh_add(v, "Till \xc3\xa9 4", "constra",
+                                          "payment_intent.succeeded,payment_intent.failed");
+    char id[CONSTRA_ID_SIZE], secret[300];
+    strcpy(id, constra_webhook_endpoint_id(ep));
+    strcpy(secret, constra_webhook_endpoint_secret(ep));
+    assert_true(strncmp(secret, "whsec_", 6) == 0);
+    assert_string_equal(constra_webhook_endpoint_description(ep), "Till \xc3\xa9 4");
+    assert_string_equal(constra_webhook_endpoint_scheme(ep), "constra");
+    assert_string_equal(constra_webhook_endpoint_event_types(ep),
+                        "payment_intent.succeeded,payment_intent.failed");
+    assert_int_equal(constra_webhook_endpoint_enabled(ep), 1);
+    assert_true(constra_webhook_endpoint_created_at_ms(ep) > 0);
+    constra_webhook_endpoint_free(ep);
+    /* It is the server's: its engine has it, the remote handle kept nothing. */
+    assert_int_equal(server_endpoints(v), 1);
+    assert_string_equal(v->methods[v->requests - 1], "POST");
+    assert_string_equal(v->targets[v->requests - 1], "/v1/webhook-endpoints");
+
+    /* Refused before anything is sent: a given secret (REST makes its
+     * own), an unknown scheme, a bad description, bad ids. */
+    int sent = v->requests;
+    constra_webhook_endpoint_params p = CONSTRA_WEBHOOK_ENDPOINT_PARAMS_INIT;
+    p.url = "http://127.0.0.1:9/hooks";
+    p.secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    assert_int_equal(constra_webhook_endpoint_add(v->h, &p, NULL, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
+    assert_string_equal(last(v->h).param, "secret");
+    p.secret = NULL;
+    p.scheme = "t_v1";
+    assert_int_equal(constra_webhook_endpoint_add(v->h, &p, NULL, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
+    assert_string_equal(last(v->h).code, "webhook_scheme_unknown");
+    p.scheme = NULL;
+    p.description = "bell\a";
+    assert_int_equal(constra_webhook_endpoint_add(v->h, &p, NULL, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra_webhook_endpoint_get(v->h, "we/../x", &ep, T_ERR),
+                     CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(v->requests, sent);
+    /* The server's own refusals come back as errors. */
+    p.description = NULL;
+    p.url = "ftp://hooks.example/";
+    assert_int_equal(constra_webhook_endpoint_add(v->h, &p, NULL, T_ERR), CONSTRA_E_INVALID_ARGUMENT);
+    assert_string_equal(last(v->h).param, "url");
+    assert_int_equal(server_endpoints(v), 1);
+
+    /* get, list: without the secret. */
+    assert_int_equal(constra_webhook_endpoint_get(v->h, id, &ep, T_ERR), CONSTRA_OK);
+    assert_string_equal(constra_webhook_endpoint_secret(ep), "");
+    assert_string_equal(constra_webhook_endpoint_scheme(ep), "constra");
+    constra_webhook_endpoint_free(ep);
+    assert_int_equal(constra_webhook_endpoint_get(v->h, "we_nope", &ep, T_ERR), CONSTRA_E_NOT_FOUND);
+    assert_null(ep);
+    constra_webhook_endpoint_list *l = NULL;
+    assert_int_equal(constra_webhook_endpoint_list_get(v->h, &l, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_webhook_endpoint_list_count(l), 1);
+    assert_string_equal(constra_webhook_endpoint_id(constra_webhook_endpoint_list_at(l, 0)), id);
+    constra_webhook_endpoint_list_free(l);
+
+    /* disable / enable, read back through the server. */
+    assert_int_equal(constra_webhook_endpoint_set_enabled(v->h, id, 0, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_webhook_endpoint_get(v->engine, id, &ep, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_webhook_endpoint_enabled(ep), 0);
+    constra_webhook_endpoint_free(ep);
+    assert_int_equal(constra_webhook_endpoint_set_enabled(v->h, id, 1, T_ERR), CONSTRA_OK);
+
+    /* Test events, and the deliveries list paged past the API's 100. */
+    char did[CONSTRA_ID_SIZE];
+    assert_int_equal(constra_webhook_endpoint_send_test(v->h, id, did, sizeof(did), T_ERR),
+                     CONSTRA_OK);
+    assert_true(strncmp(did, "whd_", 4) == 0);
+    for (int i = 0; i < 120; i++) {
+        assert_int_equal(constra_webhook_endpoint_send_test(v->h, id, NULL, 0, T_ERR), CONSTRA_OK);
+    }
+    constra_webhook_delivery_list *dl = NULL;
+    if (constra_webhook_delivery_list_get(v->h, id, "pending", NULL, 0, &dl, T_ERR) != CONSTRA_OK) {
+        fail_msg("deliveries: %s (%s, %s)", last(v->h).message, last(v->h).code, last(v->h).param);
+    }
+    assert_int_equal(constra_webhook_delivery_list_count(dl), 100);
+    assert_string_equal(constra_webhook_delivery_id(dl, 0), did);
+    assert_string_equal(constra_webhook_delivery_event_type(dl, 0), "webhook.test");
+    assert_string_equal(constra_webhook_delivery_endpoint_id(dl, 0), id);
+    assert_string_equal(constra_webhook_delivery_state(dl, 0), "pending");
+    constra_webhook_delivery_list_free(dl);
+    v->requests = 0;
+    assert_int_equal(constra_webhook_delivery_list_get(v->h, NULL, NULL, NULL, 1000, &dl, T_ERR),
+                     CONSTRA_OK);
+    assert_int_equal(constra_webhook_delivery_list_count(dl), 121);
+    assert_int_equal(v->requests, 2); /* 100, then 21 */
+    char tenth[CONSTRA_ID_SIZE];
+    strcpy(tenth, constra_webhook_delivery_id(dl, 9));
+    const char *eleventh = constra_webhook_delivery_id(dl, 10);
+    constra_webhook_delivery_list *after = NULL;
+    assert_int_equal(constra_webhook_delivery_list_get(v->h, NULL, NULL, tenth, 5, &after, T_ERR),
+                     CONSTRA_OK);
+    assert_int_equal(constra_webhook_delivery_list_count(after), 5);
+    assert_string_equal(constra_webhook_delivery_id(after, 0), eleventh);
+    constra_webhook_delivery_list_free(after);
+    constra_webhook_delivery_list_free(dl);
+    /* A pending delivery cannot be replayed: the server says so. */
+    assert_int_not_equal(constra_webhook_delivery_replay(v->h, did, T_ERR), CONSTRA_OK);
+    assert_string_equal(last(v->h).code, "delivery_pending");
+    assert_int_equal(constra_webhook_delivery_replay(v->h, "whd_nope", T_ERR), CONSTRA_E_NOT_FOUND);
+
+    /* Rotation: a new secret, once. */
+    constra_webhook_endpoint *rot = NULL;
+    assert_int_equal(constra_webhook_endpoint_rotate_secret(v->h, id, 1500, &rot, T_ERR), CONSTRA_OK);
+    assert_true(strncmp(constra_webhook_endpoint_secret(rot), "whsec_", 6) == 0);
+    assert_string_not_equal(constra_webhook_endpoint_secret(rot), secret);
+    constra_webhook_endpoint_free(rot);
+
+    /* An answer about another endpoint is refused. */
+    constra_webhook_endpoint *other = wh_add(v, NULL, NULL, NULL);
+    snprintf(v->canned, sizeof(v->canned),
+             "{\"id\":\"%s\",\"object\":\"webhook_endpoint\",\"url\":\"http://127.0.0.1:9/h\"}",
+             constra_webhook_endpoint_id(other));
+    SCRIPT(v, F_CANNED);
+    assert_int_equal(constra_webhook_endpoint_get(v->h, id, &ep, T_ERR), CONSTRA_E_PARSE);
+    assert_string_equal(last(v->h).code, "response_malformed");
+    /* Tolerant of what the server may add or leave out: only id and url
+     * are required; unknown fields and statuses are ignored. */
+    snprintf(v->canned, sizeof(v->canned),
+             "{\"id\":\"%s\",\"url\":\"https://h.example/x\",\"status\":\"paused_by_ops\","
+             "\"future\":{\"a\":[1,2]},\"scheme\":\"ed25519\",\"created_at\":\"2026-05-15T13:41:08Z\"}",
+             id);
+    SCRIPT(v, F_CANNED);
+    assert_int_equal(constra_webhook_endpoint_get(v->h, id, &ep, T_ERR), CONSTRA_OK);
+    assert_int_equal(constra_webhook_endpoint_enabled(ep), 1);
+    assert_string_equal(constra_webhook_endpoint_event_types(ep), "*");
+    assert_string_equal(constra_webhook_endpoint_scheme(ep), "all");
+    assert_true(constra_webhook_endpoint_created_at_ms(ep) == INT64_C(1778852468000));
+    constra_webhook_endpoint_free(ep);
+    for (int f = F_HTML; f <= F_TRUNCATED; f++) {
+        script(v, &f, 1);
+        assert_int_equal(constra_webhook_endpoint_get(v->h, id, &ep, T_ERR), CONSTRA_E_PARSE);
+        assert_null(ep);
+    }
+    /* A lost answer to an add is not repeated (it would make a second
+     * endpoint): the caller learns the outcome is unknown. */
+    size_t before = server_endpoints(v);
+    SCRIPT(v, F_AFTER_TIMEOUT);
+    assert_int_not_equal(constra_webhook_endpoint_add(v->h, &(constra_webhook_endpoint_params)
+                         {sizeof(constra_webhook_endpoint_params), "http://127.0.0.1:9/a", NULL,
+                          NULL, NULL, NULL}, NULL, T_ERR), CONSTRA_OK);
+    assert_int_equal(server_endpoints(v), before + 1);
+    /* A read is repeated after a 503. */
+    SCRIPT(v, F_503);
+    assert_int_equal(constra_webhook_endpoint_get(v->h, id, &ep, T_ERR), CONSTRA_OK);
+    constra_webhook_endpoint_free(ep);
+
+    /* remove */
+    assert_int_equal(constra_webhook_endpoint_remove(v->h, constra_webhook_endpoint_id(other), T_ERR),
+                     CONSTRA_OK);
+    assert_int_equal(constra_webhook_endpoint_remove(v->h, constra_webhook_endpoint_id(other), T_ERR),
+                     CONSTRA_E_NOT_FOUND);
+    constra_webhook_endpoint_free(other);
+    assert_int_equal(server_endpoints(v), before);
+    close_env(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1102,6 +1289,7 @@ int main(void)
         cmocka_unit_test(test_env_configuration),
         cmocka_unit_test(test_open_checks),
         cmocka_unit_test(test_remote_only_differences),
+        cmocka_unit_test(test_remote_webhooks),
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_threads_one_key),
         cmocka_unit_test(test_against_constra_serve),

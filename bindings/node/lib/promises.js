@@ -183,14 +183,6 @@ const DEFAULT_CONCURRENCY = 4;
 // nowMs reads this machine's clock, the callbacks throw remote_handle):
 // made here, in a Promise, without starting a worker.
 const LOCAL_ONLY = new Set(['tick', 'nowMs', 'handleMpesaCallback', 'handleMpesaCallbackPreauthenticated']);
-// Calls on state a remote handle keeps itself rather than on the server:
-// webhook endpoints and deliveries live in the handle's own storage (and
-// request() may reach them through the router). Each worker has its own
-// handle, so these always go to the first one, the "home" worker, where
-// an endpoint added is the endpoint listed.
-const HOME = new Set(['addWebhookEndpoint', 'webhookEndpoint', 'webhookEndpoints', 'enableWebhookEndpoint',
-  'disableWebhookEndpoint', 'deleteWebhookEndpoint', 'rotateWebhookSecret', 'sendTestWebhook',
-  'webhookDeliveries', 'replayWebhookDelivery', 'request']);
 
 /**
  * The asynchronous calls of a remote Client: `api` has every method,
@@ -207,13 +199,13 @@ function remotePromises(client, spec, transport, concurrency = DEFAULT_CONCURREN
     workers.push(w);
     return w;
   };
-  // The home worker for HOME calls; else an idle worker if there is one,
-  // else a new one while under the cap, else the least busy (its calls
-  // queue in arrival order).
-  const pick = (m) => {
+  // Every call's state is the server's (webhook endpoints included), so
+  // any worker serves any call: an idle one if there is one, else a new
+  // one while under the cap, else the least busy (its calls queue in
+  // arrival order).
+  const pick = () => {
     const c = ref.deref();
     if (closed || c === undefined || c.closed) throw closedError();
-    if (HOME.has(m)) return workers.length ? workers[0] : spawn();
     let best = null;
     for (const w of workers) if (best === null || w.pending.size < best.pending.size) best = w;
     if (best !== null && (best.pending.size === 0 || workers.length >= concurrency)) return best;
@@ -228,7 +220,7 @@ function remotePromises(client, spec, transport, concurrency = DEFAULT_CONCURREN
         resolve(c.sync[m](...args));
       })
       : (...args) => {
-        try { return pick(m).call(nextId++, m, args); } catch (e) { return Promise.reject(e); }
+        try { return pick().call(nextId++, m, args); } catch (e) { return Promise.reject(e); }
       };
   }
   api.listAll = (params) => {

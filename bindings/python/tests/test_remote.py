@@ -11,7 +11,7 @@ import unittest
 from unittest import mock
 
 import constra
-from constra import Client, transport as T
+from constra import Client, ConstraError, transport as T
 from helpers import SECRET, SEED_KEY, check_metadata, create_seed
 
 BASE = "http://constra.test/v1"
@@ -91,6 +91,34 @@ class RemoteOverPythonTransport(unittest.TestCase):
             self.assertEqual(remote.events(pi["id"]), self.server.events(pi["id"]))
             # The server's idempotency answers a repeat from another client.
             self.assertTrue(create_seed(self.server).replayed)
+
+    def test_webhook_endpoints_live_on_the_server(self):
+        with self.remote() as remote:
+            ep = remote.add_webhook_endpoint("http://127.0.0.1:9/hooks", description="till 4",
+                                             scheme="constra")
+            self.assertTrue(ep["secret"].startswith("whsec_"))
+            self.assertEqual((ep["description"], ep["scheme"]), ("till 4", "constra"))
+            # The server's engine has it; the remote client keeps nothing.
+            self.assertEqual([e["id"] for e in self.server.webhook_endpoints()], [ep["id"]])
+            self.assertEqual(remote.webhook_endpoint(ep["id"])["url"], "http://127.0.0.1:9/hooks")
+            self.assertNotIn("secret", remote.webhook_endpoint(ep["id"]))
+            self.assertEqual(remote.disable_webhook_endpoint(ep["id"])["status"], "disabled")
+            self.assertEqual(self.server.webhook_endpoint(ep["id"])["status"], "disabled")
+            remote.enable_webhook_endpoint(ep["id"])
+            did = remote.send_test_webhook(ep["id"])
+            dl = remote.webhook_deliveries(endpoint=ep["id"])
+            self.assertEqual([(d["id"], d["event_type"], d["status"]) for d in dl],
+                             [(did, "webhook.test", "pending")])
+            rot = remote.rotate_webhook_secret(ep["id"], overlap_ms=60000)
+            self.assertNotEqual(rot["secret"], ep["secret"])
+            with self.assertRaises(ConstraError) as cm:
+                remote.add_webhook_endpoint("http://127.0.0.1:9/x", secret="whsec_" + "A" * 32)
+            self.assertEqual(cm.exception.param, "secret")
+            remote.delete_webhook_endpoint(ep["id"])
+            self.assertEqual(self.server.webhook_endpoints(), [])
+            with self.assertRaises(ConstraError) as cm:
+                remote.webhook_endpoint(ep["id"])
+            self.assertEqual(cm.exception.http_status, 404)
 
     def test_errors_from_the_server(self):
         with self.remote(WRONG_KEY) as bad:
@@ -269,6 +297,20 @@ class RemoteOverCurlToConstraServe(unittest.TestCase):
     def test_metadata_round_trip(self):
         with Client.remote(self.url, self.KEY) as remote:
             check_metadata(self, remote, "serve")
+
+    def test_webhook_endpoints_live_on_the_server(self):
+        # Two remote clients on one server: what one adds, the other sees.
+        with Client.remote(self.url, self.KEY) as a, Client.remote(self.url, self.KEY) as b:
+            ep = a.add_webhook_endpoint("http://127.0.0.1:9/hooks", description="serve",
+                                        scheme="standard_webhooks")
+            self.assertTrue(ep["secret"].startswith("whsec_"))
+            got = b.webhook_endpoint(ep["id"])
+            self.assertEqual((got["description"], got["scheme"], got["status"]),
+                             ("serve", "standard_webhooks", "enabled"))
+            did = b.send_test_webhook(ep["id"])
+            self.assertIn(did, [d["id"] for d in a.webhook_deliveries(endpoint=ep["id"])])
+            b.delete_webhook_endpoint(ep["id"])
+            self.assertNotIn(ep["id"], [e["id"] for e in a.webhook_endpoints()])
 
     def test_errors_from_the_server(self):
         with Client.remote(self.url, WRONG_KEY) as bad:
