@@ -326,11 +326,21 @@ static int read_record(const PGresult *r, int row, int first, const char *kind,
 /* Opens a connection. The caller's conninfo is expanded as the dbname
  * (a URI or key=value string); the defaults before it (a connect
  * time-out, an application name) give way to what it says itself. */
+static void no_notices(void *arg, const char *message)
+{
+    (void)arg; /* a library does not write to stderr ("relation exists, skipping") */
+    (void)message;
+}
+
 static PGconn *connect_to(const char *conninfo)
 {
     const char *const keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
     const char *const values[] = {"10", "libconstra", conninfo, NULL};
-    return PQconnectdbParams(keys, values, 1);
+    PGconn *c = PQconnectdbParams(keys, values, 1);
+    if (c != NULL) {
+        PQsetNoticeProcessor(c, no_notices, NULL);
+    }
+    return c;
 }
 
 /* Takes a connection of the pool, connected (or reset) when it needs
@@ -910,6 +920,7 @@ static void pg_destroy(void *ud)
  * is an arbitrary constant of this library ("rsschema" in ASCII). */
 static const char schema_sql[] =
     "BEGIN ISOLATION LEVEL READ COMMITTED;"
+    "SET LOCAL client_min_messages = warning;"
     "SELECT pg_advisory_xact_lock(7310593858020451693);"
     "CREATE TABLE IF NOT EXISTS rs_meta (key text COLLATE \"C\" PRIMARY KEY,"
     " value text NOT NULL);"
