@@ -27,116 +27,14 @@
 
 #include <libpq-fe.h>
 
+#include "pg_testdb.h"
 #include "record_conformance.h"
 #include "storage/record_internal.h"
-
-static const char *admin_conninfo; /* CONSTRA_TEST_PG */
-static char dbname[64];            /* this program's database */
-static char conninfo[2048];        /* admin_conninfo with dbname replaced */
 
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
-}
-
-/* ---- the test database -------------------------------------------------- */
-
-/* conninfo = the admin conninfo's options with dbname = `db`, as
- * key='value' pairs (quotes and backslashes escaped). */
-static int build_conninfo(const char *db)
-{
-    char *perr = NULL;
-    PQconninfoOption *opts = PQconninfoParse(admin_conninfo, &perr);
-    if (opts == NULL) {
-        fprintf(stderr, "# CONSTRA_TEST_PG is not a valid conninfo\n");
-        PQfreemem(perr);
-        return -1;
-    }
-    size_t n = 0;
-    conninfo[0] = '\0';
-    for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
-        const char *v = strcmp(o->keyword, "dbname") == 0 ? db : o->val;
-        if (v == NULL || v[0] == '\0') {
-            continue;
-        }
-        n += (size_t)snprintf(conninfo + n, sizeof(conninfo) - n, "%s%s='", n ? " " : "",
-                              o->keyword);
-        for (const char *c = v; *c && n + 4 < sizeof(conninfo); c++) {
-            if (*c == '\'' || *c == '\\') {
-                conninfo[n++] = '\\';
-            }
-            conninfo[n++] = *c;
-        }
-        n += (size_t)snprintf(conninfo + n, sizeof(conninfo) - n, "'");
-    }
-    PQconninfoFree(opts);
-    return 0;
-}
-
-static void quiet(void *arg, const char *message)
-{
-    (void)arg; /* DROP SCHEMA ... CASCADE lists what it drops */
-    (void)message;
-}
-
-static PGconn *admin(const char *ci)
-{
-    PGconn *c = PQconnectdb(ci);
-    PQsetNoticeProcessor(c, quiet, NULL);
-    if (PQstatus(c) != CONNECTION_OK) {
-        fprintf(stderr, "# cannot connect: %s", PQerrorMessage(c));
-        PQfinish(c);
-        return NULL;
-    }
-    return c;
-}
-
-static int sql_ok(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-    if (!ok) {
-        fprintf(stderr, "# %s: %s", sql, PQerrorMessage(c));
-    }
-    PQclear(r);
-    return ok;
-}
-
-/* Runs SQL on the test database. */
-static int db_sql(const char *sql)
-{
-    PGconn *c = admin(conninfo);
-    int ok = c && sql_ok(c, sql);
-    PQfinish(c);
-    return ok;
-}
-
-static int create_database(const char *part)
-{
-    snprintf(dbname, sizeof(dbname), "constra_rs_%s_%ld", part, (long)getpid());
-    PGconn *c = admin(admin_conninfo);
-    if (c == NULL) {
-        return -1;
-    }
-    char sql[256];
-    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", dbname);
-    int ok = sql_ok(c, sql);
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", dbname);
-    ok = ok && sql_ok(c, sql);
-    PQfinish(c);
-    return ok && build_conninfo(dbname) == 0 ? 0 : -1;
-}
-
-static void drop_database(void)
-{
-    PGconn *c = admin(admin_conninfo);
-    if (c != NULL) {
-        char sql[256];
-        snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", dbname);
-        sql_ok(c, sql);
-        PQfinish(c);
-    }
 }
 
 /* ---- factories ------------------------------------------------------------ */
