@@ -950,42 +950,67 @@ static const char *server_message(PGconn *c)
     return m && m[0] ? m : "no message";
 }
 
-static int open_schema(rstore *s, PGconn *c, constra_error *err)
+/* The stored schema version into `v`: "" when the database has no
+ * record store yet (no rs_meta, or no version in it). */
+static int read_version(PGconn *c, char *v, size_t size)
 {
-    PGresult *r = PQexec(c, schema_sql);
-    int rc = outcome(c, r, NULL);
+    v[0] = '\0';
+    PGresult *r = PQexec(c, "SELECT to_regclass('rs_meta') IS NOT NULL");
+    int rc = outcome(c, r, &r);
     if (rc != CONSTRA_OK) {
-        rc = constra__fail(err, public_rc(rc), NULL, "conninfo",
-                           "cannot create the record store schema: %.200s", server_message(c));
-        roll_back(c);
         return rc;
     }
-    r = PQexecParams(c, "SELECT value FROM rs_meta WHERE key = 'schema'", 0, NULL, NULL, NULL,
-                     NULL, 0);
-    rc = outcome(c, r, &r);
-    if (rc == CONSTRA_OK && PQntuples(r) == 1) {
-        const char *v = PQgetvalue(r, 0, 0);
-        if (strcmp(v, SCHEMA_VERSION) != 0) {
-            rc = constra__fail(err, CONSTRA_E_STORAGE, "schema_unsupported", "conninfo",
-                               "the database holds record store schema %.32s; this library "
-                               "reads schema " SCHEMA_VERSION,
-                               v);
-            PQclear(r);
+    int present = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (!present) {
+        return CONSTRA_OK;
+    }
+    r = PQexec(c, "SELECT value FROM rs_meta WHERE key = 'schema'");
+    if ((rc = outcome(c, r, &r)) == CONSTRA_OK) {
+        if (PQntuples(r) == 1) {
+            snprintf(v, size, "%s", PQgetvalue(r, 0, 0));
+        }
+        PQclear(r);
+    }
+    return rc;
+}
+
+/* Reads the schema version and creates the schema only when there is
+ * none: DDL on tables in use (even CREATE INDEX IF NOT EXISTS takes a
+ * SHARE lock) would deadlock against other processes' commits. Two
+ * processes creating it at once are serialised by the advisory lock in
+ * schema_sql; a deadlock or serialisation failure is tried again. */
+static int open_schema(PGconn *c, constra_error *err)
+{
+    char v[40];
+    int rc;
+    for (int attempt = 0;; attempt++) {
+        rc = read_version(c, v, sizeof(v));
+        if (rc != CONSTRA_OK || v[0] != '\0' || attempt == MAX_TRIES) {
+            break;
+        }
+        rc = outcome(c, PQexec(c, schema_sql), NULL);
+        if (rc == CONSTRA_OK) {
+            rc = run_simple(c, "COMMIT");
+        }
+        if (rc != CONSTRA_OK) {
             roll_back(c);
-            return rc;
+            if (rc != RC_RETRY) {
+                break;
+            }
         }
     }
-    if (rc == CONSTRA_OK) {
-        PQclear(r);
-        rc = run_simple(c, "COMMIT");
+    if (rc != CONSTRA_OK || v[0] == '\0') {
+        return constra__fail(err, rc == CONSTRA_OK ? CONSTRA_E_STORAGE : public_rc(rc), NULL,
+                             "conninfo", "cannot create the record store schema: %.200s",
+                             rc == CONSTRA_OK ? "no schema version recorded" : server_message(c));
     }
-    if (rc != CONSTRA_OK) {
-        rc = constra__fail(err, public_rc(rc), NULL, "conninfo",
-                           "cannot read the record store schema: %.200s", server_message(c));
-        roll_back(c);
-        return rc;
+    if (strcmp(v, SCHEMA_VERSION) != 0) {
+        return constra__fail(err, CONSTRA_E_STORAGE, "schema_unsupported", "conninfo",
+                             "the database holds record store schema %.32s; this library "
+                             "reads schema " SCHEMA_VERSION,
+                             v);
     }
-    (void)s;
     return CONSTRA_OK;
 }
 
@@ -1102,7 +1127,7 @@ int constra_record_store_postgres(constra_record_store *out, const constra_platf
         close_store(s);
         return rc;
     }
-    if ((rc = open_schema(s, s->slots[0].conn, err)) != CONSTRA_OK) {
+    if ((rc = open_schema(s->slots[0].conn, err)) != CONSTRA_OK) {
         close_store(s);
         return rc;
     }

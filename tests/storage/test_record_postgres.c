@@ -249,6 +249,54 @@ static void test_event_order_across_processes(void **state)
     st.destroy(st.user_data);
 }
 
+/* Opening the store while other processes commit on it, and several
+ * processes creating a new schema at once: every open succeeds (the
+ * schema is created once, and never touched again once it is there:
+ * DDL on tables in use would deadlock against commits). */
+static void test_open_beside_commits(void **state)
+{
+    (void)state;
+    assert_true(db_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public"));
+    pid_t kids[3];
+    for (int k = 0; k < 3; k++) {
+        kids[k] = fork();
+        assert_true(kids[k] >= 0);
+        if (kids[k] == 0) {
+            /* All three find no schema and create it at once. */
+            constra_record_store st = CONSTRA_RECORD_STORE_INIT;
+            if (open_again(&st, NULL) != CONSTRA_OK) {
+                _exit(2);
+            }
+            for (int i = 0; i < 150; i++) {
+                char id[32];
+                snprintf(id, sizeof(id), "k%d_%d", k, i);
+                if (put1(&st, "thing", id, 0) != CONSTRA_OK) {
+                    _exit(3);
+                }
+            }
+            st.destroy(st.user_data);
+            _exit(0);
+        }
+    }
+    int opened = 0;
+    for (int round = 0; round < 20; round++) {
+        constra_record_store st = CONSTRA_RECORD_STORE_INIT;
+        constra_error e = CONSTRA_ERROR_INIT;
+        int rc = constra_record_store_postgres(&st, NULL, conninfo, &e);
+        if (rc != CONSTRA_OK) {
+            fail_msg("open %d beside commits: %s", round, e.message);
+        }
+        opened++;
+        st.destroy(st.user_data);
+    }
+    for (int k = 0; k < 3; k++) {
+        int status = 0;
+        assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    assert_int_equal(opened, 20);
+}
+
 /* ---- the server goes away ------------------------------------------------- */
 
 static int pgctl(const char *args)
@@ -484,6 +532,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_conninfo_never_in_messages),
             cmocka_unit_test(test_two_processes),
             cmocka_unit_test(test_event_order_across_processes),
+            cmocka_unit_test(test_open_beside_commits),
         };
         rc = cmocka_run_group_tests(tests, NULL, NULL);
     } else if (strcmp(part, "away") == 0) {
