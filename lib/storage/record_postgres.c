@@ -343,9 +343,10 @@ static PGconn *connect_to(const char *conninfo)
     return c;
 }
 
-/* Takes a connection of the pool, connected (or reset) when it needs
- * to be. Returns the slot locked; *rc is CONSTRA_E_STORAGE when the
- * server cannot be reached (the slot is still returned: release it). */
+/* Takes the next slot of the pool, round-robin, and locks it: a call
+ * waits only for the one call ahead of it on that connection (the
+ * platform has mutexes, no condition variables, so no "first free"
+ * wait). ensure() then connects it. */
 static slot *acquire(rstore *s)
 {
     constra__lock(&s->platform, s->pool_mutex);
@@ -361,15 +362,15 @@ static void release(rstore *s, slot *sl)
 }
 
 /* Makes sure the slot's connection is up: opens it, or resets one the
- * server dropped. `force`: reset even if libpq has not noticed yet. */
-static int ensure(slot *sl, const char *conninfo, int force)
+ * server dropped (libpq notices when a statement fails on it). */
+static int ensure(slot *sl, const char *conninfo)
 {
     if (sl->conn == NULL) {
         sl->conn = connect_to(conninfo);
         if (sl->conn == NULL) {
             return CONSTRA_E_NOMEM;
         }
-    } else if (force || PQstatus(sl->conn) == CONNECTION_BAD) {
+    } else if (PQstatus(sl->conn) == CONNECTION_BAD) {
         PQreset(sl->conn);
     }
     return PQstatus(sl->conn) == CONNECTION_OK ? CONSTRA_OK : CONSTRA_E_STORAGE;
@@ -575,7 +576,7 @@ static int pg_commit(void *ud, const constra_record_commit *cm, size_t *failed_o
     slot *sl = acquire(s);
     int lost_once = 0;
     for (int attempt = 0; attempt < MAX_TRIES; attempt++) {
-        if ((rc = ensure(sl, s->conninfo, 0)) != CONSTRA_OK) {
+        if ((rc = ensure(sl, s->conninfo)) != CONSTRA_OK) {
             break;
         }
         int commit_sent = 0;
@@ -621,7 +622,7 @@ static int read_query(rstore *s, const char *sql, const params *p, PGresult **ou
     slot *sl = acquire(s);
     int rc = CONSTRA_E_STORAGE;
     for (int attempt = 0; attempt < 2; attempt++) {
-        if ((rc = ensure(sl, s->conninfo, 0)) != CONSTRA_OK) {
+        if ((rc = ensure(sl, s->conninfo)) != CONSTRA_OK) {
             break;
         }
         rc = run(sl->conn, sql, p, out);
@@ -854,7 +855,7 @@ static int pg_purge(void *ud, int64_t now_ms, size_t max, size_t *purged)
     slot *sl = acquire(s);
     int rc = CONSTRA_E_STORAGE;
     for (int attempt = 0; attempt < MAX_TRIES; attempt++) {
-        if ((rc = ensure(sl, s->conninfo, 0)) != CONSTRA_OK) {
+        if ((rc = ensure(sl, s->conninfo)) != CONSTRA_OK) {
             break;
         }
         /* Under the writers' lock: a purge and a commit judging the same
