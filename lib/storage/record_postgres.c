@@ -378,6 +378,12 @@ static int ensure(slot *sl, const char *conninfo)
 
 /* ---- commit ------------------------------------------------------------- */
 
+/* The statements of a commit that read (the tests EXPLAIN them). */
+static const char live_sql[] =
+    "SELECT version, expires_at FROM rs_records WHERE kind = $1 AND id = $2 FOR UPDATE";
+static const char del_keys_sql[] = "DELETE FROM rs_keys WHERE kind = $1 AND id = $2";
+static const char del_rec_sql[] = "DELETE FROM rs_records WHERE kind = $1 AND id = $2";
+
 /* The live version of (kind, id), its row locked: 0 when absent. */
 static int live_version(PGconn *c, const char *kind, const char *id, int64_t now,
                         int64_t *version)
@@ -386,9 +392,7 @@ static int live_version(PGconn *c, const char *kind, const char *id, int64_t now
     p_text(&p, kind);
     p_str(&p, id);
     PGresult *r = NULL;
-    int rc = run(c, "SELECT version, expires_at FROM rs_records WHERE kind = $1 AND id = $2"
-                    " FOR UPDATE",
-                 &p, &r);
+    int rc = run(c, live_sql, &p, &r);
     *version = 0;
     if (rc == CONSTRA_OK && PQntuples(r) == 1) {
         int64_t exp = col_int8(r, 0, 1);
@@ -434,7 +438,7 @@ static int remove_keys(PGconn *c, const char *kind, const char *id)
     params p = {0};
     p_text(&p, kind);
     p_str(&p, id);
-    return run(c, "DELETE FROM rs_keys WHERE kind = $1 AND id = $2", &p, NULL);
+    return run(c, del_keys_sql, &p, NULL);
 }
 
 static int remove_record(PGconn *c, const char *kind, const char *id)
@@ -444,7 +448,7 @@ static int remove_record(PGconn *c, const char *kind, const char *id)
         params p = {0};
         p_text(&p, kind);
         p_str(&p, id);
-        rc = run(c, "DELETE FROM rs_records WHERE kind = $1 AND id = $2", &p, NULL);
+        rc = run(c, del_rec_sql, &p, NULL);
     }
     return rc;
 }
@@ -1069,6 +1073,10 @@ const char *constra__record_postgres_sql(size_t i, char *buf, size_t size)
         " k.id <> $4 AND (r.expires_at = 0 OR r.expires_at > $5) AND"
         " (k.uniq OR $6) LIMIT 1",
         purge_events_sql,
+        purge_records_sql,
+        live_sql,
+        del_keys_sql,
+        del_rec_sql,
     };
     if (i < CONSTRA__ARRAY_LEN(fixed)) {
         return fixed[i];
