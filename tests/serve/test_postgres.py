@@ -16,6 +16,9 @@ CONSTRA_TEST_PG).
   - Callback time-outs (--callback-timeout 2) of intents created through
     every server: each is done once across the processes, one
     payment_intent.requires_recovery event per intent in the log.
+  - A webhook endpoint registered through one server: every event of
+    those intents reaches the receiver exactly once, whichever of the
+    three tickers enqueued and claimed it.
 
 Never skipped in a build that has the postgres feature (meson registers
 it only then): without CONSTRA_TEST_PG it fails.
@@ -23,6 +26,7 @@ it only then): without CONSTRA_TEST_PG it fails.
 usage: test_postgres.py PATH/TO/constra
 """
 import glob
+import http.server
 import json
 import os
 import shlex
@@ -211,6 +215,28 @@ try:
     # A replacement for the killed server (the time-out check runs on three).
     servers[1] = start()
 
+    # ---- a webhook receiver for what follows ---------------------------------------------------
+    got, got_lock = [], threading.Lock()
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            with got_lock:
+                got.append((self.headers.get("Constra-Delivery-Id"), body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    hooks = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hooks.serve_forever, daemon=True).start()
+    st, _, b = servers[2].request("POST", "/v1/webhook-endpoints",
+                                  servers[2].auth({"Content-Type": "application/json"}),
+                                  {"url": f"http://127.0.0.1:{hooks.server_address[1]}/hooks"})
+    t.eq(st, 201, "a webhook endpoint registered through the third server")
+
     # ---- time-outs, once across processes ----------------------------------------------------
     ids = []
     for n in range(9):
@@ -241,6 +267,35 @@ try:
          counts)
     t.ok(all(v == "requires_recovery" for v in statuses.values()),
          "every timed-out intent reads requires_recovery through another server", statuses)
+
+    # Every event of those intents, delivered once.
+    want = {}
+    for pid in ids:
+        st, _, b = servers[0].request("GET", f"/api/v1/payment-intents/{pid}/events",
+                                      servers[0].auth())
+        for e in json.loads(b).get("data", []) if st == 200 else []:
+            want[e["id"]] = e["type"]
+
+    def delivered():
+        with got_lock:
+            out = {}
+            for did, body in got:
+                ev = json.loads(body)
+                if ev.get("data", {}).get("payment_intent_id") in ids:
+                    out.setdefault(ev["id"], []).append(did)
+            return out
+
+    deadline = time.time() + 30
+    while set(delivered()) != set(want) and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.5)  # a second delivery, if any, would come now
+    seen = delivered()
+    t.ok(want and set(seen) == set(want),
+         f"every event of the {len(ids)} intents reached the receiver ({len(want)} events)",
+         (sorted(set(want) - set(seen))[:5], sorted(set(seen) - set(want))[:5]))
+    dup = {k: v for k, v in seen.items() if len(v) != 1}
+    t.ok(not dup, "each exactly once, across the three servers' tickers", dup)
+    hooks.shutdown()
 
     for i, s in enumerate(servers):
         t.eq(s.stop(), 0, f"server {i + 1} stops cleanly")
