@@ -9,14 +9,18 @@
 #                                     and print, for eval:
 #                                       export CONSTRA_TEST_PG='host=DIR/sock ...'
 #                                       export CONSTRA_TEST_PGCTL_DATA=DIR/data
+#                                       export CONSTRA_TEST_PGCTL='... pgctl DIR'
+#                                     (keep DIR short: a socket path has at
+#                                     most 107 bytes; /tmp/constra-pg is fine)
 #   scripts/pg_cluster.sh stop DIR    stop it (fast) and delete DIR
 #   scripts/pg_cluster.sh pgctl DIR ARGS...  pg_ctl on it (the tests stop and
 #                                     start the server with this)
 #
 # As root the cluster runs as the unprivileged `postgres` user (initdb
-# and postgres refuse root): DIR is chowned to it. Trust authentication on
-# the socket only, whose directory is readable by its owner only... and by
-# root. Messages go to stderr; stdout is only the export lines.
+# and postgres refuse root): DIR is chowned to it. Authentication is
+# `trust`, which is why there is no TCP listener: only local processes
+# that can reach the socket directory connect, as the `postgres` role.
+# Messages go to stderr; stdout is only the export lines.
 set -euo pipefail
 
 cmd=${1:-}
