@@ -294,9 +294,9 @@ CONSTRA_API int constra_record_store_sqlite(constra_record_store *out,
  * and created when missing. Ids and values are BYTEA, so they compare
  * as bytes whatever the database's collation. Several processes may
  * share one database: each commit is one transaction that first takes
- * LOCK TABLE rs_events IN EXCLUSIVE MODE, so commits (and purges) are
- * serialised across every process on the database, one writer at a
- * time, while reads run beside them; that lock is what makes event
+ * a transaction-level advisory lock (one per schema), so commits (and
+ * purges) are serialised across every process on the database, one
+ * writer at a time, while reads take no lock; that lock is what makes event
  * sequences commit in order and compare-and-set and unique keys exact.
  * Serialisation failures and deadlocks (SQLSTATE 40001, 40P01) are
  * retried up to 8 times. The store keeps a pool of up to 4 connections

@@ -19,10 +19,16 @@
  * prefix first, exactly the contract's order, whatever the database's
  * collation. Kinds and index names are [a-z0-9_]: TEXT COLLATE "C".
  *
- * Commits. Each is one READ COMMITTED transaction that first takes
- * LOCK TABLE rs_events IN EXCLUSIVE MODE: commits (and purges) of every
- * process on the database are serialised, readers (plain SELECTs, ACCESS
- * SHARE) are not blocked. Serialising is what makes the rest simple and
+ * Commits. Each is one READ COMMITTED transaction that first takes a
+ * transaction-level advisory lock, the writers' lock, keyed by this
+ * schema's rs_events (its OID under a class constant of this library, so
+ * two record stores in two schemas of one database do not share it):
+ * commits (and purges) of every process on the database are serialised;
+ * readers take no lock and are never blocked. An advisory lock rather
+ * than LOCK TABLE ... IN EXCLUSIVE MODE: a table lock also conflicts with
+ * autovacuum's and with a host's maintenance on the table (every commit
+ * would wait for a vacuum of rs_events to be cancelled, up to
+ * deadlock_timeout). Serialising is what makes the rest simple and
  * exact: every statement after the lock sees everything committed before
  * it, so a compare-and-set read (SELECT ... FOR UPDATE) or a unique-key
  * check cannot go stale, and the event sequence is taken in commit order
@@ -522,7 +528,7 @@ static int apply(rstore *s, PGconn *c, const constra_record_commit *cm, size_t *
             rc = remove_record(c, op->record->kind, op->record->id);
         }
         if (rc == RC_UNIQUE) {
-            /* Cannot happen under the table lock (the insert was judged
+            /* Cannot happen under the writers' lock (the insert was judged
              * against committed data); if a host writes the tables
              * itself, another writer won this operation. */
             *failed = i;
@@ -565,9 +571,12 @@ static void roll_back(PGconn *c)
 }
 
 /* Opens the write transaction: serialised with every other writer on
- * the database (see the top of the file). */
-static const char begin_sql[] = "BEGIN ISOLATION LEVEL READ COMMITTED;"
-                                " LOCK TABLE rs_events IN EXCLUSIVE MODE";
+ * the database (see the top of the file). The key: "cons" in its high 32
+ * bits, the OID of rs_events (an unsigned 32-bit number) in the low. */
+static const char begin_sql[] =
+    "BEGIN ISOLATION LEVEL READ COMMITTED;"
+    " SELECT pg_advisory_xact_lock((x'636f6e73'::bigint << 32) |"
+    " 'rs_events'::regclass::oid::bigint)";
 
 static int pg_commit(void *ud, const constra_record_commit *cm, size_t *failed_op)
 {
