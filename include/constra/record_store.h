@@ -302,10 +302,12 @@ CONSTRA_API int constra_record_store_sqlite(constra_record_store *out,
  * retried up to 8 times. The store keeps a pool of up to 4 connections
  * (opened on first use, calls spread over them round-robin); one the
  * server dropped is reset on the next call, and a read, or a commit
- * whose COMMIT had not been sent, is tried once more on it. While the
- * server is away calls return CONSTRA_E_STORAGE; a commit whose COMMIT
- * was sent when the connection died returns CONSTRA_E_STORAGE although
- * it may have been applied (it is never applied twice).
+ * whose COMMIT had not been sent, is tried once more on it; a commit
+ * whose connection died after COMMIT was sent asks the server what
+ * became of it (txid_status) and reports that. While the server is away
+ * calls return CONSTRA_E_STORAGE; only a commit whose COMMIT was sent as
+ * the server went away, which nobody can then ask about, may return
+ * CONSTRA_E_STORAGE and yet have been applied (never twice).
  * Built without libpq (-Dpostgres=disabled): CONSTRA_E_UNSUPPORTED.
  * Other errors: CONSTRA_E_INVALID_ARGUMENT, CONSTRA_E_ABI, CONSTRA_E_NOMEM,
  * CONSTRA_E_PLATFORM, CONSTRA_E_STORAGE (cannot connect, not a record

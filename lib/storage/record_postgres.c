@@ -46,7 +46,11 @@
  * the next call that gets it; a read, or a commit whose COMMIT was not
  * sent yet, is tried once more on the fresh connection (nothing of it
  * was applied: the server rolls back a transaction whose client went
- * away). While the server is away calls return CONSTRA_E_STORAGE.
+ * away). A commit whose connection died after COMMIT was sent asks the
+ * server what became of its transaction (txid_status) and reports that;
+ * only when the server cannot tell (it is still away) does it return
+ * CONSTRA_E_STORAGE for a commit that may have been applied. While the
+ * server is away calls return CONSTRA_E_STORAGE.
  *
  * Every value travels as a parameter of PQexecParams (BYTEA in binary
  * format, numbers as text); SQL text is built only from fixed fragments
@@ -60,6 +64,7 @@
 #include "constra_config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "constra/record_store.h"
@@ -572,11 +577,49 @@ static void roll_back(PGconn *c)
 
 /* Opens the write transaction: serialised with every other writer on
  * the database (see the top of the file). The key: "cons" in its high 32
- * bits, the OID of rs_events (an unsigned 32-bit number) in the low. */
+ * bits, the OID of rs_events (an unsigned 32-bit number) in the low. The
+ * transaction's id comes back, to learn its fate if the connection dies
+ * while COMMIT is under way. */
 static const char begin_sql[] =
     "BEGIN ISOLATION LEVEL READ COMMITTED;"
     " SELECT pg_advisory_xact_lock((x'636f6e73'::bigint << 32) |"
-    " 'rs_events'::regclass::oid::bigint)";
+    " 'rs_events'::regclass::oid::bigint), txid_current()";
+
+static int begin_tx(PGconn *c, int64_t *xid)
+{
+    PGresult *r = PQexec(c, begin_sql); /* text results */
+    int rc = outcome(c, r, &r);
+    *xid = 0;
+    if (rc == CONSTRA_OK) {
+        if (PQntuples(r) == 1 && PQnfields(r) == 2) {
+            *xid = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+        }
+        PQclear(r);
+    }
+    return rc;
+}
+
+/* The fate of transaction `xid` after the connection died with its
+ * COMMIT sent: 1 committed, 0 rolled back (nothing of it stays), -1
+ * unknown (the server cannot be reached, or it does not say). Asked on
+ * the slot's connection, reset. */
+static int fate(slot *sl, const char *conninfo, int64_t xid)
+{
+    if (xid <= 0 || ensure(sl, conninfo) != CONSTRA_OK) {
+        return -1;
+    }
+    params p = {0};
+    p_int(&p, xid);
+    PGresult *r = PQexecParams(sl->conn, "SELECT txid_status($1)", p.n, p.type, p.value, p.len,
+                               p.fmt, 0);
+    int known = -1;
+    if (outcome(sl->conn, r, &r) == CONSTRA_OK) {
+        const char *st = PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0) : "";
+        known = strcmp(st, "committed") == 0 ? 1 : strcmp(st, "aborted") == 0 ? 0 : -1;
+        PQclear(r);
+    }
+    return known;
+}
 
 static int pg_commit(void *ud, const constra_record_commit *cm, size_t *failed_op)
 {
@@ -593,7 +636,8 @@ static int pg_commit(void *ud, const constra_record_commit *cm, size_t *failed_o
             break;
         }
         int commit_sent = 0;
-        rc = run_simple(sl->conn, begin_sql);
+        int64_t xid = 0;
+        rc = begin_tx(sl->conn, &xid);
         if (rc == CONSTRA_OK) {
             rc = apply(s, sl->conn, cm, &failed);
         }
@@ -610,8 +654,19 @@ static int pg_commit(void *ud, const constra_record_commit *cm, size_t *failed_o
         }
         /* A connection that died before COMMIT was sent: the server rolled
          * the transaction back, so one more try on a new connection cannot
-         * apply it twice. After COMMIT was sent the outcome is unknown:
-         * reported as a storage error, never retried. */
+         * apply it twice. Died with COMMIT sent: the server is asked what
+         * became of the transaction (txid_status): committed is success,
+         * rolled back is as if COMMIT had not been sent; when it cannot
+         * say (it is still away) the outcome is unknown, reported as a
+         * storage error and never retried. */
+        if (rc == RC_LOST && commit_sent) {
+            int known = fate(sl, s->conninfo, xid);
+            if (known == 1) {
+                rc = CONSTRA_OK;
+                break;
+            }
+            commit_sent = known == 0 ? 0 : 1;
+        }
         if (rc == RC_LOST && !commit_sent && !lost_once) {
             lost_once = 1;
             continue;
