@@ -13,7 +13,10 @@ packages=(
   # libcrypto, the second build mbedTLS)
   libcjson-dev libssl-dev libmbedtls-dev
   # optional libraries (feature options, `auto`)
-  libcurl4-openssl-dev libsqlite3-dev libmicrohttpd-dev
+  libcurl4-openssl-dev libsqlite3-dev libmicrohttpd-dev libpq-dev
+  # the PostgreSQL server: the record store's tests run on a throwaway
+  # cluster (scripts/pg_cluster.sh)
+  postgresql
   # tests: cmocka, and clang for the libFuzzer harnesses
   libcmocka-dev clang
   # the dashboard's browser test (tests/browser) drives Debian's Chromium

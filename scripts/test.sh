@@ -5,6 +5,8 @@
 # UndefinedBehaviorSanitizer, and a plain one on the other backend,
 # mbedTLS (-Dcrypto=mbedtls, the firmware's); then the fuzz harnesses for a
 # bounded time, and the firmware targets under QEMU (scripts/firmware.sh). Every build treats warnings as errors (scripts/build.sh).
+# The PostgreSQL tests run on a throwaway cluster started here
+# (scripts/pg_cluster.sh) and stopped on exit.
 # Ends with the line "N passed, N failed" and exits non-zero if anything
 # failed.
 set -uo pipefail
@@ -24,6 +26,20 @@ npm ci --prefix bindings/node --no-audit --no-fund || status=1
 echo "=== npm ci tests/browser"
 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund \
   || echo "npm ci failed: the browser test will fail"
+
+# One throwaway PostgreSQL cluster for every build's suite (the PostgreSQL
+# record store and constra serve on it): its conninfo in CONSTRA_TEST_PG,
+# which meson passes on to the tests, and a pg_ctl command for the test
+# that stops and starts the server. Stopped and deleted on exit, however
+# the script ends. Without it those tests fail: they are never skipped.
+pg_dir=$(mktemp -d /tmp/constra-pg.XXXXXX)
+trap 'bash scripts/pg_cluster.sh stop "$pg_dir" >/dev/null 2>&1 || true' EXIT
+echo "=== PostgreSQL cluster in $pg_dir"
+if pg_env=$(bash scripts/pg_cluster.sh start "$pg_dir"); then
+  eval "$pg_env"
+else
+  echo "cannot start a PostgreSQL cluster: the PostgreSQL tests will fail"; status=1
+fi
 
 run_suite() { # build_dir [meson options...]
   local dir=$1; shift

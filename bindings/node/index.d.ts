@@ -477,7 +477,7 @@ export interface ResultInfo {
 }
 export function decodeResult(code: number | string, options?: { api?: 'auto' | 'stk' | 'b2c' | 'c2b' | 'sync'; message?: string | null }): ResultInfo;
 export function normalizePhone(phone: string): string;
-/** Whether the loaded library was built with an optional feature ('sqlite', 'curl'), or its crypto backend ('crypto=openssl' / 'crypto=mbedtls'). */
+/** Whether the loaded library was built with an optional feature ('sqlite', 'postgres', 'curl'), or its crypto backend ('crypto=openssl' / 'crypto=mbedtls'). */
 export function featureEnabled(name: string): boolean;
 export const libraryPath: string;
 

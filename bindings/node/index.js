@@ -778,7 +778,7 @@ function decodeResult(code, { api = 'auto', message = null } = {}) {
 
 /** A Kenyan mobile number in any usual form as 2547XXXXXXXX. */
 /** Whether the loaded library was built with an optional feature
- *  ('sqlite', 'curl'), or its crypto backend ('crypto=openssl' /
+ *  ('sqlite', 'postgres', 'curl'), or its crypto backend ('crypto=openssl' /
  *  'crypto=mbedtls'); constra_features(). */
 function featureEnabled(name) {
   if (typeof name !== 'string') {

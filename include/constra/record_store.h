@@ -13,8 +13,8 @@
  * table once, in an afternoon, as SQLite's VFS and libgit2's ODB backends
  * are implemented once.
  *
- * Status: the contract, its memory and SQLite implementations and their
- * conformance suite (tests/storage/record_conformance.c) are in place,
+ * Status: the contract, its memory, SQLite and PostgreSQL implementations
+ * and their conformance suite (tests/storage/record_conformance.c) are in place,
  * and constra_storage_on_records() (below) serves the storage table of
  * storage.h from any record store: the engine's whole suite and the old
  * storage conformance suite pass on it. The engine itself still calls
@@ -289,15 +289,30 @@ CONSTRA_API int constra_record_store_sqlite(constra_record_store *out,
 /**
  * Fills `out` with a record store on PostgreSQL through libpq: `conninfo`
  * is a libpq connection string or URI ("postgresql://user@host/db",
- * "host=/tmp/pg dbname=constra"). The schema is created when missing.
- * Several processes may share one database: commits are serialisable
- * transactions retried on serialisation failures, and events are
- * appended under a lock so that sequences commit in order. The store
- * keeps a small pool of connections and reconnects when the server comes
- * back. Built without libpq (-Dpostgres=disabled): CONSTRA_E_UNSUPPORTED.
+ * "host=/tmp/pg dbname=constra"); its tables (rs_records, rs_keys,
+ * rs_events, rs_meta) are found through the connection's search_path
+ * and created when missing. Ids and values are BYTEA, so they compare
+ * as bytes whatever the database's collation. Several processes may
+ * share one database: each commit is one transaction that first takes
+ * a transaction-level advisory lock (one per schema), so commits (and
+ * purges) are serialised across every process on the database, one
+ * writer at a time, while reads take no lock; that lock is what makes event
+ * sequences commit in order and compare-and-set and unique keys exact.
+ * Serialisation failures and deadlocks (SQLSTATE 40001, 40P01) are
+ * retried up to 8 times. The store keeps a pool of up to 4 connections
+ * (opened on first use, calls spread over them round-robin); one the
+ * server dropped is reset on the next call, and a read, or a commit
+ * whose COMMIT had not been sent, is tried once more on it; a commit
+ * whose connection died after COMMIT was sent asks the server what
+ * became of it (txid_status) and reports that. While the server is away
+ * calls return CONSTRA_E_STORAGE; only a commit whose COMMIT was sent as
+ * the server went away, which nobody can then ask about, may return
+ * CONSTRA_E_STORAGE and yet have been applied (never twice).
+ * Built without libpq (-Dpostgres=disabled): CONSTRA_E_UNSUPPORTED.
  * Other errors: CONSTRA_E_INVALID_ARGUMENT, CONSTRA_E_ABI, CONSTRA_E_NOMEM,
- * CONSTRA_E_STORAGE (cannot connect, not a record store of this version).
- * The conninfo (it may hold a password) never appears in an error.
+ * CONSTRA_E_PLATFORM, CONSTRA_E_STORAGE (cannot connect, not a record
+ * store of this version: code "schema_unsupported"). The conninfo (it
+ * may hold a password) never appears in an error.
  */
 CONSTRA_API int constra_record_store_postgres(constra_record_store *out,
                                               const constra_platform *platform,

@@ -45,4 +45,9 @@ int constra__record_cmp(const char *a, const char *b);
  * past the last (or without SQLite). */
 const char *constra__record_sqlite_sql(size_t i, char *buf, size_t size);
 
+/* For tests: the SQL of the PostgreSQL record store's i-th statement
+ * that reads (its fixed ones, then every scan shape, written into buf),
+ * or NULL past the last (or without PostgreSQL). */
+const char *constra__record_postgres_sql(size_t i, char *buf, size_t size);
+
 #endif /* CONSTRA_RECORD_INTERNAL_H */

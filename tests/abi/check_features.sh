@@ -21,7 +21,7 @@ echo "# NEEDED: $(echo $needed)"
 links() { printf '%s\n' "$needed" | grep -q "^$1"; }
 listed() { case " $features " in *" $1 "*) return 0 ;; esac; return 1; }
 
-known="curl sqlite crypto=openssl crypto=mbedtls"
+known="curl sqlite postgres crypto=openssl crypto=mbedtls"
 for f in $features; do
   case " $known " in
     *" $f "*) ok "feature '$f' is one libconstra can hold" ;;
@@ -30,14 +30,14 @@ for f in $features; do
 done
 
 # Optional library <-> feature, both ways.
-for pair in curl:libcurl.so sqlite:libsqlite3.so; do
+for pair in curl:libcurl.so sqlite:libsqlite3.so postgres:libpq.so; do
   f=${pair%%:*} lib=${pair#*:}
   if listed "$f" && links "$lib"; then ok "$f listed and $lib linked"
   elif ! listed "$f" && ! links "$lib"; then ok "$f not listed and $lib not linked"
   else not_ok "$f listed: $(listed "$f" && echo yes || echo no), $lib linked: $(links "$lib" && echo yes || echo no)"; fi
 done
 # Libraries the library must never link: no code of theirs is in it.
-for lib in libpq.so libmicrohttpd.so; do
+for lib in libmicrohttpd.so; do
   links "$lib" && not_ok "libconstra links $lib" || ok "libconstra does not link $lib"
 done
 

@@ -1,7 +1,9 @@
 /* The storage table of storage.h on a record store (constra_storage_on_records):
- * the old conformance suite, whole, on the memory record store and on the
- * SQLite one (a file, and a second process racing on it), so every
- * resource the engine keeps is shown to fit the generic contract. */
+ * the old conformance suite, whole, on the memory record store, on the
+ * SQLite one (a file, and a second process racing on it) and, in a build
+ * with PostgreSQL, on the PostgreSQL one (a database of its own on the
+ * server in CONSTRA_TEST_PG, emptied per test), so every resource the
+ * engine keeps is shown to fit the generic contract. */
 #define _POSIX_C_SOURCE 200809L
 #include "../unit/testutil.h"
 
@@ -10,6 +12,9 @@
 #include <unistd.h>
 
 #include "conformance.h"
+#if defined(CONSTRA_TEST_WITH_PG)
+#include "pg_testdb.h"
+#endif
 
 static int make_on_memory(constra_storage *out, const constra_platform *platform, void *arg)
 {
@@ -52,6 +57,22 @@ static int make_on_sqlite(constra_storage *out, const constra_platform *platform
     return rc;
 }
 
+#if defined(CONSTRA_TEST_WITH_PG)
+static int make_on_postgres(constra_storage *out, const constra_platform *platform, void *arg)
+{
+    (void)arg;
+    if (!db_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")) {
+        return CONSTRA_E_STORAGE;
+    }
+    constra_record_store rs = CONSTRA_RECORD_STORE_INIT;
+    int rc = constra_record_store_postgres(&rs, platform, conninfo, NULL);
+    if (rc == CONSTRA_OK && (rc = constra_storage_on_records(out, platform, &rs, NULL)) != 0) {
+        rs.destroy(rs.user_data);
+    }
+    return rc;
+}
+#endif
+
 int main(int argc, char **argv)
 {
     const char *which = argc > 1 ? argv[1] : "memory";
@@ -63,6 +84,20 @@ int main(int argc, char **argv)
         }
         rc = conformance_run("storage conformance: on the SQLite record store", make_on_sqlite,
                              NULL);
+    } else if (strcmp(which, "postgres") == 0) {
+#if defined(CONSTRA_TEST_WITH_PG)
+        if (create_database("onrecords") != 0) {
+            /* Never a skip: this build has the postgres feature. */
+            printf("1..1\nnot ok 1 - CONSTRA_TEST_PG is not set or its server refuses\n");
+            return 1;
+        }
+        rc = conformance_run("storage conformance: on the PostgreSQL record store",
+                             make_on_postgres, NULL);
+        drop_database();
+#else
+        fprintf(stderr, "built without PostgreSQL\n");
+        rc = 1;
+#endif
     } else {
         rc = conformance_run("storage conformance: on the memory record store", make_on_memory,
                              NULL);

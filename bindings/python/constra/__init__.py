@@ -27,7 +27,7 @@ library_path = _native.lib_path
 
 def feature_enabled(name: str) -> bool:
     """Whether the loaded library was built with an optional feature:
-    ``"sqlite"``, ``"curl"``, or its crypto backend, ``"crypto=openssl"`` /
+    ``"sqlite"``, ``"postgres"``, ``"curl"``, or its crypto backend, ``"crypto=openssl"`` /
     ``"crypto=mbedtls"`` (constra_features()). Unknown names give False."""
     if not isinstance(name, str):
         raise wrong_type("name", "a str", name)
