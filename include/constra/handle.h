@@ -112,6 +112,12 @@ typedef struct constra_config {
      *  1024. CONSTRA_CONFIG_INIT and constra_config_init() set 16, as do
      *  callers compiled before this field existed. */
     int intent_cache_slots;
+    /** Webhook work on a thread of its own (appended in 0.2): non-zero
+     *  makes constra_tick() leave webhooks to constra_webhooks_tick(),
+     *  which the host then calls from another thread (constra serve
+     *  does), so that a slow receiver (each send may take up to 15 s)
+     *  never delays time-outs and retries. 0: constra_tick() does both. */
+    int webhooks_own_thread;
     /* New fields are appended here. */
 } constra_config;
 
@@ -121,7 +127,7 @@ typedef struct constra_config {
 
 #define CONSTRA_CONFIG_INIT \
     { sizeof(constra_config), NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, NULL, 0, \
-      CONSTRA_INTENT_CACHE_SLOTS_DEFAULT }
+      CONSTRA_INTENT_CACHE_SLOTS_DEFAULT, 0 }
 
 /** The decoded-intent cache's default size (constra_config.intent_cache_slots). */
 #define CONSTRA_INTENT_CACHE_SLOTS_DEFAULT 16

@@ -321,8 +321,9 @@ CONSTRA_API int constra_webhook_delivery_replay(constra_t *handle, const char *d
  * The webhook work of a tick at `now_ms`: queues the deliveries of events
  * committed since the last tick, then sends every delivery due (through
  * constra_config.transport; without one, nothing is sent). constra_tick()
- * does this too when the handle has a transport; call this one instead
- * to run deliveries on a thread of their own. Blocks for the sends
+ * does this too when the handle has a transport, unless
+ * constra_config.webhooks_own_thread is set: then call this one from a
+ * thread of its own, so that slow receivers never delay time-outs. Blocks for the sends
  * (each at most 15 s). Returns CONSTRA_OK, or the first storage error
  * (failed sends are not errors: they are scheduled for retry).
  */

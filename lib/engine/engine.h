@@ -62,6 +62,7 @@ struct constra {
     /* Decoded intents by (id, version), guarded by `mutex` (cache.h). */
     struct constra__cache_slot *cache;
     size_t cache_slots; /* config.intent_cache_slots; 0: no cache */
+    int webhooks_own_thread; /* config.webhooks_own_thread: constra_tick skips webhooks */
     /* Remote backend (lib/client): set by constra_open_remote(), NULL for
      * a local engine. See constra__remote_ops below. */
     const struct constra__remote_ops *remote_ops;

@@ -344,6 +344,7 @@ int constra__open(constra_t **out, const constra_config *config, int remote, con
                                                                : DEFAULT_RETENTION_MS;
     h->amount_max = cfg.amount_max ? cfg.amount_max : DEFAULT_AMOUNT_MAX;
     h->cache_slots = (size_t)cfg.intent_cache_slots;
+    h->webhooks_own_thread = cfg.webhooks_own_thread != 0;
     h->webhook_disable_after_ms = cfg.webhook_disable_after_ms ? cfg.webhook_disable_after_ms
                                                                : INT64_C(259200000);
     constra__strlcpy(h->secret_key, cfg.secret_key ? cfg.secret_key : "", sizeof(h->secret_key));

@@ -255,8 +255,9 @@ int constra_tick(constra_t *h, int64_t now_ms, constra_error *err)
         }
     }
     /* Webhooks only with a transport: a handle that cannot send leaves
-     * its storage untouched here (constra_webhooks_tick() still queues). */
-    if (h->transport.send != NULL) {
+     * its storage untouched here (constra_webhooks_tick() still queues);
+     * and not when the host runs them on a thread of their own. */
+    if (h->transport.send != NULL && !h->webhooks_own_thread) {
         rc = constra__webhooks_tick(h, now_ms, &e);
         if (rc != CONSTRA_OK && t.rc == CONSTRA_OK) {
             t.rc = rc;

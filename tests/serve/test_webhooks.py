@@ -28,6 +28,7 @@ class Receiver:
     def __init__(self):
         self.got = []
         self.plan = []
+        self.delay = 0.0  # seconds each answer waits (after the POST is recorded)
         self.lock = threading.Lock()
         outer = self
 
@@ -39,6 +40,7 @@ class Receiver:
                     status = outer.plan.pop(0) if outer.plan else 200
                     outer.got.append(({k.lower(): v for k, v in self.headers.items()}, body,
                                       status))
+                time.sleep(outer.delay)
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -447,6 +449,33 @@ def run(label, db_args):
     rx.close()
 
 
+def run_slow_receiver():
+    """Deliveries run on a thread of their own: a receiver that takes 6 s
+    to answer does not hold up an intent's callback time-out (1 s)."""
+    rx = Receiver()
+    rx.delay = 6.0
+    srv = Server(binary, "--db", ":memory:", "--callback-timeout", "1")
+    A = srv.auth({"Content-Type": "application/json"})
+    st, _, _ = srv.request("POST", "/v1/webhook-endpoints", A, {"url": rx.url})
+    st2, _, body = srv.create("slow-rx")
+    pi = json.loads(body).get("id", "")
+    hanging = rx.wait(lambda g: len(g) >= 1, timeout=10)
+    t0 = time.time()
+    status = "pending_user_action"
+    while status == "pending_user_action" and time.time() - t0 < 5.5:
+        _, _, b = srv.request("GET", "/v1/payment-intents/" + pi, srv.auth())
+        status = json.loads(b).get("status")
+        time.sleep(0.1)
+    waited = time.time() - t0
+    t.ok(st == 201 and st2 == 201 and len(hanging) >= 1 and
+         status != "pending_user_action" and waited < 4.0,
+         "a receiver hanging for 6 s does not delay the 1 s callback time-out",
+         (status, round(waited, 2), len(hanging)))
+    t.eq(srv.stop(), 0, "slow receiver: exit 0 (the send in progress finished)")
+    rx.close()
+
+
 run("sqlite", [])
 run("memory", ["--db", ":memory:"])
+run_slow_receiver()
 t.done()

@@ -130,6 +130,8 @@ typedef struct wenv {
 static counting_alloc *handle_alloc;
 /* constra_config.webhook_disable_after_ms of the next open_env. */
 static int64_t disable_after_ms;
+/* constra_config.webhooks_own_thread of the next open_env. */
+static int own_thread;
 
 static wenv *open_env_with(int mode, const constra_storage *storage, int with_transport)
 {
@@ -168,6 +170,7 @@ static wenv *open_env_with(int mode, const constra_storage *storage, int with_tr
     cfg.secret_key = mode == CONSTRA_MODE_LIVE ? "cs_live_0123456789abcdef" : NULL;
     cfg.resolve = fake_resolve;
     cfg.webhook_disable_after_ms = disable_after_ms;
+    cfg.webhooks_own_thread = own_thread;
     constra_rail rail;
     if (mode == CONSTRA_MODE_LIVE) {
         live_rail_open(&v->lr, NULL, &rail);
@@ -1635,6 +1638,28 @@ static void test_description_and_scheme_sqlite(void **state)
 }
 #endif
 
+/* ---- webhooks on a thread of their own ------------------------------------ */
+
+static void test_webhooks_own_thread(void **state)
+{
+    (void)state;
+    own_thread = 1;
+    wenv *v = open_env(CONSTRA_MODE_SANDBOX);
+    own_thread = 0;
+    char ep[64];
+    add_endpoint(v->h, "http://hooks.test/own", NULL, "*", ep, NULL);
+    assert_int_equal(pay(v->h, "own-1", NULL), CONSTRA_OK);
+    /* constra_tick leaves them alone: nothing queued, nothing sent. */
+    assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
+    assert_int_equal(v->rx.count, 0);
+    assert_int_equal(count_state(v->h, "pending") + count_state(v->h, "delivered"), 0);
+    /* The webhooks tick (the host's own thread) sends every event. */
+    assert_int_equal(constra_webhooks_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
+    assert_true(v->rx.count >= 3);
+    assert_int_equal(count_state(v->h, "delivered"), (size_t)v->rx.count);
+    close_env(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1663,6 +1688,7 @@ int main(void)
         cmocka_unit_test(test_description_and_scheme_sqlite),
 #endif
         cmocka_unit_test(test_description_and_scheme),
+        cmocka_unit_test(test_webhooks_own_thread),
     };
     return cmocka_run_group_tests_name("webhooks", tests, NULL, NULL);
 }

@@ -505,6 +505,10 @@ static int generate_key(char *out, size_t size)
 
 typedef struct ticker {
     constra_t *handle;
+    /* Non-zero: this one runs constra_webhooks_tick() only (deliveries on
+     * a thread of their own, so that a slow receiver never holds up
+     * time-outs); zero: constra_tick() and the emulator. */
+    int webhooks;
     serve_metrics *metrics;
     constra_daraja_emulator *emulator; /* NULL: no emulator */
     pthread_t thread;
@@ -530,12 +534,14 @@ static void *ticker_main(void *arg)
             constra_daraja_emulator_pump(t->emulator, now);
         }
         constra_error e = CONSTRA_ERROR_INIT;
-        int rc = constra_tick(t->handle, now, &e);
+        int rc = t->webhooks ? constra_webhooks_tick(t->handle, now, &e)
+                             : constra_tick(t->handle, now, &e);
         /* Report a failing tick once, not four times a second. */
+        const char *what = t->webhooks ? "webhook tick" : "tick";
         if (rc != CONSTRA_OK && !failing) {
-            fprintf(stderr, "constra serve: tick failed: %s\n", e.message);
+            fprintf(stderr, "constra serve: %s failed: %s\n", what, e.message);
         } else if (rc == CONSTRA_OK && failing) {
-            fprintf(stderr, "constra serve: tick recovered\n");
+            fprintf(stderr, "constra serve: %s recovered\n", what);
         }
         failing = rc != CONSTRA_OK;
         /* A failing storage is retried with back-off (250 ms doubling to
@@ -565,11 +571,12 @@ static void *ticker_main(void *arg)
     return NULL;
 }
 
-static int ticker_start(ticker *t, constra_t *handle, constra_daraja_emulator *emulator,
-                        serve_metrics *metrics)
+static int ticker_start(ticker *t, constra_t *handle, int webhooks,
+                        constra_daraja_emulator *emulator, serve_metrics *metrics)
 {
     memset(t, 0, sizeof(*t));
     t->handle = handle;
+    t->webhooks = webhooks;
     t->metrics = metrics;
     t->emulator = emulator;
     pthread_condattr_t attr;
@@ -698,10 +705,10 @@ static int open_handle(const serve_options *o, const char *key, constra_t **out,
         cfg.storage = &storage;
     }
     cfg.rail = daraja ? &rail : NULL; /* NULL: the simulator */
-    /* Webhook deliveries go out through curl, from the ticker
-     * (constra_tick sends what is due). Short time-outs: a slow receiver
-     * holds the ticker, and with it time-outs of intents, for at most
-     * this long per delivery. */
+    /* Webhook deliveries go out through curl, from a thread of their own
+     * (the webhooks ticker below), so that a slow receiver holds up other
+     * deliveries for at most this long each, and time-outs of intents
+     * never. */
     constra_transport hooks;
     memset(&hooks, 0, sizeof(hooks));
     constra_curl_options hco = CONSTRA_CURL_OPTIONS_INIT;
@@ -714,6 +721,7 @@ static int open_handle(const serve_options *o, const char *key, constra_t **out,
         err = (constra_error)CONSTRA_ERROR_INIT;
     }
     cfg.transport = have_hooks ? &hooks : NULL;
+    cfg.webhooks_own_thread = 1;
     cfg.mode = live ? CONSTRA_MODE_LIVE : CONSTRA_MODE_SANDBOX;
     cfg.secret_key = key;
     cfg.callback_token = token;
@@ -975,9 +983,16 @@ int cmd_serve(int argc, char **argv)
         goto out_conns;
     }
 
-    ticker tick;
-    if (ticker_start(&tick, handle, emulator, &metrics) != 0) {
+    ticker tick, hooks_tick;
+    if (ticker_start(&tick, handle, 0, emulator, &metrics) != 0) {
         fprintf(stderr, "constra serve: cannot start the ticker thread\n");
+        serve_gate_stop(&gate);
+        MHD_stop_daemon(daemon);
+        goto out_conns;
+    }
+    if (ticker_start(&hooks_tick, handle, 1, NULL, &metrics) != 0) {
+        fprintf(stderr, "constra serve: cannot start the webhooks thread\n");
+        ticker_stop(&tick);
         serve_gate_stop(&gate);
         MHD_stop_daemon(daemon);
         goto out_conns;
@@ -1050,6 +1065,8 @@ int cmd_serve(int argc, char **argv)
     serve_gate_stop(&gate);
     drain(&server, &sigs);
     MHD_stop_daemon(daemon);
+    /* A send in progress finishes first (at most the transport's 8 s). */
+    ticker_stop(&hooks_tick);
     ticker_stop(&tick);
     rc = CLI_EXIT_OK;
     fprintf(stderr, "constra serve: stopped\n");
