@@ -25,20 +25,15 @@ it only then): without CONSTRA_TEST_PG it fails.
 
 usage: test_postgres.py PATH/TO/constra
 """
-import glob
 import http.server
 import json
 import os
-import shlex
-import shutil
 import signal
-import subprocess
-import sys
 import threading
 import time
-import urllib.parse
 
 from load import CreateLoad, verify_after_restart
+from pg_util import make_database
 from serve_util import SEED_BODY, Server, Tap, binary_from_argv, error_code
 
 t = Tap()
@@ -51,61 +46,7 @@ if not conninfo:
     t.done()
 
 
-def parse_conninfo(ci):
-    """The key=value pairs of a libpq conninfo (values may be quoted)."""
-    if ci.startswith("postgres://") or ci.startswith("postgresql://"):
-        u = urllib.parse.urlsplit(ci)
-        opts = dict(urllib.parse.parse_qsl(u.query))
-        if u.hostname:
-            opts.setdefault("host", u.hostname)
-        if u.port:
-            opts.setdefault("port", str(u.port))
-        if u.username:
-            opts.setdefault("user", urllib.parse.unquote(u.username))
-        if u.password:
-            opts.setdefault("password", urllib.parse.unquote(u.password))
-        if u.path.strip("/"):
-            opts.setdefault("dbname", u.path.strip("/"))
-        return opts
-    opts = {}
-    for part in shlex.split(ci):
-        k, _, v = part.partition("=")
-        opts[k.strip()] = v
-    return opts
-
-
-opts = parse_conninfo(conninfo)
-
-
-def psql_bin():
-    found = shutil.which("psql")
-    if found:
-        return found
-    cands = sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"))
-    return cands[-1] if cands else "psql"
-
-
-def psql(sql, db=None):
-    o = dict(opts)
-    if db:
-        o["dbname"] = db
-    ci = " ".join(f"{k}='" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
-                  for k, v in o.items())
-    r = subprocess.run([psql_bin(), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", ci,
-                        "-c", sql], capture_output=True, text=True, timeout=60)
-    if r.returncode != 0:
-        raise RuntimeError(f"psql {sql!r}: {r.stderr.strip()}")
-    return r.stdout
-
-
-dbname = f"constra_serve_{os.getpid()}"
-psql(f"DROP DATABASE IF EXISTS {dbname}")
-psql(f"CREATE DATABASE {dbname}")
-
-# The URL constra serve takes (--db postgresql://...): the same server,
-# this database; everything else as query parameters.
-q = {k: v for k, v in opts.items() if k != "dbname"}
-url = f"postgresql:///{dbname}?" + urllib.parse.urlencode(q)
+url, drop_database = make_database("serve")
 
 key = "cs_test_" + os.urandom(20).hex()
 common = ("--rate-limit", "0", "--rate-limit-key", "0", "--callback-timeout", "2",
@@ -305,8 +246,5 @@ finally:
     for s in servers:
         if s.alive():
             s.stop(signal.SIGKILL)
-    try:
-        psql(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
-    except Exception as e:  # the run's result stands; the cluster is thrown away anyway
-        print(f"# cannot drop {dbname}: {e}")
+    drop_database()  # the run's result stands; the cluster is thrown away anyway
 t.done()
