@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import http.server
 import json
+import re
 import threading
 import time
 
@@ -159,6 +160,10 @@ def run(label, db_args):
          all(d["status"] == "delivered" and d["attempt_count"] == 1 and
              d["last_http_status"] == 200 and d["next_attempt_at"] is None
              for d in dl["data"]), f"{label}: GET /v1/webhook-deliveries lists them", body)
+    st, _, mbody = srv.request("GET", "/metrics", srv.auth())
+    m = re.search(r'^constra_webhook_deliveries\{state="delivered"\} (\d+)$', mbody.decode(), re.M)
+    t.ok(st == 200 and m and int(m.group(1)) == len(dl["data"]),
+         f"{label}: /metrics counts the deliveries by state", mbody.decode()[-600:])
     st, _, body = srv.request("GET", "/v1/webhook-deliveries?limit=1", srv.auth())
     page = json.loads(body)
     st2, _, body2 = srv.request("GET", "/v1/webhook-deliveries?limit=1&cursor=" +

@@ -235,6 +235,36 @@ static void put_counts(text *t, const char *body, const char *key, const char *m
     }
 }
 
+/* Webhook deliveries by state, counted a page of 1,000 at a time (a
+ * scan of the delivery queue per scrape, as the intents' counts are until
+ * the storage keeps counts of its own: issue 12). A state whose count
+ * fails to read is left out rather than reported short. */
+static void put_delivery_counts(text *t, constra_t *h)
+{
+    static const char *const states[] = {"pending", "delivered", "failed"};
+    put(t, "# HELP constra_webhook_deliveries Webhook deliveries in storage, by state.\n"
+           "# TYPE constra_webhook_deliveries gauge\n");
+    for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+        char after[64] = "";
+        size_t count = 0, got = 0;
+        int ok = 1;
+        do {
+            constra_webhook_delivery_list *l = NULL;
+            ok = constra_webhook_delivery_list_get(h, NULL, states[i], after[0] ? after : NULL,
+                                                   1000, &l, NULL) == CONSTRA_OK;
+            got = ok ? constra_webhook_delivery_list_count(l) : 0;
+            count += got;
+            if (got > 0) {
+                snprintf(after, sizeof(after), "%s", constra_webhook_delivery_id(l, got - 1));
+            }
+            constra_webhook_delivery_list_free(l);
+        } while (ok && got == 1000);
+        if (ok) {
+            put(t, "constra_webhook_deliveries{state=\"%s\"} %zu\n", states[i], count);
+        }
+    }
+}
+
 /* The sandbox overview's counts, through the router as any client gets
  * them (its JSON is documented in api.h). */
 static void put_storage_counts(text *t, serve_server *s)
@@ -261,6 +291,7 @@ static void put_storage_counts(text *t, serve_server *s)
         put(t, "# HELP constra_callbacks_recorded Provider results the workspace recorded, "
                "by kind.\n# TYPE constra_callbacks_recorded gauge\n");
         put_counts(t, body, "callbacks", "constra_callbacks_recorded", "kind");
+        put_delivery_counts(t, s->handle);
     }
     constra_api_response_free(res);
     memset(auth, 0, sizeof(auth));
