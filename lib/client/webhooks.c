@@ -81,26 +81,6 @@ static int read_endpoint(constra_t *h, constra__jr *jr, const cJSON *obj,
     return rc == CONSTRA_OK ? rc : constra__fail(jr->err, rc, NULL, NULL, "out of memory");
 }
 
-/* A small whole number, or null/absent (0). cJSON's double holds these
- * exactly; anything fractional, negative or past `max` is refused. */
-static int read_count(constra__jr *jr, const cJSON *obj, const char *key, int max, int64_t *out)
-{
-    const cJSON *item = NULL;
-    char path[CONSTRA__JR_PATH_SIZE];
-    int rc = constra__jr_member(jr, obj, "", key, &item, path, sizeof(path));
-    *out = 0;
-    if (rc != CONSTRA_OK || item == NULL) {
-        return rc;
-    }
-    double d = item->valuedouble;
-    if (!cJSON_IsNumber(item) || !(d >= 0 && d <= max) || d != (double)(int64_t)d) {
-        return constra__jr_fail(jr, "field_invalid", path, "%s must be a whole number 0 to %d",
-                                path, max);
-    }
-    *out = (int64_t)d;
-    return CONSTRA_OK;
-}
-
 static int read_delivery(constra__jr *jr, const cJSON *obj, constra_webhook_delivery_list *l)
 {
     char id[CONSTRA_ID_SIZE], endpoint[CONSTRA_ID_SIZE] = "", event[CONSTRA_ID_SIZE] = "";
@@ -117,8 +97,9 @@ static int read_delivery(constra__jr *jr, const cJSON *obj, constra_webhook_deli
                                NULL)) ||
         (rc = constra__jr_text(jr, obj, "", "status", CONSTRA__JR_REQUIRED | CONSTRA__JR_ID,
                                status, sizeof(status), NULL)) ||
-        (rc = read_count(jr, obj, "attempt_count", 1000000, &attempts)) ||
-        (rc = read_count(jr, obj, "last_http_status", 999, &last)) ||
+        (rc = constra__jr_int(jr, obj, "", "attempt_count", 0, 0, 0, 1000000, &attempts,
+                              NULL)) ||
+        (rc = constra__jr_int(jr, obj, "", "last_http_status", 0, 0, 0, 999, &last, NULL)) ||
         (rc = constra__jr_text(jr, obj, "", "last_error", CONSTRA__JR_ID, error, sizeof(error),
                                NULL)) ||
         (rc = constra__client_read_time(jr, obj, "", "next_attempt_at", &next)) ||
@@ -140,31 +121,47 @@ static int read_delivery(constra__jr *jr, const cJSON *obj, constra_webhook_deli
 
 /* ---- the calls ----------------------------------------------------------------- */
 
-/* One call; *body_out (NULL: not wanted) gets the 2xx answer's JSON root
- * in jr, which the caller frees. */
+/* A 2xx answer: its JSON, read in place from the response's body, which
+ * therefore lives as long as the reader (numbers are read from the text). */
+typedef struct answer {
+    constra__jr jr;
+    constra_transport_response *resp;
+} answer;
+
+static void answer_free(answer *a)
+{
+    constra__jr_free(&a->jr);
+    constra_transport_response_free(a->resp);
+    a->resp = NULL;
+}
+
+/* One call; on success *a holds the answer (answer_free it). */
 static int call_json(constra_t *h, const char *method, const char *path, const char *body,
-                     int policy, constra__jr *jr, constra_error *e)
+                     int policy, answer *a, constra_error *e)
 {
     constra__call call = {method, path, body, body ? strlen(body) : 0, NULL, policy, 0};
-    constra_transport_response *resp = NULL;
-    int rc = constra__client_call(h, &call, &resp, e);
+    a->resp = NULL;
+    int rc = constra__client_call(h, &call, &a->resp, e);
     if (rc != CONSTRA_OK) {
         return rc;
     }
     size_t len = 0;
-    const char *text = constra_transport_response_body(resp, &len);
-    rc = constra__client_parse_body(jr, text, len, e);
-    constra_transport_response_free(resp);
+    const char *text = constra_transport_response_body(a->resp, &len);
+    rc = constra__client_parse_body(&a->jr, text, len, e);
+    if (rc != CONSTRA_OK) {
+        constra_transport_response_free(a->resp);
+        a->resp = NULL;
+    }
     return rc;
 }
 
 /* An answer that must be the endpoint `want_id` (NULL: any). */
-static int endpoint_answer(constra_t *h, constra__jr *jr, const char *want_id,
+static int endpoint_answer(constra_t *h, answer *a, const char *want_id,
                            constra_webhook_endpoint **out, constra_error *e)
 {
     constra_webhook_endpoint *ep = NULL;
-    int rc = read_endpoint(h, jr, jr->root, &ep);
-    constra__jr_free(jr);
+    int rc = read_endpoint(h, &a->jr, a->jr.root, &ep);
+    answer_free(a);
     if (rc != CONSTRA_OK) {
         return constra__client_malformed(e, "a webhook endpoint");
     }
@@ -214,36 +211,36 @@ static int add(constra_t *h, const constra_webhook_endpoint_params *p,
     if (body == NULL) {
         return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
     }
-    constra__jr jr;
-    int rc = call_json(h, "POST", "/webhook-endpoints", body, CONSTRA__RETRY_NOT_SENT, &jr, e);
+    answer a;
+    int rc = call_json(h, "POST", "/webhook-endpoints", body, CONSTRA__RETRY_NOT_SENT, &a, e);
     constra__free(&h->platform, body);
-    return rc == CONSTRA_OK ? endpoint_answer(h, &jr, NULL, out, e) : rc;
+    return rc == CONSTRA_OK ? endpoint_answer(h, &a, NULL, out, e) : rc;
 }
 
 static int list_endpoints(constra_t *h, constra_webhook_endpoint_list **out, constra_error *e)
 {
-    constra__jr jr;
-    int rc = call_json(h, "GET", "/webhook-endpoints", NULL, CONSTRA__RETRY_SAFE, &jr, e);
+    answer a;
+    int rc = call_json(h, "GET", "/webhook-endpoints", NULL, CONSTRA__RETRY_SAFE, &a, e);
     if (rc != CONSTRA_OK) {
         return rc;
     }
     const cJSON *data = NULL;
     int more = 0;
     constra_webhook_endpoint_list *l = NULL;
-    if (constra__client_read_wrapper(&jr, &data, &more) != CONSTRA_OK) {
+    if (constra__client_read_wrapper(&a.jr, &data, &more) != CONSTRA_OK) {
         rc = constra__client_malformed(e, "a list of webhook endpoints");
     } else if ((rc = constra__wh_endpoint_list_new(&h->platform, &l)) != CONSTRA_OK) {
         rc = constra__fail(e, rc, NULL, NULL, "out of memory");
     }
     for (const cJSON *it = data ? data->child : NULL; rc == CONSTRA_OK && it; it = it->next) {
         constra_webhook_endpoint *ep = NULL;
-        if (!cJSON_IsObject(it) || read_endpoint(h, &jr, it, &ep) != CONSTRA_OK) {
+        if (!cJSON_IsObject(it) || read_endpoint(h, &a.jr, it, &ep) != CONSTRA_OK) {
             rc = constra__client_malformed(e, "a list of webhook endpoints");
         } else if ((rc = constra__wh_endpoint_list_take(l, ep)) != CONSTRA_OK) {
             rc = constra__fail(e, rc, NULL, NULL, "out of memory");
         }
     }
-    constra__jr_free(&jr);
+    answer_free(&a);
     if (rc != CONSTRA_OK) {
         constra_webhook_endpoint_list_free(l);
         return rc;
@@ -288,24 +285,24 @@ static int deliveries(constra_t *h, const constra__remote_wh *r, constra_error *
         }
         snprintf(path, sizeof(path), "/webhook-deliveries%s", query);
         constra__free(&h->platform, query);
-        constra__jr jr;
-        if ((rc = call_json(h, "GET", path, NULL, CONSTRA__RETRY_SAFE, &jr, e)) != CONSTRA_OK) {
+        answer a;
+        if ((rc = call_json(h, "GET", path, NULL, CONSTRA__RETRY_SAFE, &a, e)) != CONSTRA_OK) {
             break;
         }
         const cJSON *data = NULL;
         size_t before = constra_webhook_delivery_list_count(l);
-        if (constra__client_read_wrapper(&jr, &data, &more) != CONSTRA_OK) {
+        if (constra__client_read_wrapper(&a.jr, &data, &more) != CONSTRA_OK) {
             rc = constra__client_malformed(e, "a list of webhook deliveries");
         }
         for (const cJSON *it = data ? data->child : NULL; rc == CONSTRA_OK && it;
              it = it->next) {
-            if (!cJSON_IsObject(it) || read_delivery(&jr, it, l) != CONSTRA_OK) {
+            if (!cJSON_IsObject(it) || read_delivery(&a.jr, it, l) != CONSTRA_OK) {
                 rc = e->status == CONSTRA_E_NOMEM
                          ? CONSTRA_E_NOMEM
                          : constra__client_malformed(e, "a list of webhook deliveries");
             }
         }
-        constra__jr_free(&jr);
+        answer_free(&a);
         size_t got = constra_webhook_delivery_list_count(l);
         if (rc == CONSTRA_OK && got > r->limit) {
             rc = constra__fail_http(e, CONSTRA_E_PARSE, 502, "response_malformed", "data",
@@ -330,36 +327,36 @@ static int deliveries(constra_t *h, const constra__remote_wh *r, constra_error *
 
 /* POST an action whose answer is only checked to be JSON. */
 static int post_action(constra_t *h, const char *path, const char *body, int policy,
-                       constra__jr *jr, constra_error *e)
+                       answer *a, constra_error *e)
 {
-    return call_json(h, "POST", path, body ? body : "{}", policy, jr, e);
+    return call_json(h, "POST", path, body ? body : "{}", policy, a, e);
 }
 
 int constra__client_webhooks(constra_t *h, const constra__remote_wh *r, constra_error *e)
 {
     char path[160];
-    constra__jr jr;
+    answer a;
     int rc;
     switch (r->op) {
     case CONSTRA__WH_ADD:
         return add(h, r->params, r->endpoint, e);
     case CONSTRA__WH_GET:
         snprintf(path, sizeof(path), "/webhook-endpoints/%s", r->id);
-        rc = call_json(h, "GET", path, NULL, CONSTRA__RETRY_SAFE, &jr, e);
-        return rc == CONSTRA_OK ? endpoint_answer(h, &jr, r->id, r->endpoint, e) : rc;
+        rc = call_json(h, "GET", path, NULL, CONSTRA__RETRY_SAFE, &a, e);
+        return rc == CONSTRA_OK ? endpoint_answer(h, &a, r->id, r->endpoint, e) : rc;
     case CONSTRA__WH_LIST:
         return list_endpoints(h, r->endpoints, e);
     case CONSTRA__WH_ENABLE:
     case CONSTRA__WH_DISABLE:
         snprintf(path, sizeof(path), "/webhook-endpoints/%s/%s", r->id,
                  r->op == CONSTRA__WH_ENABLE ? "enable" : "disable");
-        rc = post_action(h, path, NULL, CONSTRA__RETRY_SAFE, &jr, e);
-        return rc == CONSTRA_OK ? endpoint_answer(h, &jr, r->id, NULL, e) : rc;
+        rc = post_action(h, path, NULL, CONSTRA__RETRY_SAFE, &a, e);
+        return rc == CONSTRA_OK ? endpoint_answer(h, &a, r->id, NULL, e) : rc;
     case CONSTRA__WH_REMOVE:
         snprintf(path, sizeof(path), "/webhook-endpoints/%s", r->id);
-        rc = call_json(h, "DELETE", path, NULL, CONSTRA__RETRY_NOT_SENT, &jr, e);
+        rc = call_json(h, "DELETE", path, NULL, CONSTRA__RETRY_NOT_SENT, &a, e);
         if (rc == CONSTRA_OK) {
-            constra__jr_free(&jr);
+            answer_free(&a);
         }
         return rc;
     case CONSTRA__WH_ROTATE: {
@@ -368,19 +365,19 @@ int constra__client_webhooks(constra_t *h, const constra__remote_wh *r, constra_
         snprintf(body, sizeof(body), "{\"overlap_seconds\":%lld}",
                  (long long)((r->overlap_ms + 999) / 1000));
         snprintf(path, sizeof(path), "/webhook-endpoints/%s/rotate-secret", r->id);
-        rc = post_action(h, path, body, CONSTRA__RETRY_NOT_SENT, &jr, e);
-        return rc == CONSTRA_OK ? endpoint_answer(h, &jr, r->id, r->endpoint, e) : rc;
+        rc = post_action(h, path, body, CONSTRA__RETRY_NOT_SENT, &a, e);
+        return rc == CONSTRA_OK ? endpoint_answer(h, &a, r->id, r->endpoint, e) : rc;
     }
     case CONSTRA__WH_TEST: {
         snprintf(path, sizeof(path), "/webhook-endpoints/%s/test", r->id);
-        rc = post_action(h, path, NULL, CONSTRA__RETRY_NOT_SENT, &jr, e);
+        rc = post_action(h, path, NULL, CONSTRA__RETRY_NOT_SENT, &a, e);
         if (rc != CONSTRA_OK) {
             return rc;
         }
         char did[CONSTRA_ID_SIZE];
-        rc = constra__jr_text(&jr, jr.root, "", "id", CONSTRA__JR_REQUIRED | CONSTRA__JR_ID |
+        rc = constra__jr_text(&a.jr, a.jr.root, "", "id", CONSTRA__JR_REQUIRED | CONSTRA__JR_ID |
                               CONSTRA__JR_NONEMPTY, did, sizeof(did), NULL);
-        constra__jr_free(&jr);
+        answer_free(&a);
         if (rc != CONSTRA_OK) {
             return constra__client_malformed(e, "a webhook delivery");
         }
@@ -393,9 +390,9 @@ int constra__client_webhooks(constra_t *h, const constra__remote_wh *r, constra_
         return deliveries(h, r, e);
     case CONSTRA__WH_REPLAY:
         snprintf(path, sizeof(path), "/webhook-deliveries/%s/replay", r->id);
-        rc = post_action(h, path, NULL, CONSTRA__RETRY_NOT_SENT, &jr, e);
+        rc = post_action(h, path, NULL, CONSTRA__RETRY_NOT_SENT, &a, e);
         if (rc == CONSTRA_OK) {
-            constra__jr_free(&jr);
+            answer_free(&a);
         }
         return rc;
     default:

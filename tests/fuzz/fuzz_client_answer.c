@@ -1,7 +1,8 @@
 /* libFuzzer harness: a remote handle's reading of a server's answer
  * (lib/client: call.c, parse.c), through the public API only. The input's
  * first byte picks the call and the HTTP status; the rest is the answer's
- * body, served through the loopback transport. Whatever the body, the call
+ * body, served through the loopback transport (a first byte below 40:
+ * the intent calls; from 40: the webhook endpoint and delivery calls). Whatever the body, the call
  * either succeeds with sane objects or fails with a status and no object;
  * a 2xx intent answer that succeeds is handed back byte for byte. */
 #include "fuzz_common.h"
@@ -84,8 +85,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const int statuses[] = {200, 201, 400, 404, 409, 429, 500, 503};
     constra_t *h = remote();
-    int op = size ? data[0] % 5 : 0;
-    cur_status = statuses[size ? (data[0] / 5) % 8 : 0];
+    int first = size ? data[0] : 0;
+    int op = first < 40 ? first % 5 : 5 + (first - 40) % 2;
+    cur_status = statuses[first < 40 ? (first / 5) % 8 : ((first - 40) / 2) % 8];
     cur_data = size ? data + 1 : data;
     cur_size = size ? size - 1 : 0;
     int ok_status = cur_status < 300;
@@ -128,6 +130,42 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             FUZZ_CHECK(constra_intent_list_at(l, constra_intent_list_count(l)) == NULL);
             constra_intent_list_free(l);
+        } else {
+            FUZZ_CHECK(l == NULL);
+        }
+    } else if (op == 5) {
+        constra_webhook_endpoint *ep = NULL;
+        rc = constra_webhook_endpoint_get(h, "we_fuzz", &ep, T_ERR);
+        if (rc == CONSTRA_OK) {
+            FUZZ_CHECK(ok_status && ep != NULL);
+            FUZZ_CHECK(strcmp(constra_webhook_endpoint_id(ep), "we_fuzz") == 0);
+            (void)strlen(constra_webhook_endpoint_url(ep));
+            FUZZ_CHECK(constra_webhook_endpoint_event_types(ep)[0] != '\0');
+            FUZZ_CHECK(strlen(constra_webhook_endpoint_description(ep)) <=
+                       CONSTRA_WEBHOOK_DESCRIPTION_MAX);
+            const char *sc = constra_webhook_endpoint_scheme(ep);
+            FUZZ_CHECK(strcmp(sc, "all") == 0 || strcmp(sc, "constra") == 0 ||
+                       strcmp(sc, "standard_webhooks") == 0);
+            constra_webhook_endpoint_free(ep);
+        } else {
+            FUZZ_CHECK(ep == NULL);
+        }
+    } else if (op == 6) {
+        /* The same answer serves every page: a server that keeps saying
+         * has_more is followed at most until the limit. */
+        constra_webhook_delivery_list *l = NULL;
+        rc = constra_webhook_delivery_list_get(h, NULL, NULL, NULL, 20, &l, T_ERR);
+        if (rc == CONSTRA_OK) {
+            FUZZ_CHECK(ok_status);
+            size_t n = constra_webhook_delivery_list_count(l);
+            FUZZ_CHECK(n <= 20);
+            for (size_t i = 0; i < n; i++) {
+                FUZZ_CHECK(constra_webhook_delivery_id(l, i)[0] != '\0');
+                (void)strlen(constra_webhook_delivery_state(l, i));
+                FUZZ_CHECK(constra_webhook_delivery_attempts(l, i) >= 0);
+                (void)strlen(constra_webhook_delivery_attempts_json(l, i));
+            }
+            constra_webhook_delivery_list_free(l);
         } else {
             FUZZ_CHECK(l == NULL);
         }
