@@ -37,6 +37,17 @@ void constra__record_scan_range(const constra_record_scan *scan, const char **lo
                                 const char **hi, char hi_buf[CONSTRA_RECORD_VALUE_MAX + 1],
                                 int *empty);
 
+/* A record's index entries as one byte string, the form the SQL stores
+ * keep them in to read a record back in one row: for each entry, index
+ * NUL value NUL and '1' (unique) or '0'. _size is the bytes _write
+ * writes into `out`; _read parses `len` bytes into `keys`, pointing into
+ * `blob`, and returns -1 for a corrupt string or more than
+ * CONSTRA_RECORD_KEYS_MAX entries. */
+size_t constra__record_keys_size(const constra_record *r);
+void constra__record_keys_write(const constra_record *r, char *out);
+int constra__record_keys_read(const char *blob, size_t len, constra_record_key *keys,
+                              size_t *count);
+
 /* memcmp order of two NUL-terminated byte strings (unsigned bytes). */
 int constra__record_cmp(const char *a, const char *b);
 

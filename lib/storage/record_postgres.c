@@ -266,50 +266,6 @@ static const char *col_str(const PGresult *r, int row, int col, size_t max)
     return v;
 }
 
-/* ---- the serialised index entries --------------------------------------- */
-
-static size_t keys_size(const constra_record *r)
-{
-    size_t n = 0;
-    for (size_t k = 0; k < r->key_count; k++) {
-        n += strlen(r->keys[k].index) + strlen(r->keys[k].value) + 3;
-    }
-    return n;
-}
-
-static void keys_write(const constra_record *r, char *out)
-{
-    for (size_t k = 0; k < r->key_count; k++) {
-        size_t a = strlen(r->keys[k].index) + 1, b = strlen(r->keys[k].value) + 1;
-        memcpy(out, r->keys[k].index, a);
-        memcpy(out + a, r->keys[k].value, b);
-        out[a + b] = r->keys[k].unique ? '1' : '0';
-        out += a + b + 1;
-    }
-}
-
-/* Parses `len` bytes of entries into `keys` (pointing into `blob`, which
- * libpq keeps NUL-terminated past its end); -1 if corrupt. */
-static int keys_read(const char *blob, size_t len, constra_record_key *keys, size_t *count)
-{
-    size_t n = 0;
-    const char *p = blob, *end = blob + len;
-    while (p < end) {
-        const char *z1 = memchr(p, '\0', (size_t)(end - p));
-        const char *z2 = z1 ? memchr(z1 + 1, '\0', (size_t)(end - z1 - 1)) : NULL;
-        if (z2 == NULL || z2 + 1 >= end || n == CONSTRA_RECORD_KEYS_MAX) {
-            return -1;
-        }
-        keys[n].index = p;
-        keys[n].value = z1 + 1;
-        keys[n].unique = z2[1] == '1';
-        n++;
-        p = z2 + 2;
-    }
-    *count = n;
-    return 0;
-}
-
 /* The record in columns [first, first + 5) of row `row`: id, version,
  * expires_at, document, keys; the kind is the caller's. */
 static int read_record(const PGresult *r, int row, int first, const char *kind,
@@ -325,8 +281,9 @@ static int read_record(const PGresult *r, int row, int first, const char *kind,
     out->document_len = (size_t)PQgetlength(r, row, first + 3);
     out->keys = keys;
     if (out->id == NULL || out->version < 1 ||
-        keys_read(PQgetvalue(r, row, first + 4), (size_t)PQgetlength(r, row, first + 4), keys,
-                  &out->key_count) != 0) {
+        constra__record_keys_read(PQgetvalue(r, row, first + 4),
+                                  (size_t)PQgetlength(r, row, first + 4), keys,
+                                  &out->key_count) != 0) {
         return CONSTRA_E_STORAGE; /* never emitted half-read */
     }
     return CONSTRA_OK;
@@ -470,12 +427,12 @@ static int write_record(rstore *s, PGconn *c, const constra_record *r, int64_t v
     if (rc != CONSTRA_OK) {
         return rc;
     }
-    size_t klen = keys_size(r);
+    size_t klen = constra__record_keys_size(r);
     char *kb = constra__malloc(&s->platform, klen ? klen : 1);
     if (kb == NULL) {
         return CONSTRA_E_NOMEM;
     }
-    keys_write(r, kb);
+    constra__record_keys_write(r, kb);
     params p = {0};
     p_text(&p, r->kind);
     p_str(&p, r->id);

@@ -110,53 +110,6 @@ static void bind_value(sqlite3_stmt *st, int i, const char *v)
 
 /* ---- reading a row back ----------------------------------------------- */
 
-/* The serialised entries: for each, index NUL value NUL and '0' or '1'. */
-static size_t keys_size(const constra_record *r)
-{
-    size_t n = 0;
-    for (size_t k = 0; k < r->key_count; k++) {
-        n += strlen(r->keys[k].index) + strlen(r->keys[k].value) + 3;
-    }
-    return n;
-}
-
-static void keys_write(const constra_record *r, char *out)
-{
-    for (size_t k = 0; k < r->key_count; k++) {
-        size_t a = strlen(r->keys[k].index) + 1, b = strlen(r->keys[k].value) + 1;
-        memcpy(out, r->keys[k].index, a);
-        memcpy(out + a, r->keys[k].value, b);
-        out[a + b] = r->keys[k].unique ? '1' : '0';
-        out += a + b + 1;
-    }
-}
-
-/* Parses the entries into `keys` (pointing into `blob`); -1 if corrupt. */
-static int keys_read(const char *blob, size_t len, constra_record_key *keys, size_t *count)
-{
-    size_t n = 0, i = 0;
-    while (i < len) {
-        const char *idx = blob + i;
-        const char *end1 = memchr(idx, '\0', len - i);
-        if (end1 == NULL) {
-            return -1;
-        }
-        const char *val = end1 + 1;
-        size_t left = len - (size_t)(val - blob);
-        const char *end2 = left ? memchr(val, '\0', left) : NULL;
-        if (end2 == NULL || (size_t)(end2 + 1 - blob) >= len || n == CONSTRA_RECORD_KEYS_MAX) {
-            return -1;
-        }
-        keys[n].index = idx;
-        keys[n].value = val;
-        keys[n].unique = end2[1] == '1';
-        n++;
-        i = (size_t)(end2 + 2 - blob);
-    }
-    *count = n;
-    return 0;
-}
-
 /* Emits the record in columns [first, first + 5) of `st`: id, version,
  * expires_at, document, keys; the kind is the caller's. */
 static int emit_row(sqlite3_stmt *st, int first, const char *kind, constra_record *out,
@@ -174,7 +127,7 @@ static int emit_row(sqlite3_stmt *st, int first, const char *kind, constra_recor
     size_t kl = (size_t)sqlite3_column_bytes(st, first + 4);
     out->keys = keys;
     if (out->id == NULL || (kl && kb == NULL) ||
-        keys_read(kb ? kb : "", kl, keys, &out->key_count) != 0) {
+        constra__record_keys_read(kb ? kb : "", kl, keys, &out->key_count) != 0) {
         return CONSTRA_E_STORAGE; /* a corrupt row: never emitted half-read */
     }
     if (out->document == NULL) {
@@ -247,12 +200,12 @@ static int write_record(rstore *s, const constra_record *r, int64_t version)
     if (rc != CONSTRA_OK) {
         return rc;
     }
-    size_t klen = keys_size(r);
+    size_t klen = constra__record_keys_size(r);
     char *kb = constra__malloc(&s->platform, klen ? klen : 1);
     if (kb == NULL) {
         return CONSTRA_E_NOMEM;
     }
-    keys_write(r, kb);
+    constra__record_keys_write(r, kb);
     sqlite3_stmt *st = s->put_rec;
     bind_text(st, 1, r->kind);
     bind_text(st, 2, r->id);

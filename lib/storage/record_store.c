@@ -214,3 +214,44 @@ void constra__record_scan_range(const constra_record_scan *s, const char **lo, c
         *empty = 1;
     }
 }
+
+size_t constra__record_keys_size(const constra_record *r)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < r->key_count; k++) {
+        n += strlen(r->keys[k].index) + strlen(r->keys[k].value) + 3;
+    }
+    return n;
+}
+
+void constra__record_keys_write(const constra_record *r, char *out)
+{
+    for (size_t k = 0; k < r->key_count; k++) {
+        size_t a = strlen(r->keys[k].index) + 1, b = strlen(r->keys[k].value) + 1;
+        memcpy(out, r->keys[k].index, a);
+        memcpy(out + a, r->keys[k].value, b);
+        out[a + b] = r->keys[k].unique ? '1' : '0';
+        out += a + b + 1;
+    }
+}
+
+int constra__record_keys_read(const char *blob, size_t len, constra_record_key *keys,
+                              size_t *count)
+{
+    size_t n = 0;
+    const char *p = blob, *end = blob + len;
+    while (p < end) {
+        const char *z1 = memchr(p, '\0', (size_t)(end - p));
+        const char *z2 = z1 ? memchr(z1 + 1, '\0', (size_t)(end - z1 - 1)) : NULL;
+        if (z2 == NULL || z2 + 1 >= end || n == CONSTRA_RECORD_KEYS_MAX) {
+            return -1;
+        }
+        keys[n].index = p;
+        keys[n].value = z1 + 1;
+        keys[n].unique = z2[1] == '1';
+        n++;
+        p = z2 + 2;
+    }
+    *count = n;
+    return 0;
+}
