@@ -77,6 +77,17 @@ struct constra_webhook_endpoint {
 enum endpoint_scheme { SCHEME_ALL, SCHEME_CONSTRA, SCHEME_STANDARD };
 static const char *const scheme_names[] = {"all", "constra", "standard_webhooks"};
 
+/* The endpoint_scheme a name stands for, or -1. */
+static int scheme_index(const char *name)
+{
+    for (int i = 0; i < (int)CONSTRA__ARRAY_LEN(scheme_names); i++) {
+        if (strcmp(name, scheme_names[i]) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
 struct constra_webhook_endpoint_list {
     constra_platform platform;
     constra_webhook_endpoint **items;
@@ -265,12 +276,8 @@ static int read_attributes(const constra_platform *p, constra_webhook_endpoint *
         }
         constra__jr_free(&jr);
     }
-    ep->scheme = SCHEME_ALL;
-    for (int i = 0; i < (int)CONSTRA__ARRAY_LEN(scheme_names); i++) {
-        if (strcmp(scheme, scheme_names[i]) == 0) {
-            ep->scheme = i;
-        }
-    }
+    int known = scheme_index(scheme);
+    ep->scheme = known < 0 ? SCHEME_ALL : known;
     ep->attributes = constra__strndup(p, text, len);
     ep->description = constra__strndup(p, description, strlen(description));
     return ep->attributes && ep->description ? 0 : -1;
@@ -350,25 +357,40 @@ static constra_webhook_endpoint *endpoint_copy(const constra_platform *p,
     return ep;
 }
 
-static int collect_endpoint(void *ctx, const constra_storage_webhook_endpoint *r)
+int constra__wh_endpoint_list_new(const constra_platform *p, constra_webhook_endpoint_list **out)
 {
-    constra_webhook_endpoint_list *l = ctx;
+    *out = constra__calloc(p, 1, sizeof(**out));
+    if (*out == NULL) {
+        return CONSTRA_E_NOMEM;
+    }
+    (*out)->platform = *p;
+    return CONSTRA_OK;
+}
+
+int constra__wh_endpoint_list_take(constra_webhook_endpoint_list *l, constra_webhook_endpoint *ep)
+{
     if (l->count == l->cap) {
         size_t ncap = l->cap ? l->cap * 2 : 8;
         void *n = constra__realloc(&l->platform, l->items, ncap * sizeof(*l->items));
         if (n == NULL) {
-            l->failed = 1;
-            return 1;
+            constra_webhook_endpoint_free(ep);
+            return CONSTRA_E_NOMEM;
         }
         l->items = n;
         l->cap = ncap;
     }
-    l->items[l->count] = endpoint_copy(&l->platform, r);
-    if (l->items[l->count] == NULL) {
+    l->items[l->count++] = ep;
+    return CONSTRA_OK;
+}
+
+static int collect_endpoint(void *ctx, const constra_storage_webhook_endpoint *r)
+{
+    constra_webhook_endpoint_list *l = ctx;
+    constra_webhook_endpoint *ep = endpoint_copy(&l->platform, r);
+    if (ep == NULL || constra__wh_endpoint_list_take(l, ep) != CONSTRA_OK) {
         l->failed = 1;
         return 1;
     }
-    l->count++;
     return 0;
 }
 
@@ -388,11 +410,10 @@ void constra_webhook_endpoint_list_free(constra_webhook_endpoint_list *l)
 static int load_endpoints(constra_t *h, constra_webhook_endpoint_list **out, constra_error *e)
 {
     *out = NULL;
-    constra_webhook_endpoint_list *l = constra__calloc(&h->platform, 1, sizeof(*l));
-    if (l == NULL) {
+    constra_webhook_endpoint_list *l = NULL;
+    if (constra__wh_endpoint_list_new(&h->platform, &l) != CONSTRA_OK) {
         return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
     }
-    l->platform = h->platform;
     int rc = h->storage.webhook_endpoint_list(h->storage.user_data, collect_endpoint, l);
     if (rc == CONSTRA_OK && l->failed) {
         rc = CONSTRA_E_NOMEM;
@@ -451,13 +472,7 @@ static int check_description(const char *d, constra_error *e)
  * standard_webhooks needs a whsec_ secret, judged by the signer itself. */
 static int check_scheme(const char *name, const char *secret, int *scheme, constra_error *e)
 {
-    *scheme = -1;
-    for (int i = 0; i < (int)CONSTRA__ARRAY_LEN(scheme_names); i++) {
-        if (name == NULL || strcmp(name, scheme_names[i]) == 0) {
-            *scheme = name == NULL ? SCHEME_ALL : i;
-            break;
-        }
-    }
+    *scheme = name == NULL ? SCHEME_ALL : scheme_index(name);
     if (*scheme < 0) {
         return constra__fail(e, CONSTRA_E_INVALID_ARGUMENT, "webhook_scheme_unknown", "scheme",
                              "scheme must be \"all\", \"constra\" or \"standard_webhooks\"");
@@ -995,15 +1010,24 @@ void constra_webhook_delivery_list_free(constra_webhook_delivery_list *l)
     constra__free(&plat, l);
 }
 
+int constra__wh_delivery_list_new(const constra_platform *p, constra_webhook_delivery_list **out)
+{
+    *out = constra__calloc(p, 1, sizeof(**out));
+    if (*out == NULL) {
+        return CONSTRA_E_NOMEM;
+    }
+    (*out)->platform = *p;
+    return CONSTRA_OK;
+}
+
 static int load_deliveries(constra_t *h, const constra_storage_delivery_query *q,
                            constra_webhook_delivery_list **out, constra_error *e)
 {
     *out = NULL;
-    constra_webhook_delivery_list *l = constra__calloc(&h->platform, 1, sizeof(*l));
-    if (l == NULL) {
+    constra_webhook_delivery_list *l = NULL;
+    if (constra__wh_delivery_list_new(&h->platform, &l) != CONSTRA_OK) {
         return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
     }
-    l->platform = h->platform;
     int rc = h->storage.webhook_delivery_list(h->storage.user_data, q, collect_delivery, l);
     if (rc == CONSTRA_OK && l->failed) {
         rc = CONSTRA_E_NOMEM;
@@ -1151,13 +1175,8 @@ int constra_webhook_delivery_replay(constra_t *h, const char *id, constra_error 
 int constra__wh_endpoint_make(const constra_platform *p, const constra__wh_endpoint_fields *f,
                               constra_webhook_endpoint **out)
 {
-    int scheme = SCHEME_ALL;
-    for (int i = 0; i < (int)CONSTRA__ARRAY_LEN(scheme_names); i++) {
-        if (f->scheme && strcmp(f->scheme, scheme_names[i]) == 0) {
-            scheme = i;
-        }
-    }
-    char *attributes = attributes_text(p, f->description, scheme);
+    int scheme = f->scheme ? scheme_index(f->scheme) : -1; /* a newer server's: all */
+    char *attributes = attributes_text(p, f->description, scheme < 0 ? SCHEME_ALL : scheme);
     if (attributes == NULL) {
         return CONSTRA_E_NOMEM;
     }
@@ -1167,42 +1186,6 @@ int constra__wh_endpoint_make(const constra_platform *p, const constra__wh_endpo
     *out = endpoint_copy(p, &row);
     constra__free(p, attributes);
     return *out ? CONSTRA_OK : CONSTRA_E_NOMEM;
-}
-
-int constra__wh_endpoint_list_new(const constra_platform *p, constra_webhook_endpoint_list **out)
-{
-    *out = constra__calloc(p, 1, sizeof(**out));
-    if (*out == NULL) {
-        return CONSTRA_E_NOMEM;
-    }
-    (*out)->platform = *p;
-    return CONSTRA_OK;
-}
-
-int constra__wh_endpoint_list_take(constra_webhook_endpoint_list *l, constra_webhook_endpoint *ep)
-{
-    if (l->count == l->cap) {
-        size_t ncap = l->cap ? l->cap * 2 : 8;
-        void *n = constra__realloc(&l->platform, l->items, ncap * sizeof(*l->items));
-        if (n == NULL) {
-            constra_webhook_endpoint_free(ep);
-            return CONSTRA_E_NOMEM;
-        }
-        l->items = n;
-        l->cap = ncap;
-    }
-    l->items[l->count++] = ep;
-    return CONSTRA_OK;
-}
-
-int constra__wh_delivery_list_new(const constra_platform *p, constra_webhook_delivery_list **out)
-{
-    *out = constra__calloc(p, 1, sizeof(**out));
-    if (*out == NULL) {
-        return CONSTRA_E_NOMEM;
-    }
-    (*out)->platform = *p;
-    return CONSTRA_OK;
 }
 
 int constra__wh_delivery_list_add(constra_webhook_delivery_list *l,
