@@ -7,6 +7,7 @@
 #define CONSTRA_RECORD_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "constra/record_store.h"
 
@@ -47,6 +48,34 @@ size_t constra__record_keys_size(const constra_record *r);
 void constra__record_keys_write(const constra_record *r, char *out);
 int constra__record_keys_read(const char *blob, size_t len, constra_record_key *keys,
                               size_t *count);
+
+/* A SQL record store's primitives inside its open write transaction,
+ * for constra__record_apply. Each returns CONSTRA_OK or a status, which
+ * apply passes back unchanged (a store's own internal codes included),
+ * except CONSTRA_E_CONFLICT from write, remove or add_event: the database
+ * itself refused a duplicate (an event id already stored, for add_event). */
+typedef struct constra__record_tx {
+    void *ctx;
+    /* The live version of (kind, id) at `now`, 0 when there is none. */
+    int (*live_version)(void *ctx, const char *kind, const char *id, int64_t now,
+                        int64_t *version);
+    /* *clash = 1 when an entry of r is held by another live record in a
+     * way that forbids it (either side unique). */
+    int (*clashes)(void *ctx, const constra_record *r, int64_t now, int *clash);
+    /* Stores r (and only its entries) as `version`, over a dead or older one. */
+    int (*write)(void *ctx, const constra_record *r, int64_t version);
+    int (*remove)(void *ctx, const char *kind, const char *id);
+    int (*add_event)(void *ctx, const constra_record_event *e);
+} constra__record_tx;
+
+/* The contract's rules for one commit, in one place: the operations in
+ * order, each judged against what the earlier ones left (its expected
+ * version; for a PUT, the unique entries of other live records), then
+ * the events. On CONSTRA_E_CONFLICT *failed is the operation that
+ * conflicted (op_count for an event id). The caller owns the
+ * transaction: it commits on CONSTRA_OK and rolls back otherwise. */
+int constra__record_apply(const constra__record_tx *tx, const constra_record_commit *c,
+                          size_t *failed);
 
 /* memcmp order of two NUL-terminated byte strings (unsigned bytes). */
 int constra__record_cmp(const char *a, const char *b);

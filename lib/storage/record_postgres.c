@@ -352,10 +352,17 @@ static const char live_sql[] =
 static const char del_keys_sql[] = "DELETE FROM rs_keys WHERE kind = $1 AND id = $2";
 static const char del_rec_sql[] = "DELETE FROM rs_records WHERE kind = $1 AND id = $2";
 
+/* The open write transaction, as constra__record_apply's context. */
+typedef struct txn {
+    rstore *s;
+    PGconn *c;
+} txn;
+
 /* The live version of (kind, id), its row locked: 0 when absent. */
-static int live_version(PGconn *c, const char *kind, const char *id, int64_t now,
+static int live_version(void *ctx, const char *kind, const char *id, int64_t now,
                         int64_t *version)
 {
+    PGconn *c = ((txn *)ctx)->c;
     params p = {0};
     p_text(&p, kind);
     p_str(&p, id);
@@ -374,8 +381,9 @@ static int live_version(PGconn *c, const char *kind, const char *id, int64_t now
 
 /* Whether an entry of the record is held by another live record in a
  * way that forbids it (either side unique). */
-static int clashes(PGconn *c, const constra_record *r, int64_t now, int *clash)
+static int clashes(void *ctx, const constra_record *r, int64_t now, int *clash)
 {
+    PGconn *c = ((txn *)ctx)->c;
     *clash = 0;
     for (size_t k = 0; k < r->key_count && !*clash; k++) {
         params p = {0};
@@ -409,8 +417,17 @@ static int remove_keys(PGconn *c, const char *kind, const char *id)
     return run(c, del_keys_sql, &p, NULL);
 }
 
-static int remove_record(PGconn *c, const char *kind, const char *id)
+/* A unique violation cannot happen under the writers' lock (every write
+ * was judged against committed data); if a host writes the tables
+ * itself, another writer won this operation: a conflict. */
+static int unique_is_conflict(int rc)
 {
+    return rc == RC_UNIQUE ? CONSTRA_E_CONFLICT : rc;
+}
+
+static int remove_record(void *ctx, const char *kind, const char *id)
+{
+    PGconn *c = ((txn *)ctx)->c;
     int rc = remove_keys(c, kind, id);
     if (rc == CONSTRA_OK) {
         params p = {0};
@@ -418,11 +435,13 @@ static int remove_record(PGconn *c, const char *kind, const char *id)
         p_str(&p, id);
         rc = run(c, del_rec_sql, &p, NULL);
     }
-    return rc;
+    return unique_is_conflict(rc);
 }
 
-static int write_record(rstore *s, PGconn *c, const constra_record *r, int64_t version)
+static int write_record(void *ctx, const constra_record *r, int64_t version)
 {
+    rstore *s = ((txn *)ctx)->s;
+    PGconn *c = ((txn *)ctx)->c;
     int rc = remove_keys(c, r->kind, r->id); /* a dead record's, or the old version's */
     if (rc != CONSTRA_OK) {
         return rc;
@@ -462,66 +481,24 @@ static int write_record(rstore *s, PGconn *c, const constra_record *r, int64_t v
                  " uniq = rs_keys.uniq OR excluded.uniq",
                  &q, NULL);
     }
-    return rc;
+    return unique_is_conflict(rc);
 }
 
-/* The operations and events inside the open, locked transaction. */
-static int apply(rstore *s, PGconn *c, const constra_record_commit *cm, size_t *failed)
+/* One event; CONSTRA_E_CONFLICT when its id is taken. */
+static int add_event(void *ctx, const constra_record_event *e)
 {
-    for (size_t i = 0; i < cm->op_count; i++) {
-        const constra_record_op *op = &cm->ops[i];
-        int64_t current;
-        int rc = live_version(c, op->record->kind, op->record->id, cm->now_ms, &current);
-        if (rc != CONSTRA_OK) {
-            return rc;
-        }
-        int clash = 0;
-        if (current == op->expected_version && op->type == CONSTRA_RECORD_PUT &&
-            (rc = clashes(c, op->record, cm->now_ms, &clash)) != CONSTRA_OK) {
-            return rc;
-        }
-        if (current != op->expected_version || clash) {
-            *failed = i;
-            return CONSTRA_E_CONFLICT;
-        }
-        if (op->type == CONSTRA_RECORD_PUT) {
-            rc = write_record(s, c, op->record, op->expected_version + 1);
-        } else if (op->type == CONSTRA_RECORD_DELETE) {
-            rc = remove_record(c, op->record->kind, op->record->id);
-        }
-        if (rc == RC_UNIQUE) {
-            /* Cannot happen under the writers' lock (the insert was judged
-             * against committed data); if a host writes the tables
-             * itself, another writer won this operation. */
-            *failed = i;
-            return CONSTRA_E_CONFLICT;
-        }
-        if (rc != CONSTRA_OK) {
-            return rc;
-        }
-    }
-    for (size_t i = 0; i < cm->event_count; i++) {
-        const constra_record_event *e = &cm->events[i];
-        params p = {0};
-        p_str(&p, e->stream);
-        p_str(&p, e->id);
-        p_str(&p, e->type);
-        p_int(&p, e->created_at_ms);
-        p_int(&p, e->expires_at_ms);
-        p_bytes(&p, e->document, e->document_len);
-        int rc = run(c,
-                     "INSERT INTO rs_events (stream, id, type, created_at, expires_at, document)"
-                     " VALUES ($1, $2, $3, $4, $5, $6)",
-                     &p, NULL);
-        if (rc == RC_UNIQUE) {
-            *failed = cm->op_count; /* the event id is taken */
-            return CONSTRA_E_CONFLICT;
-        }
-        if (rc != CONSTRA_OK) {
-            return rc;
-        }
-    }
-    return CONSTRA_OK;
+    params p = {0};
+    p_str(&p, e->stream);
+    p_str(&p, e->id);
+    p_str(&p, e->type);
+    p_int(&p, e->created_at_ms);
+    p_int(&p, e->expires_at_ms);
+    p_bytes(&p, e->document, e->document_len);
+    return unique_is_conflict(
+        run(((txn *)ctx)->c,
+            "INSERT INTO rs_events (stream, id, type, created_at, expires_at, document)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
+            &p, NULL));
 }
 
 /* Leaves the connection outside any transaction after a failure. */
@@ -596,7 +573,10 @@ static int pg_commit(void *ud, const constra_record_commit *cm, size_t *failed_o
         int64_t xid = 0;
         rc = begin_tx(sl->conn, &xid);
         if (rc == CONSTRA_OK) {
-            rc = apply(s, sl->conn, cm, &failed);
+            txn t = {s, sl->conn};
+            constra__record_tx tx = {&t, live_version, clashes, write_record, remove_record,
+                                     add_event};
+            rc = constra__record_apply(&tx, cm, &failed);
         }
         if (rc == CONSTRA_OK) {
             commit_sent = 1;

@@ -139,9 +139,10 @@ static int emit_row(sqlite3_stmt *st, int first, const char *kind, constra_recor
 /* ---- commit ------------------------------------------------------------- */
 
 /* The live version of (kind, id) inside the transaction: 0 when absent. */
-static int live_version(rstore *s, const char *kind, const char *id, int64_t now,
+static int live_version(void *ctx, const char *kind, const char *id, int64_t now,
                         int64_t *version)
 {
+    rstore *s = ctx;
     sqlite3_stmt *st = s->version;
     bind_text(st, 1, kind);
     bind_text(st, 2, id);
@@ -159,8 +160,9 @@ static int live_version(rstore *s, const char *kind, const char *id, int64_t now
 }
 
 /* 1 when an entry of the record collides with another live record's. */
-static int clashes(rstore *s, const constra_record *r, int64_t now, int *clash)
+static int clashes(void *ctx, const constra_record *r, int64_t now, int *clash)
 {
+    rstore *s = ctx;
     *clash = 0;
     for (size_t k = 0; k < r->key_count && !*clash; k++) {
         sqlite3_stmt *st = s->key_clash;
@@ -181,8 +183,9 @@ static int clashes(rstore *s, const constra_record *r, int64_t now, int *clash)
     return CONSTRA_OK;
 }
 
-static int remove_record(rstore *s, const char *kind, const char *id)
+static int remove_record(void *ctx, const char *kind, const char *id)
 {
+    rstore *s = ctx;
     bind_text(s->del_keys, 1, kind);
     bind_text(s->del_keys, 2, id);
     int rc = step_done(s->del_keys);
@@ -194,8 +197,9 @@ static int remove_record(rstore *s, const char *kind, const char *id)
     return rc;
 }
 
-static int write_record(rstore *s, const constra_record *r, int64_t version)
+static int write_record(void *ctx, const constra_record *r, int64_t version)
 {
+    rstore *s = ctx;
     int rc = remove_record(s, r->kind, r->id); /* a dead one, or the old version */
     if (rc != CONSTRA_OK) {
         return rc;
@@ -227,56 +231,25 @@ static int write_record(rstore *s, const constra_record *r, int64_t version)
     return rc;
 }
 
-/* The operations and events inside the open transaction. */
-static int apply(rstore *s, const constra_record_commit *c, size_t *failed)
+/* One event; CONSTRA_E_CONFLICT when its id is taken. */
+static int add_event(void *ctx, const constra_record_event *e)
 {
-    for (size_t i = 0; i < c->op_count; i++) {
-        const constra_record_op *op = &c->ops[i];
-        int64_t current;
-        int rc = live_version(s, op->record->kind, op->record->id, c->now_ms, &current);
-        if (rc != CONSTRA_OK) {
-            return rc;
-        }
-        int clash = 0;
-        if (current == op->expected_version && op->type == CONSTRA_RECORD_PUT &&
-            (rc = clashes(s, op->record, c->now_ms, &clash)) != CONSTRA_OK) {
-            return rc;
-        }
-        if (current != op->expected_version || clash) {
-            *failed = i;
-            return CONSTRA_E_CONFLICT;
-        }
-        if (op->type == CONSTRA_RECORD_PUT) {
-            rc = write_record(s, op->record, op->expected_version + 1);
-        } else if (op->type == CONSTRA_RECORD_DELETE) {
-            rc = remove_record(s, op->record->kind, op->record->id);
-        }
-        if (rc != CONSTRA_OK) {
-            return rc;
-        }
+    rstore *s = ctx;
+    sqlite3_stmt *st = s->add_event;
+    bind_text(st, 1, e->stream);
+    bind_text(st, 2, e->id);
+    bind_text(st, 3, e->type);
+    sqlite3_bind_int64(st, 4, e->created_at_ms);
+    sqlite3_bind_int64(st, 5, e->expires_at_ms);
+    sqlite3_bind_blob64(st, 6, e->document ? e->document : "", e->document_len, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        return CONSTRA_E_CONFLICT;
     }
-    for (size_t i = 0; i < c->event_count; i++) {
-        const constra_record_event *e = &c->events[i];
-        sqlite3_stmt *st = s->add_event;
-        bind_text(st, 1, e->stream);
-        bind_text(st, 2, e->id);
-        bind_text(st, 3, e->type);
-        sqlite3_bind_int64(st, 4, e->created_at_ms);
-        sqlite3_bind_int64(st, 5, e->expires_at_ms);
-        sqlite3_bind_blob64(st, 6, e->document ? e->document : "", e->document_len,
-                            SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-            *failed = c->op_count; /* the event id is taken */
-            return CONSTRA_E_CONFLICT;
-        }
-        if (rc != SQLITE_DONE) {
-            return status_of(rc);
-        }
-    }
-    return CONSTRA_OK;
+    return rc == SQLITE_DONE ? CONSTRA_OK : status_of(rc);
 }
+
 
 static int sq_commit(void *ud, const constra_record_commit *c, size_t *failed_op)
 {
@@ -289,7 +262,11 @@ static int sq_commit(void *ud, const constra_record_commit *c, size_t *failed_op
     size_t failed = 0;
     rc = exec(s, "BEGIN IMMEDIATE");
     if (rc == CONSTRA_OK) {
-        rc = apply(s, c, &failed);
+        /* One writer per file (BEGIN IMMEDIATE): a check inside the
+         * transaction cannot go stale. */
+        constra__record_tx tx = {s, live_version, clashes, write_record, remove_record,
+                                 add_event};
+        rc = constra__record_apply(&tx, c, &failed);
         if (rc == CONSTRA_OK) {
             rc = exec(s, "COMMIT");
         }

@@ -255,3 +255,46 @@ int constra__record_keys_read(const char *blob, size_t len, constra_record_key *
     *count = n;
     return 0;
 }
+
+int constra__record_apply(const constra__record_tx *tx, const constra_record_commit *c,
+                          size_t *failed)
+{
+    for (size_t i = 0; i < c->op_count; i++) {
+        const constra_record_op *op = &c->ops[i];
+        int64_t current;
+        int rc = tx->live_version(tx->ctx, op->record->kind, op->record->id, c->now_ms, &current);
+        if (rc != CONSTRA_OK) {
+            return rc;
+        }
+        int clash = 0;
+        if (current == op->expected_version && op->type == CONSTRA_RECORD_PUT &&
+            (rc = tx->clashes(tx->ctx, op->record, c->now_ms, &clash)) != CONSTRA_OK) {
+            return rc;
+        }
+        if (current != op->expected_version || clash) {
+            *failed = i;
+            return CONSTRA_E_CONFLICT;
+        }
+        if (op->type == CONSTRA_RECORD_PUT) {
+            rc = tx->write(tx->ctx, op->record, op->expected_version + 1);
+        } else if (op->type == CONSTRA_RECORD_DELETE) {
+            rc = tx->remove(tx->ctx, op->record->kind, op->record->id);
+        }
+        if (rc == CONSTRA_E_CONFLICT) {
+            *failed = i;
+        }
+        if (rc != CONSTRA_OK) {
+            return rc;
+        }
+    }
+    for (size_t i = 0; i < c->event_count; i++) {
+        int rc = tx->add_event(tx->ctx, &c->events[i]);
+        if (rc == CONSTRA_E_CONFLICT) {
+            *failed = c->op_count; /* the event id is taken */
+        }
+        if (rc != CONSTRA_OK) {
+            return rc;
+        }
+    }
+    return CONSTRA_OK;
+}
