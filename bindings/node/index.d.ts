@@ -297,31 +297,43 @@ export interface DeliveryListParams {
 export interface ClientSync {
   create(params: CreateParams, options: { idempotencyKey: string }): PaymentIntent;
   get(id: string): PaymentIntent;
+  /** As get(), but a pending intent is first settled from the rail (an STK query now). */
   refresh(id: string): PaymentIntent;
   confirm(id: string): PaymentIntent;
   retry(id: string): PaymentIntent;
   cancel(id: string): PaymentIntent;
   resolve(id: string, outcome: 'succeeded' | 'failed', options?: { receipt?: string; note?: string }): PaymentIntent;
   simulate(id: string, resultCode: number | string, resultDesc?: string | null): PaymentIntent;
+  /** Unknown parameters are refused (parameter_unknown), as REST refuses them. */
   list(params?: ListParams): ListPage;
   events(id: string): EventList;
+  /** Drives time; does nothing on a remote client (the server drives its own). */
   tick(nowMs?: number | bigint | null): void;
   nowMs(): number;
+  /** Throws ConstraError code 'remote_handle' on a remote client. */
   handleMpesaCallback(body: Buffer | Uint8Array | string, options?: { query?: string | Buffer | null }): void;
   handleMpesaCallbackPreauthenticated(body: Buffer | Uint8Array | string): void;
   request(method: string, target: string, headers?: Record<string, string> | Array<[string, string]>,
     body?: Buffer | Uint8Array | string | null): RouterResponse;
+  /** Registers a webhook endpoint; the result carries its secret (only here). */
   addWebhookEndpoint(url: string, options?: WebhookEndpointOptions): WebhookEndpoint;
   webhookEndpoint(id: string): WebhookEndpoint;
   webhookEndpoints(): WebhookEndpoint[];
   enableWebhookEndpoint(id: string): WebhookEndpoint;
   disableWebhookEndpoint(id: string): WebhookEndpoint;
   deleteWebhookEndpoint(id: string): void;
+  /** A new secret (returned once); both sign deliveries for overlapMs (0: 24 h; at most 7 days). */
   rotateWebhookSecret(id: string, options?: { overlapMs?: number | bigint }): WebhookEndpoint;
+  /** Queues a webhook.test event to this endpoint only; returns the delivery id. */
   sendTestWebhook(id: string): string;
   webhookDeliveries(options?: DeliveryListParams): WebhookDelivery[];
   replayWebhookDelivery(id: string): void;
 }
+
+/** Each method of T, returning a Promise of what it returns. */
+type Promised<T> = {
+  [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never;
+};
 
 /**
  * Every method of a client, returning a Promise: the methods of a
@@ -330,34 +342,8 @@ export interface ClientSync {
  * transport may be async, e.g. over fetch); on a local one they are the
  * synchronous calls, wrapped.
  */
-export interface ClientPromises {
-  create(params: CreateParams, options: { idempotencyKey: string }): Promise<PaymentIntent>;
-  get(id: string): Promise<PaymentIntent>;
-  refresh(id: string): Promise<PaymentIntent>;
-  confirm(id: string): Promise<PaymentIntent>;
-  retry(id: string): Promise<PaymentIntent>;
-  cancel(id: string): Promise<PaymentIntent>;
-  resolve(id: string, outcome: 'succeeded' | 'failed', options?: { receipt?: string; note?: string }): Promise<PaymentIntent>;
-  simulate(id: string, resultCode: number | string, resultDesc?: string | null): Promise<PaymentIntent>;
-  list(params?: ListParams): Promise<ListPage>;
+export interface ClientPromises extends Promised<ClientSync> {
   listAll(params?: ListParams): AsyncGenerator<PaymentIntent, void, undefined>;
-  events(id: string): Promise<EventList>;
-  tick(nowMs?: number | bigint | null): Promise<void>;
-  nowMs(): Promise<number>;
-  handleMpesaCallback(body: Buffer | Uint8Array | string, options?: { query?: string | Buffer | null }): Promise<void>;
-  handleMpesaCallbackPreauthenticated(body: Buffer | Uint8Array | string): Promise<void>;
-  request(method: string, target: string, headers?: Record<string, string> | Array<[string, string]>,
-    body?: Buffer | Uint8Array | string | null): Promise<RouterResponse>;
-  addWebhookEndpoint(url: string, options?: WebhookEndpointOptions): Promise<WebhookEndpoint>;
-  webhookEndpoint(id: string): Promise<WebhookEndpoint>;
-  webhookEndpoints(): Promise<WebhookEndpoint[]>;
-  enableWebhookEndpoint(id: string): Promise<WebhookEndpoint>;
-  disableWebhookEndpoint(id: string): Promise<WebhookEndpoint>;
-  deleteWebhookEndpoint(id: string): Promise<void>;
-  rotateWebhookSecret(id: string, options?: { overlapMs?: number | bigint }): Promise<WebhookEndpoint>;
-  sendTestWebhook(id: string): Promise<string>;
-  webhookDeliveries(options?: DeliveryListParams): Promise<WebhookDelivery[]>;
-  replayWebhookDelivery(id: string): Promise<void>;
 }
 
 /**
@@ -392,40 +378,9 @@ export class Client {
   readonly closed: boolean;
   close(): void;
   [Symbol.dispose](): void;
-  create(params: CreateParams, options: { idempotencyKey: string }): PaymentIntent;
-  get(id: string): PaymentIntent;
-  /** As get(), but a pending intent is first settled from the rail (an STK query now). */
-  refresh(id: string): PaymentIntent;
-  confirm(id: string): PaymentIntent;
-  retry(id: string): PaymentIntent;
-  cancel(id: string): PaymentIntent;
-  resolve(id: string, outcome: 'succeeded' | 'failed', options?: { receipt?: string; note?: string }): PaymentIntent;
-  simulate(id: string, resultCode: number | string, resultDesc?: string | null): PaymentIntent;
-  /** Unknown parameters are refused (parameter_unknown), as REST refuses them. */
-  list(params?: ListParams): ListPage;
-  events(id: string): EventList;
-  /** Drives time; does nothing on a remote client (the server drives its own). */
-  tick(nowMs?: number | bigint | null): void;
-  nowMs(): number;
-  /** Throws ConstraError code 'remote_handle' on a remote client. */
-  handleMpesaCallback(body: Buffer | Uint8Array | string, options?: { query?: string | Buffer | null }): void;
-  handleMpesaCallbackPreauthenticated(body: Buffer | Uint8Array | string): void;
-  request(method: string, target: string, headers?: Record<string, string> | Array<[string, string]>,
-    body?: Buffer | Uint8Array | string | null): RouterResponse;
-  /** Registers a webhook endpoint; the result carries its secret (only here). */
-  addWebhookEndpoint(url: string, options?: WebhookEndpointOptions): WebhookEndpoint;
-  webhookEndpoint(id: string): WebhookEndpoint;
-  webhookEndpoints(): WebhookEndpoint[];
-  enableWebhookEndpoint(id: string): WebhookEndpoint;
-  disableWebhookEndpoint(id: string): WebhookEndpoint;
-  deleteWebhookEndpoint(id: string): void;
-  /** A new secret (returned once); both sign deliveries for overlapMs (0: 24 h; at most 7 days). */
-  rotateWebhookSecret(id: string, options?: { overlapMs?: number | bigint }): WebhookEndpoint;
-  /** Queues a webhook.test event to this endpoint only; returns the delivery id. */
-  sendTestWebhook(id: string): string;
-  webhookDeliveries(options?: DeliveryListParams): WebhookDelivery[];
-  replayWebhookDelivery(id: string): void;
 }
+/** The methods: ClientSync's (synchronous on a local client). */
+export interface Client extends ClientSync {}
 
 /**
  * A client of a Constra HTTP API (Client.remote(), Client.fromEnv()). Every
