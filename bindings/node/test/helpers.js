@@ -2,6 +2,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const http = require('node:http');
+const { TransportFailure } = require('..');
 
 const SEED = {
   amount: 1250, currency: 'KES', provider: 'mpesa',
@@ -58,4 +59,21 @@ async function ticksDuring(promise) {
   } finally { clearInterval(iv); }
 }
 
-module.exports = { SEED, SEED_KEY, SECRET, TIMELINE, vectors, createSeed, slowServer, ticksDuring };
+// A transport of one's own on fetch: async, as a remote client's methods
+// (and client.promises) allow. `name` tells the tests' cases apart.
+function fetchTransport(name) {
+  return {
+    name,
+    async send(req) {
+      let r;
+      try {
+        r = await fetch(req.url, { method: req.method, headers: req.headers, body: req.body.length ? req.body : undefined });
+      } catch (e) {
+        throw new TransportFailure(e.cause && e.cause.code === 'ECONNREFUSED' ? 'connect' : 'other', String(e.cause || e));
+      }
+      return { status: r.status, headers: [...r.headers], body: Buffer.from(await r.arrayBuffer()) };
+    },
+  };
+}
+
+module.exports = { SEED, SEED_KEY, SECRET, TIMELINE, vectors, createSeed, slowServer, ticksDuring, fetchTransport };

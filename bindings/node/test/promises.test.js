@@ -7,24 +7,13 @@ const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const { Client, RouterTransport, ConstraError, TransportFailure, verifyWebhook, signWebhook, featureEnabled } = require('..');
-const { SEED_KEY, SECRET, TIMELINE, createSeed, SEED, slowServer, ticksDuring } = require('./helpers');
+const { SEED_KEY, SECRET, TIMELINE, createSeed, SEED, slowServer, ticksDuring, fetchTransport: makeFetchTransport } = require('./helpers');
+
+const fetchTransport = makeFetchTransport('fetch');
 
 const UNKNOWN_ID = 'pi_01m84728vssdr2cpnq71nsww6j';
 const HAS_CURL = process.env.CONSTRA_TEST_SERVE === '1' || featureEnabled('curl');
 
-// A transport on fetch: async, as the Promise API allows.
-const fetchTransport = {
-  name: 'fetch',
-  async send(req) {
-    let r;
-    try {
-      r = await fetch(req.url, { method: req.method, headers: req.headers, body: req.body.length ? req.body : undefined });
-    } catch (e) {
-      throw new TransportFailure(e.cause && e.cause.code === 'ECONNREFUSED' ? 'connect' : 'other', String(e.cause || e));
-    }
-    return { status: r.status, headers: [...r.headers], body: Buffer.from(await r.arrayBuffer()) };
-  },
-};
 
 describe('remote calls leave the event loop running', () => {
   let local; let server; let base;

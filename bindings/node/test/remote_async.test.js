@@ -13,25 +13,14 @@ const assert = require('node:assert/strict');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const { Client, RemoteClient, RouterTransport, FetchTransport, ConstraError, TransportFailure, featureEnabled } = require('..');
-const { SEED, SECRET, createSeed, slowServer, ticksDuring } = require('./helpers');
+const { SEED, SECRET, createSeed, slowServer, ticksDuring, fetchTransport } = require('./helpers');
+
+const ownFetch = fetchTransport('own-fetch');
 
 const UNKNOWN_ID = 'pi_01m84728vssdr2cpnq71nsww6j';
 const HAS_CURL = process.env.CONSTRA_TEST_SERVE === '1' || featureEnabled('curl');
 const DELAY_MS = 2000;
 
-// A transport of one's own on fetch: async, as the plain methods allow.
-const ownFetch = {
-  name: 'own-fetch',
-  async send(req) {
-    let r;
-    try {
-      r = await fetch(req.url, { method: req.method, headers: req.headers, body: req.body.length ? req.body : undefined });
-    } catch (e) {
-      throw new TransportFailure(e.cause && e.cause.code === 'ECONNREFUSED' ? 'connect' : 'other', String(e.cause || e));
-    }
-    return { status: r.status, headers: [...r.headers], body: Buffer.from(await r.arrayBuffer()) };
-  },
-};
 
 // Every field the two paths must agree on.
 const fields = (e) => ({ cls: e instanceof ConstraError, name: e.name, code: e.code, message: e.message,
