@@ -1037,3 +1037,19 @@ int record_conformance_run(const char *name, const record_conformance *i)
     size_t n = sizeof(tests) / sizeof(tests[0]) - (impl->reopen == NULL ? 1 : 0);
     return _cmocka_run_group_tests(name, tests, n, NULL, NULL);
 }
+
+void record_conformance_fill_for_plans(constra_record_store *st)
+{
+    for (int i = 0; i < 300; i++) {
+        char id[32], ref[32];
+        snprintf(id, sizeof(id), "pi_%04d", i);
+        snprintf(ref, sizeof(ref), "order_%d", i % 17);
+        constra_record_key k[2] = {{"reference", ref, 0}, {"status_created", id, 0}};
+        constra_record r = {sizeof(r), i % 2 ? "intent" : "payout", id, 0, i % 5 ? 0 : 5000 + i,
+                            "{}", 2, k, 2};
+        constra_record_op op = {CONSTRA_RECORD_PUT, &r, 0};
+        constra_record_event e = {sizeof(e), 0, id, id, "t", 1, i % 3 ? 0 : 7000, "{}", 2};
+        constra_record_commit c = {sizeof(c), 1, &op, 1, &e, 1};
+        assert_int_equal(st->commit(st->user_data, &c, NULL), CONSTRA_OK);
+    }
+}

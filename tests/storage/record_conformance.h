@@ -31,4 +31,10 @@ typedef struct record_conformance {
 /* Runs every conformance test as one cmocka group; returns its result. */
 int record_conformance_run(const char *name, const record_conformance *impl);
 
+/* Fills a store with what the plan tests (EXPLAIN of every statement)
+ * need to be realistic: 300 records of two kinds with a shared reference
+ * key and an ordered key, some expiring, each with an event, some of
+ * those expiring. Fails the test on any error. */
+void record_conformance_fill_for_plans(constra_record_store *st);
+
 #endif
