@@ -981,6 +981,17 @@ static void test_ssrf_at_registration_and_delivery(void **state)
 
 /* ---- endpoints: bad input, disable, remove -------------------------------- */
 
+/* Case i of a bad-input table was refused as CONSTRA_E_INVALID_ARGUMENT
+ * naming `param` (and `code`, when not NULL). */
+static void expect_refused(constra_t *h, size_t i, int rc, const char *param, const char *code)
+{
+    constra_error e = last(h);
+    if (rc != CONSTRA_E_INVALID_ARGUMENT || strcmp(e.param, param) != 0 ||
+        (code && strcmp(e.code, code) != 0)) {
+        fail_msg("case %zu: rc %d param %s code %s", i, rc, e.param, e.code);
+    }
+}
+
 static void test_bad_endpoint_input(void **state)
 {
     (void)state;
@@ -1028,11 +1039,7 @@ static void test_bad_endpoint_input(void **state)
         p.secret = bad[i].secret;
         p.event_types = bad[i].types;
         int rc = constra_webhook_endpoint_add(v->h, &p, NULL, T_ERR);
-        constra_error e = last(v->h);
-        if (rc != CONSTRA_E_INVALID_ARGUMENT || strcmp(e.param, bad[i].param) != 0 ||
-            (bad[i].code && strcmp(e.code, bad[i].code) != 0)) {
-            fail_msg("case %zu: rc %d param %s code %s", i, rc, e.param, e.code);
-        }
+        expect_refused(v->h, i, rc, bad[i].param, bad[i].code);
     }
     /* Nothing was stored. */
     constra_webhook_endpoint_list *el = NULL;
@@ -1574,11 +1581,7 @@ static void description_and_scheme(const constra_storage *st, const char *path)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int rc = add_described(v->h, bad[i].secret, bad[i].description, bad[i].scheme, id);
-        constra_error e = last(v->h);
-        if (rc != CONSTRA_E_INVALID_ARGUMENT || strcmp(e.param, bad[i].param) != 0 ||
-            (bad[i].code && strcmp(e.code, bad[i].code) != 0)) {
-            fail_msg("case %zu: rc %d param %s code %s", i, rc, e.param, e.code);
-        }
+        expect_refused(v->h, i, rc, bad[i].param, bad[i].code);
     }
     constra_webhook_endpoint_list *el = NULL;
     assert_int_equal(constra_webhook_endpoint_list_get(v->h, &el, T_ERR), CONSTRA_OK);
