@@ -172,6 +172,16 @@ class Server:
             s.close()
 
 
+def read_to_close(s):
+    """Every byte a socket receives until the peer closes it."""
+    out = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return out
+        out += chunk
+
+
 def status_of(raw):
     """The status code of a raw HTTP response, or 0."""
     try:

@@ -14,7 +14,7 @@ import subprocess
 import threading
 import time
 
-from serve_util import Server, Tap, binary_from_argv, error_code, status_of
+from serve_util import Server, Tap, binary_from_argv, error_code, read_to_close, status_of
 
 binary = binary_from_argv()
 t = Tap()
@@ -171,12 +171,7 @@ for piece in [b"GET /hea", b"lthz HTTP/1.1\r\nHo", b"st: x\r\n", b"\r\n"]:
 first = s.recv(4096)
 s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /readyz HTTP/1.1\r\nHost: x\r\n"
           b"Connection: close\r\n\r\n")
-rest = b""
-while True:
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    rest += chunk
+rest = read_to_close(s)
 s.close()
 t.ok(status_of(first) == 200 and rest.count(b"HTTP/1.1 200") == 2,
      "gate: a head in four pieces is served, then two pipelined requests on the same "
@@ -309,12 +304,7 @@ def probe(source):
         s = socket.create_connection(("127.0.0.1", srv.port), timeout=3,
                                      source_address=(source, 0))
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
+        data = read_to_close(s)
         s.close()
         return status_of(data), time.time() - t0
     except OSError:
@@ -409,12 +399,7 @@ def get_from(source, headers):
     head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     s.sendall(f"GET /v1/payment-intents HTTP/1.1\r\nHost: x\r\n{head}Connection: close\r\n\r\n"
               .encode())
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
+    data = read_to_close(s)
     s.close()
     hdrs = dict(line.split(": ", 1) for line in
                 data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")[1:] if ": " in line)
