@@ -226,6 +226,19 @@ struct sockaddr;
  * (message on stderr). */
 struct MHD_Daemon *serve_http_start(serve_server *s, unsigned threads);
 
+/* Every error the server writes has the router's shape,
+ * {"error":{"code":..,"message":..,"param":..}}: written into `out` (param
+ * NULL: null). code, message and param are literals of ours (nothing to
+ * escape). Returns the length, cut to fit size - 1. */
+size_t serve_error_json(char *out, size_t size, const char *code, const char *message,
+                        const char *param);
+
+/* A whole HTTP/1.1 answer carrying that error with `Connection: close`,
+ * for the threads that write on sockets libmicrohttpd does not hold (the
+ * gate, the head watchdog). Returns its length, 0 if it does not fit. */
+size_t serve_raw_error(char *out, size_t size, int status, const char *code,
+                       const char *message, const char *param);
+
 /* ---- the gate: the first request head of every connection ----------------- */
 
 /* A first head (request line + fields + the empty line) larger than this

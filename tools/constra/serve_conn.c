@@ -29,10 +29,6 @@
 /* How often the watchdog looks: the deadline is kept to within this. */
 #define WATCH_EVERY_MS 200
 
-static const char late_body[] =
-    "{\"error\":{\"code\":\"request_timeout\",\"message\":\"the request head did not arrive "
-    "in time\",\"param\":null}}";
-
 static void cut_late(serve_conns *c, int64_t now)
 {
     for (serve_conn *k = c->list.next; k != &c->list; k = k->next) {
@@ -76,15 +72,11 @@ int serve_conns_start(serve_conns *c, int64_t head_timeout_ms)
     c->list.next = c->list.prev = &c->list;
     c->head_timeout_ms = head_timeout_ms;
     atomic_init(&c->cut_total, 0);
-    int n = snprintf(c->late, sizeof(c->late),
-                     "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
-                     "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
-                     "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
-                     sizeof(late_body) - 1, late_body);
-    if (n < 0 || (size_t)n >= sizeof(c->late)) {
+    c->late_len = serve_raw_error(c->late, sizeof(c->late), 408, "request_timeout",
+                                  "the request head did not arrive in time", NULL);
+    if (c->late_len == 0) {
         return -1;
     }
-    c->late_len = (size_t)n;
     pthread_condattr_t attr;
     if (pthread_condattr_init(&attr) != 0) {
         return -1;

@@ -86,35 +86,11 @@ static int same_address(const struct sockaddr_storage *a, const struct sockaddr_
  * and keeps it lingering (see GATE_LINGER_MS). */
 static void gate_answer(serve_gate *g, size_t i, const serve_gate_verdict *v)
 {
-    static const char *const reasons[][2] = {
-        {"400", "Bad Request"},      {"408", "Request Timeout"},
-        {"413", "Content Too Large"}, {"414", "URI Too Long"},
-        {"431", "Request Header Fields Too Large"},
-        {"505", "HTTP Version Not Supported"}};
-    char status[8];
-    snprintf(status, sizeof(status), "%d", v->status);
-    const char *reason = "Bad Request";
-    for (size_t k = 0; k < sizeof(reasons) / sizeof(reasons[0]); k++) {
-        if (strcmp(reasons[k][0], status) == 0) {
-            reason = reasons[k][1];
-        }
-    }
-    char body[400], param[64], out[800];
-    if (v->param) {
-        snprintf(param, sizeof(param), "\"%s\"", v->param);
-    } else {
-        snprintf(param, sizeof(param), "null");
-    }
-    int bn = snprintf(body, sizeof(body), "{\"error\":{\"code\":\"%s\",\"message\":\"%s\","
-                      "\"param\":%s}}", v->code, v->message, param);
-    int n = snprintf(out, sizeof(out),
-                     "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-                     "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
-                     "Connection: close\r\nContent-Length: %d\r\n\r\n%s",
-                     v->status, reason, bn, body);
-    if (n > 0 && (size_t)n < sizeof(out)) {
+    char out[800];
+    size_t n = serve_raw_error(out, sizeof(out), v->status, v->code, v->message, v->param);
+    if (n > 0) {
         /* Best effort: the socket buffer of a fresh connection is empty. */
-        (void)send(g->conns[i].fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)send(g->conns[i].fd, out, n, MSG_NOSIGNAL | MSG_DONTWAIT);
     }
     (void)shutdown(g->conns[i].fd, SHUT_WR);
     g->conns[i].lingering = 1;

@@ -154,24 +154,51 @@ static enum MHD_Result answer(struct MHD_Connection *conn, serve_request *r, uns
     return ok;
 }
 
-/* An error in the router's shape: {"error":{"code","message","param"}}.
- * code, message and param are literals of ours (nothing to escape). */
+size_t serve_error_json(char *out, size_t size, const char *code, const char *message,
+                        const char *param)
+{
+    int n = param ? snprintf(out, size,
+                             "{\"error\":{\"code\":\"%s\",\"message\":\"%s\",\"param\":\"%s\"}}",
+                             code, message, param)
+                  : snprintf(out, size,
+                             "{\"error\":{\"code\":\"%s\",\"message\":\"%s\",\"param\":null}}",
+                             code, message);
+    return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
+}
+
+size_t serve_raw_error(char *out, size_t size, int status, const char *code,
+                       const char *message, const char *param)
+{
+    static const struct {
+        int status;
+        const char *reason;
+    } reasons[] = {{400, "Bad Request"},       {408, "Request Timeout"},
+                   {413, "Content Too Large"}, {414, "URI Too Long"},
+                   {431, "Request Header Fields Too Large"},
+                   {505, "HTTP Version Not Supported"}};
+    const char *reason = "Bad Request";
+    for (size_t k = 0; k < sizeof(reasons) / sizeof(reasons[0]); k++) {
+        if (reasons[k].status == status) {
+            reason = reasons[k].reason;
+        }
+    }
+    char body[400];
+    size_t bn = serve_error_json(body, sizeof(body), code, message, param);
+    int n = snprintf(out, size,
+                     "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                     "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+                     "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
+                     status, reason, bn, body);
+    return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
+/* An error in the router's shape (serve_error_json). */
 static enum MHD_Result send_error(struct MHD_Connection *conn, serve_request *r, unsigned status,
                                   const char *code, const char *param, const char *message,
                                   const char *extra_name, const char *extra_value)
 {
     char body[512];
-    int n;
-    if (param) {
-        n = snprintf(body, sizeof(body),
-                     "{\"error\":{\"code\":\"%s\",\"message\":\"%s\",\"param\":\"%s\"}}", code,
-                     message, param);
-    } else {
-        n = snprintf(body, sizeof(body),
-                     "{\"error\":{\"code\":\"%s\",\"message\":\"%s\",\"param\":null}}", code,
-                     message);
-    }
-    size_t len = n < 0 ? 0 : (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1;
+    size_t len = serve_error_json(body, sizeof(body), code, message, param);
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_COPY);
     if (resp == NULL) {
