@@ -545,16 +545,20 @@ static int endpoint_add(constra_t *h, const constra_webhook_endpoint_params *par
         return constra__fail_null(e, "url");
     }
     const char *types = p.event_types ? p.event_types : "*";
-    if (is_remote(h)) {
-        /* The server checks the URL (it is the one sending) and makes the
-         * secret (REST takes none); the rest is checked before sending. */
-        int scheme;
-        if ((rc = constra__check_str(p.url, CONSTRA_WEBHOOK_URL_MAX, 0, "url", NULL, e)) ||
-            (rc = check_event_types(types, e)) ||
-            (p.description && (rc = check_description(p.description, e))) ||
-            (rc = check_scheme(p.scheme, NULL, &scheme, e))) {
-            return rc;
-        }
+    /* A remote handle has no endpoints of its own (no storage to need)
+     * and does not judge the URL's addresses: the server, which sends,
+     * does (and makes the secret: REST takes none). */
+    int remote = is_remote(h), scheme;
+    if ((!remote && (rc = need_storage(h, e)) != CONSTRA_OK) ||
+        (rc = constra__check_str(p.url, CONSTRA_WEBHOOK_URL_MAX, 0, "url", NULL, e)) !=
+            CONSTRA_OK ||
+        (!remote && (rc = url_check(h, p.url, e)) != CONSTRA_OK) ||
+        (rc = check_event_types(types, e)) != CONSTRA_OK ||
+        (p.description != NULL && (rc = check_description(p.description, e)) != CONSTRA_OK) ||
+        (rc = check_scheme(p.scheme, NULL, &scheme, e)) != CONSTRA_OK) {
+        return rc;
+    }
+    if (remote) {
         if (p.secret != NULL) {
             return constra__fail(e, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid", "secret",
                                  "a remote server generates the signing secret: secret must "
@@ -574,13 +578,6 @@ static int endpoint_add(constra_t *h, const constra_webhook_endpoint_params *par
         return rc;
     }
     char secret[CONSTRA_WEBHOOK_ENDPOINT_SECRET_MAX + 1];
-    if ((rc = need_storage(h, e)) != CONSTRA_OK ||
-        (rc = constra__check_str(p.url, CONSTRA_WEBHOOK_URL_MAX, 0, "url", NULL, e)) !=
-            CONSTRA_OK ||
-        (rc = url_check(h, p.url, e)) != CONSTRA_OK ||
-        (rc = check_event_types(types, e)) != CONSTRA_OK) {
-        return rc;
-    }
     if (p.secret) {
         if ((rc = check_secret(p.secret, e)) != CONSTRA_OK) {
             return rc;
@@ -589,10 +586,9 @@ static int endpoint_add(constra_t *h, const constra_webhook_endpoint_params *par
     } else if ((rc = generate_secret(h, secret, sizeof(secret), e)) != CONSTRA_OK) {
         return rc;
     }
-    int scheme = SCHEME_ALL;
     char id[CONSTRA_ID_SIZE];
-    if ((p.description != NULL && (rc = check_description(p.description, e)) != CONSTRA_OK) ||
-        (rc = check_scheme(p.scheme, secret, &scheme, e)) != CONSTRA_OK ||
+    if ((scheme == SCHEME_STANDARD &&
+         (rc = check_scheme(p.scheme, secret, &scheme, e)) != CONSTRA_OK) ||
         (rc = constra__new_id(h, "we", id, sizeof(id), e)) != CONSTRA_OK) {
         memset(secret, 0, sizeof(secret));
         return rc;
