@@ -6,7 +6,7 @@
  *   store  each thread commits what a payment-intent create writes: one
  *          record (a ~600-byte document, a unique reference key and an
  *          ordered status key) plus one event, through
- *          constra_record_store_postgres() (its pool, its serialising
+ *          constra_storage_postgres() (its pool, its serialising
  *          lock, its compare-and-set checks);
  *   raw    each thread on its own libpq connection: BEGIN; INSERT the
  *          same document; INSERT the event; COMMIT. The floor: what the
@@ -44,7 +44,7 @@ static atomic_long next_id;
 typedef struct worker {
     pthread_t thread;
     int raw;
-    constra_record_store *store;
+    constra_storage *store;
     long commits, failures;
     double *lat;
     long nlat;
@@ -70,7 +70,7 @@ static void exec_or_die(PGconn *c, const char *sql)
     PQclear(r);
 }
 
-static int store_commit(constra_record_store *s, long n)
+static int store_commit(constra_storage *s, long n)
 {
     char id[32], ref[32], status[48], evt[32];
     snprintf(id, sizeof(id), "pi_%012ld", n);
@@ -140,7 +140,7 @@ static void *run_worker(void *arg)
 }
 
 /* One timed round: commits/s, *p50 (ms) the median latency. */
-static double round_of(int raw, int threads, constra_record_store *s, double *p50, long *failed)
+static double round_of(int raw, int threads, constra_storage *s, double *p50, long *failed)
 {
     worker w[MAX_THREADS];
     memset(w, 0, sizeof(w));
@@ -207,9 +207,9 @@ int main(int argc, char **argv)
                        " document bytea NOT NULL)");
     snprintf(schema_conninfo, sizeof(schema_conninfo), "%s options='-c search_path=constra_bench'",
              conninfo);
-    constra_record_store s = CONSTRA_RECORD_STORE_INIT;
+    constra_storage s = CONSTRA_STORAGE_INIT;
     constra_error err = CONSTRA_ERROR_INIT;
-    if (constra_record_store_postgres(&s, NULL, schema_conninfo, &err) != CONSTRA_OK) {
+    if (constra_storage_postgres(&s, NULL, schema_conninfo, &err) != CONSTRA_OK) {
         fprintf(stderr, "records_pg: %s\n", err.message);
         return 1;
     }

@@ -19,7 +19,6 @@
 #include "constra/transport_curl.h"
 #include "constra/storage.h"
 #include "constra/storage_sqlite.h"
-#include "constra/record_store.h"
 #include "constra/rail.h"
 #include "constra/intent.h"
 #include "constra/result_codes.h"

@@ -362,7 +362,7 @@ CONSTRA_API void constra_event_list_free(constra_event_list *list);
  *  "callback.unmatched" events, for reconciliation) up to this many per
  *  hour per handle; beyond it they are acknowledged but not stored, and
  *  counted ("callbacks.unmatched_dropped" in the sandbox overview).
- *  Storages drop them after CONSTRA_STORAGE_UNMATCHED_RETENTION_MS. */
+ *  Storages drop them after CONSTRA_UNMATCHED_RETENTION_MS. */
 #define CONSTRA_UNMATCHED_CALLBACKS_PER_HOUR 1000
 
 CONSTRA_API int constra_handle_mpesa_callback(constra_t *handle, const char *query,

@@ -23,7 +23,7 @@ typedef struct intent_scan {
     int rc;
 } intent_scan;
 
-static int intent_row(void *ctx, const constra_storage_intent *row)
+static int intent_row(void *ctx, const constra__res_intent *row)
 {
     intent_scan *s = ctx;
     s->total++;
@@ -54,7 +54,7 @@ typedef struct event_scan {
     int nomem;
 } event_scan;
 
-static int event_row(void *ctx, const constra_storage_event *row)
+static int event_row(void *ctx, const constra__res_event *row)
 {
     event_scan *s = ctx;
     if (row->intent_id == NULL || row->intent_id[0] == '\0') {
@@ -112,7 +112,7 @@ int constra__api_overview(constra__api_ctx *c)
         return CONSTRA_E_NOMEM;
     }
     is.scratch->platform = h->platform;
-    constra_storage_query q = {sizeof(q), NULL, NULL, 0, 0, NULL, SCAN_LIMIT};
+    constra__res_query q = {sizeof(q), NULL, NULL, 0, 0, NULL, SCAN_LIMIT};
     int rc = h->storage.list_intents(h->storage.user_data, &q, intent_row, &is);
     constra__model_release(is.scratch);
     constra__free(&h->platform, is.scratch);

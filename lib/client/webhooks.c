@@ -84,7 +84,7 @@ static int read_endpoint(constra_t *h, constra__jr *jr, const cJSON *obj,
 static int read_delivery(constra__jr *jr, const cJSON *obj, constra_webhook_delivery_list *l)
 {
     char id[CONSTRA_ID_SIZE], endpoint[CONSTRA_ID_SIZE] = "", event[CONSTRA_ID_SIZE] = "";
-    char type[CONSTRA_STORAGE_KEY_MAX + 1] = "", status[16] = "", error[CONSTRA_STORAGE_KEY_MAX + 1] = "";
+    char type[CONSTRA__RES_KEY_MAX + 1] = "", status[16] = "", error[CONSTRA__RES_KEY_MAX + 1] = "";
     int64_t attempts = 0, last = 0, next = 0, created = 0;
     int rc;
     if ((rc = constra__jr_text(jr, obj, "", "id", CONSTRA__JR_REQUIRED | CONSTRA__JR_ID |
@@ -111,7 +111,7 @@ static int read_delivery(constra__jr *jr, const cJSON *obj, constra_webhook_deli
         return rc;
     }
     char *log = log_item ? cJSON_PrintUnformatted(log_item) : NULL;
-    constra_storage_delivery row = {sizeof(row), id, endpoint, event, type, 0, status,
+    constra__res_delivery row = {sizeof(row), id, endpoint, event, type, 0, status,
                                     (int)attempts, (int)last, error, next, created, created, 1,
                                     "", 0, log ? log : "[]", log ? strlen(log) : 2};
     rc = constra__wh_delivery_list_add(l, &row);
@@ -257,7 +257,7 @@ static int deliveries(constra_t *h, const constra__remote_wh *r, constra_error *
     if (rc != CONSTRA_OK) {
         return constra__fail(e, rc, NULL, NULL, "out of memory");
     }
-    char after[CONSTRA_STORAGE_KEY_MAX + 1] = "";
+    char after[CONSTRA__RES_KEY_MAX + 1] = "";
     if (r->after) {
         constra__strlcpy(after, r->after, sizeof(after));
     }

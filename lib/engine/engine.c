@@ -57,7 +57,7 @@ typedef struct load_ctx {
     int rc;
 } load_ctx;
 
-static int load_row(void *ctx, const constra_storage_intent *row)
+static int load_row(void *ctx, const constra__res_intent *row)
 {
     load_ctx *l = ctx;
     if (constra__cache_get(l->h, row->id, row->version, l->in)) {
@@ -210,7 +210,7 @@ static char *event_json(constra_t *h, const struct constra_intent *in, const cha
  * IN_FLIGHT is written as given (the link of a new intent, storage.h).
  */
 int constra__intent_save(constra_t *h, struct constra_intent *in, int64_t expected, const char *event,
-                const char *reason, const constra_storage_idempotency *idem, int64_t now,
+                const char *reason, const constra__res_idempotency *idem, int64_t now,
                 constra_error *e)
 {
     in->updated_at_ms = now;
@@ -231,10 +231,10 @@ int constra__intent_save(constra_t *h, struct constra_intent *in, int64_t expect
     if (event) {
         evt = event_json(h, in, evt_id, event, reason, now, &evt_len);
     }
-    constra_storage_idempotency done;
+    constra__res_idempotency done;
     if (idem) {
         done = *idem;
-        if (idem->state == CONSTRA_IDEMPOTENCY_COMPLETED) {
+        if (idem->state == CONSTRA__IDEM_COMPLETED) {
             done.response = resp;
             done.response_len = resp_len;
         }
@@ -242,12 +242,12 @@ int constra__intent_save(constra_t *h, struct constra_intent *in, int64_t expect
     if (doc == NULL || (event && evt == NULL)) {
         rc = constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
     } else {
-        constra_storage_intent row = {sizeof(row), in->id,
+        constra__res_intent row = {sizeof(row), in->id,
                                       constra_intent_status_name(in->status), in->reference,
                                       cur ? cur->checkout : "", in->created_at_ms,
                                       in->updated_at_ms, in->version, doc, doc_len};
-        constra_storage_event ev = {sizeof(ev), evt_id, in->id, event, now, 0, evt, evt_len};
-        constra_storage_write w = {sizeof(w), &row, expected, event ? &ev : NULL, event ? 1 : 0,
+        constra__res_event ev = {sizeof(ev), evt_id, in->id, event, now, 0, evt, evt_len};
+        constra__res_write w = {sizeof(w), &row, expected, event ? &ev : NULL, event ? 1 : 0,
                                    idem ? &done : NULL};
         rc = h->storage.commit(h->storage.user_data, &w);
         if (rc == CONSTRA_E_CONFLICT) {
@@ -358,7 +358,7 @@ void constra__intent_apply_move(constra_t *h, struct constra_intent *in, const c
  * only ever answer with this intent (a retry after the lease replays it,
  * never pushes again); commit #2 completes it with the outcome. */
 int constra__intent_run_attempt(constra_t *h, struct constra_intent *in, int inserting,
-                       const constra_storage_idempotency *idem, constra_error *e)
+                       const constra__res_idempotency *idem, constra_error *e)
 {
     int64_t now = constra__wall_ms(&h->platform);
     if (in->attempt_count >= CONSTRA__ATTEMPTS_MAX || in->attempt_count >= in->max_attempts) {
@@ -392,17 +392,17 @@ int constra__intent_run_attempt(constra_t *h, struct constra_intent *in, int ins
         in->status = CONSTRA_INTENT_PENDING_USER_ACTION;
         in->due_at_ms = now + h->callback_timeout_ms;
     }
-    constra_storage_idempotency link, done;
+    constra__res_idempotency link, done;
     char link_body[CONSTRA_ID_SIZE + 16];
     if (idem) {
         link = *idem;
-        link.state = CONSTRA_IDEMPOTENCY_IN_FLIGHT;
+        link.state = CONSTRA__IDEM_IN_FLIGHT;
         link.http_status = 0;
         int n = snprintf(link_body, sizeof(link_body), "{\"id\":\"%s\"}", in->id);
         link.response = link_body;
         link.response_len = (size_t)n;
         done = *idem;
-        done.state = CONSTRA_IDEMPOTENCY_COMPLETED;
+        done.state = CONSTRA__IDEM_COMPLETED;
     }
     rc = constra__intent_save(h, in, expected, inserting ? "payment_intent.created" : NULL, "created",
               idem ? &link : NULL, now, e);
@@ -621,8 +621,8 @@ int constra_intent_create(constra_t *h, const constra_intent_params *params,
     int64_t now = constra__wall_ms(&h->platform);
     /* lease_expires_at_ms past the expiry: no storage takes the key over
      * before it expires; the engine's lease decides (idempotency.c). */
-    constra_storage_idempotency rec = {sizeof(rec), idempotency_key, fp,
-                                       CONSTRA_IDEMPOTENCY_IN_FLIGHT, 201, NULL, 0, now,
+    constra__res_idempotency rec = {sizeof(rec), idempotency_key, fp,
+                                       CONSTRA__IDEM_IN_FLIGHT, 201, NULL, 0, now,
                                        now + h->idempotency_retention_ms,
                                        now + h->idempotency_retention_ms + 1};
     struct constra_intent *got = NULL;
@@ -641,8 +641,8 @@ int constra_intent_create(constra_t *h, const constra_intent_params *params,
         if (draft) {
             set_recovery(in, "none", 0, "", "");
             in->recommended_action[0] = '\0';
-            constra_storage_idempotency done = rec;
-            done.state = CONSTRA_IDEMPOTENCY_COMPLETED;
+            constra__res_idempotency done = rec;
+            done.state = CONSTRA__IDEM_COMPLETED;
             rc = constra__intent_save(h, in, 0, "payment_intent.created", "draft", &done, now, &e);
         } else {
             rc = constra__intent_run_attempt(h, in, 1, &rec, &e);
@@ -922,8 +922,8 @@ static int keep_unmatched(constra_t *h, const constra_rail_result *r, int64_t no
     if (doc == NULL) {
         return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
     }
-    constra_storage_event ev = {sizeof(ev), evt_id, "", "callback.unmatched", now, 0, doc, len};
-    constra_storage_write w = {sizeof(w), NULL, 0, &ev, 1, NULL};
+    constra__res_event ev = {sizeof(ev), evt_id, "", "callback.unmatched", now, 0, doc, len};
+    constra__res_write w = {sizeof(w), NULL, 0, &ev, 1, NULL};
     rc = h->storage.commit(h->storage.user_data, &w);
     constra__free(&h->platform, doc);
     return rc == CONSTRA_OK ? CONSTRA_OK : constra__storage_error(e, rc, "keeping an unmatched callback");

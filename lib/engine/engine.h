@@ -10,6 +10,7 @@
 #include "constra/intent.h"
 #include "constra/rail.h"
 #include "constra/storage.h"
+#include "storage/resources.h"
 #include "constra/transport.h"
 #include "constra/webhook_delivery.h"
 #include "engine/machine.h"
@@ -21,7 +22,7 @@
 
 struct constra {
     constra_platform platform; /* resolved copy: every method set */
-    constra_storage storage;   /* copy; destroyed at close */
+    constra__res_table storage;   /* copy; destroyed at close */
     constra_rail rail;         /* copy; destroyed at close */
     constra_transport transport; /* copy (webhooks); send NULL when none */
     int (*resolve)(void *ctx, const char *host, char *out, size_t out_size);
@@ -47,7 +48,7 @@ struct constra {
     char secret_key[128]; /* "" when none: the router then refuses all */
     /* The storage's "workspace_id" (handle.c records it at open); "" when
      * the storage has no workspace metadata. Set once, then read-only. */
-    char workspace_id[CONSTRA_STORAGE_KEY_MAX + 1];
+    char workspace_id[CONSTRA__RES_KEY_MAX + 1];
     /* The server's externally reachable origin for the callback URL the
      * workspace route shows (constra_api_set_public_url); "" when unset.
      * Guarded by `mutex`. */
@@ -141,7 +142,7 @@ int constra__wh_endpoint_list_take(constra_webhook_endpoint_list *l, constra_web
 int constra__wh_delivery_list_new(const constra_platform *p, constra_webhook_delivery_list **out);
 /* Appends a copy of `row` (storage.h's delivery shape; body may be empty). */
 int constra__wh_delivery_list_add(constra_webhook_delivery_list *l,
-                                  const constra_storage_delivery *row);
+                                  const constra__res_delivery *row);
 
 /*
  * The remote backend's entry points. The client layer sits above the

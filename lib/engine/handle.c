@@ -7,7 +7,7 @@
 #include "engine/engine.h"
 #include "platform/platform.h"
 #include "rails/rail_internal.h"
-#include "storage/storage_internal.h"
+#include "storage/resources.h"
 #include "util/check.h"
 #include "util/hmac.h"
 
@@ -134,7 +134,7 @@ static int derive_callback_token(const char *secret_key, char out[65])
 /* ---- the workspace a storage belongs to ------------------------------ */
 
 typedef struct meta_copy {
-    char text[CONSTRA_STORAGE_KEY_MAX + 1];
+    char text[CONSTRA__RES_KEY_MAX + 1];
 } meta_copy;
 
 static int copy_meta(void *ctx, const char *value)
@@ -148,7 +148,7 @@ static int copy_meta(void *ctx, const char *value)
  * storage's failure. */
 static int meta_record(constra_t *h, const char *key, const char *fresh, meta_copy *out)
 {
-    const constra_storage *s = &h->storage;
+    const constra__res_table *s = &h->storage;
     int rc = s->meta_put_if_absent(s->user_data, key, fresh, copy_meta, out);
     if (rc == CONSTRA_OK) {
         constra__strlcpy(out->text, fresh, sizeof(out->text));
@@ -162,17 +162,14 @@ static int meta_failed(int rc, const char *what, constra_error *err)
                          "config.storage", "the storage failed %s", what);
 }
 
-/* Sandbox and live never share data (doc/DESIGN.md section 13): on a storage
- * with workspace metadata, the first handle records its mode and a new
- * workspace id; later handles must have that mode. A mismatch writes
- * nothing (the mode is read before anything is recorded). */
+/* Sandbox and live never share data (doc/DESIGN.md section 13): the
+ * first handle on a storage records its mode and a new workspace id;
+ * later handles must have that mode. A mismatch writes nothing (the mode
+ * is read before anything is recorded). */
 static int bind_workspace(constra_t *h, constra_error *err)
 {
-    if (!constra__storage_has_meta(&h->storage)) {
-        return CONSTRA_OK; /* "mode not checked" (storage.h) */
-    }
     const char *mode = h->mode == CONSTRA_MODE_LIVE ? "live" : "sandbox";
-    const constra_storage *s = &h->storage;
+    const constra__res_table *s = &h->storage;
     meta_copy held = {{0}};
     int rc = s->meta_get(s->user_data, "mode", copy_meta, &held);
     if (rc == CONSTRA_E_NOT_FOUND) {
@@ -302,11 +299,22 @@ int constra__open(constra_t **out, const constra_config *config, int remote, con
      * later step fails: on failure the host still owns what it passed. */
     int own_storage = cfg.storage == NULL;
     int own_rail = cfg.rail == NULL;
+    constra_storage base;
+    constra_storage_init(&base, sizeof(base));
     if (own_storage) {
-        constra_storage_init(&h->storage, sizeof(h->storage));
-        rc = constra_storage_memory(&h->storage, cfg.platform, err);
+        rc = constra_storage_memory(&base, cfg.platform, err);
     } else {
-        constra__copy_struct(&h->storage, sizeof(h->storage), cfg.storage);
+        constra__copy_struct(&base, sizeof(base), cfg.storage);
+    }
+    /* The engine's resources as records of the storage (resources.h). */
+    if (rc == CONSTRA_OK && (rc = constra__res_open(&h->storage, cfg.platform, &base, err)) !=
+                                CONSTRA_OK && own_storage && base.destroy) {
+        base.destroy(base.user_data);
+    }
+    if (rc == CONSTRA_OK && !own_storage) {
+        /* Until the handle is open the host keeps its storage: a failure
+         * below must not destroy it. */
+        constra__res_own(&h->storage, 0);
     }
     if (rc == CONSTRA_OK) {
         if (own_rail) {
@@ -315,7 +323,7 @@ int constra__open(constra_t **out, const constra_config *config, int remote, con
         } else {
             constra__copy_struct(&h->rail, sizeof(h->rail), cfg.rail);
         }
-        if (rc != CONSTRA_OK && own_storage && h->storage.destroy) {
+        if (rc != CONSTRA_OK) {
             h->storage.destroy(h->storage.user_data);
         }
     }
@@ -323,15 +331,14 @@ int constra__open(constra_t **out, const constra_config *config, int remote, con
         if (own_rail && h->rail.destroy) {
             h->rail.destroy(h->rail.user_data);
         }
-        if (own_storage && h->storage.destroy) {
-            h->storage.destroy(h->storage.user_data);
-        }
+        h->storage.destroy(h->storage.user_data);
     }
     if (rc != CONSTRA_OK) {
         plat.mutex_destroy(plat.user_data, h->mutex);
         constra__free(&plat, h);
         return rc;
     }
+    constra__res_own(&h->storage, 1);
     if (cfg.transport) {
         constra__copy_struct(&h->transport, sizeof(h->transport), cfg.transport);
     }

@@ -124,7 +124,7 @@ typedef struct idem_seen {
     const constra_platform *platform;
 } idem_seen;
 
-static int seen_row(void *ctx, const constra_storage_idempotency *r)
+static int seen_row(void *ctx, const constra__res_idempotency *r)
 {
     idem_seen *s = ctx;
     s->state = r->state;
@@ -235,7 +235,7 @@ static int answer_held_key(constra_t *h, idem_seen *seen, const char *key, const
                                   "idempotency_key",
                                   "this idempotency key was used with a different request");
     }
-    if (seen->state == CONSTRA_IDEMPOTENCY_COMPLETED) {
+    if (seen->state == CONSTRA__IDEM_COMPLETED) {
         int rc = load_named(h, seen, got, e);
         if (rc == CONSTRA_OK && seen->http_status != 0) {
             /* The first response, byte for byte; accessors show the
@@ -261,8 +261,8 @@ static int answer_held_key(constra_t *h, idem_seen *seen, const char *key, const
             *got = NULL;
             return rc;
         }
-        constra_storage_idempotency done = {sizeof(done), key, fp,
-                                            CONSTRA_IDEMPOTENCY_COMPLETED, 201, (*got)->json,
+        constra__res_idempotency done = {sizeof(done), key, fp,
+                                            CONSTRA__IDEM_COMPLETED, 201, (*got)->json,
                                             (*got)->json_len, seen->created_at_ms,
                                             seen->expires_at_ms, seen->lease_expires_at_ms};
         if (h->storage.idempotency_complete(h->storage.user_data, &done) == CONSTRA_E_CONFLICT) {
@@ -289,7 +289,7 @@ static int answer_held_key(constra_t *h, idem_seen *seen, const char *key, const
     return KEY_FREED;
 }
 
-int constra__idem_reserve(constra_t *h, const constra_storage_idempotency *rec, int64_t now,
+int constra__idem_reserve(constra_t *h, const constra__res_idempotency *rec, int64_t now,
                           struct constra_intent **got, constra_error *e)
 {
     *got = NULL;

@@ -39,7 +39,7 @@ int constra__idem_in_flight(constra_error *e);
  * created. Otherwise an error: 409 idempotency_key_reused (another
  * request's key), 409 idempotent_request_in_flight, or a storage error.
  */
-int constra__idem_reserve(constra_t *h, const constra_storage_idempotency *rec, int64_t now,
+int constra__idem_reserve(constra_t *h, const constra__res_idempotency *rec, int64_t now,
                           struct constra_intent **got, constra_error *e);
 
 #endif

@@ -42,7 +42,7 @@ int constra__storage_error(constra_error *e, int rc, const char *what);
  * writer got there first: nothing was written. */
 int constra__intent_save(constra_t *h, struct constra_intent *in, int64_t expected,
                          const char *event, const char *reason,
-                         const constra_storage_idempotency *idem, int64_t now, constra_error *e);
+                         const constra__res_idempotency *idem, int64_t now, constra_error *e);
 
 /* Sets status, recovery summary and due time of a machine move (st) on
  * `in`, in memory only; `c` (may be NULL) is the classified provider
@@ -54,7 +54,7 @@ void constra__intent_apply_move(constra_t *h, struct constra_intent *in, const c
  * records the outcome (engine.c's money-safety rule). `inserting`: the
  * intent's first commit (with `idem`, the key's link). */
 int constra__intent_run_attempt(constra_t *h, struct constra_intent *in, int inserting,
-                                const constra_storage_idempotency *idem, constra_error *e);
+                                const constra__res_idempotency *idem, constra_error *e);
 
 /* Applies a provider result to the loaded intent `in` (the attempt its
  * checkout id names) and commits. by_rail: it came from the rail's own

@@ -43,7 +43,7 @@ typedef struct list_fill {
     int rc;
 } list_fill;
 
-static int list_row(void *ctx, const constra_storage_intent *row)
+static int list_row(void *ctx, const constra__res_intent *row)
 {
     list_fill *f = ctx;
     if (f->list->count == f->want) {
@@ -125,7 +125,7 @@ int constra_intent_list_get(constra_t *h, const constra_intent_list_params *para
     }
     l->platform = h->platform;
     list_fill f = {h, l, want, CONSTRA_OK};
-    constra_storage_query q = {sizeof(q), p.status ? constra_intent_status_name(p.status) : NULL,
+    constra__res_query q = {sizeof(q), p.status ? constra_intent_status_name(p.status) : NULL,
                                p.reference, p.created_from_ms, p.created_to_ms, p.starting_after,
                                want + 1};
     rc = h->storage.list_intents(h->storage.user_data, &q, list_row, &f);
@@ -208,7 +208,7 @@ typedef struct event_fill {
     int rc;
 } event_fill;
 
-static int event_row(void *ctx, const constra_storage_event *row)
+static int event_row(void *ctx, const constra__res_event *row)
 {
     event_fill *f = ctx;
     constra_event_list *l = f->list;
@@ -236,7 +236,7 @@ static int event_row(void *ctx, const constra_storage_event *row)
     return 0;
 }
 
-static int exists_row(void *ctx, const constra_storage_intent *row)
+static int exists_row(void *ctx, const constra__res_intent *row)
 {
     (void)ctx;
     (void)row;

@@ -100,7 +100,7 @@ typedef struct id_batch {
     int count;
 } id_batch;
 
-static int batch_row(void *ctx, const constra_storage_intent *row)
+static int batch_row(void *ctx, const constra__res_intent *row)
 {
     id_batch *b = ctx;
     constra__strlcpy(b->ids[b->count], row->id, CONSTRA_ID_SIZE);
@@ -117,7 +117,7 @@ static int for_each_status(constra_t *h, const char *status, int64_t now, constr
     for (;;) {
         id_batch b;
         b.count = 0;
-        constra_storage_query q = {sizeof(q), status, NULL, 0, 0, cursor[0] ? cursor : NULL, 64};
+        constra__res_query q = {sizeof(q), status, NULL, 0, 0, cursor[0] ? cursor : NULL, 64};
         int rc = h->storage.list_intents(h->storage.user_data, &q, batch_row, &b);
         if (rc != CONSTRA_OK) {
             return constra__storage_error(e, rc, "listing intents");

@@ -23,7 +23,7 @@
 #include "engine/engine.h"
 #include "mpesa/json_read.h"
 #include "platform/platform.h"
-#include "storage/storage_internal.h"
+#include "storage/resources.h"
 #include "util/check.h"
 #include "util/encode.h"
 #include "util/ids.h"
@@ -57,7 +57,7 @@ static const char *const event_types[] = {
 
 struct constra_webhook_endpoint {
     constra_platform platform;
-    char id[CONSTRA_STORAGE_KEY_MAX + 1];
+    char id[CONSTRA__RES_KEY_MAX + 1];
     char *url, *secret, *types;
     /* While a rotation's overlap lasts: the secret before it, and until
      * when deliveries are signed with it too (0: no previous secret). */
@@ -96,12 +96,12 @@ struct constra_webhook_endpoint_list {
 };
 
 typedef struct delivery {
-    char id[CONSTRA_STORAGE_KEY_MAX + 1];
-    char endpoint_id[CONSTRA_STORAGE_KEY_MAX + 1];
-    char event_id[CONSTRA_STORAGE_KEY_MAX + 1];
-    char event_type[CONSTRA_STORAGE_KEY_MAX + 1];
+    char id[CONSTRA__RES_KEY_MAX + 1];
+    char endpoint_id[CONSTRA__RES_KEY_MAX + 1];
+    char event_id[CONSTRA__RES_KEY_MAX + 1];
+    char event_type[CONSTRA__RES_KEY_MAX + 1];
     char state[16];
-    char last_error[CONSTRA_STORAGE_KEY_MAX + 1];
+    char last_error[CONSTRA__RES_KEY_MAX + 1];
     int64_t event_sequence;
     int attempts, last_status;
     int64_t next_attempt_at_ms, created_at_ms, updated_at_ms, version;
@@ -131,15 +131,6 @@ static int remote_call(constra_t *h, int op, const char *id, constra_error *e)
     req.op = op;
     req.id = id;
     return h->remote_ops->webhooks(h, &req, e);
-}
-
-static int need_storage(constra_t *h, constra_error *e)
-{
-    if (!constra__storage_has_webhooks(&h->storage)) {
-        return constra__fail(e, CONSTRA_E_UNSUPPORTED, "storage_unsupported", "storage",
-                             "the storage has no webhook methods (storage.h)");
-    }
-    return CONSTRA_OK;
 }
 
 static int storage_fail(constra_error *e, int rc, const char *what)
@@ -264,7 +255,7 @@ static int read_attributes(const constra_platform *p, constra_webhook_endpoint *
     constra__jr jr;
     size_t len = strlen(text);
     if (len > 0 &&
-        constra__jr_parse(&jr, text, len, CONSTRA_STORAGE_TEXT_MAX, 4, "attributes",
+        constra__jr_parse(&jr, text, len, CONSTRA__RES_TEXT_MAX, 4, "attributes",
                           &ignored) == CONSTRA_OK) {
         if (constra__jr_text(&jr, jr.root, "", "description", CONSTRA__JR_FREE, description,
                              sizeof(description), NULL) != CONSTRA_OK) {
@@ -333,7 +324,7 @@ static void join_secret(const constra_webhook_endpoint *ep, char *out, size_t si
 }
 
 static constra_webhook_endpoint *endpoint_copy(const constra_platform *p,
-                                               const constra_storage_webhook_endpoint *r)
+                                               const constra__res_endpoint *r)
 {
     constra_webhook_endpoint *ep = constra__calloc(p, 1, sizeof(*ep));
     if (ep == NULL) {
@@ -383,7 +374,7 @@ int constra__wh_endpoint_list_take(constra_webhook_endpoint_list *l, constra_web
     return CONSTRA_OK;
 }
 
-static int collect_endpoint(void *ctx, const constra_storage_webhook_endpoint *r)
+static int collect_endpoint(void *ctx, const constra__res_endpoint *r)
 {
     constra_webhook_endpoint_list *l = ctx;
     constra_webhook_endpoint *ep = endpoint_copy(&l->platform, r);
@@ -549,8 +540,7 @@ static int endpoint_add(constra_t *h, const constra_webhook_endpoint_params *par
      * and does not judge the URL's addresses: the server, which sends,
      * does (and makes the secret: REST takes none). */
     int remote = is_remote(h), scheme;
-    if ((!remote && (rc = need_storage(h, e)) != CONSTRA_OK) ||
-        (rc = constra__check_str(p.url, CONSTRA_WEBHOOK_URL_MAX, 0, "url", NULL, e)) !=
+    if ((rc = constra__check_str(p.url, CONSTRA_WEBHOOK_URL_MAX, 0, "url", NULL, e)) !=
             CONSTRA_OK ||
         (!remote && (rc = url_check(h, p.url, e)) != CONSTRA_OK) ||
         (rc = check_event_types(types, e)) != CONSTRA_OK ||
@@ -599,7 +589,7 @@ static int endpoint_add(constra_t *h, const constra_webhook_endpoint_params *par
         return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
     }
     int64_t now = constra__wall_ms(&h->platform);
-    constra_storage_webhook_endpoint row = {sizeof(row), id, p.url, secret, types, 1, now, now,
+    constra__res_endpoint row = {sizeof(row), id, p.url, secret, types, 1, now, now,
                                             0, 1, attributes};
     rc = h->storage.webhook_endpoint_insert(h->storage.user_data, &row);
     if (rc != CONSTRA_OK) {
@@ -649,7 +639,7 @@ static int endpoint_load(constra_t *h, const char *id, constra_webhook_endpoint 
         req.endpoint = out;
         return h->remote_ops->webhooks(h, &req, e);
     }
-    if (rc != CONSTRA_OK || (rc = need_storage(h, e)) != CONSTRA_OK) {
+    if (rc != CONSTRA_OK) {
         return rc;
     }
     constra_webhook_endpoint_list *l;
@@ -694,10 +684,7 @@ int constra_webhook_endpoint_list_get(constra_t *h, constra_webhook_endpoint_lis
         req.endpoints = out;
         return constra__report(h->remote_ops->webhooks(h, &req, &e), &e, err);
     }
-    int rc = need_storage(h, &e);
-    if (rc == CONSTRA_OK) {
-        rc = load_endpoints(h, out, &e);
-    }
+    int rc = load_endpoints(h, out, &e);
     return constra__report(rc, &e, err);
 }
 
@@ -735,7 +722,7 @@ int constra_webhook_endpoint_set_enabled(constra_t *h, const char *id, int enabl
     if (rc == CONSTRA_OK) {
         char secrets[SECRET_TEXT_MAX];
         join_secret(ep, secrets, sizeof(secrets));
-        constra_storage_webhook_endpoint row = {sizeof(row), ep->id, ep->url, secrets,
+        constra__res_endpoint row = {sizeof(row), ep->id, ep->url, secrets,
                                                 ep->types, enabled, ep->created_at_ms,
                                                 constra__wall_ms(&h->platform), ep->cursor,
                                                 ep->version + 1, ep->attributes};
@@ -800,7 +787,7 @@ int constra_webhook_endpoint_rotate_secret(constra_t *h, const char *id, int64_t
         char until[CONSTRA__INT_TEXT_MAX];
         constra__fmt_i64(until, now + overlap_ms);
         snprintf(secrets, sizeof(secrets), "%s %s %s", fresh, ep->secret, until);
-        constra_storage_webhook_endpoint row = {sizeof(row), ep->id, ep->url, secrets,
+        constra__res_endpoint row = {sizeof(row), ep->id, ep->url, secrets,
                                                 ep->types, ep->enabled, ep->created_at_ms,
                                                 now, ep->cursor, ep->version + 1,
                                                 ep->attributes};
@@ -874,7 +861,7 @@ int constra_webhook_endpoint_send_test(constra_t *h, const char *id, char *deliv
         /* Queued for this endpoint only, whatever its event filter, with
          * its cursor where it is (the test event is not in the event
          * log: no other endpoint sees it). */
-        constra_storage_delivery d = {sizeof(d), did, ep->id, eid, "webhook.test", 0,
+        constra__res_delivery d = {sizeof(d), did, ep->id, eid, "webhook.test", 0,
                                       "pending", 0, 0, "", now, now, now, 1, body, len,
                                       "[]", 2};
         rc = h->storage.webhook_enqueue(h->storage.user_data, ep->id, ep->cursor, ep->cursor,
@@ -915,9 +902,6 @@ int constra_webhook_endpoint_remove(constra_t *h, const char *id, constra_error 
         return constra__report(remote_call(h, CONSTRA__WH_REMOVE, id, &e), &e, err);
     }
     if (rc == CONSTRA_OK) {
-        rc = need_storage(h, &e);
-    }
-    if (rc == CONSTRA_OK) {
         rc = h->storage.webhook_endpoint_delete(h->storage.user_data, id);
         if (rc == CONSTRA_E_NOT_FOUND) {
             rc = constra__fail(&e, rc, "resource_missing", "id",
@@ -952,7 +936,7 @@ static void delivery_clear(const constra_platform *p, delivery *d)
     d->body = d->log = NULL;
 }
 
-static int collect_delivery(void *ctx, const constra_storage_delivery *r)
+static int collect_delivery(void *ctx, const constra__res_delivery *r)
 {
     constra_webhook_delivery_list *l = ctx;
     if (l->count == l->cap) {
@@ -1016,7 +1000,7 @@ int constra__wh_delivery_list_new(const constra_platform *p, constra_webhook_del
     return CONSTRA_OK;
 }
 
-static int load_deliveries(constra_t *h, const constra_storage_delivery_query *q,
+static int load_deliveries(constra_t *h, const constra__res_delivery_query *q,
                            constra_webhook_delivery_list **out, constra_error *e)
 {
     *out = NULL;
@@ -1045,12 +1029,12 @@ int constra_webhook_delivery_list_get(constra_t *h, const char *endpoint_id, con
     }
     *out = NULL;
     constra_error e = CONSTRA_ERROR_INIT;
-    int rc = is_remote(h) ? CONSTRA_OK : need_storage(h, &e);
-    if (rc == CONSTRA_OK && endpoint_id && endpoint_id[0]) {
+    int rc = CONSTRA_OK;
+    if (endpoint_id && endpoint_id[0]) {
         rc = constra__id_check_opaque(endpoint_id, "endpoint_id", &e);
     }
     if (rc == CONSTRA_OK && starting_after) {
-        rc = constra__check_str(starting_after, CONSTRA_STORAGE_KEY_MAX, 1, "starting_after",
+        rc = constra__check_str(starting_after, CONSTRA__RES_KEY_MAX, 1, "starting_after",
                                 NULL, &e);
     }
     if (rc == CONSTRA_OK && state && state[0] && strcmp(state, "pending") != 0 &&
@@ -1072,7 +1056,7 @@ int constra_webhook_delivery_list_get(constra_t *h, const char *endpoint_id, con
         req.deliveries = out;
         rc = h->remote_ops->webhooks(h, &req, &e);
     } else if (rc == CONSTRA_OK) {
-        constra_storage_delivery_query q = {sizeof(q), NULL, endpoint_id, state, 0,
+        constra__res_delivery_query q = {sizeof(q), NULL, endpoint_id, state, 0,
                                             starting_after, limit ? limit : 100};
         rc = load_deliveries(h, &q, out, &e);
     }
@@ -1112,7 +1096,7 @@ const char *constra_webhook_delivery_body(const constra_webhook_delivery_list *l
 /* Writes `d` back (version + 1). */
 static int delivery_save(constra_t *h, delivery *d)
 {
-    constra_storage_delivery row = {sizeof(row), d->id, d->endpoint_id, d->event_id,
+    constra__res_delivery row = {sizeof(row), d->id, d->endpoint_id, d->event_id,
                                     d->event_type, d->event_sequence, d->state, d->attempts,
                                     d->last_status, d->last_error, d->next_attempt_at_ms,
                                     d->created_at_ms, d->updated_at_ms, d->version + 1,
@@ -1134,12 +1118,9 @@ int constra_webhook_delivery_replay(constra_t *h, const char *id, constra_error 
     if (rc == CONSTRA_OK && is_remote(h)) {
         return constra__report(remote_call(h, CONSTRA__WH_REPLAY, id, &e), &e, err);
     }
-    if (rc == CONSTRA_OK) {
-        rc = need_storage(h, &e);
-    }
     constra_webhook_delivery_list *l = NULL;
     if (rc == CONSTRA_OK) {
-        constra_storage_delivery_query q = {sizeof(q), id, NULL, NULL, 0, NULL, 1};
+        constra__res_delivery_query q = {sizeof(q), id, NULL, NULL, 0, NULL, 1};
         rc = load_deliveries(h, &q, &l, &e);
     }
     if (rc == CONSTRA_OK && l->count == 0) {
@@ -1176,7 +1157,7 @@ int constra__wh_endpoint_make(const constra_platform *p, const constra__wh_endpo
     if (attributes == NULL) {
         return CONSTRA_E_NOMEM;
     }
-    constra_storage_webhook_endpoint row = {sizeof(row), f->id, f->url, f->secret,
+    constra__res_endpoint row = {sizeof(row), f->id, f->url, f->secret,
                                             f->event_types, f->enabled, f->created_at_ms,
                                             f->created_at_ms, 0, 1, attributes};
     *out = endpoint_copy(p, &row);
@@ -1185,7 +1166,7 @@ int constra__wh_endpoint_make(const constra_platform *p, const constra__wh_endpo
 }
 
 int constra__wh_delivery_list_add(constra_webhook_delivery_list *l,
-                                  const constra_storage_delivery *row)
+                                  const constra__res_delivery *row)
 {
     return collect_delivery(l, row) == 0 ? CONSTRA_OK : CONSTRA_E_NOMEM;
 }
@@ -1195,7 +1176,7 @@ int constra__wh_delivery_list_add(constra_webhook_delivery_list *l,
 typedef struct event_page {
     constra_t *h;
     const constra_webhook_endpoint *ep;
-    constra_storage_delivery *rows;
+    constra__res_delivery *rows;
     char (*ids)[CONSTRA_ID_SIZE];
     char **strings; /* copies the rows point at, freed after the write */
     size_t nstrings;
@@ -1214,7 +1195,7 @@ static char *page_keep(event_page *pg, const char *s, size_t len)
     return c;
 }
 
-static int on_event(void *ctx, const constra_storage_event *ev)
+static int on_event(void *ctx, const constra__res_event *ev)
 {
     event_page *pg = ctx;
     pg->seen++;
@@ -1235,8 +1216,8 @@ static int on_event(void *ctx, const constra_storage_event *ev)
                                                   "out of memory");
         return 1;
     }
-    constra_storage_delivery *d = &pg->rows[pg->count++];
-    *d = (constra_storage_delivery){sizeof(*d), pg->ids[pg->count - 1], pg->ep->id, event_id,
+    constra__res_delivery *d = &pg->rows[pg->count++];
+    *d = (constra__res_delivery){sizeof(*d), pg->ids[pg->count - 1], pg->ep->id, event_id,
                                     type, ev->sequence, "pending", 0, 0, "", pg->now, pg->now,
                                     pg->now, 1, body, ev->document_len, "[]", 2};
     return 0;
@@ -1246,7 +1227,7 @@ static int on_event(void *ctx, const constra_storage_event *ev)
 static int enqueue_endpoint(constra_t *h, constra_webhook_endpoint *ep, int64_t now,
                             constra_error *e)
 {
-    constra_storage_delivery rows[EVENT_PAGE];
+    constra__res_delivery rows[EVENT_PAGE];
     char ids[EVENT_PAGE][CONSTRA_ID_SIZE];
     char *strings[EVENT_PAGE * 3];
     for (int pages = 0; pages < 1000; pages++) {
@@ -1428,7 +1409,7 @@ static void send_one(constra_t *h, const constra_webhook_endpoint *ep, const del
     }
 }
 
-static int on_due(void *ctx, const constra_storage_delivery *r)
+static int on_due(void *ctx, const constra__res_delivery *r)
 {
     return collect_delivery(ctx, r);
 }
@@ -1444,9 +1425,9 @@ static int endpoint_failing_long(constra_t *h, const constra_webhook_endpoint *e
     if (window < 0 || now - ep->created_at_ms < window) {
         return 0;
     }
-    char after[CONSTRA_STORAGE_KEY_MAX + 1] = "";
+    char after[CONSTRA__RES_KEY_MAX + 1] = "";
     for (int pages = 0; pages < 1000; pages++) {
-        constra_storage_delivery_query q = {sizeof(q), NULL, ep->id, "delivered", 0,
+        constra__res_delivery_query q = {sizeof(q), NULL, ep->id, "delivered", 0,
                                             after[0] ? after : NULL, DUE_PAGE};
         constra_webhook_delivery_list *l = NULL;
         constra_error e = CONSTRA_ERROR_INIT;
@@ -1476,14 +1457,14 @@ static int endpoint_failing_long(constra_t *h, const constra_webhook_endpoint *e
 static int send_due(constra_t *h, constra_webhook_endpoint_list *eps, int64_t now,
                     constra_error *e)
 {
-    char after[CONSTRA_STORAGE_KEY_MAX + 1] = "";
+    char after[CONSTRA__RES_KEY_MAX + 1] = "";
     for (int pages = 0; pages < 1000; pages++) {
         constra_webhook_delivery_list *l = constra__calloc(&h->platform, 1, sizeof(*l));
         if (l == NULL) {
             return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
         }
         l->platform = h->platform;
-        constra_storage_delivery_query q = {sizeof(q), NULL, NULL, "pending", now > 0 ? now : 1,
+        constra__res_delivery_query q = {sizeof(q), NULL, NULL, "pending", now > 0 ? now : 1,
                                             after, DUE_PAGE};
         int rc = h->storage.webhook_delivery_list(h->storage.user_data, &q, on_due, l);
         if (rc == CONSTRA_OK && l->failed) {
@@ -1513,7 +1494,7 @@ static int send_due(constra_t *h, constra_webhook_endpoint_list *eps, int64_t no
                 return storage_fail(e, rc, "claiming a webhook delivery");
             }
             int status;
-            char error[CONSTRA_STORAGE_KEY_MAX + 1];
+            char error[CONSTRA__RES_KEY_MAX + 1];
             send_one(h, ep, d, now, &status, error, sizeof(error));
             d->attempts++;
             d->last_status = status;
@@ -1560,9 +1541,6 @@ static int send_due(constra_t *h, constra_webhook_endpoint_list *eps, int64_t no
 
 int constra__webhooks_tick(constra_t *h, int64_t now, constra_error *e)
 {
-    if (!constra__storage_has_webhooks(&h->storage)) {
-        return CONSTRA_OK; /* nothing can be registered: nothing to do */
-    }
     constra_webhook_endpoint_list *eps;
     int rc = load_endpoints(h, &eps, e);
     if (rc != CONSTRA_OK) {

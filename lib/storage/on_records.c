@@ -1,8 +1,8 @@
 /*
- * constra_storage (storage.h) served by a record store (record_store.h):
- * every resource of the old table as record kinds, so that the engine,
- * the old conformance suite and `constra serve` run on any record store
- * (memory, SQLite, PostgreSQL) before the engine speaks records itself.
+ * The engine's resource table (resources.h) served by a storage
+ * (storage.h): every resource as records of a kind, so that the engine
+ * runs on any storage (memory, SQLite, PostgreSQL, a host's own) and a
+ * new resource needs no new storage member.
  *
  * Kinds and their index entries (\x01 separates parts of one value; no
  * id, status or reference contains it):
@@ -23,11 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "constra/record_store.h"
+#include "constra/storage.h"
 #include "constra/storage.h"
 #include "platform/platform.h"
 #include "storage/record_internal.h"
-#include "storage/storage_internal.h"
+#include "storage/resources.h"
 #include "util/check.h"
 #include "util/sbuf.h"
 
@@ -36,7 +36,8 @@
 
 typedef struct adapter {
     constra_platform platform;
-    constra_record_store rs;
+    constra_storage rs;
+    int own; /* destroy rs with the adapter */
 } adapter;
 
 /* ---- documents ---------------------------------------------------------- */
@@ -148,7 +149,7 @@ static int commit(adapter *a, const constra_record_op *ops, size_t n,
 
 /* ---- intents ------------------------------------------------------------ */
 
-static char *intent_doc(adapter *a, const constra_storage_intent *in, size_t *len)
+static char *intent_doc(adapter *a, const constra__res_intent *in, size_t *len)
 {
     constra__sbuf b;
     constra__sbuf_init(&b, &a->platform);
@@ -161,7 +162,7 @@ static char *intent_doc(adapter *a, const constra_storage_intent *in, size_t *le
     return constra__sbuf_take(&b, len);
 }
 
-static int intent_row(const constra_record *r, constra_storage_intent *row)
+static int intent_row(const constra_record *r, constra__res_intent *row)
 {
     const char *f[5];
     memset(row, 0, sizeof(*row));
@@ -179,7 +180,7 @@ static int intent_row(const constra_record *r, constra_storage_intent *row)
     return 0;
 }
 
-static char *idem_doc(adapter *a, const constra_storage_idempotency *r, size_t *len)
+static char *idem_doc(adapter *a, const constra__res_idempotency *r, size_t *len)
 {
     constra__sbuf b;
     constra__sbuf_init(&b, &a->platform);
@@ -194,7 +195,7 @@ static char *idem_doc(adapter *a, const constra_storage_idempotency *r, size_t *
 }
 
 static int idem_parse(const char *key, const char *doc, size_t len,
-                      constra_storage_idempotency *r)
+                      constra__res_idempotency *r)
 {
     const char *f[6];
     memset(r, 0, sizeof(*r));
@@ -213,10 +214,10 @@ static int idem_parse(const char *key, const char *doc, size_t len,
 }
 
 /* When the record store should treat the key as absent. */
-static int64_t idem_death(const constra_storage_idempotency *r)
+static int64_t idem_death(const constra__res_idempotency *r)
 {
     int64_t d = r->expires_at_ms;
-    if (r->state == CONSTRA_IDEMPOTENCY_IN_FLIGHT && r->lease_expires_at_ms > 0 &&
+    if (r->state == CONSTRA__IDEM_IN_FLIGHT && r->lease_expires_at_ms > 0 &&
         (d == 0 || r->lease_expires_at_ms < d)) {
         d = r->lease_expires_at_ms;
     }
@@ -225,7 +226,7 @@ static int64_t idem_death(const constra_storage_idempotency *r)
 
 /* The idempotency part of a write: checks the stored record (as the old
  * contract says) and fills the PUT that updates it. */
-static int idem_update(adapter *a, const constra_storage_idempotency *w, one *stored,
+static int idem_update(adapter *a, const constra__res_idempotency *w, one *stored,
                        constra_record *rec, char **doc)
 {
     int rc = read_one(a, "idempotency", w->key, 0, stored);
@@ -235,15 +236,15 @@ static int idem_update(adapter *a, const constra_storage_idempotency *w, one *st
     if (rc != CONSTRA_OK) {
         return rc;
     }
-    constra_storage_idempotency cur;
+    constra__res_idempotency cur;
     if (idem_parse(w->key, stored->doc, stored->len, &cur) != 0) {
         return CONSTRA_E_STORAGE;
     }
-    if (cur.state != CONSTRA_IDEMPOTENCY_IN_FLIGHT || strcmp(cur.fingerprint, w->fingerprint) ||
-        (w->state == CONSTRA_IDEMPOTENCY_IN_FLIGHT && cur.response_len > 0)) {
+    if (cur.state != CONSTRA__IDEM_IN_FLIGHT || strcmp(cur.fingerprint, w->fingerprint) ||
+        (w->state == CONSTRA__IDEM_IN_FLIGHT && cur.response_len > 0)) {
         return CONSTRA_E_CONFLICT;
     }
-    constra_storage_idempotency next = cur; /* key, fingerprint, created, lease stay */
+    constra__res_idempotency next = cur; /* key, fingerprint, created, lease stay */
     next.state = w->state;
     next.http_status = w->http_status;
     next.response = w->response;
@@ -258,14 +259,14 @@ static int idem_update(adapter *a, const constra_storage_idempotency *w, one *st
     return CONSTRA_OK;
 }
 
-static int ad_commit(void *ud, const constra_storage_write *w)
+static int ad_commit(void *ud, const constra__res_write *w)
 {
     adapter *a = ud;
-    int rc = constra__storage_check_write(w);
+    int rc = constra__res_check_write(w);
     if (rc != CONSTRA_OK) {
         return rc;
     }
-    const constra_storage_intent *in = w->intent;
+    const constra__res_intent *in = w->intent;
     constra_record_op ops[3];
     constra_record recs[3];
     size_t n = 0;
@@ -336,11 +337,11 @@ static int ad_commit(void *ud, const constra_storage_write *w)
             rc = CONSTRA_E_NOMEM;
         }
         for (size_t i = 0; ev && i < w->event_count; i++) {
-            const constra_storage_event *e = &w->events[i];
+            const constra__res_event *e = &w->events[i];
             const char *stream = e->intent_id ? e->intent_id : "";
             ev[i] = (constra_record_event){
                 sizeof(ev[i]), 0, stream, e->id, e->type, e->created_at_ms,
-                stream[0] ? 0 : e->created_at_ms + CONSTRA_STORAGE_UNMATCHED_RETENTION_MS,
+                stream[0] ? 0 : e->created_at_ms + CONSTRA_UNMATCHED_RETENTION_MS,
                 e->document, e->document_len};
         }
     }
@@ -362,9 +363,9 @@ static int ad_commit(void *ud, const constra_storage_write *w)
 }
 
 typedef struct intent_sink {
-    constra_storage_intent_fn emit;
+    constra__res_intent_fn emit;
     void *ctx;
-    const constra_storage_query *q; /* NULL: no filter */
+    const constra__res_query *q; /* NULL: no filter */
     size_t emitted;
     int stop, corrupt;
     char last_value[CONSTRA_RECORD_VALUE_MAX + 1], last_id[CONSTRA_RECORD_VALUE_MAX + 1];
@@ -377,12 +378,12 @@ static int sink_intent(void *ctx, const char *value, const constra_record *r)
     s->rows++;
     copy_value(s->last_value, value);
     copy_value(s->last_id, r->id);
-    constra_storage_intent row;
+    constra__res_intent row;
     if (intent_row(r, &row) != 0) {
         s->corrupt = 1;
         return 1;
     }
-    const constra_storage_query *q = s->q;
+    const constra__res_query *q = s->q;
     if (q && ((q->status && q->status[0] && strcmp(row.status, q->status) != 0) ||
               (q->reference && q->reference[0] && strcmp(row.reference, q->reference) != 0) ||
               (q->created_from_ms && row.created_at_ms < q->created_from_ms) ||
@@ -402,10 +403,10 @@ static int get_sink(void *ctx, const constra_record *r)
     return sink_intent(ctx, r->id, r);
 }
 
-static int ad_get_intent(void *ud, const char *id, constra_storage_intent_fn emit, void *ctx)
+static int ad_get_intent(void *ud, const char *id, constra__res_intent_fn emit, void *ctx)
 {
     adapter *a = ud;
-    if (!constra__storage_valid_text(id) || id[0] == '\0' || emit == NULL) {
+    if (!constra__res_valid_text(id) || id[0] == '\0' || emit == NULL) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     intent_sink s = {emit, ctx, NULL, 0, 0, 0, "", "", 0};
@@ -413,11 +414,11 @@ static int ad_get_intent(void *ud, const char *id, constra_storage_intent_fn emi
     return rc == CONSTRA_OK && s.corrupt ? CONSTRA_E_STORAGE : rc;
 }
 
-static int ad_find_by_checkout(void *ud, const char *checkout, constra_storage_intent_fn emit,
+static int ad_find_by_checkout(void *ud, const char *checkout, constra__res_intent_fn emit,
                                void *ctx)
 {
     adapter *a = ud;
-    if (!constra__storage_valid_text(checkout) || checkout[0] == '\0' || emit == NULL) {
+    if (!constra__res_valid_text(checkout) || checkout[0] == '\0' || emit == NULL) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     one owner;
@@ -452,14 +453,14 @@ static int scan_all(adapter *a, constra_record_scan *q, constra_record_scan_fn f
     }
 }
 
-static int ad_list_intents(void *ud, const constra_storage_query *q,
-                           constra_storage_intent_fn emit, void *ctx)
+static int ad_list_intents(void *ud, const constra__res_query *q,
+                           constra__res_intent_fn emit, void *ctx)
 {
     adapter *a = ud;
     if (q == NULL || q->struct_size < sizeof(*q) || q->limit == 0 || emit == NULL ||
-        (q->status && !constra__storage_valid_text(q->status)) ||
-        (q->reference && !constra__storage_valid_text(q->reference)) ||
-        (q->starting_after && !constra__storage_valid_text(q->starting_after))) {
+        (q->status && !constra__res_valid_text(q->status)) ||
+        (q->reference && !constra__res_valid_text(q->reference)) ||
+        (q->starting_after && !constra__res_valid_text(q->starting_after))) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     /* Newest first (ids sort by creation): by the status or reference
@@ -490,23 +491,23 @@ static int ad_list_intents(void *ud, const constra_storage_query *q,
 }
 
 typedef struct event_sink {
-    constra_storage_event_fn emit;
+    constra__res_event_fn emit;
     void *ctx;
 } event_sink;
 
 static int sink_event(void *ctx, const constra_record_event *e)
 {
     event_sink *s = ctx;
-    constra_storage_event row = {sizeof(row), e->id, e->stream, e->type, e->created_at_ms,
+    constra__res_event row = {sizeof(row), e->id, e->stream, e->type, e->created_at_ms,
                                  e->sequence, e->document, e->document_len};
     return s->emit(s->ctx, &row);
 }
 
 static int ad_list_events(void *ud, const char *intent_id, int64_t after, size_t limit,
-                          constra_storage_event_fn emit, void *ctx)
+                          constra__res_event_fn emit, void *ctx)
 {
     adapter *a = ud;
-    if ((intent_id && !constra__storage_valid_text(intent_id)) || emit == NULL || after < 0) {
+    if ((intent_id && !constra__res_valid_text(intent_id)) || emit == NULL || after < 0) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     if (limit == 0) {
@@ -519,7 +520,7 @@ static int ad_list_events(void *ud, const char *intent_id, int64_t after, size_t
 /* ---- idempotency -------------------------------------------------------- */
 
 typedef struct idem_sink {
-    constra_storage_idempotency_fn emit;
+    constra__res_idempotency_fn emit;
     void *ctx;
     int corrupt;
 } idem_sink;
@@ -527,7 +528,7 @@ typedef struct idem_sink {
 static int sink_idem(void *ctx, const constra_record *r)
 {
     idem_sink *s = ctx;
-    constra_storage_idempotency row;
+    constra__res_idempotency row;
     if (idem_parse(r->id, r->document, r->document_len, &row) != 0) {
         s->corrupt = 1;
         return 1;
@@ -538,15 +539,15 @@ static int sink_idem(void *ctx, const constra_record *r)
     return 0;
 }
 
-static int ad_idem_reserve(void *ud, const constra_storage_idempotency *r, int64_t now,
-                           constra_storage_idempotency_fn emit, void *ctx)
+static int ad_idem_reserve(void *ud, const constra__res_idempotency *r, int64_t now,
+                           constra__res_idempotency_fn emit, void *ctx)
 {
     adapter *a = ud;
-    if (!constra__storage_idem_valid(r)) {
+    if (!constra__res_idem_valid(r)) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
-    constra_storage_idempotency fresh = *r;
-    fresh.state = CONSTRA_IDEMPOTENCY_IN_FLIGHT;
+    constra__res_idempotency fresh = *r;
+    fresh.state = CONSTRA__IDEM_IN_FLIGHT;
     fresh.http_status = 0;
     fresh.response = NULL;
     fresh.response_len = 0;
@@ -578,19 +579,19 @@ static int ad_idem_reserve(void *ud, const constra_storage_idempotency *r, int64
     return rc;
 }
 
-static int ad_idem_complete(void *ud, const constra_storage_idempotency *r)
+static int ad_idem_complete(void *ud, const constra__res_idempotency *r)
 {
-    if (!constra__storage_idem_valid(r)) {
+    if (!constra__res_idem_valid(r)) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
-    constra_storage_write w = {sizeof(w), NULL, 0, NULL, 0, r};
+    constra__res_write w = {sizeof(w), NULL, 0, NULL, 0, r};
     return ad_commit(ud, &w);
 }
 
 static int ad_idem_release(void *ud, const char *key, const char *fingerprint)
 {
     adapter *a = ud;
-    if (!constra__storage_valid_text(key) || !constra__storage_valid_text(fingerprint)) {
+    if (!constra__res_valid_text(key) || !constra__res_valid_text(fingerprint)) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     one cur;
@@ -601,10 +602,10 @@ static int ad_idem_release(void *ud, const char *key, const char *fingerprint)
     if (rc != CONSTRA_OK) {
         return rc;
     }
-    constra_storage_idempotency r;
+    constra__res_idempotency r;
     if (idem_parse(key, cur.doc, cur.len, &r) != 0) {
         rc = CONSTRA_E_STORAGE;
-    } else if (r.state == CONSTRA_IDEMPOTENCY_IN_FLIGHT && r.response_len == 0 &&
+    } else if (r.state == CONSTRA__IDEM_IN_FLIGHT && r.response_len == 0 &&
                strcmp(r.fingerprint, fingerprint) == 0) {
         constra_record rec = {sizeof(rec), "idempotency", key, 0, 0, NULL, 0, NULL, 0};
         constra_record_op op = {CONSTRA_RECORD_DELETE, &rec, cur.version};
@@ -634,7 +635,7 @@ static int ad_purge(void *ud, int64_t now_ms)
 static void ad_destroy(void *ud)
 {
     adapter *a = ud;
-    if (a->rs.destroy) {
+    if (a->own && a->rs.destroy) {
         a->rs.destroy(a->rs.user_data);
     }
     constra_platform p = a->platform;
@@ -693,7 +694,7 @@ static int last_sequence(adapter *a, int64_t *out)
     return rc;
 }
 
-static char *endpoint_doc(adapter *a, const constra_storage_webhook_endpoint *ep, int64_t cursor,
+static char *endpoint_doc(adapter *a, const constra__res_endpoint *ep, int64_t cursor,
                           size_t *len)
 {
     constra__sbuf b;
@@ -711,7 +712,7 @@ static char *endpoint_doc(adapter *a, const constra_storage_webhook_endpoint *ep
 }
 
 static int endpoint_parse(const char *id, const char *doc, size_t len,
-                          constra_storage_webhook_endpoint *ep)
+                          constra__res_endpoint *ep)
 {
     const char *f[9];
     memset(ep, 0, sizeof(*ep));
@@ -736,10 +737,10 @@ static int endpoint_parse(const char *id, const char *doc, size_t len,
     return 0;
 }
 
-static int ad_ep_insert(void *ud, const constra_storage_webhook_endpoint *ep)
+static int ad_ep_insert(void *ud, const constra__res_endpoint *ep)
 {
     adapter *a = ud;
-    if (!constra__storage_endpoint_valid(ep) || ep->version != 1) {
+    if (!constra__res_endpoint_valid(ep) || ep->version != 1) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     int64_t cursor = 0;
@@ -761,7 +762,7 @@ static int ad_ep_insert(void *ud, const constra_storage_webhook_endpoint *ep)
 
 /* The stored endpoint, parsed (its strings in o->doc). */
 static int endpoint_read(adapter *a, const char *id, one *o,
-                         constra_storage_webhook_endpoint *ep)
+                         constra__res_endpoint *ep)
 {
     int rc = read_one(a, "wh_endpoint", id, 0, o);
     if (rc == CONSTRA_OK && endpoint_parse(id, o->doc, o->len, ep) != 0) {
@@ -771,14 +772,14 @@ static int endpoint_read(adapter *a, const char *id, one *o,
     return rc;
 }
 
-static int ad_ep_update(void *ud, const constra_storage_webhook_endpoint *ep, int64_t expected)
+static int ad_ep_update(void *ud, const constra__res_endpoint *ep, int64_t expected)
 {
     adapter *a = ud;
-    if (!constra__storage_endpoint_valid(ep) || ep->version != expected + 1) {
+    if (!constra__res_endpoint_valid(ep) || ep->version != expected + 1) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     one o;
-    constra_storage_webhook_endpoint cur;
+    constra__res_endpoint cur;
     int rc = endpoint_read(a, ep->id, &o, &cur);
     if (rc != CONSTRA_OK) {
         return rc;
@@ -787,7 +788,7 @@ static int ad_ep_update(void *ud, const constra_storage_webhook_endpoint *ep, in
         one_free(&o);
         return CONSTRA_E_CONFLICT;
     }
-    constra_storage_webhook_endpoint next = *ep;
+    constra__res_endpoint next = *ep;
     next.created_at_ms = cur.created_at_ms;
     size_t len = 0;
     char *doc = endpoint_doc(a, &next, cur.cursor, &len);
@@ -854,7 +855,7 @@ static void id_sink_free(id_sink *s)
 static int ad_ep_delete(void *ud, const char *id)
 {
     adapter *a = ud;
-    if (!constra__storage_valid_text(id) || id[0] == '\0') {
+    if (!constra__res_valid_text(id) || id[0] == '\0') {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     one o;
@@ -922,7 +923,7 @@ static int ad_ep_delete(void *ud, const char *id)
 }
 
 typedef struct ep_sink {
-    constra_storage_endpoint_fn emit;
+    constra__res_endpoint_fn emit;
     void *ctx;
     int stop, corrupt;
     size_t rows;
@@ -934,7 +935,7 @@ static int sink_endpoint(void *ctx, const char *value, const constra_record *r)
     ep_sink *s = ctx;
     s->rows++;
     copy_value(s->last, value);
-    constra_storage_webhook_endpoint ep;
+    constra__res_endpoint ep;
     if (endpoint_parse(r->id, r->document, r->document_len, &ep) != 0) {
         s->corrupt = 1;
         return 1;
@@ -946,7 +947,7 @@ static int sink_endpoint(void *ctx, const char *value, const constra_record *r)
     return 0;
 }
 
-static int ad_ep_list(void *ud, constra_storage_endpoint_fn emit, void *ctx)
+static int ad_ep_list(void *ud, constra__res_endpoint_fn emit, void *ctx)
 {
     adapter *a = ud;
     if (emit == NULL) {
@@ -969,7 +970,7 @@ static int ad_ep_list(void *ud, constra_storage_endpoint_fn emit, void *ctx)
     }
 }
 
-static char *delivery_doc(adapter *a, const constra_storage_delivery *d, size_t *len)
+static char *delivery_doc(adapter *a, const constra__res_delivery *d, size_t *len)
 {
     constra__sbuf b;
     constra__sbuf_init(&b, &a->platform);
@@ -990,7 +991,7 @@ static char *delivery_doc(adapter *a, const constra_storage_delivery *d, size_t 
     return constra__sbuf_take(&b, len);
 }
 
-static int delivery_parse(const constra_record *r, constra_storage_delivery *d)
+static int delivery_parse(const constra_record *r, constra__res_delivery *d)
 {
     const char *f[12], *tail;
     size_t tail_len;
@@ -1024,7 +1025,7 @@ static int delivery_parse(const constra_record *r, constra_storage_delivery *d)
 }
 
 /* The record of a delivery with its three index entries (values in bufs). */
-static int delivery_record(const constra_storage_delivery *d, const char *doc, size_t len,
+static int delivery_record(const constra__res_delivery *d, const char *doc, size_t len,
                            char bufs[3][CONSTRA_RECORD_VALUE_MAX + 1], constra_record_key keys[3],
                            constra_record *rec)
 {
@@ -1041,21 +1042,21 @@ static int delivery_record(const constra_storage_delivery *d, const char *doc, s
 }
 
 static int ad_enqueue(void *ud, const char *endpoint_id, int64_t expected_cursor,
-                      int64_t new_cursor, const constra_storage_delivery *ds, size_t count)
+                      int64_t new_cursor, const constra__res_delivery *ds, size_t count)
 {
     adapter *a = ud;
-    if (!constra__storage_valid_text(endpoint_id) || new_cursor < expected_cursor ||
+    if (!constra__res_valid_text(endpoint_id) || new_cursor < expected_cursor ||
         (count && ds == NULL) || count >= CONSTRA_RECORD_COMMIT_MAX) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     for (size_t i = 0; i < count; i++) {
-        if (!constra__storage_delivery_valid(&ds[i]) || ds[i].version != 1 ||
+        if (!constra__res_delivery_valid(&ds[i]) || ds[i].version != 1 ||
             strcmp(ds[i].endpoint_id, endpoint_id) != 0) {
             return CONSTRA_E_INVALID_ARGUMENT;
         }
     }
     one o;
-    constra_storage_webhook_endpoint ep;
+    constra__res_endpoint ep;
     int rc = endpoint_read(a, endpoint_id, &o, &ep);
     if (rc != CONSTRA_OK) {
         return rc;
@@ -1107,9 +1108,9 @@ static int ad_enqueue(void *ud, const char *endpoint_id, int64_t expected_cursor
 }
 
 typedef struct dl_sink {
-    constra_storage_delivery_fn emit;
+    constra__res_delivery_fn emit;
     void *ctx;
-    const constra_storage_delivery_query *q;
+    const constra__res_delivery_query *q;
     size_t emitted, rows;
     int stop, corrupt;
     char last_value[CONSTRA_RECORD_VALUE_MAX + 1], last_id[CONSTRA_RECORD_VALUE_MAX + 1];
@@ -1121,12 +1122,12 @@ static int sink_delivery(void *ctx, const char *value, const constra_record *r)
     s->rows++;
     copy_value(s->last_value, value);
     copy_value(s->last_id, r->id);
-    constra_storage_delivery d;
+    constra__res_delivery d;
     if (delivery_parse(r, &d) != 0) {
         s->corrupt = 1;
         return 1;
     }
-    if (!constra__storage_delivery_matches(s->q, d.id, d.endpoint_id, d.state,
+    if (!constra__res_delivery_matches(s->q, d.id, d.endpoint_id, d.state,
                                            d.next_attempt_at_ms)) {
         return 0;
     }
@@ -1138,11 +1139,11 @@ static int sink_delivery(void *ctx, const char *value, const constra_record *r)
     return 0;
 }
 
-static int ad_dl_list(void *ud, const constra_storage_delivery_query *q,
-                      constra_storage_delivery_fn emit, void *ctx)
+static int ad_dl_list(void *ud, const constra__res_delivery_query *q,
+                      constra__res_delivery_fn emit, void *ctx)
 {
     adapter *a = ud;
-    if (!constra__storage_delivery_query_valid(q) || emit == NULL) {
+    if (!constra__res_delivery_query_valid(q) || emit == NULL) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     /* By id ascending, through the narrowest index the query names. */
@@ -1199,10 +1200,10 @@ static int ad_dl_list(void *ud, const constra_storage_delivery_query *q,
     }
 }
 
-static int ad_dl_update(void *ud, const constra_storage_delivery *d, int64_t expected)
+static int ad_dl_update(void *ud, const constra__res_delivery *d, int64_t expected)
 {
     adapter *a = ud;
-    if (!constra__storage_delivery_valid(d) || d->version != expected + 1) {
+    if (!constra__res_delivery_valid(d) || d->version != expected + 1) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     one o;
@@ -1212,7 +1213,7 @@ static int ad_dl_update(void *ud, const constra_storage_delivery *d, int64_t exp
     }
     constra_record stored = {sizeof(stored), "wh_delivery", d->id, o.version, 0, o.doc, o.len,
                              NULL, 0};
-    constra_storage_delivery cur;
+    constra__res_delivery cur;
     if (delivery_parse(&stored, &cur) != 0) {
         one_free(&o);
         return CONSTRA_E_STORAGE;
@@ -1222,7 +1223,7 @@ static int ad_dl_update(void *ud, const constra_storage_delivery *d, int64_t exp
         return CONSTRA_E_CONFLICT;
     }
     /* Only the moving parts change; endpoint, event and body stay. */
-    constra_storage_delivery next = cur;
+    constra__res_delivery next = cur;
     next.state = d->state;
     next.attempts = d->attempts;
     next.last_status = d->last_status;
@@ -1250,7 +1251,7 @@ static int ad_dl_update(void *ud, const constra_storage_delivery *d, int64_t exp
 /* ---- workspace metadata ------------------------------------------------- */
 
 typedef struct meta_sink {
-    constra_storage_meta_fn emit;
+    constra__res_meta_fn emit;
     void *ctx;
     adapter *a;
     int nomem;
@@ -1271,10 +1272,10 @@ static int sink_meta(void *ctx, const constra_record *r)
     return 0;
 }
 
-static int ad_meta_get(void *ud, const char *key, constra_storage_meta_fn emit, void *ctx)
+static int ad_meta_get(void *ud, const char *key, constra__res_meta_fn emit, void *ctx)
 {
     adapter *a = ud;
-    if (!constra__storage_meta_key_valid(key) || emit == NULL) {
+    if (!constra__res_meta_key_valid(key) || emit == NULL) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     meta_sink s = {emit, ctx, a, 0};
@@ -1282,11 +1283,11 @@ static int ad_meta_get(void *ud, const char *key, constra_storage_meta_fn emit, 
     return rc == CONSTRA_OK && s.nomem ? CONSTRA_E_NOMEM : rc;
 }
 
-static int ad_meta_put(void *ud, const char *key, const char *value, constra_storage_meta_fn emit,
+static int ad_meta_put(void *ud, const char *key, const char *value, constra__res_meta_fn emit,
                        void *ctx)
 {
     adapter *a = ud;
-    if (!constra__storage_meta_put_valid(key, value)) {
+    if (!constra__res_meta_put_valid(key, value)) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     constra_record rec = {sizeof(rec), "meta", key, 0, 0, value, strlen(value), NULL, 0};
@@ -1302,11 +1303,16 @@ static int ad_meta_put(void *ud, const char *key, const char *value, constra_sto
     return rc;
 }
 
-int constra_storage_on_records(constra_storage *out, const constra_platform *platform,
-                               const constra_record_store *records, constra_error *err)
+void constra__res_own(const constra__res_table *t, int own)
 {
-    int rc = constra__check_struct(out, CONSTRA__STORAGE_V1_SIZE, sizeof(*out), "out", err);
-    if (rc != CONSTRA_OK || (rc = constra_record_store_check(records, err)) != CONSTRA_OK) {
+    ((adapter *)t->user_data)->own = own;
+}
+
+int constra__res_open(constra__res_table *out, const constra_platform *platform,
+                      const constra_storage *records, constra_error *err)
+{
+    int rc = constra_storage_check(records, err);
+    if (rc != CONSTRA_OK) {
         return rc;
     }
     constra_platform plat;
@@ -1319,7 +1325,10 @@ int constra_storage_on_records(constra_storage *out, const constra_platform *pla
     }
     a->platform = plat;
     a->rs = *records;
-    constra_storage st = CONSTRA_STORAGE_INIT;
+    a->own = 1;
+    constra__res_table st;
+    memset(&st, 0, sizeof(st));
+    st.struct_size = sizeof(st);
     st.user_data = a;
     st.commit = ad_commit;
     st.get_intent = ad_get_intent;
@@ -1340,6 +1349,6 @@ int constra_storage_on_records(constra_storage *out, const constra_platform *pla
     st.webhook_delivery_update = ad_dl_update;
     st.meta_get = ad_meta_get;
     st.meta_put_if_absent = ad_meta_put;
-    constra__fill_struct(out, &st, sizeof(st));
+    *out = st;
     return CONSTRA_OK;
 }

@@ -1,5 +1,5 @@
 /*
- * Internal: what every shipped record store (record_store.h) shares, so
+ * Internal: what every shipped record store (storage.h) shares, so
  * that memory, SQLite and PostgreSQL refuse exactly the same requests and
  * read one scan the same way.
  */
@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "constra/record_store.h"
+#include "constra/storage.h"
 
 /* A kind or index name: 1 to CONSTRA_RECORD_NAME_MAX bytes of [a-z0-9_]. */
 int constra__record_name_valid(const char *name);

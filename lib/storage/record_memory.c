@@ -1,5 +1,5 @@
 /*
- * The in-memory record store (record_store.h): the reference the record
+ * The in-memory record store (storage.h): the reference the record
  * conformance suite is written against.
  *
  * Four sorted arrays make every read and the purge proportional to what
@@ -15,7 +15,7 @@
  */
 #include <string.h>
 
-#include "constra/record_store.h"
+#include "constra/storage.h"
 #include "platform/platform.h"
 #include "storage/record_internal.h"
 #include "util/check.h"
@@ -769,7 +769,7 @@ static void mem_destroy(void *ud)
     constra__free(&p, s);
 }
 
-int constra_record_store_memory(constra_record_store *out, const constra_platform *platform,
+int constra_storage_memory(constra_storage *out, const constra_platform *platform,
                                 constra_error *err)
 {
     int rc = constra__check_struct(out, sizeof(*out), sizeof(*out), "out", err);
@@ -791,7 +791,7 @@ int constra_record_store_memory(constra_record_store *out, const constra_platfor
         return constra__fail(err, CONSTRA_E_PLATFORM, NULL, "platform.mutex_create",
                              "cannot create the record store mutex");
     }
-    constra_record_store st = CONSTRA_RECORD_STORE_INIT;
+    constra_storage st = CONSTRA_STORAGE_INIT;
     st.user_data = s;
     st.commit = mem_commit;
     st.get = mem_get;

@@ -1,5 +1,5 @@
 /*
- * The record store on PostgreSQL (record_store.h), through libpq.
+ * The record store on PostgreSQL (storage.h), through libpq.
  *
  * Tables, prefixed rs_ so they can share a schema with other data, and
  * found through the connection's search_path:
@@ -67,14 +67,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "constra/record_store.h"
+#include "constra/storage.h"
 #include "platform/platform.h"
 #include "storage/record_internal.h"
 #include "util/check.h"
 
 #if !CONSTRA_HAVE_POSTGRES
 
-int constra_record_store_postgres(constra_record_store *out, const constra_platform *platform,
+int constra_storage_postgres(constra_storage *out, const constra_platform *platform,
                                   const char *conninfo, constra_error *err)
 {
     (void)out;
@@ -1090,7 +1090,7 @@ const char *constra__record_postgres_sql(size_t i, char *buf, size_t size)
     return NULL;
 }
 
-int constra_record_store_postgres(constra_record_store *out, const constra_platform *platform,
+int constra_storage_postgres(constra_storage *out, const constra_platform *platform,
                                   const char *conninfo, constra_error *err)
 {
     int rc = constra__check_struct(out, sizeof(*out), sizeof(*out), "out", err);
@@ -1141,7 +1141,7 @@ int constra_record_store_postgres(constra_record_store *out, const constra_platf
         close_store(s);
         return rc;
     }
-    constra_record_store st = CONSTRA_RECORD_STORE_INIT;
+    constra_storage st = CONSTRA_STORAGE_INIT;
     st.user_data = s;
     st.commit = pg_commit;
     st.get = pg_get;

@@ -1,5 +1,5 @@
 /*
- * The record store on SQLite (record_store.h).
+ * The record store on SQLite (storage.h).
  *
  * Four tables, prefixed rs_ so they can share a file with other data:
  *   rs_records (kind, id) -> version, expires_at, document, keys: the
@@ -23,20 +23,25 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "constra/record_store.h"
+#include "constra/storage.h"
+#include "constra/storage_sqlite.h"
 #include "platform/platform.h"
 #include "storage/record_internal.h"
 #include "util/check.h"
 
+int constra_sqlite_options_init(constra_sqlite_options *options, size_t struct_size)
+{
+    return constra__init_struct(options, struct_size, sizeof(*options), sizeof(*options), NULL);
+}
+
 #if !CONSTRA_HAVE_SQLITE
 
-int constra_record_store_sqlite(constra_record_store *out, const constra_platform *platform,
-                                const char *path, int durable, constra_error *err)
+int constra_storage_sqlite(constra_storage *out, const constra_platform *platform,
+                           const constra_sqlite_options *options, constra_error *err)
 {
     (void)out;
     (void)platform;
-    (void)path;
-    (void)durable;
+    (void)options;
     return constra__fail(err, CONSTRA_E_UNSUPPORTED, NULL, NULL,
                          "libconstra was built without SQLite");
 }
@@ -54,7 +59,7 @@ const char *constra__record_sqlite_sql(size_t i, char *buf, size_t size)
 #include <sqlite3.h>
 
 #define SCHEMA_VERSION "1"
-#define BUSY_MS 5000
+#define DEFAULT_BUSY_MS 5000
 #define SCAN_SHAPES 32 /* on_ids, descending, lo, hi, cursor */
 
 typedef struct rstore {
@@ -584,9 +589,9 @@ static const char schema[] =
     " WHERE expires_at > 0;"
     "INSERT OR IGNORE INTO rs_meta (key, value) VALUES ('schema', '" SCHEMA_VERSION "');";
 
-static int open_schema(rstore *s, int durable, constra_error *err)
+static int open_schema(rstore *s, int durable, int busy_ms, constra_error *err)
 {
-    sqlite3_busy_timeout(s->db, BUSY_MS);
+    sqlite3_busy_timeout(s->db, busy_ms);
     sqlite3_extended_result_codes(s->db, 1);
     /* WAL lets readers run beside the one writer; a ":memory:" database
      * stays in its own journal mode. */
@@ -687,17 +692,33 @@ const char *constra__record_sqlite_sql(size_t i, char *buf, size_t size)
     return NULL;
 }
 
-int constra_record_store_sqlite(constra_record_store *out, const constra_platform *platform,
-                                const char *path, int durable, constra_error *err)
+int constra_storage_sqlite(constra_storage *out, const constra_platform *platform,
+                           const constra_sqlite_options *options, constra_error *err)
 {
     int rc = constra__check_struct(out, sizeof(*out), sizeof(*out), "out", err);
+    if (rc == CONSTRA_OK) {
+        rc = constra__check_struct(options, sizeof(*options), sizeof(*options), "options", err);
+    }
     if (rc != CONSTRA_OK) {
         return rc;
     }
+    const char *path = options->path;
     if (path == NULL || path[0] == '\0') {
-        return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_missing", "path",
+        return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_missing", "options.path",
                              "a database path is required (\":memory:\" for none)");
     }
+    if (options->synchronous != CONSTRA_SQLITE_SYNC_FULL &&
+        options->synchronous != CONSTRA_SQLITE_SYNC_NORMAL) {
+        return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid",
+                             "options.synchronous",
+                             "synchronous must be CONSTRA_SQLITE_SYNC_FULL or _NORMAL");
+    }
+    if (options->busy_timeout_ms < 0) {
+        return constra__fail(err, CONSTRA_E_INVALID_ARGUMENT, "parameter_invalid",
+                             "options.busy_timeout_ms", "busy_timeout_ms must not be negative");
+    }
+    int durable = options->synchronous == CONSTRA_SQLITE_SYNC_FULL;
+    int busy_ms = options->busy_timeout_ms ? options->busy_timeout_ms : DEFAULT_BUSY_MS;
     constra_platform plat;
     if ((rc = constra__platform_resolve(&plat, platform, err)) != CONSTRA_OK) {
         return rc;
@@ -720,7 +741,7 @@ int constra_record_store_sqlite(constra_record_store *out, const constra_platfor
         close_store(s);
         return rc;
     }
-    if ((rc = open_schema(s, durable, err)) != CONSTRA_OK) {
+    if ((rc = open_schema(s, durable, busy_ms, err)) != CONSTRA_OK) {
         close_store(s);
         return rc;
     }
@@ -730,7 +751,7 @@ int constra_record_store_sqlite(constra_record_store *out, const constra_platfor
         close_store(s);
         return rc;
     }
-    constra_record_store st = CONSTRA_RECORD_STORE_INIT;
+    constra_storage st = CONSTRA_STORAGE_INIT;
     st.user_data = s;
     st.commit = sq_commit;
     st.get = sq_get;

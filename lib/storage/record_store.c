@@ -1,22 +1,22 @@
 /*
  * The record store's vtable checks and the request rules every
- * implementation applies before touching its data (record_store.h).
+ * implementation applies before touching its data (storage.h).
  */
 #include <string.h>
 
-#include "constra/record_store.h"
+#include "constra/storage.h"
 #include "storage/record_internal.h"
 #include "util/check.h"
 
-int constra_record_store_init(constra_record_store *store, size_t struct_size)
+int constra_storage_init(constra_storage *store, size_t struct_size)
 {
-    static const constra_record_store init = CONSTRA_RECORD_STORE_INIT;
+    static const constra_storage init = CONSTRA_STORAGE_INIT;
     return constra__init_struct(store, struct_size, sizeof(init), sizeof(init), &init);
 }
 
-int constra_record_store_check(const constra_record_store *s, constra_error *err)
+int constra_storage_check(const constra_storage *s, constra_error *err)
 {
-    int rc = constra__check_struct(s, sizeof(*s), sizeof(*s), "store", err);
+    int rc = constra__check_struct(s, sizeof(*s), sizeof(*s), "storage", err);
     if (rc != CONSTRA_OK) {
         return rc;
     }
@@ -24,9 +24,9 @@ int constra_record_store_check(const constra_record_store *s, constra_error *err
         int present;
         const char *name;
     } required[] = {
-        {s->commit != NULL, "store.commit"}, {s->get != NULL, "store.get"},
-        {s->scan != NULL, "store.scan"},     {s->events != NULL, "store.events"},
-        {s->purge != NULL, "store.purge"},
+        {s->commit != NULL, "storage.commit"}, {s->get != NULL, "storage.get"},
+        {s->scan != NULL, "storage.scan"},     {s->events != NULL, "storage.events"},
+        {s->purge != NULL, "storage.purge"},
     };
     for (size_t i = 0; i < CONSTRA__ARRAY_LEN(required); i++) {
         if (!required[i].present) {

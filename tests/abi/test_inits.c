@@ -51,7 +51,7 @@ static const init_case cases[] = {
     CASE(constra_platform_init, constra_platform),
     CASE(constra_rail_init, constra_rail),
     CASE(constra_remote_config_init, constra_remote_config),
-    CASE(constra_record_store_init, constra_record_store),
+    CASE(constra_storage_init, constra_storage),
     CASE(constra_result_info_init, constra_result_info),
     CASE(constra_sqlite_options_init, constra_sqlite_options),
     CASE(constra_storage_init, constra_storage),

@@ -188,7 +188,7 @@ static void check_error(env *v, const char *method, const char *target, const ch
 
 /* Everything observable in storage: every intent's JSON and the number
  * of events. */
-static int count_event(void *ctx, const constra_storage_event *row)
+static int count_event(void *ctx, const constra__res_event *row)
 {
     (void)row;
     (*(size_t *)ctx)++;

@@ -30,7 +30,7 @@ typedef struct doc_ctx {
     int64_t version;
 } doc_ctx;
 
-static int grab_doc(void *ctx, const constra_storage_intent *row)
+static int grab_doc(void *ctx, const constra__res_intent *row)
 {
     doc_ctx *d = ctx;
     d->doc = malloc(row->document_len + 1);

@@ -39,17 +39,6 @@ typedef struct env {
 static void open_storage(env *v, constra_storage *out)
 {
     const char *kind = getenv("CONSTRA_TEST_STORAGE");
-    if (kind != NULL && strcmp(kind, "records") == 0) {
-        /* The storage table on the generic record store (SQLite file). */
-        snprintf(v->db_path, sizeof(v->db_path), "/tmp/constra-engine-XXXXXX");
-        int fd = mkstemp(v->db_path);
-        assert_true(fd >= 0);
-        close(fd);
-        constra_record_store rs = CONSTRA_RECORD_STORE_INIT;
-        assert_int_equal(constra_record_store_sqlite(&rs, NULL, v->db_path, 0, NULL), CONSTRA_OK);
-        assert_int_equal(constra_storage_on_records(out, NULL, &rs, NULL), CONSTRA_OK);
-        return;
-    }
     if (kind == NULL || strcmp(kind, "sqlite") != 0) {
         assert_int_equal(constra_storage_memory(out, NULL, NULL), CONSTRA_OK);
         return;
@@ -961,13 +950,13 @@ static void test_late_and_double_payments(void **state)
     close_env(v);
 }
 
-static int copy_found_id(void *ctx, const constra_storage_intent *row)
+static int copy_found_id(void *ctx, const constra__res_intent *row)
 {
     snprintf(ctx, CONSTRA_ID_SIZE, "%s", row->id);
     return 1;
 }
 
-static int count_event(void *ctx, const constra_storage_event *ev)
+static int count_event(void *ctx, const constra__res_event *ev)
 {
     (void)ev;
     (*(size_t *)ctx)++;
@@ -1064,12 +1053,12 @@ static void test_unmatched_callbacks_bounded(void **state)
         size_t with_intent = all_events(v);
         assert_int_equal(v->h->storage.purge_expired(v->h->storage.user_data,
                                                      clock_ms - 3600000 +
-                                                         CONSTRA_STORAGE_UNMATCHED_RETENTION_MS),
+                                                         CONSTRA_UNMATCHED_RETENTION_MS),
                          CONSTRA_OK);
         assert_int_equal(all_events(v), with_intent - CONSTRA_UNMATCHED_CALLBACKS_PER_HOUR);
         assert_int_equal(v->h->storage.purge_expired(v->h->storage.user_data,
                                                      clock_ms + 1 +
-                                                         CONSTRA_STORAGE_UNMATCHED_RETENTION_MS),
+                                                         CONSTRA_UNMATCHED_RETENTION_MS),
                          CONSTRA_OK);
         assert_int_equal(all_events(v),
                          with_intent - CONSTRA_UNMATCHED_CALLBACKS_PER_HOUR - 1);
@@ -1553,59 +1542,34 @@ static void test_lease_retries_race(void **state)
     }
 }
 
-/* A host storage written to the 0.1 contract completes the key on any
- * commit that carries it (it ignores the state): the link then arrives
- * as a COMPLETED record with http_status 0. The engine stays safe and
- * useful: the outcome commit is saved without the key, and replays
- * answer with the intent itself, never the bare link. */
-static constra_storage old_inner;
-static int old_contract_commit(void *ud, const constra_storage_write *w)
+/* A host storage written for 0.2 (the resource-specific table: struct
+ * size, user data, 21 methods) is refused, never misread as this table:
+ * its tail past the generic table is not zero. */
+static int any_method(void)
 {
-    (void)ud;
-    constra_storage_write copy = *w;
-    constra_storage_idempotency idem;
-    if (w->idempotency) {
-        idem = *w->idempotency;
-        idem.state = CONSTRA_IDEMPOTENCY_COMPLETED;
-        copy.idempotency = &idem;
-    }
-    return old_inner.commit(old_inner.user_data, &copy);
+    return CONSTRA_OK;
 }
 
-static void test_old_contract_host_storage(void **state)
+static void test_old_storage_table_refused(void **state)
 {
     (void)state;
-    constra_storage mem = CONSTRA_STORAGE_INIT;
-    assert_int_equal(constra_storage_memory(&mem, NULL, NULL), CONSTRA_OK);
-    old_inner = mem;
-    constra_storage host = mem;
-    host.commit = old_contract_commit;
-    constra_platform p = CONSTRA_PLATFORM_INIT;
-    p.wall_time_ms = driven_clock;
+    struct {
+        size_t struct_size;
+        void *user_data;
+        int (*methods[21])(void);
+    } old;
+    memset(&old, 0, sizeof(old));
+    old.struct_size = sizeof(old);
+    for (size_t i = 0; i < 21; i++) {
+        old.methods[i] = any_method;
+    }
     constra_config cfg = CONSTRA_CONFIG_INIT;
-    cfg.platform = &p;
-    cfg.storage = &host;
-    env v;
-    memset(&v, 0, sizeof(v));
-    assert_int_equal(constra_open(&v.h, &cfg, NULL), CONSTRA_OK);
-    answer a = create_seed(&v, "old-host");
-    assert_int_equal(a.rc, CONSTRA_OK);
-    assert_string_equal(a.state, "sent_to_customer"); /* the outcome was saved */
-    answer b = create_seed(&v, "old-host");
-    assert_int_equal(b.rc, CONSTRA_OK);
-    assert_int_equal(b.replayed, 1);
-    assert_string_equal(b.id, a.id);
-    assert_non_null(strstr(b.json, "\"status\":\"pending_user_action\""));
-    assert_non_null(strstr(b.json, "\"state\":\"sent_to_customer\""));
-    constra_intent *in = NULL;
-    assert_int_equal(constra_intent_simulate_callback(v.h, a.id, "1032", NULL, &in, T_ERR),
-                     CONSTRA_OK);
-    constra_intent_free(in);
-    b = create_seed(&v, "old-host");
-    assert_string_equal(b.id, a.id);
-    assert_int_equal(b.status, CONSTRA_INTENT_REQUIRES_RECOVERY);
-    assert_int_equal(intent_count(&v), 1);
-    constra_close(v.h);
+    cfg.storage = (const constra_storage *)(const void *)&old;
+    constra_t *h = NULL;
+    constra_error e = CONSTRA_ERROR_INIT;
+    assert_int_equal(constra_open(&h, &cfg, &e), CONSTRA_E_ABI);
+    assert_null(h);
+    assert_non_null(strstr(e.param, "storage"));
 }
 
 /* (d) The lease is configured on the handle: 0 is the default (60 s),
@@ -1879,7 +1843,7 @@ int main(void)
         cmocka_unit_test(test_lease_slow_owner_keeps_its_outcome),
         cmocka_unit_test(test_lease_retries_race),
         cmocka_unit_test(test_lease_config),
-        cmocka_unit_test(test_old_contract_host_storage),
+        cmocka_unit_test(test_old_storage_table_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

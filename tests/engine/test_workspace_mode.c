@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "../storage/fault_storage.h"
+#include "storage/resources.h"
 #include "../unit/live_rail.h"
 #include "../test_error.h"
 
@@ -102,19 +103,25 @@ static void sql_text(const char *path, const char *sql, char *out, size_t size)
     sqlite3_close(db);
 }
 
+/* The workspace metadata (records of kind "meta"), "key=value,...". */
+#define META_SQL                                                                          \
+    "SELECT group_concat(id || '=' || CAST(document AS TEXT), ',') FROM"                  \
+    " (SELECT id, document FROM rs_records WHERE kind = 'meta' ORDER BY id)"
+
 /* Everything a file holds, as one string: what "nothing written" means. */
 static void file_state(const char *path, char *out, size_t size)
 {
     char a[128], b[128], c[128], d[256], e[128];
-    sql_text(path, "SELECT count(*) || ':' || COALESCE(max(version), 0) FROM intents", a,
-             sizeof(a));
-    sql_text(path, "SELECT count(*) || ':' || COALESCE(max(sequence), 0) FROM events", b,
+    sql_text(path, "SELECT count(*) || ':' || COALESCE(max(version), 0) FROM rs_records"
+                   " WHERE kind = 'intent'", a, sizeof(a));
+    sql_text(path, "SELECT count(*) || ':' || COALESCE(max(sequence), 0) FROM rs_events", b,
              sizeof(b));
-    sql_text(path, "SELECT count(*) FROM idempotency", c, sizeof(c));
-    sql_text(path, "SELECT group_concat(key || '=' || value, ',') FROM "
-                   "(SELECT key, value FROM workspace_meta ORDER BY key)", d, sizeof(d));
-    sql_text(path, "SELECT group_concat(status, ',') FROM (SELECT status FROM intents ORDER BY id)",
-             e, sizeof(e));
+    sql_text(path, "SELECT count(*) FROM rs_records WHERE kind = 'idempotency'", c, sizeof(c));
+    sql_text(path, META_SQL, d, sizeof(d));
+    /* The status is the first part of the intent's status_id index entry. */
+    sql_text(path, "SELECT group_concat(CAST(substr(value, 1, instr(value, X'01') - 1) AS TEXT),"
+                   " ',') FROM (SELECT value FROM rs_keys WHERE kind = 'intent'"
+                   " AND idx = 'status_id' ORDER BY id)", e, sizeof(e));
     snprintf(out, size, "intents %s events %s idem %s meta %s statuses %s", a, b, c, d, e);
 }
 
@@ -288,16 +295,19 @@ static void test_v01_file_gets_its_mode_on_first_open(void **state)
     live_rail lr;
     constra_storage s;
     sqlite_on(&s, path);
-    sql_text(path, "SELECT value FROM meta WHERE key = 'schema_version'", text, sizeof(text));
-    assert_string_equal(text, "5"); /* migrated by opening the storage */
-    sql_text(path, "SELECT count(*) FROM workspace_meta", text, sizeof(text));
+    /* Migrated by opening the storage: the 0.1 tables are gone. */
+    sql_text(path, "SELECT count(*) FROM sqlite_master WHERE name IN ('intents', 'events',"
+                   " 'idempotency', 'meta')", text, sizeof(text));
+    assert_string_equal(text, "0");
+    sql_text(path, "SELECT count(*) FROM rs_records WHERE kind = 'meta'", text, sizeof(text));
     assert_string_equal(text, "0"); /* the storage alone records nothing */
     constra_t *h = NULL;
     assert_int_equal(open_mode(&h, CONSTRA_MODE_SANDBOX, &s, &lr, T_ERR), CONSTRA_OK);
-    sql_text(path, "SELECT value FROM workspace_meta WHERE key = 'mode'", text, sizeof(text));
+    sql_text(path, "SELECT CAST(document AS TEXT) FROM rs_records WHERE kind = 'meta'"
+                   " AND id = 'mode'", text, sizeof(text));
     assert_string_equal(text, "sandbox");
-    sql_text(path, "SELECT value FROM workspace_meta WHERE key = 'workspace_id'", text,
-             sizeof(text));
+    sql_text(path, "SELECT CAST(document AS TEXT) FROM rs_records WHERE kind = 'meta'"
+                   " AND id = 'workspace_id'", text, sizeof(text));
     assert_int_equal(strncmp(text, "ws_", 3), 0);
     /* 0.1's data reads as before. */
     constra_intent *in = NULL;
@@ -396,7 +406,7 @@ static void test_live_refuses_the_simulator(void **state)
     /* Nothing was recorded: the file can still become a sandbox one. */
     char text[128];
     s.destroy(s.user_data);
-    sql_text(path, "SELECT count(*) FROM workspace_meta", text, sizeof(text));
+    sql_text(path, "SELECT count(*) FROM rs_records WHERE kind = 'meta'", text, sizeof(text));
     assert_string_equal(text, "0");
 
     /* The same simulator in sandbox is fine, and so is a host rail in live. */
@@ -420,7 +430,7 @@ static void test_live_refuses_the_simulator(void **state)
     remove_db(path);
 }
 
-/* ---- storage failures and storages without the pair ------------------------ */
+/* ---- storage failures ---------------------------------------------------- */
 
 static void test_metadata_failure_at_every_call(void **state)
 {
@@ -459,45 +469,10 @@ static void test_metadata_failure_at_every_call(void **state)
     assert_int_equal(opened, 2); /* four metadata calls on a fresh storage */
 }
 
-static void test_without_metadata_the_mode_is_not_checked(void **state)
+static int copy_meta(void *ctx, const char *value)
 {
-    (void)state;
-    /* The fault wrapper hides the pair unless asked: a host storage
-     * without it opens in either mode, and the workspace has no id. */
-    fault_storage f;
-    memset(&f, 0, sizeof(f));
-    constra_storage mem = CONSTRA_STORAGE_INIT, wrapped;
-    assert_int_equal(constra_storage_memory(&mem, NULL, NULL), CONSTRA_OK);
-    fault_storage_wrap(&f, &mem, &wrapped);
-    assert_null(wrapped.meta_get);
-    constra_config cfg = CONSTRA_CONFIG_INIT;
-    cfg.storage = &wrapped;
-    cfg.secret_key = TEST_KEY;
-    constra_t *h = NULL;
-    assert_int_equal(constra_open(&h, &cfg, T_ERR), CONSTRA_OK);
-    assert_int_equal(f.calls, 0);
-    char *ws = workspace_json(h, TEST_KEY);
-    char id[64];
-    workspace_id_of(ws, id, sizeof(id));
-    assert_string_equal(id, "null");
-    free(ws);
-    constra_close(h);
-
-    /* Half a pair is refused by name. */
-    constra_storage half = CONSTRA_STORAGE_INIT;
-    assert_int_equal(constra_storage_memory(&half, NULL, NULL), CONSTRA_OK);
-    constra_storage keep = half;
-    half.meta_put_if_absent = NULL;
-    constra_error err = CONSTRA_ERROR_INIT;
-    assert_int_equal(constra_storage_check(&half, &err), CONSTRA_E_INVALID_ARGUMENT);
-    assert_string_equal(err.param, "storage.meta_put_if_absent");
-    cfg.storage = &half;
-    assert_int_equal(constra_open(&h, &cfg, &err), CONSTRA_E_INVALID_ARGUMENT);
-    half.meta_put_if_absent = keep.meta_put_if_absent;
-    half.meta_get = NULL;
-    assert_int_equal(constra_storage_check(&half, &err), CONSTRA_E_INVALID_ARGUMENT);
-    assert_string_equal(err.param, "storage.meta_get");
-    half.destroy(half.user_data);
+    snprintf(ctx, 128, "%s", value);
+    return 0;
 }
 
 /* A storage whose stored mode is neither "sandbox" nor "live" (written by
@@ -509,8 +484,11 @@ static void test_unknown_stored_mode(void **state)
     temp_path(path, sizeof(path), "odd");
     constra_storage s;
     sqlite_on(&s, path);
-    assert_int_equal(s.meta_put_if_absent(s.user_data, "mode", "staging", NULL, NULL), CONSTRA_OK);
-    s.destroy(s.user_data);
+    constra__res_table res;
+    assert_int_equal(constra__res_open(&res, NULL, &s, T_ERR), CONSTRA_OK);
+    assert_int_equal(res.meta_put_if_absent(res.user_data, "mode", "staging", NULL, NULL),
+                     CONSTRA_OK);
+    res.destroy(res.user_data);
     live_rail lr;
     for (int mode = 0; mode <= 1; mode++) {
         sqlite_on(&s, path);
@@ -521,9 +499,13 @@ static void test_unknown_stored_mode(void **state)
         assert_non_null(strstr(err.message, "another mode's data"));
         s.destroy(s.user_data);
     }
-    sql_text(path, "SELECT group_concat(key || '=' || value) FROM workspace_meta", text,
-             sizeof(text));
-    assert_string_equal(text, "mode=staging");
+    sqlite_on(&s, path);
+    assert_int_equal(constra__res_open(&res, NULL, &s, T_ERR), CONSTRA_OK);
+    assert_int_equal(res.meta_get(res.user_data, "mode", copy_meta, text), CONSTRA_OK);
+    assert_string_equal(text, "staging");
+    assert_int_equal(res.meta_get(res.user_data, "workspace_id", copy_meta, text),
+                     CONSTRA_E_NOT_FOUND);
+    res.destroy(res.user_data);
     remove_db(path);
 }
 
@@ -535,7 +517,6 @@ int main(void)
         cmocka_unit_test(test_v01_file_gets_its_mode_on_first_open),
         cmocka_unit_test(test_live_refuses_the_simulator),
         cmocka_unit_test(test_metadata_failure_at_every_call),
-        cmocka_unit_test(test_without_metadata_the_mode_is_not_checked),
         cmocka_unit_test(test_unknown_stored_mode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,21 +19,20 @@ static void *factory_arg;
 
 static int setup(void **state)
 {
-    constra_storage *s = calloc(1, sizeof(*s));
-    constra_storage init = CONSTRA_STORAGE_INIT;
-    *s = init;
+    constra__res_table *s = calloc(1, sizeof(*s));
+    s->struct_size = sizeof(*s);
     if (factory(s, NULL, factory_arg) != CONSTRA_OK) {
         free(s);
         return -1;
     }
-    assert_int_equal(constra_storage_check(s, NULL), CONSTRA_OK);
+    assert_non_null(s->commit);
     *state = s;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    constra_storage *s = *state;
+    constra__res_table *s = *state;
     if (s->destroy) {
         s->destroy(s->user_data);
     }
@@ -50,7 +49,7 @@ typedef struct intent_copy {
     size_t doc_len;
 } intent_copy;
 
-static int copy_intent(void *ctx, const constra_storage_intent *r)
+static int copy_intent(void *ctx, const constra__res_intent *r)
 {
     intent_copy *c = ctx;
     c->count++;
@@ -75,7 +74,7 @@ typedef struct id_list {
     int stop_after; /* 0 = never */
 } id_list;
 
-static int collect_intent(void *ctx, const constra_storage_intent *r)
+static int collect_intent(void *ctx, const constra__res_intent *r)
 {
     id_list *l = ctx;
     assert_true(l->count < 64);
@@ -83,7 +82,7 @@ static int collect_intent(void *ctx, const constra_storage_intent *r)
     return l->stop_after && l->count >= l->stop_after;
 }
 
-static int collect_event(void *ctx, const constra_storage_event *r)
+static int collect_event(void *ctx, const constra__res_event *r)
 {
     id_list *l = ctx;
     assert_true(l->count < 64);
@@ -101,7 +100,7 @@ typedef struct idem_copy {
     int64_t created_at_ms, expires_at_ms, lease_expires_at_ms;
 } idem_copy;
 
-static int copy_idem(void *ctx, const constra_storage_idempotency *r)
+static int copy_idem(void *ctx, const constra__res_idempotency *r)
 {
     idem_copy *c = ctx;
     c->count++;
@@ -119,28 +118,28 @@ static int copy_idem(void *ctx, const constra_storage_idempotency *r)
     return 0;
 }
 
-static constra_storage_intent intent_rec(const char *id, const char *status, int64_t version,
+static constra__res_intent intent_rec(const char *id, const char *status, int64_t version,
                                          const char *doc)
 {
-    constra_storage_intent r = {sizeof(r), id, status, "", "", 1000, 1000 + version, version,
+    constra__res_intent r = {sizeof(r), id, status, "", "", 1000, 1000 + version, version,
                                 doc, strlen(doc)};
     return r;
 }
 
-static constra_storage_event event_rec(const char *id, const char *intent_id, const char *type)
+static constra__res_event event_rec(const char *id, const char *intent_id, const char *type)
 {
-    constra_storage_event e = {sizeof(e), id, intent_id, type, 1000, 0, "{}", 2};
+    constra__res_event e = {sizeof(e), id, intent_id, type, 1000, 0, "{}", 2};
     return e;
 }
 
-static int write_intent(constra_storage *s, const constra_storage_intent *in, int64_t expected,
-                        const constra_storage_event *ev, size_t nev)
+static int write_intent(constra__res_table *s, const constra__res_intent *in, int64_t expected,
+                        const constra__res_event *ev, size_t nev)
 {
-    constra_storage_write w = {sizeof(w), in, expected, ev, nev, NULL};
+    constra__res_write w = {sizeof(w), in, expected, ev, nev, NULL};
     return s->commit(s->user_data, &w);
 }
 
-static intent_copy get(constra_storage *s, const char *id, int expect_rc)
+static intent_copy get(constra__res_table *s, const char *id, int expect_rc)
 {
     intent_copy c;
     memset(&c, 0, sizeof(c));
@@ -149,7 +148,7 @@ static intent_copy get(constra_storage *s, const char *id, int expect_rc)
     return c;
 }
 
-static id_list events_of(constra_storage *s, const char *intent_id)
+static id_list events_of(constra__res_table *s, const char *intent_id)
 {
     id_list l;
     memset(&l, 0, sizeof(l));
@@ -162,11 +161,11 @@ static id_list events_of(constra_storage *s, const char *intent_id)
 
 static void test_insert_and_get_roundtrip(void **state)
 {
-    constra_storage *s = *state;
+    constra__res_table *s = *state;
     static const char doc[] = "{\"a\":1,\"nul\":\"\0 inside\"}";
-    constra_storage_intent in = {sizeof(in), "pi_0001", "pending_user_action", "order_7429",
+    constra__res_intent in = {sizeof(in), "pi_0001", "pending_user_action", "order_7429",
                                  "ws_CO_1", 1111, 2222, 1, doc, sizeof(doc) - 1};
-    constra_storage_event ev = event_rec("evt_0001", "pi_0001", "payment_intent.created");
+    constra__res_event ev = event_rec("evt_0001", "pi_0001", "payment_intent.created");
     assert_int_equal(write_intent(s, &in, 0, &ev, 1), CONSTRA_OK);
     intent_copy c = get(s, "pi_0001", CONSTRA_OK);
     assert_string_equal(c.id, "pi_0001");
@@ -183,11 +182,11 @@ static void test_insert_and_get_roundtrip(void **state)
 
 static void test_duplicate_insert_conflicts(void **state)
 {
-    constra_storage *s = *state;
-    constra_storage_intent a = intent_rec("pi_1", "draft", 1, "{\"v\":\"first\"}");
+    constra__res_table *s = *state;
+    constra__res_intent a = intent_rec("pi_1", "draft", 1, "{\"v\":\"first\"}");
     assert_int_equal(write_intent(s, &a, 0, NULL, 0), CONSTRA_OK);
-    constra_storage_intent b = intent_rec("pi_1", "succeeded", 1, "{\"v\":\"second\"}");
-    constra_storage_event ev = event_rec("evt_x", "pi_1", "payment_intent.created");
+    constra__res_intent b = intent_rec("pi_1", "succeeded", 1, "{\"v\":\"second\"}");
+    constra__res_event ev = event_rec("evt_x", "pi_1", "payment_intent.created");
     assert_int_equal(write_intent(s, &b, 0, &ev, 1), CONSTRA_E_CONFLICT);
     intent_copy c = get(s, "pi_1", CONSTRA_OK);
     assert_string_equal(c.status, "draft");
@@ -196,15 +195,15 @@ static void test_duplicate_insert_conflicts(void **state)
 
 static void test_compare_and_set(void **state)
 {
-    constra_storage *s = *state;
-    constra_storage_intent v1 = intent_rec("pi_cas", "pending_user_action", 1, "{}");
+    constra__res_table *s = *state;
+    constra__res_intent v1 = intent_rec("pi_cas", "pending_user_action", 1, "{}");
     assert_int_equal(write_intent(s, &v1, 0, NULL, 0), CONSTRA_OK);
-    constra_storage_intent v2 = intent_rec("pi_cas", "succeeded", 2, "{\"v\":2}");
-    constra_storage_event e2 = event_rec("evt_2", "pi_cas", "payment_intent.succeeded");
+    constra__res_intent v2 = intent_rec("pi_cas", "succeeded", 2, "{\"v\":2}");
+    constra__res_event e2 = event_rec("evt_2", "pi_cas", "payment_intent.succeeded");
     assert_int_equal(write_intent(s, &v2, 1, &e2, 1), CONSTRA_OK);
     /* A second writer that also read version 1 loses, and changes nothing. */
-    constra_storage_intent stale = intent_rec("pi_cas", "failed", 2, "{\"v\":\"stale\"}");
-    constra_storage_event es = event_rec("evt_s", "pi_cas", "payment_intent.failed");
+    constra__res_intent stale = intent_rec("pi_cas", "failed", 2, "{\"v\":\"stale\"}");
+    constra__res_event es = event_rec("evt_s", "pi_cas", "payment_intent.failed");
     assert_int_equal(write_intent(s, &stale, 1, &es, 1), CONSTRA_E_CONFLICT);
     intent_copy c = get(s, "pi_cas", CONSTRA_OK);
     assert_string_equal(c.status, "succeeded");
@@ -213,10 +212,10 @@ static void test_compare_and_set(void **state)
     assert_int_equal(l.count, 1);
     assert_string_equal(l.ids[0], "evt_2");
     /* Updating what does not exist. */
-    constra_storage_intent ghost = intent_rec("pi_ghost", "failed", 2, "{}");
+    constra__res_intent ghost = intent_rec("pi_ghost", "failed", 2, "{}");
     assert_int_equal(write_intent(s, &ghost, 1, NULL, 0), CONSTRA_E_NOT_FOUND);
     /* version must be expected + 1. */
-    constra_storage_intent skip = intent_rec("pi_cas", "failed", 5, "{}");
+    constra__res_intent skip = intent_rec("pi_cas", "failed", 5, "{}");
     assert_int_equal(write_intent(s, &skip, 2, NULL, 0), CONSTRA_E_INVALID_ARGUMENT);
     assert_int_equal(get(s, "pi_cas", CONSTRA_OK).version, 2);
 }
@@ -225,23 +224,23 @@ static void test_compare_and_set(void **state)
 
 static void test_event_order(void **state)
 {
-    constra_storage *s = *state;
+    constra__res_table *s = *state;
     char id[32], evid[32];
     int64_t last_seq = 0;
     for (int i = 0; i < 3; i++) {
         snprintf(id, sizeof(id), "pi_%d", i);
-        constra_storage_intent in = intent_rec(id, "draft", 1, "{}");
+        constra__res_intent in = intent_rec(id, "draft", 1, "{}");
         snprintf(evid, sizeof(evid), "evt_%d_a", i);
-        constra_storage_event ev = event_rec(evid, id, "payment_intent.created");
+        constra__res_event ev = event_rec(evid, id, "payment_intent.created");
         assert_int_equal(write_intent(s, &in, 0, &ev, 1), CONSTRA_OK);
     }
     /* Two events in one commit for pi_1, interleaved with pi_0. */
-    constra_storage_intent in1 = intent_rec("pi_1", "pending_user_action", 2, "{}");
-    constra_storage_event two[2] = {event_rec("evt_1_b", "pi_1", "x.b"),
+    constra__res_intent in1 = intent_rec("pi_1", "pending_user_action", 2, "{}");
+    constra__res_event two[2] = {event_rec("evt_1_b", "pi_1", "x.b"),
                                     event_rec("evt_1_c", "pi_1", "x.c")};
     assert_int_equal(write_intent(s, &in1, 1, two, 2), CONSTRA_OK);
-    constra_storage_intent in0 = intent_rec("pi_0", "cancelled", 2, "{}");
-    constra_storage_event e0 = event_rec("evt_0_b", "pi_0", "x.b");
+    constra__res_intent in0 = intent_rec("pi_0", "cancelled", 2, "{}");
+    constra__res_event e0 = event_rec("evt_0_b", "pi_0", "x.b");
     assert_int_equal(write_intent(s, &in0, 1, &e0, 1), CONSTRA_OK);
 
     id_list l = events_of(s, "pi_1");
@@ -277,20 +276,20 @@ static void test_event_order(void **state)
 
 static void test_unmatched_callbacks_kept(void **state)
 {
-    constra_storage *s = *state;
-    constra_storage_event orphan = event_rec("evt_orphan", "", "callback.unmatched");
-    constra_storage_write w = {sizeof(w), NULL, 0, &orphan, 1, NULL};
+    constra__res_table *s = *state;
+    constra__res_event orphan = event_rec("evt_orphan", "", "callback.unmatched");
+    constra__res_write w = {sizeof(w), NULL, 0, &orphan, 1, NULL};
     assert_int_equal(s->commit(s->user_data, &w), CONSTRA_OK);
-    constra_storage_intent in = intent_rec("pi_1", "draft", 1, "{}");
-    constra_storage_event ev = event_rec("evt_1", "pi_1", "payment_intent.created");
+    constra__res_intent in = intent_rec("pi_1", "draft", 1, "{}");
+    constra__res_event ev = event_rec("evt_1", "pi_1", "payment_intent.created");
     assert_int_equal(write_intent(s, &in, 0, &ev, 1), CONSTRA_OK);
     id_list unmatched = events_of(s, "");
     assert_int_equal(unmatched.count, 1);
     assert_string_equal(unmatched.ids[0], "evt_orphan");
     assert_int_equal(events_of(s, NULL).count, 2);
     /* An event may not claim an intent that is not written with it. */
-    constra_storage_event stray = event_rec("evt_stray", "pi_1", "x");
-    constra_storage_write w2 = {sizeof(w2), NULL, 0, &stray, 1, NULL};
+    constra__res_event stray = event_rec("evt_stray", "pi_1", "x");
+    constra__res_write w2 = {sizeof(w2), NULL, 0, &stray, 1, NULL};
     assert_int_not_equal(s->commit(s->user_data, &w2), CONSTRA_OK);
     assert_int_equal(events_of(s, "pi_1").count, 1);
 }
@@ -299,8 +298,8 @@ static void test_unmatched_callbacks_kept(void **state)
 
 static void test_find_by_checkout(void **state)
 {
-    constra_storage *s = *state;
-    constra_storage_intent a = intent_rec("pi_a", "pending_user_action", 1, "{}");
+    constra__res_table *s = *state;
+    constra__res_intent a = intent_rec("pi_a", "pending_user_action", 1, "{}");
     a.checkout_request_id = "ws_CO_A";
     assert_int_equal(write_intent(s, &a, 0, NULL, 0), CONSTRA_OK);
     intent_copy c;
@@ -310,13 +309,13 @@ static void test_find_by_checkout(void **state)
     /* A retry moves the intent to a new checkout id, through a "sending"
      * attempt that has none yet: the old id still finds the intent (a late
      * result for the superseded attempt must reach it). */
-    constra_storage_intent mid = intent_rec("pi_a", "pending_user_action", 2, "{}");
+    constra__res_intent mid = intent_rec("pi_a", "pending_user_action", 2, "{}");
     mid.checkout_request_id = "";
     assert_int_equal(write_intent(s, &mid, 1, NULL, 0), CONSTRA_OK);
-    constra_storage_intent a2 = intent_rec("pi_a", "pending_user_action", 3, "{}");
+    constra__res_intent a2 = intent_rec("pi_a", "pending_user_action", 3, "{}");
     a2.checkout_request_id = "ws_CO_A2";
     assert_int_equal(write_intent(s, &a2, 2, NULL, 0), CONSTRA_OK);
-    constra_storage_intent a3 = intent_rec("pi_a", "requires_recovery", 4, "{}");
+    constra__res_intent a3 = intent_rec("pi_a", "requires_recovery", 4, "{}");
     a3.checkout_request_id = "ws_CO_A2"; /* same id again: still one mapping */
     assert_int_equal(write_intent(s, &a3, 3, NULL, 0), CONSTRA_OK);
     const char *const ids[] = {"ws_CO_A", "ws_CO_A2"};
@@ -328,14 +327,14 @@ static void test_find_by_checkout(void **state)
     }
     /* One checkout id belongs to one intent, its current one or a former. */
     for (size_t i = 0; i < 2; i++) {
-        constra_storage_intent b = intent_rec("pi_b", "pending_user_action", 1, "{}");
+        constra__res_intent b = intent_rec("pi_b", "pending_user_action", 1, "{}");
         b.checkout_request_id = ids[i];
         assert_int_equal(write_intent(s, &b, 0, NULL, 0), CONSTRA_E_CONFLICT);
     }
-    constra_storage_intent b = intent_rec("pi_b", "pending_user_action", 1, "{}");
+    constra__res_intent b = intent_rec("pi_b", "pending_user_action", 1, "{}");
     b.checkout_request_id = "ws_CO_B";
     assert_int_equal(write_intent(s, &b, 0, NULL, 0), CONSTRA_OK);
-    constra_storage_intent b2 = intent_rec("pi_b", "pending_user_action", 2, "{}");
+    constra__res_intent b2 = intent_rec("pi_b", "pending_user_action", 2, "{}");
     b2.checkout_request_id = "ws_CO_A";
     assert_int_equal(write_intent(s, &b2, 1, NULL, 0), CONSTRA_E_CONFLICT);
     memset(&c, 0, sizeof(c));
@@ -349,17 +348,17 @@ static void test_find_by_checkout(void **state)
 
 static void test_list_filters_and_cursor(void **state)
 {
-    constra_storage *s = *state;
+    constra__res_table *s = *state;
     /* 10 intents, ids sorting by creation; alternate statuses. */
     for (int i = 0; i < 10; i++) {
         char id[32];
         snprintf(id, sizeof(id), "pi_%02d", i);
-        constra_storage_intent in = intent_rec(id, i % 2 ? "succeeded" : "failed", 1, "{}");
+        constra__res_intent in = intent_rec(id, i % 2 ? "succeeded" : "failed", 1, "{}");
         in.created_at_ms = 1000 + i * 10;
         in.reference = i < 3 ? "order_a" : "order_b";
         assert_int_equal(write_intent(s, &in, 0, NULL, 0), CONSTRA_OK);
     }
-    constra_storage_query q = {sizeof(q), NULL, NULL, 0, 0, NULL, 100};
+    constra__res_query q = {sizeof(q), NULL, NULL, 0, 0, NULL, 100};
     id_list l;
     memset(&l, 0, sizeof(l));
     assert_int_equal(s->list_intents(s->user_data, &q, collect_intent, &l), CONSTRA_OK);
@@ -390,7 +389,7 @@ static void test_list_filters_and_cursor(void **state)
     assert_string_equal(l.ids[2], "pi_02");
 
     /* Cursor paging, 3 at a time, visits every intent exactly once. */
-    constra_storage_query p = {sizeof(p), NULL, NULL, 0, 0, NULL, 3};
+    constra__res_query p = {sizeof(p), NULL, NULL, 0, 0, NULL, 3};
     char cursor[64] = "";
     int seen = 0;
     for (int page = 0; page < 10; page++) {
@@ -416,32 +415,32 @@ static void test_list_filters_and_cursor(void **state)
 
 /* ---- idempotency ----------------------------------------------------------- */
 
-static constra_storage_idempotency idem_rec(const char *key, const char *fp, int64_t now)
+static constra__res_idempotency idem_rec(const char *key, const char *fp, int64_t now)
 {
-    constra_storage_idempotency r = {sizeof(r), key, fp, CONSTRA_IDEMPOTENCY_IN_FLIGHT, 0, NULL,
+    constra__res_idempotency r = {sizeof(r), key, fp, CONSTRA__IDEM_IN_FLIGHT, 0, NULL,
                                      0, now, now + 86400000, now + 30000};
     return r;
 }
 
 /* `r` with a response: completed (COMPLETED, 201) or a link (IN_FLIGHT, 0). */
-static constra_storage_idempotency with_response(const constra_storage_idempotency *r, int state,
+static constra__res_idempotency with_response(const constra__res_idempotency *r, int state,
                                                  const char *body)
 {
-    constra_storage_idempotency d = *r;
+    constra__res_idempotency d = *r;
     d.state = state;
-    d.http_status = state == CONSTRA_IDEMPOTENCY_COMPLETED ? 201 : 0;
+    d.http_status = state == CONSTRA__IDEM_COMPLETED ? 201 : 0;
     d.response = body;
     d.response_len = strlen(body);
     return d;
 }
-#define completed_rec(r, body) with_response((r), CONSTRA_IDEMPOTENCY_COMPLETED, (body))
-#define link_rec(r, body) with_response((r), CONSTRA_IDEMPOTENCY_IN_FLIGHT, (body))
+#define completed_rec(r, body) with_response((r), CONSTRA__IDEM_COMPLETED, (body))
+#define link_rec(r, body) with_response((r), CONSTRA__IDEM_IN_FLIGHT, (body))
 
 static void test_idempotency_lifecycle(void **state)
 {
-    constra_storage *s = *state;
+    constra__res_table *s = *state;
     int64_t now = 1000000;
-    constra_storage_idempotency r = idem_rec("order_7429_deposit", "fp1", now);
+    constra__res_idempotency r = idem_rec("order_7429_deposit", "fp1", now);
     idem_copy c;
     memset(&c, 0, sizeof(c));
     assert_int_equal(s->idempotency_reserve(s->user_data, &r, now, copy_idem, &c), CONSTRA_OK);
@@ -450,26 +449,26 @@ static void test_idempotency_lifecycle(void **state)
     assert_int_equal(s->idempotency_reserve(s->user_data, &r, now + 1, copy_idem, &c),
                      CONSTRA_E_CONFLICT);
     assert_int_equal(c.count, 1);
-    assert_int_equal(c.state, CONSTRA_IDEMPOTENCY_IN_FLIGHT);
+    assert_int_equal(c.state, CONSTRA__IDEM_IN_FLIGHT);
     assert_string_equal(c.fingerprint, "fp1");
 
     /* Completing with another fingerprint is refused. */
-    constra_storage_idempotency wrong = r;
+    constra__res_idempotency wrong = r;
     wrong.fingerprint = "fp2";
-    wrong.state = CONSTRA_IDEMPOTENCY_COMPLETED;
+    wrong.state = CONSTRA__IDEM_COMPLETED;
     assert_int_equal(s->idempotency_complete(s->user_data, &wrong), CONSTRA_E_CONFLICT);
 
     /* Complete together with the intent, in one commit. */
     static const char body[] = "{\"id\":\"pi_1\",\"status\":\"pending_user_action\"}";
-    constra_storage_idempotency done = completed_rec(&r, body);
-    constra_storage_intent in = intent_rec("pi_1", "pending_user_action", 1, "{}");
-    constra_storage_write w = {sizeof(w), &in, 0, NULL, 0, &done};
+    constra__res_idempotency done = completed_rec(&r, body);
+    constra__res_intent in = intent_rec("pi_1", "pending_user_action", 1, "{}");
+    constra__res_write w = {sizeof(w), &in, 0, NULL, 0, &done};
     assert_int_equal(s->commit(s->user_data, &w), CONSTRA_OK);
 
     memset(&c, 0, sizeof(c));
     assert_int_equal(s->idempotency_reserve(s->user_data, &r, now + 2, copy_idem, &c),
                      CONSTRA_E_CONFLICT);
-    assert_int_equal(c.state, CONSTRA_IDEMPOTENCY_COMPLETED);
+    assert_int_equal(c.state, CONSTRA__IDEM_COMPLETED);
     assert_int_equal(c.http_status, 201);
     assert_int_equal(c.response_len, sizeof(body) - 1);
     assert_memory_equal(c.response, body, sizeof(body) - 1);
@@ -479,7 +478,7 @@ static void test_idempotency_lifecycle(void **state)
     memset(&c, 0, sizeof(c));
     assert_int_equal(s->idempotency_reserve(s->user_data, &r, now + 3, copy_idem, &c),
                      CONSTRA_E_CONFLICT);
-    assert_int_equal(c.state, CONSTRA_IDEMPOTENCY_COMPLETED);
+    assert_int_equal(c.state, CONSTRA__IDEM_COMPLETED);
 
     /* Retention: after expiry the key is free again. */
     memset(&c, 0, sizeof(c));
@@ -489,14 +488,14 @@ static void test_idempotency_lifecycle(void **state)
 
 static void test_idempotency_commit_atomic(void **state)
 {
-    constra_storage *s = *state;
+    constra__res_table *s = *state;
     /* Completing a key that was never reserved fails the whole commit. */
-    constra_storage_idempotency done = idem_rec("never_reserved", "fp", 1);
-    done.state = CONSTRA_IDEMPOTENCY_COMPLETED;
+    constra__res_idempotency done = idem_rec("never_reserved", "fp", 1);
+    done.state = CONSTRA__IDEM_COMPLETED;
     done.http_status = 201;
-    constra_storage_intent in = intent_rec("pi_1", "pending_user_action", 1, "{}");
-    constra_storage_event ev = event_rec("evt_1", "pi_1", "payment_intent.created");
-    constra_storage_write w = {sizeof(w), &in, 0, &ev, 1, &done};
+    constra__res_intent in = intent_rec("pi_1", "pending_user_action", 1, "{}");
+    constra__res_event ev = event_rec("evt_1", "pi_1", "payment_intent.created");
+    constra__res_write w = {sizeof(w), &in, 0, &ev, 1, &done};
     assert_int_equal(s->commit(s->user_data, &w), CONSTRA_E_CONFLICT);
     get(s, "pi_1", CONSTRA_E_NOT_FOUND);
     assert_int_equal(events_of(s, NULL).count, 0);
@@ -504,9 +503,9 @@ static void test_idempotency_commit_atomic(void **state)
 
 static void test_idempotency_release_and_lease(void **state)
 {
-    constra_storage *s = *state;
+    constra__res_table *s = *state;
     int64_t now = 5000;
-    constra_storage_idempotency r = idem_rec("k1", "fpA", now);
+    constra__res_idempotency r = idem_rec("k1", "fpA", now);
     assert_int_equal(s->idempotency_reserve(s->user_data, &r, now, NULL, NULL), CONSTRA_OK);
     /* Wrong fingerprint: release is a no-op. */
     assert_int_equal(s->idempotency_release(s->user_data, "k1", "fpB"), CONSTRA_OK);
@@ -515,7 +514,7 @@ static void test_idempotency_release_and_lease(void **state)
     assert_int_equal(s->idempotency_release(s->user_data, "k1", "fpA"), CONSTRA_OK);
     assert_int_equal(s->idempotency_reserve(s->user_data, &r, now, NULL, NULL), CONSTRA_OK);
     /* The owner died: after its lease the key can be taken over. */
-    constra_storage_idempotency r2 = idem_rec("k1", "fpC", r.lease_expires_at_ms);
+    constra__res_idempotency r2 = idem_rec("k1", "fpC", r.lease_expires_at_ms);
     assert_int_equal(s->idempotency_reserve(s->user_data, &r2, r.lease_expires_at_ms - 1, NULL,
                                             NULL), CONSTRA_E_CONFLICT);
     idem_copy c;
@@ -526,16 +525,16 @@ static void test_idempotency_release_and_lease(void **state)
     assert_int_equal(s->idempotency_release(s->user_data, "nope", "fp"), CONSTRA_OK);
     if (s->purge_expired) {
         assert_int_equal(s->purge_expired(s->user_data, r2.expires_at_ms), CONSTRA_OK);
-        constra_storage_idempotency r3 = idem_rec("k1", "fpD", 0);
+        constra__res_idempotency r3 = idem_rec("k1", "fpD", 0);
         assert_int_equal(s->idempotency_reserve(s->user_data, &r3, 0, NULL, NULL), CONSTRA_OK);
     }
 }
 
 /* The record the key holds now (count 0: free at `now`, and then
  * reserved by this probe: only for the end of a test). */
-static idem_copy held(constra_storage *s, const char *key, const char *fp, int64_t now)
+static idem_copy held(constra__res_table *s, const char *key, const char *fp, int64_t now)
 {
-    constra_storage_idempotency probe = idem_rec(key, fp, now);
+    constra__res_idempotency probe = idem_rec(key, fp, now);
     idem_copy c;
     memset(&c, 0, sizeof(c));
     int rc = s->idempotency_reserve(s->user_data, &probe, now, copy_idem, &c);
@@ -548,21 +547,21 @@ static idem_copy held(constra_storage *s, const char *key, const char *fp, int64
  * is never released, and completes as before. */
 static void test_idempotency_link(void **state)
 {
-    constra_storage *s = *state;
+    constra__res_table *s = *state;
     int64_t now = 2000000;
-    constra_storage_idempotency r = idem_rec("order_link", "fpL", now);
+    constra__res_idempotency r = idem_rec("order_link", "fpL", now);
     r.expires_at_ms = now + 86400000;
     r.lease_expires_at_ms = r.expires_at_ms + 1; /* as the engine reserves */
     assert_int_equal(s->idempotency_reserve(s->user_data, &r, now, NULL, NULL), CONSTRA_OK);
 
     static const char link1[] = "{\"id\":\"pi_l1\"}";
-    constra_storage_intent in1 = intent_rec("pi_l1", "pending_user_action", 1, "{}");
-    constra_storage_event ev1 = event_rec("evt_l1", "pi_l1", "payment_intent.created");
+    constra__res_intent in1 = intent_rec("pi_l1", "pending_user_action", 1, "{}");
+    constra__res_event ev1 = event_rec("evt_l1", "pi_l1", "payment_intent.created");
 
     /* Refused links write nothing of the commit. */
-    constra_storage_idempotency bad = link_rec(&r, link1);
+    constra__res_idempotency bad = link_rec(&r, link1);
     bad.fingerprint = "fpOther";
-    constra_storage_write w = {sizeof(w), &in1, 0, &ev1, 1, &bad};
+    constra__res_write w = {sizeof(w), &in1, 0, &ev1, 1, &bad};
     assert_int_equal(s->commit(s->user_data, &w), CONSTRA_E_CONFLICT);
     bad = link_rec(&r, "");
     assert_int_equal(s->commit(s->user_data, &w), CONSTRA_E_INVALID_ARGUMENT);
@@ -574,16 +573,16 @@ static void test_idempotency_link(void **state)
     get(s, "pi_l1", CONSTRA_E_NOT_FOUND);
     assert_int_equal(events_of(s, NULL).count, 0);
     idem_copy c = held(s, "order_link", "fpL", now + 1);
-    assert_int_equal(c.state, CONSTRA_IDEMPOTENCY_IN_FLIGHT);
+    assert_int_equal(c.state, CONSTRA__IDEM_IN_FLIGHT);
     assert_int_equal(c.response_len, 0);
 
     /* The link lands with the intent. */
-    constra_storage_idempotency l1 = link_rec(&r, link1);
+    constra__res_idempotency l1 = link_rec(&r, link1);
     w.idempotency = &l1;
     assert_int_equal(s->commit(s->user_data, &w), CONSTRA_OK);
     c = held(s, "order_link", "fpL", now + 2);
     assert_int_equal(c.count, 1);
-    assert_int_equal(c.state, CONSTRA_IDEMPOTENCY_IN_FLIGHT);
+    assert_int_equal(c.state, CONSTRA__IDEM_IN_FLIGHT);
     assert_int_equal(c.http_status, 0);
     assert_int_equal(c.response_len, sizeof(link1) - 1);
     assert_memory_equal(c.response, link1, sizeof(link1) - 1);
@@ -595,10 +594,10 @@ static void test_idempotency_link(void **state)
 
     /* A key links once: a second intent under it is refused whole. */
     static const char link2[] = "{\"id\":\"pi_l2\"}";
-    constra_storage_intent in2 = intent_rec("pi_l2", "pending_user_action", 1, "{}");
-    constra_storage_event ev2 = event_rec("evt_l2", "pi_l2", "payment_intent.created");
-    constra_storage_idempotency l2 = link_rec(&r, link2);
-    constra_storage_write w2 = {sizeof(w2), &in2, 0, &ev2, 1, &l2};
+    constra__res_intent in2 = intent_rec("pi_l2", "pending_user_action", 1, "{}");
+    constra__res_event ev2 = event_rec("evt_l2", "pi_l2", "payment_intent.created");
+    constra__res_idempotency l2 = link_rec(&r, link2);
+    constra__res_write w2 = {sizeof(w2), &in2, 0, &ev2, 1, &l2};
     assert_int_equal(s->commit(s->user_data, &w2), CONSTRA_E_CONFLICT);
     assert_int_equal(s->idempotency_complete(s->user_data, &l2), CONSTRA_E_CONFLICT);
     get(s, "pi_l2", CONSTRA_E_NOT_FOUND);
@@ -612,12 +611,12 @@ static void test_idempotency_link(void **state)
 
     /* The owner's outcome commit completes it (intent CAS + COMPLETED). */
     static const char body[] = "{\"id\":\"pi_l1\",\"status\":\"pending_user_action\"}";
-    constra_storage_idempotency done = completed_rec(&r, body);
-    constra_storage_intent in1b = intent_rec("pi_l1", "pending_user_action", 2, "{\"v\":2}");
-    constra_storage_write w3 = {sizeof(w3), &in1b, 1, NULL, 0, &done};
+    constra__res_idempotency done = completed_rec(&r, body);
+    constra__res_intent in1b = intent_rec("pi_l1", "pending_user_action", 2, "{\"v\":2}");
+    constra__res_write w3 = {sizeof(w3), &in1b, 1, NULL, 0, &done};
     assert_int_equal(s->commit(s->user_data, &w3), CONSTRA_OK);
     c = held(s, "order_link", "fpL", now + 4);
-    assert_int_equal(c.state, CONSTRA_IDEMPOTENCY_COMPLETED);
+    assert_int_equal(c.state, CONSTRA__IDEM_COMPLETED);
     assert_int_equal(c.http_status, 201);
     assert_int_equal(c.response_len, sizeof(body) - 1);
     assert_memory_equal(c.response, body, sizeof(body) - 1);
@@ -626,8 +625,8 @@ static void test_idempotency_link(void **state)
      * tried is refused whole (the intent stays at version 2). */
     assert_int_equal(s->idempotency_complete(s->user_data, &l1), CONSTRA_E_CONFLICT);
     assert_int_equal(s->idempotency_complete(s->user_data, &done), CONSTRA_E_CONFLICT);
-    constra_storage_intent in1c = intent_rec("pi_l1", "succeeded", 3, "{\"v\":3}");
-    constra_storage_write w4 = {sizeof(w4), &in1c, 2, NULL, 0, &done};
+    constra__res_intent in1c = intent_rec("pi_l1", "succeeded", 3, "{\"v\":3}");
+    constra__res_write w4 = {sizeof(w4), &in1c, 2, NULL, 0, &done};
     assert_int_equal(s->commit(s->user_data, &w4), CONSTRA_E_CONFLICT);
     assert_int_equal(get(s, "pi_l1", CONSTRA_OK).version, 2);
     /* ... and the same commit without the key lands (the engine's
@@ -638,21 +637,21 @@ static void test_idempotency_link(void **state)
 
     /* A retry completing a linked key on its own (idempotency_complete),
      * the owner's outcome commit then refused. */
-    constra_storage_idempotency k2 = idem_rec("order_link2", "fpM", now);
+    constra__res_idempotency k2 = idem_rec("order_link2", "fpM", now);
     k2.lease_expires_at_ms = k2.expires_at_ms + 1;
     assert_int_equal(s->idempotency_reserve(s->user_data, &k2, now, NULL, NULL), CONSTRA_OK);
     static const char link3[] = "{\"id\":\"pi_l3\"}";
-    constra_storage_intent in3 = intent_rec("pi_l3", "pending_user_action", 1, "{}");
-    constra_storage_idempotency l3 = link_rec(&k2, link3);
-    constra_storage_write w5 = {sizeof(w5), &in3, 0, NULL, 0, &l3};
+    constra__res_intent in3 = intent_rec("pi_l3", "pending_user_action", 1, "{}");
+    constra__res_idempotency l3 = link_rec(&k2, link3);
+    constra__res_write w5 = {sizeof(w5), &in3, 0, NULL, 0, &l3};
     assert_int_equal(s->commit(s->user_data, &w5), CONSTRA_OK);
-    constra_storage_idempotency by_retry = completed_rec(&k2, body);
+    constra__res_idempotency by_retry = completed_rec(&k2, body);
     assert_int_equal(s->idempotency_complete(s->user_data, &by_retry), CONSTRA_OK);
-    constra_storage_intent in3b = intent_rec("pi_l3", "pending_user_action", 2, "{}");
-    constra_storage_write w6 = {sizeof(w6), &in3b, 1, NULL, 0, &by_retry};
+    constra__res_intent in3b = intent_rec("pi_l3", "pending_user_action", 2, "{}");
+    constra__res_write w6 = {sizeof(w6), &in3b, 1, NULL, 0, &by_retry};
     assert_int_equal(s->commit(s->user_data, &w6), CONSTRA_E_CONFLICT);
     c = held(s, "order_link2", "fpM", now + 5);
-    assert_int_equal(c.state, CONSTRA_IDEMPOTENCY_COMPLETED);
+    assert_int_equal(c.state, CONSTRA__IDEM_COMPLETED);
 }
 
 /* With lease_expires_at_ms past the expiry (as the engine reserves), the
@@ -661,13 +660,13 @@ static void test_idempotency_link(void **state)
  * it always did. */
 static void test_idempotency_no_takeover_before_expiry(void **state)
 {
-    constra_storage *s = *state;
+    constra__res_table *s = *state;
     int64_t now = 3000000;
-    constra_storage_idempotency r = idem_rec("k_engine", "fpE", now);
+    constra__res_idempotency r = idem_rec("k_engine", "fpE", now);
     r.expires_at_ms = now + 60000;
     r.lease_expires_at_ms = r.expires_at_ms + 1;
     assert_int_equal(s->idempotency_reserve(s->user_data, &r, now, NULL, NULL), CONSTRA_OK);
-    constra_storage_idempotency other = idem_rec("k_engine", "fpF", now);
+    constra__res_idempotency other = idem_rec("k_engine", "fpF", now);
     assert_int_equal(s->idempotency_reserve(s->user_data, &other, r.expires_at_ms - 1, NULL,
                                             NULL), CONSTRA_E_CONFLICT);
     idem_copy c = held(s, "k_engine", "fpE", r.expires_at_ms - 1);
@@ -681,7 +680,7 @@ static void test_idempotency_no_takeover_before_expiry(void **state)
                      CONSTRA_OK);
 
     /* A record as 0.1 reserved it (lease == expiry) reads back as such. */
-    constra_storage_idempotency old = idem_rec("k_old", "fpO", now);
+    constra__res_idempotency old = idem_rec("k_old", "fpO", now);
     old.lease_expires_at_ms = old.expires_at_ms;
     assert_int_equal(s->idempotency_reserve(s->user_data, &old, now, NULL, NULL), CONSTRA_OK);
     c = held(s, "k_old", "fpO", now + 1);
@@ -692,7 +691,7 @@ static void test_idempotency_no_takeover_before_expiry(void **state)
 /* ---- concurrency -------------------------------------------------------------- */
 
 typedef struct race {
-    constra_storage *s;
+    constra__res_table *s;
     pthread_barrier_t *barrier;
     int index;
     int rc;
@@ -703,7 +702,7 @@ static void *race_reserve(void *p)
     race *r = p;
     char fp[16];
     snprintf(fp, sizeof(fp), "fp%d", r->index);
-    constra_storage_idempotency rec = idem_rec("contended", fp, 100);
+    constra__res_idempotency rec = idem_rec("contended", fp, 100);
     pthread_barrier_wait(r->barrier);
     r->rc = r->s->idempotency_reserve(r->s->user_data, &rec, 100, NULL, NULL);
     return NULL;
@@ -714,16 +713,16 @@ static void *race_update(void *p)
     race *r = p;
     char doc[32];
     snprintf(doc, sizeof(doc), "{\"writer\":%d}", r->index);
-    constra_storage_intent in = intent_rec("pi_race", "succeeded", 2, doc);
+    constra__res_intent in = intent_rec("pi_race", "succeeded", 2, doc);
     char evid[32];
     snprintf(evid, sizeof(evid), "evt_w%d", r->index);
-    constra_storage_event ev = event_rec(evid, "pi_race", "payment_intent.succeeded");
+    constra__res_event ev = event_rec(evid, "pi_race", "payment_intent.succeeded");
     pthread_barrier_wait(r->barrier);
     r->rc = write_intent(r->s, &in, 1, &ev, 1);
     return NULL;
 }
 
-static void run_race(constra_storage *s, void *(*fn)(void *))
+static void run_race(constra__res_table *s, void *(*fn)(void *))
 {
     enum { N = 8 };
     pthread_t t[N];
@@ -754,11 +753,11 @@ static void *race_link(void *p)
     snprintf(id, sizeof(id), "pi_lr%d", r->index);
     snprintf(evid, sizeof(evid), "evt_lr%d", r->index);
     snprintf(body, sizeof(body), "{\"id\":\"%s\"}", id);
-    constra_storage_intent in = intent_rec(id, "pending_user_action", 1, "{}");
-    constra_storage_event ev = event_rec(evid, id, "payment_intent.created");
-    constra_storage_idempotency rec = idem_rec("link_contended", "fpR", 100);
-    constra_storage_idempotency l = link_rec(&rec, body);
-    constra_storage_write w = {sizeof(w), &in, 0, &ev, 1, &l};
+    constra__res_intent in = intent_rec(id, "pending_user_action", 1, "{}");
+    constra__res_event ev = event_rec(evid, id, "payment_intent.created");
+    constra__res_idempotency rec = idem_rec("link_contended", "fpR", 100);
+    constra__res_idempotency l = link_rec(&rec, body);
+    constra__res_write w = {sizeof(w), &in, 0, &ev, 1, &l};
     pthread_barrier_wait(r->barrier);
     r->rc = r->s->commit(r->s->user_data, &w);
     return NULL;
@@ -768,8 +767,8 @@ static void *race_link(void *p)
  * exactly one intent is created under it, the one the link names. */
 static void test_race_one_link_wins(void **state)
 {
-    constra_storage *s = *state;
-    constra_storage_idempotency rec = idem_rec("link_contended", "fpR", 100);
+    constra__res_table *s = *state;
+    constra__res_idempotency rec = idem_rec("link_contended", "fpR", 100);
     assert_int_equal(s->idempotency_reserve(s->user_data, &rec, 100, NULL, NULL), CONSTRA_OK);
     run_race(s, race_link);
     id_list all = events_of(s, NULL);
@@ -788,8 +787,8 @@ static void test_race_one_reservation_wins(void **state)
 
 static void test_race_one_writer_wins(void **state)
 {
-    constra_storage *s = *state;
-    constra_storage_intent in = intent_rec("pi_race", "pending_user_action", 1, "{}");
+    constra__res_table *s = *state;
+    constra__res_intent in = intent_rec("pi_race", "pending_user_action", 1, "{}");
     assert_int_equal(write_intent(s, &in, 0, NULL, 0), CONSTRA_OK);
     run_race(s, race_update);
     assert_int_equal(get(s, "pi_race", CONSTRA_OK).version, 2);
@@ -800,14 +799,14 @@ static void test_race_one_writer_wins(void **state)
 
 static void test_bad_input_changes_nothing(void **state)
 {
-    constra_storage *s = *state;
-    constra_storage_intent ok = intent_rec("pi_ok", "draft", 1, "{}");
+    constra__res_table *s = *state;
+    constra__res_intent ok = intent_rec("pi_ok", "draft", 1, "{}");
     assert_int_equal(write_intent(s, &ok, 0, NULL, 0), CONSTRA_OK);
 
     char longid[400];
     memset(longid, 'a', sizeof(longid) - 1);
     longid[sizeof(longid) - 1] = '\0';
-    constra_storage_intent bad[] = {
+    constra__res_intent bad[] = {
         intent_rec(longid, "draft", 1, "{}"),
         intent_rec("", "draft", 1, "{}"),
         intent_rec("pi_x", "draft", 7, "{}"), /* version must be 1 on insert */
@@ -815,20 +814,20 @@ static void test_bad_input_changes_nothing(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_not_equal(write_intent(s, &bad[i], 0, NULL, 0), CONSTRA_OK);
     }
-    constra_storage_intent nulls = intent_rec("pi_n", "draft", 1, "{}");
+    constra__res_intent nulls = intent_rec("pi_n", "draft", 1, "{}");
     nulls.status = NULL;
     assert_int_not_equal(write_intent(s, &nulls, 0, NULL, 0), CONSTRA_OK);
-    constra_storage_event ev = event_rec(NULL, "pi_ok", "x");
-    constra_storage_intent ok2 = intent_rec("pi_ok", "succeeded", 2, "{}");
+    constra__res_event ev = event_rec(NULL, "pi_ok", "x");
+    constra__res_intent ok2 = intent_rec("pi_ok", "succeeded", 2, "{}");
     assert_int_not_equal(write_intent(s, &ok2, 1, &ev, 1), CONSTRA_OK);
     assert_int_not_equal(s->commit(s->user_data, NULL), CONSTRA_OK);
-    constra_storage_write empty = {sizeof(empty), NULL, 0, NULL, 0, NULL};
+    constra__res_write empty = {sizeof(empty), NULL, 0, NULL, 0, NULL};
     assert_int_not_equal(s->commit(s->user_data, &empty), CONSTRA_OK);
 
     assert_int_not_equal(s->get_intent(s->user_data, NULL, copy_intent, NULL), CONSTRA_OK);
     assert_int_not_equal(s->get_intent(s->user_data, longid, copy_intent, NULL), CONSTRA_OK);
     assert_int_not_equal(s->idempotency_reserve(s->user_data, NULL, 0, NULL, NULL), CONSTRA_OK);
-    constra_storage_idempotency noid = idem_rec("", "fp", 0);
+    constra__res_idempotency noid = idem_rec("", "fp", 0);
     assert_int_not_equal(s->idempotency_reserve(s->user_data, &noid, 0, NULL, NULL), CONSTRA_OK);
 
     /* Everything as it was. */
@@ -848,7 +847,7 @@ typedef struct ep_copy {
     int64_t cursor[8], version[8];
 } ep_copy;
 
-static int copy_ep(void *ctx, const constra_storage_webhook_endpoint *r)
+static int copy_ep(void *ctx, const constra__res_endpoint *r)
 {
     ep_copy *c = ctx;
     assert_true(c->count < 8);
@@ -863,7 +862,7 @@ static int copy_ep(void *ctx, const constra_storage_webhook_endpoint *r)
     return 0;
 }
 
-static ep_copy endpoints(constra_storage *s)
+static ep_copy endpoints(constra__res_table *s)
 {
     ep_copy c;
     memset(&c, 0, sizeof(c));
@@ -871,17 +870,17 @@ static ep_copy endpoints(constra_storage *s)
     return c;
 }
 
-static constra_storage_webhook_endpoint ep_rec(const char *id, int64_t version)
+static constra__res_endpoint ep_rec(const char *id, int64_t version)
 {
-    constra_storage_webhook_endpoint e = {sizeof(e), id, "https://hooks.example/a", "whsec_abc",
+    constra__res_endpoint e = {sizeof(e), id, "https://hooks.example/a", "whsec_abc",
                                           "*", 1, 1000, 1000, 0, version, ""};
     return e;
 }
 
-static constra_storage_delivery dl_rec(const char *id, const char *ep, const char *event,
+static constra__res_delivery dl_rec(const char *id, const char *ep, const char *event,
                                        int64_t next)
 {
-    constra_storage_delivery d = {sizeof(d), id, ep, event, "payment_intent.created", 1,
+    constra__res_delivery d = {sizeof(d), id, ep, event, "payment_intent.created", 1,
                                   "pending", 0, 0, "", next, 1000, 1000, 1, "{\"a\":1}", 7,
                                   "[]", 2};
     return d;
@@ -895,7 +894,7 @@ typedef struct dl_copy {
     int stop_after;
 } dl_copy;
 
-static int copy_dl(void *ctx, const constra_storage_delivery *r)
+static int copy_dl(void *ctx, const constra__res_delivery *r)
 {
     dl_copy *c = ctx;
     assert_true(c->count < 16);
@@ -916,31 +915,31 @@ static int copy_dl(void *ctx, const constra_storage_delivery *r)
     return c->stop_after && c->count >= c->stop_after;
 }
 
-static dl_copy deliveries(constra_storage *s, const char *id, const char *ep, const char *state,
+static dl_copy deliveries(constra__res_table *s, const char *id, const char *ep, const char *state,
                           int64_t due, const char *after, size_t limit)
 {
     dl_copy c;
     memset(&c, 0, sizeof(c));
-    constra_storage_delivery_query q = {sizeof(q), id, ep, state, due, after, limit};
+    constra__res_delivery_query q = {sizeof(q), id, ep, state, due, after, limit};
     assert_int_equal(s->webhook_delivery_list(s->user_data, &q, copy_dl, &c), CONSTRA_OK);
     return c;
 }
 
 static void test_webhook_endpoints(void **state)
 {
-    constra_storage *s = *state;
+    constra__res_table *s = *state;
     /* Two events already in the log: a new endpoint starts after them. */
-    constra_storage_intent in = intent_rec("pi_1", "draft", 1, "{}");
-    constra_storage_event ev[2] = {event_rec("evt_1", "pi_1", "a"), event_rec("evt_2", "pi_1", "b")};
+    constra__res_intent in = intent_rec("pi_1", "draft", 1, "{}");
+    constra__res_event ev[2] = {event_rec("evt_1", "pi_1", "a"), event_rec("evt_2", "pi_1", "b")};
     assert_int_equal(write_intent(s, &in, 0, ev, 2), CONSTRA_OK);
     id_list all = events_of(s, NULL);
     assert_int_equal(all.count, 2);
 
-    constra_storage_webhook_endpoint e = ep_rec("we_1", 1);
+    constra__res_endpoint e = ep_rec("we_1", 1);
     e.cursor = 12345; /* ignored */
     assert_int_equal(s->webhook_endpoint_insert(s->user_data, &e), CONSTRA_OK);
     assert_int_equal(s->webhook_endpoint_insert(s->user_data, &e), CONSTRA_E_CONFLICT);
-    constra_storage_webhook_endpoint e0 = ep_rec("we_0", 1);
+    constra__res_endpoint e0 = ep_rec("we_0", 1);
     e0.enabled = 0;
     e0.attributes = "{\"description\":\"A \\u00e9 \\\"b\\\"\"}"; /* kept byte for byte */
     assert_int_equal(s->webhook_endpoint_insert(s->user_data, &e0), CONSTRA_OK);
@@ -955,7 +954,7 @@ static void test_webhook_endpoints(void **state)
     assert_string_equal(c.attributes[1], "");
 
     /* Compare-and-set update; the cursor never moves through it. */
-    constra_storage_webhook_endpoint u = ep_rec("we_1", 2);
+    constra__res_endpoint u = ep_rec("we_1", 2);
     u.url = "https://hooks.example/b";
     u.event_types = "payment_intent.succeeded";
     u.enabled = 0;
@@ -963,7 +962,7 @@ static void test_webhook_endpoints(void **state)
     u.attributes = "{\"scheme\":\"t_v1\"}";
     assert_int_equal(s->webhook_endpoint_update(s->user_data, &u, 1), CONSTRA_OK);
     assert_int_equal(s->webhook_endpoint_update(s->user_data, &u, 1), CONSTRA_E_CONFLICT);
-    constra_storage_webhook_endpoint gone = ep_rec("we_9", 2);
+    constra__res_endpoint gone = ep_rec("we_9", 2);
     assert_int_equal(s->webhook_endpoint_update(s->user_data, &gone, 1), CONSTRA_E_NOT_FOUND);
     c = endpoints(s);
     assert_string_equal(c.url[1], "https://hooks.example/b");
@@ -980,12 +979,12 @@ static void test_webhook_endpoints(void **state)
 
 static void test_webhook_enqueue_and_update(void **state)
 {
-    constra_storage *s = *state;
-    constra_storage_webhook_endpoint e = ep_rec("we_1", 1);
+    constra__res_table *s = *state;
+    constra__res_endpoint e = ep_rec("we_1", 1);
     assert_int_equal(s->webhook_endpoint_insert(s->user_data, &e), CONSTRA_OK);
     assert_int_equal(endpoints(s).cursor[0], 0);
 
-    constra_storage_delivery d[3] = {dl_rec("whd_1", "we_1", "evt_1", 100),
+    constra__res_delivery d[3] = {dl_rec("whd_1", "we_1", "evt_1", 100),
                                      dl_rec("whd_2", "we_1", "evt_2", 200),
                                      dl_rec("whd_3", "we_1", "evt_3", 300)};
     assert_int_equal(s->webhook_enqueue(s->user_data, "we_1", 0, 2, d, 2), CONSTRA_OK);
@@ -993,10 +992,10 @@ static void test_webhook_enqueue_and_update(void **state)
     /* A stale cursor: another worker enqueued first; nothing written. */
     assert_int_equal(s->webhook_enqueue(s->user_data, "we_1", 0, 3, &d[2], 1), CONSTRA_E_CONFLICT);
     /* The same event twice for one endpoint: refused whole. */
-    constra_storage_delivery dup[2] = {dl_rec("whd_3", "we_1", "evt_3", 300),
+    constra__res_delivery dup[2] = {dl_rec("whd_3", "we_1", "evt_3", 300),
                                        dl_rec("whd_4", "we_1", "evt_1", 300)};
     assert_int_equal(s->webhook_enqueue(s->user_data, "we_1", 2, 4, dup, 2), CONSTRA_E_CONFLICT);
-    constra_storage_delivery dupid = dl_rec("whd_1", "we_1", "evt_9", 300);
+    constra__res_delivery dupid = dl_rec("whd_1", "we_1", "evt_9", 300);
     assert_int_equal(s->webhook_enqueue(s->user_data, "we_1", 2, 4, &dupid, 1), CONSTRA_E_CONFLICT);
     assert_int_equal(s->webhook_enqueue(s->user_data, "we_9", 0, 4, NULL, 0), CONSTRA_E_NOT_FOUND);
     assert_int_equal(endpoints(s).cursor[0], 2);
@@ -1023,7 +1022,7 @@ static void test_webhook_enqueue_and_update(void **state)
     assert_string_equal(c.id[0], "whd_2");
 
     /* Compare-and-set update of the mutable columns. */
-    constra_storage_delivery u = dl_rec("whd_1", "we_1", "evt_1", 60100);
+    constra__res_delivery u = dl_rec("whd_1", "we_1", "evt_1", 60100);
     u.state = "pending";
     u.attempts = 1;
     u.last_status = 500;
@@ -1033,7 +1032,7 @@ static void test_webhook_enqueue_and_update(void **state)
     u.version = 2;
     assert_int_equal(s->webhook_delivery_update(s->user_data, &u, 1), CONSTRA_OK);
     assert_int_equal(s->webhook_delivery_update(s->user_data, &u, 1), CONSTRA_E_CONFLICT);
-    constra_storage_delivery missing = dl_rec("whd_9", "we_1", "evt_1", 1);
+    constra__res_delivery missing = dl_rec("whd_9", "we_1", "evt_1", 1);
     missing.version = 2;
     assert_int_equal(s->webhook_delivery_update(s->user_data, &missing, 1), CONSTRA_E_NOT_FOUND);
     c = deliveries(s, "whd_1", NULL, NULL, 0, NULL, 16);
@@ -1057,15 +1056,15 @@ static void test_webhook_enqueue_and_update(void **state)
 
 static void test_webhook_bad_input(void **state)
 {
-    constra_storage *s = *state;
-    constra_storage_webhook_endpoint e = ep_rec("we_1", 1);
+    constra__res_table *s = *state;
+    constra__res_endpoint e = ep_rec("we_1", 1);
     assert_int_equal(s->webhook_endpoint_insert(s->user_data, &e), CONSTRA_OK);
-    constra_storage_delivery d = dl_rec("whd_1", "we_1", "evt_1", 100);
+    constra__res_delivery d = dl_rec("whd_1", "we_1", "evt_1", 100);
     assert_int_equal(s->webhook_enqueue(s->user_data, "we_1", 0, 1, &d, 1), CONSTRA_OK);
 
-    static char huge[CONSTRA_STORAGE_TEXT_MAX + 2];
+    static char huge[CONSTRA__RES_TEXT_MAX + 2];
     memset(huge, 'h', sizeof(huge) - 1);
-    constra_storage_webhook_endpoint bad[8];
+    constra__res_endpoint bad[8];
     for (int i = 0; i < 8; i++) {
         bad[i] = ep_rec("we_2", 1);
     }
@@ -1081,7 +1080,7 @@ static void test_webhook_bad_input(void **state)
         assert_int_equal(s->webhook_endpoint_insert(s->user_data, &bad[i]),
                          CONSTRA_E_INVALID_ARGUMENT);
     }
-    constra_storage_webhook_endpoint en = ep_rec("we_1", 2);
+    constra__res_endpoint en = ep_rec("we_1", 2);
     en.enabled = 7;
     assert_int_equal(s->webhook_endpoint_update(s->user_data, &en, 1), CONSTRA_E_INVALID_ARGUMENT);
     en = ep_rec("we_1", 5);
@@ -1090,7 +1089,7 @@ static void test_webhook_bad_input(void **state)
     assert_int_equal(s->webhook_endpoint_delete(s->user_data, NULL), CONSTRA_E_INVALID_ARGUMENT);
     assert_int_equal(s->webhook_endpoint_list(s->user_data, NULL, NULL), CONSTRA_E_INVALID_ARGUMENT);
 
-    constra_storage_delivery bd[5];
+    constra__res_delivery bd[5];
     for (int i = 0; i < 5; i++) {
         bd[i] = dl_rec("whd_2", "we_1", "evt_2", 100);
     }
@@ -1109,12 +1108,12 @@ static void test_webhook_bad_input(void **state)
                      CONSTRA_E_INVALID_ARGUMENT);
     assert_int_equal(s->webhook_enqueue(s->user_data, NULL, 1, 2, NULL, 0),
                      CONSTRA_E_INVALID_ARGUMENT);
-    constra_storage_delivery_query q0 = {sizeof(q0), NULL, NULL, NULL, 0, NULL, 0};
+    constra__res_delivery_query q0 = {sizeof(q0), NULL, NULL, NULL, 0, NULL, 0};
     assert_int_equal(s->webhook_delivery_list(s->user_data, &q0, copy_dl, NULL),
                      CONSTRA_E_INVALID_ARGUMENT);
     assert_int_equal(s->webhook_delivery_list(s->user_data, NULL, copy_dl, NULL),
                      CONSTRA_E_INVALID_ARGUMENT);
-    constra_storage_delivery u = dl_rec("whd_1", "we_1", "evt_1", 100);
+    constra__res_delivery u = dl_rec("whd_1", "we_1", "evt_1", 100);
     u.version = 2;
     u.state = "bogus";
     assert_int_equal(s->webhook_delivery_update(s->user_data, &u, 1), CONSTRA_E_INVALID_ARGUMENT);
@@ -1151,13 +1150,13 @@ static int on_meta(void *ctx, const char *value)
     return 0;
 }
 
-static int has_meta(const constra_storage *s)
+static int has_meta(const constra__res_table *s)
 {
     return s->meta_get != NULL && s->meta_put_if_absent != NULL;
 }
 
 /* The value of key, or "<absent>". */
-static meta_seen meta_of(constra_storage *s, const char *key)
+static meta_seen meta_of(constra__res_table *s, const char *key)
 {
     meta_seen m = {0, ""};
     int rc = s->meta_get(s->user_data, key, on_meta, &m);
@@ -1173,7 +1172,7 @@ static meta_seen meta_of(constra_storage *s, const char *key)
 
 static void test_meta_insert_if_absent(void **state)
 {
-    constra_storage *s = *state;
+    constra__res_table *s = *state;
     if (!has_meta(s)) {
         /* Optional as a pair: neither half alone (constra_storage_check). */
         assert_null(s->meta_get);
@@ -1217,7 +1216,7 @@ static void test_meta_insert_if_absent(void **state)
 
 static void test_meta_bad_input_changes_nothing(void **state)
 {
-    constra_storage *s = *state;
+    constra__res_table *s = *state;
     if (!has_meta(s)) {
         return; /* nothing to call (checked by the test above) */
     }
@@ -1246,7 +1245,7 @@ static void test_meta_bad_input_changes_nothing(void **state)
 }
 
 typedef struct meta_race {
-    constra_storage *s;
+    constra__res_table *s;
     pthread_barrier_t *barrier;
     char mine[32];
     int rc;
@@ -1265,7 +1264,7 @@ static void *race_meta(void *p)
  * is told that one's (constra_open adopts it). */
 static void test_meta_race_one_value_wins(void **state)
 {
-    constra_storage *s = *state;
+    constra__res_table *s = *state;
     if (!has_meta(s)) {
         return;
     }

@@ -1,9 +1,9 @@
 /*
- * The storage conformance suite: every constra_storage implementation
+ * The storage conformance suite: every constra__res_table implementation
  * (memory, SQLite, PostgreSQL, a host's own) must pass it. A test program
  * supplies a factory and runs the suite:
  *
- *   static int make(constra_storage *out, const constra_platform *p, void *arg);
+ *   static int make(constra__res_table *out, const constra_platform *p, void *arg);
  *   int main(void) { return conformance_run("memory", make, NULL); }
  *
  * The factory creates a fresh, empty storage each time it is called, with
@@ -14,7 +14,9 @@
 
 #include <constra.h>
 
-typedef int (*conformance_factory)(constra_storage *out, const constra_platform *platform,
+#include "storage/resources.h"
+
+typedef int (*conformance_factory)(constra__res_table *out, const constra_platform *platform,
                                    void *arg);
 
 /* Runs every conformance test as one cmocka group; returns its result. */

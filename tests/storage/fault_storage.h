@@ -1,6 +1,6 @@
 /*
- * A storage wrapper that fails on demand: it forwards every call to an
- * inner storage, except the fail_at-th call (1-based, counting every
+ * A storage wrapper (storage.h) that fails on demand: it forwards every
+ * call to an inner storage, except the fail_at-th call (1-based, counting every
  * method) and the fail_count - 1 calls after it, which return
  * CONSTRA_E_STORAGE without touching the inner storage. Used to prove that
  * a failure at any point leaves no partial state and never causes a
@@ -19,10 +19,11 @@ typedef struct fault_storage {
     long fail_count; /* calls failed from fail_at on; 0 means 1 */
     long failures; /* failures injected */
     int destroyed;
-    /* Set before fault_storage_wrap to pass the workspace metadata pair
-     * through (counted and failed like every call). Off by default: a
-     * handle opened on the wrapper then makes no storage call at open,
-     * so the N-th call of a sweep is the N-th call after open. */
+    /* Set before fault_storage_wrap to count and fail the workspace
+     * metadata's calls (records of kind "meta") like every other. Off by
+     * default: they pass through uncounted, so the storage calls
+     * constra_open makes are not part of a sweep and the N-th call of a
+     * sweep is the N-th call after open. */
     int forward_meta;
 } fault_storage;
 

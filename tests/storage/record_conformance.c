@@ -1,5 +1,5 @@
 /* The record store conformance suite (record_conformance.h): the contract
- * of include/constra/record_store.h, case by case, and its races. */
+ * of include/constra/storage.h, case by case, and its races. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,24 +19,24 @@ static const record_conformance *impl;
 /* ---- fixtures ----------------------------------------------------------- */
 
 typedef struct fx {
-    constra_record_store st;
+    constra_storage st;
 } fx;
 
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof(*f));
-    constra_record_store init = CONSTRA_RECORD_STORE_INIT;
+    constra_storage init = CONSTRA_STORAGE_INIT;
     f->st = init;
     if (impl->make(&f->st, impl->arg) != CONSTRA_OK) {
         free(f);
         return -1;
     }
-    assert_int_equal(constra_record_store_check(&f->st, NULL), CONSTRA_OK);
+    assert_int_equal(constra_storage_check(&f->st, NULL), CONSTRA_OK);
     *state = f;
     return 0;
 }
 
-static void destroy(constra_record_store *st)
+static void destroy(constra_storage *st)
 {
     if (st->destroy) {
         st->destroy(st->user_data);
@@ -60,14 +60,14 @@ typedef struct keyspec {
     int unique;
 } keyspec;
 
-static int commit_ops(constra_record_store *st, const constra_record_op *ops, size_t n,
+static int commit_ops(constra_storage *st, const constra_record_op *ops, size_t n,
                       const constra_record_event *ev, size_t nev, int64_t now, size_t *failed)
 {
     constra_record_commit c = {sizeof(c), now, ops, n, ev, nev};
     return st->commit(st->user_data, &c, failed);
 }
 
-static int put_at(constra_record_store *st, const char *kind, const char *id, int64_t expected,
+static int put_at(constra_storage *st, const char *kind, const char *id, int64_t expected,
                   const char *doc, int64_t expires, const keyspec *keys, size_t nkeys,
                   int64_t now)
 {
@@ -80,13 +80,13 @@ static int put_at(constra_record_store *st, const char *kind, const char *id, in
     return commit_ops(st, &op, 1, NULL, 0, now, NULL);
 }
 
-static int put(constra_record_store *st, const char *kind, const char *id, int64_t expected,
+static int put(constra_storage *st, const char *kind, const char *id, int64_t expected,
                const char *doc, const keyspec *keys, size_t nkeys)
 {
     return put_at(st, kind, id, expected, doc, 0, keys, nkeys, NOW);
 }
 
-static int del(constra_record_store *st, const char *kind, const char *id, int64_t expected)
+static int del(constra_storage *st, const char *kind, const char *id, int64_t expected)
 {
     constra_record r = {sizeof(r), kind, id, 0, 0, NULL, 0, NULL, 0};
     constra_record_op op = {CONSTRA_RECORD_DELETE, &r, expected};
@@ -119,7 +119,7 @@ static int copy_rec(void *ctx, const constra_record *r)
     return 0;
 }
 
-static got get_at(constra_record_store *st, const char *kind, const char *id, int64_t now,
+static got get_at(constra_storage *st, const char *kind, const char *id, int64_t now,
                   int expect_rc)
 {
     got g;
@@ -129,7 +129,7 @@ static got get_at(constra_record_store *st, const char *kind, const char *id, in
     return g;
 }
 
-static got get(constra_record_store *st, const char *kind, const char *id, int expect_rc)
+static got get(constra_storage *st, const char *kind, const char *id, int expect_rc)
 {
     return get_at(st, kind, id, NOW, expect_rc);
 }
@@ -150,7 +150,7 @@ static int add_row(void *ctx, const char *value, const constra_record *r)
     return w->stop_after && (int)w->n >= w->stop_after;
 }
 
-static rows scan(constra_record_store *st, const char *kind, const char *index, const char *from,
+static rows scan(constra_storage *st, const char *kind, const char *index, const char *from,
                  const char *to, const char *prefix, int descending, size_t limit)
 {
     rows w;
@@ -162,7 +162,7 @@ static rows scan(constra_record_store *st, const char *kind, const char *index, 
 }
 
 /* Pages through a whole scan `page` rows at a time with the cursor. */
-static rows scan_paged(constra_record_store *st, const char *kind, const char *index,
+static rows scan_paged(constra_storage *st, const char *kind, const char *index,
                        int descending, size_t page)
 {
     rows all;
@@ -214,7 +214,7 @@ static int add_event(void *ctx, const constra_record_event *e)
     return v->stop_after && (int)v->n >= v->stop_after;
 }
 
-static evs events(constra_record_store *st, const char *stream, int64_t after, size_t limit)
+static evs events(constra_storage *st, const char *stream, int64_t after, size_t limit)
 {
     evs v;
     memset(&v, 0, sizeof(v));
@@ -233,7 +233,7 @@ static constra_record_event event(const char *stream, const char *id, int64_t ex
 
 static void test_put_get_round_trip(void **state)
 {
-    constra_record_store *st = &((fx *)*state)->st;
+    constra_storage *st = &((fx *)*state)->st;
     static const keyspec keys[] = {{"reference", "order-7429", 0}, {"checkout", "ws_CO_1", 1}};
     assert_int_equal(put(st, "intent", "pi_1", 0, "{\"a\":1}", keys, 2), CONSTRA_OK);
     got g = get(st, "intent", "pi_1", CONSTRA_OK);
@@ -274,7 +274,7 @@ static int compare_doc(void *ctx, const constra_record *r)
 /* Documents are bytes: NULs inside, empty, and 1 MiB come back exactly. */
 static void test_documents_are_bytes(void **state)
 {
-    constra_record_store *st = &((fx *)*state)->st;
+    constra_storage *st = &((fx *)*state)->st;
     static const char bin[] = {'a', '\0', 'b', (char)0xff, '\0'};
     constra_record r = {sizeof(r), "blob", "b1", 0, 0, bin, sizeof(bin), NULL, 0};
     constra_record_op op = {CONSTRA_RECORD_PUT, &r, 0};
@@ -302,7 +302,7 @@ static void test_documents_are_bytes(void **state)
 
 static void test_compare_and_set(void **state)
 {
-    constra_record_store *st = &((fx *)*state)->st;
+    constra_storage *st = &((fx *)*state)->st;
     assert_int_equal(put(st, "intent", "pi_1", 0, "v1", NULL, 0), CONSTRA_OK);
     assert_int_equal(put(st, "intent", "pi_1", 0, "again", NULL, 0), CONSTRA_E_CONFLICT);
     assert_int_equal(put(st, "intent", "pi_1", 1, "v2", NULL, 0), CONSTRA_OK);
@@ -345,7 +345,7 @@ static void test_compare_and_set(void **state)
 /* Several operations: all or nothing, each judged after the earlier ones. */
 static void test_commit_is_atomic_and_ordered(void **state)
 {
-    constra_record_store *st = &((fx *)*state)->st;
+    constra_storage *st = &((fx *)*state)->st;
     assert_int_equal(put(st, "intent", "pi_b", 0, "b1", NULL, 0), CONSTRA_OK);
     constra_record ra = {sizeof(ra), "intent", "pi_a", 0, 0, "a1", 2, NULL, 0};
     constra_record rb = {sizeof(rb), "intent", "pi_b", 0, 0, "b2", 2, NULL, 0};
@@ -388,7 +388,7 @@ static void test_commit_is_atomic_and_ordered(void **state)
 
 static void test_unique_keys(void **state)
 {
-    constra_record_store *st = &((fx *)*state)->st;
+    constra_storage *st = &((fx *)*state)->st;
     static const keyspec uref = {"checkout", "ws_CO_1", 1}, ref = {"checkout", "ws_CO_1", 0};
     static const keyspec other = {"checkout", "ws_CO_2", 1};
     assert_int_equal(put(st, "intent", "pi_a", 0, "a", &uref, 1), CONSTRA_OK);
@@ -440,7 +440,7 @@ static void test_unique_keys(void **state)
 
 static void test_expiry(void **state)
 {
-    constra_record_store *st = &((fx *)*state)->st;
+    constra_storage *st = &((fx *)*state)->st;
     static const keyspec k = {"key", "idem-1", 1};
     assert_int_equal(put_at(st, "idempotency", "idem-1", 0, "held", NOW + 1000, &k, 1, NOW),
                      CONSTRA_OK);
@@ -474,7 +474,7 @@ static void test_expiry(void **state)
 
 static void test_purge_is_bounded(void **state)
 {
-    constra_record_store *st = &((fx *)*state)->st;
+    constra_storage *st = &((fx *)*state)->st;
     char id[32];
     for (int i = 0; i < 10; i++) {
         snprintf(id, sizeof(id), "k%02d", i);
@@ -510,7 +510,7 @@ static void test_purge_is_bounded(void **state)
 
 /* ---- scans -------------------------------------------------------------- */
 
-static void fill_for_scans(constra_record_store *st)
+static void fill_for_scans(constra_storage *st)
 {
     /* ids pi_00 .. pi_24; status|created ordered entries; two checkout
      * entries on pi_03 (one per attempt). */
@@ -536,7 +536,7 @@ static void fill_for_scans(constra_record_store *st)
 
 static void test_scan_ids_and_ranges(void **state)
 {
-    constra_record_store *st = &((fx *)*state)->st;
+    constra_storage *st = &((fx *)*state)->st;
     fill_for_scans(st);
     assert_string_equal(scan(st, "intent", "", NULL, NULL, NULL, 0, 3).text,
                         "pi_00/pi_00 pi_01/pi_01 pi_02/pi_02");
@@ -568,7 +568,7 @@ static void test_scan_ids_and_ranges(void **state)
 
 static void test_scan_secondary_index(void **state)
 {
-    constra_record_store *st = &((fx *)*state)->st;
+    constra_storage *st = &((fx *)*state)->st;
     fill_for_scans(st);
     /* Exact match on a shared value: ties in id order, both ways. */
     rows same = scan(st, "intent", "reference", "same", NULL, "same", 0, 3);
@@ -611,7 +611,7 @@ static void test_scan_secondary_index(void **state)
  * 0xFF bytes still find everything that starts with them. */
 static void test_scan_byte_order(void **state)
 {
-    constra_record_store *st = &((fx *)*state)->st;
+    constra_storage *st = &((fx *)*state)->st;
     const char *values[] = {"b", "a\x01", "a", "\xc3\xa9", "a\xff\xff", "a\xff", "ab", ""};
     for (size_t i = 0; i < 8; i++) {
         char id[8];
@@ -633,7 +633,7 @@ static void test_scan_byte_order(void **state)
 
 static void test_events(void **state)
 {
-    constra_record_store *st = &((fx *)*state)->st;
+    constra_storage *st = &((fx *)*state)->st;
     constra_record r = {sizeof(r), "intent", "pi_1", 0, 0, "d", 1, NULL, 0};
     constra_record_op op = {CONSTRA_RECORD_PUT, &r, 0};
     constra_record_event e1[2] = {event("pi_1", "evt_1", 0), event("pi_1", "evt_2", 0)};
@@ -694,7 +694,7 @@ static void test_events(void **state)
 
 static void test_bad_input_changes_nothing(void **state)
 {
-    constra_record_store *st = &((fx *)*state)->st;
+    constra_storage *st = &((fx *)*state)->st;
     assert_int_equal(put(st, "intent", "pi_1", 0, "d", NULL, 0), CONSTRA_OK);
     const char *bad_kinds[] = {"", "Intent", "in tent", "intent-x",
                                "a23456789012345678901234567890123"};
@@ -751,7 +751,7 @@ static void test_bad_input_changes_nothing(void **state)
 #define THREADS 8
 
 typedef struct race {
-    constra_record_store *stores[THREADS];
+    constra_storage *stores[THREADS];
     pthread_barrier_t barrier;
     int wins[THREADS];
     int rounds;
@@ -762,7 +762,7 @@ typedef struct race_arg {
     int n;
 } race_arg;
 
-static int64_t version_of(constra_record_store *st, const char *kind, const char *id)
+static int64_t version_of(constra_storage *st, const char *kind, const char *id)
 {
     got g;
     memset(&g, 0, sizeof(g));
@@ -774,7 +774,7 @@ static int64_t version_of(constra_record_store *st, const char *kind, const char
 static void *cas_worker(void *p)
 {
     race_arg *a = p;
-    constra_record_store *st = a->r->stores[a->n];
+    constra_storage *st = a->r->stores[a->n];
     pthread_barrier_wait(&a->r->barrier);
     for (int i = 0; i < a->r->rounds;) {
         int64_t v = version_of(st, "counter", "c");
@@ -797,7 +797,7 @@ static void *cas_worker(void *p)
 static void *insert_worker(void *p)
 {
     race_arg *a = p;
-    constra_record_store *st = a->r->stores[a->n];
+    constra_storage *st = a->r->stores[a->n];
     pthread_barrier_wait(&a->r->barrier);
     static const keyspec k = {"key", "one", 1};
     char id[16];
@@ -827,12 +827,12 @@ static void run_race(void *(*worker)(void *), race *r)
 
 /* The stores the race threads use: one shared handle, or, when the
  * implementation offers second handles, every other thread on its own. */
-static void race_stores(race *r, constra_record_store *first, constra_record_store *extra)
+static void race_stores(race *r, constra_storage *first, constra_storage *extra)
 {
     for (int i = 0; i < THREADS; i++) {
         r->stores[i] = first;
         if (impl->second != NULL && (i % 2) == 1) {
-            constra_record_store init = CONSTRA_RECORD_STORE_INIT;
+            constra_storage init = CONSTRA_STORAGE_INIT;
             extra[i] = init;
             assert_int_equal(impl->second(&extra[i], impl->arg), CONSTRA_OK);
             r->stores[i] = &extra[i];
@@ -840,7 +840,7 @@ static void race_stores(race *r, constra_record_store *first, constra_record_sto
     }
 }
 
-static void race_done(race *r, constra_record_store *first)
+static void race_done(race *r, constra_storage *first)
 {
     for (int i = 0; i < THREADS; i++) {
         if (r->stores[i] != first) {
@@ -851,12 +851,12 @@ static void race_done(race *r, constra_record_store *first)
 
 static void test_race_compare_and_set(void **state)
 {
-    constra_record_store *st = &((fx *)*state)->st;
+    constra_storage *st = &((fx *)*state)->st;
     assert_int_equal(put(st, "counter", "c", 0, "0", NULL, 0), CONSTRA_OK);
     race r;
     memset(&r, 0, sizeof(r));
     r.rounds = 50;
-    constra_record_store extra[THREADS];
+    constra_storage extra[THREADS];
     race_stores(&r, st, extra);
     run_race(cas_worker, &r);
     race_done(&r, st);
@@ -870,10 +870,10 @@ static void test_race_compare_and_set(void **state)
 
 static void test_race_one_insert_wins(void **state)
 {
-    constra_record_store *st = &((fx *)*state)->st;
+    constra_storage *st = &((fx *)*state)->st;
     race r;
     memset(&r, 0, sizeof(r));
-    constra_record_store extra[THREADS];
+    constra_storage extra[THREADS];
     race_stores(&r, st, extra);
     run_race(insert_worker, &r);
     race_done(&r, st);
@@ -905,7 +905,7 @@ static tail *the_tail;
 static void *event_writer(void *p)
 {
     race_arg *a = p;
-    constra_record_store *st = a->r->stores[a->n];
+    constra_storage *st = a->r->stores[a->n];
     pthread_barrier_wait(&a->r->barrier);
     for (int i = 0; i < 40; i++) {
         char id[32], stream[16];
@@ -934,7 +934,7 @@ static int tail_event(void *ctx, const constra_record_event *e)
 static void *event_reader(void *p)
 {
     tail *t = p;
-    constra_record_store *st = t->r->stores[0];
+    constra_storage *st = t->r->stores[0];
     for (;;) {
         int done = t->writers_done;
         int64_t after = t->seen ? t->seen_seq[t->seen - 1] : 0;
@@ -948,10 +948,10 @@ static void *event_reader(void *p)
 
 static void test_race_event_order(void **state)
 {
-    constra_record_store *st = &((fx *)*state)->st;
+    constra_storage *st = &((fx *)*state)->st;
     race r;
     memset(&r, 0, sizeof(r));
-    constra_record_store extra[THREADS];
+    constra_storage extra[THREADS];
     race_stores(&r, st, extra);
     tail *t = calloc(1, sizeof(*t));
     t->r = &r;
@@ -992,7 +992,7 @@ static void test_reopen_keeps_everything(void **state)
     assert_int_equal(commit_ops(&f->st, NULL, 0, e, 2, NOW, NULL), CONSTRA_OK);
     int64_t last = events(&f->st, NULL, 0, 10).seq[1];
     destroy(&f->st);
-    constra_record_store init = CONSTRA_RECORD_STORE_INIT;
+    constra_storage init = CONSTRA_STORAGE_INIT;
     f->st = init;
     assert_int_equal(impl->reopen(&f->st, impl->arg), CONSTRA_OK);
     got g = get(&f->st, "intent", "pi_1", CONSTRA_OK);
@@ -1038,7 +1038,7 @@ int record_conformance_run(const char *name, const record_conformance *i)
     return _cmocka_run_group_tests(name, tests, n, NULL, NULL);
 }
 
-void record_conformance_fill_for_plans(constra_record_store *st)
+void record_conformance_fill_for_plans(constra_storage *st)
 {
     for (int i = 0; i < 300; i++) {
         char id[32], ref[32];

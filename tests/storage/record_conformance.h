@@ -1,9 +1,9 @@
 /*
- * The record store conformance suite (record_store.h): every
+ * The record store conformance suite (storage.h): every
  * implementation (memory, SQLite, PostgreSQL, a host's own) passes it.
  * A test program supplies a factory and runs the suite:
  *
- *   static int make(constra_record_store *out, void *arg);
+ *   static int make(constra_storage *out, void *arg);
  *   int main(void) { return record_conformance_run("memory", make, NULL); }
  *
  * The factory creates a fresh, empty store each time it is called. When
@@ -19,7 +19,7 @@
 
 #include <constra.h>
 
-typedef int (*record_store_factory)(constra_record_store *out, void *arg);
+typedef int (*record_store_factory)(constra_storage *out, void *arg);
 
 typedef struct record_conformance {
     record_store_factory make;   /* a fresh, empty store; required */
@@ -35,6 +35,6 @@ int record_conformance_run(const char *name, const record_conformance *impl);
  * need to be realistic: 300 records of two kinds with a shared reference
  * key and an ordered key, some expiring, each with an event, some of
  * those expiring. Fails the test on any error. */
-void record_conformance_fill_for_plans(constra_record_store *st);
+void record_conformance_fill_for_plans(constra_storage *st);
 
 #endif

@@ -3,10 +3,10 @@
 
 #include "record_conformance.h"
 
-static int make_memory(constra_record_store *out, void *arg)
+static int make_memory(constra_storage *out, void *arg)
 {
     (void)arg;
-    return constra_record_store_memory(out, NULL, NULL);
+    return constra_storage_memory(out, NULL, NULL);
 }
 
 int main(void)

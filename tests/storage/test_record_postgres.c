@@ -40,20 +40,20 @@ static void sleep_ms(long ms)
 /* ---- factories ------------------------------------------------------------ */
 
 /* A fresh, empty store: the schema dropped, the store creates it again. */
-static int make_fresh(constra_record_store *out, void *arg)
+static int make_fresh(constra_storage *out, void *arg)
 {
     (void)arg;
     if (!db_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")) {
         return CONSTRA_E_STORAGE;
     }
-    return constra_record_store_postgres(out, NULL, conninfo, NULL);
+    return constra_storage_postgres(out, NULL, conninfo, NULL);
 }
 
 /* Another handle (its own connections) on the same database. */
-static int open_again(constra_record_store *out, void *arg)
+static int open_again(constra_storage *out, void *arg)
 {
     (void)arg;
-    return constra_record_store_postgres(out, NULL, conninfo, NULL);
+    return constra_storage_postgres(out, NULL, conninfo, NULL);
 }
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -64,7 +64,7 @@ static int read_version(void *ctx, const constra_record *r)
     return 0;
 }
 
-static int put1(constra_record_store *st, const char *kind, const char *id, int64_t expected)
+static int put1(constra_storage *st, const char *kind, const char *id, int64_t expected)
 {
     constra_record r = {sizeof(r), kind, id, 0, 0, "x", 1, NULL, 0};
     constra_record_op op = {CONSTRA_RECORD_PUT, &r, expected};
@@ -77,20 +77,20 @@ static int put1(constra_record_store *st, const char *kind, const char *id, int6
 static void test_newer_schema_refused(void **state)
 {
     (void)state;
-    constra_record_store st = CONSTRA_RECORD_STORE_INIT;
+    constra_storage st = CONSTRA_STORAGE_INIT;
     assert_int_equal(make_fresh(&st, NULL), CONSTRA_OK);
     st.destroy(st.user_data);
     assert_true(db_sql("UPDATE rs_meta SET value = '2' WHERE key = 'schema'"));
     constra_error e = CONSTRA_ERROR_INIT;
-    constra_record_store again = CONSTRA_RECORD_STORE_INIT;
-    assert_int_equal(constra_record_store_postgres(&again, NULL, conninfo, &e),
+    constra_storage again = CONSTRA_STORAGE_INIT;
+    assert_int_equal(constra_storage_postgres(&again, NULL, conninfo, &e),
                      CONSTRA_E_STORAGE);
     assert_string_equal(e.code, "schema_unsupported");
     if (strstr(e.message, "schema 2") == NULL) {
         fail_msg("message: %s", e.message);
     }
     /* The refusal changed nothing: still schema 2, still refused. */
-    assert_int_equal(constra_record_store_postgres(&again, NULL, conninfo, &e),
+    assert_int_equal(constra_storage_postgres(&again, NULL, conninfo, &e),
                      CONSTRA_E_STORAGE);
     assert_true(db_sql("UPDATE rs_meta SET value = '1' WHERE key = 'schema'"));
     assert_int_equal(open_again(&again, NULL), CONSTRA_OK);
@@ -110,18 +110,18 @@ static void test_conninfo_never_in_messages(void **state)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         constra_error e = CONSTRA_ERROR_INIT;
-        constra_record_store st = CONSTRA_RECORD_STORE_INIT;
-        assert_int_equal(constra_record_store_postgres(&st, NULL, bad[i], &e), CONSTRA_E_STORAGE);
+        constra_storage st = CONSTRA_STORAGE_INIT;
+        assert_int_equal(constra_storage_postgres(&st, NULL, bad[i], &e), CONSTRA_E_STORAGE);
         assert_true(e.message[0] != '\0');
         if (strstr(e.message, "Sekr1tPw") != NULL || strstr(e.message, bad[i]) != NULL) {
             fail_msg("conninfo in the message: %s", e.message);
         }
     }
     constra_error e = CONSTRA_ERROR_INIT;
-    constra_record_store st = CONSTRA_RECORD_STORE_INIT;
-    assert_int_equal(constra_record_store_postgres(&st, NULL, NULL, &e),
+    constra_storage st = CONSTRA_STORAGE_INIT;
+    assert_int_equal(constra_storage_postgres(&st, NULL, NULL, &e),
                      CONSTRA_E_INVALID_ARGUMENT);
-    assert_int_equal(constra_record_store_postgres(NULL, NULL, conninfo, &e),
+    assert_int_equal(constra_storage_postgres(NULL, NULL, conninfo, &e),
                      CONSTRA_E_INVALID_ARGUMENT);
 }
 
@@ -130,7 +130,7 @@ static void test_conninfo_never_in_messages(void **state)
  * exactly once. */
 static void bump(int times)
 {
-    constra_record_store st = CONSTRA_RECORD_STORE_INIT;
+    constra_storage st = CONSTRA_STORAGE_INIT;
     if (open_again(&st, NULL) != CONSTRA_OK) {
         _exit(2);
     }
@@ -152,7 +152,7 @@ static void bump(int times)
 static void test_two_processes(void **state)
 {
     (void)state;
-    constra_record_store st = CONSTRA_RECORD_STORE_INIT;
+    constra_storage st = CONSTRA_STORAGE_INIT;
     assert_int_equal(make_fresh(&st, NULL), CONSTRA_OK);
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -175,7 +175,7 @@ static void test_two_processes(void **state)
  * (a reader in a third process checks), 300 events each. */
 static void append_events(int who, int n)
 {
-    constra_record_store st = CONSTRA_RECORD_STORE_INIT;
+    constra_storage st = CONSTRA_STORAGE_INIT;
     if (open_again(&st, NULL) != CONSTRA_OK) {
         _exit(2);
     }
@@ -211,7 +211,7 @@ static int tail_one(void *ctx, const constra_record_event *e)
 static void test_event_order_across_processes(void **state)
 {
     (void)state;
-    constra_record_store st = CONSTRA_RECORD_STORE_INIT;
+    constra_storage st = CONSTRA_STORAGE_INIT;
     assert_int_equal(make_fresh(&st, NULL), CONSTRA_OK);
     pid_t kids[2];
     for (int k = 0; k < 2; k++) {
@@ -263,7 +263,7 @@ static void test_open_beside_commits(void **state)
         assert_true(kids[k] >= 0);
         if (kids[k] == 0) {
             /* All three find no schema and create it at once. */
-            constra_record_store st = CONSTRA_RECORD_STORE_INIT;
+            constra_storage st = CONSTRA_STORAGE_INIT;
             if (open_again(&st, NULL) != CONSTRA_OK) {
                 _exit(2);
             }
@@ -280,9 +280,9 @@ static void test_open_beside_commits(void **state)
     }
     int opened = 0;
     for (int round = 0; round < 20; round++) {
-        constra_record_store st = CONSTRA_RECORD_STORE_INIT;
+        constra_storage st = CONSTRA_STORAGE_INIT;
         constra_error e = CONSTRA_ERROR_INIT;
-        int rc = constra_record_store_postgres(&st, NULL, conninfo, &e);
+        int rc = constra_storage_postgres(&st, NULL, conninfo, &e);
         if (rc != CONSTRA_OK) {
             fail_msg("open %d beside commits: %s", round, e.message);
         }
@@ -313,13 +313,13 @@ static int pgctl(const char *args)
 /* Commits of two records and one event each, numbered: either all three
  * of commit i are stored or none is. */
 typedef struct writer {
-    constra_record_store *st;
+    constra_storage *st;
     volatile int stop;
     int attempted, ok, failed, unexpected;
     int ok_at[4096]; /* 1: commit i reported CONSTRA_OK */
 } writer;
 
-static int commit_pair(constra_record_store *st, int i)
+static int commit_pair(constra_storage *st, int i)
 {
     char a[32], b[32], ev[32];
     snprintf(a, sizeof(a), "a_%d", i);
@@ -370,7 +370,7 @@ static int count_event(void *ctx, const constra_record_event *e)
 static void test_server_away(void **state)
 {
     (void)state;
-    constra_record_store st = CONSTRA_RECORD_STORE_INIT;
+    constra_storage st = CONSTRA_STORAGE_INIT;
     assert_int_equal(make_fresh(&st, NULL), CONSTRA_OK);
     assert_int_equal(put1(&st, "thing", "before", 0), CONSTRA_OK);
 
@@ -478,7 +478,7 @@ static int sync_standby(int on)
 static void test_lost_commit_answer(void **state)
 {
     (void)state;
-    constra_record_store st = CONSTRA_RECORD_STORE_INIT;
+    constra_storage st = CONSTRA_STORAGE_INIT;
     assert_int_equal(make_fresh(&st, NULL), CONSTRA_OK);
     assert_int_equal(put1(&st, "thing", "warm", 0), CONSTRA_OK); /* connection open */
     assert_true(sync_standby(1));
@@ -512,7 +512,7 @@ static int reset_sync_standby(void **state)
 static void test_every_read_uses_an_index(void **state)
 {
     (void)state;
-    constra_record_store st = CONSTRA_RECORD_STORE_INIT;
+    constra_storage st = CONSTRA_STORAGE_INIT;
     assert_int_equal(make_fresh(&st, NULL), CONSTRA_OK);
     record_conformance_fill_for_plans(&st);
     st.destroy(st.user_data);

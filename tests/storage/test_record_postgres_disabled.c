@@ -5,9 +5,9 @@
 static void test_unsupported(void **state)
 {
     (void)state;
-    constra_record_store st = CONSTRA_RECORD_STORE_INIT;
+    constra_storage st = CONSTRA_STORAGE_INIT;
     constra_error e = CONSTRA_ERROR_INIT;
-    assert_int_equal(constra_record_store_postgres(&st, NULL, "host=/tmp dbname=x", &e),
+    assert_int_equal(constra_storage_postgres(&st, NULL, "host=/tmp dbname=x", &e),
                      CONSTRA_E_UNSUPPORTED);
     assert_non_null(strstr(e.message, "without PostgreSQL"));
     assert_int_equal(constra_feature_enabled("postgres"), 0);

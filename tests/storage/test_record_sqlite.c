@@ -16,6 +16,15 @@
 #include "record_conformance.h"
 #include "storage/record_internal.h"
 
+/* The SQLite storage on `path`, synchronous=FULL when durable. */
+static int open_sqlite(constra_storage *out, const char *path, int durable, constra_error *err)
+{
+    constra_sqlite_options o = CONSTRA_SQLITE_OPTIONS_INIT;
+    o.path = path;
+    o.synchronous = durable ? CONSTRA_SQLITE_SYNC_FULL : CONSTRA_SQLITE_SYNC_NORMAL;
+    return constra_storage_sqlite(out, NULL, &o, err);
+}
+
 static char path[64];
 
 static void remove_files(void)
@@ -28,7 +37,7 @@ static void remove_files(void)
     }
 }
 
-static int make_file(constra_record_store *out, void *arg)
+static int make_file(constra_storage *out, void *arg)
 {
     (void)arg;
     remove_files();
@@ -38,25 +47,25 @@ static int make_file(constra_record_store *out, void *arg)
         return CONSTRA_E_STORAGE;
     }
     close(fd);
-    return constra_record_store_sqlite(out, NULL, path, 0, NULL);
+    return open_sqlite(out, path, 0, NULL);
 }
 
-static int reopen_file(constra_record_store *out, void *arg)
+static int reopen_file(constra_storage *out, void *arg)
 {
     (void)arg;
-    return constra_record_store_sqlite(out, NULL, path, 1, NULL);
+    return open_sqlite(out, path, 1, NULL);
 }
 
-static int make_memory(constra_record_store *out, void *arg)
+static int make_memory(constra_storage *out, void *arg)
 {
     (void)arg;
-    return constra_record_store_sqlite(out, NULL, ":memory:", 0, NULL);
+    return open_sqlite(out, ":memory:", 0, NULL);
 }
 
 static void test_newer_schema_refused(void **state)
 {
     (void)state;
-    constra_record_store st = CONSTRA_RECORD_STORE_INIT;
+    constra_storage st = CONSTRA_STORAGE_INIT;
     assert_int_equal(make_file(&st, NULL), CONSTRA_OK);
     st.destroy(st.user_data);
     sqlite3 *db;
@@ -66,8 +75,8 @@ static void test_newer_schema_refused(void **state)
                      SQLITE_OK);
     sqlite3_close(db);
     constra_error e = CONSTRA_ERROR_INIT;
-    constra_record_store again = CONSTRA_RECORD_STORE_INIT;
-    assert_int_equal(constra_record_store_sqlite(&again, NULL, path, 0, &e), CONSTRA_E_STORAGE);
+    constra_storage again = CONSTRA_STORAGE_INIT;
+    assert_int_equal(open_sqlite(&again, path, 0, &e), CONSTRA_E_STORAGE);
     assert_string_equal(e.code, "schema_unsupported");
     if (strstr(e.message, "schema 2") == NULL) {
         fail_msg("message: %s", e.message);
@@ -84,12 +93,12 @@ static void test_not_a_database(void **state)
     assert_int_equal(write(fd, "this is not a database, just some bytes of text.....", 52), 52);
     close(fd);
     constra_error e = CONSTRA_ERROR_INIT;
-    constra_record_store st = CONSTRA_RECORD_STORE_INIT;
-    assert_int_equal(constra_record_store_sqlite(&st, NULL, path, 0, &e), CONSTRA_E_STORAGE);
+    constra_storage st = CONSTRA_STORAGE_INIT;
+    assert_int_equal(open_sqlite(&st, path, 0, &e), CONSTRA_E_STORAGE);
     assert_true(e.message[0] != '\0');
-    assert_int_equal(constra_record_store_sqlite(&st, NULL, "", 0, &e),
+    assert_int_equal(open_sqlite(&st, "", 0, &e),
                      CONSTRA_E_INVALID_ARGUMENT);
-    assert_int_equal(constra_record_store_sqlite(&st, NULL, "/nonexistent/dir/x.db", 0, &e),
+    assert_int_equal(open_sqlite(&st, "/nonexistent/dir/x.db", 0, &e),
                      CONSTRA_E_STORAGE);
 }
 
@@ -103,8 +112,8 @@ static int read_version(void *ctx, const constra_record *r)
  * each: every increment lands exactly once. */
 static void bump(const char *file, int times)
 {
-    constra_record_store st = CONSTRA_RECORD_STORE_INIT;
-    if (constra_record_store_sqlite(&st, NULL, file, 0, NULL) != CONSTRA_OK) {
+    constra_storage st = CONSTRA_STORAGE_INIT;
+    if (open_sqlite(&st, file, 0, NULL) != CONSTRA_OK) {
         _exit(2);
     }
     for (int done = 0; done < times;) {
@@ -128,7 +137,7 @@ static void bump(const char *file, int times)
 static void test_two_processes(void **state)
 {
     (void)state;
-    constra_record_store st = CONSTRA_RECORD_STORE_INIT;
+    constra_storage st = CONSTRA_STORAGE_INIT;
     assert_int_equal(make_file(&st, NULL), CONSTRA_OK);
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -153,7 +162,7 @@ static void test_two_processes(void **state)
 static void test_every_statement_uses_an_index(void **state)
 {
     (void)state;
-    constra_record_store st = CONSTRA_RECORD_STORE_INIT;
+    constra_storage st = CONSTRA_STORAGE_INIT;
     assert_int_equal(make_file(&st, NULL), CONSTRA_OK);
     record_conformance_fill_for_plans(&st);
     st.destroy(st.user_data);

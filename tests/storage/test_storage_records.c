@@ -1,6 +1,6 @@
-/* The storage table of storage.h on a record store (constra_storage_on_records):
- * the old conformance suite, whole, on the memory record store, on the
- * SQLite one (a file, and a second process racing on it) and, in a build
+/* The engine's resource table (resources.h, constra__res_open) on each
+ * storage: the resource conformance suite, whole, on the memory storage,
+ * on the SQLite one (a file, and a second process racing on it) and, in a build
  * with PostgreSQL, on the PostgreSQL one (a database of its own on the
  * server in CONSTRA_TEST_PG, emptied per test), so every resource the
  * engine keeps is shown to fit the generic contract. */
@@ -16,12 +16,12 @@
 #include "pg_testdb.h"
 #endif
 
-static int make_on_memory(constra_storage *out, const constra_platform *platform, void *arg)
+static int make_on_memory(constra__res_table *out, const constra_platform *platform, void *arg)
 {
     (void)arg;
-    constra_record_store rs = CONSTRA_RECORD_STORE_INIT;
-    int rc = constra_record_store_memory(&rs, platform, NULL);
-    if (rc == CONSTRA_OK && (rc = constra_storage_on_records(out, platform, &rs, NULL)) != 0) {
+    constra_storage rs = CONSTRA_STORAGE_INIT;
+    int rc = constra_storage_memory(&rs, platform, NULL);
+    if (rc == CONSTRA_OK && (rc = constra__res_open(out, platform, &rs, NULL)) != 0) {
         rs.destroy(rs.user_data);
     }
     return rc;
@@ -39,7 +39,7 @@ static void remove_files(void)
     }
 }
 
-static int make_on_sqlite(constra_storage *out, const constra_platform *platform, void *arg)
+static int make_on_sqlite(constra__res_table *out, const constra_platform *platform, void *arg)
 {
     (void)arg;
     remove_files();
@@ -49,24 +49,27 @@ static int make_on_sqlite(constra_storage *out, const constra_platform *platform
         return CONSTRA_E_STORAGE;
     }
     close(fd);
-    constra_record_store rs = CONSTRA_RECORD_STORE_INIT;
-    int rc = constra_record_store_sqlite(&rs, platform, path, 0, NULL);
-    if (rc == CONSTRA_OK && (rc = constra_storage_on_records(out, platform, &rs, NULL)) != 0) {
+    constra_storage rs = CONSTRA_STORAGE_INIT;
+    constra_sqlite_options o = CONSTRA_SQLITE_OPTIONS_INIT;
+    o.path = path;
+    o.synchronous = CONSTRA_SQLITE_SYNC_NORMAL;
+    int rc = constra_storage_sqlite(&rs, platform, &o, NULL);
+    if (rc == CONSTRA_OK && (rc = constra__res_open(out, platform, &rs, NULL)) != 0) {
         rs.destroy(rs.user_data);
     }
     return rc;
 }
 
 #if defined(CONSTRA_TEST_WITH_PG)
-static int make_on_postgres(constra_storage *out, const constra_platform *platform, void *arg)
+static int make_on_postgres(constra__res_table *out, const constra_platform *platform, void *arg)
 {
     (void)arg;
     if (!db_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")) {
         return CONSTRA_E_STORAGE;
     }
-    constra_record_store rs = CONSTRA_RECORD_STORE_INIT;
-    int rc = constra_record_store_postgres(&rs, platform, conninfo, NULL);
-    if (rc == CONSTRA_OK && (rc = constra_storage_on_records(out, platform, &rs, NULL)) != 0) {
+    constra_storage rs = CONSTRA_STORAGE_INIT;
+    int rc = constra_storage_postgres(&rs, platform, conninfo, NULL);
+    if (rc == CONSTRA_OK && (rc = constra__res_open(out, platform, &rs, NULL)) != 0) {
         rs.destroy(rs.user_data);
     }
     return rc;

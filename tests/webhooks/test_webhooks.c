@@ -588,10 +588,10 @@ typedef struct evset {
     size_t count;
 } evset;
 
-static int collect_events(void *ctx, const constra_storage_event *e)
+static int collect_events(void *ctx, const constra_record_event *e)
 {
     evset *s = ctx;
-    if (e->intent_id[0] != '\0') {
+    if (e->stream[0] != '\0') { /* an intent's event (not an unmatched callback) */
         assert_true(s->count < 64);
         snprintf(s->ids[s->count++], CONSTRA_ID_SIZE, "%s", e->id);
     }
@@ -625,8 +625,8 @@ static void faults_lose_nothing(int sqlite)
         }
         evset log;
         memset(&log, 0, sizeof(log));
-        assert_int_equal(v->faults.inner.list_events(v->faults.inner.user_data, NULL, 0, 1000,
-                                                     collect_events, &log), CONSTRA_OK);
+        assert_int_equal(v->faults.inner.events(v->faults.inner.user_data, NULL, 0, 1000,
+                                                collect_events, &log), CONSTRA_OK);
         assert_true(log.count >= 3);
         /* Every committed event: delivered, under exactly one delivery id,
          * received at least once, always with that id. */
@@ -1140,55 +1140,6 @@ static void test_disable_enable_remove(void **state)
     close_env(v);
 }
 
-/* A host storage from before the webhook group: the calls say so, the
- * engine's tick is unaffected. */
-static void test_storage_without_webhooks(void **state)
-{
-    (void)state;
-    constra_storage mem = CONSTRA_STORAGE_INIT;
-    assert_int_equal(constra_storage_memory(&mem, NULL, NULL), CONSTRA_OK);
-    mem.webhook_endpoint_insert = NULL;
-    constra_error err = CONSTRA_ERROR_INIT;
-    assert_int_equal(constra_storage_check(&mem, &err), CONSTRA_E_INVALID_ARGUMENT);
-    assert_string_equal(err.param, "storage.webhook_endpoint_insert");
-    mem.webhook_endpoint_update = NULL;
-    mem.webhook_endpoint_delete = NULL;
-    mem.webhook_endpoint_list = NULL;
-    mem.webhook_enqueue = NULL;
-    mem.webhook_delivery_list = NULL;
-    mem.webhook_delivery_update = NULL;
-    assert_int_equal(constra_storage_check(&mem, NULL), CONSTRA_OK);
-    wenv *v = open_env_with(CONSTRA_MODE_SANDBOX, &mem, 1);
-    constra_webhook_endpoint_params p = CONSTRA_WEBHOOK_ENDPOINT_PARAMS_INIT;
-    p.url = "http://hooks.test/";
-    assert_int_equal(constra_webhook_endpoint_add(v->h, &p, NULL, T_ERR), CONSTRA_E_UNSUPPORTED);
-    assert_string_equal(last(v->h).code, "storage_unsupported");
-    assert_int_equal(pay(v->h, "k1", NULL), CONSTRA_OK);
-    assert_int_equal(constra_tick(v->h, clock_ms, T_ERR), CONSTRA_OK);
-    constra_webhook_delivery_list *l = NULL;
-    assert_int_equal(constra_webhook_delivery_list_get(v->h, NULL, NULL, NULL, 0, &l, T_ERR),
-                     CONSTRA_E_UNSUPPORTED);
-    close_env(v);
-
-    /* A host storage compiled against the header before the group: its
-     * struct_size ends at destroy; it registers, webhooks are unsupported. */
-    constra_storage old = CONSTRA_STORAGE_INIT;
-    assert_int_equal(constra_storage_memory(&old, NULL, NULL), CONSTRA_OK);
-    old.struct_size = offsetof(constra_storage, webhook_endpoint_insert);
-    constra_storage cut;
-    memset(&cut, 0, sizeof(cut));
-    memcpy(&cut, &old, old.struct_size);
-    assert_int_equal(constra_storage_check(&cut, NULL), CONSTRA_OK);
-    constra_config cfg = CONSTRA_CONFIG_INIT;
-    cfg.storage = &cut;
-    constra_t *h = NULL;
-    assert_int_equal(constra_open(&h, &cfg, NULL), CONSTRA_OK);
-    assert_int_equal(constra_webhook_endpoint_add(h, &p, NULL, T_ERR), CONSTRA_E_UNSUPPORTED);
-    assert_int_equal(constra_webhooks_tick(h, 1, T_ERR), CONSTRA_OK);
-    constra_close(h);
-}
-
-
 /* ---- secret rotation and test events -------------------------------------- */
 
 static int verify_scheme(const received *q, const char *secret, int scheme, int64_t now_s)
@@ -1683,7 +1634,6 @@ int main(void)
         cmocka_unit_test(test_ssrf_at_registration_and_delivery),
         cmocka_unit_test(test_bad_endpoint_input),
         cmocka_unit_test(test_disable_enable_remove),
-        cmocka_unit_test(test_storage_without_webhooks),
         cmocka_unit_test(test_rotation_and_test_events),
         cmocka_unit_test(test_endpoint_health),
 #if CONSTRA_HAVE_SQLITE

@@ -672,18 +672,12 @@ static int open_handle(const serve_options *o, const char *key, constra_t **out,
     constra_storage storage = CONSTRA_STORAGE_INIT;
     constra_config cfg = CONSTRA_CONFIG_INIT;
     if (is_postgres_url(o->db)) {
-        /* Several servers may share one database: the record store on
-         * PostgreSQL, through the storage adapter. */
-        constra_record_store rs = CONSTRA_RECORD_STORE_INIT;
+        /* Several servers may share one database. */
         char shown[512];
         redact_url(o->db, shown, sizeof(shown));
-        if (constra_record_store_postgres(&rs, NULL, o->db, &err) != CONSTRA_OK ||
-            constra_storage_on_records(&storage, NULL, &rs, &err) != CONSTRA_OK) {
+        if (constra_storage_postgres(&storage, NULL, o->db, &err) != CONSTRA_OK) {
             fprintf(stderr, "constra serve: cannot open the database %s: %s\n", shown,
                     err.message);
-            if (rs.destroy && rs.user_data) {
-                rs.destroy(rs.user_data);
-            }
             if (daraja) {
                 rail.destroy(rail.user_data);
             }
