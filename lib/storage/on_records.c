@@ -26,6 +26,7 @@
 #include "constra/storage.h"
 #include "constra/storage.h"
 #include "platform/platform.h"
+#include "storage/migrate_legacy.h"
 #include "storage/record_internal.h"
 #include "storage/resources.h"
 #include "util/check.h"
@@ -1351,4 +1352,58 @@ int constra__res_open(constra__res_table *out, const constra_platform *platform,
     st.meta_put_if_absent = ad_meta_put;
     *out = st;
     return CONSTRA_OK;
+}
+
+/* ---- the builders, for the legacy SQLite migration ---------------------- */
+
+/* migrate_legacy.c writes an old storage's rows as records through these,
+ * so a migrated file holds exactly what this adapter writes and parses. */
+static adapter builder(const constra_platform *platform)
+{
+    adapter a;
+    memset(&a, 0, sizeof(a));
+    a.platform = *platform;
+    return a;
+}
+
+char *constra__on_records_intent_doc(const constra_platform *platform,
+                                     const constra__res_intent *in, size_t *len)
+{
+    adapter a = builder(platform);
+    return intent_doc(&a, in, len);
+}
+
+char *constra__on_records_idem_doc(const constra_platform *platform,
+                                   const constra__res_idempotency *r, size_t *len)
+{
+    adapter a = builder(platform);
+    return idem_doc(&a, r, len);
+}
+
+int64_t constra__on_records_idem_death(const constra__res_idempotency *r)
+{
+    return idem_death(r);
+}
+
+char *constra__on_records_endpoint_doc(const constra_platform *platform,
+                                       const constra__res_endpoint *ep,
+                                       int64_t cursor, size_t *len)
+{
+    adapter a = builder(platform);
+    return endpoint_doc(&a, ep, cursor, len);
+}
+
+char *constra__on_records_delivery_doc(const constra_platform *platform,
+                                       const constra__res_delivery *d, size_t *len)
+{
+    adapter a = builder(platform);
+    return delivery_doc(&a, d, len);
+}
+
+int constra__on_records_delivery_record(const constra__res_delivery *d, const char *doc,
+                                        size_t len,
+                                        char bufs[3][CONSTRA_RECORD_VALUE_MAX + 1],
+                                        constra_record_key keys[3], constra_record *rec)
+{
+    return delivery_record(d, doc, len, bufs, keys, rec);
 }

@@ -26,6 +26,7 @@
 #include "constra/storage.h"
 #include "constra/storage_sqlite.h"
 #include "platform/platform.h"
+#include "storage/migrate_legacy.h"
 #include "storage/record_internal.h"
 #include "util/check.h"
 
@@ -621,6 +622,12 @@ static int open_schema(rstore *s, int durable, int busy_ms, constra_error *err)
         }
     }
     sqlite3_finalize(st);
+    /* A file of the old SQLite storage becomes records in this same
+     * transaction: a failure leaves it as it was. */
+    if (rc == CONSTRA_OK && constra__migrate_legacy(s->db, &s->platform, err) != CONSTRA_OK) {
+        exec(s, "ROLLBACK");
+        return CONSTRA_E_STORAGE;
+    }
     if (rc == CONSTRA_OK) {
         rc = exec(s, "COMMIT");
     }

@@ -39,8 +39,8 @@ def main():
     wanted = ["constra_error", "constra_config", "constra_intent_params",
               "constra_intent_list_params", "constra_webhook_params", "constra_result_info",
               "constra_sqlite_options", "constra_http_header", "constra_api_request",
-              "constra__res_intent", "constra__res_event", "constra__res_idempotency",
-              "constra__res_write", "constra__res_query", "constra_storage",
+              "constra_storage", "constra_record", "constra_record_key", "constra_record_op",
+              "constra_record_event", "constra_record_commit", "constra_record_scan",
               "constra_transport_request", "constra_transport", "constra_remote_config"]
     missing = [w for w in wanted if w not in structs]
     check(not missing, f"{len(structs)} structs, the bindings' {len(wanted)} among them",

@@ -1340,7 +1340,9 @@ static void test_lease_crash_after_reservation(void **state)
 {
     (void)state;
     env *v = open_env(0);
-    v->faults.fail_at = v->faults.calls + 2; /* reserve passes, commit #1 fails */
+    v->faults.commits_only = 1;
+    v->faults.calls = 0;
+    v->faults.fail_at = 2; /* reserve passes, commit #1 fails */
     v->faults.fail_count = 2;                /* and so does the release */
     int64_t t0 = clock_ms;
     answer a = create_seed(v, "crash-1");
@@ -1382,7 +1384,9 @@ static void test_lease_crash_after_first_commit(void **state)
 {
     (void)state;
     env *v = open_env(0);
-    v->faults.fail_at = v->faults.calls + 3; /* reserve, commit #1 pass; #2 fails */
+    v->faults.commits_only = 1;
+    v->faults.calls = 0;
+    v->faults.fail_at = 3; /* reserve, commit #1 pass; #2 fails */
     v->faults.fail_count = 1000;             /* and everything after: killed */
     int64_t t0 = clock_ms;
     answer a = create_seed(v, "crash-2");
@@ -1500,7 +1504,9 @@ static void test_lease_retries_race(void **state)
     for (int linked = 0; linked <= 1; linked++) {
         for (int round = 0; round < 10; round++) {
             env *v = open_env(0);
-            v->faults.fail_at = v->faults.calls + (linked ? 3 : 2);
+            v->faults.commits_only = 1;
+            v->faults.calls = 0;
+            v->faults.fail_at = linked ? 3 : 2;
             v->faults.fail_count = 2;
             answer first = create_seed(v, "race-key");
             assert_int_not_equal(first.rc, CONSTRA_OK);

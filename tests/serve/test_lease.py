@@ -34,21 +34,56 @@ for k in ("linked", "bare", "young", "old"):
     ids[k] = json.loads(body)["id"]
 t.eq(srv.stop(), 0, "the first server stops cleanly")
 
+IN_FLIGHT = 1
+
+
+def idem_read(con, k):
+    """The key's record (kind "idempotency", lib/storage/on_records.c): six
+    NUL-terminated fields (fingerprint, state, http status, created,
+    expires, lease expires), then the response bytes."""
+    doc = con.execute("SELECT document FROM rs_records WHERE kind = 'idempotency' AND id = ?",
+                      (k,)).fetchone()[0]
+    parts = bytes(doc).split(b"\0", 6)
+    fields = [parts[0].decode()] + [int(x) for x in parts[1:6]]
+    return fields, parts[6]
+
+
+def idem_write(con, k, state, http_status, response, created, lease=None):
+    (fp, _, _, _, expires, old_lease), _ = idem_read(con, k)
+    lease = old_lease if lease is None else lease
+    doc = b"".join(str(v).encode() + b"\0" for v in (fp, state, http_status, created, expires,
+                                                      lease)) + (response or b"")
+    # The record dies with the key, or with its lease while in flight
+    # (idem_death in on_records.c).
+    death = expires
+    if state == IN_FLIGHT and lease > 0 and (death == 0 or lease < death):
+        death = lease
+    con.execute("UPDATE rs_records SET document = ?, expires_at = ?, version = version + 1"
+                " WHERE kind = 'idempotency' AND id = ?", (doc, death, k))
+
+
+def intent_delete(con, iid):
+    """The intent, its checkout references, their index entries, its events."""
+    refs = [r[0] for r in con.execute("SELECT id FROM rs_records WHERE kind = 'checkout_ref'"
+                                      " AND CAST(document AS TEXT) = ?", (iid,))]
+    for kind, rid in [("intent", iid)] + [("checkout_ref", r) for r in refs]:
+        con.execute("DELETE FROM rs_keys WHERE kind = ? AND id = ?", (kind, rid))
+        con.execute("DELETE FROM rs_records WHERE kind = ? AND id = ?", (kind, rid))
+    con.execute("DELETE FROM rs_events WHERE stream = ?", (iid,))
+
+
 now = int(time.time() * 1000)
 con = sqlite3.connect(db)
 with con:
     for k, age in (("linked", 61000), ("young", 0)):
-        con.execute("UPDATE idempotency SET state = 1, http_status = 0, response = ?,"
-                    " created_at_ms = ? WHERE key = ?",
-                    (json.dumps({"id": ids[k]}, separators=(",", ":")).encode(), now - age, k))
-    con.execute("DELETE FROM events WHERE intent_id = ?", (ids["bare"],))
-    con.execute("DELETE FROM intents WHERE id = ?", (ids["bare"],))
-    con.execute("UPDATE idempotency SET state = 1, http_status = 0, response = NULL,"
-                " created_at_ms = ? WHERE key = 'bare'", (now - 61000,))
-    con.execute("UPDATE idempotency SET state = 1, http_status = 0, response = NULL,"
-                " created_at_ms = ?, lease_expires_at_ms = expires_at_ms WHERE key = 'old'",
-                (now - 61000,))
-rows = dict(con.execute("SELECT key, lease_expires_at_ms > expires_at_ms FROM idempotency"))
+        idem_write(con, k, IN_FLIGHT, 0,
+                   json.dumps({"id": ids[k]}, separators=(",", ":")).encode(), now - age)
+    intent_delete(con, ids["bare"])
+    idem_write(con, "bare", IN_FLIGHT, 0, b"", now - 61000)
+    expires = idem_read(con, "old")[0][4]
+    idem_write(con, "old", IN_FLIGHT, 0, b"", now - 61000, lease=expires)
+rows = {k: int(idem_read(con, k)[0][5] > idem_read(con, k)[0][4])
+        for k in ("linked", "bare", "young", "old")}
 con.close()
 t.eq(rows, {"linked": 1, "bare": 1, "young": 1, "old": 0},
      "the server reserves with its lease marker (lease past expiry); 'old' is 0.1's")

@@ -65,7 +65,7 @@ t.eq(len(ids), 3, "three intents: one per successful create, none for the 503")
 t.ok(first in ids and second in ids, "both keys' intents are listed")
 
 con = sqlite3.connect(srv.db)
-keys = sorted(r[0] for r in con.execute("SELECT key FROM idempotency"))
+keys = sorted(r[0] for r in con.execute("SELECT id FROM rs_records WHERE kind = 'idempotency'"))
 con.close()
 t.eq(keys, ["after-lock", "before-lock", "during-lock"], "one key record each")
 t.eq(srv.stop(), 0, "the server stops cleanly")

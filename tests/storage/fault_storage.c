@@ -48,7 +48,7 @@ static int f_get(void *ud, const char *kind, const char *id, int64_t now_ms,
                  constra_record_fn emit, void *ctx)
 {
     fault_storage *f = ud;
-    if (!is_meta(f, kind) && inject(f)) {
+    if (!f->commits_only && !is_meta(f, kind) && inject(f)) {
         return CONSTRA_E_STORAGE;
     }
     return f->inner.get(f->inner.user_data, kind, id, now_ms, emit, ctx);
@@ -57,14 +57,14 @@ static int f_get(void *ud, const char *kind, const char *id, int64_t now_ms,
 static int f_scan(void *ud, const constra_record_scan *q, constra_record_scan_fn emit, void *ctx)
 {
     fault_storage *f = ud;
-    return inject(f) ? CONSTRA_E_STORAGE : f->inner.scan(f->inner.user_data, q, emit, ctx);
+    return !f->commits_only && inject(f) ? CONSTRA_E_STORAGE : f->inner.scan(f->inner.user_data, q, emit, ctx);
 }
 
 static int f_events(void *ud, const char *stream, int64_t after, size_t limit,
                     constra_record_event_fn emit, void *ctx)
 {
     fault_storage *f = ud;
-    return inject(f) ? CONSTRA_E_STORAGE
+    return !f->commits_only && inject(f) ? CONSTRA_E_STORAGE
                      : f->inner.events(f->inner.user_data, stream, after, limit, emit, ctx);
 }
 

@@ -25,6 +25,9 @@ typedef struct fault_storage {
      * constra_open makes are not part of a sweep and the N-th call of a
      * sweep is the N-th call after open. */
     int forward_meta;
+    /* Non-zero: only commits are counted and failed (reads pass through),
+     * so a test can name "the N-th write" whatever reads come between. */
+    int commits_only;
 } fault_storage;
 
 /* Fills `out` with a vtable over `f` (which must outlive it). Destroying
