@@ -16,8 +16,10 @@
 #include "engine/model.h"
 #include "payment_loop.h"
 
+/* 32 KB until storage 2 (issue 12): the engine's resources as records of
+ * the generic memory storage cost 5.5 KB more at the peak (bench/README.md). */
 #ifndef FW_ARENA_BUDGET
-#define FW_ARENA_BUDGET (32 * 1024)
+#define FW_ARENA_BUDGET (40 * 1024)
 #endif
 
 static int n_test;

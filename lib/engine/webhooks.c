@@ -405,7 +405,7 @@ static int load_endpoints(constra_t *h, constra_webhook_endpoint_list **out, con
     if (constra__wh_endpoint_list_new(&h->platform, &l) != CONSTRA_OK) {
         return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
     }
-    int rc = h->storage.webhook_endpoint_list(h->storage.user_data, collect_endpoint, l);
+    int rc = constra__res_endpoint_list(&h->storage, collect_endpoint, l);
     if (rc == CONSTRA_OK && l->failed) {
         rc = CONSTRA_E_NOMEM;
     }
@@ -591,7 +591,7 @@ static int endpoint_add(constra_t *h, const constra_webhook_endpoint_params *par
     int64_t now = constra__wall_ms(&h->platform);
     constra__res_endpoint row = {sizeof(row), id, p.url, secret, types, 1, now, now,
                                             0, 1, attributes};
-    rc = h->storage.webhook_endpoint_insert(h->storage.user_data, &row);
+    rc = constra__res_endpoint_insert(&h->storage, &row);
     if (rc != CONSTRA_OK) {
         constra__free(&h->platform, attributes);
         memset(secret, 0, sizeof(secret));
@@ -726,7 +726,7 @@ int constra_webhook_endpoint_set_enabled(constra_t *h, const char *id, int enabl
                                                 ep->types, enabled, ep->created_at_ms,
                                                 constra__wall_ms(&h->platform), ep->cursor,
                                                 ep->version + 1, ep->attributes};
-        rc = h->storage.webhook_endpoint_update(h->storage.user_data, &row, ep->version);
+        rc = constra__res_endpoint_update(&h->storage, &row, ep->version);
         memset(secrets, 0, sizeof(secrets));
         if (rc != CONSTRA_OK) {
             rc = storage_fail(&e, rc, "updating the webhook endpoint");
@@ -791,7 +791,7 @@ int constra_webhook_endpoint_rotate_secret(constra_t *h, const char *id, int64_t
                                                 ep->types, ep->enabled, ep->created_at_ms,
                                                 now, ep->cursor, ep->version + 1,
                                                 ep->attributes};
-        rc = h->storage.webhook_endpoint_update(h->storage.user_data, &row, ep->version);
+        rc = constra__res_endpoint_update(&h->storage, &row, ep->version);
         if (rc != CONSTRA_OK) {
             rc = storage_fail(&e, rc, "rotating the webhook endpoint's secret");
         } else if (out != NULL) {
@@ -864,7 +864,7 @@ int constra_webhook_endpoint_send_test(constra_t *h, const char *id, char *deliv
         constra__res_delivery d = {sizeof(d), did, ep->id, eid, "webhook.test", 0,
                                       "pending", 0, 0, "", now, now, now, 1, body, len,
                                       "[]", 2};
-        rc = h->storage.webhook_enqueue(h->storage.user_data, ep->id, ep->cursor, ep->cursor,
+        rc = constra__res_enqueue(&h->storage, ep->id, ep->cursor, ep->cursor,
                                         &d, 1);
         constra__free(&h->platform, body);
         if (rc == CONSTRA_E_CONFLICT) {
@@ -902,7 +902,7 @@ int constra_webhook_endpoint_remove(constra_t *h, const char *id, constra_error 
         return constra__report(remote_call(h, CONSTRA__WH_REMOVE, id, &e), &e, err);
     }
     if (rc == CONSTRA_OK) {
-        rc = h->storage.webhook_endpoint_delete(h->storage.user_data, id);
+        rc = constra__res_endpoint_delete(&h->storage, id);
         if (rc == CONSTRA_E_NOT_FOUND) {
             rc = constra__fail(&e, rc, "resource_missing", "id",
                                "no webhook endpoint with this id");
@@ -1008,7 +1008,7 @@ static int load_deliveries(constra_t *h, const constra__res_delivery_query *q,
     if (constra__wh_delivery_list_new(&h->platform, &l) != CONSTRA_OK) {
         return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
     }
-    int rc = h->storage.webhook_delivery_list(h->storage.user_data, q, collect_delivery, l);
+    int rc = constra__res_delivery_list(&h->storage, q, collect_delivery, l);
     if (rc == CONSTRA_OK && l->failed) {
         rc = CONSTRA_E_NOMEM;
     }
@@ -1101,7 +1101,7 @@ static int delivery_save(constra_t *h, delivery *d)
                                     d->last_status, d->last_error, d->next_attempt_at_ms,
                                     d->created_at_ms, d->updated_at_ms, d->version + 1,
                                     d->body, d->body_len, d->log, d->log_len};
-    int rc = h->storage.webhook_delivery_update(h->storage.user_data, &row, d->version);
+    int rc = constra__res_delivery_update(&h->storage, &row, d->version);
     if (rc == CONSTRA_OK) {
         d->version++;
     }
@@ -1239,7 +1239,7 @@ static int enqueue_endpoint(constra_t *h, constra_webhook_endpoint *ep, int64_t 
         } else if (pg.rc != CONSTRA_OK) {
             rc = pg.rc;
         } else if (pg.seen > 0) {
-            rc = h->storage.webhook_enqueue(h->storage.user_data, ep->id, ep->cursor,
+            rc = constra__res_enqueue(&h->storage, ep->id, ep->cursor,
                                             pg.last_sequence, rows, pg.count);
             if (rc == CONSTRA_OK) {
                 ep->cursor = pg.last_sequence;
@@ -1466,7 +1466,7 @@ static int send_due(constra_t *h, constra_webhook_endpoint_list *eps, int64_t no
         l->platform = h->platform;
         constra__res_delivery_query q = {sizeof(q), NULL, NULL, "pending", now > 0 ? now : 1,
                                             after, DUE_PAGE};
-        int rc = h->storage.webhook_delivery_list(h->storage.user_data, &q, on_due, l);
+        int rc = constra__res_delivery_list(&h->storage, &q, on_due, l);
         if (rc == CONSTRA_OK && l->failed) {
             rc = CONSTRA_E_NOMEM;
         }

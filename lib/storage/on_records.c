@@ -1341,17 +1341,54 @@ int constra__res_open(constra__res_table *out, const constra_platform *platform,
     st.idempotency_release = ad_idem_release;
     st.purge_expired = ad_purge;
     st.destroy = ad_destroy;
-    st.webhook_endpoint_insert = ad_ep_insert;
-    st.webhook_endpoint_update = ad_ep_update;
-    st.webhook_endpoint_delete = ad_ep_delete;
-    st.webhook_endpoint_list = ad_ep_list;
-    st.webhook_enqueue = ad_enqueue;
-    st.webhook_delivery_list = ad_dl_list;
-    st.webhook_delivery_update = ad_dl_update;
     st.meta_get = ad_meta_get;
     st.meta_put_if_absent = ad_meta_put;
     *out = st;
     return CONSTRA_OK;
+}
+
+/* ---- webhook delivery (resources.h: functions, so unused ones are not
+ * linked) ---------------------------------------------------------------- */
+
+int constra__res_endpoint_insert(const constra__res_table *t, const constra__res_endpoint *ep)
+{
+    return ad_ep_insert(t->user_data, ep);
+}
+
+int constra__res_endpoint_update(const constra__res_table *t, const constra__res_endpoint *ep,
+                                 int64_t expected_version)
+{
+    return ad_ep_update(t->user_data, ep, expected_version);
+}
+
+int constra__res_endpoint_delete(const constra__res_table *t, const char *id)
+{
+    return ad_ep_delete(t->user_data, id);
+}
+
+int constra__res_endpoint_list(const constra__res_table *t, constra__res_endpoint_fn emit,
+                               void *ctx)
+{
+    return ad_ep_list(t->user_data, emit, ctx);
+}
+
+int constra__res_enqueue(const constra__res_table *t, const char *endpoint_id,
+                         int64_t expected_cursor, int64_t new_cursor,
+                         const constra__res_delivery *deliveries, size_t count)
+{
+    return ad_enqueue(t->user_data, endpoint_id, expected_cursor, new_cursor, deliveries, count);
+}
+
+int constra__res_delivery_list(const constra__res_table *t, const constra__res_delivery_query *q,
+                               constra__res_delivery_fn emit, void *ctx)
+{
+    return ad_dl_list(t->user_data, q, emit, ctx);
+}
+
+int constra__res_delivery_update(const constra__res_table *t, const constra__res_delivery *d,
+                                 int64_t expected_version)
+{
+    return ad_dl_update(t->user_data, d, expected_version);
 }
 
 /* ---- the builders, for the legacy SQLite migration ---------------------- */

@@ -291,48 +291,6 @@ typedef struct constra__res_table {
 
     /** Called exactly once, when the handle closes. */
     void (*destroy)(void *user_data);
-    /* ---- webhook delivery. Rows are emitted by id ascending. */
-
-    /** Inserts an endpoint (version must be 1; CONSTRA_E_CONFLICT if the id
-     *  exists). In the same transaction the storage sets its cursor to the
-     *  sequence of the last event stored so far (0 if none), ignoring
-     *  record->cursor: the endpoint receives events committed after it. */
-    int (*webhook_endpoint_insert)(void *user_data, const constra__res_endpoint *ep);
-
-    /** Compare-and-set update of url, secret, event_types, enabled and
-     *  updated_at_ms (never the cursor). CONSTRA_E_NOT_FOUND if absent,
-     *  CONSTRA_E_CONFLICT unless the stored version is expected_version;
-     *  ep->version must be expected_version + 1. */
-    int (*webhook_endpoint_update)(void *user_data, const constra__res_endpoint *ep,
-                                   int64_t expected_version);
-
-    /** Deletes an endpoint and all its deliveries, atomically.
-     *  CONSTRA_E_NOT_FOUND if absent. */
-    int (*webhook_endpoint_delete)(void *user_data, const char *id);
-
-    /** Emits every endpoint. */
-    int (*webhook_endpoint_list)(void *user_data, constra__res_endpoint_fn emit, void *ctx);
-
-    /** Atomically: moves the endpoint's cursor from expected_cursor to
-     *  new_cursor (>= expected_cursor) and inserts the deliveries (each
-     *  with this endpoint_id, version 1). CONSTRA_E_NOT_FOUND if the
-     *  endpoint is gone; CONSTRA_E_CONFLICT if its cursor moved, or a
-     *  delivery id or (endpoint, event) pair exists. All or nothing. */
-    int (*webhook_enqueue)(void *user_data, const char *endpoint_id, int64_t expected_cursor,
-                           int64_t new_cursor, const constra__res_delivery *deliveries,
-                           size_t count);
-
-    /** Emits matching deliveries, at most query->limit. */
-    int (*webhook_delivery_list)(void *user_data, const constra__res_delivery_query *query,
-                                 constra__res_delivery_fn emit, void *ctx);
-
-    /** Compare-and-set update of state, attempts, last_status, last_error,
-     *  next_attempt_at_ms, updated_at_ms and log (the rest never changes).
-     *  CONSTRA_E_NOT_FOUND if absent; CONSTRA_E_CONFLICT unless the stored
-     *  version is expected_version; d->version must be expected + 1. */
-    int (*webhook_delivery_update)(void *user_data, const constra__res_delivery *d,
-                                   int64_t expected_version);
-
     /* ---- workspace metadata. A few key/value texts that describe the
      * data as a whole. constra_open() records "mode" ("sandbox" or
      * "live") and "workspace_id" ("ws_...") the first time a handle opens
@@ -354,6 +312,52 @@ typedef struct constra__res_table {
     int (*meta_put_if_absent)(void *user_data, const char *key, const char *value,
                               constra__res_meta_fn emit, void *ctx);
 } constra__res_table;
+
+/* ---- webhook delivery: functions, not members, so that an image that
+ * sends no webhooks (the firmware profile) links none of it. Rows are
+ * emitted by id ascending. */
+
+/** Inserts an endpoint (version must be 1; CONSTRA_E_CONFLICT if the id
+ *  exists). In the same transaction the storage sets its cursor to the
+ *  sequence of the last event stored so far (0 if none), ignoring
+ *  record->cursor: the endpoint receives events committed after it. */
+int constra__res_endpoint_insert(const constra__res_table *t, const constra__res_endpoint *ep);
+
+/** Compare-and-set update of url, secret, event_types, enabled and
+ *  updated_at_ms (never the cursor). CONSTRA_E_NOT_FOUND if absent,
+ *  CONSTRA_E_CONFLICT unless the stored version is expected_version;
+ *  ep->version must be expected_version + 1. */
+int constra__res_endpoint_update(const constra__res_table *t, const constra__res_endpoint *ep,
+                                 int64_t expected_version);
+
+/** Deletes an endpoint and all its deliveries, atomically.
+ *  CONSTRA_E_NOT_FOUND if absent. */
+int constra__res_endpoint_delete(const constra__res_table *t, const char *id);
+
+/** Emits every endpoint. */
+int constra__res_endpoint_list(const constra__res_table *t, constra__res_endpoint_fn emit,
+                               void *ctx);
+
+/** Atomically: moves the endpoint's cursor from expected_cursor to
+ *  new_cursor (>= expected_cursor) and inserts the deliveries (each
+ *  with this endpoint_id, version 1). CONSTRA_E_NOT_FOUND if the
+ *  endpoint is gone; CONSTRA_E_CONFLICT if its cursor moved, or a
+ *  delivery id or (endpoint, event) pair exists. All or nothing. */
+int constra__res_enqueue(const constra__res_table *t, const char *endpoint_id,
+                         int64_t expected_cursor, int64_t new_cursor,
+                         const constra__res_delivery *deliveries, size_t count);
+
+/** Emits matching deliveries, at most query->limit. */
+int constra__res_delivery_list(const constra__res_table *t,
+                               const constra__res_delivery_query *query,
+                               constra__res_delivery_fn emit, void *ctx);
+
+/** Compare-and-set update of state, attempts, last_status, last_error,
+ *  next_attempt_at_ms, updated_at_ms and log (the rest never changes).
+ *  CONSTRA_E_NOT_FOUND if absent; CONSTRA_E_CONFLICT unless the stored
+ *  version is expected_version; d->version must be expected + 1. */
+int constra__res_delivery_update(const constra__res_table *t, const constra__res_delivery *d,
+                                 int64_t expected_version);
 
 /* A non-NULL id, status, type or key of at most CONSTRA__RES_KEY_MAX bytes. */
 int constra__res_valid_text(const char *t);

@@ -866,7 +866,7 @@ static ep_copy endpoints(constra__res_table *s)
 {
     ep_copy c;
     memset(&c, 0, sizeof(c));
-    assert_int_equal(s->webhook_endpoint_list(s->user_data, copy_ep, &c), CONSTRA_OK);
+    assert_int_equal(constra__res_endpoint_list(s, copy_ep, &c), CONSTRA_OK);
     return c;
 }
 
@@ -921,7 +921,7 @@ static dl_copy deliveries(constra__res_table *s, const char *id, const char *ep,
     dl_copy c;
     memset(&c, 0, sizeof(c));
     constra__res_delivery_query q = {sizeof(q), id, ep, state, due, after, limit};
-    assert_int_equal(s->webhook_delivery_list(s->user_data, &q, copy_dl, &c), CONSTRA_OK);
+    assert_int_equal(constra__res_delivery_list(s, &q, copy_dl, &c), CONSTRA_OK);
     return c;
 }
 
@@ -937,12 +937,12 @@ static void test_webhook_endpoints(void **state)
 
     constra__res_endpoint e = ep_rec("we_1", 1);
     e.cursor = 12345; /* ignored */
-    assert_int_equal(s->webhook_endpoint_insert(s->user_data, &e), CONSTRA_OK);
-    assert_int_equal(s->webhook_endpoint_insert(s->user_data, &e), CONSTRA_E_CONFLICT);
+    assert_int_equal(constra__res_endpoint_insert(s, &e), CONSTRA_OK);
+    assert_int_equal(constra__res_endpoint_insert(s, &e), CONSTRA_E_CONFLICT);
     constra__res_endpoint e0 = ep_rec("we_0", 1);
     e0.enabled = 0;
     e0.attributes = "{\"description\":\"A \\u00e9 \\\"b\\\"\"}"; /* kept byte for byte */
-    assert_int_equal(s->webhook_endpoint_insert(s->user_data, &e0), CONSTRA_OK);
+    assert_int_equal(constra__res_endpoint_insert(s, &e0), CONSTRA_OK);
     ep_copy c = endpoints(s);
     assert_int_equal(c.count, 2);
     assert_string_equal(c.id[0], "we_0"); /* by id */
@@ -960,10 +960,10 @@ static void test_webhook_endpoints(void **state)
     u.enabled = 0;
     u.cursor = 0;
     u.attributes = "{\"scheme\":\"t_v1\"}";
-    assert_int_equal(s->webhook_endpoint_update(s->user_data, &u, 1), CONSTRA_OK);
-    assert_int_equal(s->webhook_endpoint_update(s->user_data, &u, 1), CONSTRA_E_CONFLICT);
+    assert_int_equal(constra__res_endpoint_update(s, &u, 1), CONSTRA_OK);
+    assert_int_equal(constra__res_endpoint_update(s, &u, 1), CONSTRA_E_CONFLICT);
     constra__res_endpoint gone = ep_rec("we_9", 2);
-    assert_int_equal(s->webhook_endpoint_update(s->user_data, &gone, 1), CONSTRA_E_NOT_FOUND);
+    assert_int_equal(constra__res_endpoint_update(s, &gone, 1), CONSTRA_E_NOT_FOUND);
     c = endpoints(s);
     assert_string_equal(c.url[1], "https://hooks.example/b");
     assert_string_equal(c.types[1], "payment_intent.succeeded");
@@ -972,8 +972,8 @@ static void test_webhook_endpoints(void **state)
     assert_int_equal(c.version[1], 2);
     assert_int_equal(c.cursor[1], all.seqs[1]);
 
-    assert_int_equal(s->webhook_endpoint_delete(s->user_data, "we_0"), CONSTRA_OK);
-    assert_int_equal(s->webhook_endpoint_delete(s->user_data, "we_0"), CONSTRA_E_NOT_FOUND);
+    assert_int_equal(constra__res_endpoint_delete(s, "we_0"), CONSTRA_OK);
+    assert_int_equal(constra__res_endpoint_delete(s, "we_0"), CONSTRA_E_NOT_FOUND);
     assert_int_equal(endpoints(s).count, 1);
 }
 
@@ -981,28 +981,28 @@ static void test_webhook_enqueue_and_update(void **state)
 {
     constra__res_table *s = *state;
     constra__res_endpoint e = ep_rec("we_1", 1);
-    assert_int_equal(s->webhook_endpoint_insert(s->user_data, &e), CONSTRA_OK);
+    assert_int_equal(constra__res_endpoint_insert(s, &e), CONSTRA_OK);
     assert_int_equal(endpoints(s).cursor[0], 0);
 
     constra__res_delivery d[3] = {dl_rec("whd_1", "we_1", "evt_1", 100),
                                      dl_rec("whd_2", "we_1", "evt_2", 200),
                                      dl_rec("whd_3", "we_1", "evt_3", 300)};
-    assert_int_equal(s->webhook_enqueue(s->user_data, "we_1", 0, 2, d, 2), CONSTRA_OK);
+    assert_int_equal(constra__res_enqueue(s, "we_1", 0, 2, d, 2), CONSTRA_OK);
     assert_int_equal(endpoints(s).cursor[0], 2);
     /* A stale cursor: another worker enqueued first; nothing written. */
-    assert_int_equal(s->webhook_enqueue(s->user_data, "we_1", 0, 3, &d[2], 1), CONSTRA_E_CONFLICT);
+    assert_int_equal(constra__res_enqueue(s, "we_1", 0, 3, &d[2], 1), CONSTRA_E_CONFLICT);
     /* The same event twice for one endpoint: refused whole. */
     constra__res_delivery dup[2] = {dl_rec("whd_3", "we_1", "evt_3", 300),
                                        dl_rec("whd_4", "we_1", "evt_1", 300)};
-    assert_int_equal(s->webhook_enqueue(s->user_data, "we_1", 2, 4, dup, 2), CONSTRA_E_CONFLICT);
+    assert_int_equal(constra__res_enqueue(s, "we_1", 2, 4, dup, 2), CONSTRA_E_CONFLICT);
     constra__res_delivery dupid = dl_rec("whd_1", "we_1", "evt_9", 300);
-    assert_int_equal(s->webhook_enqueue(s->user_data, "we_1", 2, 4, &dupid, 1), CONSTRA_E_CONFLICT);
-    assert_int_equal(s->webhook_enqueue(s->user_data, "we_9", 0, 4, NULL, 0), CONSTRA_E_NOT_FOUND);
+    assert_int_equal(constra__res_enqueue(s, "we_1", 2, 4, &dupid, 1), CONSTRA_E_CONFLICT);
+    assert_int_equal(constra__res_enqueue(s, "we_9", 0, 4, NULL, 0), CONSTRA_E_NOT_FOUND);
     assert_int_equal(endpoints(s).cursor[0], 2);
     assert_int_equal(deliveries(s, NULL, NULL, NULL, 0, NULL, 16).count, 2);
     /* A cursor move alone (events that matched nothing). */
-    assert_int_equal(s->webhook_enqueue(s->user_data, "we_1", 2, 5, NULL, 0), CONSTRA_OK);
-    assert_int_equal(s->webhook_enqueue(s->user_data, "we_1", 5, 6, &d[2], 1), CONSTRA_OK);
+    assert_int_equal(constra__res_enqueue(s, "we_1", 2, 5, NULL, 0), CONSTRA_OK);
+    assert_int_equal(constra__res_enqueue(s, "we_1", 5, 6, &d[2], 1), CONSTRA_OK);
     assert_int_equal(endpoints(s).cursor[0], 6);
 
     dl_copy c = deliveries(s, NULL, NULL, NULL, 0, NULL, 16);
@@ -1030,11 +1030,11 @@ static void test_webhook_enqueue_and_update(void **state)
     u.log = "[1]";
     u.log_len = 3;
     u.version = 2;
-    assert_int_equal(s->webhook_delivery_update(s->user_data, &u, 1), CONSTRA_OK);
-    assert_int_equal(s->webhook_delivery_update(s->user_data, &u, 1), CONSTRA_E_CONFLICT);
+    assert_int_equal(constra__res_delivery_update(s, &u, 1), CONSTRA_OK);
+    assert_int_equal(constra__res_delivery_update(s, &u, 1), CONSTRA_E_CONFLICT);
     constra__res_delivery missing = dl_rec("whd_9", "we_1", "evt_1", 1);
     missing.version = 2;
-    assert_int_equal(s->webhook_delivery_update(s->user_data, &missing, 1), CONSTRA_E_NOT_FOUND);
+    assert_int_equal(constra__res_delivery_update(s, &missing, 1), CONSTRA_E_NOT_FOUND);
     c = deliveries(s, "whd_1", NULL, NULL, 0, NULL, 16);
     assert_int_equal(c.attempts[0], 1);
     assert_int_equal(c.last_status[0], 500);
@@ -1045,12 +1045,12 @@ static void test_webhook_enqueue_and_update(void **state)
     assert_string_equal(c.body[0], "{\"a\":1}"); /* never changes */
     u.state = "delivered";
     u.version = 3;
-    assert_int_equal(s->webhook_delivery_update(s->user_data, &u, 2), CONSTRA_OK);
+    assert_int_equal(constra__res_delivery_update(s, &u, 2), CONSTRA_OK);
     assert_int_equal(deliveries(s, NULL, NULL, "delivered", 0, NULL, 16).count, 1);
     assert_int_equal(deliveries(s, NULL, NULL, "pending", 0, NULL, 16).count, 2);
 
     /* Deleting the endpoint takes its deliveries with it. */
-    assert_int_equal(s->webhook_endpoint_delete(s->user_data, "we_1"), CONSTRA_OK);
+    assert_int_equal(constra__res_endpoint_delete(s, "we_1"), CONSTRA_OK);
     assert_int_equal(deliveries(s, NULL, NULL, NULL, 0, NULL, 16).count, 0);
 }
 
@@ -1058,9 +1058,9 @@ static void test_webhook_bad_input(void **state)
 {
     constra__res_table *s = *state;
     constra__res_endpoint e = ep_rec("we_1", 1);
-    assert_int_equal(s->webhook_endpoint_insert(s->user_data, &e), CONSTRA_OK);
+    assert_int_equal(constra__res_endpoint_insert(s, &e), CONSTRA_OK);
     constra__res_delivery d = dl_rec("whd_1", "we_1", "evt_1", 100);
-    assert_int_equal(s->webhook_enqueue(s->user_data, "we_1", 0, 1, &d, 1), CONSTRA_OK);
+    assert_int_equal(constra__res_enqueue(s, "we_1", 0, 1, &d, 1), CONSTRA_OK);
 
     static char huge[CONSTRA__RES_TEXT_MAX + 2];
     memset(huge, 'h', sizeof(huge) - 1);
@@ -1077,17 +1077,17 @@ static void test_webhook_bad_input(void **state)
     bad[6].attributes = NULL;
     bad[7].attributes = huge;
     for (int i = 0; i < 8; i++) {
-        assert_int_equal(s->webhook_endpoint_insert(s->user_data, &bad[i]),
+        assert_int_equal(constra__res_endpoint_insert(s, &bad[i]),
                          CONSTRA_E_INVALID_ARGUMENT);
     }
     constra__res_endpoint en = ep_rec("we_1", 2);
     en.enabled = 7;
-    assert_int_equal(s->webhook_endpoint_update(s->user_data, &en, 1), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra__res_endpoint_update(s, &en, 1), CONSTRA_E_INVALID_ARGUMENT);
     en = ep_rec("we_1", 5);
-    assert_int_equal(s->webhook_endpoint_update(s->user_data, &en, 1), CONSTRA_E_INVALID_ARGUMENT);
-    assert_int_equal(s->webhook_endpoint_update(s->user_data, NULL, 1), CONSTRA_E_INVALID_ARGUMENT);
-    assert_int_equal(s->webhook_endpoint_delete(s->user_data, NULL), CONSTRA_E_INVALID_ARGUMENT);
-    assert_int_equal(s->webhook_endpoint_list(s->user_data, NULL, NULL), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra__res_endpoint_update(s, &en, 1), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra__res_endpoint_update(s, NULL, 1), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra__res_endpoint_delete(s, NULL), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra__res_endpoint_list(s, NULL, NULL), CONSTRA_E_INVALID_ARGUMENT);
 
     constra__res_delivery bd[5];
     for (int i = 0; i < 5; i++) {
@@ -1099,30 +1099,30 @@ static void test_webhook_bad_input(void **state)
     bd[3].version = 2;
     bd[4].body = NULL; /* with a length */
     for (int i = 0; i < 5; i++) {
-        assert_int_equal(s->webhook_enqueue(s->user_data, "we_1", 1, 2, &bd[i], 1),
+        assert_int_equal(constra__res_enqueue(s, "we_1", 1, 2, &bd[i], 1),
                          CONSTRA_E_INVALID_ARGUMENT);
     }
-    assert_int_equal(s->webhook_enqueue(s->user_data, "we_1", 1, 0, NULL, 0),
+    assert_int_equal(constra__res_enqueue(s, "we_1", 1, 0, NULL, 0),
                      CONSTRA_E_INVALID_ARGUMENT); /* cursor backwards */
-    assert_int_equal(s->webhook_enqueue(s->user_data, "we_1", 1, 2, NULL, 1),
+    assert_int_equal(constra__res_enqueue(s, "we_1", 1, 2, NULL, 1),
                      CONSTRA_E_INVALID_ARGUMENT);
-    assert_int_equal(s->webhook_enqueue(s->user_data, NULL, 1, 2, NULL, 0),
+    assert_int_equal(constra__res_enqueue(s, NULL, 1, 2, NULL, 0),
                      CONSTRA_E_INVALID_ARGUMENT);
     constra__res_delivery_query q0 = {sizeof(q0), NULL, NULL, NULL, 0, NULL, 0};
-    assert_int_equal(s->webhook_delivery_list(s->user_data, &q0, copy_dl, NULL),
+    assert_int_equal(constra__res_delivery_list(s, &q0, copy_dl, NULL),
                      CONSTRA_E_INVALID_ARGUMENT);
-    assert_int_equal(s->webhook_delivery_list(s->user_data, NULL, copy_dl, NULL),
+    assert_int_equal(constra__res_delivery_list(s, NULL, copy_dl, NULL),
                      CONSTRA_E_INVALID_ARGUMENT);
     constra__res_delivery u = dl_rec("whd_1", "we_1", "evt_1", 100);
     u.version = 2;
     u.state = "bogus";
-    assert_int_equal(s->webhook_delivery_update(s->user_data, &u, 1), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra__res_delivery_update(s, &u, 1), CONSTRA_E_INVALID_ARGUMENT);
     u.state = "failed";
     u.version = 9;
-    assert_int_equal(s->webhook_delivery_update(s->user_data, &u, 1), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra__res_delivery_update(s, &u, 1), CONSTRA_E_INVALID_ARGUMENT);
     u.version = 2;
     u.attempts = -1;
-    assert_int_equal(s->webhook_delivery_update(s->user_data, &u, 1), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(constra__res_delivery_update(s, &u, 1), CONSTRA_E_INVALID_ARGUMENT);
 
     /* Everything as it was. */
     ep_copy c = endpoints(s);

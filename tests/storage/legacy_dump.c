@@ -239,12 +239,12 @@ int legacy_dump(const constra__res_table *st, int64_t now, const char *const *id
         int rc = st->idempotency_reserve(u, &probe, now, on_idem, &d);
         fprintf(out, "  rc=%d\n", rc);
     }
-    bad |= check(&d, "endpoints", st->webhook_endpoint_list(u, on_endpoint, &d), CONSTRA_OK);
+    bad |= check(&d, "endpoints", constra__res_endpoint_list(st, on_endpoint, &d), CONSTRA_OK);
     constra__res_delivery_query dq;
     memset(&dq, 0, sizeof(dq));
     dq.struct_size = sizeof(dq);
     dq.limit = 1000;
-    bad |= check(&d, "deliveries", st->webhook_delivery_list(u, &dq, on_delivery, &d),
+    bad |= check(&d, "deliveries", constra__res_delivery_list(st, &dq, on_delivery, &d),
                  CONSTRA_OK);
     for (size_t i = 0; meta_keys && meta_keys[i]; i++) {
         fprintf(out, "meta %s", meta_keys[i]);

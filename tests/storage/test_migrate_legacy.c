@@ -320,14 +320,14 @@ static void test_v01(void **state)
     assert_int_equal(s.expires, INT64_C(1767312016000));
     assert_int_equal(s.lease, s.expires);
     memset(&s, 0, sizeof(s));
-    assert_int_equal(st.webhook_endpoint_list(u, on_endpoint, &s), CONSTRA_OK);
+    assert_int_equal(constra__res_endpoint_list(&st, on_endpoint, &s), CONSTRA_OK);
     assert_int_equal(s.count, 1);
     assert_int_equal(s.cursor, cursor);
     assert_string_equal(s.secret, "whsec_fixturefixturefixture0123");
     assert_string_equal(s.url, "http://hooks.fixture.test/constra");
     memset(&s, 0, sizeof(s));
     constra__res_delivery_query dq = {sizeof(dq), NULL, NULL, NULL, 0, NULL, 100};
-    assert_int_equal(st.webhook_delivery_list(u, &dq, on_delivery, &s), CONSTRA_OK);
+    assert_int_equal(constra__res_delivery_list(&st, &dq, on_delivery, &s), CONSTRA_OK);
     assert_int_equal(s.count, 14);
     assert_int_equal(s.delivered, 3);
     assert_int_equal(s.pending, 11);
