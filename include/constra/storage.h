@@ -68,7 +68,7 @@
  *   - Reads see only committed data; a scan or an event read is not a
  *     snapshot across calls (a cursor continues where it left off).
  *
- * Data crosses the boundary as borrowed pointers, as in storage.h: on
+ * Data crosses the boundary as borrowed pointers: on
  * writes the store copies what it keeps before returning; on reads it
  * passes each row to an `emit` callback (return 0 to go on, non-zero to
  * stop: the read then returns CONSTRA_OK), valid only during that call.

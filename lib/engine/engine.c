@@ -209,9 +209,22 @@ static char *event_json(constra_t *h, const struct constra_intent *in, const cha
  * `in`'s public JSON as the response (status idem->http_status); state
  * IN_FLIGHT is written as given (the link of a new intent, storage.h).
  */
+static int save(constra_t *h, struct constra_intent *in, int64_t expected, const char *event,
+                const char *reason, const constra__res_idempotency *idem, int idem_insert,
+                int64_t now, constra_error *e);
+
 int constra__intent_save(constra_t *h, struct constra_intent *in, int64_t expected, const char *event,
                 const char *reason, const constra__res_idempotency *idem, int64_t now,
                 constra_error *e)
+{
+    return save(h, in, expected, event, reason, idem, 0, now, e);
+}
+
+/* constra__intent_save(), and with idem_insert the key's reservation in
+ * the same commit (constra__res_write.idempotency_insert). */
+static int save(constra_t *h, struct constra_intent *in, int64_t expected, const char *event,
+                const char *reason, const constra__res_idempotency *idem, int idem_insert,
+                int64_t now, constra_error *e)
 {
     in->updated_at_ms = now;
     in->version = expected + 1;
@@ -248,7 +261,7 @@ int constra__intent_save(constra_t *h, struct constra_intent *in, int64_t expect
                                       in->updated_at_ms, in->version, doc, doc_len};
         constra__res_event ev = {sizeof(ev), evt_id, in->id, event, now, 0, evt, evt_len};
         constra__res_write w = {sizeof(w), &row, expected, event ? &ev : NULL, event ? 1 : 0,
-                                   idem ? &done : NULL};
+                                   idem ? &done : NULL, idem_insert};
         rc = h->storage.commit(h->storage.user_data, &w);
         if (rc == CONSTRA_E_CONFLICT) {
             constra__fail(e, CONSTRA_E_CONFLICT, "conflict", NULL,
@@ -404,8 +417,8 @@ int constra__intent_run_attempt(constra_t *h, struct constra_intent *in, int ins
         done = *idem;
         done.state = CONSTRA__IDEM_COMPLETED;
     }
-    rc = constra__intent_save(h, in, expected, inserting ? "payment_intent.created" : NULL, "created",
-              idem ? &link : NULL, now, e);
+    rc = save(h, in, expected, inserting ? "payment_intent.created" : NULL, "created",
+              idem ? &link : NULL, inserting == CONSTRA__INSERT_RESERVING, now, e);
     if (rc != CONSTRA_OK) {
         return rc; /* nothing was sent */
     }
@@ -583,6 +596,50 @@ static int fill_params(constra_t *h, const constra_intent_params *p, struct cons
 }
 
 
+/* Builds the intent a create asks for, and its request fingerprint. */
+static int create_prepare(constra_t *h, const constra_intent_params *params,
+                          struct constra_intent **out, char fp[65], constra_error *e)
+{
+    struct constra_intent *in = constra__intent_new(h);
+    if (in == NULL) {
+        return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
+    }
+    int rc = fill_params(h, params, in, e);
+    if (rc == CONSTRA_OK && constra__idem_fingerprint(in, in->status == CONSTRA_INTENT_DRAFT, fp)) {
+        rc = constra__fail(e, CONSTRA_E_GENERIC, NULL, NULL,
+                           "cannot compute the request fingerprint");
+    }
+    if (rc != CONSTRA_OK) {
+        constra_intent_free(in);
+        return rc;
+    }
+    *out = in;
+    return CONSTRA_OK;
+}
+
+/* The intent's first commit (and for a pending one the rail call and the
+ * outcome), with the key reserved before (reserving 0) or by that commit. */
+static int create_run(constra_t *h, struct constra_intent *in, const constra__res_idempotency *rec,
+                      int reserving, int64_t now, constra_error *e)
+{
+    in->created_at_ms = now;
+    int rc = constra__new_id(h, "pi", in->id, sizeof(in->id), e);
+    if (rc != CONSTRA_OK) {
+        return rc;
+    }
+    if (in->status == CONSTRA_INTENT_DRAFT) {
+        /* A draft makes no rail call: its one commit inserts it and
+         * completes the key. */
+        set_recovery(in, "none", 0, "", "");
+        in->recommended_action[0] = '\0';
+        constra__res_idempotency done = *rec;
+        done.state = CONSTRA__IDEM_COMPLETED;
+        return save(h, in, 0, "payment_intent.created", "draft", &done, reserving, now, e);
+    }
+    return constra__intent_run_attempt(
+        h, in, reserving ? CONSTRA__INSERT_RESERVING : CONSTRA__INSERT_RESERVED, rec, e);
+}
+
 int constra_intent_create(constra_t *h, const constra_intent_params *params,
                           const char *idempotency_key, constra_intent **out, constra_error *err)
 {
@@ -599,23 +656,13 @@ int constra_intent_create(constra_t *h, const constra_intent_params *params,
         rc = h->remote_ops->create(h, params, idempotency_key, out, &e);
         return constra__report(rc, &e, err);
     }
-    struct constra_intent *in = rc == CONSTRA_OK ? constra__intent_new(h) : NULL;
-    if (rc == CONSTRA_OK && in == NULL) {
-        rc = constra__fail(&e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
-    }
+    struct constra_intent *in = NULL;
+    char fp[65];
     if (rc == CONSTRA_OK) {
-        rc = fill_params(h, params, in, &e);
+        rc = create_prepare(h, params, &in, fp, &e);
     }
     if (rc != CONSTRA_OK) {
-        constra_intent_free(in);
         return constra__report(rc, &e, err);
-    }
-    int draft = in->status == CONSTRA_INTENT_DRAFT;
-    char fp[65];
-    if (constra__idem_fingerprint(in, draft, fp) != 0) {
-        constra_intent_free(in);
-        return constra__report(constra__fail(&e, CONSTRA_E_GENERIC, NULL, NULL,
-                                                "cannot compute the request fingerprint"), &e, err);
     }
 
     int64_t now = constra__wall_ms(&h->platform);
@@ -625,31 +672,33 @@ int constra_intent_create(constra_t *h, const constra_intent_params *params,
                                        CONSTRA__IDEM_IN_FLIGHT, 201, NULL, 0, now,
                                        now + h->idempotency_retention_ms,
                                        now + h->idempotency_retention_ms + 1};
-    struct constra_intent *got = NULL;
-    rc = constra__idem_reserve(h, &rec, now, &got, &e);
-    if (rc != CONSTRA_OK || got != NULL) {
+    /* A key nobody holds (the usual case) is reserved by the intent's
+     * first commit itself: one durable write reserves the key, inserts the
+     * intent and records the attempt as "sending", before the rail call.
+     * It conflicts, writing nothing and sending nothing, when the key has
+     * a live record: then the key's holder is answered as always (a
+     * replay, in flight, reused, or an abandoned key freed) and, if it
+     * turns out free, the create runs on a key reserved first. */
+    rc = create_run(h, in, &rec, 1, now, &e);
+    if (rc == CONSTRA_E_CONFLICT && strcmp(e.code, "conflict") == 0) {
         constra_intent_free(in);
-        return got ? hand_out(h, got, CONSTRA_OK, &e, out, err) : constra__report(rc, &e, err);
-    }
-
-    /* The key is ours. From here, a failure before the rail call releases
-     * it (a retry runs afresh); after the rail call it is never released
-     * (nor can it be: it is linked to the intent by then). A draft makes
-     * no rail call: its one commit inserts it and completes the key. */
-    in->created_at_ms = now;
-    if ((rc = constra__new_id(h, "pi", in->id, sizeof(in->id), &e)) == CONSTRA_OK) {
-        if (draft) {
-            set_recovery(in, "none", 0, "", "");
-            in->recommended_action[0] = '\0';
-            constra__res_idempotency done = rec;
-            done.state = CONSTRA__IDEM_COMPLETED;
-            rc = constra__intent_save(h, in, 0, "payment_intent.created", "draft", &done, now, &e);
-        } else {
-            rc = constra__intent_run_attempt(h, in, 1, &rec, &e);
+        in = NULL;
+        e = (constra_error)CONSTRA_ERROR_INIT;
+        rc = create_prepare(h, params, &in, fp, &e);
+        struct constra_intent *got = NULL;
+        if (rc == CONSTRA_OK) {
+            rc = constra__idem_reserve(h, &rec, now, &got, &e);
         }
-    }
-    if (rc != CONSTRA_OK) {
-        if (strcmp(e.code, "outcome_unrecorded") != 0) {
+        if (rc != CONSTRA_OK || got != NULL) {
+            constra_intent_free(in);
+            return got ? hand_out(h, got, CONSTRA_OK, &e, out, err) : constra__report(rc, &e, err);
+        }
+        /* The key is ours. From here, a failure before the rail call
+         * releases it (a retry runs afresh); after the rail call it is
+         * never released (nor can it be: it is linked to the intent by
+         * then). */
+        rc = create_run(h, in, &rec, 0, now, &e);
+        if (rc != CONSTRA_OK && strcmp(e.code, "outcome_unrecorded") != 0) {
             h->storage.idempotency_release(h->storage.user_data, idempotency_key, fp);
         }
         if (rc == CONSTRA_E_CONFLICT && strcmp(e.code, "conflict") == 0) {
@@ -658,6 +707,11 @@ int constra_intent_create(constra_t *h, const constra_intent_params *params,
             e = (constra_error)CONSTRA_ERROR_INIT;
             rc = constra__idem_in_flight(&e);
         }
+    }
+    /* A reserving commit that failed otherwise wrote nothing, the key
+     * included: there is nothing to release (and releasing could drop a
+     * reservation another request made meanwhile). */
+    if (rc != CONSTRA_OK) {
         constra_intent_free(in);
         return constra__report(rc, &e, err);
     }
@@ -923,7 +977,7 @@ static int keep_unmatched(constra_t *h, const constra_rail_result *r, int64_t no
         return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
     }
     constra__res_event ev = {sizeof(ev), evt_id, "", "callback.unmatched", now, 0, doc, len};
-    constra__res_write w = {sizeof(w), NULL, 0, &ev, 1, NULL};
+    constra__res_write w = {sizeof(w), NULL, 0, &ev, 1, NULL, 0};
     rc = h->storage.commit(h->storage.user_data, &w);
     constra__free(&h->platform, doc);
     return rc == CONSTRA_OK ? CONSTRA_OK : constra__storage_error(e, rc, "keeping an unmatched callback");

@@ -51,8 +51,14 @@ void constra__intent_apply_move(constra_t *h, struct constra_intent *in, const c
                                 const constra__classified *c, int64_t now);
 
 /* Sends a new attempt: records it as "sending", calls the rail once, then
- * records the outcome (engine.c's money-safety rule). `inserting`: the
- * intent's first commit (with `idem`, the key's link). */
+ * records the outcome (engine.c's money-safety rule). `inserting`: 0 for
+ * an intent already stored; CONSTRA__INSERT_RESERVED for its first commit
+ * (with `idem`, the link of the key reserved before);
+ * CONSTRA__INSERT_RESERVING for its first commit reserving `idem`'s key
+ * itself (CONSTRA_E_CONFLICT, code "conflict", when the key has a live
+ * record: nothing was written nor sent). */
+#define CONSTRA__INSERT_RESERVED 1
+#define CONSTRA__INSERT_RESERVING 2
 int constra__intent_run_attempt(constra_t *h, struct constra_intent *in, int inserting,
                                 const constra__res_idempotency *idem, constra_error *e);
 

@@ -324,7 +324,22 @@ static int ad_commit(void *ud, const constra__res_write *w)
             }
         }
     }
-    if (rc == CONSTRA_OK && w->idempotency != NULL) {
+    int64_t now = 0; /* no record is judged dead, but by a reservation */
+    if (rc == CONSTRA_OK && w->idempotency != NULL && w->idempotency_insert) {
+        /* The reservation itself: an insert, which a live record of the
+         * key makes conflict (the store judges liveness at `now`). */
+        const constra__res_idempotency *r = w->idempotency;
+        size_t len = 0;
+        if ((docs[1] = idem_doc(a, r, &len)) == NULL) {
+            rc = CONSTRA_E_NOMEM;
+        } else {
+            now = r->created_at_ms;
+            recs[n] = (constra_record){sizeof(recs[n]), "idempotency", r->key, 0, idem_death(r),
+                                       docs[1], len, NULL, 0};
+            ops[n] = (constra_record_op){CONSTRA_RECORD_PUT, &recs[n], 0};
+            n++;
+        }
+    } else if (rc == CONSTRA_OK && w->idempotency != NULL) {
         rc = idem_update(a, w->idempotency, &stored, &recs[n], &docs[1]);
         if (rc == CONSTRA_OK) {
             ops[n] = (constra_record_op){CONSTRA_RECORD_PUT, &recs[n], stored.version};
@@ -349,7 +364,7 @@ static int ad_commit(void *ud, const constra__res_write *w)
     if (rc == CONSTRA_OK) {
         /* Every read above is re-checked by the commit's expected versions:
          * a writer in between makes it conflict, never overwrite. */
-        rc = commit(a, ops, n, ev, w->event_count, 0, NULL);
+        rc = commit(a, ops, n, ev, w->event_count, now, NULL);
     }
     constra__free(&a->platform, ev);
     constra__free(&a->platform, docs[0]);
@@ -585,7 +600,7 @@ static int ad_idem_complete(void *ud, const constra__res_idempotency *r)
     if (!constra__res_idem_valid(r)) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
-    constra__res_write w = {sizeof(w), NULL, 0, NULL, 0, r};
+    constra__res_write w = {sizeof(w), NULL, 0, NULL, 0, r, 0};
     return ad_commit(ud, &w);
 }
 

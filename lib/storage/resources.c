@@ -128,6 +128,10 @@ int constra__res_check_write(const constra__res_write *w)
               (r->response == NULL && r->response_len > 0))) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
+    /* A reservation made by the commit comes with the intent it creates. */
+    if (w->idempotency_insert && (r == NULL || in == NULL || w->expected_version != 0)) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
     /* COMPLETED completes; IN_FLIGHT links, and a link names something. */
     if (r && r->state != CONSTRA__IDEM_COMPLETED &&
         !(r->state == CONSTRA__IDEM_IN_FLIGHT && r->response_len > 0)) {

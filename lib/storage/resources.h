@@ -137,6 +137,14 @@ typedef struct constra__res_write {
      * CONSTRA_E_INVALID_ARGUMENT. key, fingerprint, created_at_ms and
      * lease_expires_at_ms of the stored record never change. */
     const constra__res_idempotency *idempotency;
+    /* Non-zero: `idempotency` is not an update but the reservation itself,
+     * inserted in this commit exactly as given (the key must have no live
+     * record: a record past its expiry, or IN_FLIGHT past its lease, is
+     * dead and replaced, judged at idempotency->created_at_ms; otherwise
+     * CONSTRA_E_CONFLICT and nothing is written). A new intent's first
+     * commit then reserves its key and records the attempt as "sending"
+     * in one durable write. Requires an intent insert (expected 0). */
+    int idempotency_insert;
 } constra__res_write;
 
 /** Filters for list_intents(). Empty strings and zeros mean "any". */

@@ -135,7 +135,7 @@ static constra__res_event event_rec(const char *id, const char *intent_id, const
 static int write_intent(constra__res_table *s, const constra__res_intent *in, int64_t expected,
                         const constra__res_event *ev, size_t nev)
 {
-    constra__res_write w = {sizeof(w), in, expected, ev, nev, NULL};
+    constra__res_write w = {sizeof(w), in, expected, ev, nev, NULL, 0};
     return s->commit(s->user_data, &w);
 }
 
@@ -278,7 +278,7 @@ static void test_unmatched_callbacks_kept(void **state)
 {
     constra__res_table *s = *state;
     constra__res_event orphan = event_rec("evt_orphan", "", "callback.unmatched");
-    constra__res_write w = {sizeof(w), NULL, 0, &orphan, 1, NULL};
+    constra__res_write w = {sizeof(w), NULL, 0, &orphan, 1, NULL, 0};
     assert_int_equal(s->commit(s->user_data, &w), CONSTRA_OK);
     constra__res_intent in = intent_rec("pi_1", "draft", 1, "{}");
     constra__res_event ev = event_rec("evt_1", "pi_1", "payment_intent.created");
@@ -289,7 +289,7 @@ static void test_unmatched_callbacks_kept(void **state)
     assert_int_equal(events_of(s, NULL).count, 2);
     /* An event may not claim an intent that is not written with it. */
     constra__res_event stray = event_rec("evt_stray", "pi_1", "x");
-    constra__res_write w2 = {sizeof(w2), NULL, 0, &stray, 1, NULL};
+    constra__res_write w2 = {sizeof(w2), NULL, 0, &stray, 1, NULL, 0};
     assert_int_not_equal(s->commit(s->user_data, &w2), CONSTRA_OK);
     assert_int_equal(events_of(s, "pi_1").count, 1);
 }
@@ -462,7 +462,7 @@ static void test_idempotency_lifecycle(void **state)
     static const char body[] = "{\"id\":\"pi_1\",\"status\":\"pending_user_action\"}";
     constra__res_idempotency done = completed_rec(&r, body);
     constra__res_intent in = intent_rec("pi_1", "pending_user_action", 1, "{}");
-    constra__res_write w = {sizeof(w), &in, 0, NULL, 0, &done};
+    constra__res_write w = {sizeof(w), &in, 0, NULL, 0, &done, 0};
     assert_int_equal(s->commit(s->user_data, &w), CONSTRA_OK);
 
     memset(&c, 0, sizeof(c));
@@ -495,7 +495,7 @@ static void test_idempotency_commit_atomic(void **state)
     done.http_status = 201;
     constra__res_intent in = intent_rec("pi_1", "pending_user_action", 1, "{}");
     constra__res_event ev = event_rec("evt_1", "pi_1", "payment_intent.created");
-    constra__res_write w = {sizeof(w), &in, 0, &ev, 1, &done};
+    constra__res_write w = {sizeof(w), &in, 0, &ev, 1, &done, 0};
     assert_int_equal(s->commit(s->user_data, &w), CONSTRA_E_CONFLICT);
     get(s, "pi_1", CONSTRA_E_NOT_FOUND);
     assert_int_equal(events_of(s, NULL).count, 0);
@@ -561,7 +561,7 @@ static void test_idempotency_link(void **state)
     /* Refused links write nothing of the commit. */
     constra__res_idempotency bad = link_rec(&r, link1);
     bad.fingerprint = "fpOther";
-    constra__res_write w = {sizeof(w), &in1, 0, &ev1, 1, &bad};
+    constra__res_write w = {sizeof(w), &in1, 0, &ev1, 1, &bad, 0};
     assert_int_equal(s->commit(s->user_data, &w), CONSTRA_E_CONFLICT);
     bad = link_rec(&r, "");
     assert_int_equal(s->commit(s->user_data, &w), CONSTRA_E_INVALID_ARGUMENT);
@@ -597,7 +597,7 @@ static void test_idempotency_link(void **state)
     constra__res_intent in2 = intent_rec("pi_l2", "pending_user_action", 1, "{}");
     constra__res_event ev2 = event_rec("evt_l2", "pi_l2", "payment_intent.created");
     constra__res_idempotency l2 = link_rec(&r, link2);
-    constra__res_write w2 = {sizeof(w2), &in2, 0, &ev2, 1, &l2};
+    constra__res_write w2 = {sizeof(w2), &in2, 0, &ev2, 1, &l2, 0};
     assert_int_equal(s->commit(s->user_data, &w2), CONSTRA_E_CONFLICT);
     assert_int_equal(s->idempotency_complete(s->user_data, &l2), CONSTRA_E_CONFLICT);
     get(s, "pi_l2", CONSTRA_E_NOT_FOUND);
@@ -613,7 +613,7 @@ static void test_idempotency_link(void **state)
     static const char body[] = "{\"id\":\"pi_l1\",\"status\":\"pending_user_action\"}";
     constra__res_idempotency done = completed_rec(&r, body);
     constra__res_intent in1b = intent_rec("pi_l1", "pending_user_action", 2, "{\"v\":2}");
-    constra__res_write w3 = {sizeof(w3), &in1b, 1, NULL, 0, &done};
+    constra__res_write w3 = {sizeof(w3), &in1b, 1, NULL, 0, &done, 0};
     assert_int_equal(s->commit(s->user_data, &w3), CONSTRA_OK);
     c = held(s, "order_link", "fpL", now + 4);
     assert_int_equal(c.state, CONSTRA__IDEM_COMPLETED);
@@ -626,7 +626,7 @@ static void test_idempotency_link(void **state)
     assert_int_equal(s->idempotency_complete(s->user_data, &l1), CONSTRA_E_CONFLICT);
     assert_int_equal(s->idempotency_complete(s->user_data, &done), CONSTRA_E_CONFLICT);
     constra__res_intent in1c = intent_rec("pi_l1", "succeeded", 3, "{\"v\":3}");
-    constra__res_write w4 = {sizeof(w4), &in1c, 2, NULL, 0, &done};
+    constra__res_write w4 = {sizeof(w4), &in1c, 2, NULL, 0, &done, 0};
     assert_int_equal(s->commit(s->user_data, &w4), CONSTRA_E_CONFLICT);
     assert_int_equal(get(s, "pi_l1", CONSTRA_OK).version, 2);
     /* ... and the same commit without the key lands (the engine's
@@ -643,12 +643,12 @@ static void test_idempotency_link(void **state)
     static const char link3[] = "{\"id\":\"pi_l3\"}";
     constra__res_intent in3 = intent_rec("pi_l3", "pending_user_action", 1, "{}");
     constra__res_idempotency l3 = link_rec(&k2, link3);
-    constra__res_write w5 = {sizeof(w5), &in3, 0, NULL, 0, &l3};
+    constra__res_write w5 = {sizeof(w5), &in3, 0, NULL, 0, &l3, 0};
     assert_int_equal(s->commit(s->user_data, &w5), CONSTRA_OK);
     constra__res_idempotency by_retry = completed_rec(&k2, body);
     assert_int_equal(s->idempotency_complete(s->user_data, &by_retry), CONSTRA_OK);
     constra__res_intent in3b = intent_rec("pi_l3", "pending_user_action", 2, "{}");
-    constra__res_write w6 = {sizeof(w6), &in3b, 1, NULL, 0, &by_retry};
+    constra__res_write w6 = {sizeof(w6), &in3b, 1, NULL, 0, &by_retry, 0};
     assert_int_equal(s->commit(s->user_data, &w6), CONSTRA_E_CONFLICT);
     c = held(s, "order_link2", "fpM", now + 5);
     assert_int_equal(c.state, CONSTRA__IDEM_COMPLETED);
@@ -757,7 +757,7 @@ static void *race_link(void *p)
     constra__res_event ev = event_rec(evid, id, "payment_intent.created");
     constra__res_idempotency rec = idem_rec("link_contended", "fpR", 100);
     constra__res_idempotency l = link_rec(&rec, body);
-    constra__res_write w = {sizeof(w), &in, 0, &ev, 1, &l};
+    constra__res_write w = {sizeof(w), &in, 0, &ev, 1, &l, 0};
     pthread_barrier_wait(r->barrier);
     r->rc = r->s->commit(r->s->user_data, &w);
     return NULL;
@@ -821,7 +821,7 @@ static void test_bad_input_changes_nothing(void **state)
     constra__res_intent ok2 = intent_rec("pi_ok", "succeeded", 2, "{}");
     assert_int_not_equal(write_intent(s, &ok2, 1, &ev, 1), CONSTRA_OK);
     assert_int_not_equal(s->commit(s->user_data, NULL), CONSTRA_OK);
-    constra__res_write empty = {sizeof(empty), NULL, 0, NULL, 0, NULL};
+    constra__res_write empty = {sizeof(empty), NULL, 0, NULL, 0, NULL, 0};
     assert_int_not_equal(s->commit(s->user_data, &empty), CONSTRA_OK);
 
     assert_int_not_equal(s->get_intent(s->user_data, NULL, copy_intent, NULL), CONSTRA_OK);

@@ -508,7 +508,7 @@ static void test_reopen(void **state)
      * (the dump's probes reserved v05-dead and v05-none then). */
     constra__res_event ev = {sizeof(ev), "evt_after", "", "callback.unmatched", V05_NOW, 0,
                                 "{}", 2};
-    constra__res_write w = {sizeof(w), NULL, 0, &ev, 1, NULL};
+    constra__res_write w = {sizeof(w), NULL, 0, &ev, 1, NULL, 0};
     assert_int_equal(st.commit(st.user_data, &w), CONSTRA_OK);
     seen s = {0};
     assert_int_equal(st.list_events(st.user_data, NULL, 7, 10, on_event, &s), CONSTRA_OK);
