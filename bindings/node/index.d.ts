@@ -104,69 +104,146 @@ export class ConstraError extends Error {
   toJSON(): { error: { code: string; message: string; param: string | null } };
 }
 
-export interface IntentRecord {
-  id: string; status: string; reference: string; checkoutRequestId: string;
-  createdAtMs: number; updatedAtMs: number; version: number; document: Buffer;
+/** One secondary index entry of a record (storage.h constra_record_key). */
+export interface RecordKey {
+  /** 1-32 bytes of [a-z0-9_]. */
+  index: string;
+  /** 0-255 UTF-8 bytes, no NUL; values order as bytes (Buffer.compare), a prefix first. */
+  value: string;
+  /** No other live record of the kind may hold this (index, value). */
+  unique: boolean;
 }
-export interface EventRecord {
-  id: string; intentId: string; type: string; createdAtMs: number; sequence: number; document: Buffer;
+/** A record as written and as read (constra_record). */
+export interface StorageRecord {
+  /** 1-32 bytes of [a-z0-9_]: "intent", "idempotency", "meta", ... */
+  kind: string;
+  /** 1-255 bytes. */
+  id: string;
+  /** Read: the stored version (1 when inserted, +1 per write). Write: ignored. */
+  version: number;
+  /** 0: never; from that instant on the record is dead (invisible, replaceable, purgeable). */
+  expiresAtMs: number;
+  /** Opaque bytes, stored and returned exactly. */
+  document: Buffer;
+  /** At most 16 entries. */
+  keys: RecordKey[];
 }
-export interface IdempotencyRecord {
-  key: string; fingerprint: string; state: 1 | 2; httpStatus: number; response: Buffer;
-  createdAtMs: number; expiresAtMs: number; leaseExpiresAtMs: number;
+/** The (kind, id) of a delete or an assert. */
+export interface RecordRef { kind: string; id: string }
+/** One operation of a commit (constra_record_op). */
+export type RecordOp =
+  /** Insert (expectedVersion 0) or replace (the stored live version); its keys replace the old ones. */
+  | { type: 'put'; record: StorageRecord; expectedVersion: number }
+  /** Delete the live record of version expectedVersion (>= 1). */
+  | { type: 'delete'; record: RecordRef; expectedVersion: number }
+  /** Write nothing; fail unless the live version is expectedVersion (0: absent). */
+  | { type: 'assert'; record: RecordRef; expectedVersion: number };
+/** An event (constra_record_event). */
+export interface StorageEvent {
+  /** Read: assigned by the store, strictly increasing across the store. Write: ignored (0). */
+  sequence: number;
+  /** The record it is about (an intent id), "" for none. */
+  stream: string;
+  /** Unique in the store ("evt_..."). */
+  id: string;
+  type: string;
+  createdAtMs: number;
+  /** 0: kept; otherwise purge() may drop it from then on. */
+  expiresAtMs: number;
+  document: Buffer;
 }
-export interface StorageWrite {
-  intent: IntentRecord | null; expectedVersion: number; events: EventRecord[]; idempotency: IdempotencyRecord | null;
+/** One atomic write (constra_record_commit): every op and event, or none. */
+export interface RecordCommit {
+  /** Records with 0 < expiresAtMs <= nowMs are dead for this commit. */
+  nowMs: number;
+  ops: RecordOp[];
+  events: StorageEvent[];
 }
-export interface StorageQuery {
-  status: string; reference: string; createdFromMs: number; createdToMs: number; startingAfter: string; limit: number;
+/** An ordered scan over one index of one kind (constra_record_scan). */
+export interface RecordScan {
+  kind: string;
+  /** The index, or "" for the records' ids. */
+  index: string;
+  /** Inclusive lower bound, or null. */
+  from: string | null;
+  /** Exclusive upper bound, or null. */
+  to: string | null;
+  /** Only values that start with these bytes, or null. */
+  prefix: string | null;
+  /** Cursor: strictly after (afterValue, afterId) in scan order; both null: from the start. */
+  afterValue: string | null;
+  afterId: string | null;
+  /** Largest value first, ties by id descending. */
+  descending: boolean;
+  /** At most this many rows (>= 1). */
+  limit: number;
+  /** Dead records are skipped. */
+  nowMs: number;
 }
+/** One scan row: the index value it was found by (its id on the "" index) and the record. */
+export interface ScanRow { value: string; record: StorageRecord }
 
-/** A storage implemented in JavaScript (include/constra/storage.h). Throw StorageConflict / StorageNotFound; anything else is a storage failure. */
-export interface Storage {
-  commit(write: StorageWrite): void;
-  getIntent(id: string): IntentRecord | null;
-  findByCheckout(checkoutRequestId: string): IntentRecord | null;
-  listIntents(query: StorageQuery): Iterable<IntentRecord>;
-  listEvents(intentId: string | null, afterSequence: number, limit: number): Iterable<EventRecord>;
-  idempotencyReserve(record: IdempotencyRecord, nowMs: number): IdempotencyRecord | null;
-  idempotencyComplete(record: IdempotencyRecord): void;
-  idempotencyRelease(key: string, fingerprint: string): void;
-  purgeExpired?(nowMs: number): void;
+/**
+ * A storage implemented in JavaScript: the generic record store of
+ * include/constra/storage.h. Throw StorageConflict (with failedOp) for a
+ * version mismatch or a taken unique key, StorageNotFound for a missing
+ * record, StorageInvalid for a malformed request; anything else is a
+ * storage failure (CONSTRA_E_STORAGE, the ConstraError's cause). A failing
+ * call leaves the store as it was. Methods run synchronously on the
+ * calling JS thread.
+ */
+export interface StorageLike {
+  commit(commit: RecordCommit): void;
+  /** The live record, or null (or throw StorageNotFound). */
+  get(kind: string, id: string, nowMs: number): StorageRecord | null;
+  /** Live records by one index in order, one row per matching entry, at most scan.limit. */
+  scan(scan: RecordScan): Iterable<ScanRow>;
+  /** Events with sequence > afterSequence in order, at most limit: of one stream, or of all when stream is null. */
+  events(stream: string | null, afterSequence: number, limit: number): Iterable<StorageEvent>;
+  /** Deletes at most max dead records and at most max expired events; returns how many in all. */
+  purge(nowMs: number, max: number): number;
+  /** Called once when the last handle using it closes. */
   close?(): void;
-  /** Workspace metadata, optional as a pair (both or neither). Without it the
-   *  workspace mode is NOT checked: a sandbox Client could open live data. */
-  metaGet?(key: string): string | null;
-  /** Atomically stores value if key has none (returns null), else returns the stored value. */
-  metaPutIfAbsent?(key: string, value: string): string | null;
 }
 
-export class StorageConflict extends Error {}
-export class StorageNotFound extends Error {}
+/** The base class of a JS storage: every method throws until overridden. */
+export class Storage implements StorageLike {
+  commit(commit: RecordCommit): void;
+  get(kind: string, id: string, nowMs: number): StorageRecord | null;
+  scan(scan: RecordScan): Iterable<ScanRow>;
+  events(stream: string | null, afterSequence: number, limit: number): Iterable<StorageEvent>;
+  purge(nowMs: number, max: number): number;
+  close?(): void;
+}
 
-/** A storage in JS Maps, with the C memory storage's semantics. */
-export class DictStorage implements Storage {
-  intents: Map<string, IntentRecord>;
-  events: EventRecord[];
-  idempotency: Map<string, IdempotencyRecord>;
+export class StorageConflict extends Error {
+  constructor(message?: string, failedOp?: number);
+  /** The index of the operation that conflicted; ops.length for an event id already stored. */
+  readonly failedOp?: number;
+}
+export class StorageNotFound extends Error {}
+/** A request outside the contract (bad kind, too many keys, ...): CONSTRA_E_INVALID_ARGUMENT. */
+export class StorageInvalid extends Error {
+  constructor(message?: string, param?: string);
+  readonly param?: string;
+}
+
+/** The record store in JS arrays, with the C memory storage's semantics (lib/storage/record_memory.c). */
+export class DictStorage extends Storage {
+  /** Drops every record and event (sequences start over). */
   clear(): void;
-  commit(write: StorageWrite): void;
-  getIntent(id: string): IntentRecord | null;
-  findByCheckout(checkoutRequestId: string): IntentRecord | null;
-  listIntents(query: StorageQuery): IntentRecord[];
-  listEvents(intentId: string | null, afterSequence: number, limit: number): EventRecord[];
-  idempotencyReserve(record: IdempotencyRecord, nowMs: number): IdempotencyRecord | null;
-  idempotencyComplete(record: IdempotencyRecord): void;
-  idempotencyRelease(key: string, fingerprint: string): void;
-  purgeExpired(nowMs: number): void;
-  meta: Map<string, string>;
-  metaGet(key: string): string | null;
-  metaPutIfAbsent(key: string, value: string): string | null;
+  /** Every stored record (dead ones too) and event, copied: for tests and debugging. */
+  dump(): { records: StorageRecord[]; events: StorageEvent[] };
+  commit(commit: RecordCommit): void;
+  get(kind: string, id: string, nowMs: number): StorageRecord | null;
+  scan(scan: RecordScan): ScanRow[];
+  events(stream: string | null, afterSequence: number, limit: number): StorageEvent[];
+  purge(nowMs: number, max: number): number;
 }
 
 export interface ClientOptions {
-  /** 'memory' (default), 'sqlite:/path/to.db', or a Storage object. */
-  storage?: 'memory' | `sqlite:${string}` | Storage;
+  /** 'memory' (default), 'sqlite:/path/to.db', or a JS storage (a Storage subclass or any object with its five methods). */
+  storage?: 'memory' | `sqlite:${string}` | StorageLike;
   /** The workspace key the REST router requires as bearer token (cs_test_... in sandbox). */
   secretKey?: string | null;
   mode?: 'sandbox' | 'live';

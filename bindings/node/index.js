@@ -6,7 +6,7 @@
 const native = require('./lib/native');
 const { koffi, C, initStruct, newError, takeBytes, types: T } = native;
 const { ConstraError, fromError, wrongType, invalid, cstr, cint, bodyBytes } = require('./lib/errors');
-const { DictStorage, StorageAdapter, StorageConflict, StorageNotFound, METHODS } = require('./lib/storage');
+const { Storage, DictStorage, StorageAdapter, StorageConflict, StorageNotFound, StorageInvalid, METHODS } = require('./lib/storage');
 const { TransportAdapter } = require('./lib/transport');
 const { METHODS: CLIENT_METHODS, localPromises, remotePromises, DEFAULT_CONCURRENCY } = require('./lib/promises');
 
@@ -90,8 +90,8 @@ function makeStorage(storage) {
  * as it was. Call close() when done; a finalizer closes a forgotten one.
  * The rail is the simulator, so the local Client is sandbox only: mode
  * 'live' throws `live_needs_real_rail` (reach a live workspace with
- * Client.remote()). A storage that has (or, like DictStorage, records)
- * the workspace's mode refuses the other one: `workspace_mode_mismatch`.
+ * Client.remote()). Every storage records the workspace's mode (records
+ * of kind "meta") and refuses the other one: `workspace_mode_mismatch`.
  */
 // The metadata object as the JSON text the C library takes. Types are
 // checked here (JSON.stringify would write a number or drop an undefined);
@@ -141,9 +141,12 @@ class Client {
     }
     if (rc !== 0) {
       if (owned && vt.destroy) koffi.call(vt.destroy, native.protos.DestroyFn, vt.user_data);
+      // What a JS storage threw while the handle opened (the workspace
+      // metadata is read and written then) is the error's cause.
+      const cause = adapter ? adapter.takeException() : null;
       if (adapter) adapter.release();
       if (hooks) hooks.release();
-      throw fromError(rc, err);
+      throw fromError(rc, err, cause === null ? undefined : cause);
     }
     this._state = { handle: out[0], adapter, transportAdapter: hooks };
     this.webhookSecret = null;
@@ -800,6 +803,6 @@ const transport = require('./lib/transport');
 
 module.exports = {
   Client, RemoteClient, ConstraError, transport, TransportFailure: transport.TransportFailure,
-  RouterTransport: transport.RouterTransport, FetchTransport: transport.FetchTransport, Loopback: transport.Loopback, sendRequest: transport.send, DictStorage, StorageConflict, StorageNotFound,
+  RouterTransport: transport.RouterTransport, FetchTransport: transport.FetchTransport, Loopback: transport.Loopback, sendRequest: transport.send, Storage, DictStorage, StorageConflict, StorageNotFound, StorageInvalid,
   verifyWebhook, signWebhook, decodeResult, normalizePhone, featureEnabled, libraryPath: native.libPath,
 };

@@ -86,57 +86,78 @@ const ApiRequestT = koffi.struct('constra_api_request', {
   headers: 'constra_http_header *', header_count: 'size_t', body: 'const uint8_t *', body_len: 'size_t',
 });
 
-// storage.h rows: text NUL-terminated, documents (pointer, length).
-const StorageIntentT = koffi.struct('constra_storage_intent', {
-  struct_size: 'size_t', id: 'const char *', status: 'const char *', reference: 'const char *',
-  checkout_request_id: 'const char *', created_at_ms: 'int64_t', updated_at_ms: 'int64_t',
-  version: 'int64_t', document: 'const uint8_t *', document_len: 'size_t',
+// storage.h: the generic record store (0.3). Text is NUL-terminated,
+// documents are (pointer, length). These declarations are what JS hands
+// to C (emitted rows: koffi encodes strings as UTF-8 and a JS array of
+// keys as a temporary array); what C hands to JS is read through the raw
+// twins below, whose text members are plain pointers, so that bytes which
+// are not UTF-8 are noticed instead of silently replaced.
+const RecordKeyT = koffi.struct('constra_record_key', {
+  index: 'const char *', value: 'const char *', unique: 'int',
 });
-const StorageEventT = koffi.struct('constra_storage_event', {
-  struct_size: 'size_t', id: 'const char *', intent_id: 'const char *', type: 'const char *',
-  created_at_ms: 'int64_t', sequence: 'int64_t', document: 'const uint8_t *', document_len: 'size_t',
+const RecordT = koffi.struct('constra_record', {
+  struct_size: 'size_t', kind: 'const char *', id: 'const char *', version: 'int64_t',
+  expires_at_ms: 'int64_t', document: 'const uint8_t *', document_len: 'size_t',
+  keys: 'const constra_record_key *', key_count: 'size_t',
 });
-const StorageIdemT = koffi.struct('constra_storage_idempotency', {
-  struct_size: 'size_t', key: 'const char *', fingerprint: 'const char *', state: 'int',
-  http_status: 'int', response: 'const uint8_t *', response_len: 'size_t', created_at_ms: 'int64_t',
-  expires_at_ms: 'int64_t', lease_expires_at_ms: 'int64_t',
+const RecordOpT = koffi.struct('constra_record_op', {
+  type: 'int', record: 'const constra_record *', expected_version: 'int64_t',
 });
-const StorageWriteT = koffi.struct('constra_storage_write', {
-  struct_size: 'size_t', intent: 'void *', expected_version: 'int64_t', events: 'void *',
-  event_count: 'size_t', idempotency: 'void *',
+const RecordEventT = koffi.struct('constra_record_event', {
+  struct_size: 'size_t', sequence: 'int64_t', stream: 'const char *', id: 'const char *',
+  type: 'const char *', created_at_ms: 'int64_t', expires_at_ms: 'int64_t',
+  document: 'const uint8_t *', document_len: 'size_t',
 });
-const StorageQueryT = koffi.struct('constra_storage_query', {
-  struct_size: 'size_t', status: 'const char *', reference: 'const char *', created_from_ms: 'int64_t',
-  created_to_ms: 'int64_t', starting_after: 'const char *', limit: 'size_t',
+const RecordCommitT = koffi.struct('constra_record_commit', {
+  struct_size: 'size_t', now_ms: 'int64_t', ops: 'const constra_record_op *', op_count: 'size_t',
+  events: 'const constra_record_event *', event_count: 'size_t',
+});
+const RecordScanT = koffi.struct('constra_record_scan', {
+  struct_size: 'size_t', kind: 'const char *', index: 'const char *', from: 'const char *',
+  to: 'const char *', prefix: 'const char *', after_value: 'const char *', after_id: 'const char *',
+  descending: 'int', limit: 'size_t', now_ms: 'int64_t',
 });
 
-const IntentFn = koffi.proto('int constra_storage_intent_fn(void *ctx, const constra_storage_intent *row)');
-const EventFn = koffi.proto('int constra_storage_event_fn(void *ctx, const constra_storage_event *row)');
-const IdemFn = koffi.proto('int constra_storage_idempotency_fn(void *ctx, const constra_storage_idempotency *row)');
-const CommitFn = koffi.proto('int storage_commit_fn(void *ud, void *write)');
-const GetIntentFn = koffi.proto('int storage_get_fn(void *ud, const char *id, void *emit, void *ctx)');
-const ListIntentsFn = koffi.proto('int storage_list_fn(void *ud, void *query, void *emit, void *ctx)');
-const ListEventsFn = koffi.proto('int storage_events_fn(void *ud, const char *intent_id, int64_t after, size_t limit, void *emit, void *ctx)');
-const ReserveFn = koffi.proto('int storage_reserve_fn(void *ud, void *record, int64_t now, void *emit, void *ctx)');
-const CompleteFn = koffi.proto('int storage_complete_fn(void *ud, void *record)');
-const ReleaseFn = koffi.proto('int storage_release_fn(void *ud, const char *key, const char *fingerprint)');
-const PurgeFn = koffi.proto('int storage_purge_fn(void *ud, int64_t now)');
+// The raw twins: same members, every pointer a `void *` (decoded as an
+// address). Checked member for member against the declarations above
+// when this file loads, so the layout test covers them too.
+function rawTwin(T, name) {
+  const members = {};
+  for (const [m, info] of Object.entries(koffi.type(T).members)) {
+    members[m] = info.type.primitive === 'Pointer' || info.type.primitive === 'String' ? 'void *' : info.type;
+  }
+  const R = koffi.struct(name, members);
+  for (const m of Object.keys(members)) {
+    if (koffi.offsetof(R, m) !== koffi.offsetof(T, m)) throw new Error(`${name}.${m}: offset differs from ${koffi.type(T).name}`);
+  }
+  if (koffi.sizeof(R) !== koffi.sizeof(T)) throw new Error(`${name}: size differs from ${koffi.type(T).name}`);
+  return R;
+}
+const raw = {
+  RecordKeyT: rawTwin(RecordKeyT, 'constra_record_key_raw'),
+  RecordT: rawTwin(RecordT, 'constra_record_raw'),
+  RecordOpT: rawTwin(RecordOpT, 'constra_record_op_raw'),
+  RecordEventT: rawTwin(RecordEventT, 'constra_record_event_raw'),
+  RecordCommitT: rawTwin(RecordCommitT, 'constra_record_commit_raw'),
+  RecordScanT: rawTwin(RecordScanT, 'constra_record_scan_raw'),
+};
+
+// Row sinks C passes to get/scan/events (the JS side calls them).
+const RecordFn = koffi.proto('int constra_record_fn(void *ctx, const constra_record *record)');
+const ScanRowFn = koffi.proto('int constra_record_scan_fn(void *ctx, const char *value, const constra_record *record)');
+const EventRowFn = koffi.proto('int constra_record_event_fn(void *ctx, const constra_record_event *event)');
+// The vtable's methods (the JS side implements them). Text arrives as
+// addresses (read by lib/storage.js), structs as addresses too.
+const CommitFn = koffi.proto('int constra_storage_commit_fn(void *ud, void *commit, void *failed_op)');
+const GetFn = koffi.proto('int constra_storage_get_fn(void *ud, void *kind, void *id, int64_t now_ms, void *emit, void *ctx)');
+const ScanFn = koffi.proto('int constra_storage_scan_fn(void *ud, void *scan, void *emit, void *ctx)');
+const EventsFn = koffi.proto('int constra_storage_events_fn(void *ud, void *stream, int64_t after_sequence, size_t limit, void *emit, void *ctx)');
+const PurgeFn = koffi.proto('int constra_storage_purge_fn(void *ud, int64_t now_ms, size_t max, void *purged)');
 const DestroyFn = koffi.proto('void storage_destroy_fn(void *ud)');
-// The workspace metadata pair (appended in 0.2).
-const MetaFn = koffi.proto('int constra_storage_meta_fn(void *ctx, const char *value)');
-const MetaGetFn = koffi.proto('int storage_meta_get_fn(void *ud, const char *key, void *emit, void *ctx)');
-const MetaPutFn = koffi.proto('int storage_meta_put_fn(void *ud, const char *key, const char *value, void *emit, void *ctx)');
 
-// The webhook group (seven methods) sits between destroy and the metadata
-// pair; JS storages do not implement it (left NULL).
 const StorageT = koffi.struct('constra_storage', {
-  struct_size: 'size_t', user_data: 'void *', commit: 'void *', get_intent: 'void *',
-  find_by_checkout: 'void *', list_intents: 'void *', list_events: 'void *',
-  idempotency_reserve: 'void *', idempotency_complete: 'void *', idempotency_release: 'void *',
-  purge_expired: 'void *', destroy: 'void *',
-  webhook_endpoint_insert: 'void *', webhook_endpoint_update: 'void *', webhook_endpoint_delete: 'void *',
-  webhook_endpoint_list: 'void *', webhook_enqueue: 'void *', webhook_delivery_list: 'void *',
-  webhook_delivery_update: 'void *', meta_get: 'void *', meta_put_if_absent: 'void *',
+  struct_size: 'size_t', user_data: 'void *', commit: 'void *', get: 'void *', scan: 'void *',
+  events: 'void *', purge: 'void *', destroy: 'void *',
 });
 
 // transport.h
@@ -202,6 +223,7 @@ const C = {
   handle_mpesa_callback: f('int constra_handle_mpesa_callback(constra_t *h, const uint8_t *query, size_t query_len, const uint8_t *body, size_t len, _Inout_ constra_error *err)'),
   handle_mpesa_callback_preauthenticated: f('int constra_handle_mpesa_callback_preauthenticated(constra_t *h, const uint8_t *body, size_t len, _Inout_ constra_error *err)'),
   storage_init: f('int constra_storage_init(_Inout_ constra_storage *s, size_t size)'),
+  record_commit_check: f('int constra_record_commit_check(void *commit, void *err)'),
   storage_memory: f('int constra_storage_memory(_Inout_ constra_storage *s, void *platform, _Inout_ constra_error *err)'),
   sqlite_options_init: f('int constra_sqlite_options_init(_Inout_ constra_sqlite_options *o, size_t size)'),
   storage_sqlite: f('int constra_storage_sqlite(_Inout_ constra_storage *s, void *platform, const constra_sqlite_options *o, _Inout_ constra_error *err)'),
@@ -300,6 +322,7 @@ function newError() { return initStruct(C.error_init, ErrorT); }
 // per call (measured: ~200 bytes each), which the memory test catches.
 const libc = koffi.load('libc.so.6');
 const memcpy = libc.func('void *memcpy(void *dst, const void *src, size_t n)');
+const strlen = libc.func('size_t strlen(const void *s)');
 function takeBytes(ptr, len) {
   const n = Number(len);
   if (!ptr || n === 0) return Buffer.alloc(0);
@@ -308,20 +331,27 @@ function takeBytes(ptr, len) {
   return out;
 }
 
+// The NUL-terminated bytes at a C address as a Buffer (null for NULL).
+function takeText(ptr) {
+  if (!ptr) return null;
+  return takeBytes(ptr, strlen(ptr));
+}
+
 module.exports = {
-  koffi, lib, libPath, C, initStruct, newError, takeBytes,
+  koffi, lib, libPath, C, initStruct, newError, takeBytes, takeText,
   types: {
     ErrorT, ConfigT, IntentParamsT, ListParamsT, WebhookParamsT, ResultInfoT, SqliteOptionsT,
-    HttpHeaderT, ApiRequestT, StorageIntentT, StorageEventT, StorageIdemT, StorageWriteT,
-    StorageQueryT, StorageT, TransportRequestT, TransportT, RemoteConfigT, WebhookEndpointParamsT,
+    HttpHeaderT, ApiRequestT, RecordKeyT, RecordT, RecordOpT, RecordEventT, RecordCommitT,
+    RecordScanT, StorageT, TransportRequestT, TransportT, RemoteConfigT, WebhookEndpointParamsT,
   },
+  raw,
   apiLoopbackHandler,
   protos: {
-    IntentFn, EventFn, IdemFn, CommitFn, GetIntentFn, ListIntentsFn, ListEventsFn, ReserveFn,
-    CompleteFn, ReleaseFn, PurgeFn, DestroyFn, MetaFn, MetaGetFn, MetaPutFn, TransportSendFn,
+    RecordFn, ScanRowFn, EventRowFn, CommitFn, GetFn, ScanFn, EventsFn, PurgeFn, DestroyFn,
+    TransportSendFn,
   },
   status: {
-    OK: 0, E_INVALID_ARGUMENT: -2, E_NOT_FOUND: -4, E_CONFLICT: -5, E_INVALID_STATE: -6,
+    OK: 0, E_INVALID_ARGUMENT: -2, E_NOMEM: -3, E_NOT_FOUND: -4, E_CONFLICT: -5, E_INVALID_STATE: -6,
     E_SIGNATURE: -12, E_STORAGE: -13, E_TRANSPORT: -14, E_OUTCOME_UNKNOWN: -15, E_ABI: -10,
   },
 };

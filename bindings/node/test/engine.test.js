@@ -68,9 +68,11 @@ test('seed flow on a JS storage', () => {
   const c = new Client({ storage: store });
   const created = seedFlow(c);
   c.close();
-  assert.ok(store.intents.has(created.id));
-  assert.deepEqual(store.events.map((e) => e.type), TIMELINE);
-  assert.deepEqual(store.events.map((e) => e.sequence), [1, 2, 3, 4, 5]);
+  const { records, events } = store.dump();
+  assert.ok(records.some((r) => r.kind === 'intent' && r.id === created.id));
+  assert.deepEqual(events.map((e) => e.type), TIMELINE);
+  assert.deepEqual(events.map((e) => e.sequence), [1, 2, 3, 4, 5]);
+  assert.ok(events.every((e) => e.stream === created.id));
 });
 
 test('replay gives the same body; another request under the key is 409', () => {

@@ -124,6 +124,9 @@ test('layout: every struct of lib/native.js is checked, under its C name', () =>
   assert.equal(Object.keys(B).length, Object.keys(types).length, 'two declarations share a C name');
   for (const name of Object.keys(B)) assert.match(name, /^constra_/);
   assert.ok(B.constra_config && B.constra_storage && B.constra_remote_config);
+  for (const s of ['constra_record', 'constra_record_key', 'constra_record_op', 'constra_record_event',
+    'constra_record_commit', 'constra_record_scan']) assert.ok(B[s], s);
+  assert.equal(B.constra_storage_intent, undefined, 'the 0.2 storage rows are gone');
 });
 
 test('layout (doctored): a clean copy gives no error', () => {
@@ -140,11 +143,11 @@ test('layout (doctored): a moved field is reported', () => {
 test('layout (doctored): swapped fields are reported', () => {
   const c = doctored();
   const a = field(c, 'constra_storage', 'commit');
-  const b = field(c, 'constra_storage', 'get_intent');
+  const b = field(c, 'constra_storage', 'get');
   [a.offset, b.offset] = [b.offset, a.offset];
   const { errors } = compareAll(B, c);
   assert.ok(has(errors, 'constra_storage.commit'), errors.join('\n'));
-  assert.ok(has(errors, 'constra_storage.get_intent'), errors.join('\n'));
+  assert.ok(has(errors, 'constra_storage.get:'), errors.join('\n'));
 });
 
 test('layout (doctored): a resized field is reported', () => {

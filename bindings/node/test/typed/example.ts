@@ -5,7 +5,7 @@
 // transports, webhooks. Lines
 // marked @ts-expect-error must NOT type-check: the declarations are
 // precise, not `any`.
-import {
+import { DictStorage, Storage, StorageConflict, RecordCommit, RecordScan, ScanRow, StorageEvent, StorageRecord,
   Client, RemoteClient, ClientSync, ClientPromises, FetchTransport, ConstraError, PaymentIntent, IntentEvent, EventList, ListPage, Transport, TransportAnswer,
   TransportRequest, TransportFailure, RouterTransport, verifyWebhook, signWebhook, decodeResult,
   normalizePhone, featureEnabled, Attempt, ProviderResult, WebhookDelivery,
@@ -135,4 +135,35 @@ function webhook(raw: Buffer, headers: Record<string, string>): void {
   void sig; void retry; void phone; void curl;
 }
 
-export { loop, remote, webhook };
+// A JS storage: the record store of storage.h, from the base class.
+class Counting extends Storage {
+  inner = new DictStorage();
+  commits = 0;
+  commit(commit: RecordCommit): void {
+    this.commits++;
+    for (const op of commit.ops) if (op.type === 'put' && op.record.keys.length > 16) throw new StorageConflict('too many', 0);
+    this.inner.commit(commit);
+  }
+  get(kind: string, id: string, nowMs: number): StorageRecord | null { return this.inner.get(kind, id, nowMs); }
+  scan(scan: RecordScan): Iterable<ScanRow> { return this.inner.scan(scan); }
+  events(stream: string | null, after: number, limit: number): Iterable<StorageEvent> { return this.inner.events(stream, after, limit); }
+  purge(nowMs: number, max: number): number { return this.inner.purge(nowMs, max); }
+}
+
+function storages(): void {
+  const c = new Client({ storage: new Counting() });
+  c.close();
+  const d = new DictStorage();
+  d.commit({ nowMs: 0, events: [], ops: [{ type: 'put', expectedVersion: 0,
+    record: { kind: 'thing', id: 't1', version: 0, expiresAtMs: 0, document: Buffer.from('{}'), keys: [{ index: 'k', value: 'v', unique: true }] } }] });
+  const rows: ScanRow[] = d.scan({ kind: 'thing', index: 'k', from: null, to: null, prefix: 'v', afterValue: null, afterId: null,
+    descending: false, limit: 10, nowMs: 0 });
+  const v: number = rows[0].record.version;
+  // @ts-expect-error: an op type that does not exist
+  d.commit({ nowMs: 0, events: [], ops: [{ type: 'upsert', expectedVersion: 0, record: { kind: 'thing', id: 't1' } }] });
+  // @ts-expect-error: documents are Buffers
+  const bad: StorageRecord = { kind: 'thing', id: 't', version: 1, expiresAtMs: 0, document: '{}', keys: [] };
+  void v; void bad;
+}
+
+export { loop, remote, webhook, storages };
