@@ -157,14 +157,15 @@ except OSError:
 finally:
     s.close()
 
-# A chunked body (no Content-Length) over the limit: 413 after it, or cut.
+# A chunked body (no Content-Length), even over the limit: refused with 411
+# before a byte of it is read (tests/serve/test_hardening.py has the rest).
 chunk = b"x" * 8192
 req = (f"POST /api/v1/payment-intents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
        f"Idempotency-Key: chunked_big\r\nContent-Type: application/json\r\n"
        f"Transfer-Encoding: chunked\r\n\r\n").encode()
 req += (b"2000\r\n" + chunk + b"\r\n") * 12 + b"0\r\n\r\n"
 got = srv.raw(req)
-t.ok(status_of(got) == 413, "chunked body of 96 KiB: 413", got[:200])
+t.ok(status_of(got) == 411, "chunked body of 96 KiB: 411 length_required", got[:200])
 
 # Exactly 64 KiB is still read (and refused by the JSON parser, not by size).
 body = b" " * (65536 - len(json.dumps(SEED_BODY))) + json.dumps(SEED_BODY).encode()

@@ -58,6 +58,7 @@ typedef struct serve_options {
     int header_timeout_s;       /* 0: the same as timeout_s */
     unsigned max_client_connections;
     int sync_normal;
+    int keep_alive;
     int emulate_daraja;
     const char *daraja_key;     /* NULL: the emulator's default */
     const char *daraja_secret;  /* NULL: the emulator's default; never printed */
@@ -127,6 +128,11 @@ const cli_option serve_options_table[] = {
     {"--max-client-connections", "N", "64",
      "Connections one client address may hold at once; more are refused as they come. The "
      "server's own limit is 1000."},
+    {"--keep-alive", NULL, "off",
+     "Serve several requests per connection. Off, every response closes its connection, so "
+     "every request passes the server's own framing checks first and every error is JSON; "
+     "on, a malformed request line later on a kept-alive connection gets libmicrohttpd's own "
+     "short answer."},
     {"--sync-normal", NULL, "off (FULL)", "SQLite synchronous=NORMAL: faster commits, but a "
                                           "power cut may lose the last ones (never corrupts)."},
     {"--callback-timeout", "S", "120", "Seconds to wait for the provider's callback before an "
@@ -197,6 +203,7 @@ static int parse_options(int argc, char **argv, serve_options *o)
     o->header_timeout_s = 0;
     o->max_client_connections = 64;
     o->sync_normal = 0;
+    o->keep_alive = 0;
     o->emulate_daraja = 0;
     o->daraja_key = NULL;
     o->daraja_secret = NULL;
@@ -228,6 +235,8 @@ static int parse_options(int argc, char **argv, serve_options *o)
         if (opt->arg == NULL) {
             if (strcmp(a, "--sync-normal") == 0) {
                 o->sync_normal = 1;
+            } else if (strcmp(a, "--keep-alive") == 0) {
+                o->keep_alive = 1;
             } else {
                 o->emulate_daraja = 1;
             }
@@ -938,6 +947,7 @@ int cmd_serve(int argc, char **argv)
     server.log = &log;
     server.connection_timeout_s = o.timeout_s;
     server.max_client_connections = o.max_client_connections;
+    server.keep_alive = o.keep_alive;
     atomic_init(&server.in_flight, 0);
     atomic_init(&server.draining, 0);
     /* Both outlive the daemon: its threads use them until it stops. */

@@ -208,6 +208,12 @@ typedef struct serve_server {
     constra_daraja_emulator *emulator;
     int connection_timeout_s;
     unsigned max_client_connections; /* per client address */
+    /* --keep-alive: connections serve several requests. Off (the
+     * default), every response says "Connection: close", so that each
+     * request's head passes the gate (serve_gate.c) before libmicrohttpd
+     * parses it: libmicrohttpd answers a head it cannot parse with its
+     * own HTML, and only the gate sees a connection's first head. */
+    int keep_alive;
     serve_conns *conns;         /* the head deadline; never NULL */
     serve_metrics *metrics;     /* never NULL */
     /* Requests between their request line and their completion: the

@@ -11,10 +11,12 @@
  *                     before one body byte is read (libmicrohttpd then
  *                     closes the connection instead of reading the body);
  *                     the rate limit is decided here too;
- *                     then once per body chunk: appended up to 64 KiB; a
- *                     chunked body that grows past it is dropped as it
- *                     comes (never buffered) and answered 413 at its end,
- *                     or the connection is cut after 1 MiB of it;
+ *                     a chunked body is refused with 411 before it is
+ *                     read (framing_error);
+ *                     then once per body chunk: appended up to 64 KiB (a
+ *                     body past it, which a Content-Length already
+ *                     refused, is dropped as it comes, never buffered,
+ *                     and the connection cut after 1 MiB of it);
  *                     last with the request complete: answered;
  *   3. on_completed() when the response is sent or the connection died:
  *                     writes the access log line and frees the context.
@@ -54,8 +56,8 @@
 /* The router refuses bodies over CONSTRA_API_BODY_MAX with 413 too; we
  * enforce it before buffering. */
 #define BODY_MAX CONSTRA_API_BODY_MAX
-/* A chunked body (no Content-Length) past BODY_MAX is read and dropped
- * up to this much, to answer 413; beyond it the connection is cut. */
+/* A refused request's body (rate-limited, too large) is read and
+ * dropped up to this much, to answer; beyond it the connection is cut. */
 #define DISCARD_MAX (1024 * 1024)
 /* Headers passed to the router; more is 431. */
 #define HEADERS_MAX 100
@@ -119,9 +121,10 @@ static void fill_remote(struct MHD_Connection *conn, char *out, size_t size)
 }
 
 /* Headers every response carries: nosniff (a JSON error must never be
- * sniffed into HTML), the rate-limit state, and "Connection: close" while
- * shutting down so that keep-alive clients move on. The dashboard's own
- * policy headers are added by send_asset(). */
+ * sniffed into HTML), the rate-limit state, and "Connection: close"
+ * unless --keep-alive (serve.h) and always while shutting down, so that
+ * keep-alive clients move on. The dashboard's own policy headers are
+ * added by send_asset(). */
 static void add_common_headers(const serve_request *r, struct MHD_Response *resp)
 {
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
@@ -134,7 +137,7 @@ static void add_common_headers(const serve_request *r, struct MHD_Response *resp
         snprintf(v, sizeof(v), "%ld", r->limit.reset_s);
         MHD_add_response_header(resp, "X-RateLimit-Reset", v);
     }
-    if (atomic_load(&r->server->draining)) {
+    if (!r->server->keep_alive || atomic_load(&r->server->draining)) {
         MHD_add_response_header(resp, "Connection", "close");
     }
 }
@@ -564,6 +567,9 @@ static const char *layout_error(const framing_scan *f)
  * smuggling): several Content-Length fields (even equal ones: a proxy
  * may have joined two), Content-Length beside Transfer-Encoding, a coding
  * other than chunked, control octets in fields, obsolete line folding. */
+static const char LENGTH_REQUIRED[] =
+    "a request body must come with a Content-Length (chunked bodies are not accepted)";
+
 static const char *framing_error(struct MHD_Connection *conn)
 {
     framing_scan *f = calloc(1, sizeof(*f));
@@ -580,6 +586,11 @@ static const char *framing_error(struct MHD_Connection *conn)
         why = "the request has both Content-Length and Transfer-Encoding";
     } else if (f->transfer_encoding > 1 || f->te_not_chunked) {
         why = "the only transfer coding accepted is a single 'chunked'";
+    } else if (f->transfer_encoding) {
+        /* A chunked body is refused before a byte of it is read: a
+         * framing error inside one would be answered by libmicrohttpd
+         * itself, in HTML. 411: send a Content-Length (RFC 9110 15.5.12). */
+        why = LENGTH_REQUIRED;
     }
 #if MHD_VERSION <= 0x00097500
     if (why == NULL) {
@@ -852,6 +863,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             serve_metrics_framing(s->metrics);
             /* Answered before the body, which is never read: libmicrohttpd
              * closes the connection after this answer. */
+            if (bad_framing == LENGTH_REQUIRED) {
+                return send_error(conn, r, MHD_HTTP_LENGTH_REQUIRED, "length_required", NULL,
+                                  bad_framing, "Connection", "close");
+            }
             return send_error(conn, r, MHD_HTTP_BAD_REQUEST, "request_malformed", NULL,
                               bad_framing, "Connection", "close");
         }
