@@ -14,8 +14,8 @@ from .errors import (ArgumentTypeError, AuthenticationError, ConflictError, Cons
                      OutcomeUnknownError, SignatureError, StorageError, TransportError,
                      UnsupportedError)
 from .mpesa import decode_result, normalize_phone
-from .storage import (DictStorage, EventRecord, IdempotencyRecord, IntentRecord, Query,
-                      Storage, StorageConflict, StorageNotFound, Write)
+from .storage import (Commit, DictStorage, Event, Key, Op, Record, Scan, Storage,
+                      StorageConflict, StorageInvalid, StorageNotFound)
 from .webhook import sign_webhook, verify_webhook
 from . import transport
 from .transport import (Loopback, RouterTransport, Transport,
@@ -37,8 +37,8 @@ __all__ = [
     "Client", "Intent", "ConstraObject", "Response", "ConstraError", "ArgumentTypeError", "ConflictError",
     "InvalidArgumentError", "InvalidStateError", "NotFoundError", "SignatureError",
     "StorageError", "TransportError", "decode_result", "normalize_phone", "DictStorage",
-    "EventRecord", "IdempotencyRecord", "IntentRecord", "Query", "Storage",
-    "StorageConflict", "StorageNotFound", "Write", "sign_webhook", "verify_webhook",
+    "Commit", "Event", "Key", "Op", "Record", "Scan", "Storage",
+    "StorageConflict", "StorageInvalid", "StorageNotFound", "sign_webhook", "verify_webhook",
     "library_path", "transport", "Transport", "TransportRequest", "TransportResponse",
     "TransportFailure", "RouterTransport", "Loopback", "OutcomeUnknownError",
     "AuthenticationError", "UnsupportedError", "feature_enabled",

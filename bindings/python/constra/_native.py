@@ -92,73 +92,70 @@ class ApiRequest(Structure):
                 ("body", c_void_p), ("body_len", c_size_t)]
 
 
-# storage.h: rows cross as records of borrowed pointers. Text the engine
-# hands us is NUL-terminated; documents are (pointer, length).
-class StorageIntent(Structure):
-    _fields_ = [("struct_size", c_size_t), ("id", c_char_p), ("status", c_char_p),
-                ("reference", c_char_p), ("checkout_request_id", c_char_p),
-                ("created_at_ms", c_int64), ("updated_at_ms", c_int64), ("version", c_int64),
-                ("document", c_void_p), ("document_len", c_size_t)]
+# storage.h (0.3): the generic record store. Rows cross as borrowed
+# pointers: text is NUL-terminated (c_char_p), documents are (pointer,
+# length) and may hold NULs.
+RECORD_PUT = 1
+RECORD_DELETE = 2
+RECORD_ASSERT = 3
+RECORD_NAME_MAX = 32
+RECORD_VALUE_MAX = 255
+RECORD_KEYS_MAX = 16
+RECORD_COMMIT_MAX = 1024
 
 
-class StorageEvent(Structure):
-    _fields_ = [("struct_size", c_size_t), ("id", c_char_p), ("intent_id", c_char_p),
-                ("type", c_char_p), ("created_at_ms", c_int64), ("sequence", c_int64),
-                ("document", c_void_p), ("document_len", c_size_t)]
+class RecordKey(Structure):
+    _fields_ = [("index", c_char_p), ("value", c_char_p), ("unique", c_int)]
 
 
-class StorageIdempotency(Structure):
-    _fields_ = [("struct_size", c_size_t), ("key", c_char_p), ("fingerprint", c_char_p),
-                ("state", c_int), ("http_status", c_int), ("response", c_void_p),
-                ("response_len", c_size_t), ("created_at_ms", c_int64),
-                ("expires_at_ms", c_int64), ("lease_expires_at_ms", c_int64)]
+class Record(Structure):
+    _fields_ = [("struct_size", c_size_t), ("kind", c_char_p), ("id", c_char_p),
+                ("version", c_int64), ("expires_at_ms", c_int64), ("document", c_void_p),
+                ("document_len", c_size_t), ("keys", POINTER(RecordKey)),
+                ("key_count", c_size_t)]
 
 
-class StorageWrite(Structure):
-    _fields_ = [("struct_size", c_size_t), ("intent", POINTER(StorageIntent)),
-                ("expected_version", c_int64), ("events", POINTER(StorageEvent)),
-                ("event_count", c_size_t), ("idempotency", POINTER(StorageIdempotency))]
+class RecordOp(Structure):
+    _fields_ = [("type", c_int), ("record", POINTER(Record)), ("expected_version", c_int64)]
 
 
-class StorageQuery(Structure):
-    _fields_ = [("struct_size", c_size_t), ("status", c_char_p), ("reference", c_char_p),
-                ("created_from_ms", c_int64), ("created_to_ms", c_int64),
-                ("starting_after", c_char_p), ("limit", c_size_t)]
+class RecordEvent(Structure):
+    _fields_ = [("struct_size", c_size_t), ("sequence", c_int64), ("stream", c_char_p),
+                ("id", c_char_p), ("type", c_char_p), ("created_at_ms", c_int64),
+                ("expires_at_ms", c_int64), ("document", c_void_p), ("document_len", c_size_t)]
 
 
-IntentFn = CFUNCTYPE(c_int, c_void_p, POINTER(StorageIntent))
-EventFn = CFUNCTYPE(c_int, c_void_p, POINTER(StorageEvent))
-IdemFn = CFUNCTYPE(c_int, c_void_p, POINTER(StorageIdempotency))
+class RecordCommit(Structure):
+    _fields_ = [("struct_size", c_size_t), ("now_ms", c_int64), ("ops", POINTER(RecordOp)),
+                ("op_count", c_size_t), ("events", POINTER(RecordEvent)),
+                ("event_count", c_size_t)]
 
-CommitFn = CFUNCTYPE(c_int, c_void_p, POINTER(StorageWrite))
-GetIntentFn = CFUNCTYPE(c_int, c_void_p, c_char_p, IntentFn, c_void_p)
-ListIntentsFn = CFUNCTYPE(c_int, c_void_p, POINTER(StorageQuery), IntentFn, c_void_p)
-ListEventsFn = CFUNCTYPE(c_int, c_void_p, c_char_p, c_int64, c_size_t, EventFn, c_void_p)
-ReserveFn = CFUNCTYPE(c_int, c_void_p, POINTER(StorageIdempotency), c_int64, IdemFn, c_void_p)
-CompleteFn = CFUNCTYPE(c_int, c_void_p, POINTER(StorageIdempotency))
-ReleaseFn = CFUNCTYPE(c_int, c_void_p, c_char_p, c_char_p)
-PurgeFn = CFUNCTYPE(c_int, c_void_p, c_int64)
+
+class RecordScan(Structure):
+    # "from" is a Python keyword: read it with getattr(scan, "from").
+    _fields_ = [("struct_size", c_size_t), ("kind", c_char_p), ("index", c_char_p),
+                ("from", c_char_p), ("to", c_char_p), ("prefix", c_char_p),
+                ("after_value", c_char_p), ("after_id", c_char_p), ("descending", c_int),
+                ("limit", c_size_t), ("now_ms", c_int64)]
+
+
+# Row sinks (the engine's, called by a storage) and the vtable's methods.
+RecordFn = CFUNCTYPE(c_int, c_void_p, POINTER(Record))
+RecordScanFn = CFUNCTYPE(c_int, c_void_p, c_char_p, POINTER(Record))
+RecordEventFn = CFUNCTYPE(c_int, c_void_p, POINTER(RecordEvent))
+
+CommitFn = CFUNCTYPE(c_int, c_void_p, POINTER(RecordCommit), POINTER(c_size_t))
+GetFn = CFUNCTYPE(c_int, c_void_p, c_char_p, c_char_p, c_int64, RecordFn, c_void_p)
+ScanFn = CFUNCTYPE(c_int, c_void_p, POINTER(RecordScan), RecordScanFn, c_void_p)
+EventsFn = CFUNCTYPE(c_int, c_void_p, c_char_p, c_int64, c_size_t, RecordEventFn, c_void_p)
+PurgeFn = CFUNCTYPE(c_int, c_void_p, c_int64, c_size_t, POINTER(c_size_t))
 DestroyFn = CFUNCTYPE(None, c_void_p)
-# The workspace metadata pair (appended in 0.2): a value sink, get, put.
-MetaFn = CFUNCTYPE(c_int, c_void_p, c_char_p)
-MetaGetFn = CFUNCTYPE(c_int, c_void_p, c_char_p, MetaFn, c_void_p)
-MetaPutFn = CFUNCTYPE(c_int, c_void_p, c_char_p, c_char_p, MetaFn, c_void_p)
 
 
 class Storage(Structure):
-    # The webhook group (seven methods) sits between destroy and the
-    # metadata pair; Python storages do not implement it (left NULL).
-    _fields_ = [("struct_size", c_size_t), ("user_data", c_void_p),
-                ("commit", CommitFn), ("get_intent", GetIntentFn),
-                ("find_by_checkout", GetIntentFn), ("list_intents", ListIntentsFn),
-                ("list_events", ListEventsFn), ("idempotency_reserve", ReserveFn),
-                ("idempotency_complete", CompleteFn), ("idempotency_release", ReleaseFn),
-                ("purge_expired", PurgeFn), ("destroy", DestroyFn),
-                ("webhook_endpoint_insert", c_void_p), ("webhook_endpoint_update", c_void_p),
-                ("webhook_endpoint_delete", c_void_p), ("webhook_endpoint_list", c_void_p),
-                ("webhook_enqueue", c_void_p), ("webhook_delivery_list", c_void_p),
-                ("webhook_delivery_update", c_void_p),
-                ("meta_get", MetaGetFn), ("meta_put_if_absent", MetaPutFn)]
+    _fields_ = [("struct_size", c_size_t), ("user_data", c_void_p), ("commit", CommitFn),
+                ("get", GetFn), ("scan", ScanFn), ("events", EventsFn), ("purge", PurgeFn),
+                ("destroy", DestroyFn)]
 
 
 # ---- finding the library ---------------------------------------------------
@@ -266,6 +263,9 @@ handle_mpesa_callback_preauthenticated = _fn("constra_handle_mpesa_callback_prea
 # storage.h / storage_sqlite.h
 storage_init = _fn("constra_storage_init", c_int, POINTER(Storage), c_size_t)
 storage_memory = _fn("constra_storage_memory", c_int, POINTER(Storage), c_void_p, POINTER(Error))
+storage_check = _fn("constra_storage_check", c_int, POINTER(Storage), POINTER(Error))
+record_commit_check = _fn("constra_record_commit_check", c_int, POINTER(RecordCommit),
+                          POINTER(Error))
 sqlite_options_init = _fn("constra_sqlite_options_init", c_int, POINTER(SqliteOptions), c_size_t)
 storage_sqlite = _fn("constra_storage_sqlite", c_int, POINTER(Storage), c_void_p,
                      POINTER(SqliteOptions), POINTER(Error))

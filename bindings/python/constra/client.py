@@ -97,9 +97,9 @@ class Client:
     :class:`constra.storage.Storage`. The rail is the simulator, so a
     local Client is sandbox only: ``mode="live"`` raises ConstraError
     ``live_needs_real_rail`` (reach a live workspace with
-    :meth:`Client.remote`). A storage that records the workspace's mode
-    (the built-in ones, ``DictStorage``) refuses the other mode:
-    ``workspace_mode_mismatch``.
+    :meth:`Client.remote`). Every storage records the workspace's mode (a
+    record of kind ``"meta"``) when first opened and refuses the other
+    mode: ``workspace_mode_mismatch``.
     ``secret_key`` is the workspace key the REST router (:meth:`request`)
     requires as the bearer token (``cs_test_...`` in sandbox); ``mode`` is
     ``"sandbox"`` or ``"live"``.
@@ -158,7 +158,11 @@ class Client:
             # On failure the storage is still ours (handle.h): undo it.
             if owned and vt.destroy:
                 vt.destroy(vt.user_data)
-            raise from_error(rc, err)
+            exc = from_error(rc, err)
+            cause = adapter.take_exception() if adapter is not None else None
+            if cause is not None:
+                exc.__cause__ = cause
+            raise exc
         self._handle = handle.value
         self._adapter = adapter
         self._transport_adapter = hooks
@@ -312,8 +316,7 @@ class Client:
             if rc != N.OK:
                 raise from_error(rc, err)
             return vt, None, True
-        required = ("commit", "get_intent", "find_by_checkout", "list_intents", "list_events",
-                    "idempotency_reserve", "idempotency_complete", "idempotency_release")
+        required = ("commit", "get", "scan", "events", "purge")
         missing = [m for m in required if not callable(getattr(storage, m, None))]
         if missing:
             raise wrong_type("storage", "'memory', 'sqlite:<path>' or a Storage object "

@@ -18,8 +18,7 @@ class BadInput(unittest.TestCase):
         self.c.close()
 
     def state(self):
-        s = self.store
-        return (dict(s.intents), list(s.events), dict(s.idempotency))
+        return self.store.snapshot()
 
     def assertRefused(self, fn, param=None, kind=ConstraError, http=400):
         before = self.state()

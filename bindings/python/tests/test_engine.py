@@ -71,8 +71,8 @@ class SeedFlow(unittest.TestCase):
         store = constra.DictStorage()
         with Client(storage=store) as c:
             created = self.run_seed_flow(c)
-        self.assertIn(created["id"], store.intents)
-        self.assertEqual(len(store.events), 5)
+        self.assertIn(created["id"], [r.id for r in store.records("intent")])
+        self.assertEqual(len(store.all_events()), 5)
 
     def test_replay_gives_same_body(self):
         with Client() as c:

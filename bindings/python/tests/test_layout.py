@@ -30,11 +30,12 @@ C_NAMES = {
     _native.SqliteOptions: "constra_sqlite_options",
     _native.HttpHeader: "constra_http_header",
     _native.ApiRequest: "constra_api_request",
-    _native.StorageIntent: "constra_storage_intent",
-    _native.StorageEvent: "constra_storage_event",
-    _native.StorageIdempotency: "constra_storage_idempotency",
-    _native.StorageWrite: "constra_storage_write",
-    _native.StorageQuery: "constra_storage_query",
+    _native.RecordKey: "constra_record_key",
+    _native.Record: "constra_record",
+    _native.RecordOp: "constra_record_op",
+    _native.RecordEvent: "constra_record_event",
+    _native.RecordCommit: "constra_record_commit",
+    _native.RecordScan: "constra_record_scan",
     _native.Storage: "constra_storage",
     _native.TransportRequest: "constra_transport_request",
     _native.Transport: "constra_transport",
@@ -178,11 +179,11 @@ class Doctored(unittest.TestCase):
     def test_swapped_fields_are_reported(self):
         c = self.doctored()
         a = self.field(c, "constra_storage", "commit")
-        b = self.field(c, "constra_storage", "get_intent")
+        b = self.field(c, "constra_storage", "get")
         a["offset"], b["offset"] = b["offset"], a["offset"]
         errors, _ = compare_all(self.b, c)
         self.assertTrue(any("constra_storage.commit" in e for e in errors), errors)
-        self.assertTrue(any("constra_storage.get_intent" in e for e in errors), errors)
+        self.assertTrue(any("constra_storage.get" in e for e in errors), errors)
 
     def test_resized_field_is_reported(self):
         c = self.doctored()
