@@ -186,20 +186,6 @@ static int has_separator(const char *t)
     return strchr(t, '\x01') != NULL;
 }
 
-/* "a\x01b" in buf, as on_records.c joins index parts; NULL when it does
- * not fit. */
-static const char *joined(char *buf, size_t size, const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la + 1 + lb >= size) {
-        return NULL;
-    }
-    memcpy(buf, a, la);
-    buf[la] = '\x01';
-    memcpy(buf + la + 1, b, lb + 1);
-    return buf;
-}
-
 /* Writes one record as record_sqlite.c's write_record does (index
  * values as BLOBs, the entries serialised beside the document), after
  * the checks a commit of it would pass. */
@@ -280,20 +266,19 @@ static int intent_row(mig *m, sqlite3_stmt *st)
     if (has_separator(in.id) || has_separator(in.status) || has_separator(in.reference)) {
         return bad_row(m, "intents", in.id, "holds the index separator byte 0x01");
     }
-    /* Its index entries as on_records.c's ad_commit builds them. */
+    /* Its index entries as on_records.c builds them. */
     char status_key[CONSTRA_RECORD_VALUE_MAX + 1], ref_key[CONSTRA_RECORD_VALUE_MAX + 1];
-    if (!joined(status_key, sizeof(status_key), in.status, in.id) ||
-        !joined(ref_key, sizeof(ref_key), in.reference, in.id)) {
+    constra_record_key keys[2];
+    size_t nk = 0;
+    if (constra__on_records_intent_keys(&in, status_key, ref_key, keys, &nk) != 0) {
         return bad_row(m, "intents", in.id, "has a status or reference too long to index");
     }
-    constra_record_key keys[2] = {{"status_id", status_key, 0}, {"ref_id", ref_key, 0}};
     size_t len = 0;
     char *doc = constra__on_records_intent_doc(m->platform, &in, &len);
     if (doc == NULL) {
         return nomem(m);
     }
-    constra_record r = {sizeof(r), "intent", in.id, 0, 0, doc, len, keys,
-                        in.reference[0] ? 2 : 1};
+    constra_record r = {sizeof(r), "intent", in.id, 0, 0, doc, len, keys, nk};
     int rc = put_record(m, "intents", &r, in.version);
     constra__free(m->platform, doc);
     return rc;

@@ -34,6 +34,12 @@ char *constra__on_records_intent_doc(const constra_platform *platform,
 char *constra__on_records_idem_doc(const constra_platform *platform,
                                    const constra__res_idempotency *r, size_t *len);
 int64_t constra__on_records_idem_death(const constra__res_idempotency *r);
+/* The intent's index entries (values in the two buffers); -1 when one
+ * does not fit. */
+int constra__on_records_intent_keys(const constra__res_intent *in,
+                                    char status_key[CONSTRA_RECORD_VALUE_MAX + 1],
+                                    char ref_key[CONSTRA_RECORD_VALUE_MAX + 1],
+                                    constra_record_key keys[2], size_t *count);
 char *constra__on_records_endpoint_doc(const constra_platform *platform,
                                        const constra__res_endpoint *ep,
                                        int64_t cursor, size_t *len);

@@ -260,6 +260,25 @@ static int idem_update(adapter *a, const constra__res_idempotency *w, one *store
     return CONSTRA_OK;
 }
 
+/* An intent's index entries: status_id always, ref_id with a reference
+ * (values in the two buffers); -1 when a value does not fit. */
+static int intent_keys(const constra__res_intent *in, char status_key[CONSTRA_RECORD_VALUE_MAX + 1],
+                       char ref_key[CONSTRA_RECORD_VALUE_MAX + 1], constra_record_key keys[2],
+                       size_t *count)
+{
+    const char *ref = in->reference ? in->reference : "";
+    if (!joined(status_key, CONSTRA_RECORD_VALUE_MAX + 1, in->status, in->id) ||
+        !joined(ref_key, CONSTRA_RECORD_VALUE_MAX + 1, ref, in->id)) {
+        return -1;
+    }
+    *count = 0;
+    keys[(*count)++] = (constra_record_key){"status_id", status_key, 0};
+    if (ref[0] != '\0') {
+        keys[(*count)++] = (constra_record_key){"ref_id", ref_key, 0};
+    }
+    return 0;
+}
+
 static int ad_commit(void *ud, const constra__res_write *w)
 {
     adapter *a = ud;
@@ -284,21 +303,14 @@ static int ad_commit(void *ud, const constra__res_write *w)
         } else if (rc == CONSTRA_OK && existing.version != w->expected_version) {
             rc = CONSTRA_E_CONFLICT;
         }
-        size_t klen = 0;
-        if (rc == CONSTRA_OK &&
-            (!joined(status_key, sizeof(status_key), in->status, in->id) ||
-             !joined(ref_key, sizeof(ref_key), in->reference ? in->reference : "", in->id))) {
+        size_t klen = 0, nk = 0;
+        if (rc == CONSTRA_OK && intent_keys(in, status_key, ref_key, keys, &nk) != 0) {
             rc = CONSTRA_E_INVALID_ARGUMENT;
         }
         if (rc == CONSTRA_OK && (docs[0] = intent_doc(a, in, &klen)) == NULL) {
             rc = CONSTRA_E_NOMEM;
         }
         if (rc == CONSTRA_OK) {
-            size_t nk = 0;
-            keys[nk++] = (constra_record_key){"status_id", status_key, 0};
-            if (in->reference && in->reference[0]) {
-                keys[nk++] = (constra_record_key){"ref_id", ref_key, 0};
-            }
             recs[n] = (constra_record){sizeof(recs[n]), "intent", in->id, 0, 0, docs[0], klen,
                                        keys, nk};
             ops[n] = (constra_record_op){CONSTRA_RECORD_PUT, &recs[n], w->expected_version};
@@ -1430,6 +1442,14 @@ char *constra__on_records_idem_doc(const constra_platform *platform,
 {
     adapter a = builder(platform);
     return idem_doc(&a, r, len);
+}
+
+int constra__on_records_intent_keys(const constra__res_intent *in,
+                                    char status_key[CONSTRA_RECORD_VALUE_MAX + 1],
+                                    char ref_key[CONSTRA_RECORD_VALUE_MAX + 1],
+                                    constra_record_key keys[2], size_t *count)
+{
+    return intent_keys(in, status_key, ref_key, keys, count);
 }
 
 int64_t constra__on_records_idem_death(const constra__res_idempotency *r)
