@@ -62,10 +62,11 @@ static int load_row(void *ctx, const constra__res_intent *row)
     load_ctx *l = ctx;
     if (constra__cache_get(l->h, row->id, row->version, l->in)) {
         l->rc = CONSTRA_OK;
-        return 1;
+    } else {
+        l->rc = constra__model_parse(l->in, row->document, row->document_len);
+        l->in->version = row->version;
     }
-    l->rc = constra__model_parse(l->in, row->document, row->document_len);
-    l->in->version = row->version;
+    l->in->indexed_due_ms = row->due_at_ms;
     return 1;
 }
 
@@ -258,7 +259,9 @@ static int save(constra_t *h, struct constra_intent *in, int64_t expected, const
         constra__res_intent row = {sizeof(row), in->id,
                                       constra_intent_status_name(in->status), in->reference,
                                       cur ? cur->checkout : "", in->created_at_ms,
-                                      in->updated_at_ms, in->version, doc, doc_len};
+                                      in->updated_at_ms, in->version, doc, doc_len,
+                                      constra__tick_due_at(h, in)};
+        in->indexed_due_ms = row.due_at_ms;
         constra__res_event ev = {sizeof(ev), evt_id, in->id, event, now, 0, evt, evt_len};
         constra__res_write w = {sizeof(w), &row, expected, event ? &ev : NULL, event ? 1 : 0,
                                    idem ? &done : NULL, idem_insert};

@@ -64,6 +64,14 @@ struct constra {
     struct constra__cache_slot *cache;
     size_t cache_slots; /* config.intent_cache_slots; 0: no cache */
     int webhooks_own_thread; /* config.webhooks_own_thread: constra_tick skips webhooks */
+    /* The tick's sweep over every pending and recovering intent (tick.c),
+     * guarded by `mutex`: when it next runs, and where each status's walk
+     * stands ("" at its start). */
+    int64_t sweep_next_ms;
+    char sweep_cursor[2][CONSTRA_ID_SIZE];
+    /* Whether the storage's pending deliveries have their due entries
+     * (constra__res_reindex_deliveries), guarded by `mutex`. */
+    int deliveries_reindexed;
     /* Remote backend (lib/client): set by constra_open_remote(), NULL for
      * a local engine. See constra__remote_ops below. */
     const struct constra__remote_ops *remote_ops;

@@ -44,6 +44,12 @@ int constra__intent_save(constra_t *h, struct constra_intent *in, int64_t expect
                          const char *event, const char *reason,
                          const constra__res_idempotency *idem, int64_t now, constra_error *e);
 
+/* When constra_tick() must next look at `in` (tick.c): its time-out while
+ * pending, the next automatic retry or query while it waits for one, 0
+ * when time alone will not move it. Stored as the intent's due index
+ * entry with every commit, so the tick finds its work by index. */
+int64_t constra__tick_due_at(const constra_t *h, const struct constra_intent *in);
+
 /* Sets status, recovery summary and due time of a machine move (st) on
  * `in`, in memory only; `c` (may be NULL) is the classified provider
  * result that caused it. */

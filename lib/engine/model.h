@@ -85,6 +85,9 @@ struct constra_intent {
     int64_t version;
     /* When a pending intent stops waiting for its callback (0: not waiting). */
     int64_t due_at_ms;
+    /* The due time its stored row is indexed by (the tick's, tick.c; 0: none,
+     * as 0.2 wrote them). Not part of the document. */
+    int64_t indexed_due_ms;
     int attempt_count;
     constra__attempt attempts[CONSTRA__ATTEMPTS_MAX];
     /* The latest provider result and what it means. */

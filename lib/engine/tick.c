@@ -93,10 +93,24 @@ static int expire_one(constra_t *h, const char *id, int64_t now, constra_error *
     return rc;
 }
 
+/* A tick's work is bounded: at most DUE_BATCH intents found by their due
+ * time and SWEEP_PAGE per status of the sweep, so that a tick (and a
+ * shutdown waiting for one) takes as long as one batch whatever is
+ * stored; what is left is the next tick's. */
+#define DUE_BATCH 64
+#define SWEEP_PAGE 64
+/* The sweep walks every pending and recovering intent, a page per status
+ * at most every SWEEP_STEP_MS, from the first tick on and then again
+ * SWEEP_EVERY_MS after each walk ends: it finds intents stored without a
+ * due time (written by 0.2, or migrated from its files) and anything the
+ * due time does not foresee (a rail that could not query then can now).
+ * At most 2 * SWEEP_PAGE intent reads a second, whatever is stored. */
+#define SWEEP_STEP_MS INT64_C(1000)
+#define SWEEP_EVERY_MS INT64_C(600000)
+
 typedef struct id_batch {
-    char ids[64][CONSTRA_ID_SIZE];
-    int64_t due[64];
-    int policy[64];
+    char ids[DUE_BATCH][CONSTRA_ID_SIZE];
+    char cursor[CONSTRA_RECORD_VALUE_MAX + 1];
     int count;
 } id_batch;
 
@@ -105,34 +119,119 @@ static int batch_row(void *ctx, const constra__res_intent *row)
     id_batch *b = ctx;
     constra__strlcpy(b->ids[b->count], row->id, CONSTRA_ID_SIZE);
     b->count++;
-    return b->count == 64;
+    return b->count == SWEEP_PAGE;
 }
 
-/* Calls fn for every intent with this status, in pages. */
-static int for_each_status(constra_t *h, const char *status, int64_t now, constra_error *e,
-                           int (*fn)(constra_t *, const char *, int64_t, constra_error *))
+static int batch_due(void *ctx, const char *cursor, const char *id, int64_t due_at_ms)
 {
-    char cursor[CONSTRA_ID_SIZE] = "";
-    int first_rc = CONSTRA_OK;
-    for (;;) {
-        id_batch b;
-        b.count = 0;
-        constra__res_query q = {sizeof(q), status, NULL, 0, 0, cursor[0] ? cursor : NULL, 64};
-        int rc = h->storage.list_intents(h->storage.user_data, &q, batch_row, &b);
-        if (rc != CONSTRA_OK) {
-            return constra__storage_error(e, rc, "listing intents");
-        }
-        for (int i = 0; i < b.count; i++) {
-            rc = fn(h, b.ids[i], now, e);
-            if (rc != CONSTRA_OK && first_rc == CONSTRA_OK) {
-                first_rc = rc;
-            }
-        }
-        if (b.count < 64) {
-            return first_rc;
-        }
-        constra__strlcpy(cursor, b.ids[b.count - 1], sizeof(cursor));
+    (void)due_at_ms;
+    id_batch *b = ctx;
+    constra__strlcpy(b->ids[b->count], id, CONSTRA_ID_SIZE);
+    constra__strlcpy(b->cursor, cursor, sizeof(b->cursor));
+    b->count++;
+    return b->count == DUE_BATCH;
+}
+
+static int auto_retry_one(constra_t *h, const char *id, int64_t now, constra_error *e);
+
+/* One intent the tick found: each step loads it and acts only when its
+ * state still asks for it (a callback may have come first). */
+static int tick_one(constra_t *h, const char *id, int64_t now, constra_error *e)
+{
+    int rc = expire_one(h, id, now, e);
+    int rc2 = auto_retry_one(h, id, now, e);
+    return rc != CONSTRA_OK ? rc : rc2;
+}
+
+/* The intents due by now, by the due index: one batch. */
+static int run_due(constra_t *h, int64_t now, constra_error *e)
+{
+    id_batch b;
+    b.count = 0;
+    int rc = h->storage.list_due(h->storage.user_data, now, NULL, DUE_BATCH, batch_due, &b);
+    if (rc != CONSTRA_OK) {
+        return constra__storage_error(e, rc, "listing the intents due");
     }
+    int first_rc = CONSTRA_OK;
+    for (int i = 0; i < b.count; i++) {
+        rc = tick_one(h, b.ids[i], now, e);
+        if (rc != CONSTRA_OK && first_rc == CONSTRA_OK) {
+            first_rc = rc;
+        }
+    }
+    return first_rc;
+}
+
+/* The sweep's look at one intent: a row indexed under another due time
+ * than the tick's own rule gives (a row of 0.2, which kept none) is
+ * written again as it is, so that from now on the due index finds it;
+ * then the tick's work on it, as for a due one. */
+static int sweep_one(constra_t *h, const char *id, int64_t now, constra_error *e)
+{
+    struct constra_intent *in = constra__intent_new(h);
+    if (in == NULL) {
+        return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
+    }
+    int rc = constra__intent_load(h, id, in, e);
+    if (rc == CONSTRA_OK && constra__tick_due_at(h, in) != in->indexed_due_ms) {
+        rc = constra__intent_save(h, in, in->version, NULL, NULL, NULL, now, e);
+        if (rc == CONSTRA_E_CONFLICT) {
+            rc = CONSTRA_OK; /* written meanwhile: indexed by that write */
+        }
+    }
+    constra_intent_free(in);
+    int rc2 = tick_one(h, id, now, e);
+    return rc != CONSTRA_OK ? rc : rc2;
+}
+
+/* One page of the sweep for one status, from where the last one stopped. */
+static int sweep_page(constra_t *h, int which, int64_t now, int *done, constra_error *e)
+{
+    static const char *const statuses[2] = {"pending_user_action", "requires_recovery"};
+    char cursor[CONSTRA_ID_SIZE];
+    constra__lock(&h->platform, h->mutex);
+    constra__strlcpy(cursor, h->sweep_cursor[which], sizeof(cursor));
+    constra__unlock(&h->platform, h->mutex);
+    id_batch b;
+    b.count = 0;
+    constra__res_query q = {sizeof(q), statuses[which], NULL, 0, 0, cursor[0] ? cursor : NULL,
+                            SWEEP_PAGE};
+    int rc = h->storage.list_intents(h->storage.user_data, &q, batch_row, &b);
+    if (rc != CONSTRA_OK) {
+        return constra__storage_error(e, rc, "listing intents");
+    }
+    int first_rc = CONSTRA_OK;
+    for (int i = 0; i < b.count; i++) {
+        rc = sweep_one(h, b.ids[i], now, e);
+        if (rc != CONSTRA_OK && first_rc == CONSTRA_OK) {
+            first_rc = rc;
+        }
+    }
+    *done = b.count < SWEEP_PAGE;
+    constra__lock(&h->platform, h->mutex);
+    constra__strlcpy(h->sweep_cursor[which], *done ? "" : b.ids[b.count - 1],
+                     sizeof(h->sweep_cursor[which]));
+    constra__unlock(&h->platform, h->mutex);
+    return first_rc;
+}
+
+/* The sweep, when it is time: a page of each status (a status already
+ * at its end starts over: harmless, its page is short). */
+static int run_sweep(constra_t *h, int64_t now, constra_error *e)
+{
+    constra__lock(&h->platform, h->mutex);
+    int due = now >= h->sweep_next_ms;
+    constra__unlock(&h->platform, h->mutex);
+    if (!due) {
+        return CONSTRA_OK;
+    }
+    int done[2] = {0, 0};
+    int rc = sweep_page(h, 0, now, &done[0], e);
+    int rc2 = sweep_page(h, 1, now, &done[1], e);
+    constra__lock(&h->platform, h->mutex);
+    h->sweep_next_ms = now + (done[0] && done[1] ? SWEEP_EVERY_MS : SWEEP_STEP_MS);
+    constra__unlock(&h->platform, h->mutex);
+    return rc != CONSTRA_OK ? rc : rc2;
 }
 
 /* Whether an attempt can still turn out paid: no result yet (timed out,
@@ -156,6 +255,30 @@ static int attempt_may_still_pay(const constra__attempt *a)
 
 /* How often auto-retry asks the rail about an unsettled prompt. */
 #define AUTO_RETRY_QUERY_EVERY_MS INT64_C(30000)
+
+int64_t constra__tick_due_at(const constra_t *h, const struct constra_intent *in)
+{
+    if (in->status == CONSTRA_INTENT_PENDING_USER_ACTION) {
+        return in->due_at_ms; /* expire_one: the time-out */
+    }
+    /* auto_retry_one's conditions, as it checks them. */
+    if (in->status != CONSTRA_INTENT_REQUIRES_RECOVERY ||
+        in->agent_policy != CONSTRA_AGENT_AUTO_RETRY || !in->retry_allowed ||
+        strcmp(in->recommended_action, "retry") != 0 || in->attempt_count >= in->max_attempts) {
+        return 0;
+    }
+    const constra__attempt *a = in->attempt_count ? &in->attempts[in->attempt_count - 1] : NULL;
+    if (a && attempt_may_still_pay(a)) {
+        /* Asked about every 30 s; with no way to ask it waits for a
+         * person (the sweep looks again now and then). */
+        if (!h->rail.query || !a->checkout[0]) {
+            return 0;
+        }
+        int64_t next = a->queried_at_ms + AUTO_RETRY_QUERY_EVERY_MS;
+        return next > in->updated_at_ms ? next : in->updated_at_ms;
+    }
+    return in->updated_at_ms > 0 ? in->updated_at_ms : 1; /* at once */
+}
 
 /*
  * agent_policy auto_retry: sends the next attempt by itself, but never
@@ -237,11 +360,11 @@ int constra_tick(constra_t *h, int64_t now_ms, constra_error *err)
                                  "the rail's poll failed (status %d)", rc);
         }
     }
-    int rc = for_each_status(h, "pending_user_action", now_ms, &e, expire_one);
+    int rc = run_due(h, now_ms, &e);
     if (rc != CONSTRA_OK && t.rc == CONSTRA_OK) {
         t.rc = rc;
     }
-    rc = for_each_status(h, "requires_recovery", now_ms, &e, auto_retry_one);
+    rc = run_sweep(h, now_ms, &e);
     if (rc != CONSTRA_OK && t.rc == CONSTRA_OK) {
         t.rc = rc;
     }

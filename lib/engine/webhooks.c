@@ -37,6 +37,8 @@
 #define CLAIM_LEASE_MS INT64_C(120000)
 #define EVENT_PAGE 100
 #define DUE_PAGE 50
+/* Webhook POSTs one tick sends at most (each may take SEND_TIMEOUT_MS). */
+#define SENDS_MAX 64
 #define LOG_MAX 8192
 
 /* Delay before the retry that follows the n-th failed attempt (n = 1..5);
@@ -1057,7 +1059,7 @@ int constra_webhook_delivery_list_get(constra_t *h, const char *endpoint_id, con
         rc = h->remote_ops->webhooks(h, &req, &e);
     } else if (rc == CONSTRA_OK) {
         constra__res_delivery_query q = {sizeof(q), NULL, endpoint_id, state, 0,
-                                            starting_after, limit ? limit : 100};
+                                            starting_after, limit ? limit : 100, 0};
         rc = load_deliveries(h, &q, out, &e);
     }
     return constra__report(rc, &e, err);
@@ -1120,7 +1122,7 @@ int constra_webhook_delivery_replay(constra_t *h, const char *id, constra_error 
     }
     constra_webhook_delivery_list *l = NULL;
     if (rc == CONSTRA_OK) {
-        constra__res_delivery_query q = {sizeof(q), id, NULL, NULL, 0, NULL, 1};
+        constra__res_delivery_query q = {sizeof(q), id, NULL, NULL, 0, NULL, 1, 0};
         rc = load_deliveries(h, &q, &l, &e);
     }
     if (rc == CONSTRA_OK && l->count == 0) {
@@ -1428,7 +1430,7 @@ static int endpoint_failing_long(constra_t *h, const constra_webhook_endpoint *e
     char after[CONSTRA__RES_KEY_MAX + 1] = "";
     for (int pages = 0; pages < 1000; pages++) {
         constra__res_delivery_query q = {sizeof(q), NULL, ep->id, "delivered", 0,
-                                            after[0] ? after : NULL, DUE_PAGE};
+                                            after[0] ? after : NULL, DUE_PAGE, 0};
         constra_webhook_delivery_list *l = NULL;
         constra_error e = CONSTRA_ERROR_INIT;
         if (load_deliveries(h, &q, &l, &e) != CONSTRA_OK) {
@@ -1457,15 +1459,20 @@ static int endpoint_failing_long(constra_t *h, const constra_webhook_endpoint *e
 static int send_due(constra_t *h, constra_webhook_endpoint_list *eps, int64_t now,
                     constra_error *e)
 {
+    /* Earliest due first, by the due index; a cursor past the ones this
+     * tick passes over (an endpoint disabled); at most SENDS_MAX sends a
+     * tick, so a tick (and a shutdown waiting for it) lasts one batch. */
     char after[CONSTRA__RES_KEY_MAX + 1] = "";
-    for (int pages = 0; pages < 1000; pages++) {
+    int64_t after_due = 0;
+    int sends = 0;
+    for (int pages = 0; pages < 1000 && sends < SENDS_MAX; pages++) {
         constra_webhook_delivery_list *l = constra__calloc(&h->platform, 1, sizeof(*l));
         if (l == NULL) {
             return constra__fail(e, CONSTRA_E_NOMEM, NULL, NULL, "out of memory");
         }
         l->platform = h->platform;
         constra__res_delivery_query q = {sizeof(q), NULL, NULL, "pending", now > 0 ? now : 1,
-                                            after, DUE_PAGE};
+                                            after, DUE_PAGE, after_due};
         int rc = constra__res_delivery_list(&h->storage, &q, on_due, l);
         if (rc == CONSTRA_OK && l->failed) {
             rc = CONSTRA_E_NOMEM;
@@ -1475,9 +1482,10 @@ static int send_due(constra_t *h, constra_webhook_endpoint_list *eps, int64_t no
             return storage_fail(e, rc, "listing due webhook deliveries");
         }
         size_t count = l->count;
-        for (size_t i = 0; i < count; i++) {
+        for (size_t i = 0; i < count && sends < SENDS_MAX; i++) {
             delivery *d = &l->items[i];
             constra__strlcpy(after, d->id, sizeof(after));
+            after_due = d->next_attempt_at_ms;
             constra_webhook_endpoint *ep = find_endpoint(eps, d->endpoint_id);
             if (ep == NULL || !ep->enabled) {
                 continue; /* waits until enabled; removed endpoints take theirs along */
@@ -1495,6 +1503,7 @@ static int send_due(constra_t *h, constra_webhook_endpoint_list *eps, int64_t no
             }
             int status;
             char error[CONSTRA__RES_KEY_MAX + 1];
+            sends++;
             send_one(h, ep, d, now, &status, error, sizeof(error));
             d->attempts++;
             d->last_status = status;
@@ -1541,6 +1550,19 @@ static int send_due(constra_t *h, constra_webhook_endpoint_list *eps, int64_t no
 
 int constra__webhooks_tick(constra_t *h, int64_t now, constra_error *e)
 {
+    constra__lock(&h->platform, h->mutex);
+    int reindexed = h->deliveries_reindexed;
+    constra__unlock(&h->platform, h->mutex);
+    if (!reindexed) {
+        /* Deliveries stored before the due index are found by it too. */
+        int rc = constra__res_reindex_deliveries(&h->storage);
+        if (rc != CONSTRA_OK) {
+            return storage_fail(e, rc, "indexing webhook deliveries by due time");
+        }
+        constra__lock(&h->platform, h->mutex);
+        h->deliveries_reindexed = 1;
+        constra__unlock(&h->platform, h->mutex);
+    }
     constra_webhook_endpoint_list *eps;
     int rc = load_endpoints(h, &eps, e);
     if (rc != CONSTRA_OK) {

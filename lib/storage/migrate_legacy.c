@@ -261,16 +261,17 @@ static int intent_row(mig *m, sqlite3_stmt *st)
                                  sqlite3_column_int64(st, 5),
                                  sqlite3_column_int64(st, 6),
                                  NULL,
-                                 0};
+                                 0,
+                                 0}; /* no due time: the tick's sweep finds it (tick.c) */
     in.document = col_blob(st, 7, &in.document_len);
     if (has_separator(in.id) || has_separator(in.status) || has_separator(in.reference)) {
         return bad_row(m, "intents", in.id, "holds the index separator byte 0x01");
     }
     /* Its index entries as on_records.c builds them. */
-    char status_key[CONSTRA_RECORD_VALUE_MAX + 1], ref_key[CONSTRA_RECORD_VALUE_MAX + 1];
-    constra_record_key keys[2];
+    char bufs[3][CONSTRA_RECORD_VALUE_MAX + 1];
+    constra_record_key keys[3];
     size_t nk = 0;
-    if (constra__on_records_intent_keys(&in, status_key, ref_key, keys, &nk) != 0) {
+    if (constra__on_records_intent_keys(&in, bufs, keys, &nk) != 0) {
         return bad_row(m, "intents", in.id, "has a status or reference too long to index");
     }
     size_t len = 0;
@@ -378,8 +379,8 @@ static int delivery_row(mig *m, sqlite3_stmt *st)
     if (doc == NULL) {
         return nomem(m);
     }
-    char bufs[3][CONSTRA_RECORD_VALUE_MAX + 1];
-    constra_record_key keys[3];
+    char bufs[CONSTRA__DL_KEYS][CONSTRA_RECORD_VALUE_MAX + 1];
+    constra_record_key keys[CONSTRA__DL_KEYS];
     constra_record r;
     int rc = constra__on_records_delivery_record(&d, doc, len, bufs, keys, &r);
     rc = rc == CONSTRA_OK ? put_record(m, "webhook_deliveries", &r, d.version)

@@ -34,22 +34,23 @@ char *constra__on_records_intent_doc(const constra_platform *platform,
 char *constra__on_records_idem_doc(const constra_platform *platform,
                                    const constra__res_idempotency *r, size_t *len);
 int64_t constra__on_records_idem_death(const constra__res_idempotency *r);
-/* The intent's index entries (values in the two buffers); -1 when one
- * does not fit. */
+/* The intent's index entries (values in bufs); -1 when one does not
+ * fit. */
 int constra__on_records_intent_keys(const constra__res_intent *in,
-                                    char status_key[CONSTRA_RECORD_VALUE_MAX + 1],
-                                    char ref_key[CONSTRA_RECORD_VALUE_MAX + 1],
-                                    constra_record_key keys[2], size_t *count);
+                                    char bufs[3][CONSTRA_RECORD_VALUE_MAX + 1],
+                                    constra_record_key keys[3], size_t *count);
 char *constra__on_records_endpoint_doc(const constra_platform *platform,
                                        const constra__res_endpoint *ep,
                                        int64_t cursor, size_t *len);
 char *constra__on_records_delivery_doc(const constra_platform *platform,
                                        const constra__res_delivery *d, size_t *len);
-/* The delivery's record with its three index entries (values in bufs);
+/* The delivery's record with its index entries (values in bufs);
  * CONSTRA_E_INVALID_ARGUMENT when a value does not fit. */
+#define CONSTRA__DL_KEYS 4
 int constra__on_records_delivery_record(const constra__res_delivery *d, const char *doc,
                                         size_t len,
-                                        char bufs[3][CONSTRA_RECORD_VALUE_MAX + 1],
-                                        constra_record_key keys[3], constra_record *rec);
+                                        char bufs[CONSTRA__DL_KEYS][CONSTRA_RECORD_VALUE_MAX + 1],
+                                        constra_record_key keys[CONSTRA__DL_KEYS],
+                                        constra_record *rec);
 
 #endif /* CONSTRA_MIGRATE_LEGACY_H */

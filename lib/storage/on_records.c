@@ -6,7 +6,9 @@
  *
  * Kinds and their index entries (\x01 separates parts of one value; no
  * id, status or reference contains it):
- *   intent        id; status_id "status\x01id", ref_id "reference\x01id"
+ *   intent        id; status_id "status\x01id", ref_id "reference\x01id",
+ *                 due "<due_at_ms, 19 digits>\x01id" while the tick has work
+ *                 for it
  *   checkout_ref  one per provider request id an intent ever had; its
  *                 document is the intent id (a checkout id belongs to one
  *                 intent forever: inserting it twice conflicts)
@@ -15,7 +17,8 @@
  *   wh_endpoint   id; the row's own version and cursor in the document
  *                 (the cursor moves without a version change)
  *   wh_delivery   id; endpoint "endpoint\x01id", state "state\x01id",
- *                 pair "endpoint\x01event" (unique)
+ *                 pair "endpoint\x01event" (unique), and while pending
+ *                 due "<next_attempt_at_ms, 19 digits>\x01id"
  *   meta          the key; its value
  * Documents are the row's texts, each NUL-terminated, then its opaque
  * bytes. Events are the record store's, the intent id as their stream.
@@ -23,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "constra/storage.h"
 #include "constra/storage.h"
 #include "platform/platform.h"
 #include "storage/migrate_legacy.h"
@@ -178,6 +180,11 @@ static int intent_row(const constra_record *r, constra__res_intent *row)
     row->created_at_ms = num(f[3]);
     row->updated_at_ms = num(f[4]);
     row->version = r->version;
+    for (size_t i = 0; i < r->key_count; i++) {
+        if (strcmp(r->keys[i].index, "due") == 0) {
+            row->due_at_ms = num(r->keys[i].value); /* the digits before \x01 */
+        }
+    }
     return 0;
 }
 
@@ -260,21 +267,37 @@ static int idem_update(adapter *a, const constra__res_idempotency *w, one *store
     return CONSTRA_OK;
 }
 
-/* An intent's index entries: status_id always, ref_id with a reference
- * (values in the two buffers); -1 when a value does not fit. */
-static int intent_keys(const constra__res_intent *in, char status_key[CONSTRA_RECORD_VALUE_MAX + 1],
-                       char ref_key[CONSTRA_RECORD_VALUE_MAX + 1], constra_record_key keys[2],
-                       size_t *count)
+/* A time as 19 decimal digits, so that due values sort as text. */
+static void due_text(char out[20], int64_t ms)
+{
+    uint64_t v = ms > 0 ? (uint64_t)ms : 0;
+    for (int i = 18; i >= 0; i--) {
+        out[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    out[19] = '\0';
+}
+
+/* An intent's index entries: status_id always, ref_id with a reference,
+ * due with a due time (values in bufs); -1 when a value does not fit. */
+static int intent_keys(const constra__res_intent *in, char bufs[3][CONSTRA_RECORD_VALUE_MAX + 1],
+                       constra_record_key keys[3], size_t *count)
 {
     const char *ref = in->reference ? in->reference : "";
-    if (!joined(status_key, CONSTRA_RECORD_VALUE_MAX + 1, in->status, in->id) ||
-        !joined(ref_key, CONSTRA_RECORD_VALUE_MAX + 1, ref, in->id)) {
+    char due[20];
+    due_text(due, in->due_at_ms);
+    if (!joined(bufs[0], CONSTRA_RECORD_VALUE_MAX + 1, in->status, in->id) ||
+        !joined(bufs[1], CONSTRA_RECORD_VALUE_MAX + 1, ref, in->id) ||
+        !joined(bufs[2], CONSTRA_RECORD_VALUE_MAX + 1, due, in->id)) {
         return -1;
     }
     *count = 0;
-    keys[(*count)++] = (constra_record_key){"status_id", status_key, 0};
+    keys[(*count)++] = (constra_record_key){"status_id", bufs[0], 0};
     if (ref[0] != '\0') {
-        keys[(*count)++] = (constra_record_key){"ref_id", ref_key, 0};
+        keys[(*count)++] = (constra_record_key){"ref_id", bufs[1], 0};
+    }
+    if (in->due_at_ms > 0) {
+        keys[(*count)++] = (constra_record_key){"due", bufs[2], 0};
     }
     return 0;
 }
@@ -292,8 +315,8 @@ static int ad_commit(void *ud, const constra__res_write *w)
     size_t n = 0;
     char *docs[2] = {NULL, NULL};
     one existing = {a, NULL, 0, 0, 0, 0}, stored = {a, NULL, 0, 0, 0, 0};
-    char status_key[CONSTRA_RECORD_VALUE_MAX + 1], ref_key[CONSTRA_RECORD_VALUE_MAX + 1];
-    constra_record_key keys[2];
+    char key_bufs[3][CONSTRA_RECORD_VALUE_MAX + 1];
+    constra_record_key keys[3];
     if (in != NULL) {
         rc = read_one(a, "intent", in->id, 0, &existing);
         if (rc == CONSTRA_OK && w->expected_version == 0) {
@@ -304,7 +327,7 @@ static int ad_commit(void *ud, const constra__res_write *w)
             rc = CONSTRA_E_CONFLICT;
         }
         size_t klen = 0, nk = 0;
-        if (rc == CONSTRA_OK && intent_keys(in, status_key, ref_key, keys, &nk) != 0) {
+        if (rc == CONSTRA_OK && intent_keys(in, key_bufs, keys, &nk) != 0) {
             rc = CONSTRA_E_INVALID_ARGUMENT;
         }
         if (rc == CONSTRA_OK && (docs[0] = intent_doc(a, in, &klen)) == NULL) {
@@ -479,6 +502,46 @@ static int scan_all(adapter *a, constra_record_scan *q, constra_record_scan_fn f
         q->after_value = s->last_value;
         q->after_id = s->last_id;
     }
+}
+
+typedef struct due_sink {
+    constra__res_due_fn emit;
+    void *ctx;
+    int corrupt;
+} due_sink;
+
+static int sink_due(void *ctx, const char *value, const constra_record *r)
+{
+    due_sink *s = ctx;
+    const char *sep = strchr(value, '\x01');
+    if (sep == NULL || sep - value != 19 || strcmp(sep + 1, r->id) != 0) {
+        s->corrupt = 1;
+        return 1;
+    }
+    return s->emit(s->ctx, value, r->id, num(value));
+}
+
+static int ad_list_due(void *ud, int64_t until_ms, const char *cursor, size_t limit,
+                       constra__res_due_fn emit, void *ctx)
+{
+    adapter *a = ud;
+    if (emit == NULL || limit == 0 || until_ms < 0 || until_ms == INT64_MAX ||
+        (cursor && !constra__res_valid_text(cursor))) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    /* Values are "<19 digits>\x01id": everything below until + 1's digits
+     * is due by until. */
+    char to[20];
+    due_text(to, until_ms + 1);
+    const char *after_id = cursor ? strchr(cursor, '\x01') : NULL;
+    if (cursor && after_id == NULL) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    constra_record_scan scan = {sizeof(scan), "intent", "due", NULL, to, NULL, cursor,
+                                after_id ? after_id + 1 : NULL, 0, limit, 0};
+    due_sink s = {emit, ctx, 0};
+    int rc = a->rs.scan(a->rs.user_data, &scan, sink_due, &s);
+    return rc == CONSTRA_OK && s.corrupt ? CONSTRA_E_STORAGE : rc;
 }
 
 static int ad_list_intents(void *ud, const constra__res_query *q,
@@ -1054,18 +1117,24 @@ static int delivery_parse(const constra_record *r, constra__res_delivery *d)
 
 /* The record of a delivery with its three index entries (values in bufs). */
 static int delivery_record(const constra__res_delivery *d, const char *doc, size_t len,
-                           char bufs[3][CONSTRA_RECORD_VALUE_MAX + 1], constra_record_key keys[3],
-                           constra_record *rec)
+                           char bufs[CONSTRA__DL_KEYS][CONSTRA_RECORD_VALUE_MAX + 1],
+                           constra_record_key keys[CONSTRA__DL_KEYS], constra_record *rec)
 {
+    char due[20];
+    due_text(due, d->next_attempt_at_ms);
     if (!joined(bufs[0], sizeof(bufs[0]), d->endpoint_id, d->id) ||
         !joined(bufs[1], sizeof(bufs[1]), d->state, d->id) ||
-        !joined(bufs[2], sizeof(bufs[2]), d->endpoint_id, d->event_id)) {
+        !joined(bufs[2], sizeof(bufs[2]), d->endpoint_id, d->event_id) ||
+        !joined(bufs[3], sizeof(bufs[3]), due, d->id)) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
     keys[0] = (constra_record_key){"endpoint", bufs[0], 0};
     keys[1] = (constra_record_key){"state", bufs[1], 0};
     keys[2] = (constra_record_key){"pair", bufs[2], 1};
-    *rec = (constra_record){sizeof(*rec), "wh_delivery", d->id, 0, 0, doc, len, keys, 3};
+    /* Only a pending delivery is ever due: the tick finds it by this. */
+    keys[3] = (constra_record_key){"due", bufs[3], 0};
+    size_t nk = strcmp(d->state, "pending") == 0 ? 4 : 3;
+    *rec = (constra_record){sizeof(*rec), "wh_delivery", d->id, 0, 0, doc, len, keys, nk};
     return CONSTRA_OK;
 }
 
@@ -1097,9 +1166,9 @@ static int ad_enqueue(void *ud, const char *endpoint_id, int64_t expected_cursor
     constra_record_op *ops = constra__calloc(&a->platform, n, sizeof(*ops));
     constra_record *recs = constra__calloc(&a->platform, n, sizeof(*recs));
     char **docs = constra__calloc(&a->platform, n, sizeof(*docs));
-    char(*bufs)[3][CONSTRA_RECORD_VALUE_MAX + 1] =
+    char(*bufs)[CONSTRA__DL_KEYS][CONSTRA_RECORD_VALUE_MAX + 1] =
         constra__calloc(&a->platform, n, sizeof(*bufs));
-    constra_record_key(*keys)[3] = constra__calloc(&a->platform, n, sizeof(*keys));
+    constra_record_key(*keys)[CONSTRA__DL_KEYS] = constra__calloc(&a->platform, n, sizeof(*keys));
     if (!ops || !recs || !docs || !bufs || !keys) {
         rc = CONSTRA_E_NOMEM;
     }
@@ -1174,6 +1243,40 @@ static int ad_dl_list(void *ud, const constra__res_delivery_query *q,
     if (!constra__res_delivery_query_valid(q) || emit == NULL) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
+    dl_sink s = {emit, ctx, q, 0, 0, 0, 0, "", ""};
+    if (q->due_at_ms > 0 && q->state && strcmp(q->state, "pending") == 0 &&
+        !(q->id && q->id[0]) && !(q->endpoint_id && q->endpoint_id[0])) {
+        /* The due listing: the due index up to due_at_ms, after the cursor
+         * (a position in the index: rows are not filtered by id). */
+        constra__res_delivery_query dq = *q;
+        dq.starting_after = NULL;
+        s.q = &dq;
+        char to[20], av[CONSTRA_RECORD_VALUE_MAX + 1], due[20];
+        due_text(to, q->due_at_ms == INT64_MAX ? INT64_MAX : q->due_at_ms + 1);
+        const char *after = q->starting_after && q->starting_after[0] ? q->starting_after : NULL;
+        constra_record_scan scan = {sizeof(scan), "wh_delivery", "due", NULL, to, NULL, NULL,
+                                    NULL, 0, q->limit < PAGE ? q->limit : PAGE, 0};
+        if (after) {
+            due_text(due, q->after_due_ms);
+            if (!joined(av, sizeof(av), due, after)) {
+                return CONSTRA_OK;
+            }
+            scan.after_value = av;
+            scan.after_id = after;
+        }
+        for (;;) {
+            s.rows = 0;
+            int rc = a->rs.scan(a->rs.user_data, &scan, sink_delivery, &s);
+            if (rc != CONSTRA_OK || s.corrupt) {
+                return rc != CONSTRA_OK ? rc : CONSTRA_E_STORAGE;
+            }
+            if (s.stop || s.rows < scan.limit) {
+                return CONSTRA_OK;
+            }
+            scan.after_value = s.last_value;
+            scan.after_id = s.last_id;
+        }
+    }
     /* By id ascending, through the narrowest index the query names. */
     const char *index = "", *part = NULL;
     if (q->endpoint_id && q->endpoint_id[0]) {
@@ -1213,7 +1316,6 @@ static int ad_dl_list(void *ud, const constra__res_delivery_query *q,
         scan.after_value = av;
         scan.after_id = after;
     }
-    dl_sink s = {emit, ctx, q, 0, 0, 0, 0, "", ""};
     for (;;) {
         s.rows = 0;
         int rc = a->rs.scan(a->rs.user_data, &scan, sink_delivery, &s);
@@ -1262,8 +1364,8 @@ static int ad_dl_update(void *ud, const constra__res_delivery *d, int64_t expect
     next.log_len = d->log ? d->log_len : 0;
     size_t len = 0;
     char *doc = delivery_doc(a, &next, &len);
-    char bufs[3][CONSTRA_RECORD_VALUE_MAX + 1];
-    constra_record_key keys[3];
+    char bufs[CONSTRA__DL_KEYS][CONSTRA_RECORD_VALUE_MAX + 1];
+    constra_record_key keys[CONSTRA__DL_KEYS];
     constra_record rec;
     if (doc == NULL) {
         rc = CONSTRA_E_NOMEM;
@@ -1362,6 +1464,7 @@ int constra__res_open(constra__res_table *out, const constra_platform *platform,
     st.get_intent = ad_get_intent;
     st.find_by_checkout = ad_find_by_checkout;
     st.list_intents = ad_list_intents;
+    st.list_due = ad_list_due;
     st.list_events = ad_list_events;
     st.idempotency_reserve = ad_idem_reserve;
     st.idempotency_complete = ad_idem_complete;
@@ -1418,6 +1521,80 @@ int constra__res_delivery_update(const constra__res_table *t, const constra__res
     return ad_dl_update(t->user_data, d, expected_version);
 }
 
+/* Pending deliveries written before the due index (by 0.2 on a storage
+ * of the generic kind: PostgreSQL) get their due entry: each is written
+ * again as it is, compare-and-set on its version (a writer in between
+ * wrote the entry itself). Once done, a "meta" record says so and later
+ * calls cost one read. */
+#define DUE_LAYOUT_KEY "layout_delivery_due"
+
+int constra__res_reindex_deliveries(const constra__res_table *t)
+{
+    adapter *a = t->user_data;
+    one mark;
+    int rc = read_one(a, "meta", DUE_LAYOUT_KEY, 0, &mark);
+    if (rc == CONSTRA_OK) {
+        one_free(&mark);
+        return CONSTRA_OK;
+    }
+    if (rc != CONSTRA_E_NOT_FOUND) {
+        return rc;
+    }
+    char prefix[CONSTRA_RECORD_VALUE_MAX + 1];
+    joined(prefix, sizeof(prefix), "pending", "");
+    constra_record_scan scan = {sizeof(scan), "wh_delivery", "state", NULL, NULL, prefix, NULL,
+                                NULL, 0, PAGE, 0};
+    char last_value[CONSTRA_RECORD_VALUE_MAX + 1], last_id[CONSTRA_RECORD_VALUE_MAX + 1];
+    for (;;) {
+        id_sink ids = {a, NULL, NULL, 0, 0, 0, 0, "", ""};
+        rc = a->rs.scan(a->rs.user_data, &scan, collect_id, &ids);
+        if (rc == CONSTRA_OK && ids.nomem) {
+            rc = CONSTRA_E_NOMEM;
+        }
+        for (size_t i = 0; rc == CONSTRA_OK && i < ids.count; i++) {
+            one o;
+            if ((rc = read_one(a, "wh_delivery", ids.ids[i], 0, &o)) == CONSTRA_E_NOT_FOUND) {
+                rc = CONSTRA_OK;
+                continue;
+            }
+            if (rc != CONSTRA_OK) {
+                break;
+            }
+            constra_record r = {sizeof(r), "wh_delivery", ids.ids[i], o.version, 0, o.doc, o.len,
+                                NULL, 0};
+            constra__res_delivery d;
+            char bufs[CONSTRA__DL_KEYS][CONSTRA_RECORD_VALUE_MAX + 1];
+            constra_record_key keys[CONSTRA__DL_KEYS];
+            constra_record rec;
+            if (delivery_parse(&r, &d) != 0 ||
+                delivery_record(&d, o.doc, o.len, bufs, keys, &rec) != CONSTRA_OK) {
+                rc = CONSTRA_E_STORAGE;
+            } else {
+                constra_record_op op = {CONSTRA_RECORD_PUT, &rec, o.version};
+                rc = commit(a, &op, 1, NULL, 0, 0, NULL);
+                if (rc == CONSTRA_E_CONFLICT) {
+                    rc = CONSTRA_OK;
+                }
+            }
+            one_free(&o);
+        }
+        size_t rows = ids.rows;
+        memcpy(last_value, ids.last_value, sizeof(last_value));
+        memcpy(last_id, ids.last_id, sizeof(last_id));
+        id_sink_free(&ids);
+        if (rc != CONSTRA_OK) {
+            return rc;
+        }
+        if (rows < PAGE) {
+            break;
+        }
+        scan.after_value = last_value;
+        scan.after_id = last_id;
+    }
+    rc = ad_meta_put(a, DUE_LAYOUT_KEY, "1", NULL, NULL);
+    return rc == CONSTRA_E_CONFLICT ? CONSTRA_OK : rc;
+}
+
 /* ---- the builders, for the legacy SQLite migration ---------------------- */
 
 /* migrate_legacy.c writes an old storage's rows as records through these,
@@ -1445,11 +1622,10 @@ char *constra__on_records_idem_doc(const constra_platform *platform,
 }
 
 int constra__on_records_intent_keys(const constra__res_intent *in,
-                                    char status_key[CONSTRA_RECORD_VALUE_MAX + 1],
-                                    char ref_key[CONSTRA_RECORD_VALUE_MAX + 1],
-                                    constra_record_key keys[2], size_t *count)
+                                    char bufs[3][CONSTRA_RECORD_VALUE_MAX + 1],
+                                    constra_record_key keys[3], size_t *count)
 {
-    return intent_keys(in, status_key, ref_key, keys, count);
+    return intent_keys(in, bufs, keys, count);
 }
 
 int64_t constra__on_records_idem_death(const constra__res_idempotency *r)
@@ -1474,8 +1650,9 @@ char *constra__on_records_delivery_doc(const constra_platform *platform,
 
 int constra__on_records_delivery_record(const constra__res_delivery *d, const char *doc,
                                         size_t len,
-                                        char bufs[3][CONSTRA_RECORD_VALUE_MAX + 1],
-                                        constra_record_key keys[3], constra_record *rec)
+                                        char bufs[CONSTRA__DL_KEYS][CONSTRA_RECORD_VALUE_MAX + 1],
+                                        constra_record_key keys[CONSTRA__DL_KEYS],
+                                        constra_record *rec)
 {
     return delivery_record(d, doc, len, bufs, keys, rec);
 }

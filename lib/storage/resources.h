@@ -54,7 +54,16 @@ typedef struct constra__res_intent {
     int64_t version;                 /* 1 when inserted, +1 per commit */
     const char *document;            /* UTF-8 JSON, not NUL-terminated */
     size_t document_len;
+    /* When the engine's tick must next look at the intent (a time-out, an
+     * automatic retry), 0 for never; list_due() finds it from then on.
+     * Read back as stored: 0 for a row written without one (by 0.2). */
+    int64_t due_at_ms;
 } constra__res_intent;
+
+/* Sink of list_due(): an intent due at due_at_ms; `cursor` (valid during
+ * the call) continues the listing after it. Return 0 to go on. */
+typedef int (*constra__res_due_fn)(void *ctx, const char *cursor, const char *intent_id,
+                                   int64_t due_at_ms);
 
 /** One event of an intent's timeline (or, with intent_id "", a callback
  *  kept for reconciliation that matched no intent). */
@@ -227,6 +236,11 @@ typedef struct constra__res_delivery_query {
     int64_t due_at_ms;          /* > 0: only next_attempt_at_ms <= this */
     const char *starting_after; /* cursor: only ids strictly greater */
     size_t limit;               /* at most this many rows (>= 1) */
+    /* The due listing: with state "pending", due_at_ms > 0 and neither id
+     * nor endpoint_id, rows come by next_attempt_at_ms, then id (the due
+     * index: what is due, not everything pending), and the cursor is the
+     * last row emitted: (after_due_ms, starting_after). */
+    int64_t after_due_ms;
 } constra__res_delivery_query;
 
 /** Value sink of the workspace metadata methods (below): `value` is
@@ -257,6 +271,13 @@ typedef struct constra__res_table {
      *  is CONSTRA_E_CONFLICT. */
     int (*find_by_checkout)(void *user_data, const char *checkout_request_id,
                             constra__res_intent_fn emit, void *ctx);
+
+    /** Emits the intents whose due_at_ms is at most until_ms, earliest
+     *  first, at most `limit`, continuing after `cursor` (NULL: from the
+     *  start): the tick's work, found by an index, so that it costs what
+     *  is due, not what is stored. */
+    int (*list_due)(void *user_data, int64_t until_ms, const char *cursor, size_t limit,
+                    constra__res_due_fn emit, void *ctx);
 
     /** Emits matching intents newest first (by id, descending: ids sort by
      *  creation time), at most query->limit of them. */
@@ -355,7 +376,8 @@ int constra__res_enqueue(const constra__res_table *t, const char *endpoint_id,
                          int64_t expected_cursor, int64_t new_cursor,
                          const constra__res_delivery *deliveries, size_t count);
 
-/** Emits matching deliveries, at most query->limit. */
+/** Emits matching deliveries, at most query->limit: by id, or for the due
+ *  listing (constra__res_delivery_query) by due time. */
 int constra__res_delivery_list(const constra__res_table *t,
                                const constra__res_delivery_query *query,
                                constra__res_delivery_fn emit, void *ctx);
@@ -366,6 +388,11 @@ int constra__res_delivery_list(const constra__res_table *t,
  *  version is expected_version; d->version must be expected + 1. */
 int constra__res_delivery_update(const constra__res_table *t, const constra__res_delivery *d,
                                  int64_t expected_version);
+
+/** Gives every pending delivery written before the due index its due
+ *  entry (a storage of 0.2's generic kind), once per storage: a "meta"
+ *  record marks it done. Safe beside other processes. */
+int constra__res_reindex_deliveries(const constra__res_table *t);
 
 /* A non-NULL id, status, type or key of at most CONSTRA__RES_KEY_MAX bytes. */
 int constra__res_valid_text(const char *t);

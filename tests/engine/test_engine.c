@@ -1769,6 +1769,72 @@ static void test_bad_create_input_changes_nothing(void **state)
     close_env(v);
 }
 
+/* ---- the tick's work: by the due index, bounded ------------------------------- */
+
+static int count_row(void *ctx, const constra__res_intent *row)
+{
+    (void)row;
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
+static size_t count_status(env *v, const char *status)
+{
+    size_t n = 0;
+    constra__res_query q = {sizeof(q), status, NULL, 0, 0, NULL, 100000};
+    assert_int_equal(v->h->storage.list_intents(v->h->storage.user_data, &q, count_row, &n),
+                     CONSTRA_OK);
+    return n;
+}
+
+/* 200 pending intents. Once the sweep has walked them (a page a second),
+ * an idle tick reads the due index once and touches no intent; when all
+ * time out at once, each tick handles one batch (64) and the next ticks
+ * the rest: the work of a tick follows what is due, never what is stored,
+ * and is bounded. */
+static void test_tick_work_by_due_index_bounded(void **state)
+{
+    (void)state;
+    env *v = open_env(0);
+    enum { N = 200 };
+    for (int i = 0; i < N; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "due-%d", i);
+        assert_int_equal(create_seed(v, key).rc, CONSTRA_OK);
+    }
+    int64_t t0 = clock_ms;
+    /* The sweep's walk: 4 pages of the 200 pending, one a second. */
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(constra_tick(v->h, t0 + 1000 * i, T_ERR), CONSTRA_OK);
+    }
+    assert_int_equal(count_status(v, "pending_user_action"), N);
+    /* Idle: nothing due, the walk done: a handful of storage calls. */
+    long before = v->faults.calls;
+    assert_int_equal(constra_tick(v->h, t0 + 10000, T_ERR), CONSTRA_OK);
+    long idle_calls = v->faults.calls - before;
+    if (idle_calls > 3) {
+        fail_msg("an idle tick with %d intents stored made %ld storage calls", N, idle_calls);
+    }
+    /* All due (60 s callback time-out): one batch per tick. */
+    int64_t due = t0 + 61000;
+    size_t pending = N;
+    int ticks = 0;
+    while (pending > 0) {
+        before = v->faults.calls;
+        assert_int_equal(constra_tick(v->h, due + ticks, T_ERR), CONSTRA_OK);
+        size_t now_pending = count_status(v, "pending_user_action");
+        assert_true(pending - now_pending <= 64);
+        assert_true(now_pending < pending); /* progress every tick */
+        pending = now_pending;
+        ticks++;
+        assert_true(ticks <= 4);
+    }
+    assert_int_equal(ticks, 4); /* 64 + 64 + 64 + 8 */
+    assert_int_equal(count_status(v, "requires_recovery"), N);
+    assert_int_equal(v->rail.collects, N); /* a time-out sends nothing */
+    close_env(v);
+}
+
 /* ---- storage faults ----------------------------------------------------------------- */
 
 /* The whole lifecycle with the N-th storage call failing, for every N:
@@ -1897,6 +1963,7 @@ int main(void)
         cmocka_unit_test(test_unmatched_callbacks_bounded),
         cmocka_unit_test(test_magic_numbers_via_tick),
         cmocka_unit_test(test_timeout_then_retries_exhausted),
+        cmocka_unit_test(test_tick_work_by_due_index_bounded),
         cmocka_unit_test(test_duplicate_and_late_callbacks),
         cmocka_unit_test(test_drafts),
         cmocka_unit_test(test_auto_retry_policy),

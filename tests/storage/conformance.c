@@ -122,7 +122,7 @@ static constra__res_intent intent_rec(const char *id, const char *status, int64_
                                          const char *doc)
 {
     constra__res_intent r = {sizeof(r), id, status, "", "", 1000, 1000 + version, version,
-                                doc, strlen(doc)};
+                                doc, strlen(doc), 0};
     return r;
 }
 
@@ -164,7 +164,7 @@ static void test_insert_and_get_roundtrip(void **state)
     constra__res_table *s = *state;
     static const char doc[] = "{\"a\":1,\"nul\":\"\0 inside\"}";
     constra__res_intent in = {sizeof(in), "pi_0001", "pending_user_action", "order_7429",
-                                 "ws_CO_1", 1111, 2222, 1, doc, sizeof(doc) - 1};
+                                 "ws_CO_1", 1111, 2222, 1, doc, sizeof(doc) - 1, 0};
     constra__res_event ev = event_rec("evt_0001", "pi_0001", "payment_intent.created");
     assert_int_equal(write_intent(s, &in, 0, &ev, 1), CONSTRA_OK);
     intent_copy c = get(s, "pi_0001", CONSTRA_OK);
@@ -920,7 +920,7 @@ static dl_copy deliveries(constra__res_table *s, const char *id, const char *ep,
 {
     dl_copy c;
     memset(&c, 0, sizeof(c));
-    constra__res_delivery_query q = {sizeof(q), id, ep, state, due, after, limit};
+    constra__res_delivery_query q = {sizeof(q), id, ep, state, due, after, limit, 0};
     assert_int_equal(constra__res_delivery_list(s, &q, copy_dl, &c), CONSTRA_OK);
     return c;
 }
@@ -975,6 +975,64 @@ static void test_webhook_endpoints(void **state)
     assert_int_equal(constra__res_endpoint_delete(s, "we_0"), CONSTRA_OK);
     assert_int_equal(constra__res_endpoint_delete(s, "we_0"), CONSTRA_E_NOT_FOUND);
     assert_int_equal(endpoints(s).count, 1);
+}
+
+static dl_copy due_deliveries(constra__res_table *s, int64_t due, const char *after,
+                              int64_t after_due, size_t limit)
+{
+    dl_copy c;
+    memset(&c, 0, sizeof(c));
+    constra__res_delivery_query q = {sizeof(q), NULL, NULL, "pending", due, after, limit,
+                                     after_due};
+    assert_int_equal(constra__res_delivery_list(s, &q, copy_dl, &c), CONSTRA_OK);
+    return c;
+}
+
+/* The due listing: pending deliveries by next attempt (then id), up to
+ * and including the time asked, with a (due, id) cursor; one rescheduled
+ * moves, one delivered leaves it. */
+static void test_delivery_due_listing(void **state)
+{
+    constra__res_table *s = *state;
+    constra__res_endpoint e = ep_rec("we_1", 1);
+    assert_int_equal(constra__res_endpoint_insert(s, &e), CONSTRA_OK);
+    constra__res_delivery d[4] = {dl_rec("whd_a", "we_1", "evt_1", 500),
+                                  dl_rec("whd_b", "we_1", "evt_2", 100),
+                                  dl_rec("whd_c", "we_1", "evt_3", 300),
+                                  dl_rec("whd_d", "we_1", "evt_4", 100)};
+    assert_int_equal(constra__res_enqueue(s, "we_1", 0, 0, d, 4), CONSTRA_OK);
+    assert_int_equal(due_deliveries(s, 99, NULL, 0, 16).count, 0);
+    dl_copy c = due_deliveries(s, 300, NULL, 0, 16);
+    assert_int_equal(c.count, 3);
+    assert_string_equal(c.id[0], "whd_b");
+    assert_string_equal(c.id[1], "whd_d");
+    assert_string_equal(c.id[2], "whd_c");
+    /* Two at a time, with the cursor. */
+    c = due_deliveries(s, 1000, NULL, 0, 2);
+    assert_int_equal(c.count, 2);
+    c = due_deliveries(s, 1000, "whd_d", 100, 2);
+    assert_int_equal(c.count, 2);
+    assert_string_equal(c.id[0], "whd_c");
+    assert_string_equal(c.id[1], "whd_a");
+    /* Rescheduled earlier; then delivered. */
+    constra__res_delivery u = d[0];
+    u.next_attempt_at_ms = 50;
+    u.version = 2;
+    assert_int_equal(constra__res_delivery_update(s, &u, 1), CONSTRA_OK);
+    c = due_deliveries(s, 100, NULL, 0, 16);
+    assert_int_equal(c.count, 3);
+    assert_string_equal(c.id[0], "whd_a");
+    u.state = "delivered";
+    u.next_attempt_at_ms = 0;
+    u.version = 3;
+    assert_int_equal(constra__res_delivery_update(s, &u, 2), CONSTRA_OK);
+    c = due_deliveries(s, 1000, NULL, 0, 16);
+    assert_int_equal(c.count, 3);
+    assert_string_equal(c.id[0], "whd_b");
+    /* Marking the storage's deliveries as indexed is idempotent. */
+    assert_int_equal(constra__res_reindex_deliveries(s), CONSTRA_OK);
+    assert_int_equal(constra__res_reindex_deliveries(s), CONSTRA_OK);
+    assert_int_equal(due_deliveries(s, 1000, NULL, 0, 16).count, 3);
 }
 
 static void test_webhook_enqueue_and_update(void **state)
@@ -1108,7 +1166,7 @@ static void test_webhook_bad_input(void **state)
                      CONSTRA_E_INVALID_ARGUMENT);
     assert_int_equal(constra__res_enqueue(s, NULL, 1, 2, NULL, 0),
                      CONSTRA_E_INVALID_ARGUMENT);
-    constra__res_delivery_query q0 = {sizeof(q0), NULL, NULL, NULL, 0, NULL, 0};
+    constra__res_delivery_query q0 = {sizeof(q0), NULL, NULL, NULL, 0, NULL, 0, 0};
     assert_int_equal(constra__res_delivery_list(s, &q0, copy_dl, NULL),
                      CONSTRA_E_INVALID_ARGUMENT);
     assert_int_equal(constra__res_delivery_list(s, NULL, copy_dl, NULL),
@@ -1302,6 +1360,91 @@ static void test_meta_race_one_value_wins(void **state)
     assert_string_equal(meta_of(s, "workspace_id").value, r[winner].mine);
 }
 
+/* ---- the due index -------------------------------------------------------- */
+
+typedef struct due_seen {
+    int count;
+    char ids[8][32];
+    int64_t due[8];
+    char cursor[CONSTRA__RES_KEY_MAX + 1];
+} due_seen;
+
+static int on_due(void *ctx, const char *cursor, const char *id, int64_t due_at_ms)
+{
+    due_seen *d = ctx;
+    assert_true(d->count < 8);
+    snprintf(d->ids[d->count], sizeof(d->ids[0]), "%s", id);
+    d->due[d->count] = due_at_ms;
+    snprintf(d->cursor, sizeof(d->cursor), "%s", cursor);
+    d->count++;
+    return 0;
+}
+
+static due_seen due_by(constra__res_table *s, int64_t until, const char *cursor, size_t limit)
+{
+    due_seen d;
+    memset(&d, 0, sizeof(d));
+    assert_int_equal(s->list_due(s->user_data, until, cursor, limit, on_due, &d), CONSTRA_OK);
+    return d;
+}
+
+/* Intents written with a due time are listed by it (earliest first, ties
+ * by id), up to and including `until`, with a cursor and a limit; one
+ * rewritten with another due time moves, with 0 it leaves the index. */
+static void test_due_index(void **state)
+{
+    constra__res_table *s = *state;
+    static const struct {
+        const char *id;
+        int64_t due;
+    } rows[] = {{"pi_d1", 5000}, {"pi_d2", 3000}, {"pi_d3", 0}, {"pi_d4", 3000},
+                {"pi_d5", 9000000000000}};
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        constra__res_intent in = intent_rec(rows[i].id, "pending_user_action", 1, "{}");
+        in.due_at_ms = rows[i].due;
+        assert_int_equal(write_intent(s, &in, 0, NULL, 0), CONSTRA_OK);
+    }
+    due_seen d = due_by(s, 2999, NULL, 10);
+    assert_int_equal(d.count, 0);
+    d = due_by(s, 3000, NULL, 10);
+    assert_int_equal(d.count, 2);
+    assert_string_equal(d.ids[0], "pi_d2");
+    assert_string_equal(d.ids[1], "pi_d4");
+    assert_int_equal(d.due[0], 3000);
+    d = due_by(s, 8999999999999, NULL, 10);
+    assert_int_equal(d.count, 3);
+    assert_string_equal(d.ids[2], "pi_d1");
+    /* A limit and a cursor walk the same order. */
+    d = due_by(s, INT64_C(9000000000000), NULL, 2);
+    assert_int_equal(d.count, 2);
+    char cursor[CONSTRA__RES_KEY_MAX + 1];
+    snprintf(cursor, sizeof(cursor), "%s", d.cursor);
+    d = due_by(s, INT64_C(9000000000000), cursor, 10);
+    assert_int_equal(d.count, 2);
+    assert_string_equal(d.ids[0], "pi_d1");
+    assert_string_equal(d.ids[1], "pi_d5");
+    /* Rewritten later, then with no due time. */
+    constra__res_intent up = intent_rec("pi_d2", "pending_user_action", 2, "{}");
+    up.due_at_ms = 6000;
+    assert_int_equal(write_intent(s, &up, 1, NULL, 0), CONSTRA_OK);
+    d = due_by(s, 5000, NULL, 10);
+    assert_int_equal(d.count, 2);
+    assert_string_equal(d.ids[0], "pi_d4");
+    assert_string_equal(d.ids[1], "pi_d1");
+    constra__res_intent off = intent_rec("pi_d4", "succeeded", 2, "{}");
+    assert_int_equal(write_intent(s, &off, 1, NULL, 0), CONSTRA_OK);
+    d = due_by(s, 6000, NULL, 10);
+    assert_int_equal(d.count, 2);
+    assert_string_equal(d.ids[0], "pi_d1");
+    assert_string_equal(d.ids[1], "pi_d2");
+    /* Bad arguments. */
+    assert_int_equal(s->list_due(s->user_data, 1, NULL, 0, on_due, &d), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(s->list_due(s->user_data, 1, NULL, 1, NULL, NULL), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(s->list_due(s->user_data, -1, NULL, 1, on_due, &d), CONSTRA_E_INVALID_ARGUMENT);
+    assert_int_equal(s->list_due(s->user_data, 1, "no-separator", 1, on_due, &d),
+                     CONSTRA_E_INVALID_ARGUMENT);
+}
+
 int conformance_run(const char *name, conformance_factory f, void *arg)
 {
     factory = f;
@@ -1314,6 +1457,7 @@ int conformance_run(const char *name, conformance_factory f, void *arg)
         cmocka_unit_test_setup_teardown(test_unmatched_callbacks_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_find_by_checkout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_filters_and_cursor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_due_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotency_lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotency_commit_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotency_release_and_lease, setup, teardown),
@@ -1326,6 +1470,7 @@ int conformance_run(const char *name, conformance_factory f, void *arg)
         cmocka_unit_test_setup_teardown(test_bad_input_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_webhook_endpoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_webhook_enqueue_and_update, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delivery_due_listing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_webhook_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meta_insert_if_absent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meta_bad_input_changes_nothing, setup, teardown),

@@ -326,7 +326,7 @@ static void test_v01(void **state)
     assert_string_equal(s.secret, "whsec_fixturefixturefixture0123");
     assert_string_equal(s.url, "http://hooks.fixture.test/constra");
     memset(&s, 0, sizeof(s));
-    constra__res_delivery_query dq = {sizeof(dq), NULL, NULL, NULL, 0, NULL, 100};
+    constra__res_delivery_query dq = {sizeof(dq), NULL, NULL, NULL, 0, NULL, 100, 0};
     assert_int_equal(constra__res_delivery_list(&st, &dq, on_delivery, &s), CONSTRA_OK);
     assert_int_equal(s.count, 14);
     assert_int_equal(s.delivered, 3);
@@ -587,6 +587,42 @@ static void test_corrupt(void **state)
     remove_all();
 }
 
+/* A migrated intent has no due index entry (0.1 kept none): the tick's
+ * sweep still finds it. fx-pending is due at 1767225720000: a tick before
+ * leaves it pending, the first tick after times it out. */
+static void test_v01_tick(void **state)
+{
+    (void)state;
+    constra_storage st = CONSTRA_STORAGE_INIT;
+    constra_sqlite_options so = CONSTRA_SQLITE_OPTIONS_INIT;
+    so.path = copy_of("v01.db");
+    assert_int_equal(constra_storage_sqlite(&st, NULL, &so, NULL), CONSTRA_OK);
+    constra_platform p = CONSTRA_PLATFORM_INIT;
+    p.wall_time_ms = engine_now;
+    engine_clock = INT64_C(1767225720000) - 1;
+    constra_config cfg = CONSTRA_CONFIG_INIT;
+    cfg.platform = &p;
+    cfg.storage = &st;
+    constra_t *h = NULL;
+    assert_int_equal(constra_open(&h, &cfg, NULL), CONSTRA_OK);
+    static const char id[] = "pi_01kdvdna00p9z6ng9yjb72azr9";
+    constra_intent *in = NULL;
+    assert_int_equal(constra_tick(h, engine_clock, NULL), CONSTRA_OK);
+    assert_int_equal(constra_intent_get(h, id, &in, NULL), CONSTRA_OK);
+    assert_int_equal(constra_intent_status(in), CONSTRA_INTENT_PENDING_USER_ACTION);
+    constra_intent_free(in);
+    engine_clock += 2; /* past its time-out, and past the sweep's next step */
+    for (int i = 0; i < 3; i++) {
+        engine_clock += 1000;
+        assert_int_equal(constra_tick(h, engine_clock, NULL), CONSTRA_OK);
+    }
+    assert_int_equal(constra_intent_get(h, id, &in, NULL), CONSTRA_OK);
+    assert_int_not_equal(constra_intent_status(in), CONSTRA_INTENT_PENDING_USER_ACTION);
+    constra_intent_free(in);
+    constra_close(h);
+    remove_all();
+}
+
 int main(int argc, char **argv)
 {
     const char *which = argc > 1 ? argv[1] : "v01";
@@ -597,6 +633,10 @@ int main(int argc, char **argv)
     } else if (strcmp(which, "v01-engine") == 0) {
         const struct CMUnitTest t[] = {cmocka_unit_test(test_v01_engine)};
         rc = cmocka_run_group_tests_name("legacy migration: 0.1 keys replay", t, NULL, NULL);
+    } else if (strcmp(which, "v01-tick") == 0) {
+        const struct CMUnitTest t[] = {cmocka_unit_test(test_v01_tick)};
+        rc = cmocka_run_group_tests_name("legacy migration: the sweep finds 0.1 intents", t,
+                                         NULL, NULL);
     } else if (strcmp(which, "v05") == 0) {
         const struct CMUnitTest t[] = {cmocka_unit_test(test_v05)};
         rc = cmocka_run_group_tests_name("legacy migration: the schema-5 file", t, NULL, NULL);
