@@ -702,7 +702,8 @@ int constra_intent_create(constra_t *h, const constra_intent_params *params,
          * then). */
         rc = create_run(h, in, &rec, 0, now, &e);
         if (rc != CONSTRA_OK && strcmp(e.code, "outcome_unrecorded") != 0) {
-            h->storage.idempotency_release(h->storage.user_data, idempotency_key, fp);
+            h->storage.idempotency_release(h->storage.user_data, idempotency_key, fp,
+                                           rec.created_at_ms);
         }
         if (rc == CONSTRA_E_CONFLICT && strcmp(e.code, "conflict") == 0) {
             /* The first commit found the key taken over (this call

@@ -159,7 +159,7 @@ static int response_id(const char *resp, char *id, size_t size)
 }
 
 /* What answer_held_key() may ask of its caller besides an answer. */
-enum { KEY_FREED = 1, /* released a dead reservation: reserve again */
+enum { KEY_TAKEN = 1, /* took over an abandoned reservation: the key is ours */
        KEY_MOVED = 2  /* the record changed meanwhile: look again */ };
 
 int constra__idem_in_flight(constra_error *e)
@@ -210,14 +210,19 @@ static int load_named(constra_t *h, const idem_seen *seen, struct constra_intent
  *     answer becomes the key's stored response (a failure to store it
  *     leaves the link: the next retry answers the same way);
  *   - in flight past the lease, not linked: nothing was created. The
- *     reservation is released (when `may_free`) and KEY_FREED returned:
- *     the caller reserves again and runs the request afresh.
+ *     reservation is taken over by `rec` (one compare-and-set,
+ *     idempotency_take_over) and KEY_TAKEN returned: the caller runs the
+ *     request afresh on it.
  *   - in flight, reserved by 0.1 (which linked nothing: its intent may
  *     exist and its prompt may have been sent): 409 until it expires.
  *
- * Races: two retries may both release and reserve; only one can link (a
- * key links once, storage.h) and only a linked request calls the rail,
- * so one intent and one push whatever the interleaving. An owner that is
+ * Races: of retries taking over one abandoned key, one wins the
+ * compare-and-set and the others find its fresh reservation (in flight).
+ * A release and a new reservation would reuse the record's version (1,
+ * as inserted) and let a retry holding the old one drop the new one (the
+ * ABA of compare-and-set: seen on PostgreSQL); a take-over never does.
+ * And only one request can link (a key links once) and only a linked
+ * request calls the rail: one intent and one push whatever happens. An owner that is
  * merely slow (past the lease before its first commit) loses the key the
  * same way and answers 409. An owner slow past the lease after its push
  * finds the key completed by a retry and saves its outcome alone (see
@@ -226,10 +231,10 @@ static int load_named(constra_t *h, const idem_seen *seen, struct constra_intent
  * reading process's clock against the reserving process's: processes
  * sharing a storage need clocks within a small part of the lease.
  */
-static int answer_held_key(constra_t *h, idem_seen *seen, const char *key, const char *fp,
-                           int64_t now, int may_free, struct constra_intent **got,
-                           constra_error *e)
+static int answer_held_key(constra_t *h, idem_seen *seen, const constra__res_idempotency *rec,
+                           int64_t now, struct constra_intent **got, constra_error *e)
 {
+    const char *key = rec->key, *fp = rec->fingerprint;
     if (strcmp(seen->fingerprint, fp) != 0) {
         return constra__fail_http(e, CONSTRA_E_CONFLICT, 409, "idempotency_key_reused",
                                   "idempotency_key",
@@ -279,21 +284,21 @@ static int answer_held_key(constra_t *h, idem_seen *seen, const char *key, const
                                   "library version and may have sent a prompt; the key frees when "
                                   "it expires");
     }
-    if (!may_free) {
-        return constra__idem_in_flight(e);
+    /* The abandoned reservation seen, and only it, becomes ours. */
+    int rc = h->storage.idempotency_take_over(h->storage.user_data, rec, seen->created_at_ms);
+    if (rc == CONSTRA_E_CONFLICT || rc == CONSTRA_E_NOT_FOUND) {
+        return KEY_MOVED; /* someone else took it, or it went: look again */
     }
-    int rc = h->storage.idempotency_release(h->storage.user_data, key, fp);
     if (rc != CONSTRA_OK) {
-        return constra__storage_error(e, rc, "releasing an abandoned idempotency key");
+        return constra__storage_error(e, rc, "taking over an abandoned idempotency key");
     }
-    return KEY_FREED;
+    return KEY_TAKEN;
 }
 
 int constra__idem_reserve(constra_t *h, const constra__res_idempotency *rec, int64_t now,
                           struct constra_intent **got, constra_error *e)
 {
     *got = NULL;
-    int freed = 0;
     for (int round = 0;; round++) {
         idem_seen seen = {0, 0, "", NULL, 0, 0, 0, 0, &h->platform};
         int rc = h->storage.idempotency_reserve(h->storage.user_data, rec, now, seen_row, &seen);
@@ -302,15 +307,16 @@ int constra__idem_reserve(constra_t *h, const constra__res_idempotency *rec, int
             return rc == CONSTRA_OK ? CONSTRA_OK
                                     : constra__storage_error(e, rc, "reserving the idempotency key");
         }
-        rc = answer_held_key(h, &seen, rec->key, rec->fingerprint, now, !freed,
-                             got, e);
+        rc = answer_held_key(h, &seen, rec, now, got, e);
         constra__free(&h->platform, seen.response);
+        if (rc == KEY_TAKEN) {
+            return CONSTRA_OK; /* the abandoned reservation is ours now */
+        }
         if (rc <= 0) {
             return rc; /* answered (*got), or refused */
         }
         if (round == 2) {
             return constra__idem_in_flight(e); /* it keeps moving: someone works on it */
         }
-        freed |= rc == KEY_FREED;
     }
 }

@@ -679,7 +679,8 @@ static int ad_idem_complete(void *ud, const constra__res_idempotency *r)
     return ad_commit(ud, &w);
 }
 
-static int ad_idem_release(void *ud, const char *key, const char *fingerprint)
+static int ad_idem_release(void *ud, const char *key, const char *fingerprint,
+                           int64_t created_at_ms)
 {
     adapter *a = ud;
     if (!constra__res_valid_text(key) || !constra__res_valid_text(fingerprint)) {
@@ -697,12 +698,53 @@ static int ad_idem_release(void *ud, const char *key, const char *fingerprint)
     if (idem_parse(key, cur.doc, cur.len, &r) != 0) {
         rc = CONSTRA_E_STORAGE;
     } else if (r.state == CONSTRA__IDEM_IN_FLIGHT && r.response_len == 0 &&
-               strcmp(r.fingerprint, fingerprint) == 0) {
+               strcmp(r.fingerprint, fingerprint) == 0 && r.created_at_ms == created_at_ms) {
         constra_record rec = {sizeof(rec), "idempotency", key, 0, 0, NULL, 0, NULL, 0};
         constra_record_op op = {CONSTRA_RECORD_DELETE, &rec, cur.version};
         rc = commit(a, &op, 1, NULL, 0, 0, NULL);
         if (rc == CONSTRA_E_CONFLICT) {
             rc = CONSTRA_OK; /* changed meanwhile (linked, completed): keep it */
+        }
+    }
+    one_free(&cur);
+    return rc;
+}
+
+static int ad_idem_take_over(void *ud, const constra__res_idempotency *fresh,
+                             int64_t seen_created_at_ms)
+{
+    adapter *a = ud;
+    if (!constra__res_idem_valid(fresh)) {
+        return CONSTRA_E_INVALID_ARGUMENT;
+    }
+    one cur;
+    int rc = read_one(a, "idempotency", fresh->key, 0, &cur);
+    if (rc != CONSTRA_OK) {
+        return rc;
+    }
+    constra__res_idempotency r;
+    if (idem_parse(fresh->key, cur.doc, cur.len, &r) != 0) {
+        rc = CONSTRA_E_STORAGE;
+    } else if (r.state != CONSTRA__IDEM_IN_FLIGHT || r.response_len != 0 ||
+               strcmp(r.fingerprint, fresh->fingerprint) != 0 ||
+               r.created_at_ms != seen_created_at_ms) {
+        rc = CONSTRA_E_CONFLICT; /* not the reservation seen any more */
+    } else {
+        constra__res_idempotency next = *fresh;
+        next.state = CONSTRA__IDEM_IN_FLIGHT;
+        next.http_status = 0;
+        next.response = NULL;
+        next.response_len = 0;
+        size_t len = 0;
+        char *doc = idem_doc(a, &next, &len);
+        if (doc == NULL) {
+            rc = CONSTRA_E_NOMEM;
+        } else {
+            constra_record rec = {sizeof(rec), "idempotency", fresh->key, 0, idem_death(&next),
+                                  doc, len, NULL, 0};
+            constra_record_op op = {CONSTRA_RECORD_PUT, &rec, cur.version};
+            rc = commit(a, &op, 1, NULL, 0, 0, NULL);
+            constra__free(&a->platform, doc);
         }
     }
     one_free(&cur);
@@ -1469,6 +1511,7 @@ int constra__res_open(constra__res_table *out, const constra_platform *platform,
     st.idempotency_reserve = ad_idem_reserve;
     st.idempotency_complete = ad_idem_complete;
     st.idempotency_release = ad_idem_release;
+    st.idempotency_take_over = ad_idem_take_over;
     st.purge_expired = ad_purge;
     st.destroy = ad_destroy;
     st.meta_get = ad_meta_get;

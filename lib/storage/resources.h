@@ -307,11 +307,29 @@ typedef struct constra__res_table {
     int (*idempotency_complete)(void *user_data, const constra__res_idempotency *record);
 
     /** Drops an IN_FLIGHT reservation (a 5xx, or a failure before commit)
-     *  so a retry runs afresh. Only if its fingerprint matches and it is
-     *  not linked (a linked key names an intent that exists: dropping it
-     *  would let a retry create a second one and push again); otherwise,
-     *  or for a missing key, nothing changes and CONSTRA_OK is returned. */
-    int (*idempotency_release)(void *user_data, const char *key, const char *fingerprint);
+     *  so a retry runs afresh. Only the reservation the caller saw: its
+     *  fingerprint and created_at_ms match, and it is not linked (a linked
+     *  key names an intent that exists: dropping it would let a retry
+     *  create a second one and push again). A caller that read an
+     *  abandoned reservation must not drop the fresh one another request
+     *  made in its place meanwhile: both would then run, and push twice.
+     *  Otherwise, or for a missing key, nothing changes and CONSTRA_OK is
+     *  returned. */
+    int (*idempotency_release)(void *user_data, const char *key, const char *fingerprint,
+                               int64_t created_at_ms);
+
+    /** Takes over an abandoned reservation: replaces the stored record of
+     *  fresh->key by `fresh` (a new IN_FLIGHT reservation, as reserve
+     *  writes it) only if the stored one is the reservation the caller
+     *  saw: IN_FLIGHT, not linked, the same fingerprint, created at
+     *  seen_created_at_ms. One compare-and-set on its version: of several
+     *  requests taking over one key, exactly one gets CONSTRA_OK, the
+     *  others CONSTRA_E_CONFLICT (as for a key that changed otherwise).
+     *  Never a delete then an insert: a version, once used, is never used
+     *  again by that key, so no stale compare-and-set can match a newer
+     *  reservation. CONSTRA_E_NOT_FOUND when the key has no record. */
+    int (*idempotency_take_over)(void *user_data, const constra__res_idempotency *fresh,
+                                 int64_t seen_created_at_ms);
 
     /** Deletes idempotency records expired at now_ms, and unmatched
      *  callbacks (events with intent_id "") older than

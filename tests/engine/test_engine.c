@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #include "../storage/fault_storage.h"
+#if defined(CONSTRA_TEST_WITH_PG)
+#include "../storage/pg_testdb.h"
+#endif
 #include "../test_error.h"
 #include "engine/engine.h"
 
@@ -32,6 +35,37 @@ typedef struct env {
     char db_path[64]; /* "" unless on a SQLite file */
 } env;
 
+#if defined(CONSTRA_TEST_WITH_PG)
+/* CONSTRA_TEST_STORAGE=postgres: one database for the run (on the server
+ * in CONSTRA_TEST_PG, dropped at exit), a schema of its own per handle
+ * (the storage finds its tables through search_path), so that handles
+ * open at once never share data. */
+static void drop_pg(void)
+{
+    drop_database();
+}
+
+static void open_postgres(constra_storage *out)
+{
+    static int ready, schemas;
+    if (!ready) {
+        if (create_database("engine") != 0) {
+            fail_msg("CONSTRA_TEST_PG is not set or its server refuses (scripts/pg_cluster.sh)");
+        }
+        atexit(drop_pg);
+        ready = 1;
+    }
+    char sql[64], ci[sizeof(conninfo) + 64];
+    snprintf(sql, sizeof(sql), "CREATE SCHEMA e%d", ++schemas);
+    assert_true(db_sql(sql));
+    snprintf(ci, sizeof(ci), "%s options='-c search_path=e%d'", conninfo, schemas);
+    constra_error err = CONSTRA_ERROR_INIT;
+    if (constra_storage_postgres(out, NULL, ci, &err) != CONSTRA_OK) {
+        fail_msg("postgres storage: %s", err.message);
+    }
+}
+#endif
+
 /* The whole suite runs on memory storage and, registered a second time
  * with CONSTRA_TEST_STORAGE=sqlite, on a fresh SQLite file per test
  * (tests/engine/meson.build): the fault sweep and the thread hammer then
@@ -39,6 +73,12 @@ typedef struct env {
 static void open_storage(env *v, constra_storage *out)
 {
     const char *kind = getenv("CONSTRA_TEST_STORAGE");
+#if defined(CONSTRA_TEST_WITH_PG)
+    if (kind != NULL && strcmp(kind, "postgres") == 0) {
+        open_postgres(out);
+        return;
+    }
+#endif
     if (kind == NULL || strcmp(kind, "sqlite") != 0) {
         assert_int_equal(constra_storage_memory(out, NULL, NULL), CONSTRA_OK);
         return;
@@ -1596,6 +1636,11 @@ static void test_lease_retries_race(void **state)
                 }
             }
             pthread_barrier_destroy(&barrier);
+            if (winner == NULL) {
+                for (int i = 0; i < N; i++) {
+                    fprintf(stderr, "racer %d: rc %d code %s\n", i, r[i].a.rc, r[i].a.code);
+                }
+            }
             assert_non_null(winner);
             assert_int_equal(fresh, linked ? 0 : 1);
             assert_int_equal(v->rail.collects, 1);

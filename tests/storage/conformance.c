@@ -473,7 +473,7 @@ static void test_idempotency_lifecycle(void **state)
     assert_int_equal(c.response_len, sizeof(body) - 1);
     assert_memory_equal(c.response, body, sizeof(body) - 1);
     /* A completed record is not released by release(). */
-    assert_int_equal(s->idempotency_release(s->user_data, "order_7429_deposit", "fp1"),
+    assert_int_equal(s->idempotency_release(s->user_data, "order_7429_deposit", "fp1", r.created_at_ms),
                      CONSTRA_OK);
     memset(&c, 0, sizeof(c));
     assert_int_equal(s->idempotency_reserve(s->user_data, &r, now + 3, copy_idem, &c),
@@ -508,10 +508,16 @@ static void test_idempotency_release_and_lease(void **state)
     constra__res_idempotency r = idem_rec("k1", "fpA", now);
     assert_int_equal(s->idempotency_reserve(s->user_data, &r, now, NULL, NULL), CONSTRA_OK);
     /* Wrong fingerprint: release is a no-op. */
-    assert_int_equal(s->idempotency_release(s->user_data, "k1", "fpB"), CONSTRA_OK);
+    assert_int_equal(s->idempotency_release(s->user_data, "k1", "fpB", now), CONSTRA_OK);
     assert_int_equal(s->idempotency_reserve(s->user_data, &r, now, NULL, NULL),
                      CONSTRA_E_CONFLICT);
-    assert_int_equal(s->idempotency_release(s->user_data, "k1", "fpA"), CONSTRA_OK);
+    /* Another reservation than the one named (created at another time):
+     * a no-op, so a request that saw an abandoned reservation never drops
+     * the fresh one made in its place. */
+    assert_int_equal(s->idempotency_release(s->user_data, "k1", "fpA", now - 1), CONSTRA_OK);
+    assert_int_equal(s->idempotency_reserve(s->user_data, &r, now, NULL, NULL),
+                     CONSTRA_E_CONFLICT);
+    assert_int_equal(s->idempotency_release(s->user_data, "k1", "fpA", now), CONSTRA_OK);
     assert_int_equal(s->idempotency_reserve(s->user_data, &r, now, NULL, NULL), CONSTRA_OK);
     /* The owner died: after its lease the key can be taken over. */
     constra__res_idempotency r2 = idem_rec("k1", "fpC", r.lease_expires_at_ms);
@@ -521,8 +527,29 @@ static void test_idempotency_release_and_lease(void **state)
     memset(&c, 0, sizeof(c));
     assert_int_equal(s->idempotency_reserve(s->user_data, &r2, r.lease_expires_at_ms, copy_idem,
                                             &c), CONSTRA_OK);
+    /* Taking over the reservation seen: once; the second, holding the
+     * same sight, conflicts (the version moved: never reused). */
+    constra__res_idempotency t1 = idem_rec("k1", "fpC", r2.created_at_ms + 100);
+    assert_int_equal(s->idempotency_take_over(s->user_data, &t1, r2.created_at_ms + 1),
+                     CONSTRA_E_CONFLICT); /* not the one seen */
+    assert_int_equal(s->idempotency_take_over(s->user_data, &t1, r2.created_at_ms), CONSTRA_OK);
+    constra__res_idempotency t2 = idem_rec("k1", "fpC", r2.created_at_ms + 200);
+    assert_int_equal(s->idempotency_take_over(s->user_data, &t2, r2.created_at_ms),
+                     CONSTRA_E_CONFLICT);
+    idem_copy tc;
+    memset(&tc, 0, sizeof(tc));
+    constra__res_idempotency probe = idem_rec("k1", "fpC", r2.created_at_ms + 300);
+    assert_int_equal(s->idempotency_reserve(s->user_data, &probe, r2.created_at_ms + 300,
+                                            copy_idem, &tc),
+                     CONSTRA_E_CONFLICT);
+    assert_int_equal(tc.created_at_ms, t1.created_at_ms);
+    constra__res_idempotency wrong = idem_rec("k1", "fpX", r2.created_at_ms + 200);
+    assert_int_equal(s->idempotency_take_over(s->user_data, &wrong, t1.created_at_ms),
+                     CONSTRA_E_CONFLICT); /* another request's key */
+    constra__res_idempotency none = idem_rec("k_none", "fpC", 1);
+    assert_int_equal(s->idempotency_take_over(s->user_data, &none, 1), CONSTRA_E_NOT_FOUND);
     /* Releasing a missing key is fine. */
-    assert_int_equal(s->idempotency_release(s->user_data, "nope", "fp"), CONSTRA_OK);
+    assert_int_equal(s->idempotency_release(s->user_data, "nope", "fp", 0), CONSTRA_OK);
     if (s->purge_expired) {
         assert_int_equal(s->purge_expired(s->user_data, r2.expires_at_ms), CONSTRA_OK);
         constra__res_idempotency r3 = idem_rec("k1", "fpD", 0);
@@ -604,7 +631,7 @@ static void test_idempotency_link(void **state)
     assert_int_equal(events_of(s, NULL).count, 1);
 
     /* A linked key is never released. */
-    assert_int_equal(s->idempotency_release(s->user_data, "order_link", "fpL"), CONSTRA_OK);
+    assert_int_equal(s->idempotency_release(s->user_data, "order_link", "fpL", now), CONSTRA_OK);
     c = held(s, "order_link", "fpL", now + 3);
     assert_int_equal(c.count, 1);
     assert_int_equal(c.response_len, sizeof(link1) - 1);
@@ -673,7 +700,7 @@ static void test_idempotency_no_takeover_before_expiry(void **state)
     assert_string_equal(c.fingerprint, "fpE");
     assert_int_equal(c.lease_expires_at_ms, r.lease_expires_at_ms);
     /* Unlinked: the engine may release it (a request that created nothing). */
-    assert_int_equal(s->idempotency_release(s->user_data, "k_engine", "fpE"), CONSTRA_OK);
+    assert_int_equal(s->idempotency_release(s->user_data, "k_engine", "fpE", r.created_at_ms), CONSTRA_OK);
     assert_int_equal(s->idempotency_reserve(s->user_data, &r, now + 1, NULL, NULL), CONSTRA_OK);
     /* Expired: free whatever the lease says. */
     assert_int_equal(s->idempotency_reserve(s->user_data, &other, r.expires_at_ms, NULL, NULL),
