@@ -630,6 +630,25 @@ static int sink_idem(void *ctx, const constra_record *r)
     return 0;
 }
 
+/* The record of a new reservation of r's key: IN_FLIGHT, not linked,
+ * r's times (its document a platform allocation in *doc). */
+static int reservation(adapter *a, const constra__res_idempotency *r, char **doc,
+                       constra_record *rec)
+{
+    constra__res_idempotency fresh = *r;
+    fresh.state = CONSTRA__IDEM_IN_FLIGHT;
+    fresh.http_status = 0;
+    fresh.response = NULL;
+    fresh.response_len = 0;
+    size_t len = 0;
+    if ((*doc = idem_doc(a, &fresh, &len)) == NULL) {
+        return CONSTRA_E_NOMEM;
+    }
+    *rec = (constra_record){sizeof(*rec), "idempotency", r->key, 0, idem_death(&fresh), *doc,
+                            len, NULL, 0};
+    return CONSTRA_OK;
+}
+
 static int ad_idem_reserve(void *ud, const constra__res_idempotency *r, int64_t now,
                            constra__res_idempotency_fn emit, void *ctx)
 {
@@ -637,18 +656,11 @@ static int ad_idem_reserve(void *ud, const constra__res_idempotency *r, int64_t 
     if (!constra__res_idem_valid(r)) {
         return CONSTRA_E_INVALID_ARGUMENT;
     }
-    constra__res_idempotency fresh = *r;
-    fresh.state = CONSTRA__IDEM_IN_FLIGHT;
-    fresh.http_status = 0;
-    fresh.response = NULL;
-    fresh.response_len = 0;
-    size_t len = 0;
-    char *doc = idem_doc(a, &fresh, &len);
-    if (doc == NULL) {
+    char *doc;
+    constra_record rec;
+    if (reservation(a, r, &doc, &rec) != CONSTRA_OK) {
         return CONSTRA_E_NOMEM;
     }
-    constra_record rec = {sizeof(rec), "idempotency", r->key, 0, idem_death(&fresh), doc, len,
-                          NULL, 0};
     constra_record_op op = {CONSTRA_RECORD_PUT, &rec, 0};
     int rc = CONSTRA_E_CONFLICT;
     /* Taken: report the holder. It may die between the two calls; then
@@ -730,18 +742,9 @@ static int ad_idem_take_over(void *ud, const constra__res_idempotency *fresh,
                r.created_at_ms != seen_created_at_ms) {
         rc = CONSTRA_E_CONFLICT; /* not the reservation seen any more */
     } else {
-        constra__res_idempotency next = *fresh;
-        next.state = CONSTRA__IDEM_IN_FLIGHT;
-        next.http_status = 0;
-        next.response = NULL;
-        next.response_len = 0;
-        size_t len = 0;
-        char *doc = idem_doc(a, &next, &len);
-        if (doc == NULL) {
-            rc = CONSTRA_E_NOMEM;
-        } else {
-            constra_record rec = {sizeof(rec), "idempotency", fresh->key, 0, idem_death(&next),
-                                  doc, len, NULL, 0};
+        char *doc;
+        constra_record rec;
+        if ((rc = reservation(a, fresh, &doc, &rec)) == CONSTRA_OK) {
             constra_record_op op = {CONSTRA_RECORD_PUT, &rec, cur.version};
             rc = commit(a, &op, 1, NULL, 0, 0, NULL);
             constra__free(&a->platform, doc);
