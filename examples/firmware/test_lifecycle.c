@@ -17,7 +17,7 @@
 #include "payment_loop.h"
 
 /* 32 KB until storage 2 (issue 12): the engine's resources as records of
- * the generic memory storage cost 5.5 KB more at the peak (bench/README.md). */
+ * the generic memory storage cost about 6 KB more at the peak (bench/README.md). */
 #ifndef FW_ARENA_BUDGET
 #define FW_ARENA_BUDGET (40 * 1024)
 #endif
