@@ -99,6 +99,7 @@ static int expire_one(constra_t *h, const char *id, int64_t now, constra_error *
  * stored; what is left is the next tick's. */
 #define DUE_BATCH 64
 #define SWEEP_PAGE 64
+_Static_assert(SWEEP_PAGE <= DUE_BATCH, "a sweep page fits an id_batch");
 /* The sweep walks every pending and recovering intent, a page per status
  * at most every SWEEP_STEP_MS, from the first tick on and then again
  * SWEEP_EVERY_MS after each walk ends: it finds intents stored without a
@@ -110,7 +111,6 @@ static int expire_one(constra_t *h, const char *id, int64_t now, constra_error *
 
 typedef struct id_batch {
     char ids[DUE_BATCH][CONSTRA_ID_SIZE];
-    char cursor[CONSTRA_RECORD_VALUE_MAX + 1];
     int count;
 } id_batch;
 
@@ -124,10 +124,10 @@ static int batch_row(void *ctx, const constra__res_intent *row)
 
 static int batch_due(void *ctx, const char *cursor, const char *id, int64_t due_at_ms)
 {
+    (void)cursor; /* one batch a tick: what it handles leaves the range */
     (void)due_at_ms;
     id_batch *b = ctx;
     constra__strlcpy(b->ids[b->count], id, CONSTRA_ID_SIZE);
-    constra__strlcpy(b->cursor, cursor, sizeof(b->cursor));
     b->count++;
     return b->count == DUE_BATCH;
 }
@@ -143,6 +143,20 @@ static int tick_one(constra_t *h, const char *id, int64_t now, constra_error *e)
     return rc != CONSTRA_OK ? rc : rc2;
 }
 
+/* fn on every id of the batch, on through failures; the first one's status. */
+static int each_id(constra_t *h, const id_batch *b, int64_t now, constra_error *e,
+                   int (*fn)(constra_t *, const char *, int64_t, constra_error *))
+{
+    int first_rc = CONSTRA_OK;
+    for (int i = 0; i < b->count; i++) {
+        int rc = fn(h, b->ids[i], now, e);
+        if (rc != CONSTRA_OK && first_rc == CONSTRA_OK) {
+            first_rc = rc;
+        }
+    }
+    return first_rc;
+}
+
 /* The intents due by now, by the due index: one batch. */
 static int run_due(constra_t *h, int64_t now, constra_error *e)
 {
@@ -152,14 +166,7 @@ static int run_due(constra_t *h, int64_t now, constra_error *e)
     if (rc != CONSTRA_OK) {
         return constra__storage_error(e, rc, "listing the intents due");
     }
-    int first_rc = CONSTRA_OK;
-    for (int i = 0; i < b.count; i++) {
-        rc = tick_one(h, b.ids[i], now, e);
-        if (rc != CONSTRA_OK && first_rc == CONSTRA_OK) {
-            first_rc = rc;
-        }
-    }
-    return first_rc;
+    return each_id(h, &b, now, e, tick_one);
 }
 
 /* The sweep's look at one intent: a row indexed under another due time
@@ -200,13 +207,7 @@ static int sweep_page(constra_t *h, int which, int64_t now, int *done, constra_e
     if (rc != CONSTRA_OK) {
         return constra__storage_error(e, rc, "listing intents");
     }
-    int first_rc = CONSTRA_OK;
-    for (int i = 0; i < b.count; i++) {
-        rc = sweep_one(h, b.ids[i], now, e);
-        if (rc != CONSTRA_OK && first_rc == CONSTRA_OK) {
-            first_rc = rc;
-        }
-    }
+    int first_rc = each_id(h, &b, now, e, sweep_one);
     *done = b.count < SWEEP_PAGE;
     constra__lock(&h->platform, h->mutex);
     constra__strlcpy(h->sweep_cursor[which], *done ? "" : b.ids[b.count - 1],

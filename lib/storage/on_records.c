@@ -1281,6 +1281,24 @@ static int sink_delivery(void *ctx, const char *value, const constra_record *r)
     return 0;
 }
 
+/* Pages the scan through sink_delivery until the sink stops, a page comes
+ * back short, or (one_page) after the first. */
+static int scan_deliveries(adapter *a, constra_record_scan *scan, dl_sink *s, int one_page)
+{
+    for (;;) {
+        s->rows = 0;
+        int rc = a->rs.scan(a->rs.user_data, scan, sink_delivery, s);
+        if (rc != CONSTRA_OK || s->corrupt) {
+            return rc != CONSTRA_OK ? rc : CONSTRA_E_STORAGE;
+        }
+        if (s->stop || s->rows < scan->limit || one_page) {
+            return CONSTRA_OK;
+        }
+        scan->after_value = s->last_value;
+        scan->after_id = s->last_id;
+    }
+}
+
 static int ad_dl_list(void *ud, const constra__res_delivery_query *q,
                       constra__res_delivery_fn emit, void *ctx)
 {
@@ -1309,18 +1327,7 @@ static int ad_dl_list(void *ud, const constra__res_delivery_query *q,
             scan.after_value = av;
             scan.after_id = after;
         }
-        for (;;) {
-            s.rows = 0;
-            int rc = a->rs.scan(a->rs.user_data, &scan, sink_delivery, &s);
-            if (rc != CONSTRA_OK || s.corrupt) {
-                return rc != CONSTRA_OK ? rc : CONSTRA_E_STORAGE;
-            }
-            if (s.stop || s.rows < scan.limit) {
-                return CONSTRA_OK;
-            }
-            scan.after_value = s.last_value;
-            scan.after_id = s.last_id;
-        }
+        return scan_deliveries(a, &scan, &s, 0);
     }
     /* By id ascending, through the narrowest index the query names. */
     const char *index = "", *part = NULL;
@@ -1361,18 +1368,7 @@ static int ad_dl_list(void *ud, const constra__res_delivery_query *q,
         scan.after_value = av;
         scan.after_id = after;
     }
-    for (;;) {
-        s.rows = 0;
-        int rc = a->rs.scan(a->rs.user_data, &scan, sink_delivery, &s);
-        if (rc != CONSTRA_OK || s.corrupt) {
-            return rc != CONSTRA_OK ? rc : CONSTRA_E_STORAGE;
-        }
-        if (s.stop || s.rows < PAGE || (q->id && q->id[0])) {
-            return CONSTRA_OK; /* one id: the first page holds it */
-        }
-        scan.after_value = s.last_value;
-        scan.after_id = s.last_id;
-    }
+    return scan_deliveries(a, &scan, &s, q->id && q->id[0]); /* one id: one page holds it */
 }
 
 static int ad_dl_update(void *ud, const constra__res_delivery *d, int64_t expected)
